@@ -1,0 +1,53 @@
+/** A subcommand of `dubbo-mesh`. */
+export interface Command {
+  readonly name: string;
+  /** One line for `--help`. */
+  readonly summary: string;
+  /** The synopsis, as SPEC writes it. */
+  readonly usage: string;
+  /**
+   * The handler, or the issue that brings it: a command whose issue has not landed says so
+   * and exits non-zero rather than pretending to work.
+   */
+  readonly run: ((argv: readonly string[]) => Promise<number>) | { readonly landsWith: string };
+}
+
+/** Every subcommand of SPEC, in the order `--help` lists them. */
+export const COMMANDS: readonly Command[] = [
+  {
+    name: 'control-plane',
+    summary: 'serve versioned route snapshots to proxies over gRPC, with an admin API',
+    usage: 'dubbo-mesh control-plane [--config PATH]... [--kubernetes] [--zookeeper HOST:PORT[,HOST:PORT]] [--grpc 127.0.0.1:15010] [--admin 127.0.0.1:15000]',
+    run: { landsWith: 'issue #4 (the control plane)' },
+  },
+  {
+    name: 'proxy',
+    summary: 'run the sidecar proxy next to a Dubbo provider or consumer',
+    usage: 'dubbo-mesh proxy --node ID [--service NAME] [--namespace NS] [--labels k=v,k=v] (--control-plane HOST:PORT | --static PATH) [--outbound 127.0.0.1:20881] [--inbound 0.0.0.0:20891 --inbound-target 127.0.0.1:20880] [--admin 127.0.0.1:15001]',
+    run: { landsWith: 'issue #3 (the sidecar proxy)' },
+  },
+  {
+    name: 'gateway',
+    summary: 'put every provider of a cluster behind one address',
+    usage: 'dubbo-mesh gateway --node ID (--control-plane HOST:PORT | --static PATH) [--listen 0.0.0.0:20880] [--admin 127.0.0.1:15001]',
+    run: { landsWith: 'issue #3 (the sidecar proxy and gateway)' },
+  },
+  {
+    name: 'injector',
+    summary: 'Kubernetes mutating admission webhook that adds the sidecar to pods',
+    usage: 'dubbo-mesh injector',
+    run: { landsWith: 'the injector issue (not filed yet)' },
+  },
+  {
+    name: 'demo',
+    summary: 'run the local mesh demo (what `npm start` runs)',
+    usage: 'dubbo-mesh demo [--duration 30s] [--admin 127.0.0.1:15000]',
+    run: { landsWith: 'issue #4 (the control plane and demo)' },
+  },
+  {
+    name: 'bench',
+    summary: 'run the benchmarks (see docs/benchmarks.md)',
+    usage: 'dubbo-mesh bench …',
+    run: { landsWith: 'issue #3 (the proxy load generator); meanwhile `npm run bench`' },
+  },
+];

@@ -1,0 +1,180 @@
+import { DEFAULT_MAX_PAYLOAD, HEADER_LENGTH, MAGIC_HIGH, MAGIC_LOW, SerializationId } from './constants.js';
+import { BadMagicError, PayloadTooLargeError } from './errors.js';
+import { readHeader, writeHeader, type FrameHeader } from './header.js';
+
+/** One whole frame. `bytes` is header and body, contiguous; `body` is a view into it. */
+export interface Frame {
+  readonly header: FrameHeader;
+  /** The whole frame, header included: what a proxy forwards. */
+  readonly bytes: Buffer;
+  /** The body bytes (a view of `bytes`, not a copy). */
+  readonly body: Buffer;
+}
+
+/** Result of {@link decodeFrame}: a frame and where the next one starts, or how many bytes are missing. */
+export type DecodeFrameResult =
+  | { readonly kind: 'frame'; readonly frame: Frame; readonly nextOffset: number }
+  | { readonly kind: 'need-more'; readonly missing: number };
+
+/**
+ * Check the bytes that are there of a header: the magic as soon as it is there, the body
+ * length as soon as the header is whole. Throws before the body is buffered, so a peer
+ * cannot make us hold more than the payload limit.
+ */
+function checkHeaderPrefix(buffer: Buffer, offset: number, available: number, maxPayload: number): FrameHeader | undefined {
+  if (available >= 1 && buffer[offset] !== MAGIC_HIGH) throw new BadMagicError((buffer[offset]! << 8) | (available >= 2 ? buffer[offset + 1]! : 0));
+  if (available >= 2 && buffer[offset + 1] !== MAGIC_LOW) throw new BadMagicError((buffer[offset]! << 8) | buffer[offset + 1]!);
+  if (available < HEADER_LENGTH) return undefined;
+  const header = readHeader(buffer, offset);
+  if (header.bodyLength < 0 || header.bodyLength > maxPayload) throw new PayloadTooLargeError(header.bodyLength, maxPayload);
+  return header;
+}
+
+/**
+ * Decode one frame from `buffer` starting at `offset`, without copying: the frame is a view
+ * of `buffer`. Throws BadMagicError or PayloadTooLargeError.
+ */
+export function decodeFrame(buffer: Buffer, offset = 0, maxPayload = DEFAULT_MAX_PAYLOAD): DecodeFrameResult {
+  const available = buffer.length - offset;
+  const header = checkHeaderPrefix(buffer, offset, available, maxPayload);
+  if (header === undefined) return { kind: 'need-more', missing: HEADER_LENGTH - available };
+  const total = HEADER_LENGTH + header.bodyLength;
+  if (available < total) return { kind: 'need-more', missing: total - available };
+  const bytes = buffer.subarray(offset, offset + total);
+  return { kind: 'frame', frame: { header, bytes, body: bytes.subarray(HEADER_LENGTH) }, nextOffset: offset + total };
+}
+
+/** Options of a {@link FrameDecoder}. */
+export interface FrameDecoderOptions {
+  /** Longest body accepted, in bytes. Default 8 MiB, as Dubbo's `payload`. */
+  maxPayload?: number;
+}
+
+/**
+ * A streaming frame decoder for one connection: `push()` chunks of any size, then call
+ * `next()` until it returns undefined ("need more bytes").
+ *
+ * A frame inside one chunk is returned as a view of that chunk (no copy); a frame that spans
+ * chunks is copied once into a buffer of its exact size. A bad magic number or an oversize
+ * frame throws, and the decoder stays failed: the stream cannot be resynchronised, so the
+ * owner closes that connection.
+ */
+export class FrameDecoder {
+  readonly maxPayload: number;
+  private chunks: Buffer[] = [];
+  /** Read position inside chunks[0]. */
+  private offset = 0;
+  private buffered = 0;
+  private failure: Error | undefined;
+
+  constructor(options: FrameDecoderOptions = {}) {
+    const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    if (!Number.isInteger(maxPayload) || maxPayload < 0 || maxPayload > 0x7fffffff) {
+      throw new RangeError(`maxPayload must be an integer from 0 to 2147483647, got ${maxPayload}`);
+    }
+    this.maxPayload = maxPayload;
+  }
+
+  /** Bytes received and not yet returned as frames. */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  /** Add received bytes. */
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+  }
+
+  /** The next whole frame, or undefined when more bytes are needed. */
+  next(): Frame | undefined {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.buffered === 0) return undefined;
+    try {
+      return this.nextFrame();
+    } catch (error) {
+      this.failure = error as Error;
+      this.chunks = [];
+      this.buffered = 0;
+      this.offset = 0;
+      throw error;
+    }
+  }
+
+  private nextFrame(): Frame | undefined {
+    // Views, not copies, unless the bytes span chunks.
+    const prefix = this.peekBytes(Math.min(HEADER_LENGTH, this.buffered));
+    const header = checkHeaderPrefix(prefix, 0, prefix.length, this.maxPayload);
+    if (header === undefined) return undefined;
+    const total = HEADER_LENGTH + header.bodyLength;
+    if (this.buffered < total) return undefined;
+    const bytes = this.peekBytes(total);
+    this.consume(total);
+    return { header, bytes, body: bytes.subarray(HEADER_LENGTH) };
+  }
+
+  /** The first `length` buffered bytes, copied only when they span chunks. */
+  private peekBytes(length: number): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length - this.offset >= length) return first.subarray(this.offset, this.offset + length);
+    const out = Buffer.allocUnsafe(length);
+    let written = 0;
+    let offset = this.offset;
+    for (const chunk of this.chunks) {
+      const take = Math.min(chunk.length - offset, length - written);
+      chunk.copy(out, written, offset, offset + take);
+      written += take;
+      offset = 0;
+      if (written === length) break;
+    }
+    return out;
+  }
+
+  private consume(length: number): void {
+    this.buffered -= length;
+    let remaining = length;
+    while (remaining > 0) {
+      const first = this.chunks[0]!;
+      const inFirst = first.length - this.offset;
+      if (inFirst > remaining) {
+        this.offset += remaining;
+        return;
+      }
+      remaining -= inFirst;
+      this.chunks.shift();
+      this.offset = 0;
+    }
+  }
+}
+
+/** Fields of a frame to encode. */
+export interface EncodeFrameInit {
+  isRequest: boolean;
+  requestId: bigint;
+  body: Buffer;
+  twoWay?: boolean;
+  event?: boolean;
+  status?: number;
+  serializationId?: number;
+}
+
+/** Header and body in one new buffer. */
+export function encodeFrame(init: EncodeFrameInit): Buffer {
+  const out = Buffer.allocUnsafe(HEADER_LENGTH + init.body.length);
+  writeHeader(
+    {
+      isRequest: init.isRequest,
+      twoWay: init.twoWay ?? false,
+      event: init.event ?? false,
+      serializationId: init.serializationId ?? SerializationId.HESSIAN2,
+      status: init.status ?? 0,
+      requestId: init.requestId,
+      bodyLength: init.body.length,
+    },
+    out,
+    0,
+  );
+  init.body.copy(out, HEADER_LENGTH);
+  return out;
+}

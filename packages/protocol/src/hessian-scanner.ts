@@ -1,0 +1,496 @@
+import { HessianDecodeError, HessianLimitError, TruncatedError } from './errors.js';
+
+/** Safety bounds applied while reading untrusted Hessian2. */
+export interface HessianLimits {
+  /** Deepest nesting of lists, maps and objects. Default 64. */
+  readonly maxDepth: number;
+  /** Most elements in one list or entries in one map. Default 4,194,304. */
+  readonly maxCollectionLength: number;
+}
+
+/** The default bounds: deep enough for real object graphs, shallow enough for the stack. */
+export const DEFAULT_HESSIAN_LIMITS: HessianLimits = Object.freeze({ maxDepth: 64, maxCollectionLength: 4 * 1024 * 1024 });
+
+/**
+ * An attachment value that is not a scalar (a list, map or object). The peek does not build
+ * it; it records where its bytes are so a rewrite can copy them unchanged.
+ */
+export class OpaqueValue {
+  constructor(
+    /** Offset of the value's first byte in the body. */
+    readonly start: number,
+    /** Offset just past the value. */
+    readonly end: number,
+  ) {}
+}
+
+/** A value the scanner reads without a full decoder. */
+export type ScalarValue = string | number | boolean | null | Date | Buffer | OpaqueValue;
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+
+/**
+ * Walks Hessian2 bytes structurally: it skips values without building them, reads strings and
+ * scalars, and keeps the state later values depend on (class definitions with their field
+ * counts, the type list, the count of values a back-reference may name).
+ *
+ * Every bound is checked against the bytes that are there, so no declared length can make it
+ * loop or allocate past the input; errors are typed (`TruncatedError`, `HessianDecodeError`,
+ * `HessianLimitError`).
+ */
+export class HessianScanner {
+  buffer: Buffer = Buffer.alloc(0);
+  /** Read position. */
+  position = 0;
+  /** End of the readable range. */
+  end = 0;
+  /** Field count of each class definition seen, by definition index. */
+  readonly classFieldCounts: number[] = [];
+  /** How many types (list/map type strings) have been defined. */
+  typeCount = 0;
+  /** How many lists, maps and objects have been seen: the range a back-reference may name. */
+  referenceCount = 0;
+  private depth = 0;
+  /** Whether the last string range read was pure ASCII. */
+  private lastAscii = true;
+
+  constructor(readonly limits: HessianLimits = DEFAULT_HESSIAN_LIMITS) {}
+
+  /** Start reading `buffer` from `start` to `end` with fresh state. */
+  reset(buffer: Buffer, start = 0, end = buffer.length): this {
+    this.buffer = buffer;
+    this.position = start;
+    this.end = end;
+    this.classFieldCounts.length = 0;
+    this.typeCount = 0;
+    this.referenceCount = 0;
+    this.depth = 0;
+    return this;
+  }
+
+  /** Whether anything is left to read. */
+  get atEnd(): boolean {
+    return this.position >= this.end;
+  }
+
+  /** Whether the state a later value may depend on is still empty (no classes, types or referable values). */
+  get contextFree(): boolean {
+    return this.classFieldCounts.length === 0 && this.typeCount === 0 && this.referenceCount === 0;
+  }
+
+  /** The next byte, without consuming it. */
+  peekByte(): number {
+    if (this.position >= this.end) throw new TruncatedError('hessian value', this.position);
+    return this.buffer[this.position]!;
+  }
+
+  private byte(): number {
+    if (this.position >= this.end) throw new TruncatedError('hessian value', this.position);
+    return this.buffer[this.position++]!;
+  }
+
+  private need(count: number, what: string): void {
+    if (this.end - this.position < count) throw new TruncatedError(what, this.position);
+  }
+
+  private uint16(): number {
+    this.need(2, 'hessian length');
+    const value = (this.buffer[this.position]! << 8) | this.buffer[this.position + 1]!;
+    this.position += 2;
+    return value;
+  }
+
+  private int32(): number {
+    this.need(4, 'hessian int');
+    const value = this.buffer.readInt32BE(this.position);
+    this.position += 4;
+    return value;
+  }
+
+  private unexpected(code: number, expected: string): never {
+    throw new HessianDecodeError(`unexpected hessian code 0x${code.toString(16).padStart(2, '0')} at offset ${this.position - 1}, expected ${expected}`);
+  }
+
+  /** Skip `chars` UTF-16 units of UTF-8 data; remembers whether they were all ASCII. */
+  private skipChars(chars: number): void {
+    const buffer = this.buffer;
+    const end = this.end;
+    let position = this.position;
+    let ascii = true;
+    let remaining = chars;
+    while (remaining > 0) {
+      if (position >= end) throw new TruncatedError('hessian string', position);
+      const lead = buffer[position]!;
+      if (lead < 0x80) {
+        position += 1;
+      } else {
+        ascii = false;
+        if ((lead & 0xe0) === 0xc0) position += 2;
+        else if ((lead & 0xf0) === 0xe0) position += 3;
+        else if ((lead & 0xf8) === 0xf0) {
+          // A 4-byte sequence is one code point: two UTF-16 units.
+          position += 4;
+          remaining -= 1;
+        } else throw new HessianDecodeError(`bad UTF-8 lead byte 0x${lead.toString(16)} at offset ${position}`);
+        if (position > end) throw new TruncatedError('hessian string', position);
+      }
+      remaining -= 1;
+    }
+    if (remaining < 0) throw new HessianDecodeError(`string length splits a 4-byte UTF-8 sequence at offset ${position}`);
+    this.position = position;
+    this.lastAscii = ascii;
+  }
+
+  /**
+   * Read the length of the next string chunk. Returns the char count, negative (-count - 1)
+   * for a non-final chunk. Throws if the next value is not a string.
+   */
+  private stringChunkLength(code: number): number {
+    if (code <= 0x1f) return code;
+    if (code >= 0x30 && code <= 0x33) return ((code - 0x30) << 8) | this.byte();
+    if (code === 0x53) return this.uint16();
+    if (code === 0x52) return -this.uint16() - 1;
+    return this.unexpected(code, 'a string');
+  }
+
+  /** Whether the next value is a string. */
+  nextIsString(): boolean {
+    const code = this.peekByte();
+    return code <= 0x1f || (code >= 0x30 && code <= 0x33) || code === 0x52 || code === 0x53;
+  }
+
+  /** Read a string value (all its chunks). */
+  readString(): string {
+    let result = '';
+    for (;;) {
+      let length = this.stringChunkLength(this.byte());
+      const final = length >= 0;
+      if (!final) length = -length - 1;
+      const start = this.position;
+      this.skipChars(length);
+      result += this.lastAscii ? this.buffer.toString('latin1', start, this.position) : decodeModifiedUtf8(this.buffer, start, this.position);
+      if (final) return result;
+    }
+  }
+
+  /** Skip a string value (all its chunks). */
+  skipString(): void {
+    for (;;) {
+      let length = this.stringChunkLength(this.byte());
+      const final = length >= 0;
+      if (!final) length = -length - 1;
+      this.skipChars(length);
+      if (final) return;
+    }
+  }
+
+  /** Read an int value (any of its encodings). */
+  readInt(): number {
+    const code = this.byte();
+    if (code >= 0x80 && code <= 0xbf) return code - 0x90;
+    if (code >= 0xc0 && code <= 0xcf) return ((code - 0xc8) << 8) + this.byte();
+    if (code >= 0xd0 && code <= 0xd7) {
+      this.need(2, 'hessian int');
+      const value = ((code - 0xd4) << 16) + (this.buffer[this.position]! << 8) + this.buffer[this.position + 1]!;
+      this.position += 2;
+      return value;
+    }
+    if (code === 0x49) return this.int32();
+    return this.unexpected(code, 'an int');
+  }
+
+  /** A count read from the input, checked against the bytes left (each element takes at least one). */
+  private readLength(what: string): number {
+    const length = this.readInt();
+    this.checkLength(length, what);
+    return length;
+  }
+
+  private checkLength(length: number, what: string): void {
+    if (length < 0) throw new HessianDecodeError(`negative ${what} length ${length} at offset ${this.position}`);
+    if (length > this.limits.maxCollectionLength) {
+      throw new HessianLimitError(`${what} of ${length} elements exceeds the limit of ${this.limits.maxCollectionLength}`);
+    }
+    if (length > this.end - this.position) throw new TruncatedError(what, this.position);
+  }
+
+  /** A list or map type: a type string (defining a new type) or a reference to an earlier one. */
+  private skipType(): void {
+    if (this.nextIsString()) {
+      this.skipString();
+      this.typeCount += 1;
+      return;
+    }
+    const reference = this.readInt();
+    if (reference < 0 || reference >= this.typeCount) {
+      throw new HessianDecodeError(`type reference ${reference} at offset ${this.position} names no defined type (${this.typeCount} defined)`);
+    }
+  }
+
+  private enter(): void {
+    this.depth += 1;
+    if (this.depth > this.limits.maxDepth) throw new HessianLimitError(`nesting deeper than ${this.limits.maxDepth} at offset ${this.position}`);
+  }
+
+  private skipUntilTerminator(perEntry: number, what: string): void {
+    let count = 0;
+    while (this.peekByte() !== 0x5a) {
+      if (++count > this.limits.maxCollectionLength) {
+        throw new HessianLimitError(`${what} of more than ${this.limits.maxCollectionLength} elements`);
+      }
+      for (let i = 0; i < perEntry; i++) this.skipValue();
+    }
+    this.position += 1;
+  }
+
+  private skipItems(count: number): void {
+    for (let i = 0; i < count; i++) this.skipValue();
+  }
+
+  private skipObjectInstance(definition: number): void {
+    const fields = this.classFieldCounts[definition];
+    if (fields === undefined) {
+      throw new HessianDecodeError(`object at offset ${this.position} names class definition ${definition}, but ${this.classFieldCounts.length} are defined`);
+    }
+    this.referenceCount += 1;
+    this.enter();
+    this.skipItems(fields);
+    this.depth -= 1;
+  }
+
+  private skipBinaryChunks(code: number): void {
+    for (;;) {
+      if (code >= 0x20 && code <= 0x2f) return this.skipBytes(code - 0x20);
+      if (code >= 0x34 && code <= 0x37) return this.skipBytes(((code - 0x34) << 8) | this.byte());
+      if (code === 0x42) return this.skipBytes(this.uint16());
+      if (code !== 0x41) this.unexpected(code, 'a binary chunk');
+      this.skipBytes(this.uint16());
+      code = this.byte();
+    }
+  }
+
+  private skipBytes(count: number): void {
+    this.need(count, 'hessian value');
+    this.position += count;
+  }
+
+  /** Skip one whole value of any kind, without building it. */
+  skipValue(): void {
+    const code = this.byte();
+    if (code >= 0x80) {
+      // Compact ints and longs.
+      if (code <= 0xbf || (code >= 0xd8 && code <= 0xef)) return;
+      if (code <= 0xcf || code >= 0xf0) return this.skipBytes(1);
+      return this.skipBytes(2); // 0xd0-0xd7
+    }
+    if (code <= 0x1f) return this.skipChars(code);
+    if (code <= 0x2f) return this.skipBytes(code - 0x20);
+    if (code <= 0x33) return this.skipChars(((code - 0x30) << 8) | this.byte());
+    if (code <= 0x37) return this.skipBytes(((code - 0x34) << 8) | this.byte());
+    if (code <= 0x3f) return this.skipBytes(2); // compact long
+    if (code >= 0x60 && code <= 0x6f) return this.skipObjectInstance(code - 0x60);
+    if (code >= 0x70 && code <= 0x77) {
+      this.referenceCount += 1;
+      this.enter();
+      this.skipType();
+      this.skipItems(code - 0x70);
+      this.depth -= 1;
+      return;
+    }
+    if (code >= 0x78) {
+      this.referenceCount += 1;
+      this.enter();
+      this.skipItems(code - 0x78);
+      this.depth -= 1;
+      return;
+    }
+    switch (code) {
+      case 0x41: case 0x42:
+        return this.skipBinaryChunks(code);
+      case 0x43: {
+        // Class definition: name, field count, field names; then the value that uses it.
+        this.skipString();
+        const fields = this.readLength('class definition');
+        for (let i = 0; i < fields; i++) this.skipString();
+        this.classFieldCounts.push(fields);
+        return this.skipValue();
+      }
+      case 0x44: case 0x4a: case 0x4c:
+        return this.skipBytes(8);
+      case 0x46: case 0x4e: case 0x54: case 0x5b: case 0x5c:
+        return;
+      case 0x48:
+        this.referenceCount += 1;
+        this.enter();
+        this.skipUntilTerminator(2, 'map');
+        this.depth -= 1;
+        return;
+      case 0x49: case 0x4b: case 0x59: case 0x5f:
+        return this.skipBytes(4);
+      case 0x4d:
+        this.referenceCount += 1;
+        this.enter();
+        this.skipType();
+        this.skipUntilTerminator(2, 'map');
+        this.depth -= 1;
+        return;
+      case 0x4f:
+        return this.skipObjectInstance(this.readInt());
+      case 0x51: {
+        const reference = this.readInt();
+        if (reference < 0 || reference >= this.referenceCount) {
+          throw new HessianDecodeError(`back-reference ${reference} at offset ${this.position} names no earlier value (${this.referenceCount} referable)`);
+        }
+        return;
+      }
+      case 0x52: case 0x53:
+        this.position -= 1;
+        return this.skipString();
+      case 0x55:
+        this.referenceCount += 1;
+        this.enter();
+        this.skipType();
+        this.skipUntilTerminator(1, 'list');
+        this.depth -= 1;
+        return;
+      case 0x56: {
+        this.referenceCount += 1;
+        this.enter();
+        this.skipType();
+        this.skipItems(this.readLength('list'));
+        this.depth -= 1;
+        return;
+      }
+      case 0x57:
+        this.referenceCount += 1;
+        this.enter();
+        this.skipUntilTerminator(1, 'list');
+        this.depth -= 1;
+        return;
+      case 0x58: {
+        this.referenceCount += 1;
+        this.enter();
+        this.skipItems(this.readLength('list'));
+        this.depth -= 1;
+        return;
+      }
+      case 0x5d:
+        return this.skipBytes(1);
+      case 0x5e:
+        return this.skipBytes(2);
+      default:
+        // 0x40, 0x45, 0x47, 0x50 are reserved; 0x5a ends a list or map and is no value.
+        return this.unexpected(code, 'a value');
+    }
+  }
+
+  /**
+   * Read a scalar (string, int, long, double, boolean, null, date, binary) as hessian.js
+   * would decode it; lists, maps and objects are skipped and returned as an {@link OpaqueValue}.
+   */
+  readScalar(): ScalarValue {
+    const start = this.position;
+    const code = this.peekByte();
+    if (code <= 0x1f || (code >= 0x30 && code <= 0x33) || code === 0x52 || code === 0x53) return this.readString();
+    if ((code >= 0x80 && code <= 0xd7) || code === 0x49) return this.readInt();
+    if ((code >= 0xd8 && code <= 0xff) || (code >= 0x38 && code <= 0x3f) || code === 0x59 || code === 0x4c) return this.readLong();
+    this.position += 1;
+    switch (code) {
+      case 0x4e: return null;
+      case 0x54: return true;
+      case 0x46: return false;
+      case 0x44: this.need(8, 'hessian double'); this.position += 8; return this.buffer.readDoubleBE(this.position - 8);
+      case 0x5b: return 0;
+      case 0x5c: return 1;
+      case 0x5d: this.need(1, 'hessian double'); this.position += 1; return this.buffer.readInt8(this.position - 1);
+      case 0x5e: this.need(2, 'hessian double'); this.position += 2; return this.buffer.readInt16BE(this.position - 2);
+      case 0x5f: return this.int32() * 0.001;
+      case 0x4a: this.need(8, 'hessian date'); this.position += 8; return new Date(Number(this.buffer.readBigInt64BE(this.position - 8)));
+      case 0x4b: return new Date(this.int32() * 60000);
+      default:
+        this.position = start;
+        if ((code >= 0x20 && code <= 0x2f) || (code >= 0x34 && code <= 0x37) || code === 0x41 || code === 0x42) {
+          this.skipValue();
+          return readBinaryValue(this.buffer, start, this.position);
+        }
+        this.skipValue();
+        return new OpaqueValue(start, this.position);
+    }
+  }
+
+  /** Read a long; safe integers as numbers, others as decimal strings (as hessian.js does). */
+  readLong(): number | string {
+    const code = this.byte();
+    if (code >= 0xd8 && code <= 0xef) return code - 0xe0;
+    if (code >= 0xf0) return ((code - 0xf8) << 8) + this.byte();
+    if (code >= 0x38 && code <= 0x3f) {
+      this.need(2, 'hessian long');
+      const value = ((code - 0x3c) << 16) + (this.buffer[this.position]! << 8) + this.buffer[this.position + 1]!;
+      this.position += 2;
+      return value;
+    }
+    if (code === 0x59) return this.int32();
+    if (code === 0x4c) {
+      this.need(8, 'hessian long');
+      const high = this.buffer.readInt32BE(this.position);
+      const low = this.buffer.readUInt32BE(this.position + 4);
+      this.position += 8;
+      if (high >= -0x200000 && high < 0x200000) return high * 0x100000000 + low;
+      const big = (BigInt(high) << 32n) | BigInt(low);
+      return big > MAX_SAFE || big < MIN_SAFE ? big.toString() : Number(big);
+    }
+    return this.unexpected(code, 'a long');
+  }
+}
+
+/** The bytes of a binary value spanning [start, end), with its chunk headers removed. */
+function readBinaryValue(buffer: Buffer, start: number, end: number): Buffer {
+  const parts: Buffer[] = [];
+  let position = start;
+  while (position < end) {
+    const code = buffer[position++]!;
+    let length: number;
+    if (code >= 0x20 && code <= 0x2f) length = code - 0x20;
+    else if (code >= 0x34 && code <= 0x37) length = ((code - 0x34) << 8) | buffer[position++]!;
+    else {
+      length = (buffer[position]! << 8) | buffer[position + 1]!;
+      position += 2;
+    }
+    parts.push(buffer.subarray(position, position + length));
+    position += length;
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * Decode the UTF-8 that Java's Hessian writes: every UTF-16 unit encoded on its own, so
+ * characters outside the BMP arrive as two 3-byte surrogates (which a strict UTF-8 decoder
+ * rejects). Standard 4-byte sequences are accepted too.
+ */
+export function decodeModifiedUtf8(buffer: Buffer, start: number, end: number): string {
+  const units: number[] = [];
+  let position = start;
+  while (position < end) {
+    const lead = buffer[position]!;
+    if (lead < 0x80) {
+      units.push(lead);
+      position += 1;
+    } else if ((lead & 0xe0) === 0xc0) {
+      units.push(((lead & 0x1f) << 6) | (buffer[position + 1]! & 0x3f));
+      position += 2;
+    } else if ((lead & 0xf0) === 0xe0) {
+      units.push(((lead & 0x0f) << 12) | ((buffer[position + 1]! & 0x3f) << 6) | (buffer[position + 2]! & 0x3f));
+      position += 3;
+    } else {
+      const point =
+        ((lead & 0x07) << 18) | ((buffer[position + 1]! & 0x3f) << 12) | ((buffer[position + 2]! & 0x3f) << 6) | (buffer[position + 3]! & 0x3f);
+      const offset = point - 0x10000;
+      units.push(0xd800 + (offset >> 10), 0xdc00 + (offset & 0x3ff));
+      position += 4;
+    }
+  }
+  let result = '';
+  for (let i = 0; i < units.length; i += 4096) result += String.fromCharCode(...units.slice(i, i + 4096));
+  return result;
+}

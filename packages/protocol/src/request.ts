@@ -1,0 +1,314 @@
+import { DEFAULT_DUBBO_VERSION, DEFAULT_SERVICE_VERSION, GENERIC_METHODS, HEADER_LENGTH, SerializationId } from './constants.js';
+import { countParameters, parseParameterDescriptor, toParameterDescriptor } from './descriptor.js';
+import { EncodeError, MalformedBodyError } from './errors.js';
+import { encodeFrame } from './frame.js';
+import { DEFAULT_HESSIAN_LIMITS, HessianScanner, type HessianLimits, type ScalarValue } from './hessian-scanner.js';
+import { SafeHessianDecoder, withTypedErrors } from './hessian-decoder.js';
+import { encodeHessianScalar, encodeHessianString, type WritableScalar } from './hessian-writer.js';
+import hessian from 'hessian.js';
+
+/** Attachments as the peek reads them: scalars as values, anything else as {@link OpaqueValue}. */
+export type PeekedAttachments = Readonly<Record<string, ScalarValue>>;
+
+/**
+ * What the proxy needs from a request body, read without building the arguments: the
+ * invocation's names, the attachments, and where the argument and attachment bytes are.
+ */
+export class RequestPeek {
+  constructor(
+    /** The body this peek describes. */
+    readonly body: Buffer,
+    /** Dubbo protocol version of the caller, e.g. `2.0.2`. */
+    readonly dubboVersion: string,
+    /** Service path, normally the interface name. */
+    readonly path: string,
+    /** Service version (`''` when the caller sent none). */
+    readonly version: string,
+    /** Method name as sent (`$invoke` for a generic call). */
+    readonly method: string,
+    /** JVM parameter descriptor, e.g. `Ljava/lang/String;J`. */
+    readonly parameterDescriptor: string,
+    /** Offsets where each argument starts, plus one past the last argument. */
+    readonly argumentOffsets: readonly number[],
+    /** How many leading arguments can be decoded on their own (no earlier class or reference). */
+    readonly independentArguments: number,
+    /** Offset of the attachments map (== body.length when the body has none). */
+    readonly attachmentsOffset: number,
+    /** Offset of the first attachment entry, after the map header. */
+    readonly attachmentEntriesOffset: number,
+    /** Offset just past the attachments map. */
+    readonly attachmentsEnd: number,
+    /** The attachments, in a null-prototype object. */
+    readonly attachments: PeekedAttachments,
+    /** Per entry: key start, value start, value end (flat). */
+    readonly attachmentRanges: readonly number[],
+    /** For `$invoke`/`$invokeAsync`, the method really invoked (first argument); else `method`. */
+    readonly invokedMethod: string,
+  ) {}
+
+  /** Number of arguments, from the descriptor. */
+  get parameterCount(): number {
+    return this.argumentOffsets.length - 1;
+  }
+
+  /** Offset of the first argument. */
+  get argumentsOffset(): number {
+    return this.argumentOffsets[0]!;
+  }
+
+  /** Whether this is a generic (`$invoke`) call. */
+  get generic(): boolean {
+    return GENERIC_METHODS.has(this.method);
+  }
+
+  /** The `group` attachment, or `''`. */
+  get group(): string {
+    const group = this.attachments.group;
+    return typeof group === 'string' ? group : '';
+  }
+
+  /** The interface: the `interface` attachment, else the path. */
+  get interfaceName(): string {
+    const name = this.attachments.interface;
+    return typeof name === 'string' && name !== '' ? name : this.path;
+  }
+
+  /**
+   * Decode one argument with hessian.js, only when a rule needs it. An argument that may refer
+   * to classes or values of earlier arguments is decoded with those arguments before it.
+   */
+  decodeArgument(index: number, options: DecodeOptions = {}): unknown {
+    if (!Number.isInteger(index) || index < 0 || index >= this.parameterCount) {
+      throw new RangeError(`argument index ${index} is out of range: the method takes ${this.parameterCount}`);
+    }
+    return withTypedErrors(`argument ${index}`, () => {
+      if (index < this.independentArguments) {
+        const decoder = new SafeHessianDecoder(this.body.subarray(this.argumentOffsets[index], this.argumentOffsets[index + 1]));
+        return decoder.read(options.withType);
+      }
+      const decoder = new SafeHessianDecoder(this.body.subarray(this.argumentOffsets[0], this.attachmentsOffset));
+      let value: unknown;
+      for (let i = 0; i <= index; i++) value = decoder.read(options.withType);
+      return value;
+    });
+  }
+}
+
+/** Options of the full decoders. */
+export interface DecodeOptions {
+  /** Keep Java class names (`{$class, $}`) on objects, as hessian.js's `withType`. */
+  withType?: boolean;
+}
+
+/** Options of {@link peekRequest}. */
+export interface PeekOptions {
+  limits?: HessianLimits;
+}
+
+const sharedScanner = new HessianScanner();
+
+function readNullableString(scanner: HessianScanner, field: string): string {
+  const code = scanner.peekByte();
+  if (code === 0x4e) {
+    scanner.position += 1;
+    return '';
+  }
+  if (!scanner.nextIsString()) {
+    throw new MalformedBodyError(`request ${field} at offset ${scanner.position} is not a string (hessian code 0x${code.toString(16)})`);
+  }
+  return scanner.readString();
+}
+
+/**
+ * Read a Hessian2 request body's service key, method and attachments, and the offsets of its
+ * arguments and attachments, without building the arguments (they are skipped structurally).
+ * Throws typed errors for anything that is not a well-formed request body.
+ */
+export function peekRequest(body: Buffer, options: PeekOptions = {}): RequestPeek {
+  const scanner = options.limits === undefined || options.limits === DEFAULT_HESSIAN_LIMITS ? sharedScanner : new HessianScanner(options.limits);
+  scanner.reset(body);
+  if (body.length === 0) throw new MalformedBodyError('request body is empty');
+  const dubboVersion = readNullableString(scanner, 'dubbo version');
+  const path = readNullableString(scanner, 'service path');
+  const version = readNullableString(scanner, 'service version');
+  const method = readNullableString(scanner, 'method name');
+  if (method === '') throw new MalformedBodyError('request has no method name');
+  const parameterDescriptor = readNullableString(scanner, 'parameter descriptor');
+  const count = countParameters(parameterDescriptor);
+  const argumentOffsets = new Array<number>(count + 1);
+  let independentArguments = 0;
+  let invokedMethod = method;
+  for (let i = 0; i < count; i++) {
+    argumentOffsets[i] = scanner.position;
+    if (scanner.contextFree) independentArguments = i + 1;
+    if (i === 0 && GENERIC_METHODS.has(method) && scanner.nextIsString()) invokedMethod = scanner.readString();
+    else scanner.skipValue();
+  }
+  const attachmentsOffset = scanner.position;
+  argumentOffsets[count] = attachmentsOffset;
+  const attachments: Record<string, ScalarValue> = Object.create(null) as Record<string, ScalarValue>;
+  const attachmentRanges: number[] = [];
+  let attachmentEntriesOffset = attachmentsOffset;
+  let attachmentsEnd = attachmentsOffset;
+  if (!scanner.atEnd) {
+    const code = scanner.peekByte();
+    if (code === 0x4e) {
+      scanner.position += 1;
+      attachmentEntriesOffset = attachmentsEnd = scanner.position;
+    } else if (code === 0x48 || code === 0x4d) {
+      // Read the map header with the scanner's own rules (a typed map defines a type).
+      scanner.position += 1;
+      if (code === 0x4d) {
+        if (scanner.nextIsString()) {
+          scanner.skipString();
+          scanner.typeCount += 1;
+        } else scanner.readInt();
+      }
+      scanner.referenceCount += 1;
+      attachmentEntriesOffset = scanner.position;
+      while (scanner.peekByte() !== 0x5a) {
+        const keyStart = scanner.position;
+        if (!scanner.nextIsString()) throw new MalformedBodyError(`attachment key at offset ${keyStart} is not a string`);
+        const key = scanner.readString();
+        const valueStart = scanner.position;
+        attachments[key] = scanner.readScalar();
+        attachmentRanges.push(keyStart, valueStart, scanner.position);
+      }
+      scanner.position += 1;
+      attachmentsEnd = scanner.position;
+    } else {
+      throw new MalformedBodyError(`attachments at offset ${attachmentsOffset} are not a map (hessian code 0x${code.toString(16)})`);
+    }
+  }
+  return new RequestPeek(
+    body, dubboVersion, path, version, method, parameterDescriptor, argumentOffsets, independentArguments,
+    attachmentsOffset, attachmentEntriesOffset, attachmentsEnd, attachments, attachmentRanges, invokedMethod,
+  );
+}
+
+/**
+ * A new body with attachments set (a value) or removed (`undefined`). The invocation and
+ * argument bytes, and every attachment not named, are copied unchanged; new keys go last.
+ */
+export function rewriteAttachments(peek: RequestPeek, changes: Readonly<Record<string, WritableScalar | undefined>>): Buffer {
+  const body = peek.body;
+  const parts: Buffer[] = [body.subarray(0, peek.attachmentEntriesOffset)];
+  if (peek.attachmentEntriesOffset === peek.attachmentsOffset) parts.push(MAP_START);
+  const pending = new Map(Object.entries(changes));
+  const ranges = peek.attachmentRanges;
+  for (let i = 0; i < ranges.length; i += 3) {
+    const keyStart = ranges[i]!;
+    const valueStart = ranges[i + 1]!;
+    const valueEnd = ranges[i + 2]!;
+    const key = keyOf(peek, keyStart, valueStart);
+    if (!pending.has(key)) {
+      parts.push(body.subarray(keyStart, valueEnd));
+      continue;
+    }
+    const value = pending.get(key);
+    pending.delete(key);
+    if (value !== undefined) parts.push(body.subarray(keyStart, valueStart), encodeHessianScalar(value));
+  }
+  for (const [key, value] of pending) {
+    if (value !== undefined) parts.push(encodeHessianString(key), encodeHessianScalar(value));
+  }
+  parts.push(MAP_END, body.subarray(peek.attachmentsEnd));
+  return Buffer.concat(parts);
+}
+
+const MAP_START = Buffer.from([0x48]);
+const MAP_END = Buffer.from([0x5a]);
+
+function keyOf(peek: RequestPeek, keyStart: number, valueStart: number): string {
+  return new HessianScanner().reset(peek.body, keyStart, valueStart).readString();
+}
+
+/** A request body, fully decoded. */
+export interface DubboRequestBody {
+  dubboVersion: string;
+  path: string;
+  version: string;
+  method: string;
+  parameterDescriptor: string;
+  /** Java type names from the descriptor. */
+  parameterTypes: string[];
+  arguments: unknown[];
+  attachments: Record<string, unknown>;
+}
+
+/**
+ * Decode a whole Hessian2 request body with hessian.js. The body is first checked by the
+ * structural peek, so malformed or oversized input fails with a typed error before any
+ * value is built.
+ */
+export function decodeRequestBody(body: Buffer, options: DecodeOptions & PeekOptions = {}): DubboRequestBody {
+  const peek = peekRequest(body, options);
+  return withTypedErrors('request body', () => {
+    const decoder = new SafeHessianDecoder(body.subarray(0, peek.attachmentsEnd));
+    const strings: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const value = decoder.read();
+      strings.push(value === null ? '' : String(value));
+    }
+    const args: unknown[] = [];
+    for (let i = 0; i < peek.parameterCount; i++) args.push(decoder.read(options.withType));
+    let attachments: Record<string, unknown> = {};
+    if (decoder.byteBuffer.position() < peek.attachmentsEnd) {
+      const decoded = decoder.read(false);
+      if (decoded !== null) attachments = decoded as Record<string, unknown>;
+    }
+    return {
+      dubboVersion: strings[0]!, path: strings[1]!, version: strings[2]!, method: strings[3]!, parameterDescriptor: strings[4]!,
+      parameterTypes: parseParameterDescriptor(strings[4]!),
+      arguments: args,
+      attachments,
+    };
+  });
+}
+
+/** A request to encode. Arguments are hessian.js values (`java.long(1)`, `{$class, $}`, plain JS). */
+export interface DubboRequestInit {
+  dubboVersion?: string;
+  path: string;
+  version?: string;
+  method: string;
+  /** Java type names of the parameters (`['java.lang.String', 'long']`), or give `parameterDescriptor`. */
+  parameterTypes?: readonly string[];
+  parameterDescriptor?: string;
+  arguments?: readonly unknown[];
+  attachments?: Readonly<Record<string, unknown>>;
+}
+
+/** Encode a request body with hessian.js, as Java's DubboCodec writes it. */
+export function encodeRequestBody(init: DubboRequestInit): Buffer {
+  const args = init.arguments ?? [];
+  const descriptor = init.parameterDescriptor ?? toParameterDescriptor(init.parameterTypes ?? []);
+  if (countParameters(descriptor) !== args.length) {
+    throw new EncodeError(`descriptor ${JSON.stringify(descriptor)} names ${countParameters(descriptor)} parameters but ${args.length} arguments were given`);
+  }
+  const encoder = new hessian.EncoderV2();
+  encoder.write(init.dubboVersion ?? DEFAULT_DUBBO_VERSION);
+  encoder.write(init.path);
+  encoder.write(init.version ?? DEFAULT_SERVICE_VERSION);
+  encoder.write(init.method);
+  encoder.write(descriptor);
+  for (const arg of args) encoder.write(arg);
+  encoder.write({ $class: 'java.util.HashMap', $: { ...(init.attachments ?? {}) } });
+  return Buffer.from(encoder.get());
+}
+
+/** A whole request frame: a two-way Hessian2 request by default. */
+export function encodeRequest(requestId: bigint, body: Buffer, options: { twoWay?: boolean; serializationId?: number } = {}): Buffer {
+  return encodeFrame({
+    isRequest: true,
+    twoWay: options.twoWay ?? true,
+    serializationId: options.serializationId ?? SerializationId.HESSIAN2,
+    requestId,
+    body,
+  });
+}
+
+/** Offset of the body inside a whole frame (re-exported for readers of frame bytes). */
+export const BODY_OFFSET = HEADER_LENGTH;
+
+

@@ -1,0 +1,133 @@
+import net from 'node:net';
+import {
+  FrameDecoder, ResponseStatus, decodeRequestBody, encodeErrorResponse, encodeResponse, encodeResponseBody,
+  heartbeatResponseFor, isDubboProtocolError, isHeartbeat, type DubboRequestBody, type DubboResult, type Frame,
+} from '@dubbo-mesh/protocol';
+
+/** Throw this from a handler to return a business exception (response flag 0/3). */
+export class ProviderException extends Error {
+  constructor(readonly javaClass: string, message: string) {
+    super(message);
+  }
+}
+
+/** A method implementation: its decoded arguments in, its return value out. */
+export type MethodHandler = (args: unknown[], request: DubboRequestBody) => unknown;
+
+/** Options of {@link startTestProvider}. */
+export interface TestProviderOptions {
+  /** Interface name → method name → handler. */
+  services: Record<string, Record<string, MethodHandler>>;
+  host?: string;
+  port?: number;
+  /** Attachments to return with every result (flags 3/4/5); none by default. */
+  responseAttachments?: Record<string, unknown>;
+  /** Called with every request frame received (a copy of its bytes). */
+  onRequest?: (frame: Frame) => void;
+}
+
+/** A running provider. */
+export interface TestProvider {
+  readonly host: string;
+  readonly port: number;
+  /** `host:port`. */
+  readonly address: string;
+  /** Requests received so far. */
+  readonly requestCount: number;
+  close(): Promise<void>;
+}
+
+function resultOf(value: unknown, attachments: Record<string, unknown> | undefined): DubboResult {
+  if (value instanceof ProviderException) throw value;
+  return value === null || value === undefined ? { kind: 'null', attachments } : { kind: 'value', value, attachments };
+}
+
+/**
+ * A scripted Dubbo provider built on the protocol package: it decodes requests fully,
+ * dispatches to handlers, and answers with real Dubbo responses (values, nulls, business
+ * exceptions, status 60 for an unknown service, heartbeats). An honest fake for tests.
+ */
+export async function startTestProvider(options: TestProviderOptions): Promise<TestProvider> {
+  const sockets = new Set<net.Socket>();
+  let requestCount = 0;
+
+  async function answer(socket: net.Socket, frame: Frame): Promise<void> {
+    const { requestId } = frame.header;
+    let request: DubboRequestBody;
+    try {
+      request = decodeRequestBody(frame.body);
+    } catch (error) {
+      if (frame.header.twoWay) socket.write(encodeErrorResponse(requestId, ResponseStatus.BAD_REQUEST, `cannot decode request: ${(error as Error).message}`));
+      return;
+    }
+    const handler = options.services[request.path]?.[request.method];
+    if (handler === undefined) {
+      const message = options.services[request.path] === undefined
+        ? `service ${request.path} not found on test provider`
+        : `method ${request.method} of ${request.path} not found on test provider`;
+      if (frame.header.twoWay) socket.write(encodeErrorResponse(requestId, ResponseStatus.SERVICE_NOT_FOUND, message));
+      return;
+    }
+    let body: Buffer;
+    try {
+      body = encodeResponseBody(resultOf(await handler(request.arguments, request), options.responseAttachments));
+    } catch (error) {
+      if (error instanceof ProviderException) {
+        body = encodeResponseBody({
+          kind: 'exception',
+          exception: { $class: error.javaClass, $: { detailMessage: error.message, cause: null, stackTrace: [], suppressedExceptions: [] } },
+          attachments: options.responseAttachments,
+        });
+      } else {
+        if (frame.header.twoWay) socket.write(encodeErrorResponse(requestId, ResponseStatus.SERVICE_ERROR, `handler failed: ${(error as Error).message}`));
+        return;
+      }
+    }
+    if (frame.header.twoWay && !socket.destroyed) socket.write(encodeResponse({ requestId, body }));
+  }
+
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.setNoDelay(true);
+    const decoder = new FrameDecoder();
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => {
+      decoder.push(chunk);
+      try {
+        for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
+          if (!frame.header.isRequest) continue;
+          if (isHeartbeat(frame)) {
+            if (frame.header.twoWay) socket.write(heartbeatResponseFor(frame));
+            continue;
+          }
+          if (frame.header.event) continue;
+          requestCount += 1;
+          options.onRequest?.({ ...frame, bytes: Buffer.from(frame.bytes), body: Buffer.from(frame.body) });
+          void answer(socket, frame);
+        }
+      } catch (error) {
+        if (!isDubboProtocolError(error)) throw error;
+        socket.destroy();
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const bound = server.address() as net.AddressInfo;
+  return {
+    host: bound.address,
+    port: bound.port,
+    address: `${bound.address}:${bound.port}`,
+    get requestCount() {
+      return requestCount;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

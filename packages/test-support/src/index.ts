@@ -1,0 +1,4 @@
+/** @dubbo-mesh/test-support: honest fakes and peer helpers for tests and benchmarks. */
+export * from './dubbo-test-provider.js';
+export * from './dubbo-js-client.js';
+export * from './user-service.js';
