@@ -126,14 +126,21 @@ export class HessianScanner {
         position += 1;
       } else {
         ascii = false;
-        if ((lead & 0xe0) === 0xc0) position += 2;
-        else if ((lead & 0xf0) === 0xe0) position += 3;
+        let length: number;
+        if ((lead & 0xe0) === 0xc0) length = 2;
+        else if ((lead & 0xf0) === 0xe0) length = 3;
         else if ((lead & 0xf8) === 0xf0) {
           // A 4-byte sequence is one code point: two UTF-16 units.
-          position += 4;
+          length = 4;
           remaining -= 1;
         } else throw new HessianDecodeError(`bad UTF-8 lead byte 0x${lead.toString(16)} at offset ${position}`);
-        if (position > end) throw new TruncatedError('hessian string', position);
+        if (position + length > end) throw new TruncatedError('hessian string', position);
+        for (let i = 1; i < length; i++) {
+          if ((buffer[position + i]! & 0xc0) !== 0x80) {
+            throw new HessianDecodeError(`bad UTF-8 continuation byte 0x${buffer[position + i]!.toString(16)} at offset ${position + i}`);
+          }
+        }
+        position += length;
       }
       remaining -= 1;
     }
@@ -294,6 +301,7 @@ export class HessianScanner {
       this.referenceCount += 1;
       this.enter();
       this.skipType();
+      this.checkLength(code - 0x70, 'list');
       this.skipItems(code - 0x70);
       this.depth -= 1;
       return;
@@ -301,6 +309,7 @@ export class HessianScanner {
     if (code >= 0x78) {
       this.referenceCount += 1;
       this.enter();
+      this.checkLength(code - 0x78, 'list');
       this.skipItems(code - 0x78);
       this.depth -= 1;
       return;

@@ -1,0 +1,150 @@
+import t from 'tap';
+import hessian from 'hessian.js';
+import {
+  ErrorCode, OpaqueValue, decodeRequestBody, isDubboProtocolError, parseParameterDescriptor, peekRequest, toParameterDescriptor,
+} from '@dubbo-mesh/protocol';
+import { requestCorpus } from './fixtures/corpus.js';
+
+const corpus = requestCorpus();
+
+t.test('peek and full decode agree on every field for the corpus', async (t) => {
+  for (const { name, body } of corpus) {
+    const peek = peekRequest(body);
+    const full = decodeRequestBody(body);
+    t.equal(peek.dubboVersion, full.dubboVersion, `${name}: dubbo version`);
+    t.equal(peek.path, full.path, `${name}: path`);
+    t.equal(peek.version, full.version, `${name}: version`);
+    t.equal(peek.method, full.method, `${name}: method`);
+    t.equal(peek.parameterDescriptor, full.parameterDescriptor, `${name}: descriptor`);
+    t.equal(peek.parameterCount, full.arguments.length, `${name}: argument count`);
+    t.same(Object.keys(peek.attachments).sort(), Object.keys(full.attachments).sort(), `${name}: attachment keys`);
+    for (const [key, value] of Object.entries(peek.attachments)) {
+      if (value instanceof OpaqueValue) {
+        t.type(full.attachments[key], 'object', `${name}: opaque attachment ${key} is a structure`);
+        continue;
+      }
+      t.same(value, full.attachments[key], `${name}: attachment ${key}`);
+    }
+    for (let i = 0; i < peek.parameterCount; i++) {
+      t.same(peek.decodeArgument(i), full.arguments[i], `${name}: argument ${i} decoded on demand`);
+    }
+    t.equal(peek.attachmentsEnd, body.length, `${name}: attachments end the body`);
+  }
+});
+
+t.test('peek reads what the encoder wrote', async (t) => {
+  for (const { name, init, body } of corpus) {
+    const peek = peekRequest(body);
+    t.equal(peek.path, init.path, `${name}: path`);
+    t.equal(peek.method, init.method, `${name}: method`);
+    t.equal(peek.version, init.version ?? '0.0.0', `${name}: version`);
+    t.equal(peek.parameterDescriptor, toParameterDescriptor(init.parameterTypes ?? []), `${name}: descriptor`);
+    const offsets = peek.argumentOffsets;
+    for (let i = 1; i < offsets.length; i++) t.ok(offsets[i]! > offsets[i - 1]!, `${name}: argument ${i - 1} has bytes`);
+  }
+});
+
+t.test('service key fields and generic invocation', async (t) => {
+  const getUser = peekRequest(corpus.find((c) => c.name === 'UserService.getUser')!.body);
+  t.equal(getUser.interfaceName, 'org.apache.dubbo.benchmark.service.UserService');
+  t.equal(getUser.group, 'g1');
+  t.equal(getUser.version, '1.0.0');
+  t.equal(getUser.attachments.timeout, 3000, 'a timeout sent as a Hessian int is kept as a number');
+  t.equal(getUser.generic, false);
+  t.equal(getUser.invokedMethod, 'getUser');
+  t.equal(Object.getPrototypeOf(getUser.attachments), null, 'attachments have no prototype');
+
+  const generic = peekRequest(corpus.find((c) => c.name === 'generic $invoke')!.body);
+  t.equal(generic.method, '$invoke');
+  t.equal(generic.generic, true);
+  t.equal(generic.invokedMethod, 'getUser', 'the real method of a generic call is read from argument 0');
+  t.same(generic.decodeArgument(1), ['long']);
+});
+
+t.test('arguments that depend on earlier ones are decoded in order', async (t) => {
+  const shared = peekRequest(corpus.find((c) => c.name === 'two objects sharing a class definition')!.body);
+  t.equal(shared.independentArguments, 1, 'the second User reuses the first one\'s class definition');
+  t.equal((shared.decodeArgument(1) as { id: number }).id, 2);
+  const refs = peekRequest(corpus.find((c) => c.name === 'back-references to one object')!.body);
+  const list = refs.decodeArgument(0) as unknown[];
+  t.equal(list.length, 3);
+  t.equal(list[0], list[2], 'back-references resolve to the same object');
+  t.equal(refs.decodeArgument(1), 3);
+  t.throws(() => refs.decodeArgument(2), RangeError);
+});
+
+t.test('non-string attachment values and values outside the BMP', async (t) => {
+  const scalars = peekRequest(corpus.find((c) => c.name === 'attachment values of every scalar kind')!.body);
+  t.equal(scalars.attachments.hugeLong, '9223372036854775807', 'a long beyond 2^53 reads as a decimal string, as hessian.js does');
+  t.equal(scalars.attachments.safeLong, 123456789012);
+  t.equal(scalars.attachments.flag, true);
+  t.equal(scalars.attachments.nothing, null);
+  t.same(scalars.attachments.when, new Date(1600000000000));
+  const text = peekRequest(corpus.find((c) => c.name.startsWith('strings'))!.body);
+  t.equal(text.attachments.note, 'données 😀');
+  t.equal(text.decodeArgument(2), 'emoji 🚀 and 𝄞 outside the BMP');
+  t.equal((text.decodeArgument(4) as string).length, 70000);
+});
+
+function body(...values: unknown[]): Buffer {
+  const encoder = new hessian.EncoderV2();
+  for (const value of values) encoder.write(value);
+  return Buffer.from(encoder.get());
+}
+
+t.test('attachments that are null, missing or a typed map', async (t) => {
+  const head = ['2.0.2', 'org.example.S', '1.0.0', 'm', 'I', 5];
+  const noMap = body(...head);
+  t.same({ ...peekRequest(noMap).attachments }, {}, 'a body without attachments has none');
+  t.equal(peekRequest(noMap).attachmentsOffset, noMap.length);
+  const nullMap = Buffer.concat([noMap, Buffer.from('N')]);
+  t.same({ ...peekRequest(nullMap).attachments }, {});
+  // 'M', type 'java.util.TreeMap', group => g9, 'Z': a typed map as Java's Hessian2Output writes one.
+  const typed = Buffer.concat([noMap, Buffer.from([0x4d]), body('java.util.TreeMap', 'group', 'g9'), Buffer.from('Z')]);
+  t.equal(peekRequest(typed).attachments.group, 'g9');
+  t.equal(decodeRequestBody(typed).attachments.group, 'g9');
+});
+
+t.test('malformed bodies fail with typed errors', async (t) => {
+  const cases: Array<[string, Buffer, string]> = [
+    ['empty body', Buffer.alloc(0), ErrorCode.MALFORMED_BODY],
+    ['method is an int', body('2.0.2', 'p', 'v', 5), ErrorCode.MALFORMED_BODY],
+    ['bad descriptor', body('2.0.2', 'p', 'v', 'm', 'Ljava/lang/String', 'x'), ErrorCode.BAD_DESCRIPTOR],
+    ['descriptor names more arguments than there are', body('2.0.2', 'p', 'v', 'm', 'II', 1), ErrorCode.TRUNCATED],
+    ['attachments are a list', body('2.0.2', 'p', 'v', 'm', 'I', 1, [1, 2]), ErrorCode.MALFORMED_BODY],
+    ['attachment key is an int', Buffer.concat([body('2.0.2', 'p', 'v', 'm', ''), Buffer.from([0x48, 0x91, 0x91, 0x5a])]), ErrorCode.MALFORMED_BODY],
+    ['reserved code in an argument', Buffer.concat([body('2.0.2', 'p', 'v', 'm', 'I'), Buffer.from([0x45])]), ErrorCode.HESSIAN_DECODE],
+  ];
+  for (const [name, bytes, code] of cases) {
+    t.throws(() => peekRequest(bytes), { code }, `${name}: peek`);
+    t.throws(() => decodeRequestBody(bytes), { code }, `${name}: full decode`);
+  }
+});
+
+t.test('every truncation of every corpus body is a typed error or a valid body without attachments', async (t) => {
+  let typed = 0;
+  for (const { name, body } of corpus) {
+    const full = peekRequest(body);
+    const limit = Math.min(body.length, 4000);
+    for (let length = 0; length < limit; length++) {
+      try {
+        const peek = peekRequest(body.subarray(0, length));
+        if (length !== full.attachmentsOffset) t.fail(`${name}: prefix of ${length} bytes accepted`);
+      } catch (error) {
+        if (!isDubboProtocolError(error)) t.fail(`${name}: prefix of ${length} bytes threw ${String(error)}`);
+        else typed += 1;
+      }
+    }
+  }
+  t.ok(typed > 10000, `${typed} truncations rejected with typed errors`);
+});
+
+t.test('parameter descriptors', async (t) => {
+  t.same(parseParameterDescriptor('Ljava/lang/String;J[I[[Lorg/x/User;Z'), ['java.lang.String', 'long', 'int[]', 'org.x.User[][]', 'boolean']);
+  t.same(parseParameterDescriptor(''), []);
+  t.equal(toParameterDescriptor(['java.lang.String', 'long', 'int[]']), 'Ljava/lang/String;J[I');
+  t.throws(() => parseParameterDescriptor('Q'), { code: ErrorCode.BAD_DESCRIPTOR, message: 'bad parameter descriptor "Q": unknown type character \'Q\' at 0' });
+  t.throws(() => parseParameterDescriptor('['), { code: ErrorCode.BAD_DESCRIPTOR });
+  t.throws(() => parseParameterDescriptor('L;'), { code: ErrorCode.BAD_DESCRIPTOR });
+  t.throws(() => parseParameterDescriptor('V'), { code: ErrorCode.BAD_DESCRIPTOR });
+});

@@ -1,0 +1,49 @@
+import t from 'tap';
+import { ErrorCode, decodeRequestBody, encodeHessianScalar, encodeHessianString, peekRequest, rewriteAttachments } from '@dubbo-mesh/protocol';
+import { requestCorpus } from './fixtures/corpus.js';
+
+t.test('attachments are added, changed and removed; argument bytes are copied unchanged', async (t) => {
+  for (const { name, body } of requestCorpus()) {
+    const peek = peekRequest(body);
+    const rewritten = rewriteAttachments(peek, { group: 'canary', 'x-mesh-hop': 1, timeout: undefined, 'x-tier': 'gold' });
+    t.ok(
+      rewritten.subarray(0, peek.attachmentsOffset).equals(body.subarray(0, peek.attachmentsOffset)),
+      `${name}: invocation and argument bytes identical`,
+    );
+    const before = decodeRequestBody(body);
+    const after = decodeRequestBody(rewritten);
+    t.same(after.arguments, before.arguments, `${name}: arguments equal`);
+    const expected: Record<string, unknown> = { ...before.attachments, group: 'canary', 'x-mesh-hop': 1, 'x-tier': 'gold' };
+    delete expected.timeout;
+    t.same(after.attachments, expected, `${name}: attachments changed`);
+    const again = peekRequest(rewritten);
+    t.equal(again.attachments['x-tier'], 'gold');
+  }
+});
+
+t.test('no change gives the same bytes', async (t) => {
+  for (const { name, body } of requestCorpus()) t.ok(rewriteAttachments(peekRequest(body), {}).equals(body), name);
+});
+
+t.test('a body without attachments gets a map', async (t) => {
+  const withMap = requestCorpus()[2]!.body;
+  const peek = peekRequest(withMap);
+  const bare = withMap.subarray(0, peek.attachmentsOffset);
+  const rewritten = rewriteAttachments(peekRequest(bare), { group: 'g1' });
+  t.same(decodeRequestBody(rewritten).attachments, { group: 'g1' });
+});
+
+t.test('scalar encoding', async (t) => {
+  const cases: Array<[string | number | bigint | boolean | null, string]> = [
+    [0, '90'], [-16, '80'], [47, 'bf'], [48, 'c830'], [-2048, 'c000'], [262143, 'd7ffff'], [262144, '4900040000'],
+    [2 ** 40, '4c0000010000000000'], [0.5, '443fe0000000000000'], [true, '54'], [false, '46'], [null, '4e'], [5n, '4c0000000000000005'],
+    ['', '00'], ['a', '0161'],
+  ];
+  for (const [value, hex] of cases) t.equal(encodeHessianScalar(value).toString('hex'), hex, `${String(value)}`);
+  t.equal(encodeHessianString('x'.repeat(32)).subarray(0, 2).toString('hex'), '3020');
+  t.equal(encodeHessianString('x'.repeat(1024))[0], 0x53);
+  const long = encodeHessianString('z'.repeat(0x8001));
+  t.equal(long[0], 0x52, 'chunked');
+  t.throws(() => encodeHessianScalar(2n ** 64n), { code: ErrorCode.ENCODE });
+  t.throws(() => encodeHessianScalar({} as never), { code: ErrorCode.ENCODE });
+});
