@@ -128,7 +128,7 @@ t.test('every truncation of every corpus body is a typed error or a valid body w
     const limit = Math.min(body.length, 4000);
     for (let length = 0; length < limit; length++) {
       try {
-        const peek = peekRequest(body.subarray(0, length));
+        peekRequest(body.subarray(0, length));
         if (length !== full.attachmentsOffset) t.fail(`${name}: prefix of ${length} bytes accepted`);
       } catch (error) {
         if (!isDubboProtocolError(error)) t.fail(`${name}: prefix of ${length} bytes threw ${String(error)}`);
