@@ -40,6 +40,33 @@ export function parseParameterDescriptor(descriptor: string): string[] {
   return types;
 }
 
+/**
+ * How many parameters the ASCII descriptor in `bytes[start, end)` names, read from the bytes
+ * without building a string (the proxy's hot path). Throws BadDescriptorError.
+ */
+export function countParametersInBytes(bytes: Buffer, start: number, end: number): number {
+  let count = 0;
+  let index = start;
+  while (index < end) {
+    while (bytes[index] === 0x5b /* [ */) index += 1;
+    const kind = bytes[index];
+    if (kind === 0x4c /* L */) {
+      const semicolon = bytes.indexOf(0x3b /* ; */, index);
+      if (semicolon < 0 || semicolon >= end || semicolon === index + 1) return countParameters(bytes.toString('latin1', start, end));
+      index = semicolon + 1;
+    } else if (kind !== undefined && index < end && PRIMITIVE_BYTES.has(kind)) {
+      index += 1;
+    } else {
+      // Let the string parser name the fault.
+      return countParameters(bytes.toString('latin1', start, end));
+    }
+    count += 1;
+  }
+  return count;
+}
+
+const PRIMITIVE_BYTES: ReadonlySet<number> = new Set([...'ZBCSIJFD'].map((c) => c.charCodeAt(0)));
+
 /** How many parameters a descriptor names; cached, since a service has few descriptors. */
 export function countParameters(descriptor: string): number {
   const cached = countCache.get(descriptor);

@@ -27,6 +27,16 @@ export class OpaqueValue {
 /** A value the scanner reads without a full decoder. */
 export type ScalarValue = string | number | boolean | null | Date | Buffer | OpaqueValue;
 
+/**
+ * Node's Buffer has a native `latin1Slice(start, end)` under its documented
+ * `toString('latin1', start, end)`; calling it directly skips argument normalisation on the
+ * hot path. Fall back to `toString` where it is missing.
+ */
+const nativeLatin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Buffer, start: number, end: number) => string }).latin1Slice;
+function latin1Slice(buffer: Buffer, start: number, end: number): string {
+  return nativeLatin1Slice !== undefined ? nativeLatin1Slice.call(buffer, start, end) : buffer.toString('latin1', start, end);
+}
+
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
 
@@ -62,7 +72,7 @@ export class HessianScanner {
     this.buffer = buffer;
     this.position = start;
     this.end = end;
-    this.classFieldCounts.length = 0;
+    if (this.classFieldCounts.length !== 0) this.classFieldCounts.length = 0;
     this.typeCount = 0;
     this.referenceCount = 0;
     this.depth = 0;
@@ -117,6 +127,17 @@ export class HessianScanner {
     const buffer = this.buffer;
     const end = this.end;
     let position = this.position;
+    // Fast path: the chars are all ASCII, one byte each (nearly every name and key on the wire).
+    const asciiEnd = position + chars;
+    if (asciiEnd <= end) {
+      let index = position;
+      while (index < asciiEnd && buffer[index]! < 0x80) index += 1;
+      if (index === asciiEnd) {
+        this.position = asciiEnd;
+        this.lastAscii = true;
+        return;
+      }
+    }
     let ascii = true;
     let remaining = chars;
     while (remaining > 0) {
@@ -176,7 +197,7 @@ export class HessianScanner {
       if (!final) length = -length - 1;
       const start = this.position;
       this.skipChars(length);
-      result += this.lastAscii ? this.buffer.toString('latin1', start, this.position) : decodeModifiedUtf8(this.buffer, start, this.position);
+      result += this.lastAscii ? latin1Slice(this.buffer, start, this.position) : decodeModifiedUtf8(this.buffer, start, this.position);
       if (final) return result;
     }
   }
@@ -190,6 +211,32 @@ export class HessianScanner {
       this.skipChars(length);
       if (final) return;
     }
+  }
+
+  /**
+   * Skip a string and tell whether it was one chunk of pure ASCII; if so its characters are
+   * the bytes [position - byteLength, position), readable without building the string.
+   */
+  skipStringIsPlainAscii(): boolean {
+    const code = this.peekByte();
+    const single = code <= 0x1f || (code >= 0x30 && code <= 0x33) || code === 0x53;
+    this.skipString();
+    return single && this.lastAscii;
+  }
+
+  /**
+   * Read a scalar from a value known to span [start, end), without context: a list, map or
+   * object there comes back as an {@link OpaqueValue} rather than being walked (its class
+   * definitions may live in earlier values).
+   */
+  readScalarAt(start: number, end: number): ScalarValue {
+    const code = this.buffer[start]!;
+    const container =
+      (code >= 0x55 && code <= 0x58) || code === 0x48 || code === 0x4d || code === 0x43 || code === 0x4f || code === 0x51 || (code >= 0x60 && code <= 0x7f);
+    if (container) return new OpaqueValue(start, end);
+    this.position = start;
+    this.end = end;
+    return this.readScalar();
   }
 
   /** Read an int value (any of its encodings). */

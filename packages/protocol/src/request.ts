@@ -1,5 +1,5 @@
 import { DEFAULT_DUBBO_VERSION, DEFAULT_SERVICE_VERSION, GENERIC_METHODS, HEADER_LENGTH, SerializationId } from './constants.js';
-import { countParameters, parseParameterDescriptor, toParameterDescriptor } from './descriptor.js';
+import { countParameters, countParametersInBytes, parseParameterDescriptor, toParameterDescriptor } from './descriptor.js';
 import { EncodeError, MalformedBodyError } from './errors.js';
 import { encodeFrame } from './frame.js';
 import { DEFAULT_HESSIAN_LIMITS, HessianScanner, type HessianLimits, type ScalarValue } from './hessian-scanner.js';
@@ -10,24 +10,31 @@ import hessian from 'hessian.js';
 /** Attachments as the peek reads them: scalars as values, anything else as {@link OpaqueValue}. */
 export type PeekedAttachments = Readonly<Record<string, ScalarValue>>;
 
+/** Reads strings and scalars at known offsets, for the lazy parts of a peek. */
+const lazyScanner = new HessianScanner();
+
 /**
  * What the proxy needs from a request body, read without building the arguments: the
  * invocation's names, the attachments, and where the argument and attachment bytes are.
+ *
+ * The whole body has been walked structurally when a peek exists, so every offset is valid;
+ * the path, version and method are read eagerly, everything else (attachments, the dubbo
+ * version, the descriptor) only when asked for.
  */
 export class RequestPeek {
+  private attachmentsCache: PeekedAttachments | undefined;
+
   constructor(
     /** The body this peek describes. */
     readonly body: Buffer,
-    /** Dubbo protocol version of the caller, e.g. `2.0.2`. */
-    readonly dubboVersion: string,
     /** Service path, normally the interface name. */
     readonly path: string,
     /** Service version (`''` when the caller sent none). */
     readonly version: string,
     /** Method name as sent (`$invoke` for a generic call). */
     readonly method: string,
-    /** JVM parameter descriptor, e.g. `Ljava/lang/String;J`. */
-    readonly parameterDescriptor: string,
+    /** For `$invoke`/`$invokeAsync`, the method really invoked (first argument); else `method`. */
+    readonly invokedMethod: string,
     /** Offsets where each argument starts, plus one past the last argument. */
     readonly argumentOffsets: readonly number[],
     /** How many leading arguments can be decoded on their own (no earlier class or reference). */
@@ -38,13 +45,23 @@ export class RequestPeek {
     readonly attachmentEntriesOffset: number,
     /** Offset just past the attachments map. */
     readonly attachmentsEnd: number,
-    /** The attachments, in a null-prototype object. */
-    readonly attachments: PeekedAttachments,
-    /** Per entry: key start, value start, value end (flat). */
+    /** Per attachment entry: key start, value start, value end (flat). */
     readonly attachmentRanges: readonly number[],
-    /** For `$invoke`/`$invokeAsync`, the method really invoked (first argument); else `method`. */
-    readonly invokedMethod: string,
+    /** Offset of the parameter descriptor value (the dubbo version is the first value, at 0). */
+    private readonly descriptorOffset: number,
+    /** Offset of the path value, just past the dubbo version. */
+    private readonly pathOffset: number,
   ) {}
+
+  /** Dubbo protocol version of the caller, e.g. `2.0.2` (`''` when null). */
+  get dubboVersion(): string {
+    return readLazyString(this.body, 0, this.pathOffset);
+  }
+
+  /** JVM parameter descriptor, e.g. `Ljava/lang/String;J` (`''` when null). */
+  get parameterDescriptor(): string {
+    return readLazyString(this.body, this.descriptorOffset, this.argumentOffsets[0]!);
+  }
 
   /** Number of arguments, from the descriptor. */
   get parameterCount(): number {
@@ -61,15 +78,41 @@ export class RequestPeek {
     return GENERIC_METHODS.has(this.method);
   }
 
+  /**
+   * One attachment by key, read from its bytes without building the others; undefined when
+   * absent. With a key sent twice the last wins, as in Java's HashMap.
+   */
+  attachment(name: string): ScalarValue | undefined {
+    const ranges = this.attachmentRanges;
+    for (let i = ranges.length - 3; i >= 0; i -= 3) {
+      if (keyEquals(this.body, ranges[i]!, ranges[i + 1]!, name)) return lazyScanner.reset(this.body).readScalarAt(ranges[i + 1]!, ranges[i + 2]!);
+    }
+    return undefined;
+  }
+
+  /** All attachments, in a null-prototype object (built on first use). */
+  get attachments(): PeekedAttachments {
+    if (this.attachmentsCache === undefined) {
+      const attachments: Record<string, ScalarValue> = Object.create(null) as Record<string, ScalarValue>;
+      const ranges = this.attachmentRanges;
+      for (let i = 0; i < ranges.length; i += 3) {
+        const key = lazyScanner.reset(this.body, ranges[i]!, ranges[i + 1]!).readString();
+        attachments[key] = lazyScanner.reset(this.body).readScalarAt(ranges[i + 1]!, ranges[i + 2]!);
+      }
+      this.attachmentsCache = attachments;
+    }
+    return this.attachmentsCache;
+  }
+
   /** The `group` attachment, or `''`. */
   get group(): string {
-    const group = this.attachments.group;
+    const group = this.attachment('group');
     return typeof group === 'string' ? group : '';
   }
 
   /** The interface: the `interface` attachment, else the path. */
   get interfaceName(): string {
-    const name = this.attachments.interface;
+    const name = this.attachment('interface');
     return typeof name === 'string' && name !== '' ? name : this.path;
   }
 
@@ -94,6 +137,21 @@ export class RequestPeek {
   }
 }
 
+function readLazyString(body: Buffer, start: number, end: number): string {
+  return body[start] === 0x4e ? '' : lazyScanner.reset(body, start, end).readString();
+}
+
+/** Whether the string key at [keyStart, keyEnd) is `name`; compact ASCII keys are compared byte by byte. */
+function keyEquals(body: Buffer, keyStart: number, keyEnd: number, name: string): boolean {
+  const code = body[keyStart]!;
+  if (code <= 0x1f && keyEnd - keyStart - 1 === code) {
+    if (code !== name.length) return false;
+    for (let i = 0; i < code; i++) if (body[keyStart + 1 + i] !== name.charCodeAt(i)) return false;
+    return true;
+  }
+  return lazyScanner.reset(body, keyStart, keyEnd).readString() === name;
+}
+
 /** Options of the full decoders. */
 export interface DecodeOptions {
   /** Keep Java class names (`{$class, $}`) on objects, as hessian.js's `withType`. */
@@ -107,16 +165,42 @@ export interface PeekOptions {
 
 const sharedScanner = new HessianScanner();
 
-function readNullableString(scanner: HessianScanner, field: string): string {
+function checkStringOrNull(scanner: HessianScanner, field: string): void {
   const code = scanner.peekByte();
-  if (code === 0x4e) {
+  if (code !== 0x4e && !scanner.nextIsString()) {
+    throw new MalformedBodyError(`request ${field} at offset ${scanner.position} is not a string (hessian code 0x${code.toString(16)})`);
+  }
+}
+
+function readNullableString(scanner: HessianScanner, field: string): string {
+  checkStringOrNull(scanner, field);
+  if (scanner.peekByte() === 0x4e) {
     scanner.position += 1;
     return '';
   }
-  if (!scanner.nextIsString()) {
-    throw new MalformedBodyError(`request ${field} at offset ${scanner.position} is not a string (hessian code 0x${code.toString(16)})`);
-  }
   return scanner.readString();
+}
+
+function skipNullableString(scanner: HessianScanner, field: string): void {
+  checkStringOrNull(scanner, field);
+  if (scanner.peekByte() === 0x4e) scanner.position += 1;
+  else scanner.skipString();
+}
+
+/** Count the parameters of the descriptor at the scanner's position, from its bytes when it is plain ASCII. */
+function readParameterCount(scanner: HessianScanner, body: Buffer): number {
+  checkStringOrNull(scanner, 'parameter descriptor');
+  const start = scanner.position;
+  const code = body[start]!;
+  if (code === 0x4e) {
+    scanner.position += 1;
+    return 0;
+  }
+  if (scanner.skipStringIsPlainAscii()) {
+    const dataStart = start + (code <= 0x1f ? 1 : code <= 0x33 ? 2 : 3);
+    return countParametersInBytes(body, dataStart, scanner.position);
+  }
+  return countParameters(lazyScanner.reset(body, start, scanner.position).readString());
 }
 
 /**
@@ -128,13 +212,14 @@ export function peekRequest(body: Buffer, options: PeekOptions = {}): RequestPee
   const scanner = options.limits === undefined || options.limits === DEFAULT_HESSIAN_LIMITS ? sharedScanner : new HessianScanner(options.limits);
   scanner.reset(body);
   if (body.length === 0) throw new MalformedBodyError('request body is empty');
-  const dubboVersion = readNullableString(scanner, 'dubbo version');
+  skipNullableString(scanner, 'dubbo version');
+  const pathOffset = scanner.position;
   const path = readNullableString(scanner, 'service path');
   const version = readNullableString(scanner, 'service version');
   const method = readNullableString(scanner, 'method name');
   if (method === '') throw new MalformedBodyError('request has no method name');
-  const parameterDescriptor = readNullableString(scanner, 'parameter descriptor');
-  const count = countParameters(parameterDescriptor);
+  const descriptorOffset = scanner.position;
+  const count = readParameterCount(scanner, body);
   const argumentOffsets = new Array<number>(count + 1);
   let independentArguments = 0;
   let invokedMethod = method;
@@ -146,7 +231,6 @@ export function peekRequest(body: Buffer, options: PeekOptions = {}): RequestPee
   }
   const attachmentsOffset = scanner.position;
   argumentOffsets[count] = attachmentsOffset;
-  const attachments: Record<string, ScalarValue> = Object.create(null) as Record<string, ScalarValue>;
   const attachmentRanges: number[] = [];
   let attachmentEntriesOffset = attachmentsOffset;
   let attachmentsEnd = attachmentsOffset;
@@ -156,7 +240,7 @@ export function peekRequest(body: Buffer, options: PeekOptions = {}): RequestPee
       scanner.position += 1;
       attachmentEntriesOffset = attachmentsEnd = scanner.position;
     } else if (code === 0x48 || code === 0x4d) {
-      // Read the map header with the scanner's own rules (a typed map defines a type).
+      // The map header by the scanner's own rules (a typed map defines a type).
       scanner.position += 1;
       if (code === 0x4d) {
         if (scanner.nextIsString()) {
@@ -169,9 +253,9 @@ export function peekRequest(body: Buffer, options: PeekOptions = {}): RequestPee
       while (scanner.peekByte() !== 0x5a) {
         const keyStart = scanner.position;
         if (!scanner.nextIsString()) throw new MalformedBodyError(`attachment key at offset ${keyStart} is not a string`);
-        const key = scanner.readString();
+        scanner.skipString();
         const valueStart = scanner.position;
-        attachments[key] = scanner.readScalar();
+        scanner.skipValue();
         attachmentRanges.push(keyStart, valueStart, scanner.position);
       }
       scanner.position += 1;
@@ -181,8 +265,8 @@ export function peekRequest(body: Buffer, options: PeekOptions = {}): RequestPee
     }
   }
   return new RequestPeek(
-    body, dubboVersion, path, version, method, parameterDescriptor, argumentOffsets, independentArguments,
-    attachmentsOffset, attachmentEntriesOffset, attachmentsEnd, attachments, attachmentRanges, invokedMethod,
+    body, path, version, method, invokedMethod, argumentOffsets, independentArguments,
+    attachmentsOffset, attachmentEntriesOffset, attachmentsEnd, attachmentRanges, descriptorOffset, pathOffset,
   );
 }
 

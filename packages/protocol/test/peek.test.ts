@@ -148,3 +148,27 @@ t.test('parameter descriptors', async (t) => {
   t.throws(() => parseParameterDescriptor('L;'), { code: ErrorCode.BAD_DESCRIPTOR });
   t.throws(() => parseParameterDescriptor('V'), { code: ErrorCode.BAD_DESCRIPTOR });
 });
+
+t.test('attachment() reads one attachment from its bytes', async (t) => {
+  const getUser = peekRequest(corpus.find((c) => c.name === 'UserService.getUser')!.body);
+  t.equal(getUser.attachment('group'), 'g1');
+  t.equal(getUser.attachment('timeout'), 3000);
+  t.equal(getUser.attachment('missing'), undefined);
+  t.equal(getUser.attachment('grou'), undefined, 'a prefix is not a match');
+  t.equal(getUser.attachments, getUser.attachments, 'the full object is built once');
+  const nested = peekRequest(corpus.find((c) => c.name === 'attachment with a map value (opaque to peek)')!.body);
+  t.type(nested.attachment('nested'), OpaqueValue);
+  t.equal(nested.attachment('tail'), 'after', 'entries after an opaque value are found');
+  // A key sent twice, and a key of 40 chars (not a compact string): the last one wins, as in Java's HashMap.
+  const longKey = 'k'.repeat(40);
+  const head = body('2.0.2', 'p', '1.0.0', 'm', '');
+  const twice = Buffer.concat([head, Buffer.from([0x48]), body('group', 'first', 'group', 'second', longKey, 'long'), Buffer.from('Z')]);
+  const peek = peekRequest(twice);
+  t.equal(peek.attachment('group'), 'second');
+  t.equal(peek.group, 'second');
+  t.equal(peek.attachments.group, 'second');
+  t.equal(peek.attachment(longKey), 'long');
+  t.equal(peek.dubboVersion, '2.0.2');
+  t.equal(peek.parameterDescriptor, '');
+  t.equal(peek.interfaceName, 'p', 'the path when there is no interface attachment');
+});

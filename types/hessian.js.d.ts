@@ -1,4 +1,4 @@
-// Types for the parts of hessian.js 2.x this package uses.
+// Types for the parts of hessian.js 2.x this project uses (it ships none).
 declare module 'hessian.js' {
   export interface ByteBuffer {
     position(): number;
