@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import { formatPath, resourceLabel, type FieldPath } from './validate.js';
+import type { DubboPolicyConfig, DubboRouteConfig, DubboServiceConfig, MeshResource } from './types.js';
+
+/** A validated set of resources whose cross-references hold: what a snapshot carries. */
+export interface MeshConfig {
+  readonly services: readonly DubboServiceConfig[];
+  readonly routes: readonly DubboRouteConfig[];
+  readonly policies: readonly DubboPolicyConfig[];
+}
+
+/** A resource with a way to say where one of its fields came from (`file:line: `). */
+export interface LocatedResource {
+  readonly resource: MeshResource;
+  readonly locate?: (path: FieldPath) => string;
+}
+
+function key(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/**
+ * Check the cross-references of a set of resources and assemble them: every destination and
+ * policy names a known service, every destination subset is defined by that service's
+ * policy, names are unique per kind, and no two services claim the same exact service key.
+ * Returns every error found.
+ */
+export function assembleMeshConfig(items: readonly LocatedResource[]): { valid: true; result: MeshConfig } | { valid: false; errors: string[] } {
+  const errors: string[] = [];
+  const fail = (item: LocatedResource, path: FieldPath, message: string) =>
+    errors.push(`${item.locate?.(path) ?? ''}${resourceLabel(item.resource)}: ${formatPath(path)}: ${message}`);
+  const seen = new Map<string, LocatedResource>();
+  const services = new Map<string, DubboServiceConfig>();
+  const policies = new Map<string, DubboPolicyConfig>();
+  for (const item of items) {
+    const { kind, metadata } = item.resource;
+    const id = `${kind} ${key(metadata.namespace, metadata.name)}`;
+    if (seen.has(id)) {
+      fail(item, ['metadata', 'name'], 'is defined twice');
+      continue;
+    }
+    seen.set(id, item);
+    if (item.resource.kind === 'DubboService') services.set(key(metadata.namespace, metadata.name), item.resource);
+  }
+  const claimed = new Map<string, string>();
+  for (const item of items) {
+    const resource = item.resource;
+    if (resource.kind === 'DubboService') {
+      resource.interfaces.forEach((pattern, i) => {
+        const exact = `${resource.metadata.namespace}|${pattern.interface}|${pattern.group ?? '*'}|${pattern.version ?? '*'}`;
+        const owner = claimed.get(exact);
+        if (owner !== undefined && owner !== resource.metadata.name) {
+          fail(item, ['spec', 'interfaces', i], `service key is already provided by DubboService ${owner}`);
+        }
+        claimed.set(exact, resource.metadata.name);
+      });
+    } else if (resource.kind === 'DubboPolicy') {
+      const serviceKey = key(resource.metadata.namespace, resource.service);
+      if (!services.has(serviceKey)) fail(item, ['spec', 'service'], `no DubboService ${JSON.stringify(resource.service)} in namespace ${resource.metadata.namespace}`);
+      else if (policies.has(serviceKey)) fail(item, ['spec', 'service'], `service ${resource.service} already has a DubboPolicy`);
+      else policies.set(serviceKey, resource);
+    }
+  }
+  for (const item of items) {
+    const resource = item.resource;
+    if (resource.kind !== 'DubboRoute') continue;
+    resource.routes.forEach((rule, i) => {
+      rule.destinations.forEach((destination, j) => {
+        const serviceKey = key(resource.metadata.namespace, destination.service);
+        if (!services.has(serviceKey)) {
+          fail(item, ['spec', 'routes', i, 'destinations', j, 'service'], `no DubboService ${JSON.stringify(destination.service)} in namespace ${resource.metadata.namespace}`);
+        } else if (destination.subset !== undefined && !policies.get(serviceKey)?.subsets.some((s) => s.name === destination.subset)) {
+          fail(item, ['spec', 'routes', i, 'destinations', j, 'subset'], `service ${destination.service} has no subset ${JSON.stringify(destination.subset)} (subsets are defined by its DubboPolicy)`);
+        }
+      });
+    });
+  }
+  if (errors.length > 0) return { valid: false, errors };
+  const byKind = <K extends MeshResource['kind']>(kind: K) =>
+    items.map((i) => i.resource).filter((r): r is Extract<MeshResource, { kind: K }> => r.kind === kind);
+  return {
+    valid: true,
+    result: Object.freeze({ services: Object.freeze(byKind('DubboService')), routes: Object.freeze(byKind('DubboRoute')), policies: Object.freeze(byKind('DubboPolicy')) }),
+  };
+}
+
+/** An opaque version for a config: a digest of its content, equal for equal configs. */
+export function configVersion(config: MeshConfig): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
+}

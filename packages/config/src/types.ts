@@ -1,0 +1,167 @@
+/**
+ * The mesh configuration kinds of SPEC, as they are after validation: normalised (defaults
+ * filled in, durations in milliseconds, addresses split) and frozen.
+ */
+
+/** apiVersion of every kind. */
+export const API_VERSION = 'dubbo-mesh.io/v1alpha1';
+/** The kinds this version knows. */
+export const KINDS = ['DubboService', 'DubboRoute', 'DubboPolicy'] as const;
+/** One of {@link KINDS}. */
+export type ResourceKind = (typeof KINDS)[number];
+
+/** Name and namespace of a resource; the namespace defaults to `default`. */
+export interface ResourceMeta {
+  readonly name: string;
+  readonly namespace: string;
+}
+
+/** A service key a mesh service provides; an absent group or version matches any. */
+export interface ServiceKeyPattern {
+  readonly interface: string;
+  readonly group?: string;
+  readonly version?: string;
+}
+
+/** One instance of a mesh service. */
+export interface EndpointConfig {
+  /** `host:port` as written. */
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Relative weight, default 100 (Dubbo's default weight). */
+  readonly weight: number;
+}
+
+/** A mesh service and the service keys it provides. */
+export interface DubboServiceConfig {
+  readonly kind: 'DubboService';
+  readonly metadata: ResourceMeta;
+  /** The application's Dubbo port. */
+  readonly port?: number;
+  readonly interfaces: readonly ServiceKeyPattern[];
+  readonly endpoints: readonly EndpointConfig[];
+}
+
+/** How a string is matched. */
+export type StringMatch = { readonly exact: string } | { readonly prefix: string } | { readonly regex: string };
+
+/** A match on one argument, decoded only when the rule is evaluated. */
+export interface ArgumentMatch {
+  readonly index: number;
+  readonly match: StringMatch;
+}
+
+/** One entry of a route's `match` list: every field present must hold. */
+export interface RouteMatch {
+  readonly method?: StringMatch;
+  readonly attachments?: Readonly<Record<string, StringMatch>>;
+  readonly arguments?: readonly ArgumentMatch[];
+}
+
+/** A weighted destination of a route. */
+export interface RouteDestination {
+  readonly service: string;
+  readonly subset?: string;
+  readonly weight: number;
+}
+
+/** Conditions a failed attempt is retried on. */
+export const RETRY_ON = ['connect-failure', 'unavailable', 'timeout'] as const;
+/** One of {@link RETRY_ON}. */
+export type RetryOn = (typeof RETRY_ON)[number];
+
+/** Retries of a route. `attempts` is the number of retries after the first try. */
+export interface RetryPolicy {
+  readonly attempts: number;
+  readonly retryOn: readonly RetryOn[];
+}
+
+/** One rule of a DubboRoute. */
+export interface RouteRule {
+  readonly name: string;
+  /** Empty: the rule always holds. */
+  readonly match: readonly RouteMatch[];
+  readonly destinations: readonly RouteDestination[];
+  readonly timeoutMs?: number;
+  readonly retries?: RetryPolicy;
+}
+
+/** How calls for some service keys are routed. */
+export interface DubboRouteConfig {
+  readonly kind: 'DubboRoute';
+  readonly metadata: ResourceMeta;
+  /** Interface names; `*` is a wildcard. */
+  readonly hosts: readonly string[];
+  readonly routes: readonly RouteRule[];
+}
+
+/** A named subset of a service's endpoints, by labels. */
+export interface SubsetConfig {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** The load balancers SPEC names. */
+export const LOAD_BALANCER_POLICIES = ['random', 'round-robin', 'least-active', 'shortest-response', 'consistent-hash', 'least-request'] as const;
+/** One of {@link LOAD_BALANCER_POLICIES}. */
+export type LoadBalancerPolicy = (typeof LOAD_BALANCER_POLICIES)[number];
+
+/** What consistent-hash hashes on. */
+export type HashOn = { readonly argument: number } | { readonly attachment: string };
+
+export interface LoadBalancerConfig {
+  readonly policy: LoadBalancerPolicy;
+  readonly hash?: HashOn;
+}
+
+export interface ConnectionPoolConfig {
+  /** Upstream connections per endpoint (calls are multiplexed over them). */
+  readonly maxConnections: number;
+  /** Calls waiting for a connection to an endpoint. */
+  readonly maxPendingRequests: number;
+  /** Calls in flight to the whole service (circuit breaker). */
+  readonly maxRequests: number;
+  readonly connectTimeoutMs: number;
+}
+
+export interface OutlierDetectionConfig {
+  readonly consecutiveErrors: number;
+  readonly intervalMs: number;
+  readonly baseEjectionTimeMs: number;
+  readonly maxEjectionPercent: number;
+}
+
+export interface HealthCheckConfig {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly unhealthyThreshold: number;
+  readonly healthyThreshold: number;
+}
+
+/** How one mesh service's instances are used. */
+export interface DubboPolicyConfig {
+  readonly kind: 'DubboPolicy';
+  readonly metadata: ResourceMeta;
+  readonly service: string;
+  readonly subsets: readonly SubsetConfig[];
+  readonly loadBalancer: LoadBalancerConfig;
+  readonly connectionPool: ConnectionPoolConfig;
+  readonly outlierDetection?: OutlierDetectionConfig;
+  readonly healthCheck?: HealthCheckConfig;
+}
+
+/** Any validated resource. */
+export type MeshResource = DubboServiceConfig | DubboRouteConfig | DubboPolicyConfig;
+
+/** Defaults for a service with no DubboPolicy, and for fields a policy leaves out. */
+export const DEFAULT_CONNECTION_POOL: ConnectionPoolConfig = Object.freeze({
+  maxConnections: 2,
+  maxPendingRequests: 1024,
+  maxRequests: 10000,
+  connectTimeoutMs: 1000,
+});
+export const DEFAULT_LOAD_BALANCER: LoadBalancerConfig = Object.freeze({ policy: 'random' as const });
+/** Default endpoint weight: Dubbo's. */
+export const DEFAULT_WEIGHT = 100;

@@ -1,0 +1,146 @@
+import t from 'tap';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { configVersion, formatDuration, loadMeshConfig, parseDuration, parseMeshYaml, validateResource } from '@dubbo-mesh/config';
+
+const example = fileURLToPath(new URL('../../../examples/mesh.yaml', import.meta.url));
+
+const SPEC_EXAMPLE = `apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboService
+metadata: {name: user-provider}
+spec:
+  port: 20880
+  interfaces:
+    - org.apache.dubbo.benchmark.service.UserService
+    - {interface: org.example.OrderService, group: g1, version: 1.0.0}
+  endpoints:
+    - {address: 127.0.0.1:20891, labels: {version: v1}, weight: 100}
+---
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: user-canary}
+spec:
+  hosts: [org.apache.dubbo.benchmark.service.UserService]
+  routes:
+    - name: gold
+      match:
+        - method: {prefix: get}
+          attachments: {x-tier: {exact: gold}}
+          arguments: [{index: 0, exact: "42"}]
+      destinations:
+        - {service: user-provider, subset: v2, weight: 10}
+        - {service: user-provider, subset: v1, weight: 90}
+      timeout: 2s
+      retries: {attempts: 2, retryOn: [connect-failure, unavailable, timeout]}
+---
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboPolicy
+metadata: {name: user-provider}
+spec:
+  service: user-provider
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+  loadBalancer: {policy: random}
+  connectionPool: {maxConnections: 4, maxPendingRequests: 1024, maxRequests: 10000, connectTimeout: 1s}
+  outlierDetection: {consecutiveErrors: 5, interval: 5s, baseEjectionTime: 30s, maxEjectionPercent: 50}
+  healthCheck: {interval: 5s, timeout: 1s, unhealthyThreshold: 3, healthyThreshold: 1}
+`;
+
+t.test('the example of SPEC parses, normalised', async (t) => {
+  const parsed = parseMeshYaml(SPEC_EXAMPLE, 'spec.yaml');
+  t.same(parsed.errors, []);
+  const [service, route, policy] = parsed.resources.map((r) => r.resource);
+  t.match(service, { kind: 'DubboService', metadata: { name: 'user-provider', namespace: 'default' }, port: 20880 });
+  if (service?.kind !== 'DubboService' || route?.kind !== 'DubboRoute' || policy?.kind !== 'DubboPolicy') throw new Error('kinds');
+  t.same(service.interfaces, [{ interface: 'org.apache.dubbo.benchmark.service.UserService' }, { interface: 'org.example.OrderService', group: 'g1', version: '1.0.0' }]);
+  t.same(service.endpoints[0], { address: '127.0.0.1:20891', host: '127.0.0.1', port: 20891, labels: { version: 'v1' }, weight: 100 });
+  t.same(route.routes[0]!.match[0], { method: { prefix: 'get' }, attachments: { 'x-tier': { exact: 'gold' } }, arguments: [{ index: 0, match: { exact: '42' } }] });
+  t.equal(route.routes[0]!.timeoutMs, 2000);
+  t.same(route.routes[0]!.retries, { attempts: 2, retryOn: ['connect-failure', 'unavailable', 'timeout'] });
+  t.same(policy.connectionPool, { maxConnections: 4, maxPendingRequests: 1024, maxRequests: 10000, connectTimeoutMs: 1000 });
+  t.same(policy.outlierDetection, { consecutiveErrors: 5, intervalMs: 5000, baseEjectionTimeMs: 30000, maxEjectionPercent: 50 });
+  t.same(policy.healthCheck, { intervalMs: 5000, timeoutMs: 1000, unhealthyThreshold: 3, healthyThreshold: 1 });
+  t.ok(Object.isFrozen(route.routes[0]!.destinations[0]), 'validated config is frozen');
+});
+
+t.test('every error is collected, with file, line and field path', async (t) => {
+  const bad = `apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: user-canary}
+spec:
+  hosts: [org.example.S]
+  routes:
+    - destinations:
+        - {service: user-provider, weight: 5}
+        - {service: user-provider, weight: -1}
+      timeout: soon
+      retries: {attempts: 2, retryOn: [always]}
+      match:
+        - method: {exact: a, prefix: b}
+        - arguments: [{index: 0, regex: "("}]
+`;
+  const { errors } = parseMeshYaml(bad, 'mesh/routes.yaml');
+  t.same(errors, [
+    'mesh/routes.yaml:13:19: DubboRoute default/user-canary: spec.routes[0].match[0].method: must have exactly one of exact, prefix, regex (has exact, prefix)',
+    'mesh/routes.yaml:14:41: DubboRoute default/user-canary: spec.routes[0].match[1].arguments[0].regex: is not a valid regular expression: Invalid regular expression: /(/: Unterminated group',
+    'mesh/routes.yaml:9:44: DubboRoute default/user-canary: spec.routes[0].destinations[1].weight: must be >= 0',
+    'mesh/routes.yaml:10:16: DubboRoute default/user-canary: spec.routes[0].timeout: must be a duration like "500ms" or "2s", got string "soon"',
+    'mesh/routes.yaml:11:40: DubboRoute default/user-canary: spec.routes[0].retries.retryOn[0]: must be one of connect-failure, unavailable, timeout, got string "always"',
+  ]);
+});
+
+t.test('kind, apiVersion, metadata and unknown fields', async (t) => {
+  const result = validateResource({ apiVersion: 'v1', kind: 'DubboThing', metadata: { name: 'Bad_Name' }, spec: {} });
+  t.equal(result.valid, false);
+  if (!result.valid) {
+    t.same(result.errors, [
+      'DubboThing default/Bad_Name: apiVersion: must be dubbo-mesh.io/v1alpha1, got string "v1"',
+      'DubboThing default/Bad_Name: kind: must be one of DubboService, DubboRoute, DubboPolicy, got string "DubboThing"',
+      'DubboThing default/Bad_Name: metadata.name: "Bad_Name" is not a valid name (lower case letters, digits, - and .)',
+    ]);
+  }
+  const typo = validateResource({ apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboPolicy', metadata: { name: 'p' }, spec: { service: 's', loadBalancer: { polcy: 'random' } } });
+  t.match(typo, { valid: false, errors: ['DubboPolicy default/p: spec.loadBalancer.polcy: unknown field (expected one of: policy, hash)'] });
+});
+
+t.test('YAML syntax errors name file and line', async (t) => {
+  const { errors } = parseMeshYaml('kind: DubboService\nmetadata: {name: x\n', 'broken.yaml');
+  t.match(errors[0], /^broken\.yaml:\d+:\d+: /);
+});
+
+t.test('cross-references are checked', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dm-config-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(path.join(dir, 'a.yaml'), SPEC_EXAMPLE.replace('subset: v2, weight: 10', 'subset: v3, weight: 10').replace('{service: user-provider, subset: v1', '{service: nobody, subset: v1'));
+  const result = await loadMeshConfig([dir]);
+  t.equal(result.valid, false);
+  if (!result.valid) {
+    t.same(result.errors, [
+      `${dir}/a.yaml:24:44: DubboRoute default/user-canary: spec.routes[0].destinations[0].subset: service user-provider has no subset "v3" (subsets are defined by its DubboPolicy)`,
+      `${dir}/a.yaml:25:21: DubboRoute default/user-canary: spec.routes[0].destinations[1].service: no DubboService "nobody" in namespace default`,
+    ]);
+  }
+  const missing = await loadMeshConfig([path.join(dir, 'nope.yaml')]);
+  t.match(missing, { valid: false, errors: [`${dir}/nope.yaml: cannot read: ENOENT`] });
+});
+
+t.test('the example mesh loads and versions are content digests', async (t) => {
+  const first = await loadMeshConfig([example]);
+  const second = await loadMeshConfig([example]);
+  if (!first.valid || !second.valid) throw new Error('example invalid');
+  t.equal(first.result.services.length, 1);
+  t.equal(configVersion(first.result), configVersion(second.result));
+  t.match(configVersion(first.result), /^[0-9a-f]{16}$/);
+});
+
+t.test('durations', async (t) => {
+  t.equal(parseDuration('500ms'), 500);
+  t.equal(parseDuration('2s'), 2000);
+  t.equal(parseDuration('1.5s'), 1500);
+  t.equal(parseDuration('1m'), 60000);
+  t.equal(parseDuration('2'), undefined);
+  t.equal(parseDuration('-1s'), undefined);
+  t.equal(formatDuration(2000), '2s');
+  t.equal(formatDuration(1500), '1500ms');
+});
