@@ -1,0 +1,85 @@
+/**
+ * The load-balancer interface (after grpc-js's load-balancer/picker split): a factory takes
+ * the endpoint list and publishes an immutable-list picker; `pick()` returns a tagged result.
+ */
+
+/** Live numbers of one endpoint, kept by the proxy and read by the pickers. */
+export interface EndpointStats {
+  /** Calls in flight to the endpoint. */
+  active: number;
+  /** Exponentially weighted moving average of successful response times, in ms (0: none yet). */
+  ewmaResponseMs: number;
+}
+
+/** What a load balancer sees of an endpoint. */
+export interface Endpoint {
+  /** Unique in the list: `host:port`. */
+  readonly id: string;
+  /** Relative weight; 0 is never picked. */
+  readonly weight: number;
+  readonly stats: EndpointStats;
+}
+
+/** What a pick may look at. */
+export interface PickContext {
+  /** The hash key for consistent-hash (an argument or attachment), read only when asked. */
+  hashKey?: () => string | undefined;
+  /** Endpoints already tried by this call: a retry goes elsewhere when it can. */
+  exclude?: ReadonlySet<string>;
+}
+
+/** The outcome of a pick. */
+export type PickResult =
+  | { readonly type: 'complete'; readonly endpoint: Endpoint }
+  | { readonly type: 'unavailable'; readonly reason: string };
+
+/** Picks endpoints from one fixed list. */
+export interface Picker {
+  pick(context: PickContext): PickResult;
+}
+
+/** A source of uniform numbers in [0, 1): injectable for tests. */
+export type RandomSource = () => number;
+
+/** Options shared by every factory. */
+export interface PickerOptions {
+  random?: RandomSource;
+}
+
+/** A named load-balancing algorithm. */
+export interface LoadBalancerFactory {
+  readonly name: string;
+  createPicker(endpoints: readonly Endpoint[], options?: PickerOptions): Picker;
+}
+
+/** The endpoints a pick may choose from: weight above 0 and not excluded. */
+export function candidates(endpoints: readonly Endpoint[], exclude: ReadonlySet<string> | undefined): readonly Endpoint[] {
+  if (exclude === undefined || exclude.size === 0) return endpoints;
+  const rest = endpoints.filter((endpoint) => !exclude.has(endpoint.id));
+  // Every endpoint was tried: trying one again beats failing the call.
+  return rest.length > 0 ? rest : endpoints;
+}
+
+/** Weighted random choice among `list` (uniform when weights are equal), as Dubbo's RandomLoadBalance. */
+export function weightedRandom(list: readonly Endpoint[], random: RandomSource): Endpoint | undefined {
+  let total = 0;
+  let same = true;
+  const first = list[0]?.weight;
+  for (const endpoint of list) {
+    total += endpoint.weight;
+    if (endpoint.weight !== first) same = false;
+  }
+  if (total <= 0) return undefined;
+  if (same) return list[Math.floor(random() * list.length)];
+  let offset = random() * total;
+  for (const endpoint of list) {
+    offset -= endpoint.weight;
+    if (offset < 0) return endpoint;
+  }
+  return list[list.length - 1];
+}
+
+/** The result for an empty choice. */
+export function unavailable(endpoints: readonly Endpoint[]): PickResult {
+  return { type: 'unavailable', reason: endpoints.length === 0 ? 'no endpoints' : 'every endpoint has weight 0' };
+}

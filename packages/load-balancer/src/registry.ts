@@ -1,0 +1,27 @@
+import { consistentHashLoadBalancer } from './load-balancer-consistent-hash.js';
+import { leastActiveLoadBalancer } from './load-balancer-least-active.js';
+import { leastRequestLoadBalancer } from './load-balancer-least-request.js';
+import { randomLoadBalancer } from './load-balancer-random.js';
+import { roundRobinLoadBalancer } from './load-balancer-round-robin.js';
+import { shortestResponseLoadBalancer } from './load-balancer-shortest-response.js';
+import type { LoadBalancerFactory } from './picker.js';
+
+const registry = new Map<string, LoadBalancerFactory>();
+
+/** Make a load balancer available by its name. */
+export function registerLoadBalancer(factory: LoadBalancerFactory): void {
+  registry.set(factory.name, factory);
+}
+
+/** The load balancer of that name; throws naming the known ones. */
+export function getLoadBalancer(name: string): LoadBalancerFactory {
+  const factory = registry.get(name);
+  if (factory === undefined) throw new Error(`unknown load balancer ${JSON.stringify(name)}; known: ${[...registry.keys()].join(', ')}`);
+  return factory;
+}
+
+for (const factory of [
+  randomLoadBalancer, roundRobinLoadBalancer, leastActiveLoadBalancer, shortestResponseLoadBalancer, consistentHashLoadBalancer, leastRequestLoadBalancer,
+]) {
+  registerLoadBalancer(factory);
+}

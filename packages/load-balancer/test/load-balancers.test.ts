@@ -1,0 +1,116 @@
+import t from 'tap';
+import { getLoadBalancer, type Endpoint } from '@dubbo-mesh/load-balancer';
+
+function endpoints(...weights: number[]): Endpoint[] {
+  return weights.map((weight, i) => ({ id: `10.0.0.${i + 1}:20880`, weight, stats: { active: 0, ewmaResponseMs: 0 } }));
+}
+
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let r = Math.imul(a ^ (a >>> 15), 1 | a);
+    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
+    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function counts(name: string, list: Endpoint[], calls: number, hashKey?: (i: number) => string): number[] {
+  const picker = getLoadBalancer(name).createPicker(list, { random: seeded(1) });
+  const out = list.map(() => 0);
+  for (let i = 0; i < calls; i++) {
+    const result = picker.pick(hashKey ? { hashKey: () => hashKey(i) } : {});
+    if (result.type !== 'complete') throw new Error(result.reason);
+    out[list.indexOf(result.endpoint)]! += 1;
+  }
+  return out;
+}
+
+t.test('every policy honours weights', async (t) => {
+  for (const name of ['random', 'round-robin', 'least-request', 'consistent-hash']) {
+    const list = endpoints(300, 100, 0);
+    const got = counts(name, list, 20000, (i) => `key-${i}`);
+    t.equal(got[2], 0, `${name}: weight 0 is never picked`);
+    const share = got[0]! / 20000;
+    t.ok(share > 0.7 && share < 0.8, `${name}: weight 300 of 400 gets ${(share * 100).toFixed(1)}% (expected 75)`);
+  }
+});
+
+t.test('round-robin is smooth', async (t) => {
+  const list = endpoints(5, 1, 1);
+  const picker = getLoadBalancer('round-robin').createPicker(list);
+  const order = Array.from({ length: 7 }, () => {
+    const r = picker.pick({});
+    return r.type === 'complete' ? list.indexOf(r.endpoint) : -1;
+  });
+  t.same(order, [0, 0, 1, 0, 2, 0, 0], 'a,a,b,a,c,a,a as nginx');
+});
+
+t.test('least-active prefers the idle instance; ties go by weight', async (t) => {
+  const list = endpoints(100, 100, 100);
+  list[0]!.stats.active = 3;
+  list[1]!.stats.active = 0;
+  list[2]!.stats.active = 1;
+  t.same(counts('least-active', list, 100), [0, 100, 0]);
+  list[2]!.stats.active = 0;
+  const tie = counts('least-active', list, 10000);
+  t.equal(tie[0], 0);
+  t.ok(Math.abs(tie[1]! - tie[2]!) < 500, 'ties split evenly');
+});
+
+t.test('shortest-response prefers the fastest, scaled by load', async (t) => {
+  const list = endpoints(100, 100);
+  list[0]!.stats.ewmaResponseMs = 10;
+  list[1]!.stats.ewmaResponseMs = 30;
+  t.same(counts('shortest-response', list, 50), [50, 0]);
+  list[0]!.stats.active = 5; // 10 × 6 = 60 > 30 × 1
+  t.same(counts('shortest-response', list, 50), [0, 50]);
+});
+
+t.test('least-request: the busy instance loses its duels', async (t) => {
+  const list = endpoints(100, 100, 100);
+  list[0]!.stats.active = 50;
+  const got = counts('least-request', list, 9000);
+  t.ok(got[0]! < 100, `busy instance picked ${got[0]} times of 9000`);
+});
+
+t.test('consistent-hash: the same key sticks; removing one endpoint moves only its keys', async (t) => {
+  const list = endpoints(100, 100, 100, 100);
+  const picker = getLoadBalancer('consistent-hash').createPicker(list);
+  const owner = new Map<string, string>();
+  for (let i = 0; i < 2000; i++) {
+    const key = `user-${i}`;
+    const first = picker.pick({ hashKey: () => key });
+    const again = picker.pick({ hashKey: () => key });
+    if (first.type !== 'complete' || again.type !== 'complete') throw new Error('unavailable');
+    if (first.endpoint !== again.endpoint) t.fail(`key ${key} moved`);
+    owner.set(key, first.endpoint.id);
+  }
+  const spread = new Set(owner.values());
+  t.equal(spread.size, 4, 'keys spread over every endpoint');
+  const fewer = getLoadBalancer('consistent-hash').createPicker(list.slice(1));
+  let moved = 0;
+  for (const [key, id] of owner) {
+    const result = fewer.pick({ hashKey: () => key });
+    if (result.type === 'complete' && result.endpoint.id !== id && id !== list[0]!.id) moved += 1;
+  }
+  t.equal(moved, 0, 'keys of the remaining endpoints stay put');
+  const retry = picker.pick({ hashKey: () => 'user-1', exclude: new Set([owner.get('user-1')!]) });
+  t.ok(retry.type === 'complete' && retry.endpoint.id !== owner.get('user-1'), 'a retry goes to the next endpoint on the ring');
+});
+
+t.test('retries avoid tried endpoints; empty lists are unavailable', async (t) => {
+  for (const name of ['random', 'round-robin', 'least-active', 'shortest-response', 'least-request']) {
+    const list = endpoints(100, 100);
+    const picker = getLoadBalancer(name).createPicker(list, { random: seeded(3) });
+    for (let i = 0; i < 50; i++) {
+      const result = picker.pick({ exclude: new Set([list[0]!.id]) });
+      if (result.type !== 'complete' || result.endpoint !== list[1]) t.fail(`${name} picked a tried endpoint`);
+    }
+    const all = picker.pick({ exclude: new Set(list.map((e) => e.id)) });
+    t.equal(all.type, 'complete', `${name}: when all were tried, one is tried again`);
+    t.same(getLoadBalancer(name).createPicker([]).pick({}), { type: 'unavailable', reason: 'no endpoints' }, `${name}: empty`);
+    t.same(getLoadBalancer(name).createPicker(endpoints(0)).pick({}), { type: 'unavailable', reason: 'every endpoint has weight 0' });
+  }
+  t.throws(() => getLoadBalancer('fastest'), /unknown load balancer "fastest"; known: random, round-robin/);
+});
