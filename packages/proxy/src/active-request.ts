@@ -1,0 +1,303 @@
+import { performance } from 'node:perf_hooks';
+import { ResponseStatus, type Frame, type RequestPeek } from '@dubbo-mesh/protocol';
+import type { RetryOn, RetryPolicy } from '@dubbo-mesh/config';
+import type { Cluster, ClusterMember } from './cluster.js';
+import type { ClusterManager } from './cluster-manager.js';
+import type { DownstreamConnection } from './downstream-connection.js';
+import {
+  NoHealthyUpstreamError, OverflowError, ProxyError, ProxyErrorCode, RouteTimeoutError, type ProxyErrorCodeValue,
+} from './errors.js';
+import type { RetryBudget } from './retry-budget.js';
+import type { RouteDecision } from './routing-table.js';
+import type { CounterName, ProxyStats } from './stats.js';
+import type { UpstreamCall } from './upstream-connection.js';
+import type { SentCall } from './upstream-endpoint.js';
+
+/** Retries when a route names none: Dubbo's failover default, 2 retries, on errors where the call did not complete. */
+export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({ attempts: 2, retryOn: Object.freeze(['connect-failure', 'unavailable'] as RetryOn[]) });
+
+/** One line of the access log. */
+export interface AccessLogEntry {
+  serviceKey: string;
+  method: string;
+  endpoint: string | undefined;
+  status: number;
+  durationMs: number;
+  attempts: number;
+  rule: string | undefined;
+}
+
+/** What a call needs from its proxy. */
+export interface RequestContext {
+  readonly stats: ProxyStats;
+  readonly clusters: ClusterManager;
+  readonly retryBudget: RetryBudget;
+  /** Timeout when neither the route nor the request's `timeout` attachment gives one. */
+  readonly defaultTimeoutMs: number;
+  readonly onComplete?: (entry: AccessLogEntry) => void;
+}
+
+/** Where the call goes: a routed decision, or a fixed cluster (the inbound target). */
+export type RequestTarget =
+  | { readonly kind: 'route'; readonly decision: RouteDecision; readonly peek: RequestPeek }
+  | { readonly kind: 'static'; readonly cluster: Cluster; readonly serviceKey: string; readonly timeoutMs: number | undefined };
+
+const LOCAL_REPLY_COUNTER: Partial<Record<ProxyErrorCodeValue, CounterName>> = {
+  [ProxyErrorCode.SERVICE_NOT_FOUND]: 'local_response_service_not_found',
+  [ProxyErrorCode.NO_HEALTHY_UPSTREAM]: 'local_response_no_healthy_upstream',
+  [ProxyErrorCode.CONNECT_FAILURE]: 'local_response_no_healthy_upstream',
+  [ProxyErrorCode.UPSTREAM_UNAVAILABLE]: 'local_response_no_healthy_upstream',
+  [ProxyErrorCode.ROUTE_TIMEOUT]: 'local_response_timeout',
+  [ProxyErrorCode.OVERFLOW]: 'local_response_overflow',
+  [ProxyErrorCode.BAD_REQUEST]: 'local_response_bad_request',
+};
+
+/** Count a local reply and send it with the consumer's id. */
+export function sendLocalReply(downstream: DownstreamConnection, stats: ProxyStats, requestId: bigint, error: ProxyError): void {
+  const counter = LOCAL_REPLY_COUNTER[error.code];
+  if (counter !== undefined) stats.counters[counter] += 1;
+  downstream.write(error.toLocalReply(requestId));
+}
+
+function retryReason(code: ProxyErrorCodeValue): RetryOn | undefined {
+  if (code === ProxyErrorCode.CONNECT_FAILURE) return 'connect-failure';
+  if (code === ProxyErrorCode.UPSTREAM_UNAVAILABLE) return 'unavailable';
+  return undefined;
+}
+
+/**
+ * One call from a downstream connection: pick a destination and an endpoint, send, and
+ * deliver the response with the consumer's own id — or retry on another endpoint, or send a
+ * local reply. The router, last in the chain, as Envoy's.
+ */
+export class ActiveRequest implements UpstreamCall {
+  private done = false;
+  private attempts = 0;
+  private tried: Set<string> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private sent: SentCall | undefined;
+  private cluster: Cluster | undefined;
+  private member: ClusterMember | undefined;
+  private retrying = false;
+  private readonly startedAt = performance.now();
+  private attemptStartedAt = 0;
+  /** The consumer's request id, as the two words of the header (restored on the response). */
+  private readonly idHigh: number;
+  private readonly idLow: number;
+  private readonly retries: RetryPolicy;
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly downstream: DownstreamConnection,
+    private readonly frame: Frame,
+    private readonly context: RequestContext,
+    private readonly target: RequestTarget,
+  ) {
+    this.idHigh = frame.bytes.readUInt32BE(4);
+    this.idLow = frame.bytes.readUInt32BE(8);
+    this.retries = target.kind === 'route' ? target.decision.retries ?? DEFAULT_RETRY_POLICY : { attempts: 0, retryOn: [] };
+    this.timeoutMs = this.resolveTimeout();
+  }
+
+  private resolveTimeout(): number {
+    const configured = this.target.kind === 'route' ? this.target.decision.timeoutMs : this.target.timeoutMs;
+    if (configured !== undefined) return configured;
+    if (this.target.kind === 'route') {
+      // The consumer's own timeout, as its SDK sent it.
+      const sent = this.target.peek.attachment('timeout');
+      const ms = typeof sent === 'number' ? sent : typeof sent === 'string' ? Number(sent) : NaN;
+      if (Number.isFinite(ms) && ms > 0) return ms;
+    }
+    return this.context.defaultTimeoutMs;
+  }
+
+  /** Start the call. */
+  start(): void {
+    this.context.stats.gauges.request_active += 1;
+    this.downstream.active += 1;
+    this.attempt();
+  }
+
+  private chooseCluster(): Cluster | ProxyError {
+    const target = this.target;
+    if (target.kind === 'static') return target.cluster;
+    const { destinations, totalWeight, serviceKey } = target.decision;
+    let chosen = destinations[0]!;
+    if (destinations.length > 1) {
+      let offset = Math.random() * totalWeight;
+      for (const destination of destinations) {
+        offset -= destination.weight;
+        if (offset < 0) {
+          chosen = destination;
+          break;
+        }
+      }
+    }
+    const cluster = this.context.clusters.cluster(chosen.serviceId, chosen.subset);
+    return cluster ?? new NoHealthyUpstreamError(`${chosen.serviceId}${chosen.subset ? `/${chosen.subset}` : ''}`, `not in the config in force (for ${serviceKey})`);
+  }
+
+  private hashKey(cluster: Cluster): (() => string | undefined) | undefined {
+    const hashOn = cluster.hashOn;
+    const target = this.target;
+    if (hashOn === undefined || target.kind !== 'route') return undefined;
+    return () => {
+      if ('attachment' in hashOn) {
+        const value = target.peek.attachment(hashOn.attachment);
+        return value === undefined || value === null ? undefined : String(value);
+      }
+      if (hashOn.argument >= target.peek.parameterCount) return undefined;
+      try {
+        const value = target.peek.decodeArgument(hashOn.argument);
+        return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
+      } catch {
+        return undefined;
+      }
+    };
+  }
+
+  private attempt(): void {
+    const cluster = this.chooseCluster();
+    if (cluster instanceof ProxyError) return this.finish(cluster);
+    if (cluster.active >= cluster.pool.maxRequests) {
+      return this.finish(new OverflowError(`${cluster.name} has ${cluster.active} calls in flight (maxRequests ${cluster.pool.maxRequests})`));
+    }
+    const picked = cluster.pick({ exclude: this.tried, hashKey: this.hashKey(cluster) }, this.context.clusters.epoch);
+    if (!('member' in picked)) return this.finish(new NoHealthyUpstreamError(cluster.name, picked.reason));
+    const member = picked.member;
+    // A retry sends a copy: the first attempt's bytes may still sit in a socket buffer.
+    const bytes = this.attempts === 0 ? this.frame.bytes : Buffer.from(this.frame.bytes);
+    this.attempts += 1;
+    this.cluster = cluster;
+    this.member = member;
+    cluster.active += 1;
+    member.stats.active += 1;
+    this.attemptStartedAt = performance.now();
+    const attempt = this.attempts;
+    let sent: SentCall;
+    try {
+      sent = member.upstream.send(bytes, this);
+    } catch (error) {
+      this.release();
+      return this.finish(error instanceof ProxyError ? error : new NoHealthyUpstreamError(cluster.name, String(error)));
+    }
+    // A connection that fails at once calls onError inside send(), which may already have
+    // retried or finished: then this attempt is over.
+    if (this.done || this.attempts !== attempt) return;
+    this.sent = sent;
+    if (!this.frame.header.twoWay) {
+      // One-way: nothing comes back.
+      this.sent.cancel();
+      this.release();
+      this.complete(ResponseStatus.OK);
+      return;
+    }
+    this.timer = setTimeout(() => this.onTimeout(), this.timeoutMs);
+    const connection = this.sent.connection;
+    if (connection.saturated) this.downstream.waitFor(connection);
+  }
+
+  /** Undo the in-flight accounting of the current attempt. */
+  private release(): void {
+    if (this.member === undefined) return;
+    this.member.stats.active -= 1;
+    this.cluster!.active -= 1;
+    this.member = undefined;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.retrying) {
+      this.retrying = false;
+      this.context.retryBudget.active -= 1;
+    }
+  }
+
+  onResponse(frame: Frame): void {
+    if (this.done) return;
+    const member = this.member!;
+    const elapsed = performance.now() - this.attemptStartedAt;
+    member.stats.ewmaResponseMs = member.stats.ewmaResponseMs === 0 ? elapsed : member.stats.ewmaResponseMs * 0.9 + elapsed * 0.1;
+    member.upstream.consecutiveErrors = 0;
+    const endpointId = member.id;
+    this.release();
+    const bytes = frame.bytes;
+    bytes.writeUInt32BE(this.idHigh, 4);
+    bytes.writeUInt32BE(this.idLow, 8);
+    const stats = this.context.stats;
+    stats.counters.response += 1;
+    const status = frame.header.status;
+    if (status !== ResponseStatus.OK) stats.counters.response_error += 1;
+    // Flags 0 and 3 (a business exception) are compact ints 0x90 and 0x93: a normal response, never retried.
+    else if (frame.body[0] === 0x90 || frame.body[0] === 0x93) stats.counters.response_business_exception += 1;
+    else stats.counters.response_success += 1;
+    this.downstream.write(bytes);
+    this.complete(status, endpointId);
+  }
+
+  onError(error: ProxyError): void {
+    if (this.done) return;
+    const member = this.member;
+    if (member !== undefined) member.upstream.consecutiveErrors += 1;
+    this.release();
+    const reason = retryReason(error.code);
+    if (reason !== undefined && this.canRetry(reason, member?.id)) return this.retry();
+    this.finish(error);
+  }
+
+  private onTimeout(): void {
+    if (this.done) return;
+    this.timer = undefined;
+    this.sent?.cancel();
+    const member = this.member;
+    this.release();
+    if (this.canRetry('timeout', member?.id)) return this.retry();
+    const serviceKey = this.target.kind === 'route' ? this.target.decision.serviceKey : this.target.serviceKey;
+    this.finish(new RouteTimeoutError(this.timeoutMs, serviceKey, this.attempts));
+  }
+
+  private canRetry(reason: RetryOn, endpointId: string | undefined): boolean {
+    if (this.attempts > this.retries.attempts || !this.retries.retryOn.includes(reason)) return false;
+    if (!this.context.retryBudget.allows(this.context.stats.gauges.request_active)) {
+      this.context.stats.counters.upstream_rq_retry_budget_exhausted += 1;
+      return false;
+    }
+    if (endpointId !== undefined) (this.tried ??= new Set()).add(endpointId);
+    return true;
+  }
+
+  private retry(): void {
+    this.context.stats.counters.upstream_rq_retry += 1;
+    this.context.retryBudget.active += 1;
+    this.retrying = true;
+    this.attempt();
+  }
+
+  /** End with a local reply. */
+  private finish(error: ProxyError): void {
+    if (this.done) return;
+    sendLocalReply(this.downstream, this.context.stats, this.frame.header.requestId, error);
+    this.complete(error.status, this.member?.id);
+  }
+
+  private complete(status: number, endpoint?: string): void {
+    this.done = true;
+    const stats = this.context.stats;
+    stats.gauges.request_active -= 1;
+    this.downstream.active -= 1;
+    const durationMs = performance.now() - this.startedAt;
+    stats.recordRequestTime(durationMs);
+    this.downstream.onRequestDone();
+    const onComplete = this.context.onComplete;
+    if (onComplete !== undefined) {
+      const target = this.target;
+      onComplete({
+        serviceKey: target.kind === 'route' ? target.decision.serviceKey : target.serviceKey,
+        method: target.kind === 'route' ? target.peek.invokedMethod : '',
+        endpoint,
+        status,
+        durationMs,
+        attempts: this.attempts,
+        rule: target.kind === 'route' ? target.decision.rule : undefined,
+      });
+    }
+  }
+}

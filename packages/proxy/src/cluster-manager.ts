@@ -1,0 +1,112 @@
+import type { Frame } from '@dubbo-mesh/protocol';
+import { DEFAULT_CONNECTION_POOL, type ConnectionPoolConfig } from '@dubbo-mesh/config';
+import { Cluster, type ClusterMember } from './cluster.js';
+import type { RoutingTable } from './routing-table.js';
+import type { ProxyStats } from './stats.js';
+import { UpstreamEndpoint } from './upstream-endpoint.js';
+
+export interface ClusterManagerOptions {
+  maxPayload: number;
+  heartbeatIntervalMs: number;
+  stats: ProxyStats;
+  /** How long an endpoint that left the config keeps serving its in-flight calls. */
+  removedEndpointGraceMs: number;
+  onReadonly?: (endpoint: UpstreamEndpoint, frame: Frame) => void;
+}
+
+/**
+ * Owns the upstream endpoints (one pool per `host:port`, shared by every cluster and kept
+ * across snapshots) and the clusters of the snapshot in force.
+ */
+export class ClusterManager {
+  private readonly endpoints = new Map<string, UpstreamEndpoint>();
+  private clusters = new Map<string, Cluster>();
+  private table: RoutingTable | undefined;
+  /** Availability generation: bumped whenever an endpoint becomes (un)available. */
+  epoch = 0;
+
+  constructor(private readonly options: ClusterManagerOptions) {}
+
+  /** Every endpoint, for `/clusters`. */
+  allEndpoints(): UpstreamEndpoint[] {
+    return [...this.endpoints.values()];
+  }
+
+  /** Every cluster built so far for the snapshot in force. */
+  allClusters(): Cluster[] {
+    return [...this.clusters.values()];
+  }
+
+  /** The endpoint for an address, created on first use. */
+  endpoint(host: string, port: number, pool: ConnectionPoolConfig): UpstreamEndpoint {
+    const id = `${host}:${port}`;
+    let endpoint = this.endpoints.get(id);
+    if (endpoint === undefined) {
+      endpoint = new UpstreamEndpoint(host, port, pool, {
+        maxPayload: this.options.maxPayload,
+        heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+        stats: this.options.stats,
+        onAvailabilityChange: () => {
+          this.epoch += 1;
+        },
+        onReadonly: this.options.onReadonly,
+      });
+      this.endpoints.set(id, endpoint);
+    } else {
+      endpoint.settings = pool;
+    }
+    return endpoint;
+  }
+
+  /**
+   * Switch to a new snapshot's table. Clusters are rebuilt on demand; endpoints it still
+   * lists keep their connections; endpoints it no longer lists finish their in-flight calls
+   * and close after a grace period.
+   */
+  apply(table: RoutingTable): void {
+    this.table = table;
+    this.clusters = new Map();
+    const wanted = new Set<string>();
+    for (const service of table.services.values()) for (const e of service.config.endpoints) wanted.add(`${e.host}:${e.port}`);
+    for (const [id, endpoint] of this.endpoints) {
+      if (wanted.has(id) || endpoint.isStatic) continue;
+      this.endpoints.delete(id);
+      setTimeout(() => endpoint.close('the endpoint left the mesh config'), this.options.removedEndpointGraceMs).unref();
+    }
+    this.epoch += 1;
+  }
+
+  /** The cluster of a service (and subset) in the snapshot in force; undefined if unknown. */
+  cluster(serviceId: string, subset: string | undefined): Cluster | undefined {
+    const name = subset === undefined ? serviceId : `${serviceId}/${subset}`;
+    let cluster = this.clusters.get(name);
+    if (cluster !== undefined) return cluster;
+    const service = this.table?.services.get(serviceId);
+    if (service === undefined) return undefined;
+    const policy = service.policy;
+    const subsetLabels = subset === undefined ? undefined : policy?.subsets.find((s) => s.name === subset)?.labels;
+    if (subset !== undefined && subsetLabels === undefined) return undefined;
+    const members: ClusterMember[] = [];
+    for (const e of service.config.endpoints) {
+      if (subsetLabels !== undefined && !Object.entries(subsetLabels).every(([k, v]) => e.labels[k] === v)) continue;
+      const upstream = this.endpoint(e.host, e.port, policy?.connectionPool ?? DEFAULT_CONNECTION_POOL);
+      members.push({ id: upstream.id, weight: e.weight, stats: upstream.stats, upstream, labels: e.labels });
+    }
+    cluster = new Cluster(name, members, policy?.loadBalancer, policy?.connectionPool);
+    this.clusters.set(name, cluster);
+    return cluster;
+  }
+
+  /** A cluster of fixed addresses outside any snapshot (the inbound target). */
+  staticCluster(name: string, host: string, port: number, pool: ConnectionPoolConfig): Cluster {
+    const upstream = this.endpoint(host, port, pool);
+    upstream.isStatic = true;
+    return new Cluster(name, [{ id: upstream.id, weight: 100, stats: upstream.stats, upstream, labels: {} }], undefined, pool);
+  }
+
+  /** Close every connection. */
+  close(): void {
+    for (const endpoint of this.endpoints.values()) endpoint.close('the proxy is stopping');
+    this.endpoints.clear();
+  }
+}

@@ -1,0 +1,53 @@
+import { DEFAULT_CONNECTION_POOL, DEFAULT_LOAD_BALANCER, type ConnectionPoolConfig, type HashOn, type LoadBalancerConfig } from '@dubbo-mesh/config';
+import { getLoadBalancer, type Endpoint, type PickContext, type Picker } from '@dubbo-mesh/load-balancer';
+import type { UpstreamEndpoint } from './upstream-endpoint.js';
+
+/** An endpoint as one cluster sees it: the shared upstream, with this service's weight and labels. */
+export interface ClusterMember extends Endpoint {
+  readonly upstream: UpstreamEndpoint;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/**
+ * The endpoints of one service (or one subset of it), its load balancer and its circuit
+ * breaker. The picker is rebuilt over the available members whenever availability changes.
+ */
+export class Cluster {
+  /** Calls in flight through this cluster (circuit breaker `maxRequests`). */
+  active = 0;
+  private picker: Picker | undefined;
+  private pickerEpoch = -1;
+
+  constructor(
+    /** `namespace/service` or `namespace/service/subset`. */
+    readonly name: string,
+    readonly members: readonly ClusterMember[],
+    readonly loadBalancer: LoadBalancerConfig = DEFAULT_LOAD_BALANCER,
+    readonly pool: ConnectionPoolConfig = DEFAULT_CONNECTION_POOL,
+  ) {}
+
+  /** What the consistent-hash key is read from, if the policy hashes. */
+  get hashOn(): HashOn | undefined {
+    return this.loadBalancer.hash;
+  }
+
+  /** Members that may take new calls. */
+  availableMembers(): ClusterMember[] {
+    return this.members.filter((member) => member.upstream.available);
+  }
+
+  /** Pick a member; `epoch` is the availability generation, to rebuild a stale picker. */
+  pick(context: PickContext, epoch: number): { member: ClusterMember } | { reason: string } {
+    if (this.picker === undefined || this.pickerEpoch !== epoch) {
+      const available = this.availableMembers();
+      this.picker = getLoadBalancer(this.loadBalancer.policy).createPicker(available);
+      this.pickerEpoch = epoch;
+      if (available.length === 0) {
+        this.picker = undefined;
+        return { reason: this.members.length === 0 ? 'it has no endpoints' : `all ${this.members.length} endpoints are unavailable` };
+      }
+    }
+    const result = this.picker.pick(context);
+    return result.type === 'complete' ? { member: result.endpoint as ClusterMember } : { reason: result.reason };
+  }
+}

@@ -1,0 +1,104 @@
+import type net from 'node:net';
+import { FrameDecoder, heartbeatResponseFor, isDubboProtocolError, isHeartbeat, type Frame } from '@dubbo-mesh/protocol';
+import type { ProxyStats } from './stats.js';
+import type { UpstreamConnection } from './upstream-connection.js';
+
+/** What a listener does with each request frame of a connection. */
+export type RequestHandler = (connection: DownstreamConnection, frame: Frame) => void;
+
+/**
+ * The connection manager of one downstream connection (Envoy's split): it buffers and
+ * decodes frames, answers heartbeats itself, hands each request to the listener's handler,
+ * writes responses back, and pauses reading while an upstream it feeds is saturated. A bad
+ * frame closes this connection only.
+ */
+export class DownstreamConnection {
+  /** Calls of this connection in flight. */
+  active = 0;
+  private readonly decoder: FrameDecoder;
+  private waiting = 0;
+  private draining = false;
+  private onIdle: (() => void) | undefined;
+
+  constructor(
+    readonly socket: net.Socket,
+    private readonly handler: RequestHandler,
+    private readonly stats: ProxyStats,
+    maxPayload: number,
+    private readonly log?: (message: string, error?: unknown) => void,
+  ) {
+    this.decoder = new FrameDecoder({ maxPayload });
+    socket.setNoDelay(true);
+    stats.counters.downstream_cx_total += 1;
+    stats.gauges.downstream_cx_active += 1;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      stats.gauges.downstream_cx_active -= 1;
+      this.onIdle?.();
+    });
+  }
+
+  /** Write to the consumer, unless it has gone. */
+  write(bytes: Buffer): void {
+    if (!this.socket.destroyed) this.socket.write(bytes);
+  }
+
+  /** Whether the consumer has gone. */
+  get closed(): boolean {
+    return this.socket.destroyed;
+  }
+
+  /** Stop reading until `connection` drains: backpressure from a saturated upstream. */
+  waitFor(connection: UpstreamConnection): void {
+    if (this.waiting++ === 0) this.socket.pause();
+    connection.whenDrained(() => {
+      if (--this.waiting === 0 && !this.socket.destroyed) this.socket.resume();
+    });
+  }
+
+  /** Called by each finished call. */
+  onRequestDone(): void {
+    if (this.draining && this.active === 0) this.socket.end();
+  }
+
+  /**
+   * Stop taking new calls on this connection and close it once its calls are answered.
+   * Resolves when closed.
+   */
+  drain(): Promise<void> {
+    this.draining = true;
+    return new Promise((resolve) => {
+      if (this.socket.destroyed) return resolve();
+      this.onIdle = resolve;
+      if (this.active === 0) this.socket.end();
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    this.decoder.push(chunk);
+    try {
+      for (let frame = this.decoder.next(); frame !== undefined; frame = this.decoder.next()) this.onFrame(frame);
+    } catch (error) {
+      if (!isDubboProtocolError(error)) throw error;
+      // Bad magic or an oversize frame: the stream cannot be resynchronised; close this connection only.
+      this.stats.counters.downstream_cx_protocol_error += 1;
+      this.log?.(`closing downstream connection ${this.socket.remoteAddress}:${this.socket.remotePort}: ${error.message}`, error);
+      this.socket.destroy();
+    }
+  }
+
+  private onFrame(frame: Frame): void {
+    if (!frame.header.isRequest) return; // a consumer sends no responses; ignore strays
+    if (frame.header.event) {
+      this.stats.counters.request_event += 1;
+      if (isHeartbeat(frame) && frame.header.twoWay) {
+        this.stats.counters.heartbeat_answered += 1;
+        this.write(heartbeatResponseFor(frame));
+      }
+      return;
+    }
+    this.stats.counters.request += 1;
+    this.handler(this, frame);
+  }
+}

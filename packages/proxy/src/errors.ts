@@ -1,0 +1,82 @@
+import { ResponseStatus, encodeErrorResponse } from '@dubbo-mesh/protocol';
+
+/** Stable codes of the proxy's errors. */
+export const ProxyErrorCode = {
+  SERVICE_NOT_FOUND: 'DM_ERR_SERVICE_NOT_FOUND',
+  NO_HEALTHY_UPSTREAM: 'DM_ERR_NO_HEALTHY_UPSTREAM',
+  ROUTE_TIMEOUT: 'DM_ERR_ROUTE_TIMEOUT',
+  OVERFLOW: 'DM_ERR_OVERFLOW',
+  BAD_REQUEST: 'DM_ERR_BAD_REQUEST',
+  CONNECT_FAILURE: 'DM_ERR_CONNECT_FAILURE',
+  UPSTREAM_UNAVAILABLE: 'DM_ERR_UPSTREAM_UNAVAILABLE',
+  CONFIG: 'DM_ERR_CONFIG',
+} as const;
+export type ProxyErrorCodeValue = (typeof ProxyErrorCode)[keyof typeof ProxyErrorCode];
+
+/** Base of the proxy's errors. An error that ends a call knows the Dubbo status it is sent as. */
+export class ProxyError extends Error {
+  constructor(
+    readonly code: ProxyErrorCodeValue,
+    /** The response status of the local reply. */
+    readonly status: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+
+  /** This error as a Dubbo error response carrying the consumer's own request id. */
+  toLocalReply(requestId: bigint): Buffer {
+    return encodeErrorResponse(requestId, this.status, `dubbo-mesh: ${this.message}`);
+  }
+}
+
+/** No mesh service provides the service key (status 60). */
+export class ServiceNotFoundError extends ProxyError {
+  constructor(serviceKey: string) {
+    super(ProxyErrorCode.SERVICE_NOT_FOUND, ResponseStatus.SERVICE_NOT_FOUND, `no mesh service provides ${serviceKey}`);
+  }
+}
+
+/** The destination has no instance that can take the call (status 70). */
+export class NoHealthyUpstreamError extends ProxyError {
+  constructor(cluster: string, detail: string) {
+    super(ProxyErrorCode.NO_HEALTHY_UPSTREAM, ResponseStatus.SERVICE_ERROR, `no healthy instance of ${cluster}: ${detail}`);
+  }
+}
+
+/** The route's timeout passed (status 31). */
+export class RouteTimeoutError extends ProxyError {
+  constructor(timeoutMs: number, serviceKey: string, attempts: number) {
+    super(ProxyErrorCode.ROUTE_TIMEOUT, ResponseStatus.SERVER_TIMEOUT, `no response for ${serviceKey} within ${timeoutMs} ms (${attempts} attempt${attempts === 1 ? '' : 's'})`);
+  }
+}
+
+/** A connection-pool or circuit-breaker limit (status 100). */
+export class OverflowError extends ProxyError {
+  constructor(detail: string) {
+    super(ProxyErrorCode.OVERFLOW, ResponseStatus.SERVER_THREADPOOL_EXHAUSTED_ERROR, detail);
+  }
+}
+
+/** A request the proxy cannot read (status 40). */
+export class BadRequestError extends ProxyError {
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(ProxyErrorCode.BAD_REQUEST, ResponseStatus.BAD_REQUEST, `cannot decode request: ${detail}`, options);
+  }
+}
+
+/** Connecting to an instance failed or timed out: retryable as `connect-failure` (status 70 when final). */
+export class ConnectFailureError extends ProxyError {
+  constructor(endpoint: string, detail: string) {
+    super(ProxyErrorCode.CONNECT_FAILURE, ResponseStatus.SERVICE_ERROR, `cannot connect to ${endpoint}: ${detail}`);
+  }
+}
+
+/** The connection to an instance closed with the call in flight: retryable as `unavailable` (status 70 when final). */
+export class UpstreamUnavailableError extends ProxyError {
+  constructor(endpoint: string, detail: string) {
+    super(ProxyErrorCode.UPSTREAM_UNAVAILABLE, ResponseStatus.SERVICE_ERROR, `instance ${endpoint} became unavailable: ${detail}`);
+  }
+}

@@ -1,0 +1,198 @@
+import net from 'node:net';
+import { DEFAULT_CONNECTION_POOL, type MeshConfig } from '@dubbo-mesh/config';
+import { DEFAULT_MAX_PAYLOAD, SerializationId, isDubboProtocolError, peekRequest, serializationName, type Frame } from '@dubbo-mesh/protocol';
+import { ActiveRequest, sendLocalReply, type AccessLogEntry, type RequestContext } from './active-request.js';
+import type { Cluster } from './cluster.js';
+import { ClusterManager } from './cluster-manager.js';
+import { DownstreamConnection, type RequestHandler } from './downstream-connection.js';
+import { BadRequestError, ServiceNotFoundError } from './errors.js';
+import { RetryBudget } from './retry-budget.js';
+import { RoutingTable, formatServiceKey } from './routing-table.js';
+import { ProxyStats } from './stats.js';
+
+/** `host:port` split. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Options of a proxy or gateway. */
+export interface ProxyOptions {
+  /** Node id (for logs and the control plane). */
+  node: string;
+  role: 'proxy' | 'gateway';
+  /** Where the local application sends its calls (proxy), or the gateway's one address. */
+  outbound?: HostPort;
+  /** Where other proxies send calls for the local application. */
+  inbound?: HostPort;
+  /** The local application's Dubbo port, for inbound calls. */
+  inboundTarget?: HostPort;
+  maxPayload?: number;
+  /** Upstream idle heartbeat interval; 60 s as Dubbo's default. */
+  heartbeatIntervalMs?: number;
+  /** Timeout when neither route nor request gives one. */
+  defaultTimeoutMs?: number;
+  /** How long an endpoint that left the config keeps its connections for in-flight calls. */
+  removedEndpointGraceMs?: number;
+  onAccessLog?: (entry: AccessLogEntry) => void;
+  log?: (message: string, error?: unknown) => void;
+}
+
+/** A bound listener. */
+interface Listener {
+  readonly name: 'outbound' | 'inbound' | 'gateway';
+  readonly server: net.Server;
+  readonly connections: Set<DownstreamConnection>;
+}
+
+/**
+ * The sidecar proxy (and, with role `gateway`, the edge gateway): listeners, the snapshot in
+ * force, the clusters and the stats. A new snapshot swaps in atomically: calls in flight
+ * finish on the clusters they started on; connections to endpoints that stay are kept.
+ */
+export class DubboProxy {
+  readonly stats = new ProxyStats();
+  readonly clusters: ClusterManager;
+  private table: RoutingTable | undefined;
+  private readonly listeners: Listener[] = [];
+  private readonly context: RequestContext;
+  private inboundCluster: Cluster | undefined;
+  private stopping = false;
+  private readonly maxPayload: number;
+
+  constructor(private readonly options: ProxyOptions) {
+    this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    this.clusters = new ClusterManager({
+      maxPayload: this.maxPayload,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 60_000,
+      stats: this.stats,
+      removedEndpointGraceMs: options.removedEndpointGraceMs ?? 30_000,
+      onReadonly: (endpoint, frame) => {
+        // The local application is going away: tell the proxies that call it, so they stop too.
+        if (endpoint.isStatic) this.broadcastInbound(frame);
+      },
+    });
+    this.context = {
+      stats: this.stats,
+      clusters: this.clusters,
+      retryBudget: new RetryBudget(),
+      defaultTimeoutMs: options.defaultTimeoutMs ?? 3000,
+      onComplete: options.onAccessLog,
+    };
+  }
+
+  /** The snapshot in force and its version, or undefined before the first one. */
+  get snapshot(): { version: string; config: MeshConfig } | undefined {
+    return this.table === undefined ? undefined : { version: this.table.version, config: this.table.config };
+  }
+
+  /** Whether the proxy can route: listening, with a snapshot, not stopping. */
+  get ready(): boolean {
+    return this.table !== undefined && this.listeners.length > 0 && !this.stopping;
+  }
+
+  /** Swap in a validated config. */
+  applySnapshot(config: MeshConfig, version: string): void {
+    const table = new RoutingTable(config, version);
+    this.clusters.apply(table);
+    this.table = table;
+  }
+
+  /** Bind the listeners the options name. */
+  async start(): Promise<void> {
+    const { outbound, inbound, inboundTarget, role } = this.options;
+    if (outbound !== undefined) await this.listen(role === 'gateway' ? 'gateway' : 'outbound', outbound, this.routedHandler);
+    if (inbound !== undefined) {
+      if (inboundTarget === undefined) throw new Error('an inbound listener needs an inbound target');
+      this.inboundCluster = this.clusters.staticCluster('inbound', inboundTarget.host, inboundTarget.port, DEFAULT_CONNECTION_POOL);
+      await this.listen('inbound', inbound, this.inboundHandler);
+    }
+  }
+
+  /** Bound addresses by listener name. */
+  addresses(): Record<string, HostPort> {
+    const out: Record<string, HostPort> = {};
+    for (const listener of this.listeners) {
+      const address = listener.server.address() as net.AddressInfo;
+      out[listener.name] = { host: address.address, port: address.port };
+    }
+    return out;
+  }
+
+  private async listen(name: Listener['name'], address: HostPort, handler: RequestHandler): Promise<void> {
+    const connections = new Set<DownstreamConnection>();
+    const server = net.createServer((socket) => {
+      if (this.stopping) {
+        socket.destroy();
+        return;
+      }
+      const connection = new DownstreamConnection(socket, handler, this.stats, this.maxPayload, this.options.log);
+      connections.add(connection);
+      socket.on('close', () => connections.delete(connection));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(address.port, address.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.listeners.push({ name, server, connections });
+  }
+
+  /** Outbound and gateway: route each call by its service key. */
+  private readonly routedHandler: RequestHandler = (connection, frame) => {
+    const requestId = frame.header.requestId;
+    if (frame.header.serializationId !== SerializationId.HESSIAN2) {
+      this.stats.counters.request_decoding_error += 1;
+      return sendLocalReply(connection, this.stats, requestId, new BadRequestError(`serialization ${serializationName(frame.header.serializationId)} is not routed by the mesh; use hessian2`));
+    }
+    let peek;
+    try {
+      peek = peekRequest(frame.body);
+    } catch (error) {
+      if (!isDubboProtocolError(error)) throw error;
+      this.stats.counters.request_decoding_error += 1;
+      return sendLocalReply(connection, this.stats, requestId, new BadRequestError(error.message, { cause: error }));
+    }
+    const table = this.table;
+    const decision = table?.route(peek);
+    if (decision === undefined) {
+      const version = peek.version === '0.0.0' ? '' : peek.version;
+      return sendLocalReply(connection, this.stats, requestId, new ServiceNotFoundError(formatServiceKey(peek.path, peek.group, version)));
+    }
+    new ActiveRequest(connection, frame, this.context, { kind: 'route', decision, peek }).start();
+  };
+
+  /** Inbound: every call goes to the local application, forwarded without decoding its body. */
+  private readonly inboundHandler: RequestHandler = (connection, frame: Frame) => {
+    new ActiveRequest(connection, frame, this.context, { kind: 'static', cluster: this.inboundCluster!, serviceKey: 'inbound', timeoutMs: undefined }).start();
+  };
+
+  private broadcastInbound(frame: Frame): void {
+    for (const listener of this.listeners) {
+      if (listener.name !== 'inbound') continue;
+      for (const connection of listener.connections) connection.write(frame.bytes);
+    }
+  }
+
+  /**
+   * Stop: accept nothing new, let calls in flight finish (up to `drainTimeoutMs`), then close
+   * every connection. Resolves true when everything drained in time.
+   */
+  async stop(drainTimeoutMs = 5000): Promise<boolean> {
+    this.stopping = true;
+    const closed = this.listeners.map((listener) => new Promise<void>((resolve) => listener.server.close(() => resolve())));
+    const drained = Promise.all(this.listeners.flatMap((listener) => [...listener.connections].map((c) => c.drain()))).then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), drainTimeoutMs);
+    });
+    const inTime = await Promise.race([drained, timedOut]);
+    clearTimeout(timer);
+    for (const listener of this.listeners) for (const connection of listener.connections) connection.socket.destroy();
+    this.clusters.close();
+    await Promise.all(closed);
+    return inTime;
+  }
+}

@@ -1,0 +1,186 @@
+import type { DubboPolicyConfig, DubboServiceConfig, MeshConfig, RetryPolicy, RouteMatch, StringMatch } from '@dubbo-mesh/config';
+import type { RequestPeek } from '@dubbo-mesh/protocol';
+
+/** A mesh service with its policy. */
+export interface MeshService {
+  /** `namespace/name`. */
+  readonly id: string;
+  readonly config: DubboServiceConfig;
+  readonly policy: DubboPolicyConfig | undefined;
+}
+
+/** Where a call goes: weighted destinations, with the route's timeout and retries. */
+export interface RouteDecision {
+  /** `group/interface:version`, for messages and logs. */
+  readonly serviceKey: string;
+  /** Name of the rule that matched, or `default`. */
+  readonly rule: string;
+  readonly destinations: ReadonlyArray<{ readonly serviceId: string; readonly subset: string | undefined; readonly weight: number }>;
+  readonly totalWeight: number;
+  readonly timeoutMs: number | undefined;
+  readonly retries: RetryPolicy | undefined;
+}
+
+type Predicate = (value: string) => boolean;
+
+function compileString(match: StringMatch): Predicate {
+  if ('exact' in match) return (value) => value === match.exact;
+  if ('prefix' in match) return (value) => value.startsWith(match.prefix);
+  const regex = new RegExp(match.regex);
+  return (value) => regex.test(value);
+}
+
+interface CompiledMatch {
+  method?: Predicate;
+  attachments: Array<[string, Predicate]>;
+  arguments: Array<[number, Predicate]>;
+}
+
+function compileMatch(match: RouteMatch): CompiledMatch {
+  return {
+    method: match.method === undefined ? undefined : compileString(match.method),
+    attachments: Object.entries(match.attachments ?? {}).map(([key, rule]) => [key, compileString(rule)]),
+    arguments: (match.arguments ?? []).map((rule) => [rule.index, compileString(rule.match)]),
+  };
+}
+
+/** The text a rule compares: scalars as strings; structures never match. */
+function scalarText(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'string': return value;
+    case 'number': case 'boolean': case 'bigint': return String(value);
+    default: return undefined;
+  }
+}
+
+function matches(match: CompiledMatch, peek: RequestPeek): boolean {
+  if (match.method !== undefined && !match.method(peek.invokedMethod)) return false;
+  for (const [key, predicate] of match.attachments) {
+    const text = scalarText(peek.attachment(key));
+    if (text === undefined || !predicate(text)) return false;
+  }
+  for (const [index, predicate] of match.arguments) {
+    if (index >= peek.parameterCount) return false;
+    let value: unknown;
+    try {
+      value = peek.decodeArgument(index);
+    } catch {
+      return false;
+    }
+    const text = scalarText(value);
+    if (text === undefined || !predicate(text)) return false;
+  }
+  return true;
+}
+
+interface CompiledRule {
+  readonly decision: Omit<RouteDecision, 'serviceKey'>;
+  /** Empty: always holds. Else any entry holding is enough. */
+  readonly matches: CompiledMatch[];
+}
+
+function hostPattern(host: string): RegExp | string {
+  if (!host.includes('*')) return host;
+  return new RegExp(`^${host.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+}
+
+/** `group/interface:version` as Dubbo writes a service key. */
+export function formatServiceKey(iface: string, group: string, version: string): string {
+  return `${group === '' ? '' : `${group}/`}${iface}${version === '' ? '' : `:${version}`}`;
+}
+
+const CACHE_LIMIT = 10_000;
+
+/**
+ * A snapshot compiled for lookups: service key → mesh service, interface → ordered rules.
+ * Immutable; a new snapshot is a new table, swapped in by reference.
+ */
+export class RoutingTable {
+  readonly services = new Map<string, MeshService>();
+  private readonly providers = new Map<string, Array<{ group?: string; version?: string; serviceId: string }>>();
+  private readonly exactRoutes = new Map<string, CompiledRule[]>();
+  private readonly wildcardRoutes: Array<{ pattern: RegExp; rules: CompiledRule[] }> = [];
+  private readonly rulesCache = new Map<string, CompiledRule[]>();
+  private readonly serviceCache = new Map<string, MeshService | null>();
+
+  constructor(readonly config: MeshConfig, readonly version: string) {
+    const policies = new Map(config.policies.map((p) => [`${p.metadata.namespace}/${p.service}`, p]));
+    for (const service of config.services) {
+      const id = `${service.metadata.namespace}/${service.metadata.name}`;
+      this.services.set(id, { id, config: service, policy: policies.get(id) });
+      for (const pattern of service.interfaces) {
+        const list = this.providers.get(pattern.interface) ?? [];
+        list.push({ group: pattern.group, version: pattern.version, serviceId: id });
+        this.providers.set(pattern.interface, list);
+      }
+    }
+    for (const route of config.routes) {
+      const namespace = route.metadata.namespace;
+      const rules: CompiledRule[] = route.routes.map((rule) => ({
+        matches: rule.match.map(compileMatch),
+        decision: {
+          rule: rule.name,
+          destinations: rule.destinations.map((d) => ({ serviceId: `${namespace}/${d.service}`, subset: d.subset, weight: d.weight })),
+          totalWeight: rule.destinations.reduce((sum, d) => sum + d.weight, 0),
+          timeoutMs: rule.timeoutMs,
+          retries: rule.retries,
+        },
+      }));
+      for (const host of route.hosts) {
+        const pattern = hostPattern(host);
+        if (typeof pattern === 'string') this.exactRoutes.set(pattern, [...(this.exactRoutes.get(pattern) ?? []), ...rules]);
+        else this.wildcardRoutes.push({ pattern, rules });
+      }
+    }
+  }
+
+  /** The rules for an interface: exact hosts first, then wildcards in config order. */
+  private rulesFor(iface: string): CompiledRule[] {
+    let rules = this.rulesCache.get(iface);
+    if (rules === undefined) {
+      rules = [...(this.exactRoutes.get(iface) ?? [])];
+      for (const wildcard of this.wildcardRoutes) if (wildcard.pattern.test(iface)) rules.push(...wildcard.rules);
+      if (this.rulesCache.size >= CACHE_LIMIT) this.rulesCache.clear();
+      this.rulesCache.set(iface, rules);
+    }
+    return rules;
+  }
+
+  /**
+   * The mesh service providing a service key: the most specific pattern wins (group and
+   * version both given, then one, then the interface alone).
+   */
+  resolveService(iface: string, group: string, version: string): MeshService | undefined {
+    const cacheKey = `${iface}\u0000${group}\u0000${version}`;
+    const cached = this.serviceCache.get(cacheKey);
+    if (cached !== undefined) return cached ?? undefined;
+    let best: { serviceId: string; score: number } | undefined;
+    for (const candidate of this.providers.get(iface) ?? []) {
+      if (candidate.group !== undefined && candidate.group !== group) continue;
+      if (candidate.version !== undefined && candidate.version !== version) continue;
+      const score = (candidate.group === undefined ? 0 : 2) + (candidate.version === undefined ? 0 : 1);
+      if (best === undefined || score > best.score) best = { serviceId: candidate.serviceId, score };
+    }
+    const service = best === undefined ? undefined : this.services.get(best.serviceId);
+    if (this.serviceCache.size >= CACHE_LIMIT) this.serviceCache.clear();
+    this.serviceCache.set(cacheKey, service ?? null);
+    return service;
+  }
+
+  /**
+   * Route one call: the first rule whose match holds, else the one service that provides the
+   * key (over all its endpoints). Undefined when nothing provides it.
+   */
+  route(peek: RequestPeek): RouteDecision | undefined {
+    const iface = peek.path;
+    const group = peek.group;
+    const version = peek.version === '0.0.0' ? '' : peek.version;
+    const serviceKey = formatServiceKey(iface, group, version);
+    for (const rule of this.rulesFor(iface)) {
+      if (rule.matches.length === 0 || rule.matches.some((match) => matches(match, peek))) return { serviceKey, ...rule.decision };
+    }
+    const service = this.resolveService(iface, group, version);
+    if (service === undefined) return undefined;
+    return { serviceKey, rule: 'default', destinations: [{ serviceId: service.id, subset: undefined, weight: 1 }], totalWeight: 1, timeoutMs: undefined, retries: undefined };
+  }
+}

@@ -1,0 +1,212 @@
+import net from 'node:net';
+import {
+  FrameDecoder, encodeHeartbeatRequest, heartbeatResponseFor, isDubboProtocolError, isHeartbeat, isReadonlyEvent, type Frame,
+} from '@dubbo-mesh/protocol';
+import { ConnectFailureError, UpstreamUnavailableError, type ProxyError } from './errors.js';
+
+/** Where an upstream connection delivers a call's outcome. */
+export interface UpstreamCall {
+  onResponse(frame: Frame): void;
+  onError(error: ProxyError): void;
+}
+
+/** What a connection tells its endpoint. */
+export interface UpstreamConnectionEvents {
+  onOpen(connection: UpstreamConnection): void;
+  /** `inFlight`: calls that were waiting on the connection and now fail with `error`. */
+  onClose(connection: UpstreamConnection, error: ProxyError, inFlight: number): void;
+  onReadonly(connection: UpstreamConnection, frame: Frame): void;
+}
+
+export interface UpstreamConnectionOptions {
+  host: string;
+  port: number;
+  connectTimeoutMs: number;
+  maxPayload: number;
+  /** Send a heartbeat after this long with no traffic; close after three times this with nothing read. */
+  heartbeatIntervalMs: number;
+}
+
+/** A sentinel for the proxy's own heartbeats in the pending table. */
+const HEARTBEAT_CALL: UpstreamCall = { onResponse() {}, onError() {} };
+
+/**
+ * One TCP connection to an instance, with calls multiplexed over it: each request gets the
+ * connection's next id (written into the frame in place), and responses are matched back by
+ * id. Requests sent while connecting wait in a queue.
+ */
+export class UpstreamConnection {
+  readonly id: string;
+  private readonly socket: net.Socket;
+  private readonly decoder: FrameDecoder;
+  private readonly pending = new Map<number, UpstreamCall>();
+  private readonly queue: Array<{ bytes: Buffer; id: number; call: UpstreamCall }> = [];
+  private nextId = 1;
+  private state: 'connecting' | 'open' | 'closed' = 'connecting';
+  /** Whether the connection ever opened. */
+  opened = false;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private lastReadAt = Date.now();
+  private lastWriteAt = Date.now();
+
+  constructor(
+    private readonly options: UpstreamConnectionOptions,
+    private readonly events: UpstreamConnectionEvents,
+  ) {
+    this.id = `${options.host}:${options.port}`;
+    this.decoder = new FrameDecoder({ maxPayload: options.maxPayload });
+    this.socket = net.connect({ host: options.host, port: options.port, noDelay: true });
+    this.connectTimer = setTimeout(() => this.fail(new ConnectFailureError(this.id, `connect timeout after ${options.connectTimeoutMs} ms`)), options.connectTimeoutMs);
+    this.socket.once('connect', () => this.onConnect());
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('error', (error: NodeJS.ErrnoException) => {
+      this.fail(this.state === 'connecting' ? new ConnectFailureError(this.id, error.code ?? error.message) : new UpstreamUnavailableError(this.id, error.code ?? error.message));
+    });
+    this.socket.on('close', () => this.fail(new UpstreamUnavailableError(this.id, 'connection closed')));
+    this.socket.on('drain', () => {
+      for (const waiter of this.drainWaiters.splice(0)) waiter();
+    });
+  }
+
+  private readonly drainWaiters: Array<() => void> = [];
+
+  /** Run `callback` once the saturated socket drains (or closes): backpressure. */
+  whenDrained(callback: () => void): void {
+    if (this.state === 'closed' || !this.socket.writableNeedDrain) callback();
+    else this.drainWaiters.push(callback);
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** Calls waiting for a response or for the connection. */
+  get load(): number {
+    return this.pending.size + this.queue.length;
+  }
+
+  /** Calls waiting for the connection to open. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Whether the socket's write buffer is full. */
+  get saturated(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
+  /**
+   * Send a whole request frame; its request id is overwritten in place with this
+   * connection's id. Returns the id, for {@link cancel}.
+   */
+  send(bytes: Buffer, call: UpstreamCall): number {
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+    bytes.writeUInt32BE(0, 4);
+    bytes.writeUInt32BE(id, 8);
+    if (this.state === 'open') {
+      this.pending.set(id, call);
+      this.write(bytes);
+    } else if (this.state === 'connecting') {
+      this.queue.push({ bytes, id, call });
+    } else {
+      call.onError(new UpstreamUnavailableError(this.id, 'connection closed'));
+    }
+    return id;
+  }
+
+  /** Forget a call (its timeout passed): a late response is dropped. */
+  cancel(id: number): void {
+    if (this.pending.delete(id)) return;
+    const index = this.queue.findIndex((entry) => entry.id === id);
+    if (index >= 0) this.queue.splice(index, 1);
+  }
+
+  /** Close now; calls in flight fail as `unavailable`. */
+  destroy(reason = 'closed by the proxy'): void {
+    this.fail(new UpstreamUnavailableError(this.id, reason));
+  }
+
+  private write(bytes: Buffer): void {
+    this.lastWriteAt = Date.now();
+    this.socket.write(bytes);
+  }
+
+  private onConnect(): void {
+    if (this.state !== 'connecting') return;
+    clearTimeout(this.connectTimer);
+    this.state = 'open';
+    this.opened = true;
+    this.lastReadAt = Date.now();
+    const interval = this.options.heartbeatIntervalMs;
+    this.heartbeatTimer = setInterval(() => this.onHeartbeatTick(), interval);
+    this.heartbeatTimer.unref();
+    for (const { bytes, id, call } of this.queue.splice(0)) {
+      this.pending.set(id, call);
+      this.write(bytes);
+    }
+    this.events.onOpen(this);
+  }
+
+  private onHeartbeatTick(): void {
+    const now = Date.now();
+    const interval = this.options.heartbeatIntervalMs;
+    if (now - this.lastReadAt > 3 * interval) {
+      this.fail(new UpstreamUnavailableError(this.id, `nothing read for ${now - this.lastReadAt} ms (heartbeat timeout)`));
+    } else if (now - this.lastReadAt >= interval && now - this.lastWriteAt >= interval) {
+      const id = this.nextId;
+      this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+      this.pending.set(id, HEARTBEAT_CALL);
+      this.write(encodeHeartbeatRequest(BigInt(id)));
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastReadAt = Date.now();
+    this.decoder.push(chunk);
+    try {
+      for (let frame = this.decoder.next(); frame !== undefined; frame = this.decoder.next()) this.onFrame(frame);
+    } catch (error) {
+      if (!isDubboProtocolError(error)) throw error;
+      this.fail(new UpstreamUnavailableError(this.id, `bad frame from instance: ${error.message}`));
+    }
+  }
+
+  private onFrame(frame: Frame): void {
+    const bytes = frame.bytes;
+    if (frame.header.isRequest) {
+      if (isHeartbeat(frame)) {
+        if (frame.header.twoWay) this.write(heartbeatResponseFor(frame));
+      } else if (isReadonlyEvent(frame)) {
+        this.events.onReadonly(this, frame);
+      }
+      return;
+    }
+    // Our ids are below 2^32: the high word is 0.
+    if (bytes.readUInt32BE(4) !== 0) return;
+    const id = bytes.readUInt32BE(8);
+    const call = this.pending.get(id);
+    if (call === undefined) return; // a late response to a cancelled call
+    this.pending.delete(id);
+    call.onResponse(frame);
+  }
+
+  private fail(error: ProxyError): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearTimeout(this.connectTimer);
+    clearInterval(this.heartbeatTimer);
+    this.socket.destroy();
+    const calls = [...this.pending.values(), ...this.queue.map((entry) => entry.call)];
+    this.pending.clear();
+    this.queue.length = 0;
+    this.events.onClose(this, error, calls.length);
+    for (const waiter of this.drainWaiters.splice(0)) waiter();
+    for (const call of calls) call.onError(error);
+  }
+}

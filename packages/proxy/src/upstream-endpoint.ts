@@ -1,0 +1,139 @@
+import type { Frame } from '@dubbo-mesh/protocol';
+import type { EndpointStats } from '@dubbo-mesh/load-balancer';
+import { OverflowError, type ProxyError } from './errors.js';
+import { UpstreamConnection, type UpstreamCall } from './upstream-connection.js';
+import type { ProxyStats } from './stats.js';
+
+/** Pool settings of an endpoint (from its service's DubboPolicy). */
+export interface PoolSettings {
+  maxConnections: number;
+  maxPendingRequests: number;
+  connectTimeoutMs: number;
+}
+
+/** A sent call: cancel it when its timeout passes. */
+export interface SentCall {
+  cancel(): void;
+  /** Whether the connection it went on is saturated (the caller should apply backpressure). */
+  readonly connection: UpstreamConnection;
+}
+
+export interface UpstreamEndpointOptions {
+  maxPayload: number;
+  heartbeatIntervalMs: number;
+  stats: ProxyStats;
+  /** Called when the endpoint's availability changes (READONLY, connect failures). */
+  onAvailabilityChange: (endpoint: UpstreamEndpoint) => void;
+  /** Called with a READONLY event the instance sent. */
+  onReadonly?: (endpoint: UpstreamEndpoint, frame: Frame) => void;
+}
+
+/**
+ * One instance (`host:port`) and its pool of multiplexed connections. Shared by every
+ * cluster that lists the address, and kept across snapshot swaps, so a new snapshot drops
+ * no connection.
+ */
+export class UpstreamEndpoint {
+  readonly id: string;
+  readonly stats: EndpointStats = { active: 0, ewmaResponseMs: 0 };
+  /** Outside any snapshot (the inbound target): never closed by a snapshot swap. */
+  isStatic = false;
+  /** The instance sent READONLY: it takes no new calls. */
+  readonly = false;
+  /** Consecutive connect failures / errors, for outlier detection. */
+  consecutiveErrors = 0;
+  private connections: UpstreamConnection[] = [];
+  settings: PoolSettings;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    settings: PoolSettings,
+    private readonly options: UpstreamEndpointOptions,
+  ) {
+    this.id = `${host}:${port}`;
+    this.settings = settings;
+  }
+
+  /** Whether new calls may be sent here. */
+  get available(): boolean {
+    return !this.readonly;
+  }
+
+  /** Open connections. */
+  get openConnections(): number {
+    return this.connections.filter((c) => c.isOpen).length;
+  }
+
+  /** Calls waiting for a connection. */
+  get queued(): number {
+    let queued = 0;
+    for (const connection of this.connections) queued += connection.queued;
+    return queued;
+  }
+
+  /**
+   * Send a request frame (its id is rewritten in place). Picks the least-loaded connection,
+   * opening another while under `maxConnections` and every open one is busy. Throws
+   * OverflowError when `maxPendingRequests` calls already wait for a connection.
+   */
+  send(bytes: Buffer, call: UpstreamCall): SentCall {
+    const connection = this.chooseConnection();
+    if (!connection.isOpen && connection.queued >= this.settings.maxPendingRequests) {
+      throw new OverflowError(`${this.queued} calls already wait for a connection to ${this.id} (maxPendingRequests ${this.settings.maxPendingRequests})`);
+    }
+    const id = connection.send(bytes, call);
+    return { cancel: () => connection.cancel(id), connection };
+  }
+
+  private chooseConnection(): UpstreamConnection {
+    let best: UpstreamConnection | undefined;
+    for (const connection of this.connections) {
+      if (connection.isClosed) continue;
+      if (best === undefined || connection.load < best.load) best = connection;
+    }
+    if (best === undefined || (best.load > 0 && this.connections.length < this.settings.maxConnections)) {
+      const connection = this.connect();
+      return connection;
+    }
+    return best;
+  }
+
+  private connect(): UpstreamConnection {
+    const stats = this.options.stats;
+    stats.counters.upstream_cx_total += 1;
+    const connection = new UpstreamConnection(
+      {
+        host: this.host, port: this.port, connectTimeoutMs: this.settings.connectTimeoutMs,
+        maxPayload: this.options.maxPayload, heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+      },
+      {
+        onOpen: () => {
+          stats.gauges.upstream_cx_active += 1;
+        },
+        onClose: (closed: UpstreamConnection, _error: ProxyError, inFlight: number) => {
+          this.connections = this.connections.filter((c) => c !== closed);
+          if (closed.opened) stats.gauges.upstream_cx_active -= 1;
+          else stats.counters.upstream_cx_connect_fail += 1;
+          if (inFlight > 0) stats.counters.upstream_cx_destroy_with_active_rq += 1;
+        },
+        onReadonly: (_connection, frame) => {
+          stats.counters.upstream_readonly_event += 1;
+          if (!this.readonly) {
+            this.readonly = true;
+            this.options.onAvailabilityChange(this);
+          }
+          this.options.onReadonly?.(this, frame);
+        },
+      },
+    );
+    this.connections.push(connection);
+    return connection;
+  }
+
+  /** Close every connection (the endpoint left the config, or the proxy stops). */
+  close(reason: string): void {
+    for (const connection of this.connections) connection.destroy(reason);
+    this.connections = [];
+  }
+}
