@@ -78,7 +78,6 @@ export class ActiveRequest implements UpstreamCall {
   private sent: SentCall | undefined;
   private cluster: Cluster | undefined;
   private member: ClusterMember | undefined;
-  private retrying = false;
   private readonly startedAt = performance.now();
   private attemptStartedAt = 0;
   /** The consumer's request id, as the two words of the header (restored on the response). */
@@ -115,6 +114,7 @@ export class ActiveRequest implements UpstreamCall {
   start(): void {
     this.context.stats.gauges.request_active += 1;
     this.downstream.active += 1;
+    this.context.retryBudget.deposit();
     this.attempt();
   }
 
@@ -205,10 +205,6 @@ export class ActiveRequest implements UpstreamCall {
     this.member = undefined;
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.retrying) {
-      this.retrying = false;
-      this.context.retryBudget.active -= 1;
-    }
   }
 
   onResponse(frame: Frame): void {
@@ -216,7 +212,7 @@ export class ActiveRequest implements UpstreamCall {
     const member = this.member!;
     const elapsed = performance.now() - this.attemptStartedAt;
     member.stats.ewmaResponseMs = member.stats.ewmaResponseMs === 0 ? elapsed : member.stats.ewmaResponseMs * 0.9 + elapsed * 0.1;
-    member.upstream.consecutiveErrors = 0;
+    member.upstream.recordSuccess();
     const endpointId = member.id;
     this.release();
     const bytes = frame.bytes;
@@ -236,7 +232,7 @@ export class ActiveRequest implements UpstreamCall {
   onError(error: ProxyError): void {
     if (this.done) return;
     const member = this.member;
-    if (member !== undefined) member.upstream.consecutiveErrors += 1;
+    member?.upstream.recordFailure(this.cluster?.outlierDetection);
     this.release();
     const reason = retryReason(error.code);
     if (reason !== undefined && this.canRetry(reason, member?.id)) return this.retry();
@@ -248,6 +244,7 @@ export class ActiveRequest implements UpstreamCall {
     this.timer = undefined;
     this.sent?.cancel();
     const member = this.member;
+    member?.upstream.recordFailure(this.cluster?.outlierDetection);
     this.release();
     if (this.canRetry('timeout', member?.id)) return this.retry();
     const serviceKey = this.target.kind === 'route' ? this.target.decision.serviceKey : this.target.serviceKey;
@@ -256,7 +253,7 @@ export class ActiveRequest implements UpstreamCall {
 
   private canRetry(reason: RetryOn, endpointId: string | undefined): boolean {
     if (this.attempts > this.retries.attempts || !this.retries.retryOn.includes(reason)) return false;
-    if (!this.context.retryBudget.allows(this.context.stats.gauges.request_active)) {
+    if (!this.context.retryBudget.tryWithdraw()) {
       this.context.stats.counters.upstream_rq_retry_budget_exhausted += 1;
       return false;
     }
@@ -266,8 +263,6 @@ export class ActiveRequest implements UpstreamCall {
 
   private retry(): void {
     this.context.stats.counters.upstream_rq_retry += 1;
-    this.context.retryBudget.active += 1;
-    this.retrying = true;
     this.attempt();
   }
 

@@ -92,7 +92,7 @@ export class ClusterManager {
       const upstream = this.endpoint(e.host, e.port, policy?.connectionPool ?? DEFAULT_CONNECTION_POOL);
       members.push({ id: upstream.id, weight: e.weight, stats: upstream.stats, upstream, labels: e.labels });
     }
-    cluster = new Cluster(name, members, policy?.loadBalancer, policy?.connectionPool);
+    cluster = new Cluster(name, members, policy?.loadBalancer, policy?.connectionPool, policy?.outlierDetection);
     this.clusters.set(name, cluster);
     return cluster;
   }
@@ -101,7 +101,8 @@ export class ClusterManager {
   staticCluster(name: string, host: string, port: number, pool: ConnectionPoolConfig): Cluster {
     const upstream = this.endpoint(host, port, pool);
     upstream.isStatic = true;
-    return new Cluster(name, [{ id: upstream.id, weight: 100, stats: upstream.stats, upstream, labels: {} }], undefined, pool);
+    // The inbound target is the only instance: never ejected.
+    return new Cluster(name, [{ id: upstream.id, weight: 100, stats: upstream.stats, upstream, labels: {} }], undefined, pool, undefined);
   }
 
   /** Close every connection. */

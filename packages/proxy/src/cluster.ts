@@ -1,4 +1,6 @@
-import { DEFAULT_CONNECTION_POOL, DEFAULT_LOAD_BALANCER, type ConnectionPoolConfig, type HashOn, type LoadBalancerConfig } from '@dubbo-mesh/config';
+import {
+  DEFAULT_CONNECTION_POOL, DEFAULT_LOAD_BALANCER, type ConnectionPoolConfig, type HashOn, type LoadBalancerConfig, type OutlierDetectionConfig,
+} from '@dubbo-mesh/config';
 import { getLoadBalancer, type Endpoint, type PickContext, type Picker } from '@dubbo-mesh/load-balancer';
 import type { UpstreamEndpoint } from './upstream-endpoint.js';
 
@@ -7,6 +9,9 @@ export interface ClusterMember extends Endpoint {
   readonly upstream: UpstreamEndpoint;
   readonly labels: Readonly<Record<string, string>>;
 }
+
+/** Outlier detection when a policy names none: the values SPEC's example uses. */
+export const DEFAULT_OUTLIER_DETECTION: OutlierDetectionConfig = Object.freeze({ consecutiveErrors: 5, intervalMs: 5000, baseEjectionTimeMs: 30_000, maxEjectionPercent: 50 });
 
 /**
  * The endpoints of one service (or one subset of it), its load balancer and its circuit
@@ -24,6 +29,7 @@ export class Cluster {
     readonly members: readonly ClusterMember[],
     readonly loadBalancer: LoadBalancerConfig = DEFAULT_LOAD_BALANCER,
     readonly pool: ConnectionPoolConfig = DEFAULT_CONNECTION_POOL,
+    readonly outlierDetection: OutlierDetectionConfig | undefined = DEFAULT_OUTLIER_DETECTION,
   ) {}
 
   /** What the consistent-hash key is read from, if the policy hashes. */
@@ -31,9 +37,18 @@ export class Cluster {
     return this.loadBalancer.hash;
   }
 
-  /** Members that may take new calls. */
+  /**
+   * Members that may take new calls: not READONLY, and not ejected — but never more ejected
+   * than `maxEjectionPercent` of the members; past that, those whose ejection ends soonest
+   * serve again.
+   */
   availableMembers(): ClusterMember[] {
-    return this.members.filter((member) => member.upstream.available);
+    const live = this.members.filter((member) => member.upstream.available);
+    const ejected = live.filter((member) => member.upstream.ejected);
+    if (ejected.length === 0) return live;
+    const allowed = Math.floor(((this.outlierDetection?.maxEjectionPercent ?? 100) * this.members.length) / 100);
+    const kept = new Set(ejected.sort((a, b) => a.upstream.ejectedUntil - b.upstream.ejectedUntil).slice(0, Math.max(0, ejected.length - allowed)));
+    return live.filter((member) => !member.upstream.ejected || kept.has(member));
   }
 
   /** Pick a member; `epoch` is the availability generation, to rebuild a stale picker. */

@@ -1,19 +1,51 @@
 /**
- * Envoy's retry budget: retries in flight may be at most `percent` of the calls in flight
- * (but at least `minConcurrency`), so in an outage retries add at most ~20% load instead of
- * multiplying it.
+ * A retry budget over a time window (Finagle's RetryBudget): every call deposits
+ * `percent`/100 of a token that lives `ttlSeconds`; every retry withdraws one token, from
+ * those deposits or from a reserve of `minRetriesPerSecond` × `ttlSeconds`. Over any window
+ * retries stay within `percent` of the calls (plus the reserve), so an outage cannot turn
+ * into a retry storm — yet the burst of failures when one instance dies is absorbed.
  */
 export class RetryBudget {
-  /** Retries in flight. */
-  active = 0;
+  private readonly slots: Float64Array;
+  private readonly slotSeconds: Float64Array;
 
   constructor(
     readonly percent = 20,
-    readonly minConcurrency = 3,
-  ) {}
+    readonly minRetriesPerSecond = 10,
+    readonly ttlSeconds = 10,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.slots = new Float64Array(ttlSeconds);
+    this.slotSeconds = new Float64Array(ttlSeconds).fill(-1);
+  }
 
-  /** Whether one more retry may start, with `requestsActive` calls in flight. */
-  allows(requestsActive: number): boolean {
-    return this.active < Math.max(this.minConcurrency, (requestsActive * this.percent) / 100);
+  private slot(): number {
+    const second = Math.floor(this.now() / 1000);
+    const index = second % this.ttlSeconds;
+    if (this.slotSeconds[index] !== second) {
+      this.slotSeconds[index] = second;
+      this.slots[index] = 0;
+    }
+    return index;
+  }
+
+  /** Tokens available now, the reserve included. */
+  balance(): number {
+    const second = Math.floor(this.now() / 1000);
+    let sum = this.minRetriesPerSecond * this.ttlSeconds;
+    for (let i = 0; i < this.ttlSeconds; i++) if (second - this.slotSeconds[i]! < this.ttlSeconds) sum += this.slots[i]!;
+    return sum;
+  }
+
+  /** A call started. */
+  deposit(): void {
+    this.slots[this.slot()]! += this.percent / 100;
+  }
+
+  /** Take a token for one retry; false when the budget is spent. */
+  tryWithdraw(): boolean {
+    if (this.balance() < 1) return false;
+    this.slots[this.slot()]! -= 1;
+    return true;
   }
 }

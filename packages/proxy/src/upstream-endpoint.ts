@@ -1,5 +1,6 @@
 import type { Frame } from '@dubbo-mesh/protocol';
 import type { EndpointStats } from '@dubbo-mesh/load-balancer';
+import type { OutlierDetectionConfig } from '@dubbo-mesh/config';
 import { OverflowError, type ProxyError } from './errors.js';
 import { UpstreamConnection, type UpstreamCall } from './upstream-connection.js';
 import type { ProxyStats } from './stats.js';
@@ -40,8 +41,13 @@ export class UpstreamEndpoint {
   isStatic = false;
   /** The instance sent READONLY: it takes no new calls. */
   readonly = false;
-  /** Consecutive connect failures / errors, for outlier detection. */
+  /** Consecutive failed calls (connect failures, lost connections, timeouts), for outlier detection. */
   consecutiveErrors = 0;
+  /** Ejected by outlier detection until this time (ms since epoch); 0 when not ejected. */
+  ejectedUntil = 0;
+  /** How many times it was ejected: each ejection lasts baseEjectionTime × this. */
+  ejections = 0;
+  private ejectionTimer: NodeJS.Timeout | undefined;
   private connections: UpstreamConnection[] = [];
   settings: PoolSettings;
 
@@ -55,9 +61,36 @@ export class UpstreamEndpoint {
     this.settings = settings;
   }
 
-  /** Whether new calls may be sent here. */
+  /** Whether new calls may be sent here (not READONLY; ejection is weighed by the cluster). */
   get available(): boolean {
     return !this.readonly;
+  }
+
+  /** Whether outlier detection has ejected it. */
+  get ejected(): boolean {
+    return this.ejectedUntil > Date.now();
+  }
+
+  /** A call succeeded. */
+  recordSuccess(): void {
+    this.consecutiveErrors = 0;
+  }
+
+  /**
+   * A call failed at the connection level. After `consecutiveErrors` in a row the endpoint is
+   * ejected for baseEjectionTime × the number of times it has been ejected.
+   */
+  recordFailure(outlier: OutlierDetectionConfig | undefined): void {
+    this.consecutiveErrors += 1;
+    if (outlier === undefined || this.consecutiveErrors < outlier.consecutiveErrors || this.ejected) return;
+    this.ejections += 1;
+    this.consecutiveErrors = 0;
+    const duration = Math.min(outlier.baseEjectionTimeMs * this.ejections, 300_000);
+    this.ejectedUntil = Date.now() + duration;
+    this.options.onAvailabilityChange(this);
+    clearTimeout(this.ejectionTimer);
+    this.ejectionTimer = setTimeout(() => this.options.onAvailabilityChange(this), duration + 1);
+    this.ejectionTimer.unref();
   }
 
   /** Open connections. */
@@ -133,6 +166,7 @@ export class UpstreamEndpoint {
 
   /** Close every connection (the endpoint left the config, or the proxy stops). */
   close(reason: string): void {
+    clearTimeout(this.ejectionTimer);
     for (const connection of this.connections) connection.destroy(reason);
     this.connections = [];
   }

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import {
   FrameDecoder, ResponseStatus, decodeRequestBody, encodeErrorResponse, encodeResponse, encodeResponseBody,
-  heartbeatResponseFor, isDubboProtocolError, isHeartbeat, type DubboRequestBody, type DubboResult, type Frame,
+  encodeReadonlyEvent, heartbeatResponseFor, isDubboProtocolError, isHeartbeat, type DubboRequestBody, type DubboResult, type Frame,
 } from '@dubbo-mesh/protocol';
 
 /** Throw this from a handler to return a business exception (response flag 0/3). */
@@ -34,6 +34,8 @@ export interface TestProvider {
   readonly address: string;
   /** Requests received so far. */
   readonly requestCount: number;
+  /** Send a READONLY event on every connection, as a Java provider does when it shuts down. */
+  sendReadonly(): void;
   close(): Promise<void>;
 }
 
@@ -123,6 +125,9 @@ export async function startTestProvider(options: TestProviderOptions): Promise<T
     address: `${bound.address}:${bound.port}`,
     get requestCount() {
       return requestCount;
+    },
+    sendReadonly: () => {
+      for (const socket of sockets) socket.write(encodeReadonlyEvent(0n));
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,0 +1,107 @@
+// Failure paths end to end: instances dying under load, snapshot swaps under load, circuit
+// breakers and READONLY — with the real apache-dubbo-js consumer.
+import t from 'tap';
+import { USER_SERVICE } from '@dubbo-mesh/test-support';
+import { startMesh } from './fixtures/mesh.js';
+import { userClient, type UserClient } from './fixtures/consumer.js';
+
+async function load(clients: UserClient[], total: number, concurrency: number, during?: (done: number) => void | Promise<void>): Promise<{ errors: string[]; done: number }> {
+  const errors: string[] = [];
+  let next = 0;
+  let done = 0;
+  await Promise.all(Array.from({ length: concurrency }, async (_, worker) => {
+    while (next < total) {
+      const id = next++;
+      const result = await clients[worker % clients.length]!.getUser(id);
+      if (result.err !== null) errors.push(String(result.err.message));
+      else if ((result.res as { id: number }).id !== id) errors.push(`wrong result for ${id}`);
+      done += 1;
+      await during?.(done);
+    }
+  }));
+  return { errors, done };
+}
+
+t.test('an instance killed under load: no failed call, and it is ejected', async (t) => {
+  const mesh = await startMesh();
+  const clients = [userClient(mesh.outboundAddress), userClient(mesh.outboundAddress)];
+  t.teardown(async () => {
+    clients.forEach((c) => c.close());
+    await mesh.close();
+  });
+  const victim = mesh.instances[1]!;
+  let killed = false;
+  const { errors, done } = await load(clients, 3000, 60, async (count) => {
+    if (count === 800 && !killed) {
+      killed = true;
+      await victim.inbound.stop(0); // the pod's sidecar dies abruptly, calls in flight included
+      await victim.provider.close();
+    }
+  });
+  t.equal(done, 3000);
+  t.same(errors, [], 'every call succeeded: lost connections and refused connects were retried elsewhere');
+  t.ok(mesh.outbound.stats.counters.upstream_rq_retry > 0, `${mesh.outbound.stats.counters.upstream_rq_retry} retries`);
+  const endpoint = mesh.outbound.clusters.allEndpoints().find((e) => e.id === victim.inboundAddress)!;
+  t.ok(endpoint.ejected, 'the dead instance is ejected');
+  const callsAfter = mesh.instances[0]!.calls + mesh.instances[2]!.calls;
+  await load(clients, 200, 20);
+  t.equal(mesh.instances[0]!.calls + mesh.instances[2]!.calls - callsAfter, 200, 'later calls go to the live instances');
+});
+
+t.test('snapshot swaps under load lose no call', async (t) => {
+  const mesh = await startMesh();
+  const client = userClient(mesh.outboundAddress);
+  t.teardown(async () => {
+    client.close();
+    await mesh.close();
+  });
+  const configs = [
+    mesh.config({ route: { hosts: [USER_SERVICE], routes: [{ destinations: [{ service: 'user-provider', subset: 'v1' }] }] } }),
+    mesh.config({ route: { hosts: [USER_SERVICE], routes: [{ destinations: [{ service: 'user-provider', subset: 'v2' }] }] } }),
+    mesh.config(),
+  ];
+  let swaps = 0;
+  const timer = setInterval(() => mesh.outbound.applySnapshot(configs[swaps % 3]!, `swap-${++swaps}`), 5);
+  const { errors, done } = await load([client], 3000, 50);
+  clearInterval(timer);
+  t.equal(done, 3000);
+  t.same(errors, []);
+  t.ok(swaps > 10, `${swaps} snapshot swaps during the load`);
+  t.ok(mesh.instances.every((i) => i.calls > 0), 'every instance served under the changing routes');
+});
+
+t.test('the circuit breaker answers 100 past maxRequests', async (t) => {
+  const mesh = await startMesh();
+  const client = userClient(mesh.outboundAddress);
+  t.teardown(async () => {
+    client.close();
+    await mesh.close();
+  });
+  mesh.outbound.applySnapshot(mesh.config({ policy: { connectionPool: { maxRequests: 3 } } }), 'breaker');
+  for (const instance of mesh.instances) instance.delayMs = 200;
+  const results = await Promise.all(Array.from({ length: 10 }, (_, i) => client.getUser(i)));
+  const overflow = results.filter((r) => /maxRequests 3/.test(String(r.err?.message)));
+  t.equal(results.filter((r) => r.err === null).length, 3, 'three calls in flight are allowed');
+  t.equal(overflow.length, 7, 'the rest get a local reply naming the limit');
+  t.match(String(overflow[0]!.err!.message), /dubbo-mesh: default\/user-provider has 3 calls in flight \(maxRequests 3\)/);
+  t.equal(mesh.outbound.stats.counters.local_response_overflow, 7);
+});
+
+t.test('a provider\'s READONLY event reaches the outbound proxy, which stops sending there', async (t) => {
+  const mesh = await startMesh();
+  const client = userClient(mesh.outboundAddress);
+  t.teardown(async () => {
+    client.close();
+    await mesh.close();
+  });
+  await load([client], 60, 6); // connections everywhere
+  const leaving = mesh.instances[0]!;
+  leaving.provider.sendReadonly();
+  const endpoint = () => mesh.outbound.clusters.allEndpoints().find((e) => e.id === leaving.inboundAddress)!;
+  for (let i = 0; i < 100 && !endpoint().readonly; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.ok(endpoint().readonly, 'the inbound proxy forwarded READONLY and the outbound proxy marked the endpoint');
+  const before = leaving.calls;
+  const { errors } = await load([client], 200, 10);
+  t.same(errors, []);
+  t.equal(leaving.calls, before, 'no new call went to the leaving instance');
+});
