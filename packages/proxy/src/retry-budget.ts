@@ -6,6 +6,7 @@
  * into a retry storm — yet the burst of failures when one instance dies is absorbed.
  */
 export class RetryBudget {
+  /** Hundredths of a token per slot, so deposits add up exactly. */
   private readonly slots: Float64Array;
   private readonly slotSeconds: Float64Array;
 
@@ -31,21 +32,25 @@ export class RetryBudget {
 
   /** Tokens available now, the reserve included. */
   balance(): number {
+    return this.hundredths() / 100;
+  }
+
+  private hundredths(): number {
     const second = Math.floor(this.now() / 1000);
-    let sum = this.minRetriesPerSecond * this.ttlSeconds;
+    let sum = this.minRetriesPerSecond * this.ttlSeconds * 100;
     for (let i = 0; i < this.ttlSeconds; i++) if (second - this.slotSeconds[i]! < this.ttlSeconds) sum += this.slots[i]!;
     return sum;
   }
 
   /** A call started. */
   deposit(): void {
-    this.slots[this.slot()]! += this.percent / 100;
+    this.slots[this.slot()]! += this.percent;
   }
 
   /** Take a token for one retry; false when the budget is spent. */
   tryWithdraw(): boolean {
-    if (this.balance() < 1) return false;
-    this.slots[this.slot()]! -= 1;
+    if (this.hundredths() < 100) return false;
+    this.slots[this.slot()]! -= 100;
     return true;
   }
 }
