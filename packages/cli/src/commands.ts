@@ -1,3 +1,5 @@
+import { runProxyCommand } from './proxy-command.js';
+
 /** A subcommand of `dubbo-mesh`. */
 export interface Command {
   readonly name: string;
@@ -23,14 +25,14 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'proxy',
     summary: 'run the sidecar proxy next to a Dubbo provider or consumer',
-    usage: 'dubbo-mesh proxy --node ID [--service NAME] [--namespace NS] [--labels k=v,k=v] (--control-plane HOST:PORT | --static PATH) [--outbound 127.0.0.1:20881] [--inbound 0.0.0.0:20891 --inbound-target 127.0.0.1:20880] [--admin 127.0.0.1:15001]',
-    run: { landsWith: 'issue #3 (the sidecar proxy)' },
+    usage: 'dubbo-mesh proxy --node ID [--service NAME] [--namespace NS] [--labels k=v,k=v] (--control-plane HOST:PORT | --static PATH) [--outbound 127.0.0.1:20881] [--inbound 0.0.0.0:20891 --inbound-target 127.0.0.1:20880] [--admin 127.0.0.1:15001] [--access-log] [--drain-timeout 5s] [--log-level info]',
+    run: (argv) => runProxyCommand('proxy', argv),
   },
   {
     name: 'gateway',
     summary: 'put every provider of a cluster behind one address',
-    usage: 'dubbo-mesh gateway --node ID (--control-plane HOST:PORT | --static PATH) [--listen 0.0.0.0:20880] [--admin 127.0.0.1:15001]',
-    run: { landsWith: 'issue #3 (the sidecar proxy and gateway)' },
+    usage: 'dubbo-mesh gateway --node ID (--control-plane HOST:PORT | --static PATH) [--listen 0.0.0.0:20880] [--admin 127.0.0.1:15001] [--access-log] [--drain-timeout 5s] [--log-level info]',
+    run: (argv) => runProxyCommand('gateway', argv),
   },
   {
     name: 'injector',

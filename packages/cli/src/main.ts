@@ -1,4 +1,5 @@
 import { COMMANDS, type Command } from './commands.js';
+import { UsageError } from './flags.js';
 
 /** Exit code of a bad invocation (unknown command or flag). */
 export const EXIT_USAGE = 2;
@@ -44,5 +45,11 @@ export async function main(argv: readonly string[], out: NodeJS.WritableStream =
     err.write(`dubbo-mesh ${command.name}: not available in this build yet; it lands with ${command.run.landsWith}.\n`);
     return EXIT_UNAVAILABLE;
   }
-  return command.run(rest);
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    err.write(`${error.message}\n`);
+    return EXIT_USAGE;
+  }
 }

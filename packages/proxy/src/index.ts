@@ -10,3 +10,4 @@ export * from './downstream-connection.js';
 export * from './active-request.js';
 export * from './retry-budget.js';
 export * from './proxy.js';
+export * from './admin.js';

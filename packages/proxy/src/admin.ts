@@ -1,0 +1,79 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { DubboProxy } from './proxy.js';
+import { REQUEST_TIME_BUCKETS_MS, type ProxyStats } from './stats.js';
+
+/** Prometheus text for the proxy's own stats (counters read at scrape time, no hot-path cost). */
+export function statsToPrometheus(stats: ProxyStats, labels: Record<string, string>): string {
+  const labelText = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`).join(',');
+  const lines: string[] = [];
+  for (const [name, value] of Object.entries(stats.counters)) {
+    const metric = `dubbo_mesh_${name}${name.endsWith('_total') ? '' : '_total'}`;
+    lines.push(`# TYPE ${metric} counter`, `${metric}{${labelText}} ${value}`);
+  }
+  for (const [name, value] of Object.entries(stats.gauges)) {
+    lines.push(`# TYPE dubbo_mesh_${name} gauge`, `dubbo_mesh_${name}{${labelText}} ${value}`);
+  }
+  const histogram = stats.requestTime;
+  lines.push('# TYPE dubbo_mesh_request_time_ms histogram');
+  let cumulative = 0;
+  REQUEST_TIME_BUCKETS_MS.forEach((bound, i) => {
+    cumulative += histogram.buckets[i]!;
+    lines.push(`dubbo_mesh_request_time_ms_bucket{${labelText},le="${bound}"} ${cumulative}`);
+  });
+  lines.push(
+    `dubbo_mesh_request_time_ms_bucket{${labelText},le="+Inf"} ${histogram.count}`,
+    `dubbo_mesh_request_time_ms_sum{${labelText}} ${histogram.sum}`,
+    `dubbo_mesh_request_time_ms_count{${labelText}} ${histogram.count}`,
+  );
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * The admin API of a proxy or gateway (SPEC): `/ready`, `/metrics`, `/stats`,
+ * `/config_dump`, `/clusters`. Bound to loopback by default.
+ */
+export async function startProxyAdmin(proxy: DubboProxy, host: string, port: number, node: string): Promise<{ server: FastifyInstance; port: number }> {
+  const server = Fastify({ logger: false });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'dubbo_mesh_' });
+
+  server.get('/ready', async (_request, reply) => {
+    const ready = proxy.ready;
+    return reply.code(ready ? 200 : 503).send({ ready, version: proxy.snapshot?.version ?? null });
+  });
+  server.get('/stats', async () => proxy.stats.toJSON());
+  server.get('/config_dump', async (_request, reply) => {
+    const snapshot = proxy.snapshot;
+    if (snapshot === undefined) return reply.code(503).send({ error: 'no snapshot yet' });
+    return { version: snapshot.version, config: snapshot.config };
+  });
+  server.get('/clusters', async () => ({
+    endpoints: proxy.clusters.allEndpoints().map((e) => ({
+      address: e.id,
+      available: e.available && !e.ejected,
+      readonly: e.readonly,
+      ejected: e.ejected,
+      ejectedUntil: e.ejectedUntil > Date.now() ? new Date(e.ejectedUntil).toISOString() : null,
+      ejections: e.ejections,
+      consecutiveErrors: e.consecutiveErrors,
+      activeRequests: e.stats.active,
+      ewmaResponseMs: Math.round(e.stats.ewmaResponseMs * 1000) / 1000,
+      openConnections: e.openConnections,
+    })),
+    clusters: proxy.clusters.allClusters().map((c) => ({
+      name: c.name,
+      loadBalancer: c.loadBalancer.policy,
+      activeRequests: c.active,
+      maxRequests: c.pool.maxRequests,
+      members: c.members.map((m) => ({ address: m.id, weight: m.weight, labels: m.labels })),
+    })),
+  }));
+  server.get('/metrics', async (_request, reply) => {
+    reply.type('text/plain; version=0.0.4');
+    return statsToPrometheus(proxy.stats, { node }) + (await registry.metrics());
+  });
+  await server.listen({ host, port });
+  const address = server.server.address();
+  return { server, port: typeof address === 'object' && address !== null ? address.port : port };
+}
