@@ -12,6 +12,7 @@ import type { RouteDecision } from './routing-table.js';
 import type { CounterName, ProxyStats } from './stats.js';
 import type { UpstreamCall } from './upstream-connection.js';
 import type { SentCall } from './upstream-endpoint.js';
+import { flushWrites } from './write-batch.js';
 
 /** Retries when a route names none: Dubbo's failover default, 2 retries, on errors where the call did not complete. */
 export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({ attempts: 2, retryOn: Object.freeze(['connect-failure', 'unavailable'] as RetryOn[]) });
@@ -192,7 +193,10 @@ export class ActiveRequest implements UpstreamCall {
       this.complete(ResponseStatus.OK);
       return;
     }
-    this.timer = setTimeout(() => this.onTimeout(), this.timeoutMs);
+    this.timer = setTimeout(() => {
+      this.onTimeout();
+      flushWrites();
+    }, this.timeoutMs);
     const connection = this.sent.connection;
     if (connection.saturated) this.downstream.waitFor(connection);
   }

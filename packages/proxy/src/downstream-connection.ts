@@ -2,6 +2,7 @@ import type net from 'node:net';
 import { FrameDecoder, heartbeatResponseFor, isDubboProtocolError, isHeartbeat, type Frame } from '@dubbo-mesh/protocol';
 import type { ProxyStats } from './stats.js';
 import type { UpstreamConnection } from './upstream-connection.js';
+import { batchedWrite, flushWrites } from './write-batch.js';
 
 /** What a listener does with each request frame of a connection. */
 export type RequestHandler = (connection: DownstreamConnection, frame: Frame) => void;
@@ -41,7 +42,7 @@ export class DownstreamConnection {
 
   /** Write to the consumer, unless it has gone. */
   write(bytes: Buffer): void {
-    if (!this.socket.destroyed) this.socket.write(bytes);
+    if (!this.socket.destroyed) batchedWrite(this.socket, bytes);
   }
 
   /** Whether the consumer has gone. */
@@ -86,6 +87,7 @@ export class DownstreamConnection {
       this.log?.(`closing downstream connection ${this.socket.remoteAddress}:${this.socket.remotePort}: ${error.message}`, error);
       this.socket.destroy();
     }
+    flushWrites();
   }
 
   private onFrame(frame: Frame): void {

@@ -11,3 +11,4 @@ export * from './active-request.js';
 export * from './retry-budget.js';
 export * from './proxy.js';
 export * from './admin.js';
+export * from './write-batch.js';

@@ -3,6 +3,7 @@ import {
   FrameDecoder, encodeHeartbeatRequest, heartbeatResponseFor, isDubboProtocolError, isHeartbeat, isReadonlyEvent, type Frame,
 } from '@dubbo-mesh/protocol';
 import { ConnectFailureError, UpstreamUnavailableError, type ProxyError } from './errors.js';
+import { batchedWrite, flushWrites } from './write-batch.js';
 
 /** Where an upstream connection delivers a call's outcome. */
 export interface UpstreamCall {
@@ -134,7 +135,7 @@ export class UpstreamConnection {
 
   private write(bytes: Buffer): void {
     this.lastWriteAt = Date.now();
-    this.socket.write(bytes);
+    batchedWrite(this.socket, bytes);
   }
 
   private onConnect(): void {
@@ -150,6 +151,7 @@ export class UpstreamConnection {
       this.pending.set(id, call);
       this.write(bytes);
     }
+    flushWrites();
     this.events.onOpen(this);
   }
 
@@ -163,6 +165,7 @@ export class UpstreamConnection {
       this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
       this.pending.set(id, HEARTBEAT_CALL);
       this.write(encodeHeartbeatRequest(BigInt(id)));
+      flushWrites();
     }
   }
 
@@ -175,6 +178,7 @@ export class UpstreamConnection {
       if (!isDubboProtocolError(error)) throw error;
       this.fail(new UpstreamUnavailableError(this.id, `bad frame from instance: ${error.message}`));
     }
+    flushWrites();
   }
 
   private onFrame(frame: Frame): void {
@@ -208,5 +212,6 @@ export class UpstreamConnection {
     this.events.onClose(this, error, calls.length);
     for (const waiter of this.drainWaiters.splice(0)) waiter();
     for (const call of calls) call.onError(error);
+    flushWrites(); // retries and local replies the failures caused
   }
 }
