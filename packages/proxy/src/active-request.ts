@@ -173,7 +173,8 @@ export class ActiveRequest implements UpstreamCall {
     this.member = member;
     cluster.active += 1;
     member.stats.active += 1;
-    this.attemptStartedAt = performance.now();
+    // The first attempt starts with the call: no second clock read.
+    this.attemptStartedAt = this.attempts === 1 ? this.startedAt : performance.now();
     const attempt = this.attempts;
     let sent: SentCall;
     try {

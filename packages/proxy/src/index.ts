@@ -12,3 +12,4 @@ export * from './retry-budget.js';
 export * from './proxy.js';
 export * from './admin.js';
 export * from './write-batch.js';
+export * from './coarse-clock.js';

@@ -1,3 +1,5 @@
+import { coarseNow } from './coarse-clock.js';
+
 /**
  * A retry budget over a time window (Finagle's RetryBudget): every call deposits
  * `percent`/100 of a token that lives `ttlSeconds`; every retry withdraws one token, from
@@ -14,7 +16,7 @@ export class RetryBudget {
     readonly percent = 20,
     readonly minRetriesPerSecond = 10,
     readonly ttlSeconds = 10,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = coarseNow,
   ) {
     this.slots = new Float64Array(ttlSeconds);
     this.slotSeconds = new Float64Array(ttlSeconds).fill(-1);

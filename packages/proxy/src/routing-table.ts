@@ -101,7 +101,9 @@ export class RoutingTable {
   private readonly exactRoutes = new Map<string, CompiledRule[]>();
   private readonly wildcardRoutes: Array<{ pattern: RegExp; rules: CompiledRule[] }> = [];
   private readonly rulesCache = new Map<string, CompiledRule[]>();
-  private readonly serviceCache = new Map<string, MeshService | null>();
+  /** interface → group → version → service (null: none). Nested, so a lookup builds no key string. */
+  private readonly serviceCache = new Map<string, Map<string, Map<string, MeshService | null>>>();
+  private cachedKeys = 0;
 
   constructor(readonly config: MeshConfig, readonly version: string) {
     const policies = new Map(config.policies.map((p) => [`${p.metadata.namespace}/${p.service}`, p]));
@@ -151,8 +153,9 @@ export class RoutingTable {
    * version both given, then one, then the interface alone).
    */
   resolveService(iface: string, group: string, version: string): MeshService | undefined {
-    const cacheKey = `${iface}\u0000${group}\u0000${version}`;
-    const cached = this.serviceCache.get(cacheKey);
+    let byGroup = this.serviceCache.get(iface);
+    let byVersion = byGroup?.get(group);
+    const cached = byVersion?.get(version);
     if (cached !== undefined) return cached ?? undefined;
     let best: { serviceId: string; score: number } | undefined;
     for (const candidate of this.providers.get(iface) ?? []) {
@@ -162,8 +165,16 @@ export class RoutingTable {
       if (best === undefined || score > best.score) best = { serviceId: candidate.serviceId, score };
     }
     const service = best === undefined ? undefined : this.services.get(best.serviceId);
-    if (this.serviceCache.size >= CACHE_LIMIT) this.serviceCache.clear();
-    this.serviceCache.set(cacheKey, service ?? null);
+    if (this.cachedKeys >= CACHE_LIMIT) {
+      this.serviceCache.clear();
+      this.cachedKeys = 0;
+      byGroup = undefined;
+      byVersion = undefined;
+    }
+    if (byGroup === undefined) this.serviceCache.set(iface, (byGroup = new Map()));
+    if (byVersion === undefined) byGroup.set(group, (byVersion = new Map()));
+    byVersion.set(version, service ?? null);
+    this.cachedKeys += 1;
     return service;
   }
 

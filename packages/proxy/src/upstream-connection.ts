@@ -4,6 +4,7 @@ import {
 } from '@dubbo-mesh/protocol';
 import { ConnectFailureError, UpstreamUnavailableError, type ProxyError } from './errors.js';
 import { batchedWrite, flushWrites } from './write-batch.js';
+import { coarseNow } from './coarse-clock.js';
 
 /** Where an upstream connection delivers a call's outcome. */
 export interface UpstreamCall {
@@ -134,7 +135,7 @@ export class UpstreamConnection {
   }
 
   private write(bytes: Buffer): void {
-    this.lastWriteAt = Date.now();
+    this.lastWriteAt = coarseNow();
     batchedWrite(this.socket, bytes);
   }
 
@@ -170,7 +171,7 @@ export class UpstreamConnection {
   }
 
   private onData(chunk: Buffer): void {
-    this.lastReadAt = Date.now();
+    this.lastReadAt = coarseNow();
     this.decoder.push(chunk);
     try {
       for (let frame = this.decoder.next(); frame !== undefined; frame = this.decoder.next()) this.onFrame(frame);
