@@ -52,6 +52,7 @@ export async function startProxyAdmin(proxy: DubboProxy, host: string, port: num
     endpoints: proxy.clusters.allEndpoints().map((e) => ({
       address: e.id,
       available: e.available && !e.ejected,
+      healthy: e.healthy,
       readonly: e.readonly,
       ejected: e.ejected,
       ejectedUntil: e.ejectedUntil > Date.now() ? new Date(e.ejectedUntil).toISOString() : null,

@@ -67,7 +67,13 @@ export class ClusterManager {
     this.table = table;
     this.clusters = new Map();
     const wanted = new Set<string>();
-    for (const service of table.services.values()) for (const e of service.config.endpoints) wanted.add(`${e.host}:${e.port}`);
+    for (const service of table.services.values()) {
+      for (const e of service.config.endpoints) {
+        wanted.add(`${e.host}:${e.port}`);
+        // Health checks start with the snapshot, before any call needs the endpoint.
+        this.endpoint(e.host, e.port, service.policy?.connectionPool ?? DEFAULT_CONNECTION_POOL).configureHealthCheck(service.policy?.healthCheck);
+      }
+    }
     for (const [id, endpoint] of this.endpoints) {
       if (wanted.has(id) || endpoint.isStatic) continue;
       this.endpoints.delete(id);
@@ -90,6 +96,7 @@ export class ClusterManager {
     for (const e of service.config.endpoints) {
       if (subsetLabels !== undefined && !Object.entries(subsetLabels).every(([k, v]) => e.labels[k] === v)) continue;
       const upstream = this.endpoint(e.host, e.port, policy?.connectionPool ?? DEFAULT_CONNECTION_POOL);
+      upstream.configureHealthCheck(policy?.healthCheck);
       members.push({ id: upstream.id, weight: e.weight, stats: upstream.stats, upstream, labels: e.labels });
     }
     cluster = new Cluster(name, members, policy?.loadBalancer, policy?.connectionPool, policy?.outlierDetection);

@@ -122,6 +122,43 @@ export class UpstreamConnection {
     return id;
   }
 
+  /**
+   * Send a heartbeat and resolve true if it is answered within `timeoutMs` (an active health
+   * check). Resolves false on timeout or if the connection fails.
+   */
+  ping(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      let id = 0;
+      const timer = setTimeout(() => {
+        this.cancel(id);
+        resolve(false);
+      }, timeoutMs);
+      const call: UpstreamCall = {
+        onResponse: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+        onError: () => {
+          clearTimeout(timer);
+          resolve(false);
+        },
+      };
+      id = this.nextId;
+      this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+      const bytes = encodeHeartbeatRequest(BigInt(id));
+      if (this.state === 'open') {
+        this.pending.set(id, call);
+        this.write(bytes);
+        flushWrites();
+      } else if (this.state === 'connecting') {
+        this.queue.push({ bytes, id, call });
+      } else {
+        clearTimeout(timer);
+        resolve(false);
+      }
+    });
+  }
+
   /** Forget a call (its timeout passed): a late response is dropped. */
   cancel(id: number): void {
     if (this.pending.delete(id)) return;

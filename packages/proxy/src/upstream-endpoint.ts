@@ -1,6 +1,6 @@
 import type { Frame } from '@dubbo-mesh/protocol';
 import type { EndpointStats } from '@dubbo-mesh/load-balancer';
-import type { OutlierDetectionConfig } from '@dubbo-mesh/config';
+import type { HealthCheckConfig, OutlierDetectionConfig } from '@dubbo-mesh/config';
 import { OverflowError, type ProxyError } from './errors.js';
 import { UpstreamConnection, type UpstreamCall } from './upstream-connection.js';
 import type { ProxyStats } from './stats.js';
@@ -48,6 +48,13 @@ export class UpstreamEndpoint {
   /** How many times it was ejected: each ejection lasts baseEjectionTime × this. */
   ejections = 0;
   private ejectionTimer: NodeJS.Timeout | undefined;
+  /** Active health: false after `unhealthyThreshold` unanswered heartbeats in a row. */
+  healthy = true;
+  private healthCheck: HealthCheckConfig | undefined;
+  private healthTimer: NodeJS.Timeout | undefined;
+  private healthFailures = 0;
+  private healthSuccesses = 0;
+  private probing = false;
   private connections: UpstreamConnection[] = [];
   settings: PoolSettings;
 
@@ -61,9 +68,57 @@ export class UpstreamEndpoint {
     this.settings = settings;
   }
 
-  /** Whether new calls may be sent here (not READONLY; ejection is weighed by the cluster). */
+  /** Whether new calls may be sent here (not READONLY, not failing health checks; ejection is weighed by the cluster). */
   get available(): boolean {
-    return !this.readonly;
+    return !this.readonly && this.healthy;
+  }
+
+  /**
+   * Turn active health checking on (or off with undefined): every `intervalMs` a Dubbo
+   * heartbeat goes over one of the pool's connections (opening one if needed) and must be
+   * answered within `timeoutMs`.
+   */
+  configureHealthCheck(config: HealthCheckConfig | undefined): void {
+    if (JSON.stringify(config) === JSON.stringify(this.healthCheck)) return;
+    this.healthCheck = config;
+    clearInterval(this.healthTimer);
+    this.healthTimer = undefined;
+    if (config === undefined) {
+      if (!this.healthy) {
+        this.healthy = true;
+        this.options.onAvailabilityChange(this);
+      }
+      return;
+    }
+    this.healthTimer = setInterval(() => void this.probe(), config.intervalMs);
+    this.healthTimer.unref();
+  }
+
+  private async probe(): Promise<void> {
+    const config = this.healthCheck;
+    if (config === undefined || this.probing) return;
+    this.probing = true;
+    let answered = false;
+    try {
+      answered = await this.chooseConnection().ping(config.timeoutMs);
+    } finally {
+      this.probing = false;
+    }
+    if (answered) {
+      this.healthFailures = 0;
+      this.healthSuccesses += 1;
+      if (!this.healthy && this.healthSuccesses >= config.healthyThreshold) {
+        this.healthy = true;
+        this.options.onAvailabilityChange(this);
+      }
+    } else {
+      this.healthSuccesses = 0;
+      this.healthFailures += 1;
+      if (this.healthy && this.healthFailures >= config.unhealthyThreshold) {
+        this.healthy = false;
+        this.options.onAvailabilityChange(this);
+      }
+    }
   }
 
   /** Whether outlier detection has ejected it. */
@@ -167,6 +222,7 @@ export class UpstreamEndpoint {
   /** Close every connection (the endpoint left the config, or the proxy stops). */
   close(reason: string): void {
     clearTimeout(this.ejectionTimer);
+    clearInterval(this.healthTimer);
     for (const connection of this.connections) connection.destroy(reason);
     this.connections = [];
   }
