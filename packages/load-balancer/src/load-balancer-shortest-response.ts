@@ -1,4 +1,4 @@
-import { candidates, unavailable, weightedRandom, type Endpoint, type LoadBalancerFactory, type PickResult, type Picker, type PickerOptions } from './picker.js';
+import { candidates, pickLowest, unavailable, type Endpoint, type LoadBalancerFactory, type PickResult, type Picker, type PickerOptions } from './picker.js';
 
 /**
  * The endpoint expected to answer first, as Dubbo's ShortestResponseLoadBalance: average
@@ -12,16 +12,7 @@ export const shortestResponseLoadBalancer: LoadBalancerFactory = {
     const usable = endpoints.filter((e) => e.weight > 0);
     return {
       pick(context): PickResult {
-        let best = Infinity;
-        let ties: Endpoint[] = [];
-        for (const endpoint of candidates(usable, context.exclude)) {
-          const estimate = endpoint.stats.ewmaResponseMs * (endpoint.stats.active + 1);
-          if (estimate < best) {
-            best = estimate;
-            ties = [endpoint];
-          } else if (estimate === best) ties.push(endpoint);
-        }
-        const endpoint = ties.length === 1 ? ties[0] : weightedRandom(ties, random);
+        const endpoint = pickLowest(candidates(usable, context.exclude), (e) => e.stats.ewmaResponseMs * (e.stats.active + 1), random);
         return endpoint === undefined ? unavailable(endpoints) : { type: 'complete', endpoint };
       },
     };

@@ -83,3 +83,20 @@ export function weightedRandom(list: readonly Endpoint[], random: RandomSource):
 export function unavailable(endpoints: readonly Endpoint[]): PickResult {
   return { type: 'unavailable', reason: endpoints.length === 0 ? 'no endpoints' : 'every endpoint has weight 0' };
 }
+
+/**
+ * The endpoint with the lowest `score`, ties broken by weighted random (the shape of Dubbo's
+ * LeastActive and ShortestResponse balancers).
+ */
+export function pickLowest(list: readonly Endpoint[], score: (endpoint: Endpoint) => number, random: RandomSource): Endpoint | undefined {
+  let best = Infinity;
+  let ties: Endpoint[] = [];
+  for (const endpoint of list) {
+    const value = score(endpoint);
+    if (value < best) {
+      best = value;
+      ties = [endpoint];
+    } else if (value === best) ties.push(endpoint);
+  }
+  return ties.length === 1 ? ties[0] : weightedRandom(ties, random);
+}

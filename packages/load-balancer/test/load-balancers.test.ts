@@ -1,22 +1,13 @@
 import t from 'tap';
 import { getLoadBalancer, type Endpoint } from '@dubbo-mesh/load-balancer';
+import { seededRandom } from '@dubbo-mesh/test-support';
 
 function endpoints(...weights: number[]): Endpoint[] {
   return weights.map((weight, i) => ({ id: `10.0.0.${i + 1}:20880`, weight, stats: { active: 0, ewmaResponseMs: 0 } }));
 }
 
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(a ^ (a >>> 15), 1 | a);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function counts(name: string, list: Endpoint[], calls: number, hashKey?: (i: number) => string): number[] {
-  const picker = getLoadBalancer(name).createPicker(list, { random: seeded(1) });
+  const picker = getLoadBalancer(name).createPicker(list, { random: seededRandom(1) });
   const out = list.map(() => 0);
   for (let i = 0; i < calls; i++) {
     const result = picker.pick(hashKey ? { hashKey: () => hashKey(i) } : {});
@@ -102,7 +93,7 @@ t.test('consistent-hash: the same key sticks; removing one endpoint moves only i
 t.test('retries avoid tried endpoints; empty lists are unavailable', async (t) => {
   for (const name of ['random', 'round-robin', 'least-active', 'shortest-response', 'least-request']) {
     const list = endpoints(100, 100);
-    const picker = getLoadBalancer(name).createPicker(list, { random: seeded(3) });
+    const picker = getLoadBalancer(name).createPicker(list, { random: seededRandom(3) });
     for (let i = 0; i < 50; i++) {
       const result = picker.pick({ exclude: new Set([list[0]!.id]) });
       if (result.type !== 'complete' || result.endpoint !== list[1]) t.fail(`${name} picked a tried endpoint`);

@@ -7,22 +7,13 @@ import {
   encodeErrorResponse, encodeFrame, encodeHeartbeatRequest, encodeReadonlyEvent, encodeRequest, encodeResponse, encodeResponseBody,
   isHeartbeat, isReadonlyEvent, javaException, peekRequest, peekResponseFlag, type Frame,
 } from '@dubbo-mesh/protocol';
-import { makeUser, userValue } from '@dubbo-mesh/test-support';
+import { makeUser, seededRandom, userValue } from '@dubbo-mesh/test-support';
 import { requestCorpus } from './fixtures/corpus.js';
 
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 100_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261121);
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(a ^ (a >>> 15), 1 | a);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = mulberry32(SEED);
+const random = seededRandom(SEED);
 const int = (n: number) => Math.floor(random() * n);
 
 const requestBodies = requestCorpus().filter((c) => c.body.length < 20000).map((c) => c.body);

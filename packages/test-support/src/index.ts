@@ -2,3 +2,4 @@
 export * from './dubbo-test-provider.js';
 export * from './dubbo-js-client.js';
 export * from './user-service.js';
+export * from './seeded-random.js';
