@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { FrameDecoder, heartbeatResponseFor, isDubboProtocolError, isHeartbeat, type Frame } from '@dubbo-mesh/protocol';
+import { FrameDecoder, encodeReadonlyEvent, heartbeatResponseFor, isDubboProtocolError, isHeartbeat, type Frame } from '@dubbo-mesh/protocol';
 import type { ProxyStats } from './stats.js';
 import type { UpstreamConnection } from './upstream-connection.js';
 import { batchedWrite, flushWrites } from './write-batch.js';
@@ -36,7 +36,8 @@ export class DownstreamConnection {
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       stats.gauges.downstream_cx_active -= 1;
-      this.onIdle?.();
+      // Calls still in flight can no longer be answered: the drain is over for this connection.
+      if (this.draining) this.finishDrain();
     });
   }
 
@@ -60,20 +61,30 @@ export class DownstreamConnection {
 
   /** Called by each finished call. */
   onRequestDone(): void {
-    if (this.draining && this.active === 0) this.socket.end();
+    if (this.draining && this.active === 0) this.finishDrain();
   }
 
   /**
-   * Stop taking new calls on this connection and close it once its calls are answered.
-   * Resolves when closed.
+   * Stop taking new calls on this connection; once its calls are answered, end it. Resolves
+   * when the calls in flight are done (Dubbo consumers keep connections open, so waiting for
+   * them to close would always run into the drain timeout).
    */
   drain(): Promise<void> {
     this.draining = true;
+    // As a Java provider does when it shuts down: READONLY asks the consumer to send no new calls here.
+    this.write(encodeReadonlyEvent(0n));
+    flushWrites();
     return new Promise((resolve) => {
-      if (this.socket.destroyed) return resolve();
       this.onIdle = resolve;
-      if (this.active === 0) this.socket.end();
+      if (this.active === 0 || this.socket.destroyed) this.finishDrain();
     });
+  }
+
+  private finishDrain(): void {
+    if (!this.socket.destroyed) this.socket.end();
+    const resolve = this.onIdle;
+    this.onIdle = undefined;
+    resolve?.();
   }
 
   private onData(chunk: Buffer): void {

@@ -33,3 +33,20 @@ t.test('one gateway address serves every provider, routed per request', async (t
   t.equal(users.requestCount, 1);
   t.equal(orders.requestCount, 1);
 });
+
+t.test('stopping sends READONLY to connected consumers, then closes', async (t) => {
+  const { default: net } = await import('node:net');
+  const gateway = new DubboProxy({ node: 'edge', role: 'gateway', outbound: { host: '127.0.0.1', port: 0 } });
+  await gateway.start();
+  gateway.applySnapshot(buildConfig([]), 'empty');
+  const socket = net.connect(gateway.addresses().gateway!.port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const received: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => received.push(chunk));
+  const ended = new Promise((resolve) => socket.once('end', resolve));
+  const drained = await gateway.stop(2000);
+  await ended;
+  t.equal(drained, true, 'nothing was in flight, so the drain ends at once');
+  t.equal(Buffer.concat(received).toString('hex'), 'dabba2000000000000000000000000020152', 'a READONLY event (one-way event request, body "R")');
+  socket.destroy();
+});
