@@ -177,6 +177,19 @@ export class DubboProxy {
   }
 
   /**
+   * Die at once, as a killed process would: no READONLY, no drain; every connection is
+   * destroyed with its calls in flight. For fatal errors, and for tests of the callers'
+   * failover.
+   */
+  async destroy(): Promise<void> {
+    this.stopping = true;
+    const closed = this.listeners.map((listener) => new Promise<void>((resolve) => listener.server.close(() => resolve())));
+    for (const listener of this.listeners) for (const connection of listener.connections) connection.socket.destroy();
+    this.clusters.close();
+    await Promise.all(closed);
+  }
+
+  /**
    * Stop: accept nothing new, let calls in flight finish (up to `drainTimeoutMs`), then close
    * every connection. Resolves true when everything drained in time.
    */

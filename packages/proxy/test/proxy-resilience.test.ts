@@ -34,7 +34,7 @@ t.test('an instance killed under load: no failed call, and it is ejected', async
   const { errors, done } = await load(clients, 3000, 60, async (count) => {
     if (count === 800 && !killed) {
       killed = true;
-      await victim.inbound.stop(0); // the pod's sidecar dies abruptly, calls in flight included
+      await victim.inbound.destroy(); // the pod's sidecar dies abruptly, calls in flight included
       await victim.provider.close();
     }
   });
@@ -104,4 +104,21 @@ t.test('a provider\'s READONLY event reaches the outbound proxy, which stops sen
   const { errors } = await load([client], 200, 10);
   t.same(errors, []);
   t.equal(leaving.calls, before, 'no new call went to the leaving instance');
+});
+
+t.test('an instance stopped gracefully (SIGTERM) loses no call even with retries off', async (t) => {
+  const mesh = await startMesh();
+  const client = userClient(mesh.outboundAddress);
+  t.teardown(async () => {
+    client.close();
+    await mesh.close();
+  });
+  mesh.outbound.applySnapshot(mesh.config({ route: { hosts: [USER_SERVICE], routes: [{ destinations: [{ service: 'user-provider' }], retries: { attempts: 0 } }] } }), 'no-retries');
+  const leaving = mesh.instances[1]!;
+  let stopped: Promise<boolean> | undefined;
+  const { errors } = await load([client], 2000, 40, (count) => {
+    if (count === 500 && stopped === undefined) stopped = leaving.inbound.stop(2000);
+  });
+  t.same(errors, [], 'READONLY moved new calls away and calls in flight were answered');
+  t.equal(await stopped, true, 'the drain finished in time');
 });
