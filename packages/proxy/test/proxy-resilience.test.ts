@@ -1,8 +1,8 @@
 // Failure paths end to end: instances dying under load, snapshot swaps under load, circuit
 // breakers and READONLY — with the real apache-dubbo-js consumer.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { USER_SERVICE } from '@dubbo-mesh/test-support';
-import { startMesh } from './fixtures/mesh.js';
+import { startMesh, type Mesh } from './fixtures/mesh.js';
 import { userClient, type UserClient } from './fixtures/consumer.js';
 
 async function load(clients: UserClient[], total: number, concurrency: number, during?: (done: number) => void | Promise<void>): Promise<{ errors: string[]; done: number }> {
@@ -20,6 +20,18 @@ async function load(clients: UserClient[], total: number, concurrency: number, d
     }
   }));
   return { errors, done };
+}
+
+
+/** A mesh with one apache-dubbo-js client on its outbound proxy, closed when the test ends. */
+async function meshWithClient(t: Test): Promise<{ mesh: Mesh; client: UserClient }> {
+  const mesh = await startMesh();
+  const client = userClient(mesh.outboundAddress);
+  t.teardown(async () => {
+    client.close();
+    await mesh.close();
+  });
+  return { mesh, client };
 }
 
 t.test('an instance killed under load: no failed call, and it is ejected', async (t) => {
@@ -49,12 +61,7 @@ t.test('an instance killed under load: no failed call, and it is ejected', async
 });
 
 t.test('snapshot swaps under load lose no call', async (t) => {
-  const mesh = await startMesh();
-  const client = userClient(mesh.outboundAddress);
-  t.teardown(async () => {
-    client.close();
-    await mesh.close();
-  });
+  const { mesh, client } = await meshWithClient(t);
   const configs = [
     mesh.config({ route: { hosts: [USER_SERVICE], routes: [{ destinations: [{ service: 'user-provider', subset: 'v1' }] }] } }),
     mesh.config({ route: { hosts: [USER_SERVICE], routes: [{ destinations: [{ service: 'user-provider', subset: 'v2' }] }] } }),
@@ -71,12 +78,7 @@ t.test('snapshot swaps under load lose no call', async (t) => {
 });
 
 t.test('the circuit breaker answers 100 past maxRequests', async (t) => {
-  const mesh = await startMesh();
-  const client = userClient(mesh.outboundAddress);
-  t.teardown(async () => {
-    client.close();
-    await mesh.close();
-  });
+  const { mesh, client } = await meshWithClient(t);
   mesh.outbound.applySnapshot(mesh.config({ policy: { connectionPool: { maxRequests: 3 } } }), 'breaker');
   for (const instance of mesh.instances) instance.delayMs = 200;
   const results = await Promise.all(Array.from({ length: 10 }, (_, i) => client.getUser(i)));
@@ -88,12 +90,7 @@ t.test('the circuit breaker answers 100 past maxRequests', async (t) => {
 });
 
 t.test('a provider\'s READONLY event reaches the outbound proxy, which stops sending there', async (t) => {
-  const mesh = await startMesh();
-  const client = userClient(mesh.outboundAddress);
-  t.teardown(async () => {
-    client.close();
-    await mesh.close();
-  });
+  const { mesh, client } = await meshWithClient(t);
   await load([client], 60, 6); // connections everywhere
   const leaving = mesh.instances[0]!;
   leaving.provider.sendReadonly();
@@ -107,12 +104,7 @@ t.test('a provider\'s READONLY event reaches the outbound proxy, which stops sen
 });
 
 t.test('an instance stopped gracefully (SIGTERM) loses no call even with retries off', async (t) => {
-  const mesh = await startMesh();
-  const client = userClient(mesh.outboundAddress);
-  t.teardown(async () => {
-    client.close();
-    await mesh.close();
-  });
+  const { mesh, client } = await meshWithClient(t);
   mesh.outbound.applySnapshot(mesh.config({ route: { hosts: [USER_SERVICE], routes: [{ destinations: [{ service: 'user-provider' }], retries: { attempts: 0 } }] } }), 'no-retries');
   const leaving = mesh.instances[1]!;
   let stopped: Promise<boolean> | undefined;
