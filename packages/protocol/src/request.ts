@@ -1,4 +1,4 @@
-import { DEFAULT_DUBBO_VERSION, DEFAULT_SERVICE_VERSION, GENERIC_METHODS, HEADER_LENGTH, SerializationId } from './constants.js';
+import { DEFAULT_DUBBO_VERSION, DEFAULT_SERVICE_VERSION, GENERIC_METHODS, SerializationId } from './constants.js';
 import { countParameters, countParametersInBytes, parseParameterDescriptor, toParameterDescriptor } from './descriptor.js';
 import { EncodeError, MalformedBodyError } from './errors.js';
 import { encodeFrame } from './frame.js';
@@ -304,7 +304,7 @@ const MAP_START = Buffer.from([0x48]);
 const MAP_END = Buffer.from([0x5a]);
 
 function keyOf(peek: RequestPeek, keyStart: number, valueStart: number): string {
-  return new HessianScanner().reset(peek.body, keyStart, valueStart).readString();
+  return lazyScanner.reset(peek.body, keyStart, valueStart).readString();
 }
 
 /** A request body, fully decoded. */
@@ -392,7 +392,5 @@ export function encodeRequest(requestId: bigint, body: Buffer, options: { twoWay
   });
 }
 
-/** Offset of the body inside a whole frame (re-exported for readers of frame bytes). */
-export const BODY_OFFSET = HEADER_LENGTH;
 
 

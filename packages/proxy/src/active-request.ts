@@ -79,6 +79,8 @@ export class ActiveRequest implements UpstreamCall {
   private sent: SentCall | undefined;
   private cluster: Cluster | undefined;
   private member: ClusterMember | undefined;
+  /** The endpoint of the latest attempt, kept after release for the access log. */
+  private lastEndpointId: string | undefined;
   private readonly startedAt = performance.now();
   private attemptStartedAt = 0;
   /** The consumer's request id, as the two words of the header (restored on the response). */
@@ -171,6 +173,7 @@ export class ActiveRequest implements UpstreamCall {
     this.attempts += 1;
     this.cluster = cluster;
     this.member = member;
+    this.lastEndpointId = member.id;
     cluster.active += 1;
     member.stats.active += 1;
     // The first attempt starts with the call: no second clock read.
@@ -275,7 +278,7 @@ export class ActiveRequest implements UpstreamCall {
   private finish(error: ProxyError): void {
     if (this.done) return;
     sendLocalReply(this.downstream, this.context.stats, this.frame.header.requestId, error);
-    this.complete(error.status, this.member?.id);
+    this.complete(error.status, this.lastEndpointId);
   }
 
   private complete(status: number, endpoint?: string): void {

@@ -46,11 +46,6 @@ export class DownstreamConnection {
     if (!this.socket.destroyed) batchedWrite(this.socket, bytes);
   }
 
-  /** Whether the consumer has gone. */
-  get closed(): boolean {
-    return this.socket.destroyed;
-  }
-
   /** Stop reading until `connection` drains: backpressure from a saturated upstream. */
   waitFor(connection: UpstreamConnection): void {
     if (this.waiting++ === 0) this.socket.pause();

@@ -167,7 +167,7 @@ export class UpstreamEndpoint {
    */
   send(bytes: Buffer, call: UpstreamCall): SentCall {
     const connection = this.chooseConnection();
-    if (!connection.isOpen && connection.queued >= this.settings.maxPendingRequests) {
+    if (!connection.isOpen && this.queued >= this.settings.maxPendingRequests) {
       throw new OverflowError(`${this.queued} calls already wait for a connection to ${this.id} (maxPendingRequests ${this.settings.maxPendingRequests})`);
     }
     const id = connection.send(bytes, call);

@@ -88,6 +88,8 @@ t.test('a route timeout is a local reply 31 the real client sees', async (t) => 
   const result = await client.getUser(5);
   t.match(String(result.err?.message), /dubbo-mesh: no response for .*UserService:1\.0\.0 within 150 ms \(1 attempt\)/);
   t.ok(Date.now() - started < 900, 'answered at the route timeout, not the provider delay');
+  const entry = mesh.log.at(-1)!;
+  t.match(entry, { status: 31, rule: 'slow', attempts: 1, endpoint: mesh.instances[2]!.inboundAddress }, 'the access log names the endpoint that timed out');
 });
 
 t.test('heartbeats are answered by the proxy itself, byte for byte', async (t) => {
