@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_PAYLOAD, HEADER_LENGTH, MAGIC_HIGH, MAGIC_LOW, SerializationId } from './constants.js';
+import { DEFAULT_MAX_PAYLOAD, Flag, HEADER_LENGTH, MAGIC_HIGH, MAGIC_LOW, SerializationId } from './constants.js';
 import { BadMagicError, PayloadTooLargeError } from './errors.js';
 import { readHeader, writeHeader, type FrameHeader } from './header.js';
 
@@ -9,6 +9,46 @@ export interface Frame {
   readonly bytes: Buffer;
   /** The body bytes (a view of `bytes`, not a copy). */
   readonly body: Buffer;
+}
+
+/**
+ * A frame from a {@link FrameDecoder}: one object that is also its own header (`header`
+ * returns itself). The body view and the 64-bit request id are built only when asked for,
+ * so a frame the proxy only forwards costs one object and one view.
+ */
+class DecodedFrame implements Frame, FrameHeader {
+  readonly isRequest: boolean;
+  readonly twoWay: boolean;
+  readonly event: boolean;
+  readonly serializationId: number;
+  private bodyView: Buffer | undefined = undefined;
+
+  constructor(
+    readonly bytes: Buffer,
+    flag: number,
+    readonly status: number,
+    /** The request id as read when the frame was decoded (an in-place rewrite of `bytes` later does not change it). */
+    private readonly idHigh: number,
+    private readonly idLow: number,
+    readonly bodyLength: number,
+  ) {
+    this.isRequest = (flag & Flag.REQUEST) !== 0;
+    this.twoWay = this.isRequest && (flag & Flag.TWO_WAY) !== 0;
+    this.event = (flag & Flag.EVENT) !== 0;
+    this.serializationId = flag & Flag.SERIALIZATION_MASK;
+  }
+
+  get header(): FrameHeader {
+    return this;
+  }
+
+  get requestId(): bigint {
+    return BigInt.asIntN(64, (BigInt(this.idHigh) << 32n) | BigInt(this.idLow));
+  }
+
+  get body(): Buffer {
+    return (this.bodyView ??= this.bytes.subarray(HEADER_LENGTH));
+  }
 }
 
 /** Result of {@link decodeFrame}: a frame and where the next one starts, or how many bytes are missing. */
@@ -103,15 +143,30 @@ export class FrameDecoder {
   }
 
   private nextFrame(): Frame | undefined {
-    // Views, not copies, unless the bytes span chunks.
-    const prefix = this.peekBytes(Math.min(HEADER_LENGTH, this.buffered));
-    const header = checkHeaderPrefix(prefix, 0, prefix.length, this.maxPayload);
-    if (header === undefined) return undefined;
-    const total = HEADER_LENGTH + header.bodyLength;
+    // The header is read where it lies; only a header split across chunks is copied first.
+    let source = this.chunks[0]!;
+    let at = this.offset;
+    if (source.length - at < HEADER_LENGTH) {
+      source = this.peekBytes(Math.min(HEADER_LENGTH, this.buffered));
+      at = 0;
+      if (source.length < HEADER_LENGTH) {
+        checkHeaderPrefix(source, 0, source.length, this.maxPayload);
+        return undefined;
+      }
+    }
+    if (source[at] !== MAGIC_HIGH || source[at + 1] !== MAGIC_LOW) throw new BadMagicError((source[at]! << 8) | source[at + 1]!);
+    const bodyLength = source.readInt32BE(at + 12);
+    if (bodyLength < 0 || bodyLength > this.maxPayload) throw new PayloadTooLargeError(bodyLength, this.maxPayload);
+    const total = HEADER_LENGTH + bodyLength;
     if (this.buffered < total) return undefined;
+    const flag = source[at + 2]!;
+    const status = source[at + 3]!;
+    const idHigh = source.readUInt32BE(at + 4);
+    const idLow = source.readUInt32BE(at + 8);
+    // Views, not copies, unless the bytes span chunks.
     const bytes = this.peekBytes(total);
     this.consume(total);
-    return { header, bytes, body: bytes.subarray(HEADER_LENGTH) };
+    return new DecodedFrame(bytes, flag, status, idHigh, idLow, bodyLength);
   }
 
   /** The first `length` buffered bytes, copied only when they span chunks. */

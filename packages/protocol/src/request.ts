@@ -158,6 +158,18 @@ export interface DecodeOptions {
   withType?: boolean;
 }
 
+function readHead(scanner: HessianScanner, body: Buffer): Head {
+  skipNullableString(scanner, 'dubbo version');
+  const pathOffset = scanner.position;
+  const path = readNullableString(scanner, 'service path');
+  const version = readNullableString(scanner, 'service version');
+  const method = readNullableString(scanner, 'method name');
+  if (method === '') throw new MalformedBodyError('request has no method name');
+  const descriptorOffset = scanner.position;
+  const count = readParameterCount(scanner, body);
+  return { bytes: body.subarray(0, scanner.position), path, version, method, count, pathOffset, descriptorOffset };
+}
+
 /** Options of {@link peekRequest}. */
 export interface PeekOptions {
   limits?: HessianLimits;
@@ -203,23 +215,76 @@ function readParameterCount(scanner: HessianScanner, body: Buffer): number {
   return countParameters(lazyScanner.reset(body, start, scanner.position).readString());
 }
 
+/** The invocation head of a body: everything before the first argument. */
+interface Head {
+  /** The head's bytes. */
+  readonly bytes: Buffer;
+  readonly path: string;
+  readonly version: string;
+  readonly method: string;
+  readonly count: number;
+  readonly pathOffset: number;
+  readonly descriptorOffset: number;
+}
+
+/** Heads longer than this are not remembered. */
+const MAX_HEAD_BYTES = 512;
+
+/**
+ * The invocation heads (dubbo version, path, version, method, descriptor) a connection sent
+ * last. A consumer repeats the same few heads call after call; when a body starts with the
+ * bytes of a remembered head, the peek reuses its strings instead of reading them again, and
+ * equal strings are the same string objects, so lookups keyed on them hash once. Bytes, not
+ * guesses: a head is reused only when every byte of it matches. One per connection.
+ */
+export class PeekCache {
+  private readonly heads: Head[] = [];
+  private next = 0;
+
+  constructor(private readonly size = 4) {}
+
+  /** A remembered head that `body` starts with. */
+  find(body: Buffer): Head | undefined {
+    const heads = this.heads;
+    for (let h = 0; h < heads.length; h++) {
+      const bytes = heads[h]!.bytes;
+      const length = bytes.length;
+      if (body.length < length) continue;
+      // Compare back to front: calls differ in their method (near the end) more than in their dubbo version.
+      let i = length - 1;
+      while (i >= 0 && body[i] === bytes[i]) i -= 1;
+      if (i < 0) return heads[h];
+    }
+    return undefined;
+  }
+
+  /** Remember a head read from a body (its bytes are copied: the body is a view of a read chunk). */
+  remember(head: Head): void {
+    if (head.bytes.length > MAX_HEAD_BYTES) return;
+    this.heads[this.next] = { ...head, bytes: Buffer.from(head.bytes) };
+    this.next = (this.next + 1) % this.size;
+  }
+}
+
 /**
  * Read a Hessian2 request body's service key, method and attachments, and the offsets of its
  * arguments and attachments, without building the arguments (they are skipped structurally).
- * Throws typed errors for anything that is not a well-formed request body.
+ * Throws typed errors for anything that is not a well-formed request body. With a `cache`,
+ * a head the connection sent before is not read again.
  */
-export function peekRequest(body: Buffer, options: PeekOptions = {}): RequestPeek {
+export function peekRequest(body: Buffer, options: PeekOptions = {}, cache?: PeekCache): RequestPeek {
   const scanner = options.limits === undefined || options.limits === DEFAULT_HESSIAN_LIMITS ? sharedScanner : new HessianScanner(options.limits);
   scanner.reset(body);
   if (body.length === 0) throw new MalformedBodyError('request body is empty');
-  skipNullableString(scanner, 'dubbo version');
-  const pathOffset = scanner.position;
-  const path = readNullableString(scanner, 'service path');
-  const version = readNullableString(scanner, 'service version');
-  const method = readNullableString(scanner, 'method name');
-  if (method === '') throw new MalformedBodyError('request has no method name');
-  const descriptorOffset = scanner.position;
-  const count = readParameterCount(scanner, body);
+  let head = cache?.find(body);
+  if (head === undefined) {
+    head = readHead(scanner, body);
+    cache?.remember(head);
+  } else {
+    // The head holds strings only: the scanner's reference state is still empty after it.
+    scanner.position = head.bytes.length;
+  }
+  const { path, version, method, count, pathOffset, descriptorOffset } = head;
   const argumentOffsets = new Array<number>(count + 1);
   let independentArguments = 0;
   let invokedMethod = method;

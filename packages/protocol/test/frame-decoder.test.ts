@@ -1,7 +1,7 @@
 import t from 'tap';
 import {
   BadMagicError, DEFAULT_MAX_PAYLOAD, ErrorCode, FrameDecoder, HEADER_LENGTH, PayloadTooLargeError, decodeFrame,
-  encodeRequest, type Frame,
+  encodeHeartbeatRequest, encodeRequest, readRequestId, writeRequestId, type Frame,
 } from '@dubbo-mesh/protocol';
 import { requestCorpus } from './fixtures/corpus.js';
 
@@ -107,4 +107,16 @@ t.test('decodeFrame reports how many bytes are missing', async (t) => {
   const result = decodeFrame(Buffer.concat([sample, sample]), sample.length);
   t.equal(result.kind, 'frame');
   if (result.kind === 'frame') t.equal(result.nextOffset, sample.length * 2);
+});
+
+t.test('a decoded frame keeps the request id it arrived with when its bytes are rewritten in place', async (t) => {
+  const decoder = new FrameDecoder();
+  decoder.push(encodeHeartbeatRequest(-5n));
+  const frame = decoder.next()!;
+  t.equal(frame.header.requestId, -5n);
+  writeRequestId(frame.bytes, 77n);
+  t.equal(frame.header.requestId, -5n, 'the id read at decode time');
+  t.equal(readRequestId(frame.bytes), 77n, 'the bytes carry the new id');
+  t.equal(frame.body.length, frame.header.bodyLength);
+  t.equal(frame.body.buffer, frame.bytes.buffer, 'the body is a view, not a copy');
 });

@@ -1,7 +1,7 @@
 import t from 'tap';
 import hessian from 'hessian.js';
 import {
-  ErrorCode, OpaqueValue, decodeRequestBody, isDubboProtocolError, parseParameterDescriptor, peekRequest, toParameterDescriptor,
+  ErrorCode, OpaqueValue, PeekCache, decodeRequestBody, encodeRequestBody, isDubboProtocolError, parseParameterDescriptor, peekRequest, toParameterDescriptor,
 } from '@dubbo-mesh/protocol';
 import { requestCorpus } from './fixtures/corpus.js';
 
@@ -171,4 +171,37 @@ t.test('attachment() reads one attachment from its bytes', async (t) => {
   t.equal(peek.dubboVersion, '2.0.2');
   t.equal(peek.parameterDescriptor, '');
   t.equal(peek.interfaceName, 'p', 'the path when there is no interface attachment');
+});
+
+t.test('a peek through a PeekCache reads what a plain peek reads, call after call', async (t) => {
+  const cache = new PeekCache(2);
+  // Twice through the corpus: the second pass is served from the cache for the heads it remembers.
+  for (let pass = 0; pass < 2; pass++) {
+    for (const { name, body } of corpus) {
+      const plain = peekRequest(body);
+      const cached = peekRequest(body, undefined, cache);
+      t.equal(cached.path, plain.path, `${name}: path`);
+      t.equal(cached.version, plain.version, `${name}: version`);
+      t.equal(cached.method, plain.method, `${name}: method`);
+      t.equal(cached.invokedMethod, plain.invokedMethod, `${name}: invoked method`);
+      t.equal(cached.dubboVersion, plain.dubboVersion, `${name}: dubbo version`);
+      t.equal(cached.parameterDescriptor, plain.parameterDescriptor, `${name}: descriptor`);
+      t.same(cached.argumentOffsets, plain.argumentOffsets, `${name}: argument offsets`);
+      t.same(cached.attachments, plain.attachments, `${name}: attachments`);
+    }
+  }
+});
+
+t.test('a cached head is reused only when every byte of it matches', async (t) => {
+  const cache = new PeekCache();
+  const body = (method: string, path = 'org.example.Api') => encodeRequestBody({ path, version: '1.0.0', method, parameterTypes: ['java.lang.String'], arguments: ['x'], attachments: {} });
+  const first = peekRequest(body('getUser'), undefined, cache);
+  const again = peekRequest(body('getUser'), undefined, cache);
+  t.equal(again.path, first.path);
+  t.equal(again.method, 'getUser');
+  t.equal(peekRequest(body('getUsers'), undefined, cache).method, 'getUsers', 'a longer method with the same start is not taken for the cached one');
+  t.equal(peekRequest(body('getUses'), undefined, cache).method, 'getUses', 'one byte different');
+  t.equal(peekRequest(body('getUser', 'org.example.Apj'), undefined, cache).path, 'org.example.Apj', 'a different path');
+  const truncated = body('getUser').subarray(0, 10);
+  t.throws(() => peekRequest(truncated, undefined, cache), 'a body shorter than a cached head is read, and refused, on its own');
 });

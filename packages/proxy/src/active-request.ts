@@ -1,6 +1,6 @@
-import { performance } from 'node:perf_hooks';
 import { ResponseStatus, type Frame, type RequestPeek } from '@dubbo-mesh/protocol';
 import type { RetryOn, RetryPolicy } from '@dubbo-mesh/config';
+import type { PickContext } from '@dubbo-mesh/load-balancer';
 import type { Cluster, ClusterMember } from './cluster.js';
 import type { ClusterManager } from './cluster-manager.js';
 import type { DownstreamConnection } from './downstream-connection.js';
@@ -11,8 +11,8 @@ import type { RetryBudget } from './retry-budget.js';
 import type { RouteDecision } from './routing-table.js';
 import type { CounterName, ProxyStats } from './stats.js';
 import type { UpstreamCall } from './upstream-connection.js';
-import type { SentCall } from './upstream-endpoint.js';
-import { flushWrites } from './write-batch.js';
+import type { UpstreamConnection } from './upstream-connection.js';
+import { monotonicNow, type TimeoutEntry, type TimeoutQueue } from './timeouts.js';
 
 /** Retries when a route names none: Dubbo's failover default, 2 retries, on errors where the call did not complete. */
 export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({ attempts: 2, retryOn: Object.freeze(['connect-failure', 'unavailable'] as RetryOn[]) });
@@ -33,6 +33,8 @@ export interface RequestContext {
   readonly stats: ProxyStats;
   readonly clusters: ClusterManager;
   readonly retryBudget: RetryBudget;
+  /** Per-try timeouts of every call. */
+  readonly timeouts: TimeoutQueue;
   /** Timeout when neither the route nor the request's `timeout` attachment gives one. */
   readonly defaultTimeoutMs: number;
   readonly onComplete?: (entry: AccessLogEntry) => void;
@@ -42,6 +44,9 @@ export interface RequestContext {
 export type RequestTarget =
   | { readonly kind: 'route'; readonly decision: RouteDecision; readonly peek: RequestPeek }
   | { readonly kind: 'static'; readonly cluster: Cluster; readonly serviceKey: string; readonly timeoutMs: number | undefined };
+
+/** Reused by every pick (picks are synchronous): no object per call. */
+const pickContext: PickContext = { exclude: undefined, hashKey: undefined };
 
 const LOCAL_REPLY_COUNTER: Partial<Record<ProxyErrorCodeValue, CounterName>> = {
   [ProxyErrorCode.SERVICE_NOT_FOUND]: 'local_response_service_not_found',
@@ -71,17 +76,22 @@ function retryReason(code: ProxyErrorCodeValue): RetryOn | undefined {
  * deliver the response with the consumer's own id — or retry on another endpoint, or send a
  * local reply. The router, last in the chain, as Envoy's.
  */
-export class ActiveRequest implements UpstreamCall {
+export class ActiveRequest implements UpstreamCall, TimeoutEntry {
+  upstreamId = 0;
+  timeoutDeadline = 0;
+  timeoutPrev: TimeoutEntry | undefined = undefined;
+  timeoutNext: TimeoutEntry | undefined = undefined;
+  timeoutList: TimeoutEntry['timeoutList'] = undefined;
   private done = false;
   private attempts = 0;
   private tried: Set<string> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private sent: SentCall | undefined;
+  /** The connection the current attempt went on. */
+  private connection: UpstreamConnection | undefined;
   private cluster: Cluster | undefined;
   private member: ClusterMember | undefined;
   /** The endpoint of the latest attempt, kept after release for the access log. */
   private lastEndpointId: string | undefined;
-  private readonly startedAt = performance.now();
+  private readonly startedAt = monotonicNow();
   private attemptStartedAt = 0;
   /** The consumer's request id, as the two words of the header (restored on the response). */
   private readonly idHigh: number;
@@ -165,9 +175,11 @@ export class ActiveRequest implements UpstreamCall {
     if (cluster.active >= cluster.pool.maxRequests) {
       return this.finish(new OverflowError(`${cluster.name} has ${cluster.active} calls in flight (maxRequests ${cluster.pool.maxRequests})`));
     }
-    const picked = cluster.pick({ exclude: this.tried, hashKey: this.hashKey(cluster) }, this.context.clusters.epoch);
-    if (!('member' in picked)) return this.finish(new NoHealthyUpstreamError(cluster.name, picked.reason));
-    const member = picked.member;
+    pickContext.exclude = this.tried;
+    pickContext.hashKey = this.hashKey(cluster);
+    const member = cluster.pick(pickContext, this.context.clusters.epoch);
+    pickContext.hashKey = undefined;
+    if (typeof member === 'string') return this.finish(new NoHealthyUpstreamError(cluster.name, member));
     // A retry sends a copy: the first attempt's bytes may still sit in a socket buffer.
     const bytes = this.attempts === 0 ? this.frame.bytes : Buffer.from(this.frame.bytes);
     this.attempts += 1;
@@ -177,11 +189,11 @@ export class ActiveRequest implements UpstreamCall {
     cluster.active += 1;
     member.stats.active += 1;
     // The first attempt starts with the call: no second clock read.
-    this.attemptStartedAt = this.attempts === 1 ? this.startedAt : performance.now();
+    this.attemptStartedAt = this.attempts === 1 ? this.startedAt : monotonicNow();
     const attempt = this.attempts;
-    let sent: SentCall;
+    let connection: UpstreamConnection;
     try {
-      sent = member.upstream.send(bytes, this);
+      connection = member.upstream.send(bytes, this);
     } catch (error) {
       this.release();
       return this.finish(error instanceof ProxyError ? error : new NoHealthyUpstreamError(cluster.name, String(error)));
@@ -189,19 +201,15 @@ export class ActiveRequest implements UpstreamCall {
     // A connection that fails at once calls onError inside send(), which may already have
     // retried or finished: then this attempt is over.
     if (this.done || this.attempts !== attempt) return;
-    this.sent = sent;
+    this.connection = connection;
     if (!this.frame.header.twoWay) {
       // One-way: nothing comes back.
-      this.sent.cancel();
+      connection.cancel(this.upstreamId);
       this.release();
       this.complete(ResponseStatus.OK);
       return;
     }
-    this.timer = setTimeout(() => {
-      this.onTimeout();
-      flushWrites();
-    }, this.timeoutMs);
-    const connection = this.sent.connection;
+    this.context.timeouts.add(this, this.timeoutMs);
     if (connection.saturated) this.downstream.waitFor(connection);
   }
 
@@ -211,14 +219,13 @@ export class ActiveRequest implements UpstreamCall {
     this.member.stats.active -= 1;
     this.cluster!.active -= 1;
     this.member = undefined;
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.context.timeouts.cancel(this);
   }
 
   onResponse(frame: Frame): void {
     if (this.done) return;
     const member = this.member!;
-    const elapsed = performance.now() - this.attemptStartedAt;
+    const elapsed = monotonicNow() - this.attemptStartedAt;
     member.stats.ewmaResponseMs = member.stats.ewmaResponseMs === 0 ? elapsed : member.stats.ewmaResponseMs * 0.9 + elapsed * 0.1;
     member.upstream.recordSuccess();
     const endpointId = member.id;
@@ -247,10 +254,10 @@ export class ActiveRequest implements UpstreamCall {
     this.finish(error);
   }
 
-  private onTimeout(): void {
+  /** The per-try timeout passed (called by the timeout queue). */
+  onTimeout(): void {
     if (this.done) return;
-    this.timer = undefined;
-    this.sent?.cancel();
+    if (this.member !== undefined) this.connection?.cancel(this.upstreamId);
     const member = this.member;
     member?.upstream.recordFailure(this.cluster?.outlierDetection);
     this.release();
@@ -286,7 +293,7 @@ export class ActiveRequest implements UpstreamCall {
     const stats = this.context.stats;
     stats.gauges.request_active -= 1;
     this.downstream.active -= 1;
-    const durationMs = performance.now() - this.startedAt;
+    const durationMs = monotonicNow() - this.startedAt;
     stats.recordRequestTime(durationMs);
     this.downstream.onRequestDone();
     const onComplete = this.context.onComplete;

@@ -51,18 +51,21 @@ export class Cluster {
     return live.filter((member) => !member.upstream.ejected || kept.has(member));
   }
 
-  /** Pick a member; `epoch` is the availability generation, to rebuild a stale picker. */
-  pick(context: PickContext, epoch: number): { member: ClusterMember } | { reason: string } {
+  /**
+   * Pick a member, or say why none can be picked (a string); `epoch` is the availability
+   * generation, to rebuild a stale picker.
+   */
+  pick(context: PickContext, epoch: number): ClusterMember | string {
     if (this.picker === undefined || this.pickerEpoch !== epoch) {
       const available = this.availableMembers();
       this.picker = getLoadBalancer(this.loadBalancer.policy).createPicker(available);
       this.pickerEpoch = epoch;
       if (available.length === 0) {
         this.picker = undefined;
-        return { reason: this.members.length === 0 ? 'it has no endpoints' : `all ${this.members.length} endpoints are unavailable` };
+        return this.members.length === 0 ? 'it has no endpoints' : `all ${this.members.length} endpoints are unavailable`;
       }
     }
     const result = this.picker.pick(context);
-    return result.type === 'complete' ? { member: result.endpoint as ClusterMember } : { reason: result.reason };
+    return result.type === 'complete' ? (result.endpoint as ClusterMember) : result.reason;
   }
 }

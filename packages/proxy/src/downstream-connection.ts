@@ -1,8 +1,8 @@
 import type net from 'node:net';
-import { FrameDecoder, encodeReadonlyEvent, heartbeatResponseFor, isDubboProtocolError, isHeartbeat, type Frame } from '@dubbo-mesh/protocol';
+import { FrameDecoder, PeekCache, encodeReadonlyEvent, heartbeatResponseFor, isDubboProtocolError, isHeartbeat, type Frame } from '@dubbo-mesh/protocol';
 import type { ProxyStats } from './stats.js';
 import type { UpstreamConnection } from './upstream-connection.js';
-import { batchedWrite, flushWrites } from './write-batch.js';
+import { WriteBuffer, flushWrites } from './write-batch.js';
 
 /** What a listener does with each request frame of a connection. */
 export type RequestHandler = (connection: DownstreamConnection, frame: Frame) => void;
@@ -16,7 +16,10 @@ export type RequestHandler = (connection: DownstreamConnection, frame: Frame) =>
 export class DownstreamConnection {
   /** Calls of this connection in flight. */
   active = 0;
+  /** The invocation heads this consumer sent last (see {@link PeekCache}). */
+  readonly peekCache = new PeekCache();
   private readonly decoder: FrameDecoder;
+  private readonly output: WriteBuffer;
   private waiting = 0;
   private draining = false;
   private onIdle: (() => void) | undefined;
@@ -29,6 +32,7 @@ export class DownstreamConnection {
     private readonly log?: (message: string, error?: unknown) => void,
   ) {
     this.decoder = new FrameDecoder({ maxPayload });
+    this.output = new WriteBuffer(socket);
     socket.setNoDelay(true);
     stats.counters.downstream_cx_total += 1;
     stats.gauges.downstream_cx_active += 1;
@@ -41,9 +45,9 @@ export class DownstreamConnection {
     });
   }
 
-  /** Write to the consumer, unless it has gone. */
+  /** Write to the consumer (at the end of the current burst), unless it has gone. */
   write(bytes: Buffer): void {
-    if (!this.socket.destroyed) batchedWrite(this.socket, bytes);
+    this.output.write(bytes);
   }
 
   /** Stop reading until `connection` drains: backpressure from a saturated upstream. */

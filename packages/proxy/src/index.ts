@@ -12,4 +12,5 @@ export * from './retry-budget.js';
 export * from './proxy.js';
 export * from './admin.js';
 export * from './write-batch.js';
+export * from './timeouts.js';
 export * from './coarse-clock.js';

@@ -9,6 +9,8 @@ import { BadRequestError, ServiceNotFoundError } from './errors.js';
 import { RetryBudget } from './retry-budget.js';
 import { RoutingTable, formatServiceKey } from './routing-table.js';
 import { ProxyStats } from './stats.js';
+import { TimeoutQueue } from './timeouts.js';
+import { flushWrites } from './write-batch.js';
 
 /** `host:port` split. */
 export interface HostPort {
@@ -76,6 +78,7 @@ export class DubboProxy {
       stats: this.stats,
       clusters: this.clusters,
       retryBudget: new RetryBudget(),
+      timeouts: new TimeoutQueue(flushWrites),
       defaultTimeoutMs: options.defaultTimeoutMs ?? 3000,
       onComplete: options.onAccessLog,
     };
@@ -149,7 +152,7 @@ export class DubboProxy {
     }
     let peek;
     try {
-      peek = peekRequest(frame.body);
+      peek = peekRequest(frame.body, undefined, connection.peekCache);
     } catch (error) {
       if (!isDubboProtocolError(error)) throw error;
       this.stats.counters.request_decoding_error += 1;

@@ -92,6 +92,18 @@ export function formatServiceKey(iface: string, group: string, version: string):
 const CACHE_LIMIT = 10_000;
 
 /**
+ * Everything routing needs for one service key, built on its first call: the rules of its
+ * interface with a decision per rule (service key filled in), and the default decision.
+ * Decisions are shared by every call of the key: nothing is built per call.
+ */
+interface KeyEntry {
+  readonly rules: readonly CompiledRule[];
+  readonly decisions: readonly RouteDecision[];
+  readonly service: MeshService | undefined;
+  readonly fallback: RouteDecision | undefined;
+}
+
+/**
  * A snapshot compiled for lookups: service key → mesh service, interface → ordered rules.
  * Immutable; a new snapshot is a new table, swapped in by reference.
  */
@@ -100,9 +112,8 @@ export class RoutingTable {
   private readonly providers = new Map<string, Array<{ group?: string; version?: string; serviceId: string }>>();
   private readonly exactRoutes = new Map<string, CompiledRule[]>();
   private readonly wildcardRoutes: Array<{ pattern: RegExp; rules: CompiledRule[] }> = [];
-  private readonly rulesCache = new Map<string, CompiledRule[]>();
-  /** interface → group → version → service (null: none). Nested, so a lookup builds no key string. */
-  private readonly serviceCache = new Map<string, Map<string, Map<string, MeshService | null>>>();
+  /** interface → group → version → entry. Nested, so a lookup builds no key string. */
+  private readonly keyCache = new Map<string, Map<string, Map<string, KeyEntry>>>();
   private cachedKeys = 0;
 
   constructor(readonly config: MeshConfig, readonly version: string) {
@@ -138,13 +149,8 @@ export class RoutingTable {
 
   /** The rules for an interface: exact hosts first, then wildcards in config order. */
   private rulesFor(iface: string): CompiledRule[] {
-    let rules = this.rulesCache.get(iface);
-    if (rules === undefined) {
-      rules = [...(this.exactRoutes.get(iface) ?? [])];
-      for (const wildcard of this.wildcardRoutes) if (wildcard.pattern.test(iface)) rules.push(...wildcard.rules);
-      if (this.rulesCache.size >= CACHE_LIMIT) this.rulesCache.clear();
-      this.rulesCache.set(iface, rules);
-    }
+    const rules = [...(this.exactRoutes.get(iface) ?? [])];
+    for (const wildcard of this.wildcardRoutes) if (wildcard.pattern.test(iface)) rules.push(...wildcard.rules);
     return rules;
   }
 
@@ -153,10 +159,10 @@ export class RoutingTable {
    * version both given, then one, then the interface alone).
    */
   resolveService(iface: string, group: string, version: string): MeshService | undefined {
-    let byGroup = this.serviceCache.get(iface);
-    let byVersion = byGroup?.get(group);
-    const cached = byVersion?.get(version);
-    if (cached !== undefined) return cached ?? undefined;
+    return this.entry(iface, group, version).service;
+  }
+
+  private findService(iface: string, group: string, version: string): MeshService | undefined {
     let best: { serviceId: string; score: number } | undefined;
     for (const candidate of this.providers.get(iface) ?? []) {
       if (candidate.group !== undefined && candidate.group !== group) continue;
@@ -164,18 +170,36 @@ export class RoutingTable {
       const score = (candidate.group === undefined ? 0 : 2) + (candidate.version === undefined ? 0 : 1);
       if (best === undefined || score > best.score) best = { serviceId: candidate.serviceId, score };
     }
-    const service = best === undefined ? undefined : this.services.get(best.serviceId);
+    return best === undefined ? undefined : this.services.get(best.serviceId);
+  }
+
+  private entry(iface: string, group: string, version: string): KeyEntry {
+    let byGroup = this.keyCache.get(iface);
+    let byVersion = byGroup?.get(group);
+    const cached = byVersion?.get(version);
+    if (cached !== undefined) return cached;
+    const serviceKey = formatServiceKey(iface, group, version);
+    const rules = this.rulesFor(iface);
+    const service = this.findService(iface, group, version);
+    const entry: KeyEntry = {
+      rules,
+      decisions: rules.map((rule) => Object.freeze({ serviceKey, ...rule.decision })),
+      service,
+      fallback: service === undefined ? undefined : Object.freeze({
+        serviceKey, rule: 'default', destinations: [{ serviceId: service.id, subset: undefined, weight: 1 }], totalWeight: 1, timeoutMs: undefined, retries: undefined,
+      }),
+    };
     if (this.cachedKeys >= CACHE_LIMIT) {
-      this.serviceCache.clear();
+      this.keyCache.clear();
       this.cachedKeys = 0;
       byGroup = undefined;
       byVersion = undefined;
     }
-    if (byGroup === undefined) this.serviceCache.set(iface, (byGroup = new Map()));
+    if (byGroup === undefined) this.keyCache.set(iface, (byGroup = new Map()));
     if (byVersion === undefined) byGroup.set(group, (byVersion = new Map()));
-    byVersion.set(version, service ?? null);
+    byVersion.set(version, entry);
     this.cachedKeys += 1;
-    return service;
+    return entry;
   }
 
   /**
@@ -183,15 +207,13 @@ export class RoutingTable {
    * key (over all its endpoints). Undefined when nothing provides it.
    */
   route(peek: RequestPeek): RouteDecision | undefined {
-    const iface = peek.path;
-    const group = peek.group;
     const version = peek.version === '0.0.0' ? '' : peek.version;
-    const serviceKey = formatServiceKey(iface, group, version);
-    for (const rule of this.rulesFor(iface)) {
-      if (rule.matches.length === 0 || rule.matches.some((match) => matches(match, peek))) return { serviceKey, ...rule.decision };
+    const entry = this.entry(peek.path, peek.group, version);
+    const rules = entry.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const matchList = rules[i]!.matches;
+      if (matchList.length === 0 || matchList.some((match) => matches(match, peek))) return entry.decisions[i];
     }
-    const service = this.resolveService(iface, group, version);
-    if (service === undefined) return undefined;
-    return { serviceKey, rule: 'default', destinations: [{ serviceId: service.id, subset: undefined, weight: 1 }], totalWeight: 1, timeoutMs: undefined, retries: undefined };
+    return entry.fallback;
   }
 }

@@ -3,11 +3,13 @@ import {
   FrameDecoder, encodeHeartbeatRequest, heartbeatResponseFor, isDubboProtocolError, isHeartbeat, isReadonlyEvent, type Frame,
 } from '@dubbo-mesh/protocol';
 import { ConnectFailureError, UpstreamUnavailableError, type ProxyError } from './errors.js';
-import { batchedWrite, flushWrites } from './write-batch.js';
+import { WriteBuffer, flushWrites } from './write-batch.js';
 import { coarseNow } from './coarse-clock.js';
 
 /** Where an upstream connection delivers a call's outcome. */
 export interface UpstreamCall {
+  /** The id the call was sent with on its connection (set by {@link UpstreamConnection.send}), for cancel. */
+  upstreamId: number;
   onResponse(frame: Frame): void;
   onError(error: ProxyError): void;
 }
@@ -30,7 +32,7 @@ export interface UpstreamConnectionOptions {
 }
 
 /** A sentinel for the proxy's own heartbeats in the pending table. */
-const HEARTBEAT_CALL: UpstreamCall = { onResponse() {}, onError() {} };
+const HEARTBEAT_CALL: UpstreamCall = { upstreamId: 0, onResponse() {}, onError() {} };
 
 /**
  * One TCP connection to an instance, with calls multiplexed over it: each request gets the
@@ -41,6 +43,7 @@ export class UpstreamConnection {
   readonly id: string;
   private readonly socket: net.Socket;
   private readonly decoder: FrameDecoder;
+  private readonly output: WriteBuffer;
   private readonly pending = new Map<number, UpstreamCall>();
   private readonly queue: Array<{ bytes: Buffer; id: number; call: UpstreamCall }> = [];
   private nextId = 1;
@@ -59,6 +62,7 @@ export class UpstreamConnection {
     this.id = `${options.host}:${options.port}`;
     this.decoder = new FrameDecoder({ maxPayload: options.maxPayload });
     this.socket = net.connect({ host: options.host, port: options.port, noDelay: true });
+    this.output = new WriteBuffer(this.socket);
     this.connectTimer = setTimeout(() => this.fail(new ConnectFailureError(this.id, `connect timeout after ${options.connectTimeoutMs} ms`)), options.connectTimeoutMs);
     this.socket.once('connect', () => this.onConnect());
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -104,11 +108,12 @@ export class UpstreamConnection {
 
   /**
    * Send a whole request frame; its request id is overwritten in place with this
-   * connection's id. Returns the id, for {@link cancel}.
+   * connection's id, which is also stored in `call.upstreamId`, for {@link cancel}.
    */
-  send(bytes: Buffer, call: UpstreamCall): number {
+  send(bytes: Buffer, call: UpstreamCall): void {
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+    call.upstreamId = id;
     bytes.writeUInt32BE(0, 4);
     bytes.writeUInt32BE(id, 8);
     if (this.state === 'open') {
@@ -119,7 +124,6 @@ export class UpstreamConnection {
     } else {
       call.onError(new UpstreamUnavailableError(this.id, 'connection closed'));
     }
-    return id;
   }
 
   /**
@@ -134,6 +138,7 @@ export class UpstreamConnection {
         resolve(false);
       }, timeoutMs);
       const call: UpstreamCall = {
+        upstreamId: 0,
         onResponse: () => {
           clearTimeout(timer);
           resolve(true);
@@ -173,7 +178,7 @@ export class UpstreamConnection {
 
   private write(bytes: Buffer): void {
     this.lastWriteAt = coarseNow();
-    batchedWrite(this.socket, bytes);
+    this.output.write(bytes);
   }
 
   private onConnect(): void {

@@ -12,13 +12,6 @@ export interface PoolSettings {
   connectTimeoutMs: number;
 }
 
-/** A sent call: cancel it when its timeout passes. */
-export interface SentCall {
-  cancel(): void;
-  /** Whether the connection it went on is saturated (the caller should apply backpressure). */
-  readonly connection: UpstreamConnection;
-}
-
 export interface UpstreamEndpointOptions {
   maxPayload: number;
   heartbeatIntervalMs: number;
@@ -162,16 +155,17 @@ export class UpstreamEndpoint {
 
   /**
    * Send a request frame (its id is rewritten in place). Picks the least-loaded connection,
-   * opening another while under `maxConnections` and every open one is busy. Throws
+   * opening another while under `maxConnections` and every open one is busy. Returns the
+   * connection it went on (to cancel the call there, or to wait for its drain). Throws
    * OverflowError when `maxPendingRequests` calls already wait for a connection.
    */
-  send(bytes: Buffer, call: UpstreamCall): SentCall {
+  send(bytes: Buffer, call: UpstreamCall): UpstreamConnection {
     const connection = this.chooseConnection();
     if (!connection.isOpen && this.queued >= this.settings.maxPendingRequests) {
       throw new OverflowError(`${this.queued} calls already wait for a connection to ${this.id} (maxPendingRequests ${this.settings.maxPendingRequests})`);
     }
-    const id = connection.send(bytes, call);
-    return { cancel: () => connection.cancel(id), connection };
+    connection.send(bytes, call);
+    return connection;
   }
 
   private chooseConnection(): UpstreamConnection {

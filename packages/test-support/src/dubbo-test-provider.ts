@@ -1,6 +1,6 @@
 import net from 'node:net';
 import {
-  FrameDecoder, ResponseStatus, decodeRequestBody, encodeErrorResponse, encodeResponse, encodeResponseBody,
+  FrameDecoder, ResponseStatus, decodeFrame, decodeRequestBody, encodeErrorResponse, encodeResponse, encodeResponseBody,
   encodeReadonlyEvent, heartbeatResponseFor, isDubboProtocolError, isHeartbeat, type DubboRequestBody, type DubboResult, type Frame,
 } from '@dubbo-mesh/protocol';
 
@@ -105,7 +105,11 @@ export async function startTestProvider(options: TestProviderOptions): Promise<T
           }
           if (frame.header.event) continue;
           requestCount += 1;
-          options.onRequest?.({ ...frame, bytes: Buffer.from(frame.bytes), body: Buffer.from(frame.body) });
+          if (options.onRequest !== undefined) {
+            // A copy: the frame is a view of a read chunk.
+            const copy = decodeFrame(Buffer.from(frame.bytes));
+            if (copy.kind === 'frame') options.onRequest(copy.frame);
+          }
           void answer(socket, frame);
         }
       } catch (error) {

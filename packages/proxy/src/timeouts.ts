@@ -1,0 +1,142 @@
+import { performance } from 'node:perf_hooks';
+
+/**
+ * The hot path's clock and timers.
+ *
+ * `monotonicNow()` reads the clock once per synchronous burst (one received chunk, one timer
+ * callback): every call handled in that burst shares the reading, and a microtask marks it
+ * stale when the burst ends, so a reading is never carried into a later event.
+ *
+ * `TimeoutQueue` replaces a `setTimeout` per call. Calls with the same timeout expire in the
+ * order they started, so each distinct duration is a FIFO list (intrusive: the call is the
+ * node, nothing is allocated) and one Node timer is armed for the earliest head.
+ */
+let reading = 0;
+let fresh = false;
+const markStale = (): void => {
+  fresh = false;
+};
+
+/** Monotonic milliseconds, read at most once per synchronous burst. */
+export function monotonicNow(): number {
+  if (!fresh) {
+    reading = performance.now();
+    fresh = true;
+    queueMicrotask(markStale);
+  }
+  return reading;
+}
+
+/** What a {@link TimeoutQueue} holds: the owner is the list node. */
+export interface TimeoutEntry {
+  /** When it expires (monotonic ms); set by the queue. */
+  timeoutDeadline: number;
+  timeoutPrev: TimeoutEntry | undefined;
+  timeoutNext: TimeoutEntry | undefined;
+  /** The list it is in, undefined when not queued; set by the queue. */
+  timeoutList: TimeoutList | undefined;
+  /** Called once when the deadline passes (not when cancelled). */
+  onTimeout(): void;
+}
+
+interface TimeoutList {
+  readonly durationMs: number;
+  head: TimeoutEntry | undefined;
+  tail: TimeoutEntry | undefined;
+}
+
+export class TimeoutQueue {
+  private readonly lists = new Map<number, TimeoutList>();
+  private timer: NodeJS.Timeout | undefined;
+  /** The deadline the timer is armed for (Infinity when not armed). */
+  private armedFor = Infinity;
+  private size = 0;
+
+  /** @param afterExpiry called after each batch of expiries (to flush what they wrote). */
+  constructor(private readonly afterExpiry: () => void = () => {}) {}
+
+  /** Entries waiting. */
+  get pending(): number {
+    return this.size;
+  }
+
+  /** Expire `entry` `durationMs` from now. An entry already queued is moved. */
+  add(entry: TimeoutEntry, durationMs: number): void {
+    if (entry.timeoutList !== undefined) this.cancel(entry);
+    const deadline = monotonicNow() + durationMs;
+    let list = this.lists.get(durationMs);
+    if (list === undefined) {
+      list = { durationMs, head: undefined, tail: undefined };
+      this.lists.set(durationMs, list);
+    }
+    entry.timeoutDeadline = deadline;
+    entry.timeoutList = list;
+    entry.timeoutNext = undefined;
+    entry.timeoutPrev = list.tail;
+    if (list.tail === undefined) list.head = entry;
+    else list.tail.timeoutNext = entry;
+    list.tail = entry;
+    this.size += 1;
+    // A later entry of a list that already has a head never moves the earliest deadline.
+    if (deadline < this.armedFor) this.arm(deadline);
+  }
+
+  /** Forget `entry`; a no-op when it is not queued. */
+  cancel(entry: TimeoutEntry): void {
+    const list = entry.timeoutList;
+    if (list === undefined) return;
+    const prev = entry.timeoutPrev;
+    const next = entry.timeoutNext;
+    if (prev === undefined) list.head = next;
+    else prev.timeoutNext = next;
+    if (next === undefined) list.tail = prev;
+    else next.timeoutPrev = prev;
+    entry.timeoutList = entry.timeoutPrev = entry.timeoutNext = undefined;
+    this.size -= 1;
+    // The timer stays armed: when it fires with nothing due it re-arms for the new earliest.
+  }
+
+  /** Drop every entry without calling it, and stop the timer. */
+  clear(): void {
+    for (const list of this.lists.values()) {
+      for (let entry = list.head; entry !== undefined;) {
+        const next = entry.timeoutNext;
+        entry.timeoutList = entry.timeoutPrev = entry.timeoutNext = undefined;
+        entry = next;
+      }
+    }
+    this.lists.clear();
+    this.size = 0;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = Infinity;
+  }
+
+  private arm(deadline: number): void {
+    clearTimeout(this.timer);
+    this.armedFor = deadline;
+    this.timer = setTimeout(this.fire, Math.max(1, Math.ceil(deadline - monotonicNow())));
+    this.timer.unref();
+  }
+
+  private readonly fire = (): void => {
+    this.timer = undefined;
+    this.armedFor = Infinity;
+    const now = monotonicNow();
+    const due: TimeoutEntry[] = [];
+    let earliest = Infinity;
+    for (const [duration, list] of this.lists) {
+      // Node timers may fire up to 1 ms early against performance.now().
+      while (list.head !== undefined && list.head.timeoutDeadline <= now + 1) {
+        const entry = list.head;
+        this.cancel(entry);
+        due.push(entry);
+      }
+      if (list.head === undefined) this.lists.delete(duration);
+      else if (list.head.timeoutDeadline < earliest) earliest = list.head.timeoutDeadline;
+    }
+    if (earliest !== Infinity) this.arm(earliest);
+    for (const entry of due) entry.onTimeout();
+    if (due.length > 0) this.afterExpiry();
+  };
+}

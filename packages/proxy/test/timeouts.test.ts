@@ -1,0 +1,54 @@
+import t from 'tap';
+import { TimeoutQueue, monotonicNow, type TimeoutEntry } from '@dubbo-mesh/proxy';
+
+function entry(name: string, fired: string[]): TimeoutEntry {
+  return {
+    timeoutDeadline: 0, timeoutPrev: undefined, timeoutNext: undefined, timeoutList: undefined,
+    onTimeout: () => fired.push(name),
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+t.test('entries expire in deadline order across durations; cancelled ones never fire', async (t) => {
+  const fired: string[] = [];
+  let flushes = 0;
+  const queue = new TimeoutQueue(() => (flushes += 1));
+  const started = monotonicNow();
+  const a = entry('a 60ms', fired);
+  const b = entry('b 20ms', fired);
+  const c = entry('c 60ms', fired);
+  const d = entry('d 40ms (cancelled)', fired);
+  queue.add(a, 60);
+  queue.add(b, 20);
+  queue.add(c, 60);
+  queue.add(d, 40);
+  t.equal(queue.pending, 4);
+  queue.cancel(d);
+  queue.cancel(d); // a second cancel is a no-op
+  t.equal(queue.pending, 3);
+  await sleep(35);
+  t.same(fired, ['b 20ms'], 'the shorter duration, added later, fires first');
+  await sleep(60);
+  t.same(fired, ['b 20ms', 'a 60ms', 'c 60ms'], 'one duration fires in the order added');
+  t.ok(monotonicNow() - started >= 60, 'not before its deadline');
+  t.equal(queue.pending, 0);
+  t.ok(flushes >= 2, 'the owner is told after each batch of expiries');
+});
+
+t.test('an entry added again is moved, not queued twice; clear drops everything', async (t) => {
+  const fired: string[] = [];
+  const queue = new TimeoutQueue();
+  const a = entry('a', fired);
+  queue.add(a, 10);
+  queue.add(a, 30);
+  t.equal(queue.pending, 1);
+  await sleep(20);
+  t.same(fired, [], 'the first deadline was replaced');
+  await sleep(30);
+  t.same(fired, ['a']);
+  queue.add(a, 10);
+  queue.clear();
+  await sleep(25);
+  t.same(fired, ['a'], 'cleared entries never fire');
+});
