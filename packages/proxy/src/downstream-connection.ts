@@ -2,7 +2,7 @@ import type net from 'node:net';
 import { FrameDecoder, PeekCache, encodeReadonlyEvent, heartbeatResponseFor, isDubboProtocolError, isHeartbeat, type Frame } from '@dubbo-mesh/protocol';
 import type { ProxyStats } from './stats.js';
 import type { UpstreamConnection } from './upstream-connection.js';
-import { WriteBuffer, flushWrites } from './write-batch.js';
+import { WriteBuffer } from './write-batch.js';
 
 /** What a listener does with each request frame of a connection. */
 export type RequestHandler = (connection: DownstreamConnection, frame: Frame) => void;
@@ -72,7 +72,7 @@ export class DownstreamConnection {
     this.draining = true;
     // As a Java provider does when it shuts down: READONLY asks the consumer to send no new calls here.
     this.write(encodeReadonlyEvent(0n));
-    flushWrites();
+    this.output.flush();
     return new Promise((resolve) => {
       this.onIdle = resolve;
       if (this.active === 0 || this.socket.destroyed) this.finishDrain();
@@ -80,6 +80,8 @@ export class DownstreamConnection {
   }
 
   private finishDrain(): void {
+    // The last responses may still be gathered: they leave before the end.
+    this.output.flush();
     if (!this.socket.destroyed) this.socket.end();
     const resolve = this.onIdle;
     this.onIdle = undefined;
@@ -97,7 +99,6 @@ export class DownstreamConnection {
       this.log?.(`closing downstream connection ${this.socket.remoteAddress}:${this.socket.remotePort}: ${error.message}`, error);
       this.socket.destroy();
     }
-    flushWrites();
   }
 
   private onFrame(frame: Frame): void {

@@ -10,7 +10,6 @@ import { RetryBudget } from './retry-budget.js';
 import { RoutingTable, formatServiceKey } from './routing-table.js';
 import { ProxyStats } from './stats.js';
 import { TimeoutQueue } from './timeouts.js';
-import { flushWrites } from './write-batch.js';
 
 /** `host:port` split. */
 export interface HostPort {
@@ -78,7 +77,7 @@ export class DubboProxy {
       stats: this.stats,
       clusters: this.clusters,
       retryBudget: new RetryBudget(),
-      timeouts: new TimeoutQueue(flushWrites),
+      timeouts: new TimeoutQueue(),
       defaultTimeoutMs: options.defaultTimeoutMs ?? 3000,
       onComplete: options.onAccessLog,
     };
@@ -145,10 +144,9 @@ export class DubboProxy {
 
   /** Outbound and gateway: route each call by its service key. */
   private readonly routedHandler: RequestHandler = (connection, frame) => {
-    const requestId = frame.header.requestId;
     if (frame.header.serializationId !== SerializationId.HESSIAN2) {
       this.stats.counters.request_decoding_error += 1;
-      return sendLocalReply(connection, this.stats, requestId, new BadRequestError(`serialization ${serializationName(frame.header.serializationId)} is not routed by the mesh; use hessian2`));
+      return sendLocalReply(connection, this.stats, frame.header.requestId, new BadRequestError(`serialization ${serializationName(frame.header.serializationId)} is not routed by the mesh; use hessian2`));
     }
     let peek;
     try {
@@ -156,13 +154,13 @@ export class DubboProxy {
     } catch (error) {
       if (!isDubboProtocolError(error)) throw error;
       this.stats.counters.request_decoding_error += 1;
-      return sendLocalReply(connection, this.stats, requestId, new BadRequestError(error.message, { cause: error }));
+      return sendLocalReply(connection, this.stats, frame.header.requestId, new BadRequestError(error.message, { cause: error }));
     }
     const table = this.table;
     const decision = table?.route(peek);
     if (decision === undefined) {
       const version = peek.version === '0.0.0' ? '' : peek.version;
-      return sendLocalReply(connection, this.stats, requestId, new ServiceNotFoundError(formatServiceKey(peek.path, peek.group, version)));
+      return sendLocalReply(connection, this.stats, frame.header.requestId, new ServiceNotFoundError(formatServiceKey(peek.path, peek.group, version)));
     }
     new ActiveRequest(connection, frame, this.context, { kind: 'route', decision, peek }).start();
   };

@@ -52,9 +52,6 @@ export class TimeoutQueue {
   private armedFor = Infinity;
   private size = 0;
 
-  /** @param afterExpiry called after each batch of expiries (to flush what they wrote). */
-  constructor(private readonly afterExpiry: () => void = () => {}) {}
-
   /** Entries waiting. */
   get pending(): number {
     return this.size;
@@ -137,6 +134,5 @@ export class TimeoutQueue {
     }
     if (earliest !== Infinity) this.arm(earliest);
     for (const entry of due) entry.onTimeout();
-    if (due.length > 0) this.afterExpiry();
   };
 }

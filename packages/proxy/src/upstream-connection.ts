@@ -3,7 +3,7 @@ import {
   FrameDecoder, encodeHeartbeatRequest, heartbeatResponseFor, isDubboProtocolError, isHeartbeat, isReadonlyEvent, type Frame,
 } from '@dubbo-mesh/protocol';
 import { ConnectFailureError, UpstreamUnavailableError, type ProxyError } from './errors.js';
-import { WriteBuffer, flushWrites } from './write-batch.js';
+import { WriteBuffer } from './write-batch.js';
 import { coarseNow } from './coarse-clock.js';
 
 /** Where an upstream connection delivers a call's outcome. */
@@ -154,7 +154,6 @@ export class UpstreamConnection {
       if (this.state === 'open') {
         this.pending.set(id, call);
         this.write(bytes);
-        flushWrites();
       } else if (this.state === 'connecting') {
         this.queue.push({ bytes, id, call });
       } else {
@@ -194,7 +193,6 @@ export class UpstreamConnection {
       this.pending.set(id, call);
       this.write(bytes);
     }
-    flushWrites();
     this.events.onOpen(this);
   }
 
@@ -208,8 +206,7 @@ export class UpstreamConnection {
       this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
       this.pending.set(id, HEARTBEAT_CALL);
       this.write(encodeHeartbeatRequest(BigInt(id)));
-      flushWrites();
-    }
+      }
   }
 
   private onData(chunk: Buffer): void {
@@ -221,7 +218,6 @@ export class UpstreamConnection {
       if (!isDubboProtocolError(error)) throw error;
       this.fail(new UpstreamUnavailableError(this.id, `bad frame from instance: ${error.message}`));
     }
-    flushWrites();
   }
 
   private onFrame(frame: Frame): void {
@@ -255,6 +251,5 @@ export class UpstreamConnection {
     this.events.onClose(this, error, calls.length);
     for (const waiter of this.drainWaiters.splice(0)) waiter();
     for (const call of calls) call.onError(error);
-    flushWrites(); // retries and local replies the failures caused
   }
 }

@@ -4,11 +4,13 @@ import type net from 'node:net';
 const COPY_LIMIT = 256 * 1024;
 
 /**
- * Write coalescing. The frames written to a socket while one received chunk (or one timer
- * callback) is processed are gathered here and leave in one `socket.write` when the burst
- * ends ({@link flushWrites}): one syscall per socket per burst, one Writable entry instead of
- * one per frame, and no view of a received chunk held by a socket's write queue (small
- * batches are copied into one buffer, which also lets the chunk be freed at once).
+ * Write coalescing. Frames written to a socket are gathered here and handed to the socket in
+ * one `socket.write` after the event loop's poll phase (a `setImmediate` scheduled by the
+ * first write), so every chunk read in one loop iteration, from any connection, shares one
+ * syscall per socket: under load one write carries the responses to dozens of calls. A
+ * batch of several frames is copied into one buffer (cheaper than a Writable entry per
+ * frame), which also frees the received chunks they were views of. {@link WriteBuffer.flush}
+ * hands one buffer's bytes over at once, where they must leave before a close.
  */
 export class WriteBuffer {
   private parts: Buffer[] = [];
@@ -16,10 +18,16 @@ export class WriteBuffer {
 
   constructor(readonly socket: net.Socket) {}
 
-  /** Queue `bytes`; it is written at the next {@link flushWrites}. Dropped if the socket is gone. */
+  /** Queue `bytes`; it is written when the loop's poll phase ends. Dropped if the socket is gone. */
   write(bytes: Buffer): void {
     if (this.socket.destroyed) return;
-    if (this.parts.length === 0) dirty.push(this);
+    if (this.parts.length === 0) {
+      if (dirty.length === 0 && !scheduled) {
+        scheduled = true;
+        setImmediate(flushScheduled);
+      }
+      dirty.push(this);
+    }
     this.parts.push(bytes);
     this.bytes += bytes.length;
   }
@@ -49,9 +57,11 @@ export class WriteBuffer {
 }
 
 const dirty: WriteBuffer[] = [];
+let scheduled = false;
 
-/** Flush every buffer written to since the last flush. Call at the end of each event that wrote. */
-export function flushWrites(): void {
+/** Flush every buffer written to since the last flush (a `setImmediate` callback). */
+function flushScheduled(): void {
+  scheduled = false;
   // A flush may run callbacks that write again (an error on a socket): loop until all is out.
   for (let i = 0; i < dirty.length; i++) dirty[i]!.flush();
   dirty.length = 0;
