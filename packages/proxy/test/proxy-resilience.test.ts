@@ -114,3 +114,16 @@ t.test('an instance stopped gracefully (SIGTERM) loses no call even with retries
   t.same(errors, [], 'READONLY moved new calls away and calls in flight were answered');
   t.equal(await stopped, true, 'the drain finished in time');
 });
+
+t.test('a drain answers the calls in flight before it ends the connection', async (t) => {
+  const { mesh, client } = await meshWithClient(t);
+  mesh.outbound.applySnapshot(mesh.config({ route: { hosts: [USER_SERVICE], routes: [{ destinations: [{ service: 'user-provider' }], retries: { attempts: 0 } }] } }), 'no-retries');
+  await load([client], 30, 6); // connections everywhere
+  for (const instance of mesh.instances) instance.delayMs = 150;
+  const calls = Promise.all(Array.from({ length: 9 }, (_, i) => client.getUser(i)));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const stopped = await Promise.all(mesh.instances.map((i) => i.inbound.stop(2000)));
+  const results = await calls;
+  t.same(results.map((r) => r.err?.message ?? null), Array(9).fill(null), 'every call in flight got its answer');
+  t.same(stopped, [true, true, true], 'each drain ended when its last call was answered');
+});
