@@ -3,6 +3,10 @@
 // its own process; the load generator is this process.
 //
 //   npm run bench:proxy -- [--connections 16] [--in-flight 64] [--duration 10s] [--warmup 2s] [--json]
+//                          [--proxy-node-options "--max-semi-space-size=8"]
+//
+// The proxies run with the Node options a deployment gives them (docs/operations.md: a young
+// generation capped at 8 MiB semi-spaces); pass --proxy-node-options "" for Node's defaults.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -21,6 +25,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10s' },
     warmup: { type: 'string', default: '2s' },
     json: { type: 'boolean', default: false },
+    'proxy-node-options': { type: 'string', default: '--max-semi-space-size=8' },
   },
 });
 const seconds = (text: string) => Number(text.replace(/s$/, '')) * 1000;
@@ -129,7 +134,8 @@ spec:
 async function startProxy(dir: string, name: string, endpointPort: number, extra: string[] = []): Promise<{ child: ChildProcess; listeners: Record<string, { port: number }> }> {
   const file = path.join(dir, `${name}.yaml`);
   await writeFile(file, meshYaml(endpointPort));
-  const proxy = start(process.execPath, [cli, 'proxy', '--node', name, '--static', file, '--outbound', '127.0.0.1:0', '--admin', '127.0.0.1:0', ...extra]);
+  const nodeOptions = values['proxy-node-options']!.split(' ').filter((option) => option !== '');
+  const proxy = start(process.execPath, [...nodeOptions, cli, 'proxy', '--node', name, '--static', file, '--outbound', '127.0.0.1:0', '--admin', '127.0.0.1:0', ...extra]);
   const ready = JSON.parse(await proxy.line((text) => text.includes('"proxy ready"'))) as { listeners: Record<string, { port: number }> };
   return { child: proxy.child, listeners: ready.listeners };
 }
@@ -164,7 +170,7 @@ async function main(): Promise<void> {
       process.stdout.write(`${JSON.stringify({ options, rows }, null, 2)}\n`);
     } else {
       const f = (n: number | undefined, digits = 2) => (n === undefined ? '-' : n.toFixed(digits));
-      console.log(`Node ${process.version}; ${options.connections} connections × ${options.inFlight} calls in flight; ${options.durationMs / 1000} s after ${options.warmupMs / 1000} s warm-up; getUser(long) against a canned provider\n`);
+      console.log(`Node ${process.version}; ${options.connections} connections × ${options.inFlight} calls in flight; ${options.durationMs / 1000} s after ${options.warmupMs / 1000} s warm-up; getUser(long) against a canned provider; proxy Node options: ${values['proxy-node-options'] || '(none)'}\n`);
       console.log('scenario                        QPS      p50 ms   p99 ms  p99.9 ms  errors  proxy CPU s/1000  proxy RSS MiB  QPS vs HAProxy  p99 vs HAProxy');
       for (const row of rows) {
         console.log(`${row.scenario.padEnd(28)} ${f(row.qps, 0).padStart(7)} ${f(row.p50Ms).padStart(8)} ${f(row.p99Ms).padStart(8)} ${f(row.p999Ms).padStart(9)} ${String(row.errors).padStart(7)} ${f(row.proxyCpuSecondsPer1000, 4).padStart(17)} ${f(row.proxyRssMiB, 0).padStart(14)} ${(row.qps / baseline.qps).toFixed(2).padStart(15)} ${(row.p99Ms / baseline.p99Ms).toFixed(2).padStart(15)}`);
