@@ -1,3 +1,4 @@
+import { runControlPlaneCommand } from './control-plane-command.js';
 import { runProxyCommand } from './proxy-command.js';
 
 /** A subcommand of `dubbo-mesh`. */
@@ -20,7 +21,7 @@ export const COMMANDS: readonly Command[] = [
     name: 'control-plane',
     summary: 'serve versioned route snapshots to proxies over gRPC, with an admin API',
     usage: 'dubbo-mesh control-plane [--config PATH]... [--kubernetes] [--zookeeper HOST:PORT[,HOST:PORT]] [--grpc 127.0.0.1:15010] [--admin 127.0.0.1:15000]',
-    run: { landsWith: 'issue #4 (the control plane)' },
+    run: (argv) => runControlPlaneCommand(argv),
   },
   {
     name: 'proxy',

@@ -1,6 +1,7 @@
 import { watch } from 'node:fs';
-import { pino } from 'pino';
-import { configVersion, loadMeshConfig } from '@dubbo-mesh/config';
+import { pino, type Logger } from 'pino';
+import { configVersion, loadMeshConfig, type MeshConfig } from '@dubbo-mesh/config';
+import { DiscoveryClient, type DiscoveryClientOptions } from '@dubbo-mesh/discovery';
 import { DubboProxy, startProxyAdmin } from '@dubbo-mesh/proxy';
 import { UsageError, addressFlag, durationFlag, labelsFlag, parseFlags, type FlagSpec } from './flags.js';
 
@@ -38,14 +39,11 @@ export async function runProxyCommand(role: 'proxy' | 'gateway', argv: readonly 
   if (node === undefined || node === '') throw new UsageError(`dubbo-mesh ${role}: --node is required`);
   const staticPath = values.static as string | undefined;
   if (values['control-plane'] !== undefined && staticPath !== undefined) throw new UsageError(`dubbo-mesh ${role}: give --control-plane or --static, not both`);
-  if (values['control-plane'] !== undefined) {
-    process.stderr.write(`dubbo-mesh ${role}: --control-plane is not available in this build yet; it lands with issue #4 (the control plane). Use --static PATH.\n`);
-    return 3;
-  }
-  if (staticPath === undefined) throw new UsageError(`dubbo-mesh ${role}: one of --control-plane HOST:PORT or --static PATH is required`);
+  const controlPlaneFlag = values['control-plane'] as string | undefined;
+  if (staticPath === undefined && controlPlaneFlag === undefined) throw new UsageError(`dubbo-mesh ${role}: one of --control-plane HOST:PORT or --static PATH is required`);
   const admin = addressFlag(role, 'admin', values.admin as string);
   const drainTimeoutMs = durationFlag(role, 'drain-timeout', values['drain-timeout'] as string);
-  if (values.labels !== undefined) labelsFlag(role, 'labels', values.labels as string);
+  const labels = values.labels === undefined ? undefined : labelsFlag(role, 'labels', values.labels as string);
   const outbound = role === 'gateway' ? addressFlag(role, 'listen', values.listen as string) : addressFlag(role, 'outbound', values.outbound as string);
   const inboundFlag = values.inbound as string | undefined;
   const targetFlag = values['inbound-target'] as string | undefined;
@@ -53,25 +51,50 @@ export async function runProxyCommand(role: 'proxy' | 'gateway', argv: readonly 
   const inbound = inboundFlag === undefined ? undefined : addressFlag(role, 'inbound', inboundFlag);
   const inboundTarget = inbound === undefined ? undefined : addressFlag(role, 'inbound-target', targetFlag ?? '127.0.0.1:20880');
 
+  const controlPlane = controlPlaneFlag === undefined ? undefined : addressFlag(role, 'control-plane', controlPlaneFlag);
   const logger = pino({ name: 'dubbo-mesh', level: values['log-level'] as string, base: { node, role } });
-  const loaded = await loadMeshConfig([staticPath]);
-  if (!loaded.valid) {
-    for (const error of loaded.errors) process.stderr.write(`${error}\n`);
-    process.stderr.write(`dubbo-mesh ${role}: --static ${staticPath}: invalid configuration (${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'})\n`);
-    return EXIT_CONFIG;
+  let initial: MeshConfig | undefined;
+  if (staticPath !== undefined) {
+    const loaded = await loadMeshConfig([staticPath]);
+    if (!loaded.valid) {
+      for (const error of loaded.errors) process.stderr.write(`${error}\n`);
+      process.stderr.write(`dubbo-mesh ${role}: --static ${staticPath}: invalid configuration (${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'})\n`);
+      return EXIT_CONFIG;
+    }
+    initial = loaded.result;
   }
   const proxy = new DubboProxy({
     node, role, outbound, inbound, inboundTarget,
     onAccessLog: values['access-log'] === true ? (entry) => logger.info({ access: entry }, 'call') : undefined,
     log: (message, error) => logger.warn({ err: error }, message),
   });
-  proxy.applySnapshot(loaded.result, configVersion(loaded.result));
+  if (initial !== undefined) proxy.applySnapshot(initial, configVersion(initial));
   await proxy.start();
   const adminServer = await startProxyAdmin(proxy, admin.host, admin.port, node);
   const addresses = proxy.addresses();
-  logger.info({ listeners: addresses, admin: `${admin.host}:${adminServer.port}`, version: proxy.snapshot?.version }, `${role} ready`);
+  logger.info({ listeners: addresses, admin: `${admin.host}:${adminServer.port}`, version: proxy.snapshot?.version ?? null, controlPlane: controlPlaneFlag ?? null }, `${role} ready`);
 
-  // Reload the file on change; an invalid change is refused and the last valid config stays.
+  const stopSource = staticPath !== undefined ? watchStaticFile(staticPath, proxy, logger) : subscribe(controlPlane!, proxy, logger, {
+    id: node, role, service: values.service as string | undefined, namespace: values.namespace as string | undefined,
+    labels,
+  });
+
+  return new Promise<number>((resolve) => {
+    const shutdown = async (signal: string) => {
+      logger.info({ signal, drainTimeoutMs }, 'draining');
+      stopSource();
+      const inTime = await proxy.stop(drainTimeoutMs);
+      await adminServer.server.close();
+      logger.info({ drained: inTime }, 'stopped');
+      resolve(0);
+    };
+    process.once('SIGTERM', () => void shutdown('SIGTERM'));
+    process.once('SIGINT', () => void shutdown('SIGINT'));
+  });
+}
+
+/** Reload a `--static` file on change; an invalid change is refused and the last valid config stays. Returns a stop function. */
+function watchStaticFile(staticPath: string, proxy: DubboProxy, logger: Logger): () => void {
   let reloadTimer: NodeJS.Timeout | undefined;
   const watcher = watch(staticPath, { recursive: false }, () => {
     clearTimeout(reloadTimer);
@@ -84,18 +107,19 @@ export async function runProxyCommand(role: 'proxy' | 'gateway', argv: readonly 
       logger.info({ version }, 'applied the changed config');
     }, 100);
   });
+  return () => {
+    watcher.close();
+    clearTimeout(reloadTimer);
+  };
+}
 
-  return new Promise<number>((resolve) => {
-    const shutdown = async (signal: string) => {
-      logger.info({ signal, drainTimeoutMs }, 'draining');
-      watcher.close();
-      clearTimeout(reloadTimer);
-      const inTime = await proxy.stop(drainTimeoutMs);
-      await adminServer.server.close();
-      logger.info({ drained: inTime }, 'stopped');
-      resolve(0);
-    };
-    process.once('SIGTERM', () => void shutdown('SIGTERM'));
-    process.once('SIGINT', () => void shutdown('SIGINT'));
-  });
+/** Take snapshots from the control plane (`--control-plane`). Returns a stop function. */
+function subscribe(address: { host: string; port: number }, proxy: DubboProxy, logger: Logger, node: DiscoveryClientOptions['node']): () => void {
+  const client = new DiscoveryClient({ address: `${address.host}:${address.port}`, node, apply: (config, version) => proxy.applySnapshot(config, version) });
+  client.on('connected', () => logger.info({ controlPlane: `${address.host}:${address.port}` }, 'discovery stream open'));
+  client.on('ack', (version) => logger.info({ version }, 'applied a snapshot from the control plane'));
+  client.on('nack', (version, errors) => logger.error({ version, errors }, 'rejected a snapshot from the control plane; the previous one stays in force'));
+  client.on('disconnected', (reason, delayMs) => logger.warn({ reason, retryInMs: delayMs, version: client.acceptedVersion || null }, 'control plane unreachable; serving the last snapshot'));
+  client.start();
+  return () => client.close();
 }

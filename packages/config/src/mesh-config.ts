@@ -13,6 +13,8 @@ export interface MeshConfig {
 export interface LocatedResource {
   readonly resource: MeshResource;
   readonly locate?: (path: FieldPath) => string;
+  /** The resource as its source gave it (a YAML document as JS), before defaults: what the discovery API sends. */
+  readonly raw?: unknown;
 }
 
 function key(namespace: string, name: string): string {

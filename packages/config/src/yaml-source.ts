@@ -43,7 +43,7 @@ export function parseMeshYaml(text: string, file: string): ParsedYaml {
     const locate = locator(file, document, lines);
     const raw: unknown = document.toJS({ maxAliasCount: 100 });
     const result = validateResource(raw);
-    if (result.valid) resources.push({ resource: result.result, locate });
+    if (result.valid) resources.push({ resource: result.result, locate, raw });
     else result.issues.forEach((issue, i) => errors.push(`${locate(issue.path)}${result.errors[i]}`));
   }
   return { resources, errors };
@@ -58,11 +58,11 @@ export async function configFiles(configPath: string): Promise<string[]> {
 }
 
 /**
- * Load, validate and assemble the mesh YAML at the given paths (files or folders). Every
- * error names its file, line and field; with any error the result is invalid as a whole, so
- * a half-valid change never replaces a good config.
+ * Read and validate the mesh YAML at the given paths (files or folders), without checking
+ * cross-references: every resource that is valid on its own, and every error, each naming
+ * its file, line and field.
  */
-export async function loadMeshConfig(paths: readonly string[]): Promise<{ valid: true; result: MeshConfig; files: string[] } | { valid: false; errors: string[] }> {
+export async function loadMeshResources(paths: readonly string[]): Promise<{ resources: LocatedResource[]; errors: string[]; files: string[] }> {
   const errors: string[] = [];
   const resources: LocatedResource[] = [];
   const files: string[] = [];
@@ -88,6 +88,16 @@ export async function loadMeshConfig(paths: readonly string[]): Promise<{ valid:
       errors.push(...parsed.errors);
     }
   }
+  return { resources, errors, files };
+}
+
+/**
+ * Load, validate and assemble the mesh YAML at the given paths (files or folders). Every
+ * error names its file, line and field; with any error the result is invalid as a whole, so
+ * a half-valid change never replaces a good config.
+ */
+export async function loadMeshConfig(paths: readonly string[]): Promise<{ valid: true; result: MeshConfig; files: string[] } | { valid: false; errors: string[] }> {
+  const { resources, errors, files } = await loadMeshResources(paths);
   if (errors.length > 0) return { valid: false, errors };
   const assembled = assembleMeshConfig(resources);
   return assembled.valid ? { valid: true, result: assembled.result, files } : assembled;

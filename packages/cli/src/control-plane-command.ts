@@ -1,0 +1,64 @@
+import { pino } from 'pino';
+import { ControlPlane, startControlPlaneAdmin } from '@dubbo-mesh/control-plane';
+import { UsageError, addressFlag, parseFlags, type FlagSpec } from './flags.js';
+
+const FLAGS: FlagSpec[] = [
+  { name: 'config', type: 'string', multiple: true },
+  { name: 'kubernetes', type: 'boolean' },
+  { name: 'zookeeper', type: 'string' },
+  { name: 'grpc', type: 'string', default: '127.0.0.1:15010' },
+  { name: 'admin', type: 'string', default: '127.0.0.1:15000' },
+  { name: 'log-level', type: 'string', default: 'info' },
+];
+
+/** Exit code when the configuration is invalid at start. */
+const EXIT_CONFIG = 1;
+/** Exit code of a source that is not available in this build. */
+const EXIT_UNAVAILABLE = 3;
+
+/**
+ * `dubbo-mesh control-plane`: build snapshots from the `--config` files (watched), serve them
+ * over gRPC, serve the admin API, stop on SIGTERM/SIGINT.
+ */
+export async function runControlPlaneCommand(argv: readonly string[]): Promise<number> {
+  const values = parseFlags('control-plane', argv, FLAGS);
+  if (values.kubernetes === true || values.zookeeper !== undefined) {
+    process.stderr.write(`dubbo-mesh control-plane: ${values.kubernetes === true ? '--kubernetes' : '--zookeeper'} is not available in this build yet; it lands with the Kubernetes and registry-bridge issues. Use --config PATH.\n`);
+    return EXIT_UNAVAILABLE;
+  }
+  const configPaths = (values.config as string[] | undefined) ?? [];
+  if (configPaths.length === 0) throw new UsageError('dubbo-mesh control-plane: give at least one --config PATH (a mesh YAML file or a folder of them)');
+  const grpcAddress = addressFlag('control-plane', 'grpc', values.grpc as string);
+  const admin = addressFlag('control-plane', 'admin', values.admin as string);
+  const logger = pino({ name: 'dubbo-mesh', level: values['log-level'] as string, base: { role: 'control-plane' } });
+
+  const controlPlane = new ControlPlane({ configPaths, log: (level, message, fields) => logger[level](fields ?? {}, message) });
+  let grpcPort: number;
+  try {
+    grpcPort = await controlPlane.start(grpcAddress.host, grpcAddress.port);
+  } catch (error) {
+    await controlPlane.stop().catch(() => {});
+    process.stderr.write(`dubbo-mesh control-plane: ${(error as Error).message}\n`);
+    return EXIT_CONFIG;
+  }
+  if (controlPlane.snapshot === undefined) {
+    const errors = controlPlane.builder.lastRefusal?.errors ?? [];
+    for (const error of errors) process.stderr.write(`${error}\n`);
+    process.stderr.write(`dubbo-mesh control-plane: --config ${configPaths.join(' --config ')}: invalid configuration (${errors.length} error${errors.length === 1 ? '' : 's'})\n`);
+    await controlPlane.stop();
+    return EXIT_CONFIG;
+  }
+  const adminServer = await startControlPlaneAdmin(controlPlane, admin.host, admin.port);
+  logger.info({ grpc: `${grpcAddress.host}:${grpcPort}`, admin: `${admin.host}:${adminServer.port}`, version: controlPlane.snapshot.version }, 'control plane ready');
+
+  return new Promise<number>((resolve) => {
+    const shutdown = async (signal: string) => {
+      logger.info({ signal }, 'stopping');
+      await controlPlane.stop();
+      await adminServer.server.close();
+      resolve(0);
+    };
+    process.once('SIGTERM', () => void shutdown('SIGTERM'));
+    process.once('SIGINT', () => void shutdown('SIGINT'));
+  });
+}

@@ -1,0 +1,150 @@
+import * as grpc from '@grpc/grpc-js';
+import {
+  discoveryServiceDefinition, type DiscoveryRequest, type DiscoveryResponse, type ServerSnapshotStream, type WireNode,
+} from '@dubbo-mesh/discovery';
+import type { ControlPlaneMetrics } from './metrics.js';
+import type { Snapshot } from './snapshot.js';
+import type { CancelWatch, SnapshotCache } from './snapshot-cache.js';
+
+/** A connected proxy as the admin API shows it. */
+export interface ProxyStatus {
+  readonly stream: number;
+  readonly node: WireNode;
+  readonly peer: string;
+  readonly connectedAt: Date;
+  /** The version last sent, and its nonce. */
+  sentVersion: string;
+  sentNonce: string;
+  /** The version the proxy last ACKed ('' before its first). */
+  ackedVersion: string;
+  lastNack: { version: string; message: string; errors: readonly string[]; at: Date } | undefined;
+}
+
+/** Stream lifecycle hooks (go-control-plane's callbacks). */
+export interface DiscoveryHooks {
+  /** A stream named its node (first request): the owner puts the node's snapshot in the cache. */
+  onStreamOpen?(status: ProxyStatus): void;
+  onAck?(status: ProxyStatus, version: string): void;
+  onNack?(status: ProxyStatus, version: string, errors: readonly string[]): void;
+  onStreamClosed?(status: ProxyStatus): void;
+}
+
+/**
+ * The state-of-the-world discovery server, shaped after go-control-plane's sotw server: each
+ * stream owns its nonces (one more per response), a request answering an older nonce is
+ * stale and ignored, an ACK or NACK (or the first request) opens a one-shot watch on the
+ * cache for any version other than the one the proxy holds, so a NACKed version is not sent
+ * again and the proxy keeps its last good snapshot until a newer one exists.
+ */
+export class DiscoveryServer {
+  readonly proxies = new Map<number, ProxyStatus>();
+  private readonly server = new grpc.Server();
+  private nextStream = 1;
+
+  constructor(
+    private readonly cache: SnapshotCache,
+    private readonly metrics: ControlPlaneMetrics,
+    private readonly hooks: DiscoveryHooks = {},
+  ) {
+    this.server.addService(discoveryServiceDefinition(), {
+      StreamSnapshots: (stream: ServerSnapshotStream) => this.handle(stream),
+    });
+  }
+
+  /** Listen on `host:port` (0: any free port); resolves to the bound port. */
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+    });
+  }
+
+  /** Stop: end every stream (proxies keep their snapshots and reconnect elsewhere or later). */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.tryShutdown(() => resolve());
+      // Streams never end by themselves: cut them.
+      setImmediate(() => this.server.forceShutdown());
+    });
+  }
+
+  private handle(stream: ServerSnapshotStream): void {
+    const id = this.nextStream++;
+    let status: ProxyStatus | undefined;
+    let nonce = 0;
+    let cancelWatch: CancelWatch | undefined;
+    let closed = false;
+
+    const respond = (snapshot: Snapshot) => {
+      if (closed || status === undefined) return;
+      nonce += 1;
+      status.sentVersion = snapshot.version;
+      status.sentNonce = String(nonce);
+      const response: DiscoveryResponse = { version_info: snapshot.version, nonce: status.sentNonce, resources: [...snapshot.resources], mappings: [...snapshot.mappings] };
+      stream.write(response);
+      this.metrics.pushes.inc();
+    };
+    /** One open watch per stream, for any version but `knownVersion`. */
+    const watch = (knownVersion: string) => {
+      cancelWatch?.();
+      cancelWatch = undefined;
+      let fired = false;
+      const cancel = this.cache.watch(status!.node.id, knownVersion, (snapshot) => {
+        fired = true;
+        cancelWatch = undefined;
+        respond(snapshot);
+      });
+      if (!fired) cancelWatch = cancel;
+    };
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      cancelWatch?.();
+      if (status !== undefined) {
+        this.proxies.delete(id);
+        this.metrics.connectedProxies.set(this.proxies.size);
+        this.hooks.onStreamClosed?.(status);
+      }
+    };
+
+    stream.on('data', (request: DiscoveryRequest) => {
+      if (closed) return;
+      if (status === undefined) {
+        const node = request.node;
+        if (node === null || node.id === '') {
+          close();
+          stream.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'the first request must carry node.id' });
+          return;
+        }
+        status = { stream: id, node, peer: stream.getPeer(), connectedAt: new Date(), sentVersion: '', sentNonce: '', ackedVersion: request.version_info, lastNack: undefined };
+        this.proxies.set(id, status);
+        this.metrics.connectedProxies.set(this.proxies.size);
+        this.hooks.onStreamOpen?.(status);
+        watch(request.version_info);
+        return;
+      }
+      if (request.response_nonce !== status.sentNonce) {
+        // An answer to an older response (or a repeated first request): stale.
+        this.metrics.staleRequests.inc();
+        return;
+      }
+      if (request.error_detail !== null && request.error_detail !== undefined) {
+        status.lastNack = { version: status.sentVersion, message: request.error_detail.message, errors: request.error_detail.errors, at: new Date() };
+        this.metrics.nacks.inc();
+        this.hooks.onNack?.(status, status.sentVersion, request.error_detail.errors);
+        // Do not send the rejected version again: wait for a newer one.
+        watch(status.sentVersion);
+        return;
+      }
+      status.ackedVersion = request.version_info;
+      this.metrics.acks.inc();
+      this.hooks.onAck?.(status, request.version_info);
+      watch(request.version_info);
+    });
+    stream.on('end', () => {
+      close();
+      stream.end();
+    });
+    stream.on('error', close);
+    stream.on('close', close);
+  }
+}

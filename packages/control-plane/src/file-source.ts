@@ -1,0 +1,64 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { loadMeshResources } from '@dubbo-mesh/config';
+import type { ConfigSource, SourceState } from './source.js';
+
+/** How long a burst of file events is let settle before the files are read again. */
+const SETTLE_MS = 100;
+
+/**
+ * Mesh YAML files or folders of them (`--config`). Each path is watched (a folder for files
+ * added, changed or removed in it); after a change settles, everything is read and
+ * validated again and the whole state emitted. A file that fails validation makes the
+ * state `invalid`, with every error naming file, line and field.
+ */
+export class FileSource implements ConfigSource {
+  readonly name: string;
+  private watchers: FSWatcher[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private reading: Promise<void> = Promise.resolve();
+
+  constructor(private readonly paths: readonly string[]) {
+    this.name = `file:${paths.join(',')}`;
+  }
+
+  async start(emit: (state: SourceState) => void): Promise<void> {
+    await this.read(emit);
+    for (const configPath of this.paths) {
+      // A file is watched through its folder: editors replace files (a new inode), which a
+      // watch on the file itself would stop seeing.
+      const isFolder = (await stat(configPath)).isDirectory();
+      const folder = isFolder ? configPath : path.dirname(configPath);
+      const base = path.basename(configPath);
+      const watcher = watch(folder, (_event, filename) => {
+        if (isFolder || filename === null || filename === base) this.changed(emit);
+      });
+      watcher.on('error', () => this.changed(emit));
+      this.watchers.push(watcher);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    for (const watcher of this.watchers) watcher.close();
+    this.watchers = [];
+    await this.reading;
+  }
+
+  private changed(emit: (state: SourceState) => void): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      // One read at a time, in order.
+      this.reading = this.reading.then(() => (this.stopped ? undefined : this.read(emit)));
+    }, SETTLE_MS);
+  }
+
+  private async read(emit: (state: SourceState) => void): Promise<void> {
+    const { resources, errors } = await loadMeshResources(this.paths);
+    emit(errors.length > 0 ? { kind: 'invalid', errors } : { kind: 'resources', resources });
+  }
+}

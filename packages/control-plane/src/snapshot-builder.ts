@@ -1,0 +1,65 @@
+import type { LocatedResource } from '@dubbo-mesh/config';
+import { Snapshot } from './snapshot.js';
+import type { ConfigSource, SourceState } from './source.js';
+
+/** What the builder tells its owner. */
+export interface BuilderEvents {
+  /** A new snapshot is in force. */
+  published(snapshot: Snapshot): void;
+  /** A change was refused (a source's state, or the merged resources); the previous snapshot stays. */
+  refused(errors: readonly string[], source: string | undefined): void;
+}
+
+/**
+ * Merges the latest valid state of every source into one set of resources, checks their
+ * cross-references, and publishes a snapshot when the content changed (the version is a
+ * digest of the content, so equal content is the same version). A source that emits an
+ * invalid state keeps its last valid resources in the merge.
+ */
+export class SnapshotBuilder {
+  private readonly states = new Map<string, readonly LocatedResource[]>();
+  /** The snapshot in force. */
+  current: Snapshot | undefined;
+  /** The errors of the last refused change, until a later change is published. */
+  lastRefusal: { errors: readonly string[]; source: string | undefined; at: Date } | undefined;
+
+  constructor(private readonly events: BuilderEvents) {}
+
+  /** Start every source; resolves when each has emitted its first state. */
+  async start(sources: readonly ConfigSource[]): Promise<void> {
+    for (const source of sources) await source.start((state) => this.onState(source.name, state));
+  }
+
+  private onState(source: string, state: SourceState): void {
+    if (state.kind === 'invalid') {
+      this.refuse(state.errors, source);
+      return;
+    }
+    const previous = this.states.get(source);
+    this.states.set(source, state.resources);
+    if (!this.rebuild()) {
+      // The merge does not hold: keep the source's last valid state too.
+      if (previous === undefined) this.states.delete(source);
+      else this.states.set(source, previous);
+    }
+  }
+
+  /** Rebuild from the sources' states; false when the merged resources were refused. */
+  private rebuild(): boolean {
+    const built = Snapshot.create([...this.states.values()].flat());
+    if (!built.valid) {
+      this.refuse(built.errors, undefined);
+      return false;
+    }
+    this.lastRefusal = undefined;
+    if (built.snapshot.version === this.current?.version) return true;
+    this.current = built.snapshot;
+    this.events.published(built.snapshot);
+    return true;
+  }
+
+  private refuse(errors: readonly string[], source: string | undefined): void {
+    this.lastRefusal = { errors, source, at: new Date() };
+    this.events.refused(errors, source);
+  }
+}

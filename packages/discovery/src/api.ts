@@ -1,0 +1,90 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+/** Where the discovery API's .proto lives in the repository. */
+export const PROTO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../proto');
+export const PROTO_FILE = 'dubbo_mesh/discovery/v1/discovery.proto';
+/** The fully qualified gRPC service name. */
+export const SERVICE_NAME = 'dubbo_mesh.discovery.v1.SnapshotDiscoveryService';
+
+/** `Role` as the wire carries it (proto-loader with `enums: String`). */
+export type WireRole = 'ROLE_UNSPECIFIED' | 'PROXY' | 'GATEWAY';
+
+export interface WireNode {
+  id: string;
+  service: string;
+  namespace: string;
+  labels: Record<string, string>;
+  role: WireRole;
+}
+
+export interface WireErrorDetail {
+  code: number;
+  message: string;
+  errors: string[];
+}
+
+export interface DiscoveryRequest {
+  node: WireNode | null;
+  version_info: string;
+  response_nonce: string;
+  error_detail: WireErrorDetail | null;
+}
+
+export interface WireResource {
+  kind: string;
+  namespace: string;
+  name: string;
+  json: string;
+}
+
+export interface WireMapping {
+  interface: string;
+  group: string;
+  version: string;
+  service: string;
+}
+
+export interface DiscoveryResponse {
+  version_info: string;
+  nonce: string;
+  resources: WireResource[];
+  mappings: WireMapping[];
+}
+
+export type SnapshotStream = grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+export type ServerSnapshotStream = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+
+export interface SnapshotDiscoveryClient extends grpc.Client {
+  StreamSnapshots(options?: grpc.CallOptions): SnapshotStream;
+}
+
+let loaded: grpc.GrpcObject | undefined;
+
+/** The discovery package loaded from proto/ (fields keep their proto names; defaults filled in). */
+export function discoveryPackage(): grpc.GrpcObject {
+  if (loaded === undefined) {
+    const definition = protoLoader.loadSync(PROTO_FILE, { includeDirs: [PROTO_ROOT], keepCase: true, enums: String, defaults: true, arrays: true, objects: true, oneofs: true });
+    loaded = grpc.loadPackageDefinition(definition);
+  }
+  return loaded;
+}
+
+function serviceConstructor(): grpc.ServiceClientConstructor {
+  let current: unknown = discoveryPackage();
+  for (const part of SERVICE_NAME.split('.')) current = (current as Record<string, unknown>)[part];
+  return current as grpc.ServiceClientConstructor;
+}
+
+/** The service definition, for `server.addService`. */
+export function discoveryServiceDefinition(): grpc.ServiceDefinition {
+  return serviceConstructor().service;
+}
+
+/** A client of the discovery service at `address` (`host:port`, plaintext). */
+export function createDiscoveryClient(address: string, options: grpc.ChannelOptions = {}): SnapshotDiscoveryClient {
+  const Client = serviceConstructor();
+  return new Client(address, grpc.credentials.createInsecure(), options) as unknown as SnapshotDiscoveryClient;
+}

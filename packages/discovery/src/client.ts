@@ -1,0 +1,139 @@
+import { EventEmitter } from 'node:events';
+import type { MeshConfig } from '@dubbo-mesh/config';
+import { createDiscoveryClient, type DiscoveryResponse, type SnapshotDiscoveryClient, type SnapshotStream, type WireNode } from './api.js';
+import { fromWireResources } from './wire.js';
+
+/** gRPC status INVALID_ARGUMENT: the code a NACK carries for a snapshot that fails validation. */
+const INVALID_ARGUMENT = 3;
+
+export interface DiscoveryClientOptions {
+  /** The control plane's gRPC address, `host:port`. */
+  address: string;
+  node: { id: string; service?: string; namespace?: string; labels?: Record<string, string>; role: 'proxy' | 'gateway' };
+  /** Apply a validated snapshot. A throw rejects it (NACK with the message). */
+  apply(config: MeshConfig, version: string): void;
+  /** First reconnect delay ceiling; doubles per failed attempt up to `maxBackoffMs`. Default 250 ms. */
+  initialBackoffMs?: number;
+  /** Default 10 s. */
+  maxBackoffMs?: number;
+  /** Jitter source, for tests. */
+  random?: () => number;
+}
+
+/** What a {@link DiscoveryClient} reports. */
+export interface DiscoveryClientEvents {
+  connected: [];
+  /** A snapshot accepted and applied. */
+  ack: [version: string];
+  /** A snapshot rejected; the last accepted one stays in force. */
+  nack: [version: string, errors: string[]];
+  /** The stream ended or failed; a reconnect is scheduled after `delayMs`. */
+  disconnected: [reason: string, delayMs: number];
+}
+
+/**
+ * The proxy's side of the discovery stream: subscribe, validate each snapshot with the same
+ * rules as a file, apply it atomically and ACK, or NACK with every error and keep the last
+ * good one. While the control plane is away the proxy keeps serving what it has; the client
+ * reconnects with jittered exponential backoff (full jitter) and resyncs by sending the
+ * version it holds.
+ */
+export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
+  /** The version of the snapshot in force ('' before the first). */
+  acceptedVersion = '';
+  private client: SnapshotDiscoveryClient | undefined;
+  private stream: SnapshotStream | undefined;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly node: WireNode;
+
+  constructor(private readonly options: DiscoveryClientOptions) {
+    super();
+    const { id, service = '', namespace = 'default', labels = {}, role } = options.node;
+    this.node = { id, service, namespace, labels, role: role === 'gateway' ? 'GATEWAY' : 'PROXY' };
+  }
+
+  /** Whether a stream is open. */
+  get connected(): boolean {
+    return this.stream !== undefined;
+  }
+
+  start(): void {
+    this.client = createDiscoveryClient(this.options.address, {
+      // Notice a control plane that vanished without closing the connection.
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      // Our own backoff decides when to retry.
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1_000,
+    });
+    this.open();
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    this.stream?.cancel();
+    this.stream = undefined;
+    this.client?.close();
+  }
+
+  private open(): void {
+    if (this.closed) return;
+    const stream = this.client!.StreamSnapshots();
+    this.stream = stream;
+    let ended = false;
+    const onEnd = (reason: string) => {
+      if (ended) return;
+      ended = true;
+      if (this.stream === stream) this.stream = undefined;
+      if (!this.closed) this.scheduleReconnect(reason);
+    };
+    stream.on('data', (response: DiscoveryResponse) => this.onResponse(stream, response));
+    stream.on('error', (error: Error) => onEnd(error.message));
+    stream.on('end', () => onEnd('the control plane ended the stream'));
+    stream.on('close', () => onEnd('the stream closed'));
+    // Resync: the version we hold, so an unchanged snapshot is not sent again.
+    stream.write({ node: this.node, version_info: this.acceptedVersion, response_nonce: '', error_detail: null });
+    this.emit('connected');
+  }
+
+  private onResponse(stream: SnapshotStream, response: DiscoveryResponse): void {
+    this.attempt = 0;
+    const checked = fromWireResources(response.resources);
+    let errors: string[] | undefined;
+    if (!checked.valid) errors = checked.errors;
+    else {
+      try {
+        this.options.apply(checked.result, response.version_info);
+      } catch (error) {
+        errors = [`applying the snapshot failed: ${(error as Error).message}`];
+      }
+    }
+    if (errors === undefined) {
+      this.acceptedVersion = response.version_info;
+      stream.write({ node: this.node, version_info: response.version_info, response_nonce: response.nonce, error_detail: null });
+      this.emit('ack', response.version_info);
+    } else {
+      stream.write({
+        node: this.node, version_info: this.acceptedVersion, response_nonce: response.nonce,
+        error_detail: { code: INVALID_ARGUMENT, message: `rejected snapshot ${response.version_info}: ${errors.length} error${errors.length === 1 ? '' : 's'}`, errors },
+      });
+      this.emit('nack', response.version_info, errors);
+    }
+  }
+
+  private scheduleReconnect(reason: string): void {
+    const initial = this.options.initialBackoffMs ?? 250;
+    const max = this.options.maxBackoffMs ?? 10_000;
+    const ceiling = Math.min(max, initial * 2 ** this.attempt);
+    this.attempt += 1;
+    const delayMs = Math.round((this.options.random ?? Math.random)() * ceiling);
+    this.emit('disconnected', reason, delayMs);
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => this.open(), delayMs);
+    this.reconnectTimer.unref();
+  }
+}

@@ -1,0 +1,59 @@
+import {
+  assembleMeshConfig, validateResource, type LocatedResource, type MeshConfig,
+} from '@dubbo-mesh/config';
+import type { WireMapping, WireResource } from './api.js';
+
+/** A resource as its source gave it: what a client validates again with the file rules. */
+function sourceForm(item: LocatedResource): unknown {
+  if (item.raw === undefined) {
+    throw new Error(`${item.resource.kind} ${item.resource.metadata.namespace}/${item.resource.metadata.name} has no source form to send (a source must keep LocatedResource.raw)`);
+  }
+  return item.raw;
+}
+
+/** The wire resources of a set of located resources. */
+export function toWireResources(items: readonly LocatedResource[]): WireResource[] {
+  return items.map((item) => ({
+    kind: item.resource.kind,
+    namespace: item.resource.metadata.namespace,
+    name: item.resource.metadata.name,
+    json: JSON.stringify(sourceForm(item)),
+  }));
+}
+
+/** The service-key → service mapping the DubboServices of a config define. */
+export function toWireMappings(config: MeshConfig): WireMapping[] {
+  return config.services.flatMap((service) => service.interfaces.map((pattern) => ({
+    interface: pattern.interface,
+    group: pattern.group ?? '',
+    version: pattern.version ?? '',
+    service: `${service.metadata.namespace}/${service.metadata.name}`,
+  })));
+}
+
+/**
+ * Validate wire resources with the same rules as a config file, then their
+ * cross-references. Every error names the resource (`resources[i] Kind ns/name`) and field.
+ */
+export function fromWireResources(resources: readonly WireResource[]): { valid: true; result: MeshConfig } | { valid: false; errors: string[] } {
+  const errors: string[] = [];
+  const located: LocatedResource[] = [];
+  resources.forEach((wire, i) => {
+    const where = `resources[${i}] ${wire.kind} ${wire.namespace}/${wire.name}`;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(wire.json);
+    } catch (error) {
+      errors.push(`${where}: json: not JSON (${(error as Error).message})`);
+      return;
+    }
+    const result = validateResource(raw);
+    if (!result.valid) {
+      for (const message of result.errors) errors.push(`${where}: ${message}`);
+      return;
+    }
+    located.push({ resource: result.result, raw, locate: () => `resources[${i}]: ` });
+  });
+  if (errors.length > 0) return { valid: false, errors };
+  return assembleMeshConfig(located);
+}

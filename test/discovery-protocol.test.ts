@@ -1,0 +1,122 @@
+// The discovery API on the real gRPC stack, driven by a plain @grpc/grpc-js client built only
+// from proto/ (no code of ours on the client side): snapshots, ACK, NACK, stale nonces.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ControlPlane, startControlPlaneAdmin } from '@dubbo-mesh/control-plane';
+import { eventually, meshYaml, sleep, tempDir, writeConfig } from './fixtures/control-plane.js';
+
+const protoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../proto');
+
+interface Response { version_info: string; nonce: string; resources: Array<{ kind: string; name: string; json: string }>; mappings: Array<{ interface: string; service: string }> }
+
+function plainClient(address: string): grpc.ClientDuplexStream<object, Response> {
+  const definition = protoLoader.loadSync('dubbo_mesh/discovery/v1/discovery.proto', { includeDirs: [protoRoot], keepCase: true, defaults: true, enums: String });
+  const api = grpc.loadPackageDefinition(definition) as unknown as { dubbo_mesh: { discovery: { v1: { SnapshotDiscoveryService: grpc.ServiceClientConstructor } } } };
+  const client = new api.dubbo_mesh.discovery.v1.SnapshotDiscoveryService(address, grpc.credentials.createInsecure());
+  return (client as unknown as { StreamSnapshots(): grpc.ClientDuplexStream<object, Response> }).StreamSnapshots();
+}
+
+/** Responses of a stream, awaited one at a time. */
+function responses(stream: grpc.ClientDuplexStream<object, Response>): { next(timeoutMs?: number): Promise<Response | undefined> } {
+  const queue: Response[] = [];
+  const waiters: Array<(r: Response) => void> = [];
+  stream.on('data', (r: Response) => (waiters.length > 0 ? waiters.shift()!(r) : queue.push(r)));
+  stream.on('error', () => {});
+  return {
+    next: (timeoutMs = 3000) => queue.length > 0 ? Promise.resolve(queue.shift()) : new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        resolve(undefined);
+      }, timeoutMs);
+      const waiter = (r: Response) => {
+        clearTimeout(timer);
+        resolve(r);
+      };
+      waiters.push(waiter);
+    }),
+  };
+}
+
+const node = { id: 'plain-1', service: '', namespace: 'default', labels: { app: 'test' }, role: 'PROXY' };
+const v1Only = [{ address: '127.0.0.1:20991', version: 'v1' }, { address: '127.0.0.1:20992', version: 'v2' }];
+
+t.test('a plain grpc-js client reads snapshots, ACKs, NACKs, and its stale nonces are ignored', async (t) => {
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'mesh.yaml');
+  await writeConfig(file, meshYaml(v1Only, { v1: 90, v2: 10 }));
+  const controlPlane = new ControlPlane({ configPaths: [file] });
+  const port = await controlPlane.start('127.0.0.1', 0);
+  const admin = await startControlPlaneAdmin(controlPlane, '127.0.0.1', 0);
+  const stream = plainClient(`127.0.0.1:${port}`);
+  t.teardown(async () => {
+    stream.cancel();
+    await admin.server.close();
+    await controlPlane.stop();
+  });
+  const incoming = responses(stream);
+
+  stream.write({ node, version_info: '', response_nonce: '' });
+  const first = (await incoming.next())!;
+  t.ok(first, 'the first request gets the snapshot');
+  t.equal(first.version_info, controlPlane.snapshot!.version);
+  t.equal(first.nonce, '1');
+  t.same(first.resources.map((r) => `${r.kind}/${r.name}`).sort(), ['DubboPolicy/user-provider', 'DubboRoute/user-split', 'DubboService/user-provider']);
+  const service = JSON.parse(first.resources.find((r) => r.kind === 'DubboService')!.json) as { spec: { endpoints: unknown[] } };
+  t.equal(service.spec.endpoints.length, 2, 'resources are the YAML documents as JSON');
+  t.same(first.mappings.map((m) => `${m.interface}→${m.service}`), ['org.apache.dubbo.benchmark.service.UserService→default/user-provider']);
+
+  stream.write({ node, version_info: first.version_info, response_nonce: first.nonce });
+  t.ok(await eventually(() => controlPlane.proxies()[0]?.ackedVersion === first.version_info), 'the ACK is recorded');
+  t.equal(await incoming.next(300), undefined, 'nothing more while the snapshot is unchanged');
+
+  await writeConfig(file, meshYaml(v1Only, { v1: 50, v2: 50 }));
+  const second = (await incoming.next())!;
+  t.ok(second, 'a file change is pushed');
+  t.not(second.version_info, first.version_info);
+  t.equal(second.nonce, '2');
+
+  // A request answering the older nonce is stale: ignored, whatever it says.
+  const staleBefore = (await controlPlane.metrics.staleRequests.get()).values[0]?.value ?? 0;
+  stream.write({ node, version_info: '', response_nonce: first.nonce, error_detail: { code: 3, message: 'stale', errors: ['x'] } });
+  t.ok(await eventually(async () => ((await controlPlane.metrics.staleRequests.get()).values[0]?.value ?? 0) === staleBefore + 1), 'counted as stale');
+  t.equal(controlPlane.proxies()[0]!.lastNack, undefined, 'a stale NACK is not recorded');
+
+  // NACK the second: recorded, the proxy keeps the first, and the same version is not sent again.
+  stream.write({ node, version_info: first.version_info, response_nonce: second.nonce, error_detail: { code: 3, message: 'rejected for the test', errors: ['resources[0]: spec.port: bad'] } });
+  t.ok(await eventually(() => controlPlane.proxies()[0]?.lastNack !== undefined), 'the NACK is recorded');
+  const proxies = await (await fetch(`http://127.0.0.1:${admin.port}/api/v1/proxies`)).json() as Array<{ node: { id: string }; ackedVersion: string; lastNack: { version: string; errors: string[] } }>;
+  t.equal(proxies[0]!.node.id, 'plain-1');
+  t.equal(proxies[0]!.ackedVersion, first.version_info, 'the admin API shows the version the proxy still holds');
+  t.same(proxies[0]!.lastNack.errors, ['resources[0]: spec.port: bad']);
+  t.equal(proxies[0]!.lastNack.version, second.version_info);
+  t.equal(await incoming.next(300), undefined, 'the rejected version is not pushed again');
+
+  await writeConfig(file, meshYaml(v1Only, { v1: 10, v2: 90 }));
+  const third = (await incoming.next())!;
+  t.ok(third, 'the next change is pushed after a NACK');
+  t.equal(third.nonce, '3');
+  stream.write({ node, version_info: third.version_info, response_nonce: third.nonce });
+  t.ok(await eventually(() => controlPlane.proxies()[0]?.ackedVersion === third.version_info));
+  t.equal((await controlPlane.metrics.nacks.get()).values[0]?.value, 1);
+});
+
+t.test('a first request without a node id ends the stream with INVALID_ARGUMENT', async (t) => {
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'mesh.yaml');
+  await writeConfig(file, meshYaml(v1Only, { v1: 90, v2: 10 }));
+  const controlPlane = new ControlPlane({ configPaths: [file] });
+  const port = await controlPlane.start('127.0.0.1', 0);
+  t.teardown(() => controlPlane.stop());
+  const stream = plainClient(`127.0.0.1:${port}`);
+  const failed = new Promise<grpc.ServiceError>((resolve) => stream.on('error', resolve));
+  stream.on('data', () => {});
+  stream.write({ version_info: '', response_nonce: '' });
+  const error = await failed;
+  t.equal(error.code, grpc.status.INVALID_ARGUMENT);
+  t.match(error.details, /node\.id/);
+  await sleep(10);
+  t.equal(controlPlane.proxies().length, 0);
+});
