@@ -1,0 +1,164 @@
+// The control plane driving a real mesh: apache-dubbo-js → outbound proxy (subscribed over
+// gRPC with the discovery client) → inbound proxies → test providers.
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import { ControlPlane, startControlPlaneAdmin, type ConfigSource, type SourceState } from '@dubbo-mesh/control-plane';
+import { loadMeshResources } from '@dubbo-mesh/config';
+import { DiscoveryClient } from '@dubbo-mesh/discovery';
+import { startMesh, type Mesh } from '../packages/proxy/test/fixtures/mesh.js';
+import { userClient, type UserClient } from '../packages/proxy/test/fixtures/consumer.js';
+import { eventually, meshYaml, sleep, tempDir, writeConfig } from './fixtures/control-plane.js';
+
+interface Setup {
+  mesh: Mesh;
+  client: UserClient;
+  file: string;
+  controlPlane: ControlPlane;
+  grpcPort: number;
+  discovery: DiscoveryClient;
+  yaml(weights: { v1: number; v2: number }): string;
+}
+
+async function setup(t: Test, weights = { v1: 100, v2: 0 }): Promise<Setup> {
+  const mesh = await startMesh();
+  const client = userClient(mesh.outboundAddress);
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'mesh.yaml');
+  const yaml = (w: { v1: number; v2: number }) => meshYaml(mesh.instances.map((i) => ({ address: i.inboundAddress, version: i.version })), w);
+  await writeConfig(file, yaml(weights));
+  const controlPlane = new ControlPlane({ configPaths: [file] });
+  const grpcPort = await controlPlane.start('127.0.0.1', 0);
+  const discovery = new DiscoveryClient({
+    address: `127.0.0.1:${grpcPort}`, node: { id: 'consumer-1', role: 'proxy' },
+    apply: (config, version) => mesh.outbound.applySnapshot(config, version),
+    initialBackoffMs: 50, maxBackoffMs: 500,
+  });
+  const first = new Promise((resolve) => discovery.once('ack', resolve));
+  discovery.start();
+  await first;
+  const setupResult = { mesh, client, file, controlPlane, grpcPort, discovery, yaml };
+  t.teardown(async () => {
+    setupResult.discovery.close();
+    client.close();
+    await setupResult.controlPlane.stop();
+    await mesh.close();
+  });
+  return setupResult;
+}
+
+/** Which subset served a call: the test providers put their instance name in the user's name. */
+async function subsetOf(client: UserClient, id: number): Promise<string> {
+  const result = await client.getUser(id);
+  if (result.err !== null) return `error: ${result.err.message}`;
+  return (result.res as { name: string }).name.slice(0, 2);
+}
+
+t.test('a file change shifts traffic within 2 s; an invalid change is refused while the old config serves', async (t) => {
+  const s = await setup(t);
+  t.equal(s.mesh.outbound.snapshot!.version, s.controlPlane.snapshot!.version, 'the proxy runs the control plane\'s snapshot');
+  const before = await Promise.all(Array.from({ length: 40 }, (_, i) => subsetOf(s.client, i)));
+  t.same(new Set(before), new Set(['v1']), 'all traffic on v1');
+
+  const changedAt = Date.now();
+  await writeConfig(s.file, s.yaml({ v1: 0, v2: 100 }));
+  t.ok(await eventually(async () => (await subsetOf(s.client, 1)) === 'v2', 2000), 'traffic moved to v2 within 2 s');
+  t.comment(`shifted after ${Date.now() - changedAt} ms`);
+  const after = await Promise.all(Array.from({ length: 40 }, (_, i) => subsetOf(s.client, i)));
+  t.same(new Set(after), new Set(['v2']), 'all traffic on v2');
+
+  const admin = await startControlPlaneAdmin(s.controlPlane, '127.0.0.1', 0);
+  t.teardown(() => admin.server.close());
+  const goodVersion = s.controlPlane.snapshot!.version;
+  await writeConfig(s.file, s.yaml({ v1: 0, v2: 100 }).replace('subset: v2, weight: 100', 'subset: v3, weight: 100'));
+  t.ok(await eventually(() => s.controlPlane.builder.lastRefusal !== undefined, 2000), 'the change is refused');
+  const ready = await (await fetch(`http://127.0.0.1:${admin.port}/readyz`)).json() as { version: string; lastRefusal: { errors: string[] } };
+  t.equal(ready.version, goodVersion, 'the previous snapshot stays in force');
+  t.match(ready.lastRefusal.errors.join('\n'), /mesh\.yaml:\d+:\d+: DubboRoute default\/user-split: spec\.routes\[0\]\.destinations\[1\]\.subset: service user-provider has no subset "v3"/);
+  t.equal(s.mesh.outbound.snapshot!.version, goodVersion, 'the proxy keeps it too');
+  const still = await Promise.all(Array.from({ length: 20 }, (_, i) => subsetOf(s.client, i)));
+  t.same(new Set(still), new Set(['v2']), 'and traffic goes on as before');
+});
+
+t.test('the control plane killed and restarted under traffic: no failed call, and the proxy resyncs', async (t) => {
+  const s = await setup(t);
+  const disconnects: string[] = [];
+  s.discovery.on('disconnected', (reason) => disconnects.push(reason));
+  const errors: string[] = [];
+  let done = 0;
+  let stop = false;
+  const workers = Array.from({ length: 10 }, async (_, w) => {
+    while (!stop) {
+      const result = await s.client.getUser(w);
+      if (result.err !== null) errors.push(result.err.message);
+      done += 1;
+    }
+  });
+  await eventually(() => done > 200);
+  await s.controlPlane.stop(); // gone: the proxy keeps serving its last snapshot
+  const doneWhileAway = done;
+  await sleep(500);
+  t.ok(done > doneWhileAway + 50, `calls go on while the control plane is away (${done - doneWhileAway} calls)`);
+  t.ok(disconnects.length > 0, 'the client noticed');
+
+  await writeConfig(s.file, s.yaml({ v1: 0, v2: 100 }));
+  s.controlPlane = new ControlPlane({ configPaths: [s.file] });
+  await s.controlPlane.start('127.0.0.1', s.grpcPort);
+  t.ok(await eventually(() => s.discovery.acceptedVersion === s.controlPlane.snapshot!.version, 5000), 'the proxy reconnected and took the new snapshot');
+  t.ok(await eventually(async () => (await subsetOf(s.client, 3)) === 'v2', 2000), 'and routes by it');
+  stop = true;
+  await Promise.all(workers);
+  t.same(errors, [], `no failed call among ${done}`);
+});
+
+/**
+ * A source whose resources pass the control plane's checks but whose wire form (what the
+ * proxy validates) is broken: a control plane bug or a newer schema, as the proxy sees it.
+ */
+class TamperedSource implements ConfigSource {
+  readonly name = 'tampered';
+  private emit: ((state: SourceState) => void) | undefined;
+  constructor(private readonly file: string) {}
+  async start(emit: (state: SourceState) => void): Promise<void> {
+    this.emit = emit;
+    await this.push(false);
+  }
+  async push(tamper: boolean): Promise<void> {
+    const { resources } = await loadMeshResources([this.file]);
+    this.emit!({
+      kind: 'resources',
+      resources: resources.map((item) => (tamper && item.resource.kind === 'DubboPolicy'
+        ? { ...item, raw: { ...(item.raw as object), spec: { ...(item.raw as { spec: object }).spec, bogus: true, loadBalancer: { policy: 'fastest' } } }, resource: { ...item.resource, loadBalancer: { policy: 'least-request' } } as typeof item.resource }
+        : item)),
+    });
+  }
+  async stop(): Promise<void> {}
+}
+
+t.test('a snapshot the proxy cannot validate is NACKed with every error, and the last good one stays', async (t) => {
+  const mesh = await startMesh();
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'mesh.yaml');
+  await writeConfig(file, meshYaml(mesh.instances.map((i) => ({ address: i.inboundAddress, version: i.version })), { v1: 100, v2: 0 }));
+  const source = new TamperedSource(file);
+  const controlPlane = new ControlPlane({ sources: [source] });
+  const port = await controlPlane.start('127.0.0.1', 0);
+  const discovery = new DiscoveryClient({ address: `127.0.0.1:${port}`, node: { id: 'consumer-1', role: 'proxy' }, apply: (config, version) => mesh.outbound.applySnapshot(config, version) });
+  t.teardown(async () => {
+    discovery.close();
+    await controlPlane.stop();
+    await mesh.close();
+  });
+  const acked = new Promise<string>((resolve) => discovery.once('ack', resolve));
+  discovery.start();
+  const good = await acked;
+  const nacked = new Promise<[string, string[]]>((resolve) => discovery.once('nack', (version, errors) => resolve([version, errors])));
+  await source.push(true);
+  const [version, errors] = await nacked;
+  t.not(version, good);
+  t.equal(errors.length, 2, 'every error is reported');
+  t.match(errors.join('\n'), /resources\[\d\] DubboPolicy default\/user-provider: .*spec\.bogus/);
+  t.match(errors.join('\n'), /spec\.loadBalancer\.policy/);
+  t.equal(mesh.outbound.snapshot!.version, good, 'the proxy keeps the last good snapshot');
+  t.equal(discovery.acceptedVersion, good);
+  t.ok(await eventually(() => controlPlane.proxies()[0]?.lastNack?.version === version), 'the control plane recorded the NACK');
+});
