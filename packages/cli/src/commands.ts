@@ -1,4 +1,5 @@
 import { runControlPlaneCommand } from './control-plane-command.js';
+import { runDemoCommand } from './demo-command.js';
 import { runProxyCommand } from './proxy-command.js';
 
 /** A subcommand of `dubbo-mesh`. */
@@ -45,7 +46,7 @@ export const COMMANDS: readonly Command[] = [
     name: 'demo',
     summary: 'run the local mesh demo (what `npm start` runs)',
     usage: 'dubbo-mesh demo [--duration 30s] [--admin 127.0.0.1:15000]',
-    run: { landsWith: 'issue #4 (the control plane and demo)' },
+    run: (argv) => runDemoCommand(argv),
   },
   {
     name: 'bench',

@@ -25,9 +25,20 @@ export class SnapshotBuilder {
 
   constructor(private readonly events: BuilderEvents) {}
 
-  /** Start every source; resolves when each has emitted its first state. */
+  private starting = false;
+
+  /**
+   * Start every source; resolves when each has emitted its first state. The first snapshot
+   * is built from all of them (not one per source as they start).
+   */
   async start(sources: readonly ConfigSource[]): Promise<void> {
-    for (const source of sources) await source.start((state) => this.onState(source.name, state));
+    this.starting = true;
+    try {
+      for (const source of sources) await source.start((state) => this.onState(source.name, state));
+    } finally {
+      this.starting = false;
+    }
+    if (this.states.size > 0) this.rebuild();
   }
 
   private onState(source: string, state: SourceState): void {
@@ -37,6 +48,7 @@ export class SnapshotBuilder {
     }
     const previous = this.states.get(source);
     this.states.set(source, state.resources);
+    if (this.starting) return;
     if (!this.rebuild()) {
       // The merge does not hold: keep the source's last valid state too.
       if (previous === undefined) this.states.delete(source);
