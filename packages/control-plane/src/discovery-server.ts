@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import {
-  discoveryServiceDefinition, type DiscoveryRequest, type DiscoveryResponse, type ServerSnapshotStream, type WireNode,
+  PreEncodedResponse, preEncodingServiceDefinition, type DiscoveryRequest, type ServerSnapshotStream, type WireNode,
 } from '@dubbo-mesh/discovery';
 import type { ControlPlaneMetrics } from './metrics.js';
 import type { Snapshot } from './snapshot.js';
@@ -46,7 +46,7 @@ export class DiscoveryServer {
     private readonly metrics: ControlPlaneMetrics,
     private readonly hooks: DiscoveryHooks = {},
   ) {
-    this.server.addService(discoveryServiceDefinition(), {
+    this.server.addService(preEncodingServiceDefinition(), {
       StreamSnapshots: (stream: ServerSnapshotStream) => this.handle(stream),
     });
   }
@@ -79,8 +79,8 @@ export class DiscoveryServer {
       nonce += 1;
       status.sentVersion = snapshot.version;
       status.sentNonce = String(nonce);
-      const response: DiscoveryResponse = { version_info: snapshot.version, nonce: status.sentNonce, resources: [...snapshot.resources], mappings: [...snapshot.mappings] };
-      stream.write(response);
+      // The snapshot is encoded once for every stream; only the nonce is per stream.
+      stream.write(new PreEncodedResponse(snapshot.encodedResponse, status.sentNonce) as never);
       this.metrics.pushes.inc();
     };
     /** One open watch per stream, for any version but `knownVersion`. */

@@ -1,5 +1,5 @@
 import { assembleMeshConfig, configVersion, type LocatedResource, type MeshConfig } from '@dubbo-mesh/config';
-import { toWireMappings, toWireResources, type WireMapping, type WireResource } from '@dubbo-mesh/discovery';
+import { encodeSharedResponse, toWireMappings, toWireResources, type WireMapping, type WireResource } from '@dubbo-mesh/discovery';
 
 /** Resource counts of a snapshot, for the admin API. */
 export interface SnapshotCounts {
@@ -11,7 +11,7 @@ export interface SnapshotCounts {
 }
 
 /**
- * An immutable snapshot: the resources one node receives, in wire form, with an opaque
+ * An immutable snapshot (its encoded form is cached on first use): the resources one node receives, in wire form, with an opaque
  * version (compared only for equality). Built only from resources whose cross-references
  * hold (the consistency check runs before anything is published).
  */
@@ -19,6 +19,8 @@ export class Snapshot {
   readonly resources: readonly WireResource[];
   readonly mappings: readonly WireMapping[];
   readonly counts: SnapshotCounts;
+  /** The response bytes every stream shares, encoded on first use. */
+  private encoded: Buffer | undefined;
 
   private constructor(readonly version: string, readonly config: MeshConfig, items: readonly LocatedResource[]) {
     this.resources = Object.freeze(toWireResources(items));
@@ -30,7 +32,11 @@ export class Snapshot {
       policies: config.policies.length,
       mappings: this.mappings.length,
     });
-    Object.freeze(this);
+  }
+
+  /** The snapshot as a discovery response without its nonce, encoded once. */
+  get encodedResponse(): Buffer {
+    return (this.encoded ??= encodeSharedResponse({ version_info: this.version, resources: [...this.resources], mappings: [...this.mappings] }));
   }
 
   /**

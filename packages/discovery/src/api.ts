@@ -83,6 +83,39 @@ export function discoveryServiceDefinition(): grpc.ServiceDefinition {
   return serviceConstructor().service;
 }
 
+/**
+ * A response whose snapshot part (version, resources, mappings) was encoded once and is
+ * shared by every stream; only the nonce (field 2) is encoded per stream. Protobuf lets the
+ * fields of a message come in any order, so the message is the shared bytes followed by the
+ * nonce field: a push to a thousand proxies encodes the snapshot once, not a thousand times.
+ */
+export class PreEncodedResponse {
+  constructor(readonly shared: Buffer, readonly nonce: string) {}
+
+  encode(): Buffer {
+    const nonce = Buffer.from(this.nonce, 'utf8');
+    if (nonce.length > 127) throw new RangeError('nonce longer than 127 bytes');
+    return Buffer.concat([this.shared, Buffer.from([0x12, nonce.length]), nonce]);
+  }
+}
+
+/** Encode the part of a response every stream shares (no nonce). */
+export function encodeSharedResponse(response: Omit<DiscoveryResponse, 'nonce'>): Buffer {
+  const method = discoveryServiceDefinition().StreamSnapshots!;
+  return method.responseSerialize({ ...response, nonce: '' });
+}
+
+/** The service definition, taking {@link PreEncodedResponse}s as responses too. */
+export function preEncodingServiceDefinition(): grpc.ServiceDefinition {
+  const method = discoveryServiceDefinition().StreamSnapshots!;
+  return {
+    StreamSnapshots: {
+      ...method,
+      responseSerialize: (value: DiscoveryResponse | PreEncodedResponse) => (value instanceof PreEncodedResponse ? value.encode() : method.responseSerialize(value)),
+    },
+  };
+}
+
 /** A client of the discovery service at `address` (`host:port`, plaintext). */
 export function createDiscoveryClient(address: string, options: grpc.ChannelOptions = {}): SnapshotDiscoveryClient {
   const Client = serviceConstructor();

@@ -1,0 +1,198 @@
+// Push convergence of the control plane: N simulated proxies on real gRPC streams (one
+// channel, so one TCP connection, each), a mesh of S service keys and E endpoints, and the
+// time from a one-endpoint change in the config file to every proxy holding the new version.
+//
+//   npm run bench:push -- [--proxies 1000] [--services 2000] [--interfaces 5] [--endpoints 25] [--changes 3] [--json]
+//
+// Services × interfaces = service keys; services × endpoints = endpoints; one DubboService
+// per file in one folder. The control plane runs as `dubbo-mesh control-plane --config DIR`
+// in its own process (its RSS is reported); a change rewrites one file.
+// A simulated proxy decodes only the version and nonce of each response (the bytes arrive in
+// full) and ACKs at once: the numbers are the control plane's and the transport's.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { discoveryServiceDefinition } from '@dubbo-mesh/discovery';
+
+const { values } = parseArgs({
+  options: {
+    proxies: { type: 'string', default: '1000' },
+    services: { type: 'string', default: '2000' },
+    interfaces: { type: 'string', default: '5' },
+    endpoints: { type: 'string', default: '25' },
+    changes: { type: 'string', default: '3' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const proxies = Number(values.proxies);
+const services = Number(values.services);
+const interfaces = Number(values.interfaces);
+const endpoints = Number(values.endpoints);
+const changes = Number(values.changes);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const cli = path.resolve(here, '../../packages/cli/bin/dubbo-mesh.js');
+
+/** One DubboService per file, as a folder of generated config would be; `changed` moves one endpoint of service 0. */
+function serviceYaml(s: number, changed: number): string {
+  const ifaces = Array.from({ length: interfaces }, (_, i) => `com.example.app${s}.Service${i}`).join(', ');
+  const eps = Array.from({ length: endpoints }, (_, e) => {
+    const port = s === 0 && e === 0 ? 20880 + changed : 20880;
+    return `    - {address: 10.${(s >> 8) & 255}.${s & 255}.${e + 1}:${port}, labels: {version: v${e % 2}}}`;
+  }).join('\n');
+  return `apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: app-${s}}\nspec:\n  interfaces: [${ifaces}]\n  endpoints:\n${eps}\n`;
+}
+
+/** Read field 1 (version) and 2 (nonce) of a DiscoveryResponse without decoding the rest. */
+function versionAndNonce(bytes: Buffer): { version: string; nonce: string } {
+  let version = '';
+  let nonce = '';
+  let at = 0;
+  while (at < bytes.length) {
+    let key = 0;
+    let shift = 0;
+    for (;;) {
+      const b = bytes[at++]!;
+      key |= (b & 0x7f) << shift;
+      if (b < 0x80) break;
+      shift += 7;
+    }
+    let length = 0;
+    shift = 0;
+    for (;;) {
+      const b = bytes[at++]!;
+      length += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) break;
+      shift += 7;
+    }
+    if (key >>> 3 === 1) version = bytes.toString('utf8', at, at + length);
+    else if (key >>> 3 === 2) nonce = bytes.toString('utf8', at, at + length);
+    at += length;
+  }
+  return { version, nonce };
+}
+
+function rssMiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : NaN;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+}
+
+interface SimulatedProxy {
+  version: string;
+  bytes: number;
+  onVersion?: (version: string) => void;
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dm-push-'));
+  for (let s = 0; s < services; s++) await writeFile(path.join(dir, `app-${s}.yaml`), serviceYaml(s, 0));
+  let child: ChildProcess | undefined;
+  const clients: grpc.Client[] = [];
+  try {
+    child = spawn(process.execPath, [cli, 'control-plane', '--config', dir, '--grpc', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const logLines: Array<Record<string, unknown>> = [];
+    let buffered = '';
+    const waiters: Array<() => void> = [];
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const parts = buffered.split('\n');
+      buffered = parts.pop()!;
+      for (const part of parts) if (part.startsWith('{')) logLines.push(JSON.parse(part) as Record<string, unknown>);
+      for (const waiter of waiters.splice(0)) waiter();
+    });
+    const logLine = (predicate: (line: Record<string, unknown>) => boolean, after = 0) => new Promise<Record<string, unknown>>((resolve) => {
+      const check = () => {
+        const found = logLines.slice(after).find(predicate);
+        if (found) resolve(found);
+        else waiters.push(check);
+      };
+      check();
+    });
+    const startedAt = Date.now();
+    const ready = await logLine((l) => l.msg === 'control plane ready');
+    const startSeconds = (Date.now() - startedAt) / 1000;
+
+    const method = discoveryServiceDefinition().StreamSnapshots!;
+    const Client = grpc.makeGenericClientConstructor({
+      StreamSnapshots: { ...method, responseDeserialize: (bytes: Buffer) => bytes },
+    }, 'SnapshotDiscoveryService');
+    const sims: SimulatedProxy[] = [];
+    await Promise.all(Array.from({ length: proxies }, (_, i) => new Promise<void>((resolve) => {
+      const client = new Client(ready.grpc as string, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 512 * 1024 * 1024 });
+      clients.push(client);
+      const sim: SimulatedProxy = { version: '', bytes: 0 };
+      sims.push(sim);
+      const node = { id: `sim-${i}`, service: '', namespace: 'default', labels: {}, role: 'PROXY' };
+      const stream = (client as unknown as { StreamSnapshots(): grpc.ClientDuplexStream<object, Buffer> }).StreamSnapshots();
+      stream.on('data', (bytes: Buffer) => {
+        const { version, nonce } = versionAndNonce(bytes);
+        sim.version = version;
+        sim.bytes = bytes.length;
+        stream.write({ node, version_info: version, response_nonce: nonce });
+        sim.onVersion?.(version);
+        if (sims.length > 0) resolve();
+      });
+      stream.on('error', () => {});
+      stream.write({ node, version_info: '', response_nonce: '' });
+    })));
+    const rows: Array<Record<string, number>> = [];
+    for (let change = 1; change <= changes; change++) {
+      const logsBefore = logLines.length;
+      const arrivals: number[] = [];
+      const published = logLine((l) => l.msg === 'published a snapshot', logsBefore);
+      const t0 = performance.now();
+      const t0Wall = Date.now();
+      let version = '';
+      const allArrived = new Promise<void>((resolve) => {
+        for (const sim of sims) {
+          sim.onVersion = (v) => {
+            if (v !== version && version !== '') return;
+            arrivals.push(performance.now() - t0);
+            sim.onVersion = undefined;
+            if (arrivals.length === sims.length) resolve();
+          };
+        }
+      });
+      await writeFile(path.join(dir, 'app-0.yaml'), serviceYaml(0, change));
+      const publishLine = await published;
+      version = publishLine.version as string;
+      const publishMs = (publishLine.time as number) - t0Wall;
+      await allArrived;
+      rows.push({
+        change,
+        publishMs,
+        p50Ms: percentile(arrivals, 0.5),
+        p99Ms: percentile(arrivals, 0.99),
+        maxMs: Math.max(...arrivals),
+        pushP50Ms: percentile(arrivals, 0.5) - publishMs,
+        pushP99Ms: percentile(arrivals, 0.99) - publishMs,
+        bytesPerPush: sims[0]!.bytes,
+        controlPlaneRssMiB: rssMiB(child.pid!),
+      });
+    }
+    const summary = { proxies, serviceKeys: services * interfaces, endpoints: services * endpoints, startSeconds, rows };
+    if (values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else {
+      console.log(`Node ${process.version}; ${proxies} simulated proxies, ${services * interfaces} service keys, ${services * endpoints} endpoints (${services} DubboServices); control plane up with its first snapshot in ${startSeconds.toFixed(1)} s`);
+      console.log('change  file→published ms  →all p50 ms  →all p99 ms  →all max ms  publish→p50 ms  publish→p99 ms  bytes/push  CP RSS MiB');
+      for (const r of rows) {
+        console.log(`${String(r.change).padStart(6)} ${r.publishMs!.toFixed(0).padStart(17)} ${r.p50Ms!.toFixed(0).padStart(12)} ${r.p99Ms!.toFixed(0).padStart(12)} ${r.maxMs!.toFixed(0).padStart(12)} ${r.pushP50Ms!.toFixed(0).padStart(15)} ${r.pushP99Ms!.toFixed(0).padStart(15)} ${String(r.bytesPerPush).padStart(11)} ${r.controlPlaneRssMiB!.toFixed(0).padStart(11)}`);
+      }
+    }
+  } finally {
+    for (const client of clients) client.close();
+    child?.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
