@@ -19,7 +19,7 @@ interface Setup {
   yaml(weights: { v1: number; v2: number }): string;
 }
 
-async function setup(t: Test, weights = { v1: 100, v2: 0 }): Promise<Setup> {
+async function setup(t: Test, mode: 'delta' | 'sotw' = 'delta', weights = { v1: 100, v2: 0 }): Promise<Setup> {
   const mesh = await startMesh();
   const client = userClient(mesh.outboundAddress);
   const dir = await tempDir(t);
@@ -31,7 +31,7 @@ async function setup(t: Test, weights = { v1: 100, v2: 0 }): Promise<Setup> {
   const discovery = new DiscoveryClient({
     address: `127.0.0.1:${grpcPort}`, node: { id: 'consumer-1', role: 'proxy' },
     apply: (config, version) => mesh.outbound.applySnapshot(config, version),
-    initialBackoffMs: 50, maxBackoffMs: 500,
+    initialBackoffMs: 50, maxBackoffMs: 500, mode,
   });
   const first = new Promise((resolve) => discovery.once('ack', resolve));
   discovery.start();
@@ -53,7 +53,7 @@ async function subsetOf(client: UserClient, id: number): Promise<string> {
   return (result.res as { name: string }).name.slice(0, 2);
 }
 
-t.test('a file change shifts traffic within 2 s; an invalid change is refused while the old config serves', async (t) => {
+t.test('a file change shifts traffic within 2 s; an invalid change is refused while the old config serves (delta stream)', async (t) => {
   const s = await setup(t);
   t.equal(s.mesh.outbound.snapshot!.version, s.controlPlane.snapshot!.version, 'the proxy runs the control plane\'s snapshot');
   const before = await Promise.all(Array.from({ length: 40 }, (_, i) => subsetOf(s.client, i)));
@@ -79,8 +79,8 @@ t.test('a file change shifts traffic within 2 s; an invalid change is refused wh
   t.same(new Set(still), new Set(['v2']), 'and traffic goes on as before');
 });
 
-t.test('the control plane killed and restarted under traffic: no failed call, and the proxy resyncs', async (t) => {
-  const s = await setup(t);
+t.test('the control plane killed and restarted under traffic: no failed call, and the proxy resyncs (state-of-the-world stream)', async (t) => {
+  const s = await setup(t, 'sotw');
   const disconnects: string[] = [];
   s.discovery.on('disconnected', (reason) => disconnects.push(reason));
   const errors: string[] = [];

@@ -1,5 +1,6 @@
 // The discovery API on the real gRPC stack, driven by a plain @grpc/grpc-js client built only
 // from proto/ (no code of ours on the client side): snapshots, ACK, NACK, stale nonces.
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
@@ -119,4 +120,63 @@ t.test('a first request without a node id ends the stream with INVALID_ARGUMENT'
   t.match(error.details, /node\.id/);
   await sleep(10);
   t.equal(controlPlane.proxies().length, 0);
+});
+
+interface DeltaResponse { version_info: string; nonce: string; resources: Array<{ kind: string; namespace: string; name: string; json: string; version: string }>; removed_resources: string[] }
+
+function plainDeltaClient(address: string): grpc.ClientDuplexStream<object, DeltaResponse> {
+  const definition = protoLoader.loadSync('dubbo_mesh/discovery/v1/discovery.proto', { includeDirs: [protoRoot], keepCase: true, defaults: true, enums: String });
+  const api = grpc.loadPackageDefinition(definition) as unknown as { dubbo_mesh: { discovery: { v1: { SnapshotDiscoveryService: grpc.ServiceClientConstructor } } } };
+  const client = new api.dubbo_mesh.discovery.v1.SnapshotDiscoveryService(address, grpc.credentials.createInsecure());
+  return (client as unknown as { DeltaSnapshots(): grpc.ClientDuplexStream<object, DeltaResponse> }).DeltaSnapshots();
+}
+
+t.test('delta streams send only what changed since the snapshot the proxy holds', async (t) => {
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'mesh.yaml');
+  const extra = path.join(dir, 'extra.yaml');
+  await writeConfig(file, meshYaml(v1Only, { v1: 90, v2: 10 }));
+  await writeConfig(extra, 'apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: orders}\nspec:\n  interfaces: [org.example.Orders]\n  endpoints: [{address: 127.0.0.1:20999}]\n');
+  const controlPlane = new ControlPlane({ configPaths: [dir] });
+  const port = await controlPlane.start('127.0.0.1', 0);
+  const streams: Array<grpc.ClientDuplexStream<object, DeltaResponse>> = [];
+  t.teardown(async () => {
+    for (const stream of streams) stream.cancel();
+    await controlPlane.stop();
+  });
+  const open = () => {
+    const stream = plainDeltaClient(`127.0.0.1:${port}`);
+    streams.push(stream);
+    return { stream, incoming: responses(stream as never) as unknown as { next(timeoutMs?: number): Promise<DeltaResponse | undefined> } };
+  };
+  const { stream, incoming } = open();
+  stream.write({ node, version_info: '', response_nonce: '', initial_resource_versions: {} });
+  const first = (await incoming.next())!;
+  t.equal(first.resources.length, 4, 'a proxy holding nothing gets every resource');
+  t.same(first.removed_resources, []);
+  t.ok(first.resources.every((r) => r.version.length === 16), 'each with its version');
+  stream.write({ node, version_info: first.version_info, response_nonce: first.nonce });
+
+  await writeConfig(file, meshYaml(v1Only, { v1: 50, v2: 50 }));
+  const second = (await incoming.next())!;
+  t.same(second.resources.map((r) => `${r.kind}/${r.name}`), ['DubboRoute/user-split'], 'one route changed: only it travels');
+  t.same(second.removed_resources, []);
+
+  // NACK it: the next delta is computed from what the proxy still holds (the first snapshot).
+  stream.write({ node, version_info: first.version_info, response_nonce: second.nonce, error_detail: { code: 3, message: 'no', errors: ['no'] } });
+  await sleep(100);
+  await rm(extra);
+  const third = (await incoming.next())!;
+  t.same(third.resources.map((r) => `${r.kind}/${r.name}`), ['DubboRoute/user-split'], 'the route change the proxy rejected is sent again with the next change');
+  t.same(third.removed_resources, ['DubboService/default/orders'], 'a removed resource is named');
+  stream.write({ node, version_info: third.version_info, response_nonce: third.nonce });
+
+  // A proxy reconnecting with what it holds receives only the difference.
+  const heldVersions = Object.fromEntries(first.resources.map((r) => [`${r.kind}/${r.namespace}/${r.name}`, r.version]));
+  const again = open();
+  again.stream.write({ node: { ...node, id: 'plain-2' }, version_info: first.version_info, response_nonce: '', initial_resource_versions: heldVersions });
+  const resync = (await again.incoming.next())!;
+  t.equal(resync.version_info, third.version_info);
+  t.same(resync.resources.map((r) => r.name), ['user-split']);
+  t.same(resync.removed_resources, ['DubboService/default/orders']);
 });

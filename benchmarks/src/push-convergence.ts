@@ -2,13 +2,14 @@
 // channel, so one TCP connection, each), a mesh of S service keys and E endpoints, and the
 // time from a one-endpoint change in the config file to every proxy holding the new version.
 //
-//   npm run bench:push -- [--proxies 1000] [--services 2000] [--interfaces 5] [--endpoints 25] [--changes 3] [--json]
+//   npm run bench:push -- [--proxies 1000] [--services 2000] [--interfaces 5] [--endpoints 25] [--changes 3] [--mode delta|sotw] [--json]
 //
 // Services × interfaces = service keys; services × endpoints = endpoints; one DubboService
 // per file in one folder. The control plane runs as `dubbo-mesh control-plane --config DIR`
 // in its own process (its RSS is reported); a change rewrites one file.
 // A simulated proxy decodes only the version and nonce of each response (the bytes arrive in
-// full) and ACKs at once: the numbers are the control plane's and the transport's.
+// full) and ACKs at once: the numbers are the control plane's and the transport's. `--mode`
+// picks the stream: delta (changed resources only; the default, what proxies use) or sotw.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     interfaces: { type: 'string', default: '5' },
     endpoints: { type: 'string', default: '25' },
     changes: { type: 'string', default: '3' },
+    mode: { type: 'string', default: 'delta' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -34,6 +36,7 @@ const services = Number(values.services);
 const interfaces = Number(values.interfaces);
 const endpoints = Number(values.endpoints);
 const changes = Number(values.changes);
+const mode = values.mode === 'sotw' ? 'StreamSnapshots' : 'DeltaSnapshots';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cli = path.resolve(here, '../../packages/cli/bin/dubbo-mesh.js');
 
@@ -121,9 +124,9 @@ async function main(): Promise<void> {
     const ready = await logLine((l) => l.msg === 'control plane ready');
     const startSeconds = (Date.now() - startedAt) / 1000;
 
-    const method = discoveryServiceDefinition().StreamSnapshots!;
+    const method = discoveryServiceDefinition()[mode]!;
     const Client = grpc.makeGenericClientConstructor({
-      StreamSnapshots: { ...method, responseDeserialize: (bytes: Buffer) => bytes },
+      [mode]: { ...method, responseDeserialize: (bytes: Buffer) => bytes },
     }, 'SnapshotDiscoveryService');
     const sims: SimulatedProxy[] = [];
     await Promise.all(Array.from({ length: proxies }, (_, i) => new Promise<void>((resolve) => {
@@ -132,7 +135,7 @@ async function main(): Promise<void> {
       const sim: SimulatedProxy = { version: '', bytes: 0 };
       sims.push(sim);
       const node = { id: `sim-${i}`, service: '', namespace: 'default', labels: {}, role: 'PROXY' };
-      const stream = (client as unknown as { StreamSnapshots(): grpc.ClientDuplexStream<object, Buffer> }).StreamSnapshots();
+      const stream = (client as unknown as Record<string, () => grpc.ClientDuplexStream<object, Buffer>>)[mode]!.call(client);
       stream.on('data', (bytes: Buffer) => {
         const { version, nonce } = versionAndNonce(bytes);
         sim.version = version;
@@ -142,8 +145,9 @@ async function main(): Promise<void> {
         if (sims.length > 0) resolve();
       });
       stream.on('error', () => {});
-      stream.write({ node, version_info: '', response_nonce: '' });
+      stream.write({ node, version_info: '', response_nonce: '', initial_resource_versions: {} });
     })));
+    const initialBytes = sims[0]!.bytes;
     const rows: Array<Record<string, number>> = [];
     for (let change = 1; change <= changes; change++) {
       const logsBefore = logLines.length;
@@ -179,10 +183,10 @@ async function main(): Promise<void> {
         controlPlaneRssMiB: rssMiB(child.pid!),
       });
     }
-    const summary = { proxies, serviceKeys: services * interfaces, endpoints: services * endpoints, startSeconds, rows };
+    const summary = { mode: values.mode, initialBytes, proxies, serviceKeys: services * interfaces, endpoints: services * endpoints, startSeconds, rows };
     if (values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else {
-      console.log(`Node ${process.version}; ${proxies} simulated proxies, ${services * interfaces} service keys, ${services * endpoints} endpoints (${services} DubboServices); control plane up with its first snapshot in ${startSeconds.toFixed(1)} s`);
+      console.log(`Node ${process.version}; ${values.mode} streams; ${proxies} simulated proxies, ${services * interfaces} service keys, ${services * endpoints} endpoints (${services} DubboServices); control plane up with its first snapshot in ${startSeconds.toFixed(1)} s; first response ${initialBytes} bytes`);
       console.log('change  file→published ms  →all p50 ms  →all p99 ms  →all max ms  publish→p50 ms  publish→p99 ms  bytes/push  CP RSS MiB');
       for (const r of rows) {
         console.log(`${String(r.change).padStart(6)} ${r.publishMs!.toFixed(0).padStart(17)} ${r.p50Ms!.toFixed(0).padStart(12)} ${r.p99Ms!.toFixed(0).padStart(12)} ${r.maxMs!.toFixed(0).padStart(12)} ${r.pushP50Ms!.toFixed(0).padStart(15)} ${r.pushP99Ms!.toFixed(0).padStart(15)} ${String(r.bytesPerPush).padStart(11)} ${r.controlPlaneRssMiB!.toFixed(0).padStart(11)}`);

@@ -3,8 +3,17 @@ import {
   PreEncodedResponse, preEncodingServiceDefinition, type DiscoveryRequest, type ServerSnapshotStream, type WireNode,
 } from '@dubbo-mesh/discovery';
 import type { ControlPlaneMetrics } from './metrics.js';
-import type { Snapshot } from './snapshot.js';
+import type { ResourceVersions, Snapshot } from './snapshot.js';
 import type { CancelWatch, SnapshotCache } from './snapshot-cache.js';
+
+/** A response this big (a whole snapshot, typically) counts against {@link MAX_LARGE_IN_FLIGHT}. */
+const LARGE_RESPONSE_BYTES = 256 * 1024;
+/**
+ * How many large responses may be unanswered at once, over all streams. Each costs about two
+ * copies of its bytes until the transport has sent it; a thousand proxies connecting at once
+ * would otherwise hold a thousand whole snapshots in memory.
+ */
+const MAX_LARGE_IN_FLIGHT = 16;
 
 /** A connected proxy as the admin API shows it. */
 export interface ProxyStatus {
@@ -38,6 +47,9 @@ export interface DiscoveryHooks {
  */
 export class DiscoveryServer {
   readonly proxies = new Map<number, ProxyStatus>();
+  /** Large responses sent and not yet answered, and the streams waiting to send one. */
+  private largeInFlight = 0;
+  private readonly largeWaiting: Array<() => void> = [];
   private readonly server = new grpc.Server();
   private nextStream = 1;
 
@@ -47,7 +59,8 @@ export class DiscoveryServer {
     private readonly hooks: DiscoveryHooks = {},
   ) {
     this.server.addService(preEncodingServiceDefinition(), {
-      StreamSnapshots: (stream: ServerSnapshotStream) => this.handle(stream),
+      StreamSnapshots: (stream: ServerSnapshotStream) => this.handle(stream, 'sotw'),
+      DeltaSnapshots: (stream: ServerSnapshotStream) => this.handle(stream, 'delta'),
     });
   }
 
@@ -67,20 +80,47 @@ export class DiscoveryServer {
     });
   }
 
-  private handle(stream: ServerSnapshotStream): void {
+  /**
+   * One stream. State of the world sends the whole snapshot; delta sends what changed since
+   * the snapshot the proxy holds (`held`: the last one it ACKed, or the resource versions it
+   * reported on connect). Everything else — nonces, ACK/NACK, watches — is the same.
+   */
+  private handle(stream: ServerSnapshotStream, kind: 'sotw' | 'delta'): void {
     const id = this.nextStream++;
     let status: ProxyStatus | undefined;
     let nonce = 0;
     let cancelWatch: CancelWatch | undefined;
     let closed = false;
+    let held: Snapshot | ResourceVersions = new Map();
+    let sent: Snapshot | undefined;
 
+    /** Whether this stream holds one of the large-response slots (until its answer comes). */
+    let holdsSlot = false;
+    const releaseSlot = () => {
+      if (!holdsSlot) return;
+      holdsSlot = false;
+      this.largeInFlight -= 1;
+      // A waiter whose stream has closed sends nothing and takes no slot: go on to the next.
+      while (this.largeInFlight < MAX_LARGE_IN_FLIGHT && this.largeWaiting.length > 0) this.largeWaiting.shift()!();
+    };
     const respond = (snapshot: Snapshot) => {
       if (closed || status === undefined) return;
+      // Encoded once for every stream in the same place; only the nonce is per stream.
+      const shared = kind === 'sotw' ? snapshot.encodedResponse : snapshot.deltaFrom(held);
+      if (shared.length >= LARGE_RESPONSE_BYTES) {
+        // Bound the memory of many full snapshots in flight at once (proxies starting together).
+        if (this.largeInFlight >= MAX_LARGE_IN_FLIGHT) {
+          this.largeWaiting.push(() => respond(snapshot));
+          return;
+        }
+        this.largeInFlight += 1;
+        holdsSlot = true;
+      }
       nonce += 1;
+      sent = snapshot;
       status.sentVersion = snapshot.version;
       status.sentNonce = String(nonce);
-      // The snapshot is encoded once for every stream; only the nonce is per stream.
-      stream.write(new PreEncodedResponse(snapshot.encodedResponse, status.sentNonce) as never);
+      stream.write(new PreEncodedResponse(shared, status.sentNonce) as never);
       this.metrics.pushes.inc();
     };
     /** One open watch per stream, for any version but `knownVersion`. */
@@ -98,6 +138,7 @@ export class DiscoveryServer {
     const close = () => {
       if (closed) return;
       closed = true;
+      releaseSlot();
       cancelWatch?.();
       if (status !== undefined) {
         this.proxies.delete(id);
@@ -116,6 +157,7 @@ export class DiscoveryServer {
           return;
         }
         status = { stream: id, node, peer: stream.getPeer(), connectedAt: new Date(), sentVersion: '', sentNonce: '', ackedVersion: request.version_info, lastNack: undefined };
+        if ('initial_resource_versions' in request) held = new Map(Object.entries(request.initial_resource_versions ?? {}));
         this.proxies.set(id, status);
         this.metrics.connectedProxies.set(this.proxies.size);
         this.hooks.onStreamOpen?.(status);
@@ -127,6 +169,7 @@ export class DiscoveryServer {
         this.metrics.staleRequests.inc();
         return;
       }
+      releaseSlot();
       if (request.error_detail !== null && request.error_detail !== undefined) {
         status.lastNack = { version: status.sentVersion, message: request.error_detail.message, errors: request.error_detail.errors, at: new Date() };
         this.metrics.nacks.inc();
@@ -136,6 +179,7 @@ export class DiscoveryServer {
         return;
       }
       status.ackedVersion = request.version_info;
+      if (sent !== undefined) held = sent;
       this.metrics.acks.inc();
       this.hooks.onAck?.(status, request.version_info);
       watch(request.version_info);

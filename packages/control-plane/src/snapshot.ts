@@ -1,5 +1,10 @@
 import { assembleMeshConfig, configVersion, type LocatedResource, type MeshConfig } from '@dubbo-mesh/config';
-import { encodeSharedResponse, toWireMappings, toWireResources, type WireMapping, type WireResource } from '@dubbo-mesh/discovery';
+import {
+  encodeSharedDeltaResponse, encodeSharedResponse, resourceKey, toWireMappings, toWireResources, type WireMapping, type WireResource,
+} from '@dubbo-mesh/discovery';
+
+/** Resource versions by key: what a delta stream's proxy holds. */
+export type ResourceVersions = ReadonlyMap<string, string>;
 
 /** Resource counts of a snapshot, for the admin API. */
 export interface SnapshotCounts {
@@ -19,12 +24,21 @@ export class Snapshot {
   readonly resources: readonly WireResource[];
   readonly mappings: readonly WireMapping[];
   readonly counts: SnapshotCounts;
+  /** Resource key (`Kind/namespace/name`) → resource. */
+  readonly byKey: ReadonlyMap<string, WireResource>;
+  /** Resource key → version. */
+  readonly versions: ResourceVersions;
   /** The response bytes every stream shares, encoded on first use. */
   private encoded: Buffer | undefined;
+  /** Delta responses from older snapshots, encoded once and shared by every stream that held that snapshot. */
+  private readonly deltas = new WeakMap<Snapshot, Buffer>();
+  private fromNothing: Buffer | undefined;
 
   private constructor(readonly version: string, readonly config: MeshConfig, items: readonly LocatedResource[]) {
     this.resources = Object.freeze(toWireResources(items));
     this.mappings = Object.freeze(toWireMappings(config));
+    this.byKey = new Map(this.resources.map((r) => [resourceKey(r), r]));
+    this.versions = new Map(this.resources.map((r) => [resourceKey(r), r.version]));
     this.counts = Object.freeze({
       services: config.services.length,
       endpoints: config.services.reduce((sum, s) => sum + s.endpoints.length, 0),
@@ -32,6 +46,29 @@ export class Snapshot {
       policies: config.policies.length,
       mappings: this.mappings.length,
     });
+  }
+
+  /**
+   * A delta response (without its nonce) taking a proxy from what it holds — an older
+   * snapshot, or resource versions it reported on reconnect — to this snapshot: the
+   * resources added or changed, and the keys removed. From a snapshot it is computed and
+   * encoded once, however many streams held that snapshot.
+   */
+  deltaFrom(held: Snapshot | ResourceVersions): Buffer {
+    if (held instanceof Snapshot) {
+      let encoded = this.deltas.get(held);
+      if (encoded === undefined) this.deltas.set(held, (encoded = this.encodeDelta(held.versions)));
+      return encoded;
+    }
+    // A proxy that holds nothing gets everything: the same bytes for every such stream.
+    if (held.size === 0) return (this.fromNothing ??= this.encodeDelta(held));
+    return this.encodeDelta(held);
+  }
+
+  private encodeDelta(held: ResourceVersions): Buffer {
+    const changed = this.resources.filter((r) => held.get(resourceKey(r)) !== r.version);
+    const removed = [...held.keys()].filter((key) => !this.byKey.has(key));
+    return encodeSharedDeltaResponse({ version_info: this.version, resources: changed, removed_resources: removed });
   }
 
   /** The snapshot as a discovery response without its nonce, encoded once. */

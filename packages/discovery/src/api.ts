@@ -38,6 +38,8 @@ export interface WireResource {
   namespace: string;
   name: string;
   json: string;
+  /** A digest of `json`. */
+  version: string;
 }
 
 export interface WireMapping {
@@ -54,11 +56,33 @@ export interface DiscoveryResponse {
   mappings: WireMapping[];
 }
 
+export interface DeltaDiscoveryRequest {
+  node: WireNode | null;
+  initial_resource_versions: Record<string, string>;
+  response_nonce: string;
+  error_detail: WireErrorDetail | null;
+  version_info: string;
+}
+
+export interface DeltaDiscoveryResponse {
+  version_info: string;
+  nonce: string;
+  resources: WireResource[];
+  removed_resources: string[];
+}
+
 export type SnapshotStream = grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
-export type ServerSnapshotStream = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+export type DeltaStream = grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
+export type ServerSnapshotStream = grpc.ServerDuplexStream<DiscoveryRequest | DeltaDiscoveryRequest, never>;
 
 export interface SnapshotDiscoveryClient extends grpc.Client {
   StreamSnapshots(options?: grpc.CallOptions): SnapshotStream;
+  DeltaSnapshots(options?: grpc.CallOptions): DeltaStream;
+}
+
+/** The key of a resource in delta streams: `Kind/namespace/name`. */
+export function resourceKey(resource: Pick<WireResource, 'kind' | 'namespace' | 'name'>): string {
+  return `${resource.kind}/${resource.namespace}/${resource.name}`;
 }
 
 let loaded: grpc.GrpcObject | undefined;
@@ -99,21 +123,25 @@ export class PreEncodedResponse {
   }
 }
 
-/** Encode the part of a response every stream shares (no nonce). */
+/** Encode the part of a state-of-the-world response every stream shares (no nonce). */
 export function encodeSharedResponse(response: Omit<DiscoveryResponse, 'nonce'>): Buffer {
-  const method = discoveryServiceDefinition().StreamSnapshots!;
-  return method.responseSerialize({ ...response, nonce: '' });
+  return discoveryServiceDefinition().StreamSnapshots!.responseSerialize({ ...response, nonce: '' });
 }
 
-/** The service definition, taking {@link PreEncodedResponse}s as responses too. */
+/** Encode the part of a delta response every stream with the same starting point shares (no nonce). */
+export function encodeSharedDeltaResponse(response: Omit<DeltaDiscoveryResponse, 'nonce'>): Buffer {
+  return discoveryServiceDefinition().DeltaSnapshots!.responseSerialize({ ...response, nonce: '' });
+}
+
+/** The service definition, taking {@link PreEncodedResponse}s as responses of both methods too. */
 export function preEncodingServiceDefinition(): grpc.ServiceDefinition {
-  const method = discoveryServiceDefinition().StreamSnapshots!;
-  return {
-    StreamSnapshots: {
-      ...method,
-      responseSerialize: (value: DiscoveryResponse | PreEncodedResponse) => (value instanceof PreEncodedResponse ? value.encode() : method.responseSerialize(value)),
-    },
-  };
+  const definition = discoveryServiceDefinition();
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const name of ['StreamSnapshots', 'DeltaSnapshots']) {
+    const method = definition[name]!;
+    out[name] = { ...method, responseSerialize: (value: unknown) => (value instanceof PreEncodedResponse ? value.encode() : method.responseSerialize(value)) };
+  }
+  return out;
 }
 
 /** A client of the discovery service at `address` (`host:port`, plaintext). */

@@ -1,6 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { MeshConfig } from '@dubbo-mesh/config';
-import { createDiscoveryClient, type DiscoveryResponse, type SnapshotDiscoveryClient, type SnapshotStream, type WireNode } from './api.js';
+import {
+  createDiscoveryClient, resourceKey, type DeltaDiscoveryResponse, type DeltaStream, type DiscoveryResponse, type SnapshotDiscoveryClient,
+  type SnapshotStream, type WireNode, type WireResource,
+} from './api.js';
 import { fromWireResources } from './wire.js';
 
 /** gRPC status INVALID_ARGUMENT: the code a NACK carries for a snapshot that fails validation. */
@@ -18,6 +21,12 @@ export interface DiscoveryClientOptions {
   maxBackoffMs?: number;
   /** Jitter source, for tests. */
   random?: () => number;
+  /**
+   * `delta` (default): only changed and removed resources travel after the first snapshot;
+   * `sotw`: every response is the whole snapshot. Either way the proxy validates and
+   * applies a whole snapshot.
+   */
+  mode?: 'delta' | 'sotw';
 }
 
 /** What a {@link DiscoveryClient} reports. */
@@ -42,7 +51,9 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
   /** The version of the snapshot in force ('' before the first). */
   acceptedVersion = '';
   private client: SnapshotDiscoveryClient | undefined;
-  private stream: SnapshotStream | undefined;
+  private stream: SnapshotStream | DeltaStream | undefined;
+  /** The resources of the accepted snapshot, by key (what a delta applies to). */
+  private held = new Map<string, WireResource>();
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -82,7 +93,8 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
 
   private open(): void {
     if (this.closed) return;
-    const stream = this.client!.StreamSnapshots();
+    const delta = (this.options.mode ?? 'delta') === 'delta';
+    const stream: SnapshotStream | DeltaStream = delta ? this.client!.DeltaSnapshots() : this.client!.StreamSnapshots();
     this.stream = stream;
     let ended = false;
     const onEnd = (reason: string) => {
@@ -91,18 +103,32 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
       if (this.stream === stream) this.stream = undefined;
       if (!this.closed) this.scheduleReconnect(reason);
     };
-    stream.on('data', (response: DiscoveryResponse) => this.onResponse(stream, response));
+    stream.on('data', (response: DiscoveryResponse | DeltaDiscoveryResponse) => this.onResponse(stream, response));
     stream.on('error', (error: Error) => onEnd(error.message));
     stream.on('end', () => onEnd('the control plane ended the stream'));
     stream.on('close', () => onEnd('the stream closed'));
-    // Resync: the version we hold, so an unchanged snapshot is not sent again.
-    stream.write({ node: this.node, version_info: this.acceptedVersion, response_nonce: '', error_detail: null });
+    // Resync: the version (and, for delta, the resources) we hold, so only what changed is sent.
+    const initial = { node: this.node, version_info: this.acceptedVersion, response_nonce: '', error_detail: null };
+    if (delta) {
+      const versions = Object.fromEntries([...this.held].map(([key, resource]) => [key, resource.version]));
+      (stream as DeltaStream).write({ ...initial, initial_resource_versions: versions });
+    } else (stream as SnapshotStream).write(initial);
     this.emit('connected');
   }
 
-  private onResponse(stream: SnapshotStream, response: DiscoveryResponse): void {
+  /** The resources a response leaves the proxy with: the whole snapshot, or what it holds with the delta applied. */
+  private nextResources(response: DiscoveryResponse | DeltaDiscoveryResponse): Map<string, WireResource> {
+    if (!('removed_resources' in response)) return new Map(response.resources.map((r) => [resourceKey(r), r]));
+    const next = new Map(this.held);
+    for (const key of response.removed_resources) next.delete(key);
+    for (const resource of response.resources) next.set(resourceKey(resource), resource);
+    return next;
+  }
+
+  private onResponse(stream: SnapshotStream | DeltaStream, response: DiscoveryResponse | DeltaDiscoveryResponse): void {
     this.attempt = 0;
-    const checked = fromWireResources(response.resources);
+    const next = this.nextResources(response);
+    const checked = fromWireResources([...next.values()]);
     let errors: string[] | undefined;
     if (!checked.valid) errors = checked.errors;
     else {
@@ -114,13 +140,14 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
     }
     if (errors === undefined) {
       this.acceptedVersion = response.version_info;
-      stream.write({ node: this.node, version_info: response.version_info, response_nonce: response.nonce, error_detail: null });
+      this.held = next;
+      stream.write({ node: this.node, version_info: response.version_info, response_nonce: response.nonce, error_detail: null } as never);
       this.emit('ack', response.version_info);
     } else {
       stream.write({
         node: this.node, version_info: this.acceptedVersion, response_nonce: response.nonce,
         error_detail: { code: INVALID_ARGUMENT, message: `rejected snapshot ${response.version_info}: ${errors.length} error${errors.length === 1 ? '' : 's'}`, errors },
-      });
+      } as never);
       this.emit('nack', response.version_info, errors);
     }
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   assembleMeshConfig, validateResource, type LocatedResource, type MeshConfig,
 } from '@dubbo-mesh/config';
@@ -11,14 +12,17 @@ function sourceForm(item: LocatedResource): unknown {
   return item.raw;
 }
 
+/** A resource's version: a digest of its JSON. */
+export function resourceVersion(json: string): string {
+  return createHash('sha256').update(json).digest('hex').slice(0, 16);
+}
+
 /** The wire resources of a set of located resources. */
 export function toWireResources(items: readonly LocatedResource[]): WireResource[] {
-  return items.map((item) => ({
-    kind: item.resource.kind,
-    namespace: item.resource.metadata.namespace,
-    name: item.resource.metadata.name,
-    json: JSON.stringify(sourceForm(item)),
-  }));
+  return items.map((item) => {
+    const json = JSON.stringify(sourceForm(item));
+    return { kind: item.resource.kind, namespace: item.resource.metadata.namespace, name: item.resource.metadata.name, json, version: resourceVersion(json) };
+  });
 }
 
 /** The service-key → service mapping the DubboServices of a config define. */
