@@ -13,11 +13,12 @@ const protoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 
 interface Response { version_info: string; nonce: string; resources: Array<{ kind: string; name: string; json: string }>; mappings: Array<{ interface: string; service: string }> }
 
-function plainClient(address: string): grpc.ClientDuplexStream<object, Response> {
+/** A stream of `method` from a client built from proto/ alone. */
+function plainClient<R = Response>(address: string, method: 'StreamSnapshots' | 'DeltaSnapshots' = 'StreamSnapshots'): grpc.ClientDuplexStream<object, R> {
   const definition = protoLoader.loadSync('dubbo_mesh/discovery/v1/discovery.proto', { includeDirs: [protoRoot], keepCase: true, defaults: true, enums: String });
   const api = grpc.loadPackageDefinition(definition) as unknown as { dubbo_mesh: { discovery: { v1: { SnapshotDiscoveryService: grpc.ServiceClientConstructor } } } };
   const client = new api.dubbo_mesh.discovery.v1.SnapshotDiscoveryService(address, grpc.credentials.createInsecure());
-  return (client as unknown as { StreamSnapshots(): grpc.ClientDuplexStream<object, Response> }).StreamSnapshots();
+  return (client as unknown as Record<string, () => grpc.ClientDuplexStream<object, R>>)[method]!.call(client);
 }
 
 /** Responses of a stream, awaited one at a time. */
@@ -124,13 +125,6 @@ t.test('a first request without a node id ends the stream with INVALID_ARGUMENT'
 
 interface DeltaResponse { version_info: string; nonce: string; resources: Array<{ kind: string; namespace: string; name: string; json: string; version: string }>; removed_resources: string[] }
 
-function plainDeltaClient(address: string): grpc.ClientDuplexStream<object, DeltaResponse> {
-  const definition = protoLoader.loadSync('dubbo_mesh/discovery/v1/discovery.proto', { includeDirs: [protoRoot], keepCase: true, defaults: true, enums: String });
-  const api = grpc.loadPackageDefinition(definition) as unknown as { dubbo_mesh: { discovery: { v1: { SnapshotDiscoveryService: grpc.ServiceClientConstructor } } } };
-  const client = new api.dubbo_mesh.discovery.v1.SnapshotDiscoveryService(address, grpc.credentials.createInsecure());
-  return (client as unknown as { DeltaSnapshots(): grpc.ClientDuplexStream<object, DeltaResponse> }).DeltaSnapshots();
-}
-
 t.test('delta streams send only what changed since the snapshot the proxy holds', async (t) => {
   const dir = await tempDir(t);
   const file = path.join(dir, 'mesh.yaml');
@@ -145,7 +139,7 @@ t.test('delta streams send only what changed since the snapshot the proxy holds'
     await controlPlane.stop();
   });
   const open = () => {
-    const stream = plainDeltaClient(`127.0.0.1:${port}`);
+    const stream = plainClient<DeltaResponse>(`127.0.0.1:${port}`, 'DeltaSnapshots');
     streams.push(stream);
     return { stream, incoming: responses(stream as never) as unknown as { next(timeoutMs?: number): Promise<DeltaResponse | undefined> } };
   };

@@ -57,33 +57,39 @@ export async function configFiles(configPath: string): Promise<string[]> {
   return names.map((name) => path.join(configPath, name));
 }
 
+/** Reads and parses one file (read errors throw). */
+export type FileParser = (file: string) => Promise<ParsedYaml>;
+
+/** The plain parser: read the file, parse it. */
+export const parseMeshFile: FileParser = async (file) => parseMeshYaml(await readFile(file, 'utf8'), file);
+
 /**
  * Read and validate the mesh YAML at the given paths (files or folders), without checking
  * cross-references: every resource that is valid on its own, and every error, each naming
- * its file, line and field.
+ * its file, line and field. `parse` may be a caching parser (the control plane's file source).
  */
-export async function loadMeshResources(paths: readonly string[]): Promise<{ resources: LocatedResource[]; errors: string[]; files: string[] }> {
+export async function loadMeshResources(paths: readonly string[], parse: FileParser = parseMeshFile): Promise<{ resources: LocatedResource[]; errors: string[]; files: string[] }> {
   const errors: string[] = [];
   const resources: LocatedResource[] = [];
   const files: string[] = [];
+  const cannotRead = (what: string, error: unknown) => errors.push(`${what}: cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   for (const configPath of paths) {
     let names: string[];
     try {
       names = await configFiles(configPath);
     } catch (error) {
-      errors.push(`${configPath}: cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      cannotRead(configPath, error);
       continue;
     }
     for (const file of names) {
-      let text: string;
+      let parsed: ParsedYaml;
       try {
-        text = await readFile(file, 'utf8');
+        parsed = await parse(file);
       } catch (error) {
-        errors.push(`${file}: cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+        cannotRead(file, error);
         continue;
       }
       files.push(file);
-      const parsed = parseMeshYaml(text, file);
       resources.push(...parsed.resources);
       errors.push(...parsed.errors);
     }

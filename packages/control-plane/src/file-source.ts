@@ -1,7 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { configFiles, parseMeshYaml, type LocatedResource, type ParsedYaml } from '@dubbo-mesh/config';
+import { loadMeshResources, parseMeshFile, type ParsedYaml } from '@dubbo-mesh/config';
 import type { ConfigSource, SourceState } from './source.js';
 
 /** How long a burst of file events is let settle before the files are read again. */
@@ -65,35 +65,19 @@ export class FileSource implements ConfigSource {
   }
 
   /**
-   * Read every file, parsing again only those whose size, mtime or ctime changed since the
-   * last read (a one-line change in one of two thousand files parses one file).
+   * Read every file, parsing again only those whose size, mtime, ctime or inode changed
+   * since the last read (a one-line change in one of two thousand files parses one file).
    */
   private async read(emit: (state: SourceState) => void): Promise<void> {
-    const errors: string[] = [];
-    const resources: LocatedResource[] = [];
     const seen = new Map<string, CachedFile>();
-    for (const configPath of this.paths) {
-      let files: string[];
-      try {
-        files = await configFiles(configPath);
-      } catch (error) {
-        errors.push(`${configPath}: cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-        continue;
-      }
-      for (const file of files) {
-        try {
-          const info = await stat(file, { bigint: true });
-          const stamp = `${info.size}:${info.mtimeNs}:${info.ctimeNs}:${info.ino}`;
-          let cached = this.parsed.get(file);
-          if (cached?.stamp !== stamp) cached = { stamp, parsed: parseMeshYaml(await readFile(file, 'utf8'), file) };
-          seen.set(file, cached);
-          resources.push(...cached.parsed.resources);
-          errors.push(...cached.parsed.errors);
-        } catch (error) {
-          errors.push(`${file}: cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-        }
-      }
-    }
+    const { resources, errors } = await loadMeshResources(this.paths, async (file) => {
+      const info = await stat(file, { bigint: true });
+      const stamp = `${info.size}:${info.mtimeNs}:${info.ctimeNs}:${info.ino}`;
+      let cached = this.parsed.get(file);
+      if (cached?.stamp !== stamp) cached = { stamp, parsed: await parseMeshFile(file) };
+      seen.set(file, cached);
+      return cached.parsed;
+    });
     this.parsed = seen;
     emit(errors.length > 0 ? { kind: 'invalid', errors } : { kind: 'resources', resources });
   }
