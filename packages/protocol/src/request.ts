@@ -45,12 +45,17 @@ export class RequestPeek {
     readonly attachmentEntriesOffset: number,
     /** Offset just past the attachments map. */
     readonly attachmentsEnd: number,
-    /** Per attachment entry: key start, value start, value end (flat). */
-    readonly attachmentRanges: readonly number[],
+    /** Per attachment entry: key start, value start, value end (flat), relative to `attachmentsOffset`. */
+    private readonly attachmentRanges: readonly number[],
     /** Offset of the parameter descriptor value (the dubbo version is the first value, at 0). */
     private readonly descriptorOffset: number,
     /** Offset of the path value, just past the dubbo version. */
     private readonly pathOffset: number,
+    /**
+     * Looked-up attachment values shared by the requests of a connection whose attachment
+     * bytes (and the scanner state before them) were identical (see {@link PeekCache}).
+     */
+    private readonly attachmentMemo?: Map<string, ScalarValue | undefined>,
   ) {}
 
   /** Dubbo protocol version of the caller, e.g. `2.0.2` (`''` when null). */
@@ -83,18 +88,33 @@ export class RequestPeek {
    * absent. With a key sent twice the last wins, as in Java's HashMap.
    */
   attachment(name: string): ScalarValue | undefined {
+    const memo = this.attachmentMemo;
+    if (memo !== undefined && memo.has(name)) return memo.get(name);
+    const value = this.readAttachment(name);
+    // Only primitives are shared: an object value (a Date, bytes, an opaque range) belongs to this body.
+    if (memo !== undefined && (value === null || typeof value !== 'object')) memo.set(name, value);
+    return value;
+  }
+
+  private readAttachment(name: string): ScalarValue | undefined {
     const ranges = this.attachmentRanges;
+    const base = this.attachmentsOffset;
     for (let i = ranges.length - 3; i >= 0; i -= 3) {
-      if (keyEquals(this.body, ranges[i]!, ranges[i + 1]!, name)) return lazyScanner.reset(this.body).readScalarAt(ranges[i + 1]!, ranges[i + 2]!);
+      if (keyEquals(this.body, base + ranges[i]!, base + ranges[i + 1]!, name)) return lazyScanner.reset(this.body).readScalarAt(base + ranges[i + 1]!, base + ranges[i + 2]!);
     }
     return undefined;
+  }
+
+  /** Per attachment entry: key start, value start, value end (absolute offsets, flat; a new array). */
+  get attachmentOffsets(): number[] {
+    return this.attachmentRanges.map((offset) => offset + this.attachmentsOffset);
   }
 
   /** All attachments, in a null-prototype object (built on first use). */
   get attachments(): PeekedAttachments {
     if (this.attachmentsCache === undefined) {
       const attachments: Record<string, ScalarValue> = Object.create(null) as Record<string, ScalarValue>;
-      const ranges = this.attachmentRanges;
+      const ranges = this.attachmentOffsets;
       for (let i = 0; i < ranges.length; i += 3) {
         const key = lazyScanner.reset(this.body, ranges[i]!, ranges[i + 1]!).readString();
         attachments[key] = lazyScanner.reset(this.body).readScalarAt(ranges[i + 1]!, ranges[i + 2]!);
@@ -227,15 +247,17 @@ interface Head {
   readonly descriptorOffset: number;
 }
 
-/** Heads longer than this are not remembered. */
+/** Heads and attachment maps longer than this are not remembered. */
 const MAX_HEAD_BYTES = 512;
 
 /**
- * The invocation heads (dubbo version, path, version, method, descriptor) a connection sent
- * last. A consumer repeats the same few heads call after call; when a body starts with the
- * bytes of a remembered head, the peek reuses its strings instead of reading them again, and
- * equal strings are the same string objects, so lookups keyed on them hash once. Bytes, not
- * guesses: a head is reused only when every byte of it matches. One per connection.
+ * The invocation heads (dubbo version, path, version, method, descriptor) and attachment maps
+ * a connection sent last. A consumer repeats the same few heads and attachments call after
+ * call; when a body starts with the bytes of a remembered head, the peek reuses its strings
+ * instead of reading them again (and equal strings are the same string objects, so lookups
+ * keyed on them hash once); when it ends with a remembered attachment map, the map is not
+ * walked again and the attachments already looked up are not read again. Bytes, not
+ * guesses: an entry is reused only when every byte of it matches. One per connection.
  */
 export class PeekCache {
   private readonly heads: Head[] = [];
@@ -256,6 +278,36 @@ export class PeekCache {
       if (i < 0) return heads[h];
     }
     return undefined;
+  }
+
+  private readonly maps: Array<{ readonly bytes: Buffer; readonly state: string; readonly map: AttachmentMap }> = [];
+  private nextMap = 0;
+
+  /**
+   * A remembered attachment map equal to the rest of `body` from `start`, walked from the
+   * same scanner state (class definitions, types and values before it), so every offset and
+   * every primitive value in it is the same.
+   */
+  findAttachments(body: Buffer, start: number, scanner: HessianScanner): AttachmentMap | undefined {
+    const length = body.length - start;
+    let state: string | undefined;
+    for (const entry of this.maps) {
+      const bytes = entry.bytes;
+      if (bytes.length !== length) continue;
+      let i = length - 1;
+      while (i >= 0 && body[start + i] === bytes[i]) i -= 1;
+      if (i >= 0) continue;
+      state ??= scannerState(scanner);
+      if (entry.state === state) return entry.map;
+    }
+    return undefined;
+  }
+
+  /** Remember an attachment map (the bytes from `start` to the end of the body are copied). */
+  rememberAttachments(body: Buffer, start: number, state: string, map: AttachmentMap): void {
+    if (body.length - start > MAX_HEAD_BYTES || map.end !== body.length - start) return;
+    this.maps[this.nextMap] = { bytes: Buffer.from(body.subarray(start)), state, map };
+    this.nextMap = (this.nextMap + 1) % this.size;
   }
 
   /** Remember a head read from a body (its bytes are copied: the body is a view of a read chunk). */
@@ -296,14 +348,32 @@ export function peekRequest(body: Buffer, options: PeekOptions = {}, cache?: Pee
   }
   const attachmentsOffset = scanner.position;
   argumentOffsets[count] = attachmentsOffset;
-  const attachmentRanges: number[] = [];
-  let attachmentEntriesOffset = attachmentsOffset;
-  let attachmentsEnd = attachmentsOffset;
+  const map = cache?.findAttachments(body, attachmentsOffset, scanner) ?? readAttachmentMap(scanner, body, attachmentsOffset, cache);
+  return new RequestPeek(
+    body, path, version, method, invokedMethod, argumentOffsets, independentArguments,
+    attachmentsOffset, attachmentsOffset + map.entriesOffset, attachmentsOffset + map.end, map.ranges, descriptorOffset, pathOffset, map.memo,
+  );
+}
+
+/** The attachment map of a body, offsets relative to its start. */
+interface AttachmentMap {
+  readonly entriesOffset: number;
+  readonly end: number;
+  readonly ranges: readonly number[];
+  readonly memo: Map<string, ScalarValue | undefined> | undefined;
+}
+
+/** Walk the attachment map at `start` (the scanner is there, with the arguments' state). */
+function readAttachmentMap(scanner: HessianScanner, body: Buffer, start: number, cache: PeekCache | undefined): AttachmentMap {
+  const state = cache === undefined ? undefined : scannerState(scanner);
+  const ranges: number[] = [];
+  let entriesOffset = 0;
+  let end = 0;
   if (!scanner.atEnd) {
     const code = scanner.peekByte();
     if (code === 0x4e) {
       scanner.position += 1;
-      attachmentEntriesOffset = attachmentsEnd = scanner.position;
+      entriesOffset = end = scanner.position - start;
     } else if (code === 0x48 || code === 0x4d) {
       // The map header by the scanner's own rules (a typed map defines a type).
       scanner.position += 1;
@@ -314,25 +384,30 @@ export function peekRequest(body: Buffer, options: PeekOptions = {}, cache?: Pee
         } else scanner.readInt();
       }
       scanner.referenceCount += 1;
-      attachmentEntriesOffset = scanner.position;
+      entriesOffset = scanner.position - start;
       while (scanner.peekByte() !== 0x5a) {
         const keyStart = scanner.position;
         if (!scanner.nextIsString()) throw new MalformedBodyError(`attachment key at offset ${keyStart} is not a string`);
         scanner.skipString();
         const valueStart = scanner.position;
         scanner.skipValue();
-        attachmentRanges.push(keyStart, valueStart, scanner.position);
+        ranges.push(keyStart - start, valueStart - start, scanner.position - start);
       }
       scanner.position += 1;
-      attachmentsEnd = scanner.position;
+      end = scanner.position - start;
     } else {
-      throw new MalformedBodyError(`attachments at offset ${attachmentsOffset} are not a map (hessian code 0x${code.toString(16)})`);
+      throw new MalformedBodyError(`attachments at offset ${start} are not a map (hessian code 0x${code.toString(16)})`);
     }
   }
-  return new RequestPeek(
-    body, path, version, method, invokedMethod, argumentOffsets, independentArguments,
-    attachmentsOffset, attachmentEntriesOffset, attachmentsEnd, attachmentRanges, descriptorOffset, pathOffset,
-  );
+  const map: AttachmentMap = { entriesOffset, end, ranges, memo: cache === undefined ? undefined : new Map() };
+  cache?.rememberAttachments(body, start, state!, map);
+  return map;
+}
+
+/** What walking attachments depends on besides their bytes: the class definitions, types and values before them. */
+function scannerState(scanner: HessianScanner): string {
+  if (scanner.contextFree) return '';
+  return `${scanner.classFieldCounts.join(',')}|${scanner.typeCount}|${scanner.referenceCount}`;
 }
 
 /**
@@ -344,7 +419,7 @@ export function rewriteAttachments(peek: RequestPeek, changes: Readonly<Record<s
   const parts: Buffer[] = [body.subarray(0, peek.attachmentEntriesOffset)];
   if (peek.attachmentEntriesOffset === peek.attachmentsOffset) parts.push(MAP_START);
   const pending = new Map(Object.entries(changes));
-  const ranges = peek.attachmentRanges;
+  const ranges = peek.attachmentOffsets;
   for (let i = 0; i < ranges.length; i += 3) {
     const keyStart = ranges[i]!;
     const valueStart = ranges[i + 1]!;

@@ -5,7 +5,7 @@ import t from 'tap';
 import {
   DubboProtocolError, FrameDecoder, HEADER_LENGTH, OpaqueValue, decodeEventData, decodeRequestBody, decodeResponseBody,
   encodeErrorResponse, encodeFrame, encodeHeartbeatRequest, encodeReadonlyEvent, encodeRequest, encodeResponse, encodeResponseBody,
-  isHeartbeat, isReadonlyEvent, javaException, peekRequest, peekResponseFlag, type Frame,
+  PeekCache, isHeartbeat, isReadonlyEvent, javaException, peekRequest, peekResponseFlag, type Frame,
 } from '@dubbo-mesh/protocol';
 import { makeUser, seededRandom, userValue } from '@dubbo-mesh/test-support';
 import { requestCorpus } from './fixtures/corpus.js';
@@ -61,6 +61,7 @@ t.test(`${ITERATIONS} random and mutated frames give only typed errors`, async (
   const heapBefore = process.memoryUsage().heapUsed;
   let maxBuffered = 0;
 
+  const peekCache = new PeekCache();
   const guard = (what: string, input: Buffer, run: () => void) => {
     try {
       run();
@@ -87,6 +88,18 @@ t.test(`${ITERATIONS} random and mutated frames give only typed errors`, async (
         stats.peeked += 1;
         if (peek.parameterCount > 0) peek.decodeArgument(int(peek.parameterCount));
       });
+      // Through a connection's cache (shared by every frame of the run): the same answer, or the same refusal.
+      let cachedOutcome = 'refused';
+      guard('cached peek', body, () => {
+        const cached = peekRequest(body, undefined, peekCache);
+        cachedOutcome = JSON.stringify([cached.path, cached.version, cached.method, cached.argumentOffsets, cached.attachmentOffsets, cached.attachment('group'), cached.attachment('timeout')]);
+      });
+      let plainOutcome = 'refused';
+      guard('peek again', body, () => {
+        const plain = peekRequest(body);
+        plainOutcome = JSON.stringify([plain.path, plain.version, plain.method, plain.argumentOffsets, plain.attachmentOffsets, plain.attachment('group'), plain.attachment('timeout')]);
+      });
+      if (cachedOutcome !== plainOutcome) stats.disagreements += 1;
       if (stats.frames % 8 === 0) {
         guard('full decode', body, () => {
           const full = decodeRequestBody(body);

@@ -1,7 +1,7 @@
 import t from 'tap';
 import hessian from 'hessian.js';
 import {
-  ErrorCode, OpaqueValue, PeekCache, decodeRequestBody, encodeRequestBody, isDubboProtocolError, parseParameterDescriptor, peekRequest, toParameterDescriptor,
+  ErrorCode, OpaqueValue, PeekCache, decodeRequestBody, encodeRequestBody, rewriteAttachments, isDubboProtocolError, parseParameterDescriptor, peekRequest, toParameterDescriptor,
 } from '@dubbo-mesh/protocol';
 import { requestCorpus } from './fixtures/corpus.js';
 
@@ -204,4 +204,26 @@ t.test('a cached head is reused only when every byte of it matches', async (t) =
   t.equal(peekRequest(body('getUser', 'org.example.Apj'), undefined, cache).path, 'org.example.Apj', 'a different path');
   const truncated = body('getUser').subarray(0, 10);
   t.throws(() => peekRequest(truncated, undefined, cache), 'a body shorter than a cached head is read, and refused, on its own');
+});
+
+t.test('a cached attachment map is reused only for the same bytes after the same scanner state', async (t) => {
+  const cache = new PeekCache();
+  const body = (argument: unknown, attachments: Record<string, unknown>, types = ['java.lang.String']) => encodeRequestBody({ path: 'org.example.Api', version: '1.0.0', method: 'm', parameterTypes: types, arguments: [argument], attachments });
+  const first = peekRequest(body('a', { group: 'g1', timeout: 500 }), undefined, cache);
+  t.equal(first.attachment('group'), 'g1');
+  const second = peekRequest(body('another argument', { group: 'g1', timeout: 500 }), undefined, cache);
+  t.equal(second.attachment('group'), 'g1', 'same attachments after a different argument');
+  t.equal(second.attachment('timeout'), 500);
+  t.equal(second.attachmentsEnd, second.body.length);
+  t.same(second.attachments, { group: 'g1', timeout: 500 });
+  const other = peekRequest(body('a', { group: 'g2', timeout: 500 }), undefined, cache);
+  t.equal(other.attachment('group'), 'g2', 'a different value is read, not taken from the memo');
+  const rewritten = rewriteAttachments(second, { group: 'g3' });
+  t.equal(peekRequest(rewritten).attachment('group'), 'g3', 'a rewrite of a cached peek uses its own offsets');
+  t.equal(peekRequest(rewritten).decodeArgument(0), 'another argument');
+  // An argument that defines a class changes the state the attachments are walked from.
+  const user = { $class: 'org.example.User', $: { name: 'n' } };
+  const withObject = peekRequest(body(user, { group: 'g1', timeout: 500 }, ['org.example.User']), undefined, cache);
+  t.equal(withObject.attachment('group'), 'g1');
+  t.same(withObject.attachments, peekRequest(body(user, { group: 'g1', timeout: 500 }, ['org.example.User'])).attachments);
 });
