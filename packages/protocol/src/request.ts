@@ -271,11 +271,8 @@ export class PeekCache {
     for (let h = 0; h < heads.length; h++) {
       const bytes = heads[h]!.bytes;
       const length = bytes.length;
-      if (body.length < length) continue;
-      // Compare back to front: calls differ in their method (near the end) more than in their dubbo version.
-      let i = length - 1;
-      while (i >= 0 && body[i] === bytes[i]) i -= 1;
-      if (i < 0) return heads[h];
+      // Native compare: about a third of the cost of a byte loop for a typical head.
+      if (body.length >= length && body.compare(bytes, 0, length, 0, length) === 0) return heads[h];
     }
     return undefined;
   }
@@ -293,10 +290,7 @@ export class PeekCache {
     let state: string | undefined;
     for (const entry of this.maps) {
       const bytes = entry.bytes;
-      if (bytes.length !== length) continue;
-      let i = length - 1;
-      while (i >= 0 && body[start + i] === bytes[i]) i -= 1;
-      if (i >= 0) continue;
+      if (bytes.length !== length || body.compare(bytes, 0, length, start, body.length) !== 0) continue;
       state ??= scannerState(scanner);
       if (entry.state === state) return entry.map;
     }
