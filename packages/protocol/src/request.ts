@@ -56,6 +56,12 @@ export class RequestPeek {
      * bytes (and the scanner state before them) were identical (see {@link PeekCache}).
      */
     private readonly attachmentMemo?: Map<string, ScalarValue | undefined>,
+    /**
+     * The invocation head this body started with: the same object for every request of a
+     * connection whose head bytes were identical (a {@link PeekCache} hit), so a router may
+     * remember what it decided for it.
+     */
+    readonly head?: object,
   ) {}
 
   /** Dubbo protocol version of the caller, e.g. `2.0.2` (`''` when null). */
@@ -345,7 +351,7 @@ export function peekRequest(body: Buffer, options: PeekOptions = {}, cache?: Pee
   const map = cache?.findAttachments(body, attachmentsOffset, scanner) ?? readAttachmentMap(scanner, body, attachmentsOffset, cache);
   return new RequestPeek(
     body, path, version, method, invokedMethod, argumentOffsets, independentArguments,
-    attachmentsOffset, attachmentsOffset + map.entriesOffset, attachmentsOffset + map.end, map.ranges, descriptorOffset, pathOffset, map.memo,
+    attachmentsOffset, attachmentsOffset + map.entriesOffset, attachmentsOffset + map.end, map.ranges, descriptorOffset, pathOffset, map.memo, head,
   );
 }
 

@@ -41,9 +41,18 @@ export interface RequestContext {
 }
 
 /** Where the call goes: a routed decision, or a fixed cluster (the inbound target). */
-export type RequestTarget =
-  | { readonly kind: 'route'; readonly decision: RouteDecision; readonly peek: RequestPeek }
-  | { readonly kind: 'static'; readonly cluster: Cluster; readonly serviceKey: string; readonly timeoutMs: number | undefined };
+export type RequestTarget = RouteDecision | StaticTarget;
+
+/** A fixed cluster (the inbound target): one object per listener, shared by its calls. */
+export interface StaticTarget {
+  readonly kind: 'static';
+  readonly cluster: Cluster;
+  readonly serviceKey: string;
+  readonly timeoutMs: number | undefined;
+}
+
+/** A static target's calls are not retried: the inbound target is one local application. */
+const NO_RETRIES: RetryPolicy = Object.freeze({ attempts: 0, retryOn: Object.freeze([] as RetryOn[]) });
 
 /** Reused by every pick (picks are synchronous): no object per call. */
 const pickContext: PickContext = { exclude: undefined, hashKey: undefined };
@@ -104,19 +113,21 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
     private readonly frame: Frame,
     private readonly context: RequestContext,
     private readonly target: RequestTarget,
+    /** The request's peek (routed calls only). */
+    private readonly peek?: RequestPeek,
   ) {
     this.idHigh = frame.bytes.readUInt32BE(4);
     this.idLow = frame.bytes.readUInt32BE(8);
-    this.retries = target.kind === 'route' ? target.decision.retries ?? DEFAULT_RETRY_POLICY : { attempts: 0, retryOn: [] };
+    this.retries = target.kind === 'route' ? target.retries ?? DEFAULT_RETRY_POLICY : NO_RETRIES;
     this.timeoutMs = this.resolveTimeout();
   }
 
   private resolveTimeout(): number {
-    const configured = this.target.kind === 'route' ? this.target.decision.timeoutMs : this.target.timeoutMs;
+    const configured = this.target.timeoutMs;
     if (configured !== undefined) return configured;
     if (this.target.kind === 'route') {
       // The consumer's own timeout, as its SDK sent it.
-      const sent = this.target.peek.attachment('timeout');
+      const sent = this.peek!.attachment('timeout');
       const ms = typeof sent === 'number' ? sent : typeof sent === 'string' ? Number(sent) : NaN;
       if (Number.isFinite(ms) && ms > 0) return ms;
     }
@@ -134,7 +145,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
   private chooseCluster(): Cluster | ProxyError {
     const target = this.target;
     if (target.kind === 'static') return target.cluster;
-    const { destinations, totalWeight, serviceKey } = target.decision;
+    const { destinations, totalWeight, serviceKey } = target;
     let chosen = destinations[0]!;
     if (destinations.length > 1) {
       let offset = Math.random() * totalWeight;
@@ -152,16 +163,16 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
 
   private hashKey(cluster: Cluster): (() => string | undefined) | undefined {
     const hashOn = cluster.hashOn;
-    const target = this.target;
-    if (hashOn === undefined || target.kind !== 'route') return undefined;
+    const peek = this.peek;
+    if (hashOn === undefined || peek === undefined) return undefined;
     return () => {
       if ('attachment' in hashOn) {
-        const value = target.peek.attachment(hashOn.attachment);
+        const value = peek.attachment(hashOn.attachment);
         return value === undefined || value === null ? undefined : String(value);
       }
-      if (hashOn.argument >= target.peek.parameterCount) return undefined;
+      if (hashOn.argument >= peek.parameterCount) return undefined;
       try {
-        const value = target.peek.decodeArgument(hashOn.argument);
+        const value = peek.decodeArgument(hashOn.argument);
         return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
       } catch {
         return undefined;
@@ -262,7 +273,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
     member?.upstream.recordFailure(this.cluster?.outlierDetection);
     this.release();
     if (this.canRetry('timeout', member?.id)) return this.retry();
-    const serviceKey = this.target.kind === 'route' ? this.target.decision.serviceKey : this.target.serviceKey;
+    const serviceKey = this.target.serviceKey;
     this.finish(new RouteTimeoutError(this.timeoutMs, serviceKey, this.attempts));
   }
 
@@ -300,13 +311,13 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
     if (onComplete !== undefined) {
       const target = this.target;
       onComplete({
-        serviceKey: target.kind === 'route' ? target.decision.serviceKey : target.serviceKey,
-        method: target.kind === 'route' ? target.peek.invokedMethod : '',
+        serviceKey: target.serviceKey,
+        method: this.peek?.invokedMethod ?? '',
         endpoint,
         status,
         durationMs,
         attempts: this.attempts,
-        rule: target.kind === 'route' ? target.decision.rule : undefined,
+        rule: target.kind === 'route' ? target.rule : undefined,
       });
     }
   }

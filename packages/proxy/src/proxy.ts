@@ -1,8 +1,7 @@
 import net from 'node:net';
 import { DEFAULT_CONNECTION_POOL, type MeshConfig } from '@dubbo-mesh/config';
 import { DEFAULT_MAX_PAYLOAD, SerializationId, isDubboProtocolError, peekRequest, serializationName, type Frame } from '@dubbo-mesh/protocol';
-import { ActiveRequest, sendLocalReply, type AccessLogEntry, type RequestContext } from './active-request.js';
-import type { Cluster } from './cluster.js';
+import { ActiveRequest, sendLocalReply, type AccessLogEntry, type RequestContext, type StaticTarget } from './active-request.js';
 import { ClusterManager } from './cluster-manager.js';
 import { DownstreamConnection, type RequestHandler } from './downstream-connection.js';
 import { BadRequestError, ServiceNotFoundError } from './errors.js';
@@ -57,7 +56,7 @@ export class DubboProxy {
   private table: RoutingTable | undefined;
   private readonly listeners: Listener[] = [];
   private readonly context: RequestContext;
-  private inboundCluster: Cluster | undefined;
+  private inboundTarget: StaticTarget | undefined;
   private stopping = false;
   private readonly maxPayload: number;
 
@@ -106,7 +105,7 @@ export class DubboProxy {
     if (outbound !== undefined) await this.listen(role === 'gateway' ? 'gateway' : 'outbound', outbound, this.routedHandler);
     if (inbound !== undefined) {
       if (inboundTarget === undefined) throw new Error('an inbound listener needs an inbound target');
-      this.inboundCluster = this.clusters.staticCluster('inbound', inboundTarget.host, inboundTarget.port, DEFAULT_CONNECTION_POOL);
+      this.inboundTarget = { kind: 'static', cluster: this.clusters.staticCluster('inbound', inboundTarget.host, inboundTarget.port, DEFAULT_CONNECTION_POOL), serviceKey: 'inbound', timeoutMs: undefined };
       await this.listen('inbound', inbound, this.inboundHandler);
     }
   }
@@ -162,12 +161,12 @@ export class DubboProxy {
       const version = peek.version === '0.0.0' ? '' : peek.version;
       return sendLocalReply(connection, this.stats, frame.header.requestId, new ServiceNotFoundError(formatServiceKey(peek.path, peek.group, version)));
     }
-    new ActiveRequest(connection, frame, this.context, { kind: 'route', decision, peek }).start();
+    new ActiveRequest(connection, frame, this.context, decision, peek).start();
   };
 
   /** Inbound: every call goes to the local application, forwarded without decoding its body. */
   private readonly inboundHandler: RequestHandler = (connection, frame: Frame) => {
-    new ActiveRequest(connection, frame, this.context, { kind: 'static', cluster: this.inboundCluster!, serviceKey: 'inbound', timeoutMs: undefined }).start();
+    new ActiveRequest(connection, frame, this.context, this.inboundTarget!).start();
   };
 
   private broadcastInbound(frame: Frame): void {

@@ -11,6 +11,7 @@ export interface MeshService {
 
 /** Where a call goes: weighted destinations, with the route's timeout and retries. */
 export interface RouteDecision {
+  readonly kind: 'route';
   /** `group/interface:version`, for messages and logs. */
   readonly serviceKey: string;
   /** Name of the rule that matched, or `default`. */
@@ -74,7 +75,7 @@ function matches(match: CompiledMatch, peek: RequestPeek): boolean {
 }
 
 interface CompiledRule {
-  readonly decision: Omit<RouteDecision, 'serviceKey'>;
+  readonly decision: Omit<RouteDecision, 'serviceKey' | 'kind'>;
   /** Empty: always holds. Else any entry holding is enough. */
   readonly matches: CompiledMatch[];
 }
@@ -115,6 +116,10 @@ export class RoutingTable {
   /** interface → group → version → entry. Nested, so a lookup builds no key string. */
   private readonly keyCache = new Map<string, Map<string, Map<string, KeyEntry>>>();
   private cachedKeys = 0;
+  /** The head object, group and entry of the last routed call (see {@link RequestPeek.head}). */
+  private lastHead: object | undefined;
+  private lastGroup = '';
+  private lastEntry: KeyEntry | undefined;
 
   constructor(readonly config: MeshConfig, readonly version: string) {
     const policies = new Map(config.policies.map((p) => [`${p.metadata.namespace}/${p.service}`, p]));
@@ -183,10 +188,10 @@ export class RoutingTable {
     const service = this.findService(iface, group, version);
     const entry: KeyEntry = {
       rules,
-      decisions: rules.map((rule) => Object.freeze({ serviceKey, ...rule.decision })),
+      decisions: rules.map((rule) => Object.freeze({ kind: 'route' as const, serviceKey, ...rule.decision })),
       service,
       fallback: service === undefined ? undefined : Object.freeze({
-        serviceKey, rule: 'default', destinations: [{ serviceId: service.id, subset: undefined, weight: 1 }], totalWeight: 1, timeoutMs: undefined, retries: undefined,
+        kind: 'route', serviceKey, rule: 'default', destinations: [{ serviceId: service.id, subset: undefined, weight: 1 }], totalWeight: 1, timeoutMs: undefined, retries: undefined,
       }),
     };
     if (this.cachedKeys >= CACHE_LIMIT) {
@@ -207,8 +212,16 @@ export class RoutingTable {
    * key (over all its endpoints). Undefined when nothing provides it.
    */
   route(peek: RequestPeek): RouteDecision | undefined {
-    const version = peek.version === '0.0.0' ? '' : peek.version;
-    const entry = this.entry(peek.path, peek.group, version);
+    const group = peek.group;
+    let entry: KeyEntry;
+    // The same cached head (path, version) and group as the last call: the same entry.
+    if (peek.head !== undefined && peek.head === this.lastHead && group === this.lastGroup) entry = this.lastEntry!;
+    else {
+      entry = this.entry(peek.path, group, peek.version === '0.0.0' ? '' : peek.version);
+      this.lastHead = peek.head;
+      this.lastGroup = group;
+      this.lastEntry = entry;
+    }
     const rules = entry.rules;
     for (let i = 0; i < rules.length; i++) {
       const matchList = rules[i]!.matches;
