@@ -31,6 +31,61 @@ export interface UpstreamConnectionOptions {
   heartbeatIntervalMs: number;
 }
 
+/** Slots of the pending table; a power of two. */
+const SLOTS = 4096;
+
+/**
+ * Calls waiting for a response, by upstream id. Ids are handed out in sequence, so a ring of
+ * slots indexed by the id's low bits finds a call without hashing; an id whose slot is still
+ * taken (more than {@link SLOTS} calls in flight on one connection) waits in a Map instead.
+ */
+export class PendingCalls {
+  private readonly ids = new Uint32Array(SLOTS); // 0: free (ids start at 1)
+  private readonly calls: Array<UpstreamCall | undefined> = new Array<UpstreamCall | undefined>(SLOTS).fill(undefined);
+  private readonly overflow = new Map<number, UpstreamCall>();
+  size = 0;
+
+  add(id: number, call: UpstreamCall): void {
+    const slot = id & (SLOTS - 1);
+    if (this.ids[slot] === 0) {
+      this.ids[slot] = id;
+      this.calls[slot] = call;
+    } else this.overflow.set(id, call);
+    this.size += 1;
+  }
+
+  /** Remove and return the call of `id`, if it is waiting. */
+  take(id: number): UpstreamCall | undefined {
+    const slot = id & (SLOTS - 1);
+    let call: UpstreamCall | undefined;
+    if (id !== 0 && this.ids[slot] === id) {
+      call = this.calls[slot];
+      this.ids[slot] = 0;
+      this.calls[slot] = undefined;
+    } else {
+      call = this.overflow.get(id);
+      if (call !== undefined) this.overflow.delete(id);
+    }
+    if (call !== undefined) this.size -= 1;
+    return call;
+  }
+
+  /** Remove and return every waiting call. */
+  takeAll(): UpstreamCall[] {
+    const all: UpstreamCall[] = [];
+    for (let slot = 0; slot < SLOTS; slot++) {
+      if (this.ids[slot] === 0) continue;
+      all.push(this.calls[slot]!);
+      this.ids[slot] = 0;
+      this.calls[slot] = undefined;
+    }
+    all.push(...this.overflow.values());
+    this.overflow.clear();
+    this.size = 0;
+    return all;
+  }
+}
+
 /** A sentinel for the proxy's own heartbeats in the pending table. */
 const HEARTBEAT_CALL: UpstreamCall = { upstreamId: 0, onResponse() {}, onError() {} };
 
@@ -44,7 +99,7 @@ export class UpstreamConnection {
   private readonly socket: net.Socket;
   private readonly decoder: FrameDecoder;
   private readonly output: WriteBuffer;
-  private readonly pending = new Map<number, UpstreamCall>();
+  private readonly pending = new PendingCalls();
   private readonly queue: Array<{ bytes: Buffer; id: number; call: UpstreamCall }> = [];
   private nextId = 1;
   private state: 'connecting' | 'open' | 'closed' = 'connecting';
@@ -117,7 +172,7 @@ export class UpstreamConnection {
     bytes.writeUInt32BE(0, 4);
     bytes.writeUInt32BE(id, 8);
     if (this.state === 'open') {
-      this.pending.set(id, call);
+      this.pending.add(id, call);
       this.write(bytes);
     } else if (this.state === 'connecting') {
       this.queue.push({ bytes, id, call });
@@ -152,7 +207,7 @@ export class UpstreamConnection {
       this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
       const bytes = encodeHeartbeatRequest(BigInt(id));
       if (this.state === 'open') {
-        this.pending.set(id, call);
+        this.pending.add(id, call);
         this.write(bytes);
       } else if (this.state === 'connecting') {
         this.queue.push({ bytes, id, call });
@@ -165,7 +220,7 @@ export class UpstreamConnection {
 
   /** Forget a call (its timeout passed): a late response is dropped. */
   cancel(id: number): void {
-    if (this.pending.delete(id)) return;
+    if (this.pending.take(id) !== undefined) return;
     const index = this.queue.findIndex((entry) => entry.id === id);
     if (index >= 0) this.queue.splice(index, 1);
   }
@@ -190,7 +245,7 @@ export class UpstreamConnection {
     this.heartbeatTimer = setInterval(() => this.onHeartbeatTick(), interval);
     this.heartbeatTimer.unref();
     for (const { bytes, id, call } of this.queue.splice(0)) {
-      this.pending.set(id, call);
+      this.pending.add(id, call);
       this.write(bytes);
     }
     this.events.onOpen(this);
@@ -204,7 +259,7 @@ export class UpstreamConnection {
     } else if (now - this.lastReadAt >= interval && now - this.lastWriteAt >= interval) {
       const id = this.nextId;
       this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-      this.pending.set(id, HEARTBEAT_CALL);
+      this.pending.add(id, HEARTBEAT_CALL);
       this.write(encodeHeartbeatRequest(BigInt(id)));
       }
   }
@@ -233,9 +288,8 @@ export class UpstreamConnection {
     // Our ids are below 2^32: the high word is 0.
     if (bytes.readUInt32BE(4) !== 0) return;
     const id = bytes.readUInt32BE(8);
-    const call = this.pending.get(id);
+    const call = this.pending.take(id);
     if (call === undefined) return; // a late response to a cancelled call
-    this.pending.delete(id);
     call.onResponse(frame);
   }
 
@@ -245,8 +299,7 @@ export class UpstreamConnection {
     clearTimeout(this.connectTimer);
     clearInterval(this.heartbeatTimer);
     this.socket.destroy();
-    const calls = [...this.pending.values(), ...this.queue.map((entry) => entry.call)];
-    this.pending.clear();
+    const calls = [...this.pending.takeAll(), ...this.queue.map((entry) => entry.call)];
     this.queue.length = 0;
     this.events.onClose(this, error, calls.length);
     for (const waiter of this.drainWaiters.splice(0)) waiter();
