@@ -46,6 +46,13 @@ export class NoHealthyUpstreamError extends ProxyError {
   }
 }
 
+/** The proxy has no configuration yet (its control plane has not answered): status 70. */
+export class NoConfigError extends ProxyError {
+  constructor(serviceKey: string) {
+    super(ProxyErrorCode.NO_HEALTHY_UPSTREAM, ResponseStatus.SERVICE_ERROR, `no configuration yet, so no route for ${serviceKey}: the proxy is waiting for its first snapshot from the control plane`);
+  }
+}
+
 /** The route's timeout passed (status 31). */
 export class RouteTimeoutError extends ProxyError {
   constructor(timeoutMs: number, serviceKey: string, attempts: number) {

@@ -4,7 +4,7 @@ import { DEFAULT_MAX_PAYLOAD, SerializationId, isDubboProtocolError, peekRequest
 import { ActiveRequest, sendLocalReply, type AccessLogEntry, type RequestContext, type StaticTarget } from './active-request.js';
 import { ClusterManager } from './cluster-manager.js';
 import { DownstreamConnection, type RequestHandler } from './downstream-connection.js';
-import { BadRequestError, ServiceNotFoundError } from './errors.js';
+import { BadRequestError, NoConfigError, ServiceNotFoundError } from './errors.js';
 import { RetryBudget } from './retry-budget.js';
 import { RoutingTable, formatServiceKey } from './routing-table.js';
 import { ProxyStats } from './stats.js';
@@ -158,8 +158,8 @@ export class DubboProxy {
     const table = this.table;
     const decision = table?.route(peek);
     if (decision === undefined) {
-      const version = peek.version === '0.0.0' ? '' : peek.version;
-      return sendLocalReply(connection, this.stats, frame.header.requestId, new ServiceNotFoundError(formatServiceKey(peek.path, peek.group, version)));
+      const serviceKey = formatServiceKey(peek.path, peek.group, peek.version === '0.0.0' ? '' : peek.version);
+      return sendLocalReply(connection, this.stats, frame.header.requestId, table === undefined ? new NoConfigError(serviceKey) : new ServiceNotFoundError(serviceKey));
     }
     new ActiveRequest(connection, frame, this.context, decision, peek).start();
   };

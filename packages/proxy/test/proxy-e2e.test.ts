@@ -2,6 +2,7 @@
 import t from 'tap';
 import net from 'node:net';
 import { decodeErrorMessage, decodeFrame, encodeHeartbeatRequest, encodeRequest, encodeRequestBody, ResponseStatus } from '@dubbo-mesh/protocol';
+import { DubboProxy } from '@dubbo-mesh/proxy';
 import { USER_SERVICE } from '@dubbo-mesh/test-support';
 import { startMesh, type Mesh } from './fixtures/mesh.js';
 import { userClient } from './fixtures/consumer.js';
@@ -72,6 +73,20 @@ t.test('an unknown service key gets status 60 with a message naming it', async (
   t.equal(result.res, null);
   t.match(String(result.err?.message), /dubbo-mesh: no mesh service provides org\.example\.NoSuchService:1\.0\.0/);
   t.ok(mesh.outbound.stats.counters.local_response_service_not_found >= 1);
+});
+
+t.test('before its first snapshot a proxy answers 70 saying it waits for its configuration', async (t) => {
+  const proxy = new DubboProxy({ node: 'no-config', role: 'proxy', outbound: { host: '127.0.0.1', port: 0 } });
+  await proxy.start();
+  const client = userClient(`127.0.0.1:${proxy.addresses().outbound!.port}`);
+  t.teardown(async () => {
+    client.close();
+    await proxy.stop(100);
+  });
+  t.equal(proxy.ready, false, 'not ready');
+  const result = await client.getUser(1);
+  t.match(String(result.err?.message), /dubbo-mesh: no configuration yet, so no route for org\.apache\.dubbo\.benchmark\.service\.UserService:1\.0\.0: the proxy is waiting for its first snapshot/);
+  t.equal(proxy.stats.counters.local_response_no_healthy_upstream, 1);
 });
 
 t.test('a route timeout is a local reply 31 the real client sees', async (t) => {
