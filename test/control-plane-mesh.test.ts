@@ -3,7 +3,7 @@
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { ControlPlane, startControlPlaneAdmin, type ConfigSource, type SourceState } from '@dubbo-mesh/control-plane';
-import { loadMeshResources } from '@dubbo-mesh/config';
+import { loadMeshResources, validateResource } from '@dubbo-mesh/config';
 import { DiscoveryClient } from '@dubbo-mesh/discovery';
 import { startMesh, type Mesh } from '../packages/proxy/test/fixtures/mesh.js';
 import { userClient, type UserClient } from '../packages/proxy/test/fixtures/consumer.js';
@@ -161,4 +161,29 @@ t.test('a snapshot the proxy cannot validate is NACKed with every error, and the
   t.equal(mesh.outbound.snapshot!.version, good, 'the proxy keeps the last good snapshot');
   t.equal(discovery.acceptedVersion, good);
   t.ok(await eventually(() => controlPlane.proxies()[0]?.lastNack?.version === version), 'the control plane recorded the NACK');
+});
+
+t.test('a snapshot bigger than grpc-js\'s 4 MiB default message size reaches the proxy', async (t) => {
+  const endpoints = Array.from({ length: 90_000 }, (_, i) => ({ address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:20880`, labels: { version: 'v1' } }));
+  const raw = { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboService', metadata: { name: 'big' }, spec: { interfaces: ['org.example.Big'], endpoints } };
+  const validated = validateResource(raw);
+  if (!validated.valid) throw new Error(validated.errors.join('\n'));
+  const source: ConfigSource = {
+    name: 'big',
+    start: async (emit) => emit({ kind: 'resources', resources: [{ resource: validated.result, raw }] }),
+    stop: async () => {},
+  };
+  const controlPlane = new ControlPlane({ sources: [source] });
+  const port = await controlPlane.start('127.0.0.1', 0);
+  t.ok(controlPlane.snapshot!.encodedResponse.length > 4 * 1024 * 1024, `${controlPlane.snapshot!.encodedResponse.length} bytes`);
+  let applied = 0;
+  const discovery = new DiscoveryClient({ address: `127.0.0.1:${port}`, node: { id: 'big-1', role: 'proxy' }, apply: (config) => (applied = config.services[0]!.endpoints.length) });
+  t.teardown(async () => {
+    discovery.close();
+    await controlPlane.stop();
+  });
+  const acked = new Promise<string>((resolve) => discovery.once('ack', resolve));
+  discovery.start();
+  t.equal(await acked, controlPlane.snapshot!.version);
+  t.equal(applied, 90_000);
 });

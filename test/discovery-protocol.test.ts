@@ -86,6 +86,11 @@ t.test('a plain grpc-js client reads snapshots, ACKs, NACKs, and its stale nonce
   t.ok(await eventually(async () => ((await controlPlane.metrics.staleRequests.get()).values[0]?.value ?? 0) === staleBefore + 1), 'counted as stale');
   t.equal(controlPlane.proxies()[0]!.lastNack, undefined, 'a stale NACK is not recorded');
 
+  // A repeated first request (empty nonce) is stale too, not an ACK of anything.
+  stream.write({ node, version_info: 'bogus', response_nonce: '' });
+  t.ok(await eventually(async () => ((await controlPlane.metrics.staleRequests.get()).values[0]?.value ?? 0) === staleBefore + 2), 'an empty nonce after the first request is stale');
+  t.equal(controlPlane.proxies()[0]!.ackedVersion, first.version_info, 'and changes nothing');
+
   // NACK the second: recorded, the proxy keeps the first, and the same version is not sent again.
   stream.write({ node, version_info: first.version_info, response_nonce: second.nonce, error_detail: { code: 3, message: 'rejected for the test', errors: ['resources[0]: spec.port: bad'] } });
   t.ok(await eventually(() => controlPlane.proxies()[0]?.lastNack !== undefined), 'the NACK is recorded');
@@ -95,6 +100,12 @@ t.test('a plain grpc-js client reads snapshots, ACKs, NACKs, and its stale nonce
   t.same(proxies[0]!.lastNack.errors, ['resources[0]: spec.port: bad']);
   t.equal(proxies[0]!.lastNack.version, second.version_info);
   t.equal(await incoming.next(300), undefined, 'the rejected version is not pushed again');
+  // Not on a new stream of the same node either.
+  const again = plainClient(`127.0.0.1:${port}`);
+  const againIncoming = responses(again);
+  again.write({ node, version_info: first.version_info, response_nonce: '' });
+  t.equal(await againIncoming.next(300), undefined, 'a reconnecting node is not sent the version it rejected');
+  again.cancel();
 
   await writeConfig(file, meshYaml(v1Only, { v1: 10, v2: 90 }));
   const third = (await incoming.next())!;

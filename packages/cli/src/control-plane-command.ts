@@ -41,8 +41,9 @@ export async function runControlPlaneCommand(argv: readonly string[]): Promise<n
     process.stderr.write(`dubbo-mesh control-plane: ${(error as Error).message}\n`);
     return EXIT_CONFIG;
   }
-  if (controlPlane.snapshot === undefined) {
-    const errors = controlPlane.builder.lastRefusal?.errors ?? [];
+  if (controlPlane.snapshot === undefined || controlPlane.builder.invalidSources.size > 0) {
+    // Any invalid file at start is fatal: serving the rest would silently drop what it says.
+    const errors = controlPlane.builder.invalidSources.size > 0 ? [...controlPlane.builder.invalidSources.values()].flat() : controlPlane.builder.lastRefusal?.errors ?? [];
     for (const error of errors) process.stderr.write(`${error}\n`);
     process.stderr.write(`dubbo-mesh control-plane: --config ${configPaths.join(' --config ')}: invalid configuration (${errors.length} error${errors.length === 1 ? '' : 's'})\n`);
     await controlPlane.stop();

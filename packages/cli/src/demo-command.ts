@@ -52,6 +52,20 @@ export async function runDemoCommand(argv: readonly string[], out: NodeJS.Writab
   const say = (text: string) => out.write(`${text}\n`);
   const started = performance.now();
   const cleanup: Array<() => Promise<void> | void> = [];
+  // Ctrl-C at any point ends the demo through the cleanup below, also during start-up.
+  let interrupt: () => void = () => {};
+  const interrupted = new Promise<void>((resolve) => (interrupt = resolve));
+  let stopping = false;
+  const onSignal = () => {
+    stopping = true;
+    interrupt();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  cleanup.push(() => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  });
   const dir = await mkdtemp(path.join(tmpdir(), 'dubbo-mesh-demo-'));
   cleanup.push(() => rm(dir, { recursive: true, force: true }));
   try {
@@ -97,7 +111,18 @@ export async function runDemoCommand(argv: readonly string[], out: NodeJS.Writab
     cleanup.push(() => discovery.close());
     await consumer.start();
     cleanup.push(() => consumer.stop(200).then(() => undefined));
-    await first;
+    let firstTimer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      first.then(() => 'applied' as const),
+      interrupted.then(() => 'interrupted' as const),
+      new Promise<'timeout'>((resolve) => (firstTimer = setTimeout(() => resolve('timeout'), 10_000))),
+    ]);
+    clearTimeout(firstTimer);
+    if (outcome === 'interrupted') return 130;
+    if (outcome === 'timeout') {
+      say('dubbo-mesh demo: the consumer proxy got no snapshot from the control plane within 10 s');
+      return 1;
+    }
 
     const traffic = new TrafficLoop(consumer.addresses().outbound!);
     await traffic.start();
@@ -112,11 +137,13 @@ export async function runDemoCommand(argv: readonly string[], out: NodeJS.Writab
 
     const ticker = setInterval(() => say(`[${new Date().toISOString().slice(11, 19)}] ${line(traffic.takeWindow())}`), 1000);
     cleanup.push(() => clearInterval(ticker));
-    await new Promise<void>((resolve) => {
-      if (durationMs !== undefined) setTimeout(resolve, durationMs).unref();
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    });
+    if (!stopping) {
+      let durationTimer: NodeJS.Timeout | undefined;
+      await Promise.race([interrupted, new Promise<void>((resolve) => {
+        if (durationMs !== undefined) durationTimer = setTimeout(resolve, durationMs);
+      })]);
+      clearTimeout(durationTimer);
+    }
     clearInterval(ticker);
     traffic.stop();
     const total = traffic.total;

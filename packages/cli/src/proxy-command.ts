@@ -116,7 +116,7 @@ function watchStaticFile(staticPath: string, proxy: DubboProxy, logger: Logger):
 /** Take snapshots from the control plane (`--control-plane`). Returns a stop function. */
 function subscribe(address: { host: string; port: number }, proxy: DubboProxy, logger: Logger, node: DiscoveryClientOptions['node']): () => void {
   const client = new DiscoveryClient({ address: `${address.host}:${address.port}`, node, apply: (config, version) => proxy.applySnapshot(config, version) });
-  client.on('connected', () => logger.info({ controlPlane: `${address.host}:${address.port}` }, 'discovery stream open'));
+  client.on('connected', () => logger.info({ controlPlane: `${address.host}:${address.port}` }, 'connected to the control plane'));
   client.on('ack', (version) => logger.info({ version }, 'applied a snapshot from the control plane'));
   client.on('nack', (version, errors) => logger.error({ version, errors }, 'rejected a snapshot from the control plane; the previous one stays in force'));
   client.on('disconnected', (reason, delayMs) => logger.warn({ reason, retryInMs: delayMs, version: client.acceptedVersion || null }, 'control plane unreachable; serving the last snapshot'));

@@ -1,12 +1,21 @@
 // `dubbo-mesh control-plane` and `dubbo-mesh proxy --control-plane` as users run them: two
 // processes talking gRPC, a real provider and the real apache-dubbo-js consumer.
 import t from 'tap';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import dubboJs from 'apache-dubbo-js';
 import { USER_SERVICE, closeDirectlyDubbo, makeUser, startTestProvider, userValue } from '@dubbo-mesh/test-support';
 import { startChild } from './fixtures/child.js';
+
+async function eventually(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return false;
+}
 
 const { DirectlyDubbo, java } = dubboJs as unknown as {
   DirectlyDubbo: { from(options: object): { proxyService(options: object): Record<string, (...args: unknown[]) => Promise<{ res: unknown; err: Error | null }>> } };
@@ -62,9 +71,13 @@ spec:
   const metrics = await (await fetch(`${admin}/metrics`)).text();
   t.match(metrics, /dubbo_mesh_cp_connected_proxies 1/);
   t.match(metrics, /dubbo_mesh_cp_acks_total 1/);
-  t.match(metrics, /dubbo_mesh_cp_push_latency_seconds_count 1/);
+  t.match(metrics, /dubbo_mesh_cp_push_latency_seconds_count 0/, 'the first snapshot was published before any proxy: no push to time');
   const proxyReady = await (await fetch(`http://${ready.admin as string}/ready`)).json() as { ready: boolean; version: string };
   t.same([proxyReady.ready, proxyReady.version], [true, cpReady.version]);
+  // A change while the proxy is connected: a push, timed from publish to the proxy's ACK.
+  await writeFile(file, (await readFile(file, 'utf8')).replace(`endpoints: [{address: 127.0.0.1:${provider.port}}]`, `endpoints: [{address: 127.0.0.1:${provider.port}, weight: 50}]`));
+  await proxy.waitFor((l) => l.msg === 'applied a snapshot from the control plane' && l.version !== cpReady.version);
+  t.ok(await eventually(async () => /dubbo_mesh_cp_push_latency_seconds_count 1/.test(await (await fetch(`${admin}/metrics`)).text())), 'the push is timed');
 
   controlPlane.process.kill('SIGTERM');
   t.equal(await controlPlane.exited, 0, 'the control plane stops on SIGTERM');
@@ -72,6 +85,21 @@ spec:
   t.equal(((await users.getUser!(6)).res as { id: number }).id, 6, 'the proxy serves on without its control plane');
   proxy.process.kill('SIGTERM');
   t.equal(await proxy.exited, 0);
+});
+
+t.test('control-plane with one valid and one invalid --config exits 1 rather than serve half the config', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dm-cp-cli-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const good = path.join(dir, 'services.yaml');
+  const bad = path.join(dir, 'routes.yaml');
+  await writeFile(good, `apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: s}\nspec:\n  interfaces: [org.example.S]\n  endpoints: [{address: 127.0.0.1:20880}]\n`);
+  await writeFile(bad, 'apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboRoute\nmetadata: {name: r}\nspec:\n  hosts: [org.example.S]\n  routes: [{destinations: [{service: s, weigth: 1}]}]\n');
+  const child = startChild(['control-plane', '--config', good, '--config', bad, '--grpc', '127.0.0.1:0', '--admin', '127.0.0.1:0']);
+  let stderr = '';
+  child.process.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  t.equal(await child.exited, 1);
+  t.match(stderr, `${bad}:6:`);
+  t.match(stderr, /weigth/);
 });
 
 t.test('control-plane with an invalid file exits 1 naming file, line and field', async (t) => {

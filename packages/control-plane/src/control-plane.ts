@@ -85,7 +85,8 @@ export class ControlPlane {
 
   private publish(snapshot: Snapshot): void {
     this.metrics.snapshotsBuilt.inc();
-    this.lastConvergence = { version: snapshot.version, publishedAt: performance.now(), convergedMs: undefined };
+    // With no proxy connected there is nothing to converge (a proxy connecting later is not a push).
+    this.lastConvergence = this.server.proxies.size === 0 ? undefined : { version: snapshot.version, publishedAt: performance.now(), convergedMs: undefined };
     this.options.log?.('info', 'published a snapshot', { version: snapshot.version, ...snapshot.counts });
     const nodes = new Set([...this.server.proxies.values()].map((p) => p.node.id));
     for (const node of nodes) this.cache.set(node, snapshot);
@@ -95,7 +96,8 @@ export class ControlPlane {
   private checkConvergence(): void {
     const convergence = this.lastConvergence;
     if (convergence === undefined || convergence.convergedMs !== undefined) return;
-    const proxies = [...this.server.proxies.values()];
+    // Proxies that rejected the version are done with it too (their NACK is counted instead).
+    const proxies = [...this.server.proxies.values()].filter((p) => p.lastNack?.version !== convergence.version);
     if (proxies.length === 0 || proxies.some((p) => p.ackedVersion !== convergence.version)) return;
     convergence.convergedMs = performance.now() - convergence.publishedAt;
     this.metrics.pushLatency.observe(convergence.convergedMs / 1000);

@@ -14,6 +14,8 @@ const LARGE_RESPONSE_BYTES = 256 * 1024;
  * would otherwise hold a thousand whole snapshots in memory.
  */
 const MAX_LARGE_IN_FLIGHT = 16;
+/** How long a stream may hold a large-response slot without answering. */
+const LARGE_RESPONSE_ANSWER_MS = 30_000;
 
 /** A connected proxy as the admin API shows it. */
 export interface ProxyStatus {
@@ -50,7 +52,10 @@ export class DiscoveryServer {
   /** Large responses sent and not yet answered, and the streams waiting to send one. */
   private largeInFlight = 0;
   private readonly largeWaiting: Array<() => void> = [];
-  private readonly server = new grpc.Server();
+  // Keepalive pings find proxies whose host died or was cut off, so they do not linger as connected.
+  private readonly server = new grpc.Server({ 'grpc.keepalive_time_ms': 20_000, 'grpc.keepalive_timeout_ms': 10_000 });
+  /** The version each node last rejected: not pushed to that node again, on any stream. */
+  private readonly rejected = new Map<string, string>();
   private nextStream = 1;
 
   constructor(
@@ -94,27 +99,46 @@ export class DiscoveryServer {
     let held: Snapshot | ResourceVersions = new Map();
     let sent: Snapshot | undefined;
 
-    /** Whether this stream holds one of the large-response slots (until its answer comes). */
+    /** Whether this stream holds one of the large-response slots (until its answer comes, or a timeout). */
     let holdsSlot = false;
+    let slotTimer: NodeJS.Timeout | undefined;
+    /** Whether this stream waits for a slot (at most once; it then sends the node's newest snapshot). */
+    let queued = false;
     const releaseSlot = () => {
       if (!holdsSlot) return;
       holdsSlot = false;
+      clearTimeout(slotTimer);
       this.largeInFlight -= 1;
       // A waiter whose stream has closed sends nothing and takes no slot: go on to the next.
       while (this.largeInFlight < MAX_LARGE_IN_FLIGHT && this.largeWaiting.length > 0) this.largeWaiting.shift()!();
     };
     const respond = (snapshot: Snapshot) => {
       if (closed || status === undefined) return;
+      // Never push a version this node rejected (also on an earlier stream): wait for a newer one.
+      if (snapshot.version === this.rejected.get(status.node.id)) {
+        watch(snapshot.version);
+        return;
+      }
       // Encoded once for every stream in the same place; only the nonce is per stream.
       const shared = kind === 'sotw' ? snapshot.encodedResponse : snapshot.deltaFrom(held);
-      if (shared.length >= LARGE_RESPONSE_BYTES) {
+      if (shared.length >= LARGE_RESPONSE_BYTES && !holdsSlot) {
         // Bound the memory of many full snapshots in flight at once (proxies starting together).
         if (this.largeInFlight >= MAX_LARGE_IN_FLIGHT) {
-          this.largeWaiting.push(() => respond(snapshot));
+          if (!queued) {
+            queued = true;
+            this.largeWaiting.push(() => {
+              queued = false;
+              const newest = status === undefined ? undefined : this.cache.get(status.node.id);
+              if (newest !== undefined) respond(newest);
+            });
+          }
           return;
         }
         this.largeInFlight += 1;
         holdsSlot = true;
+        // A peer that never answers must not keep the slot.
+        slotTimer = setTimeout(releaseSlot, LARGE_RESPONSE_ANSWER_MS);
+        slotTimer.unref();
       }
       nonce += 1;
       sent = snapshot;
@@ -164,14 +188,15 @@ export class DiscoveryServer {
         watch(request.version_info);
         return;
       }
-      if (request.response_nonce !== status.sentNonce) {
-        // An answer to an older response (or a repeated first request): stale.
+      if (request.response_nonce === '' || request.response_nonce !== status.sentNonce) {
+        // An answer to an older response, or a repeated first request: stale.
         this.metrics.staleRequests.inc();
         return;
       }
       releaseSlot();
       if (request.error_detail !== null && request.error_detail !== undefined) {
         status.lastNack = { version: status.sentVersion, message: request.error_detail.message, errors: request.error_detail.errors, at: new Date() };
+        this.rejected.set(status.node.id, status.sentVersion);
         this.metrics.nacks.inc();
         this.hooks.onNack?.(status, status.sentVersion, request.error_detail.errors);
         // Do not send the rejected version again: wait for a newer one.

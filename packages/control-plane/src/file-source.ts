@@ -1,4 +1,4 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadMeshResources, parseMeshFile, type ParsedYaml } from '@dubbo-mesh/config';
@@ -32,18 +32,36 @@ export class FileSource implements ConfigSource {
   }
 
   async start(emit: (state: SourceState) => void): Promise<void> {
+    // Watch first, then read: a change made meanwhile is not lost.
+    for (const configPath of this.paths) this.watch(configPath, emit);
     await this.read(emit);
-    for (const configPath of this.paths) {
-      // A file is watched through its folder: editors replace files (a new inode), which a
-      // watch on the file itself would stop seeing.
-      const isFolder = (await stat(configPath)).isDirectory();
-      const folder = isFolder ? configPath : path.dirname(configPath);
-      const base = path.basename(configPath);
-      const watcher = watch(folder, (_event, filename) => {
-        if (isFolder || filename === null || filename === base) this.changed(emit);
+  }
+
+  /**
+   * Watch a path through its folder: editors replace files (a new inode) and Kubernetes
+   * swaps a ConfigMap's `..data` symlink, neither of which a watch on the file itself sees.
+   * Any event in the folder triggers a read; unchanged files are not parsed again. A watcher
+   * that fails is set up again.
+   */
+  private watch(configPath: string, emit: (state: SourceState) => void): void {
+    if (this.stopped) return;
+    let folder = configPath;
+    try {
+      if (!statSync(configPath).isDirectory()) folder = path.dirname(configPath);
+    } catch {
+      folder = path.dirname(configPath); // missing now: watch where it would appear
+    }
+    try {
+      const watcher = watch(folder, () => this.changed(emit));
+      watcher.on('error', () => {
+        watcher.close();
+        this.watchers = this.watchers.filter((w) => w !== watcher);
+        this.changed(emit);
+        setTimeout(() => this.watch(configPath, emit), SETTLE_MS * 10).unref();
       });
-      watcher.on('error', () => this.changed(emit));
       this.watchers.push(watcher);
+    } catch {
+      setTimeout(() => this.watch(configPath, emit), SETTLE_MS * 10).unref();
     }
   }
 

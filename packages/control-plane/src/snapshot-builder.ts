@@ -41,11 +41,16 @@ export class SnapshotBuilder {
     if (this.states.size > 0) this.rebuild();
   }
 
+  /** Sources whose latest state is invalid, with its errors (their last valid state stays in the merge). */
+  readonly invalidSources = new Map<string, readonly string[]>();
+
   private onState(source: string, state: SourceState): void {
     if (state.kind === 'invalid') {
+      this.invalidSources.set(source, state.errors);
       this.refuse(state.errors, source);
       return;
     }
+    this.invalidSources.delete(source);
     const previous = this.states.get(source);
     this.states.set(source, state.resources);
     if (this.starting) return;
@@ -63,7 +68,8 @@ export class SnapshotBuilder {
       this.refuse(built.errors, undefined);
       return false;
     }
-    this.lastRefusal = undefined;
+    // A refusal stays shown while any source is still invalid.
+    if (this.invalidSources.size === 0) this.lastRefusal = undefined;
     if (built.snapshot.version === this.current?.version) return true;
     this.current = built.snapshot;
     this.events.published(built.snapshot);

@@ -31,6 +31,7 @@ export interface DiscoveryClientOptions {
 
 /** What a {@link DiscoveryClient} reports. */
 export interface DiscoveryClientEvents {
+  /** The stream delivered its first response. */
   connected: [];
   /** A snapshot accepted and applied. */
   ack: [version: string];
@@ -57,6 +58,8 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Whether the current stream has delivered a response. */
+  private answered = false;
   private readonly node: WireNode;
 
   constructor(private readonly options: DiscoveryClientOptions) {
@@ -79,6 +82,8 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
       // Our own backoff decides when to retry.
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 1_000,
+      // A whole snapshot of a large mesh is bigger than grpc-js's 4 MiB default.
+      'grpc.max_receive_message_length': -1,
     });
     this.open();
   }
@@ -96,6 +101,7 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
     const delta = (this.options.mode ?? 'delta') === 'delta';
     const stream: SnapshotStream | DeltaStream = delta ? this.client!.DeltaSnapshots() : this.client!.StreamSnapshots();
     this.stream = stream;
+    this.answered = false;
     let ended = false;
     const onEnd = (reason: string) => {
       if (ended) return;
@@ -113,7 +119,6 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
       const versions = Object.fromEntries([...this.held].map(([key, resource]) => [key, resource.version]));
       (stream as DeltaStream).write({ ...initial, initial_resource_versions: versions });
     } else (stream as SnapshotStream).write(initial);
-    this.emit('connected');
   }
 
   /** The resources a response leaves the proxy with: the whole snapshot, or what it holds with the delta applied. */
@@ -126,7 +131,10 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
   }
 
   private onResponse(stream: SnapshotStream | DeltaStream, response: DiscoveryResponse | DeltaDiscoveryResponse): void {
+    // A response proves the stream works: the backoff starts over.
+    if (!this.answered) this.emit('connected');
     this.attempt = 0;
+    this.answered = true;
     const next = this.nextResources(response);
     const checked = fromWireResources([...next.values()]);
     let errors: string[] | undefined;
