@@ -204,7 +204,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
     const attempt = this.attempts;
     let connection: UpstreamConnection;
     try {
-      connection = member.upstream.send(bytes, this);
+      connection = member.upstream.send(bytes, this, this.frame.header.twoWay);
     } catch (error) {
       this.release();
       return this.finish(error instanceof ProxyError ? error : new NoHealthyUpstreamError(cluster.name, String(error)));
@@ -214,8 +214,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
     if (this.done || this.attempts !== attempt) return;
     this.connection = connection;
     if (!this.frame.header.twoWay) {
-      // One-way: nothing comes back.
-      connection.cancel(this.upstreamId);
+      // One-way: sent (or queued while the connection opens), and nothing comes back.
       this.release();
       this.complete(ResponseStatus.OK);
       return;

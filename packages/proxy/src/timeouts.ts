@@ -27,6 +27,9 @@ export function monotonicNow(): number {
   return reading;
 }
 
+/** The longest delay a Node timer takes. */
+const MAX_TIMER_MS = 0x7fffffff;
+
 /** What a {@link TimeoutQueue} holds: the owner is the list node. */
 export interface TimeoutEntry {
   /** When it expires (monotonic ms); set by the queue. */
@@ -58,8 +61,10 @@ export class TimeoutQueue {
   }
 
   /** Expire `entry` `durationMs` from now. An entry already queued is moved. */
-  add(entry: TimeoutEntry, durationMs: number): void {
+  add(entry: TimeoutEntry, requestedMs: number): void {
     if (entry.timeoutList !== undefined) this.cancel(entry);
+    // Node timers take at most 2^31-1 ms (~24.8 days); a longer timeout (a consumer may send any) is that.
+    const durationMs = Math.min(requestedMs, MAX_TIMER_MS);
     const deadline = monotonicNow() + durationMs;
     let list = this.lists.get(durationMs);
     if (list === undefined) {
@@ -112,7 +117,7 @@ export class TimeoutQueue {
   private arm(deadline: number): void {
     clearTimeout(this.timer);
     this.armedFor = deadline;
-    this.timer = setTimeout(this.fire, Math.max(1, Math.ceil(deadline - monotonicNow())));
+    this.timer = setTimeout(this.fire, Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(deadline - monotonicNow()))));
     this.timer.unref();
   }
 

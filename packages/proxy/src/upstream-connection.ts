@@ -32,7 +32,7 @@ export interface UpstreamConnectionOptions {
 }
 
 /** Slots of the pending table; a power of two. */
-const SLOTS = 4096;
+const SLOTS = 512;
 
 /**
  * Calls waiting for a response, by upstream id. Ids are handed out in sequence, so a ring of
@@ -100,7 +100,7 @@ export class UpstreamConnection {
   private readonly decoder: FrameDecoder;
   private readonly output: WriteBuffer;
   private readonly pending = new PendingCalls();
-  private readonly queue: Array<{ bytes: Buffer; id: number; call: UpstreamCall }> = [];
+  private readonly queue: Array<{ bytes: Buffer; id: number; call: UpstreamCall; expectsResponse: boolean }> = [];
   private nextId = 1;
   private state: 'connecting' | 'open' | 'closed' = 'connecting';
   /** Whether the connection ever opened. */
@@ -156,26 +156,27 @@ export class UpstreamConnection {
     return this.queue.length;
   }
 
-  /** Whether the socket's write buffer is full. */
+  /** Whether the socket's write buffer is full, counting what waits to be flushed to it. */
   get saturated(): boolean {
-    return this.socket.writableNeedDrain;
+    const socket = this.socket;
+    return socket.writableNeedDrain || socket.writableLength + this.output.queuedBytes >= socket.writableHighWaterMark;
   }
 
   /**
    * Send a whole request frame; its request id is overwritten in place with this
    * connection's id, which is also stored in `call.upstreamId`, for {@link cancel}.
    */
-  send(bytes: Buffer, call: UpstreamCall): void {
+  send(bytes: Buffer, call: UpstreamCall, expectsResponse = true): void {
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     call.upstreamId = id;
     bytes.writeUInt32BE(0, 4);
     bytes.writeUInt32BE(id, 8);
     if (this.state === 'open') {
-      this.pending.add(id, call);
+      if (expectsResponse) this.pending.add(id, call);
       this.write(bytes);
     } else if (this.state === 'connecting') {
-      this.queue.push({ bytes, id, call });
+      this.queue.push({ bytes, id, call, expectsResponse });
     } else {
       call.onError(new UpstreamUnavailableError(this.id, 'connection closed'));
     }
@@ -210,7 +211,7 @@ export class UpstreamConnection {
         this.pending.add(id, call);
         this.write(bytes);
       } else if (this.state === 'connecting') {
-        this.queue.push({ bytes, id, call });
+        this.queue.push({ bytes, id, call, expectsResponse: true });
       } else {
         clearTimeout(timer);
         resolve(false);
@@ -225,8 +226,9 @@ export class UpstreamConnection {
     if (index >= 0) this.queue.splice(index, 1);
   }
 
-  /** Close now; calls in flight fail as `unavailable`. */
+  /** Close now; calls in flight fail as `unavailable`. What was already sent (one-way calls too) leaves first. */
   destroy(reason = 'closed by the proxy'): void {
+    this.output.flush();
     this.fail(new UpstreamUnavailableError(this.id, reason));
   }
 
@@ -244,8 +246,8 @@ export class UpstreamConnection {
     const interval = this.options.heartbeatIntervalMs;
     this.heartbeatTimer = setInterval(() => this.onHeartbeatTick(), interval);
     this.heartbeatTimer.unref();
-    for (const { bytes, id, call } of this.queue.splice(0)) {
-      this.pending.add(id, call);
+    for (const { bytes, id, call, expectsResponse } of this.queue.splice(0)) {
+      if (expectsResponse) this.pending.add(id, call);
       this.write(bytes);
     }
     this.events.onOpen(this);

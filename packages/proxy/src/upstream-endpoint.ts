@@ -159,12 +159,12 @@ export class UpstreamEndpoint {
    * connection it went on (to cancel the call there, or to wait for its drain). Throws
    * OverflowError when `maxPendingRequests` calls already wait for a connection.
    */
-  send(bytes: Buffer, call: UpstreamCall): UpstreamConnection {
+  send(bytes: Buffer, call: UpstreamCall, expectsResponse = true): UpstreamConnection {
     const connection = this.chooseConnection();
     if (!connection.isOpen && this.queued >= this.settings.maxPendingRequests) {
       throw new OverflowError(`${this.queued} calls already wait for a connection to ${this.id} (maxPendingRequests ${this.settings.maxPendingRequests})`);
     }
-    connection.send(bytes, call);
+    connection.send(bytes, call, expectsResponse);
     return connection;
   }
 

@@ -18,9 +18,9 @@ export class WriteBuffer {
 
   constructor(readonly socket: net.Socket) {}
 
-  /** Queue `bytes`; it is written when the loop's poll phase ends. Dropped if the socket is gone. */
+  /** Queue `bytes`; it is written when the loop's poll phase ends. Dropped if the socket is gone or ended. */
   write(bytes: Buffer): void {
-    if (this.socket.destroyed) return;
+    if (this.socket.destroyed || this.socket.writableEnded) return;
     if (this.parts.length === 0) {
       if (dirty.length === 0 && !scheduled) {
         scheduled = true;
@@ -45,7 +45,7 @@ export class WriteBuffer {
     const bytes = this.bytes;
     this.parts = [];
     this.bytes = 0;
-    if (socket.destroyed) return;
+    if (socket.destroyed || socket.writableEnded) return;
     if (parts.length === 1) socket.write(parts[0]!);
     else if (bytes <= COPY_LIMIT) socket.write(Buffer.concat(parts, bytes));
     else {

@@ -89,6 +89,22 @@ t.test('before its first snapshot a proxy answers 70 saying it waits for its con
   t.equal(proxy.stats.counters.local_response_no_healthy_upstream, 1);
 });
 
+t.test('a one-way call reaches the provider, also on a connection that is still opening', async (t) => {
+  const mesh = await startMesh([{ name: 'one-way', version: 'v1' }]);
+  t.teardown(() => mesh.close());
+  const instance = mesh.instances[0]!;
+  const before = instance.calls;
+  const body = encodeRequestBody({ path: USER_SERVICE, version: '1.0.0', method: 'getUser', parameterTypes: ['long'], arguments: [{ $class: 'long', $: 5 }], attachments: {} });
+  const socket = net.connect(Number(mesh.outboundAddress.split(':')[1]), '127.0.0.1');
+  t.teardown(() => socket.destroy());
+  await new Promise((resolve) => socket.once('connect', resolve));
+  // The outbound proxy has no connection to the inbound proxy yet, nor the inbound proxy to the provider.
+  socket.write(encodeRequest(1n, body, { twoWay: false }));
+  socket.write(encodeRequest(2n, body, { twoWay: false }));
+  for (let i = 0; i < 100 && instance.calls < before + 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.equal(instance.calls - before, 2, 'both one-way calls arrived');
+});
+
 t.test('a route timeout is a local reply 31 the real client sees', async (t) => {
   mesh.outbound.applySnapshot(mesh.config({
     route: { hosts: [USER_SERVICE], routes: [{ name: 'slow', destinations: [{ service: 'user-provider', subset: 'v2' }], timeout: '150ms', retries: { attempts: 0 } }] },

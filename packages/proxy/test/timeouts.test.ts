@@ -50,3 +50,18 @@ t.test('an entry added again is moved, not queued twice; clear drops everything'
   await sleep(25);
   t.same(fired, ['a'], 'cleared entries never fire');
 });
+
+t.test('a timeout longer than a Node timer can wait is capped, not turned into a 1 ms spin', async (t) => {
+  const warnings: string[] = [];
+  const onWarning = (warning: Error) => warnings.push(warning.name);
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  const fired: string[] = [];
+  const queue = new TimeoutQueue();
+  t.teardown(() => queue.clear());
+  queue.add(entry('far', fired), 3_000_000_000);
+  await sleep(50);
+  t.same(warnings, [], 'no TimeoutOverflowWarning');
+  t.same(fired, [], 'and it has not fired');
+  t.equal(queue.pending, 1);
+});
