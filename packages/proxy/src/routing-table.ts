@@ -94,13 +94,13 @@ const CACHE_LIMIT = 10_000;
 
 /**
  * Everything routing needs for one service key, built on its first call: the rules of its
- * interface with a decision per rule (service key filled in), and the default decision.
+ * interface with a decision per rule (service key filled in), and the default decision (to
+ * the service that provides the key, if any).
  * Decisions are shared by every call of the key: nothing is built per call.
  */
 interface KeyEntry {
   readonly rules: readonly CompiledRule[];
   readonly decisions: readonly RouteDecision[];
-  readonly service: MeshService | undefined;
   readonly fallback: RouteDecision | undefined;
 }
 
@@ -163,10 +163,6 @@ export class RoutingTable {
    * The mesh service providing a service key: the most specific pattern wins (group and
    * version both given, then one, then the interface alone).
    */
-  resolveService(iface: string, group: string, version: string): MeshService | undefined {
-    return this.entry(iface, group, version).service;
-  }
-
   private findService(iface: string, group: string, version: string): MeshService | undefined {
     let best: { serviceId: string; score: number } | undefined;
     for (const candidate of this.providers.get(iface) ?? []) {
@@ -189,7 +185,6 @@ export class RoutingTable {
     const entry: KeyEntry = {
       rules,
       decisions: rules.map((rule) => Object.freeze({ kind: 'route' as const, serviceKey, ...rule.decision })),
-      service,
       fallback: service === undefined ? undefined : Object.freeze({
         kind: 'route', serviceKey, rule: 'default', destinations: [{ serviceId: service.id, subset: undefined, weight: 1 }], totalWeight: 1, timeoutMs: undefined, retries: undefined,
       }),
