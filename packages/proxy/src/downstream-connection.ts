@@ -89,6 +89,12 @@ export class DownstreamConnection {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.socket.writableEnded) {
+      // A drain already ended our side: nothing sent now could be answered. Closing the
+      // connection makes the consumer fail over at once instead of waiting for its timeout.
+      this.socket.destroy();
+      return;
+    }
     this.decoder.push(chunk);
     try {
       for (let frame = this.decoder.next(); frame !== undefined; frame = this.decoder.next()) this.onFrame(frame);

@@ -1,6 +1,8 @@
 // Failure paths end to end: instances dying under load, snapshot swaps under load, circuit
 // breakers and READONLY — with the real apache-dubbo-js consumer.
 import t, { type Test } from 'tap';
+import net from 'node:net';
+import { encodeRequest, encodeRequestBody } from '@dubbo-mesh/protocol';
 import { USER_SERVICE } from '@dubbo-mesh/test-support';
 import { startMesh, type Mesh } from './fixtures/mesh.js';
 import { userClient, type UserClient } from './fixtures/consumer.js';
@@ -126,4 +128,34 @@ t.test('a drain answers the calls in flight before it ends the connection', asyn
   const results = await calls;
   t.same(results.map((r) => r.err?.message ?? null), Array(9).fill(null), 'every call in flight got its answer');
   t.same(stopped, [true, true, true], 'each drain ended when its last call was answered');
+});
+
+t.test('a call sent on a connection whose drain has ended is not executed (its answer could not be sent)', async (t) => {
+  const mesh = await startMesh([{ name: 'late', version: 'v1' }]);
+  t.teardown(() => mesh.close());
+  const instance = mesh.instances[0]!;
+  const port = Number(mesh.outboundAddress.split(':')[1]);
+  const body = encodeRequestBody({ path: USER_SERVICE, version: '1.0.0', method: 'getUser', parameterTypes: ['long'], arguments: [{ $class: 'long', $: 1 }], attachments: {} });
+  // A: one slow call keeps the proxy's drain going. B: idle, so its drain ends at once.
+  const a = net.connect(port, '127.0.0.1');
+  const b = net.connect(port, '127.0.0.1');
+  b.allowHalfOpen = true; // B keeps writing after the proxy's end, as a careless client might
+  for (const socket of [a, b]) {
+    socket.on('error', () => {});
+    socket.on('data', () => {});
+  }
+  await Promise.all([a, b].map((socket) => new Promise((resolve) => socket.once('connect', resolve))));
+  instance.delayMs = 400;
+  a.write(encodeRequest(1n, body));
+  for (let i = 0; i < 100 && instance.calls === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  const bEnded = new Promise((resolve) => b.once('end', resolve));
+  const stopped = mesh.outbound.stop(2000);
+  await bEnded;
+  const before = instance.calls;
+  b.write(encodeRequest(2n, body));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.equal(instance.calls, before, 'the late call was not forwarded');
+  t.equal(await stopped, true, 'A\'s call was answered and the drain finished');
+  a.destroy();
+  b.destroy();
 });
