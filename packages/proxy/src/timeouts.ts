@@ -95,6 +95,8 @@ export class TimeoutQueue {
     else next.timeoutPrev = prev;
     entry.timeoutList = entry.timeoutPrev = entry.timeoutNext = undefined;
     this.size -= 1;
+    // An empty list goes at once: consumers choose timeout values, so lists must not pile up.
+    if (list.head === undefined) this.lists.delete(list.durationMs);
     // The timer stays armed: when it fires with nothing due it re-arms for the new earliest.
   }
 
@@ -127,15 +129,14 @@ export class TimeoutQueue {
     const now = monotonicNow();
     const due: TimeoutEntry[] = [];
     let earliest = Infinity;
-    for (const [duration, list] of this.lists) {
+    for (const list of this.lists.values()) {
       // Node timers may fire up to 1 ms early against performance.now().
       while (list.head !== undefined && list.head.timeoutDeadline <= now + 1) {
         const entry = list.head;
-        this.cancel(entry);
+        this.cancel(entry); // deletes the list once it is empty
         due.push(entry);
       }
-      if (list.head === undefined) this.lists.delete(duration);
-      else if (list.head.timeoutDeadline < earliest) earliest = list.head.timeoutDeadline;
+      if (list.head !== undefined && list.head.timeoutDeadline < earliest) earliest = list.head.timeoutDeadline;
     }
     if (earliest !== Infinity) this.arm(earliest);
     for (const entry of due) entry.onTimeout();

@@ -65,3 +65,17 @@ t.test('a timeout longer than a Node timer can wait is capped, not turned into a
   t.same(fired, [], 'and it has not fired');
   t.equal(queue.pending, 1);
 });
+
+t.test('timeouts of many distinct values, answered in time, leave nothing behind', async (t) => {
+  const queue = new TimeoutQueue();
+  t.teardown(() => queue.clear());
+  const fired: string[] = [];
+  for (let ms = 1000; ms < 11_000; ms++) {
+    const e = entry(`e${ms}`, fired);
+    queue.add(e, ms); // a consumer may send any timeout value
+    queue.cancel(e); // and the call is answered
+  }
+  t.equal(queue.pending, 0);
+  // Internals, on purpose: the per-value lists must not pile up (memory a consumer controls).
+  t.equal((queue as unknown as { lists: Map<number, unknown> }).lists.size, 0, 'no list per past timeout value');
+});
