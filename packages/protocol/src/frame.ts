@@ -12,6 +12,20 @@ export interface Frame {
 }
 
 /**
+ * A Buffer made straight from an ArrayBuffer the decoder already holds. Node's `subarray`
+ * reads the source's `buffer` on every call, a call into C++ from optimized code; a decoder
+ * reads it once per received chunk and builds each frame's view from it, at half the cost.
+ * Its prototype chain goes through `Buffer.prototype` (as Node's own Buffer class does), so
+ * it is a Buffer in every way: `Buffer.isBuffer`, every method, any API that takes one.
+ */
+class BufferView extends Uint8Array {}
+Object.setPrototypeOf(BufferView.prototype, Buffer.prototype);
+
+function viewOf(arrayBuffer: ArrayBufferLike, byteOffset: number, length: number): Buffer {
+  return new BufferView(arrayBuffer as ArrayBuffer, byteOffset, length) as unknown as Buffer;
+}
+
+/**
  * A frame from a {@link FrameDecoder}: one object that is also its own header (`header`
  * returns itself). The body view and the 64-bit request id are built only when asked for,
  * so a frame the proxy only forwards costs one object and one view.
@@ -25,6 +39,9 @@ class DecodedFrame implements Frame, FrameHeader {
 
   constructor(
     readonly bytes: Buffer,
+    /** Where `bytes` lies, for the body view. */
+    private readonly arrayBuffer: ArrayBufferLike,
+    private readonly byteOffset: number,
     flag: number,
     readonly status: number,
     /** The request id as read when the frame was decoded (an in-place rewrite of `bytes` later does not change it). */
@@ -47,7 +64,7 @@ class DecodedFrame implements Frame, FrameHeader {
   }
 
   get body(): Buffer {
-    return (this.bodyView ??= this.bytes.subarray(HEADER_LENGTH));
+    return (this.bodyView ??= viewOf(this.arrayBuffer, this.byteOffset + HEADER_LENGTH, this.bodyLength));
   }
 }
 
@@ -104,6 +121,9 @@ export class FrameDecoder {
   private chunks: Buffer[] = [];
   /** Read position inside chunks[0]. */
   private offset = 0;
+  /** Where chunks[0] lies (read once per chunk: see {@link BufferView}). */
+  private firstBuffer: ArrayBufferLike | undefined;
+  private firstByteOffset = 0;
   private buffered = 0;
   private failure: Error | undefined;
 
@@ -123,8 +143,14 @@ export class FrameDecoder {
   /** Add received bytes. */
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
+    if (this.chunks.length === 0) this.setFirst(chunk);
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+  }
+
+  private setFirst(chunk: Buffer | undefined): void {
+    this.firstBuffer = chunk?.buffer;
+    this.firstByteOffset = chunk === undefined ? 0 : chunk.byteOffset;
   }
 
   /** The next whole frame, or undefined when more bytes are needed. */
@@ -136,6 +162,7 @@ export class FrameDecoder {
     } catch (error) {
       this.failure = error as Error;
       this.chunks = [];
+      this.setFirst(undefined);
       this.buffered = 0;
       this.offset = 0;
       throw error;
@@ -147,7 +174,7 @@ export class FrameDecoder {
     let source = this.chunks[0]!;
     let at = this.offset;
     if (source.length - at < HEADER_LENGTH) {
-      source = this.peekBytes(Math.min(HEADER_LENGTH, this.buffered));
+      source = this.copyBytes(Math.min(HEADER_LENGTH, this.buffered));
       at = 0;
       if (source.length < HEADER_LENGTH) {
         checkHeaderPrefix(source, 0, source.length, this.maxPayload);
@@ -163,16 +190,22 @@ export class FrameDecoder {
     const status = source[at + 3]!;
     const idHigh = source.readUInt32BE(at + 4);
     const idLow = source.readUInt32BE(at + 8);
-    // Views, not copies, unless the bytes span chunks.
-    const bytes = this.peekBytes(total);
+    // A view, not a copy, unless the bytes span chunks.
+    let frame: DecodedFrame;
+    if (this.chunks[0]!.length - this.offset >= total) {
+      const arrayBuffer = this.firstBuffer!;
+      const byteOffset = this.firstByteOffset + this.offset;
+      frame = new DecodedFrame(viewOf(arrayBuffer, byteOffset, total), arrayBuffer, byteOffset, flag, status, idHigh, idLow, bodyLength);
+    } else {
+      const bytes = this.copyBytes(total);
+      frame = new DecodedFrame(bytes, bytes.buffer, bytes.byteOffset, flag, status, idHigh, idLow, bodyLength);
+    }
     this.consume(total);
-    return new DecodedFrame(bytes, flag, status, idHigh, idLow, bodyLength);
+    return frame;
   }
 
-  /** The first `length` buffered bytes, copied only when they span chunks. */
-  private peekBytes(length: number): Buffer {
-    const first = this.chunks[0]!;
-    if (first.length - this.offset >= length) return first.subarray(this.offset, this.offset + length);
+  /** A copy of the first `length` buffered bytes, which span chunks. */
+  private copyBytes(length: number): Buffer {
     const out = Buffer.allocUnsafe(length);
     let written = 0;
     let offset = this.offset;
@@ -198,6 +231,7 @@ export class FrameDecoder {
       }
       remaining -= inFirst;
       this.chunks.shift();
+      this.setFirst(this.chunks[0]);
       this.offset = 0;
     }
   }

@@ -120,3 +120,28 @@ t.test('a decoded frame keeps the request id it arrived with when its bytes are 
   t.equal(frame.body.length, frame.header.bodyLength);
   t.equal(frame.body.buffer, frame.bytes.buffer, 'the body is a view, not a copy');
 });
+
+t.test('frames are Buffer views of the chunk they arrived in, at any offset inside it', async (t) => {
+  // A chunk as a socket hands it over: a slice of a larger pooled allocation, at an odd offset.
+  const pool = Buffer.alloc(frames.reduce((n, f) => n + f.length, 0) + 13, 0xee);
+  let at = 7;
+  for (const frame of frames) at += frame.copy(pool, at);
+  const chunk = pool.subarray(7, at);
+  const decoder = new FrameDecoder();
+  decoder.push(chunk.subarray(0, frames[0]!.length + 5)); // the second frame spans two chunks
+  decoder.push(chunk.subarray(frames[0]!.length + 5));
+  const decoded = drain(decoder);
+  t.equal(decoded.length, frames.length);
+  decoded.forEach((frame, i) => {
+    t.ok(Buffer.isBuffer(frame.bytes) && Buffer.isBuffer(frame.body), `frame ${i}: bytes and body are Buffers`);
+    t.same(frame.bytes, frames[i], `frame ${i}: the bytes`);
+    t.same(frame.body, frames[i]!.subarray(HEADER_LENGTH), `frame ${i}: the body`);
+    t.equal(frame.bytes.readUInt32BE(12), frame.header.bodyLength, `frame ${i}: Buffer methods work`);
+  });
+  t.equal(decoded[0]!.bytes.buffer, pool.buffer, 'a frame inside one chunk is a view of it');
+  t.not(decoded[1]!.bytes.buffer, pool.buffer, 'a frame across chunks is a copy');
+  t.equal(decoded[1]!.body.buffer, decoded[1]!.bytes.buffer, 'and its body a view of that copy');
+  // The proxy rewrites ids in place: the write lands in the received chunk.
+  writeRequestId(decoded[2]!.bytes, 99n);
+  t.equal(readRequestId(chunk.subarray(frames[0]!.length + frames[1]!.length)), 99n);
+});

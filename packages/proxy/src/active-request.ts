@@ -1,4 +1,4 @@
-import { ResponseStatus, type Frame, type RequestPeek } from '@dubbo-mesh/protocol';
+import { HEADER_LENGTH, ResponseStatus, type Frame, type RequestPeek } from '@dubbo-mesh/protocol';
 import type { RetryOn, RetryPolicy } from '@dubbo-mesh/config';
 import type { PickContext } from '@dubbo-mesh/load-balancer';
 import type { Cluster, ClusterMember } from './cluster.js';
@@ -248,7 +248,8 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
     const status = frame.header.status;
     if (status !== ResponseStatus.OK) stats.counters.response_error += 1;
     // Flags 0 and 3 (a business exception) are compact ints 0x90 and 0x93: a normal response, never retried.
-    else if (frame.body[0] === 0x90 || frame.body[0] === 0x93) stats.counters.response_business_exception += 1;
+    // Read from the frame, not the body view: no view per response.
+    else if (bytes[HEADER_LENGTH] === 0x90 || bytes[HEADER_LENGTH] === 0x93) stats.counters.response_business_exception += 1;
     else stats.counters.response_success += 1;
     this.downstream.write(bytes);
     this.complete(status, endpointId);
