@@ -20,7 +20,8 @@ export class DownstreamConnection {
   readonly peekCache = new PeekCache();
   private readonly decoder: FrameDecoder;
   private readonly output: WriteBuffer;
-  private waiting = 0;
+  /** The saturated upstream connections this one waits for (reading is paused while any). */
+  private readonly blockers: UpstreamConnection[] = [];
   private draining = false;
   private onIdle: (() => void) | undefined;
 
@@ -52,9 +53,19 @@ export class DownstreamConnection {
 
   /** Stop reading until `connection` drains: backpressure from a saturated upstream. */
   waitFor(connection: UpstreamConnection): void {
-    if (this.waiting++ === 0) this.socket.pause();
+    const blockers = this.blockers;
+    if (blockers.includes(connection)) return;
+    blockers.push(connection);
+    if (blockers.length === 1) {
+      this.socket.pause();
+      this.stats.counters.downstream_flow_control_paused_reading += 1;
+    }
     connection.whenDrained(() => {
-      if (--this.waiting === 0 && !this.socket.destroyed) this.socket.resume();
+      blockers.splice(blockers.indexOf(connection), 1);
+      if (blockers.length === 0 && !this.socket.destroyed) {
+        this.socket.resume();
+        this.stats.counters.downstream_flow_control_resumed_reading += 1;
+      }
     });
   }
 

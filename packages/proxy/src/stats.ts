@@ -5,6 +5,8 @@
 export const COUNTERS = [
   'downstream_cx_total',
   'downstream_cx_protocol_error',
+  'downstream_flow_control_paused_reading',
+  'downstream_flow_control_resumed_reading',
   'request',
   'request_decoding_error',
   'request_event',

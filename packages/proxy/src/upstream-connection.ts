@@ -31,6 +31,14 @@ export interface UpstreamConnectionOptions {
   heartbeatIntervalMs: number;
 }
 
+/**
+ * Bytes an upstream connection may hold unsent (in its socket and gathered for the next
+ * flush) before the downstream connections feeding it stop reading: Envoy's default
+ * per-connection buffer limit. Large enough that a burst of a thousand calls never trips it,
+ * small enough that a stalled instance cannot make the proxy buffer without bound.
+ */
+export const UPSTREAM_BUFFER_LIMIT = 1024 * 1024;
+
 /** Slots of the pending table; a power of two. */
 const SLOTS = 512;
 
@@ -117,7 +125,7 @@ export class UpstreamConnection {
     this.id = `${options.host}:${options.port}`;
     this.decoder = new FrameDecoder({ maxPayload: options.maxPayload });
     this.socket = net.connect({ host: options.host, port: options.port, noDelay: true });
-    this.output = new WriteBuffer(this.socket);
+    this.output = new WriteBuffer(this.socket, () => this.checkDrained());
     this.connectTimer = setTimeout(() => this.fail(new ConnectFailureError(this.id, `connect timeout after ${options.connectTimeoutMs} ms`)), options.connectTimeoutMs);
     this.socket.once('connect', () => this.onConnect());
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -125,17 +133,21 @@ export class UpstreamConnection {
       this.fail(this.state === 'connecting' ? new ConnectFailureError(this.id, error.code ?? error.message) : new UpstreamUnavailableError(this.id, error.code ?? error.message));
     });
     this.socket.on('close', () => this.fail(new UpstreamUnavailableError(this.id, 'connection closed')));
-    this.socket.on('drain', () => {
-      for (const waiter of this.drainWaiters.splice(0)) waiter();
-    });
+    this.socket.on('drain', () => this.checkDrained());
   }
 
   private readonly drainWaiters: Array<() => void> = [];
 
-  /** Run `callback` once the saturated socket drains (or closes): backpressure. */
+  /** Run `callback` once the connection is no longer {@link saturated} (or closes): backpressure. */
   whenDrained(callback: () => void): void {
-    if (this.state === 'closed' || !this.socket.writableNeedDrain) callback();
+    if (this.state === 'closed' || !this.saturated) callback();
     else this.drainWaiters.push(callback);
+  }
+
+  /** After a flush or a drain: wake the waiters if the unsent bytes fell below the limit. */
+  private checkDrained(): void {
+    if (this.drainWaiters.length === 0 || this.saturated) return;
+    for (const waiter of this.drainWaiters.splice(0)) waiter();
   }
 
   get isOpen(): boolean {
@@ -156,10 +168,9 @@ export class UpstreamConnection {
     return this.queue.length;
   }
 
-  /** Whether the socket's write buffer is full, counting what waits to be flushed to it. */
+  /** Whether the bytes not yet sent, in the socket and gathered for it, reach {@link UPSTREAM_BUFFER_LIMIT}. */
   get saturated(): boolean {
-    const socket = this.socket;
-    return socket.writableNeedDrain || socket.writableLength + this.output.queuedBytes >= socket.writableHighWaterMark;
+    return this.socket.writableLength + this.output.queuedBytes >= UPSTREAM_BUFFER_LIMIT;
   }
 
   /**

@@ -16,7 +16,8 @@ export class WriteBuffer {
   private parts: Buffer[] = [];
   private bytes = 0;
 
-  constructor(readonly socket: net.Socket) {}
+  /** `onFlushed` runs after each flush that handed bytes to the socket (to re-check backpressure). */
+  constructor(readonly socket: net.Socket, private readonly onFlushed?: () => void) {}
 
   /** Queue `bytes`; it is written when the loop's poll phase ends. Dropped if the socket is gone or ended. */
   write(bytes: Buffer): void {
@@ -53,6 +54,7 @@ export class WriteBuffer {
       for (const part of parts) socket.write(part);
       socket.uncork();
     }
+    this.onFlushed?.();
   }
 }
 

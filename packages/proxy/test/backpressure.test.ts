@@ -1,0 +1,94 @@
+// Backpressure end to end: an instance that stops reading makes the proxy stop reading the
+// consumers that feed it, instead of buffering what they send without bound; when the
+// instance reads again, every call is delivered and answered.
+import t from 'tap';
+import net from 'node:net';
+import {
+  FrameDecoder, encodeRequest, encodeRequestBody, encodeResponse, encodeResponseBody, readRequestId,
+} from '@dubbo-mesh/protocol';
+import { DubboProxy, UPSTREAM_BUFFER_LIMIT } from '@dubbo-mesh/proxy';
+import { USER_SERVICE } from '@dubbo-mesh/test-support';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** An instance that reads nothing until `release()`, then answers every request. */
+async function stalledInstance(): Promise<{ port: number; release(): void; received(): number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  let released = false;
+  let received = 0;
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    const decoder = new FrameDecoder({ maxPayload: 16 * 1024 * 1024 });
+    socket.on('data', (chunk: Buffer) => {
+      decoder.push(chunk);
+      for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
+        if (frame.header.event) continue;
+        received += 1;
+        socket.write(encodeResponse({ requestId: frame.header.requestId, body: encodeResponseBody({ value: frame.header.bodyLength }) }));
+      }
+    });
+    if (!released) socket.pause();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    release() {
+      released = true;
+      for (const socket of sockets) socket.resume();
+    },
+    received: () => received,
+    close: () => new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+t.test('a stalled instance pauses the consumer\'s connection; nothing is lost when it reads again', async (t) => {
+  const instance = await stalledInstance();
+  const proxy = new DubboProxy({ node: 'bp', role: 'proxy', inbound: { host: '127.0.0.1', port: 0 }, inboundTarget: { host: '127.0.0.1', port: instance.port }, defaultTimeoutMs: 60_000 });
+  await proxy.start();
+  const consumer = net.connect(proxy.addresses().inbound!.port, '127.0.0.1');
+  t.teardown(async () => {
+    consumer.destroy();
+    await proxy.destroy();
+    await instance.close();
+  });
+  consumer.on('error', () => {});
+  await new Promise((resolve) => consumer.once('connect', resolve));
+  const answers = new Map<bigint, number>();
+  const decoder = new FrameDecoder();
+  consumer.on('data', (chunk: Buffer) => {
+    decoder.push(chunk);
+    for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) answers.set(readRequestId(frame.bytes), frame.header.status);
+  });
+
+  // 64 MiB of calls: far more than the kernel's socket buffers on both sides plus the proxy's limit hold.
+  const payload = 'x'.repeat(256 * 1024);
+  const body = encodeRequestBody({ path: USER_SERVICE, method: 'echo', parameterTypes: ['java.lang.String'], arguments: [payload] });
+  const calls = 256;
+  for (let i = 1; i <= calls; i++) consumer.write(encodeRequest(BigInt(i), body));
+  const sent = calls * (body.length + 16);
+
+  // Wait until nothing moves any more: the proxy has stopped reading.
+  let last = -1;
+  for (let i = 0; i < 100 && consumer.writableLength !== last; i++) {
+    last = consumer.writableLength;
+    await sleep(50);
+  }
+  const counters = proxy.stats.counters;
+  t.ok(counters.downstream_flow_control_paused_reading >= 1, 'the proxy paused reading the consumer');
+  t.ok(consumer.writableLength > sent / 4, `the consumer still holds ${(consumer.writableLength / 2 ** 20).toFixed(1)} MiB of ${(sent / 2 ** 20).toFixed(1)} MiB: the proxy did not take it all into memory`);
+  t.equal(instance.received(), 0, 'the stalled instance read nothing');
+  t.ok(UPSTREAM_BUFFER_LIMIT < sent / 16, 'the limit is far below what was sent');
+
+  instance.release();
+  for (let i = 0; i < 400 && answers.size < calls; i++) await sleep(25);
+  t.equal(answers.size, calls, 'every call was answered once the instance read again');
+  t.ok([...answers.values()].every((status) => status === 20), 'each with OK');
+  t.equal(instance.received(), calls, 'each call reached the instance once');
+  t.ok(counters.downstream_flow_control_resumed_reading >= 1, 'the proxy resumed reading');
+  t.equal(consumer.writableLength, 0);
+});
