@@ -182,14 +182,15 @@ export class FrameDecoder {
       }
     }
     if (source[at] !== MAGIC_HIGH || source[at + 1] !== MAGIC_LOW) throw new BadMagicError((source[at]! << 8) | source[at + 1]!);
-    const bodyLength = source.readInt32BE(at + 12);
+    // Read by hand: Buffer's readers check their arguments on every call.
+    const bodyLength = (source[at + 12]! << 24) | (source[at + 13]! << 16) | (source[at + 14]! << 8) | source[at + 15]!;
     if (bodyLength < 0 || bodyLength > this.maxPayload) throw new PayloadTooLargeError(bodyLength, this.maxPayload);
     const total = HEADER_LENGTH + bodyLength;
     if (this.buffered < total) return undefined;
     const flag = source[at + 2]!;
     const status = source[at + 3]!;
-    const idHigh = source.readUInt32BE(at + 4);
-    const idLow = source.readUInt32BE(at + 8);
+    const idHigh = ((source[at + 4]! << 24) | (source[at + 5]! << 16) | (source[at + 6]! << 8) | source[at + 7]!) >>> 0;
+    const idLow = ((source[at + 8]! << 24) | (source[at + 9]! << 16) | (source[at + 10]! << 8) | source[at + 11]!) >>> 0;
     // A view, not a copy, unless the bytes span chunks.
     let frame: DecodedFrame;
     if (this.chunks[0]!.length - this.offset >= total) {

@@ -91,3 +91,28 @@ export function writeRequestId(buffer: Buffer, requestId: bigint, offset = 0): v
 export function readRequestId(buffer: Buffer, offset = 0): bigint {
   return buffer.readBigInt64BE(offset + 4);
 }
+
+/**
+ * The request id of the frame starting at 0 as two unsigned 32-bit words, read without a
+ * BigInt and without Buffer's argument checks (a proxy reads and writes ids on every call).
+ */
+export function requestIdHigh(bytes: Uint8Array): number {
+  return ((bytes[4]! << 24) | (bytes[5]! << 16) | (bytes[6]! << 8) | bytes[7]!) >>> 0;
+}
+
+/** The low word of the request id (see {@link requestIdHigh}). */
+export function requestIdLow(bytes: Uint8Array): number {
+  return ((bytes[8]! << 24) | (bytes[9]! << 16) | (bytes[10]! << 8) | bytes[11]!) >>> 0;
+}
+
+/** Overwrite the request id of the frame starting at 0 with two 32-bit words, in place. */
+export function writeRequestIdWords(bytes: Uint8Array, high: number, low: number): void {
+  bytes[4] = high >>> 24;
+  bytes[5] = high >>> 16;
+  bytes[6] = high >>> 8;
+  bytes[7] = high;
+  bytes[8] = low >>> 24;
+  bytes[9] = low >>> 16;
+  bytes[10] = low >>> 8;
+  bytes[11] = low;
+}

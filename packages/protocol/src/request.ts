@@ -10,6 +10,9 @@ import hessian from 'hessian.js';
 /** Attachments as the peek reads them: scalars as values, anything else as {@link OpaqueValue}. */
 export type PeekedAttachments = Readonly<Record<string, ScalarValue>>;
 
+/** An attachment memo's entry for a key the attachments do not have. */
+const ABSENT = Symbol('absent');
+
 /** Reads strings and scalars at known offsets, for the lazy parts of a peek. */
 const lazyScanner = new HessianScanner();
 
@@ -55,7 +58,7 @@ export class RequestPeek {
      * Looked-up attachment values shared by the requests of a connection whose attachment
      * bytes (and the scanner state before them) were identical (see {@link PeekCache}).
      */
-    private readonly attachmentMemo?: Map<string, ScalarValue | undefined>,
+    private readonly attachmentMemo?: Map<string, ScalarValue | typeof ABSENT>,
     /**
      * The invocation head this body started with: the same object for every request of a
      * connection whose head bytes were identical (a {@link PeekCache} hit), so a router may
@@ -95,10 +98,13 @@ export class RequestPeek {
    */
   attachment(name: string): ScalarValue | undefined {
     const memo = this.attachmentMemo;
-    if (memo !== undefined && memo.has(name)) return memo.get(name);
+    if (memo !== undefined) {
+      const known = memo.get(name); // one lookup: an absent attachment is remembered as ABSENT
+      if (known !== undefined) return known === ABSENT ? undefined : known;
+    }
     const value = this.readAttachment(name);
     // Only primitives are shared: an object value (a Date, bytes, an opaque range) belongs to this body.
-    if (memo !== undefined && (value === null || typeof value !== 'object')) memo.set(name, value);
+    if (memo !== undefined && (value === null || typeof value !== 'object')) memo.set(name, value === undefined ? ABSENT : value);
     return value;
   }
 
@@ -360,7 +366,7 @@ interface AttachmentMap {
   readonly entriesOffset: number;
   readonly end: number;
   readonly ranges: readonly number[];
-  readonly memo: Map<string, ScalarValue | undefined> | undefined;
+  readonly memo: Map<string, ScalarValue | typeof ABSENT> | undefined;
 }
 
 /** Walk the attachment map at `start` (the scanner is there, with the arguments' state). */

@@ -1,7 +1,8 @@
 import t from 'tap';
 import {
   EncodeError, ErrorCode, Flag, ResponseStatus, SerializationId, encodeErrorResponse, decodeErrorMessage, decodeFrame,
-  isKnownResponseStatus, readHeader, readRequestId, responseStatusName, serializationName, writeHeader, writeRequestId,
+  isKnownResponseStatus, readHeader, readRequestId, requestIdHigh, requestIdLow, responseStatusName, serializationName, writeHeader, writeRequestId,
+  writeRequestIdWords,
 } from '@dubbo-mesh/protocol';
 
 t.test('request header bytes are exact', async (t) => {
@@ -66,4 +67,19 @@ t.test('every serialization id is known by name', async (t) => {
   };
   for (const [id, name] of Object.entries(expected)) t.equal(serializationName(Number(id)), name);
   t.equal(serializationName(31), 'UNKNOWN(31)');
+});
+
+t.test('request ids as two 32-bit words agree with the BigInt reader and writer', async (t) => {
+  const header = writeHeader({ isRequest: true, twoWay: true, serializationId: 2, requestId: 0n, bodyLength: 0 });
+  for (const id of [0n, 1n, 0xffffffffn, 0x100000000n, 0x7fffffffffffffffn, -1n, -0x8000000000000000n, 0x80000000_80000001n - (1n << 64n)]) {
+    writeRequestId(header, id);
+    const high = requestIdHigh(header);
+    const low = requestIdLow(header);
+    t.ok(high >= 0 && high <= 0xffffffff && low >= 0 && low <= 0xffffffff, `${id}: unsigned words`);
+    t.equal(BigInt.asIntN(64, (BigInt(high) << 32n) | BigInt(low)), id, `${id}: read`);
+    const other = Buffer.alloc(16);
+    writeRequestIdWords(other, high, low);
+    t.equal(readRequestId(other), id, `${id}: written`);
+    t.same(other.subarray(0, 4), Buffer.alloc(4), 'nothing outside the id is touched');
+  }
 });

@@ -1,4 +1,4 @@
-import { HEADER_LENGTH, ResponseStatus, type Frame, type RequestPeek } from '@dubbo-mesh/protocol';
+import { HEADER_LENGTH, ResponseStatus, requestIdHigh, requestIdLow, writeRequestIdWords, type Frame, type RequestPeek } from '@dubbo-mesh/protocol';
 import type { RetryOn, RetryPolicy } from '@dubbo-mesh/config';
 import type { PickContext } from '@dubbo-mesh/load-balancer';
 import type { Cluster, ClusterMember } from './cluster.js';
@@ -116,8 +116,8 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
     /** The request's peek (routed calls only). */
     private readonly peek?: RequestPeek,
   ) {
-    this.idHigh = frame.bytes.readUInt32BE(4);
-    this.idLow = frame.bytes.readUInt32BE(8);
+    this.idHigh = requestIdHigh(frame.bytes);
+    this.idLow = requestIdLow(frame.bytes);
     this.retries = target.kind === 'route' ? target.retries ?? DEFAULT_RETRY_POLICY : NO_RETRIES;
     this.timeoutMs = this.resolveTimeout();
   }
@@ -241,8 +241,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
     const endpointId = member.id;
     this.release();
     const bytes = frame.bytes;
-    bytes.writeUInt32BE(this.idHigh, 4);
-    bytes.writeUInt32BE(this.idLow, 8);
+    writeRequestIdWords(bytes, this.idHigh, this.idLow);
     const stats = this.context.stats;
     stats.counters.response += 1;
     const status = frame.header.status;

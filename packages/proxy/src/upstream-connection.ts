@@ -1,6 +1,6 @@
 import net from 'node:net';
 import {
-  FrameDecoder, encodeHeartbeatRequest, heartbeatResponseFor, isDubboProtocolError, isHeartbeat, isReadonlyEvent, type Frame,
+  FrameDecoder, encodeHeartbeatRequest, requestIdHigh, requestIdLow, writeRequestIdWords, heartbeatResponseFor, isDubboProtocolError, isHeartbeat, isReadonlyEvent, type Frame,
 } from '@dubbo-mesh/protocol';
 import { ConnectFailureError, UpstreamUnavailableError, type ProxyError } from './errors.js';
 import { WriteBuffer } from './write-batch.js';
@@ -181,8 +181,7 @@ export class UpstreamConnection {
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     call.upstreamId = id;
-    bytes.writeUInt32BE(0, 4);
-    bytes.writeUInt32BE(id, 8);
+    writeRequestIdWords(bytes, 0, id);
     if (this.state === 'open') {
       if (expectsResponse) this.pending.add(id, call);
       this.write(bytes);
@@ -299,8 +298,8 @@ export class UpstreamConnection {
       return;
     }
     // Our ids are below 2^32: the high word is 0.
-    if (bytes.readUInt32BE(4) !== 0) return;
-    const id = bytes.readUInt32BE(8);
+    if (requestIdHigh(bytes) !== 0) return;
+    const id = requestIdLow(bytes);
     const call = this.pending.take(id);
     if (call === undefined) return; // a late response to a cancelled call
     call.onResponse(frame);
