@@ -1,61 +1,91 @@
 import type net from 'node:net';
 
-/** Above this many bytes a batch is written part by part (corked) instead of copied into one buffer. */
-const COPY_LIMIT = 256 * 1024;
+/** Size of the slabs frames are gathered in. */
+export const SLAB_SIZE = 64 * 1024;
+/** A frame at least this long is handed to the socket as it is, not copied into a slab. */
+const DIRECT_WRITE = SLAB_SIZE / 2;
+/** Free slabs kept for reuse; more are left to the garbage collector. */
+const MAX_FREE_SLABS = 64;
+
+/** Slabs whose bytes the kernel has taken: free for the next batch of any socket. */
+const freeSlabs: Buffer[] = [];
+
+function takeSlab(): Buffer {
+  return freeSlabs.pop() ?? Buffer.allocUnsafeSlow(SLAB_SIZE);
+}
 
 /**
- * Write coalescing. Frames written to a socket are gathered here and handed to the socket in
- * one `socket.write` after the event loop's poll phase (a `setImmediate` scheduled by the
- * first write), so every chunk read in one loop iteration, from any connection, shares one
- * syscall per socket: under load one write carries the responses to dozens of calls. A
- * batch of several frames is copied into one buffer (cheaper than a Writable entry per
- * frame), which also frees the received chunks they were views of. {@link WriteBuffer.flush}
- * hands one buffer's bytes over at once, where they must leave before a close.
+ * Write coalescing. Frames written to a socket are copied, as they are written, into a slab
+ * of that socket's batch, and the batch is handed to the socket in one `socket.write` after
+ * the event loop's poll phase (a `setImmediate` scheduled by the first write), so every
+ * chunk read in one loop iteration, from any connection, shares one syscall per socket:
+ * under load one write carries the responses to dozens of calls.
+ *
+ * Copying at write time means the caller's bytes (views of received chunks) are free at
+ * once, and no list of parts is kept. A slab whose bytes the kernel took at once (the
+ * socket buffered nothing) goes back to a shared free list, so a busy proxy allocates no
+ * memory per batch; a slab still waiting in the socket is left to it. A frame that does
+ * not fit sends the batch so far first (order is kept); a frame of half a slab or more is
+ * written as it is. {@link WriteBuffer.flush} hands the batch over at once, where it must
+ * leave before a close.
  */
 export class WriteBuffer {
-  private parts: Buffer[] = [];
-  private bytes = 0;
+  private slab: Buffer | undefined;
+  private used = 0;
 
   /** `onFlushed` runs after each flush that handed bytes to the socket (to re-check backpressure). */
   constructor(readonly socket: net.Socket, private readonly onFlushed?: () => void) {}
 
-  /** Queue `bytes`; it is written when the loop's poll phase ends. Dropped if the socket is gone or ended. */
-  write(bytes: Buffer): void {
-    if (this.socket.destroyed || this.socket.writableEnded) return;
-    if (this.parts.length === 0) {
+  /** Queue a copy of `bytes`; it is written when the loop's poll phase ends. Dropped if the socket is gone or ended. */
+  write(bytes: Uint8Array): void {
+    const socket = this.socket;
+    if (socket.destroyed || socket.writableEnded) return;
+    const length = bytes.length;
+    // What is gathered leaves first: order is kept.
+    if (length >= DIRECT_WRITE || this.used + length > SLAB_SIZE) this.flush();
+    if (length >= DIRECT_WRITE) {
+      socket.write(bytes);
+      this.onFlushed?.();
+      return;
+    }
+    if (this.slab === undefined) {
+      this.slab = takeSlab();
       if (dirty.length === 0 && !scheduled) {
         scheduled = true;
         setImmediate(flushScheduled);
       }
       dirty.push(this);
     }
-    this.parts.push(bytes);
-    this.bytes += bytes.length;
+    this.slab.set(bytes, this.used);
+    this.used += length;
   }
 
   /** Bytes queued and not yet handed to the socket. */
   get queuedBytes(): number {
-    return this.bytes;
+    return this.used;
   }
 
   /** Hand the queued bytes to the socket. */
   flush(): void {
-    const parts = this.parts;
-    if (parts.length === 0) return;
+    const slab = this.slab;
+    if (slab === undefined) return;
+    const used = this.used;
+    this.slab = undefined;
+    this.used = 0;
     const socket = this.socket;
-    const bytes = this.bytes;
-    this.parts = [];
-    this.bytes = 0;
-    if (socket.destroyed || socket.writableEnded) return;
-    if (parts.length === 1) socket.write(parts[0]!);
-    else if (bytes <= COPY_LIMIT) socket.write(Buffer.concat(parts, bytes));
-    else {
-      socket.cork();
-      for (const part of parts) socket.write(part);
-      socket.uncork();
+    if (socket.destroyed || socket.writableEnded) {
+      release(slab);
+      return;
     }
+    socket.write(slab.subarray(0, used));
+    // Nothing buffered in the socket: the write completed at once and the kernel has the bytes.
+    if (socket.writableLength === 0) release(slab);
     this.onFlushed?.();
   }
+}
+
+function release(slab: Buffer): void {
+  if (freeSlabs.length < MAX_FREE_SLABS) freeSlabs.push(slab);
 }
 
 const dirty: WriteBuffer[] = [];
