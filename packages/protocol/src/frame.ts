@@ -28,9 +28,11 @@ function viewOf(arrayBuffer: ArrayBufferLike, byteOffset: number, length: number
 /**
  * A frame from a {@link FrameDecoder}: one object that is also its own header (`header`
  * returns itself). The body view and the 64-bit request id are built only when asked for,
- * so a frame the proxy only forwards costs one object and one view.
+ * so a frame the proxy only forwards costs one object and one view. `memory` and
+ * `memoryOffset` say where its bytes lie (a DataView of the whole received chunk), for
+ * readers that compare many bytes at once ({@link peekRequestFrame}).
  */
-class DecodedFrame implements Frame, FrameHeader {
+export class DecodedFrame implements Frame, FrameHeader {
   readonly isRequest: boolean;
   readonly twoWay: boolean;
   readonly event: boolean;
@@ -39,9 +41,11 @@ class DecodedFrame implements Frame, FrameHeader {
 
   constructor(
     readonly bytes: Buffer,
-    /** Where `bytes` lies, for the body view. */
     private readonly arrayBuffer: ArrayBufferLike,
-    private readonly byteOffset: number,
+    /** A DataView of all of `bytes`' ArrayBuffer (shared by the frames of a chunk). */
+    readonly memory: DataView,
+    /** Where `bytes` starts in `memory`. */
+    readonly memoryOffset: number,
     flag: number,
     readonly status: number,
     /** The request id as read when the frame was decoded (an in-place rewrite of `bytes` later does not change it). */
@@ -64,7 +68,7 @@ class DecodedFrame implements Frame, FrameHeader {
   }
 
   get body(): Buffer {
-    return (this.bodyView ??= viewOf(this.arrayBuffer, this.byteOffset + HEADER_LENGTH, this.bodyLength));
+    return (this.bodyView ??= viewOf(this.arrayBuffer, this.memoryOffset + HEADER_LENGTH, this.bodyLength));
   }
 }
 
@@ -123,6 +127,7 @@ export class FrameDecoder {
   private offset = 0;
   /** Where chunks[0] lies (read once per chunk: see {@link BufferView}). */
   private firstBuffer: ArrayBufferLike | undefined;
+  private firstMemory: DataView | undefined;
   private firstByteOffset = 0;
   private buffered = 0;
   private failure: Error | undefined;
@@ -149,8 +154,15 @@ export class FrameDecoder {
   }
 
   private setFirst(chunk: Buffer | undefined): void {
-    this.firstBuffer = chunk?.buffer;
-    this.firstByteOffset = chunk === undefined ? 0 : chunk.byteOffset;
+    if (chunk === undefined) {
+      this.firstBuffer = this.firstMemory = undefined;
+      this.firstByteOffset = 0;
+      return;
+    }
+    const arrayBuffer = chunk.buffer;
+    this.firstBuffer = arrayBuffer;
+    this.firstMemory = new DataView(arrayBuffer);
+    this.firstByteOffset = chunk.byteOffset;
   }
 
   /** The next whole frame, or undefined when more bytes are needed. */
@@ -196,10 +208,11 @@ export class FrameDecoder {
     if (this.chunks[0]!.length - this.offset >= total) {
       const arrayBuffer = this.firstBuffer!;
       const byteOffset = this.firstByteOffset + this.offset;
-      frame = new DecodedFrame(viewOf(arrayBuffer, byteOffset, total), arrayBuffer, byteOffset, flag, status, idHigh, idLow, bodyLength);
+      frame = new DecodedFrame(viewOf(arrayBuffer, byteOffset, total), arrayBuffer, this.firstMemory!, byteOffset, flag, status, idHigh, idLow, bodyLength);
     } else {
       const bytes = this.copyBytes(total);
-      frame = new DecodedFrame(bytes, bytes.buffer, bytes.byteOffset, flag, status, idHigh, idLow, bodyLength);
+      const arrayBuffer = bytes.buffer;
+      frame = new DecodedFrame(bytes, arrayBuffer, new DataView(arrayBuffer), bytes.byteOffset, flag, status, idHigh, idLow, bodyLength);
     }
     this.consume(total);
     return frame;

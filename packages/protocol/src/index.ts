@@ -13,7 +13,7 @@ export { DEFAULT_HESSIAN_LIMITS, HessianScanner, OpaqueValue, decodeModifiedUtf8
 export { encodeHessianInt, encodeHessianLong, encodeHessianScalar, encodeHessianString, type WritableScalar } from './hessian-writer.js';
 export { SafeHessianDecoder } from './hessian-decoder.js';
 export {
-  PeekCache, RequestPeek, decodeRequestBody, encodeRequest, encodeRequestBody, peekRequest, rewriteAttachments,
+  PeekCache, RequestPeek, decodeRequestBody, encodeRequest, encodeRequestBody, peekRequest, peekRequestFrame, rewriteAttachments,
   type DecodeOptions, type DubboRequestBody, type DubboRequestInit, type PeekOptions, type PeekedAttachments,
 } from './request.js';
 export * from './response.js';

@@ -1,7 +1,7 @@
-import { DEFAULT_DUBBO_VERSION, DEFAULT_SERVICE_VERSION, GENERIC_METHODS, SerializationId } from './constants.js';
+import { DEFAULT_DUBBO_VERSION, DEFAULT_SERVICE_VERSION, GENERIC_METHODS, HEADER_LENGTH, SerializationId } from './constants.js';
 import { countParameters, countParametersInBytes, parseParameterDescriptor, toParameterDescriptor } from './descriptor.js';
 import { EncodeError, MalformedBodyError } from './errors.js';
-import { encodeFrame } from './frame.js';
+import { DecodedFrame, encodeFrame, type Frame } from './frame.js';
 import { DEFAULT_HESSIAN_LIMITS, HessianScanner, type HessianLimits, type ScalarValue } from './hessian-scanner.js';
 import { SafeHessianDecoder, withTypedErrors } from './hessian-decoder.js';
 import { encodeHessianScalar, encodeHessianString, type WritableScalar } from './hessian-writer.js';
@@ -251,6 +251,8 @@ function readParameterCount(scanner: HessianScanner, body: Buffer): number {
 interface Head {
   /** The head's bytes. */
   readonly bytes: Buffer;
+  /** A DataView of the bytes, once remembered (see {@link PeekCache}). */
+  readonly memory?: DataView;
   readonly path: string;
   readonly version: string;
   readonly method: string;
@@ -263,6 +265,25 @@ interface Head {
 const MAX_HEAD_BYTES = 512;
 
 /**
+ * Whether `length` bytes at `aAt` in `a` equal those at `bAt` in `b`, four at a time.
+ * DataView reads compile to plain loads: about three times faster than Buffer#compare for
+ * the 50 to 300 bytes of a head or an attachment map, whose native call costs more than
+ * the comparison itself.
+ */
+function sameBytes(a: DataView, aAt: number, b: DataView, bAt: number, length: number): boolean {
+  let i = 0;
+  for (; i + 4 <= length; i += 4) if (a.getInt32(aAt + i, true) !== b.getInt32(bAt + i, true)) return false;
+  for (; i < length; i++) if (a.getUint8(aAt + i) !== b.getUint8(bAt + i)) return false;
+  return true;
+}
+
+/** A copy of `bytes` and a DataView of it. */
+function keep(bytes: Buffer): { bytes: Buffer; memory: DataView } {
+  const copy = Buffer.from(bytes);
+  return { bytes: copy, memory: new DataView(copy.buffer, copy.byteOffset, copy.length) };
+}
+
+/**
  * The invocation heads (dubbo version, path, version, method, descriptor) and attachment maps
  * a connection sent last. A consumer repeats the same few heads and attachments call after
  * call; when a body starts with the bytes of a remembered head, the peek reuses its strings
@@ -270,6 +291,9 @@ const MAX_HEAD_BYTES = 512;
  * keyed on them hash once); when it ends with a remembered attachment map, the map is not
  * walked again and the attachments already looked up are not read again. Bytes, not
  * guesses: an entry is reused only when every byte of it matches. One per connection.
+ *
+ * Bodies are compared where they lie: `memory` is a DataView of the body's ArrayBuffer and
+ * `at` where the body starts in it.
  */
 export class PeekCache {
   private readonly heads: Head[] = [];
@@ -277,32 +301,31 @@ export class PeekCache {
 
   constructor(private readonly size = 4) {}
 
-  /** A remembered head that `body` starts with. */
-  find(body: Buffer): Head | undefined {
+  /** A remembered head that the body at `at` in `memory` (`length` bytes) starts with. */
+  find(memory: DataView, at: number, length: number): Head | undefined {
     const heads = this.heads;
     for (let h = 0; h < heads.length; h++) {
-      const bytes = heads[h]!.bytes;
-      const length = bytes.length;
-      // Native compare: about a third of the cost of a byte loop for a typical head.
-      if (body.length >= length && body.compare(bytes, 0, length, 0, length) === 0) return heads[h];
+      const head = heads[h]!;
+      const headLength = head.bytes.length;
+      if (length >= headLength && sameBytes(memory, at, head.memory!, 0, headLength)) return head;
     }
     return undefined;
   }
 
-  private readonly maps: Array<{ readonly bytes: Buffer; readonly state: string; readonly map: AttachmentMap }> = [];
+  private readonly maps: Array<{ readonly bytes: Buffer; readonly memory: DataView; readonly state: string; readonly map: AttachmentMap }> = [];
   private nextMap = 0;
 
   /**
-   * A remembered attachment map equal to the rest of `body` from `start`, walked from the
-   * same scanner state (class definitions, types and values before it), so every offset and
-   * every primitive value in it is the same.
+   * A remembered attachment map equal to the rest of the body from `start` (relative to the
+   * body, which is at `at` in `memory` and `length` long), walked from the same scanner state
+   * (class definitions, types and values before it), so every offset and every primitive
+   * value in it is the same.
    */
-  findAttachments(body: Buffer, start: number, scanner: HessianScanner): AttachmentMap | undefined {
-    const length = body.length - start;
+  findAttachments(memory: DataView, at: number, length: number, start: number, scanner: HessianScanner): AttachmentMap | undefined {
+    const mapLength = length - start;
     let state: string | undefined;
     for (const entry of this.maps) {
-      const bytes = entry.bytes;
-      if (bytes.length !== length || body.compare(bytes, 0, length, start, body.length) !== 0) continue;
+      if (entry.bytes.length !== mapLength || !sameBytes(memory, at + start, entry.memory, 0, mapLength)) continue;
       state ??= scannerState(scanner);
       if (entry.state === state) return entry.map;
     }
@@ -312,14 +335,14 @@ export class PeekCache {
   /** Remember an attachment map (the bytes from `start` to the end of the body are copied). */
   rememberAttachments(body: Buffer, start: number, state: string, map: AttachmentMap): void {
     if (body.length - start > MAX_HEAD_BYTES || map.end !== body.length - start) return;
-    this.maps[this.nextMap] = { bytes: Buffer.from(body.subarray(start)), state, map };
+    this.maps[this.nextMap] = { ...keep(body.subarray(start)), state, map };
     this.nextMap = (this.nextMap + 1) % this.size;
   }
 
   /** Remember a head read from a body (its bytes are copied: the body is a view of a read chunk). */
   remember(head: Head): void {
     if (head.bytes.length > MAX_HEAD_BYTES) return;
-    this.heads[this.next] = { ...head, bytes: Buffer.from(head.bytes) };
+    this.heads[this.next] = { ...head, ...keep(head.bytes) };
     this.next = (this.next + 1) % this.size;
   }
 }
@@ -331,10 +354,25 @@ export class PeekCache {
  * a head the connection sent before is not read again.
  */
 export function peekRequest(body: Buffer, options: PeekOptions = {}, cache?: PeekCache): RequestPeek {
+  const memory = cache === undefined ? undefined : new DataView(body.buffer, body.byteOffset, body.length);
+  return peekBody(body, options, cache, memory, 0);
+}
+
+/**
+ * {@link peekRequest} of a request frame's body. A frame from a {@link FrameDecoder} is
+ * compared against the cache where it lies in its received chunk, with no view or copy.
+ */
+export function peekRequestFrame(frame: Frame, options: PeekOptions = {}, cache?: PeekCache): RequestPeek {
+  if (cache !== undefined && frame instanceof DecodedFrame) return peekBody(frame.body, options, cache, frame.memory, frame.memoryOffset + HEADER_LENGTH);
+  return peekRequest(frame.body, options, cache);
+}
+
+/** The peek; with a cache, `memory` is a DataView in which the body starts at `at`. */
+function peekBody(body: Buffer, options: PeekOptions, cache: PeekCache | undefined, memory: DataView | undefined, at: number): RequestPeek {
   const scanner = options.limits === undefined || options.limits === DEFAULT_HESSIAN_LIMITS ? sharedScanner : new HessianScanner(options.limits);
   scanner.reset(body);
   if (body.length === 0) throw new MalformedBodyError('request body is empty');
-  let head = cache?.find(body);
+  let head = cache?.find(memory!, at, body.length);
   if (head === undefined) {
     head = readHead(scanner, body);
     cache?.remember(head);
@@ -354,7 +392,7 @@ export function peekRequest(body: Buffer, options: PeekOptions = {}, cache?: Pee
   }
   const attachmentsOffset = scanner.position;
   argumentOffsets[count] = attachmentsOffset;
-  const map = cache?.findAttachments(body, attachmentsOffset, scanner) ?? readAttachmentMap(scanner, body, attachmentsOffset, cache);
+  const map = cache?.findAttachments(memory!, at, body.length, attachmentsOffset, scanner) ?? readAttachmentMap(scanner, body, attachmentsOffset, cache);
   return new RequestPeek(
     body, path, version, method, invokedMethod, argumentOffsets, independentArguments,
     attachmentsOffset, attachmentsOffset + map.entriesOffset, attachmentsOffset + map.end, map.ranges, descriptorOffset, pathOffset, map.memo, head,

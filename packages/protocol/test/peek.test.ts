@@ -1,7 +1,8 @@
 import t from 'tap';
 import hessian from 'hessian.js';
 import {
-  ErrorCode, OpaqueValue, PeekCache, decodeRequestBody, encodeRequestBody, rewriteAttachments, isDubboProtocolError, parseParameterDescriptor, peekRequest, toParameterDescriptor,
+  ErrorCode, OpaqueValue, PeekCache, decodeRequestBody, encodeRequestBody, rewriteAttachments, isDubboProtocolError, parseParameterDescriptor, peekRequest, peekRequestFrame, toParameterDescriptor,
+  FrameDecoder, encodeRequest,
 } from '@dubbo-mesh/protocol';
 import { requestCorpus } from './fixtures/corpus.js';
 
@@ -226,4 +227,40 @@ t.test('a cached attachment map is reused only for the same bytes after the same
   const withObject = peekRequest(body(user, { group: 'g1', timeout: 500 }, ['org.example.User']), undefined, cache);
   t.equal(withObject.attachment('group'), 'g1');
   t.same(withObject.attachments, peekRequest(body(user, { group: 'g1', timeout: 500 }, ['org.example.User'])).attachments);
+});
+
+t.test('frames peeked where they lie in their chunk: one changed byte anywhere is never taken for the cached one', async (t) => {
+  const base = encodeRequestBody({ path: 'org.example.Api', version: '1.0.0', method: 'getUser', parameterTypes: ['long'], arguments: [{ $class: 'long', $: 7 }], attachments: { group: 'g1', timeout: 500, application: 'app' } });
+  const outcome = (run: () => ReturnType<typeof peekRequest>) => {
+    try {
+      const peek = run();
+      return JSON.stringify([peek.path, peek.version, peek.method, peek.argumentOffsets, peek.attachmentOffsets, peek.attachment('group'), peek.attachment('timeout'), peek.attachment('application')]);
+    } catch (error) {
+      return `refused: ${(error as Error).message}`;
+    }
+  };
+  // The base, then every one-byte change of it, each followed by the base again, all in one chunk at an odd offset.
+  const bodies: Buffer[] = [];
+  for (let position = 0; position < base.length; position++) {
+    const variant = Buffer.from(base);
+    variant[position] = variant[position]! ^ 0x01;
+    bodies.push(base, variant);
+  }
+  const frames = bodies.map((body, i) => encodeRequest(BigInt(i), body));
+  const chunk = Buffer.concat([Buffer.alloc(3), ...frames]).subarray(3);
+  const decoder = new FrameDecoder();
+  decoder.push(chunk);
+  const cache = new PeekCache();
+  let disagreements = 0;
+  let hits = 0;
+  for (let i = 0, frame = decoder.next(); frame !== undefined; i++, frame = decoder.next()) {
+    const cached = outcome(() => peekRequestFrame(frame!, undefined, cache));
+    const plain = outcome(() => peekRequest(bodies[i]!));
+    if (cached !== plain) disagreements += 1;
+    if (i % 2 === 0 && !cached.startsWith('refused')) hits += 1;
+  }
+  t.equal(disagreements, 0, `${bodies.length} frames: the cached peek always reads what a plain peek reads`);
+  t.equal(hits, base.length, 'the base is peeked after every variant');
+  // A frame built by hand (not from a decoder) takes the body path, with the same answer.
+  t.equal(outcome(() => peekRequestFrame({ header: undefined as never, bytes: frames[0]!, body: frames[0]!.subarray(16) }, undefined, cache)), outcome(() => peekRequest(base)));
 });

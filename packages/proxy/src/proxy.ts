@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { DEFAULT_CONNECTION_POOL, type MeshConfig } from '@dubbo-mesh/config';
-import { DEFAULT_MAX_PAYLOAD, SerializationId, isDubboProtocolError, peekRequest, serializationName, type Frame } from '@dubbo-mesh/protocol';
+import { DEFAULT_MAX_PAYLOAD, SerializationId, isDubboProtocolError, peekRequestFrame, serializationName, type Frame } from '@dubbo-mesh/protocol';
 import { ActiveRequest, sendLocalReply, type AccessLogEntry, type RequestContext, type StaticTarget } from './active-request.js';
 import { ClusterManager } from './cluster-manager.js';
 import { DownstreamConnection, type RequestHandler } from './downstream-connection.js';
@@ -149,7 +149,7 @@ export class DubboProxy {
     }
     let peek;
     try {
-      peek = peekRequest(frame.body, undefined, connection.peekCache);
+      peek = peekRequestFrame(frame, undefined, connection.peekCache);
     } catch (error) {
       if (!isDubboProtocolError(error)) throw error;
       this.stats.counters.request_decoding_error += 1;
