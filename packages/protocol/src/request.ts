@@ -199,7 +199,7 @@ function readHead(scanner: HessianScanner, body: Buffer): Head {
   if (method === '') throw new MalformedBodyError('request has no method name');
   const descriptorOffset = scanner.position;
   const count = readParameterCount(scanner, body);
-  return { bytes: body.subarray(0, scanner.position), path, version, method, count, pathOffset, descriptorOffset };
+  return { bytes: body.subarray(0, scanner.position), memory: undefined, path, version, method, count, pathOffset, descriptorOffset };
 }
 
 /** Options of {@link peekRequest}. */
@@ -252,7 +252,7 @@ interface Head {
   /** The head's bytes. */
   readonly bytes: Buffer;
   /** A DataView of the bytes, once remembered (see {@link PeekCache}). */
-  readonly memory?: DataView;
+  readonly memory: DataView | undefined;
   readonly path: string;
   readonly version: string;
   readonly method: string;
@@ -277,10 +277,9 @@ function sameBytes(a: DataView, aAt: number, b: DataView, bAt: number, length: n
   return true;
 }
 
-/** A copy of `bytes` and a DataView of it. */
-function keep(bytes: Buffer): { bytes: Buffer; memory: DataView } {
-  const copy = Buffer.from(bytes);
-  return { bytes: copy, memory: new DataView(copy.buffer, copy.byteOffset, copy.length) };
+/** A DataView of a buffer's bytes. */
+function dataViewOf(bytes: Buffer): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
 /**
@@ -335,14 +334,18 @@ export class PeekCache {
   /** Remember an attachment map (the bytes from `start` to the end of the body are copied). */
   rememberAttachments(body: Buffer, start: number, state: string, map: AttachmentMap): void {
     if (body.length - start > MAX_HEAD_BYTES || map.end !== body.length - start) return;
-    this.maps[this.nextMap] = { ...keep(body.subarray(start)), state, map };
+    // Literals of one shape (no spreads): the lookups above stay monomorphic.
+    const bytes = Buffer.from(body.subarray(start));
+    this.maps[this.nextMap] = { bytes, memory: dataViewOf(bytes), state, map };
     this.nextMap = (this.nextMap + 1) % this.size;
   }
 
   /** Remember a head read from a body (its bytes are copied: the body is a view of a read chunk). */
   remember(head: Head): void {
     if (head.bytes.length > MAX_HEAD_BYTES) return;
-    this.heads[this.next] = { ...head, ...keep(head.bytes) };
+    const bytes = Buffer.from(head.bytes);
+    const { path, version, method, count, pathOffset, descriptorOffset } = head;
+    this.heads[this.next] = { bytes, memory: dataViewOf(bytes), path, version, method, count, pathOffset, descriptorOffset };
     this.next = (this.next + 1) % this.size;
   }
 }
@@ -354,7 +357,7 @@ export class PeekCache {
  * a head the connection sent before is not read again.
  */
 export function peekRequest(body: Buffer, options: PeekOptions = {}, cache?: PeekCache): RequestPeek {
-  const memory = cache === undefined ? undefined : new DataView(body.buffer, body.byteOffset, body.length);
+  const memory = cache === undefined ? undefined : dataViewOf(body);
   return peekBody(body, options, cache, memory, 0);
 }
 
