@@ -67,11 +67,18 @@ export class HessianScanner {
 
   constructor(readonly limits: HessianLimits = DEFAULT_HESSIAN_LIMITS) {}
 
-  /** Start reading `buffer` from `start` to `end` with fresh state. */
-  reset(buffer: Buffer, start = 0, end = buffer.length): this {
+  /**
+   * Where offsets are counted from in errors and {@link OpaqueValue}s: the start of the body
+   * when the scanner reads a body inside a larger buffer (a whole frame).
+   */
+  origin = 0;
+
+  /** Start reading `buffer` from `start` to `end` with fresh state; offsets are reported relative to `origin`. */
+  reset(buffer: Buffer, start = 0, end = buffer.length, origin = 0): this {
     this.buffer = buffer;
     this.position = start;
     this.end = end;
+    this.origin = origin;
     if (this.classFieldCounts.length !== 0) this.classFieldCounts.length = 0;
     this.typeCount = 0;
     this.referenceCount = 0;
@@ -91,17 +98,17 @@ export class HessianScanner {
 
   /** The next byte, without consuming it. */
   peekByte(): number {
-    if (this.position >= this.end) throw new TruncatedError('hessian value', this.position);
+    if (this.position >= this.end) throw new TruncatedError('hessian value', this.position - this.origin);
     return this.buffer[this.position]!;
   }
 
   private byte(): number {
-    if (this.position >= this.end) throw new TruncatedError('hessian value', this.position);
+    if (this.position >= this.end) throw new TruncatedError('hessian value', this.position - this.origin);
     return this.buffer[this.position++]!;
   }
 
   private need(count: number, what: string): void {
-    if (this.end - this.position < count) throw new TruncatedError(what, this.position);
+    if (this.end - this.position < count) throw new TruncatedError(what, this.position - this.origin);
   }
 
   private uint16(): number {
@@ -119,7 +126,7 @@ export class HessianScanner {
   }
 
   private unexpected(code: number, expected: string): never {
-    throw new HessianDecodeError(`unexpected hessian code 0x${code.toString(16).padStart(2, '0')} at offset ${this.position - 1}, expected ${expected}`);
+    throw new HessianDecodeError(`unexpected hessian code 0x${code.toString(16).padStart(2, '0')} at offset ${this.position - 1 - this.origin}, expected ${expected}`);
   }
 
   /** Skip `chars` UTF-16 units of UTF-8 data; remembers whether they were all ASCII. */
@@ -141,7 +148,7 @@ export class HessianScanner {
     let ascii = true;
     let remaining = chars;
     while (remaining > 0) {
-      if (position >= end) throw new TruncatedError('hessian string', position);
+      if (position >= end) throw new TruncatedError('hessian string', position - this.origin);
       const lead = buffer[position]!;
       if (lead < 0x80) {
         position += 1;
@@ -154,18 +161,18 @@ export class HessianScanner {
           // A 4-byte sequence is one code point: two UTF-16 units.
           length = 4;
           remaining -= 1;
-        } else throw new HessianDecodeError(`bad UTF-8 lead byte 0x${lead.toString(16)} at offset ${position}`);
-        if (position + length > end) throw new TruncatedError('hessian string', position);
+        } else throw new HessianDecodeError(`bad UTF-8 lead byte 0x${lead.toString(16)} at offset ${position - this.origin}`);
+        if (position + length > end) throw new TruncatedError('hessian string', position - this.origin);
         for (let i = 1; i < length; i++) {
           if ((buffer[position + i]! & 0xc0) !== 0x80) {
-            throw new HessianDecodeError(`bad UTF-8 continuation byte 0x${buffer[position + i]!.toString(16)} at offset ${position + i}`);
+            throw new HessianDecodeError(`bad UTF-8 continuation byte 0x${buffer[position + i]!.toString(16)} at offset ${position + i - this.origin}`);
           }
         }
         position += length;
       }
       remaining -= 1;
     }
-    if (remaining < 0) throw new HessianDecodeError(`string length splits a 4-byte UTF-8 sequence at offset ${position}`);
+    if (remaining < 0) throw new HessianDecodeError(`string length splits a 4-byte UTF-8 sequence at offset ${position - this.origin}`);
     this.position = position;
     this.lastAscii = ascii;
   }
@@ -233,7 +240,7 @@ export class HessianScanner {
     const code = this.buffer[start]!;
     const container =
       (code >= 0x55 && code <= 0x58) || code === 0x48 || code === 0x4d || code === 0x43 || code === 0x4f || code === 0x51 || (code >= 0x60 && code <= 0x7f);
-    if (container) return new OpaqueValue(start, end);
+    if (container) return new OpaqueValue(start - this.origin, end - this.origin);
     this.position = start;
     this.end = end;
     return this.readScalar();
@@ -262,11 +269,11 @@ export class HessianScanner {
   }
 
   private checkLength(length: number, what: string): void {
-    if (length < 0) throw new HessianDecodeError(`negative ${what} length ${length} at offset ${this.position}`);
+    if (length < 0) throw new HessianDecodeError(`negative ${what} length ${length} at offset ${this.position - this.origin}`);
     if (length > this.limits.maxCollectionLength) {
       throw new HessianLimitError(`${what} of ${length} elements exceeds the limit of ${this.limits.maxCollectionLength}`);
     }
-    if (length > this.end - this.position) throw new TruncatedError(what, this.position);
+    if (length > this.end - this.position) throw new TruncatedError(what, this.position - this.origin);
   }
 
   /** A list or map type: a type string (defining a new type) or a reference to an earlier one. */
@@ -278,13 +285,13 @@ export class HessianScanner {
     }
     const reference = this.readInt();
     if (reference < 0 || reference >= this.typeCount) {
-      throw new HessianDecodeError(`type reference ${reference} at offset ${this.position} names no defined type (${this.typeCount} defined)`);
+      throw new HessianDecodeError(`type reference ${reference} at offset ${this.position - this.origin} names no defined type (${this.typeCount} defined)`);
     }
   }
 
   private enter(): void {
     this.depth += 1;
-    if (this.depth > this.limits.maxDepth) throw new HessianLimitError(`nesting deeper than ${this.limits.maxDepth} at offset ${this.position}`);
+    if (this.depth > this.limits.maxDepth) throw new HessianLimitError(`nesting deeper than ${this.limits.maxDepth} at offset ${this.position - this.origin}`);
   }
 
   private skipUntilTerminator(perEntry: number, what: string): void {
@@ -305,7 +312,7 @@ export class HessianScanner {
   private skipObjectInstance(definition: number): void {
     const fields = this.classFieldCounts[definition];
     if (fields === undefined) {
-      throw new HessianDecodeError(`object at offset ${this.position} names class definition ${definition}, but ${this.classFieldCounts.length} are defined`);
+      throw new HessianDecodeError(`object at offset ${this.position - this.origin} names class definition ${definition}, but ${this.classFieldCounts.length} are defined`);
     }
     this.referenceCount += 1;
     this.enter();
@@ -396,7 +403,7 @@ export class HessianScanner {
       case 0x51: {
         const reference = this.readInt();
         if (reference < 0 || reference >= this.referenceCount) {
-          throw new HessianDecodeError(`back-reference ${reference} at offset ${this.position} names no earlier value (${this.referenceCount} referable)`);
+          throw new HessianDecodeError(`back-reference ${reference} at offset ${this.position - this.origin} names no earlier value (${this.referenceCount} referable)`);
         }
         return;
       }
@@ -471,7 +478,7 @@ export class HessianScanner {
           return readBinaryValue(this.buffer, start, this.position);
         }
         this.skipValue();
-        return new OpaqueValue(start, this.position);
+        return new OpaqueValue(start - this.origin, this.position - this.origin);
     }
   }
 

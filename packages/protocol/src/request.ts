@@ -26,10 +26,13 @@ const lazyScanner = new HessianScanner();
  */
 export class RequestPeek {
   private attachmentsCache: PeekedAttachments | undefined;
+  private bodyView: Buffer | undefined;
 
   constructor(
-    /** The body this peek describes. */
-    readonly body: Buffer,
+    /** The bytes the body lies in: the body itself, or a whole frame. */
+    private readonly source: Buffer,
+    /** Where the body starts in `source`; every offset of the peek is relative to it. */
+    private readonly base: number,
     /** Service path, normally the interface name. */
     readonly path: string,
     /** Service version (`''` when the caller sent none). */
@@ -67,14 +70,19 @@ export class RequestPeek {
     readonly head?: object,
   ) {}
 
+  /** The body this peek describes (a view, made when first asked for). */
+  get body(): Buffer {
+    return (this.bodyView ??= this.base === 0 ? this.source : this.source.subarray(this.base));
+  }
+
   /** Dubbo protocol version of the caller, e.g. `2.0.2` (`''` when null). */
   get dubboVersion(): string {
-    return readLazyString(this.body, 0, this.pathOffset);
+    return readLazyString(this.source, this.base, this.base + this.pathOffset, this.base);
   }
 
   /** JVM parameter descriptor, e.g. `Ljava/lang/String;J` (`''` when null). */
   get parameterDescriptor(): string {
-    return readLazyString(this.body, this.descriptorOffset, this.argumentOffsets[0]!);
+    return readLazyString(this.source, this.base + this.descriptorOffset, this.base + this.argumentOffsets[0]!, this.base);
   }
 
   /** Number of arguments, from the descriptor. */
@@ -110,9 +118,10 @@ export class RequestPeek {
 
   private readAttachment(name: string): ScalarValue | undefined {
     const ranges = this.attachmentRanges;
-    const base = this.attachmentsOffset;
+    const source = this.source;
+    const at = this.base + this.attachmentsOffset;
     for (let i = ranges.length - 3; i >= 0; i -= 3) {
-      if (keyEquals(this.body, base + ranges[i]!, base + ranges[i + 1]!, name)) return lazyScanner.reset(this.body).readScalarAt(base + ranges[i + 1]!, base + ranges[i + 2]!);
+      if (keyEquals(source, at + ranges[i]!, at + ranges[i + 1]!, name, this.base)) return lazyScanner.reset(source, 0, source.length, this.base).readScalarAt(at + ranges[i + 1]!, at + ranges[i + 2]!);
     }
     return undefined;
   }
@@ -127,9 +136,10 @@ export class RequestPeek {
     if (this.attachmentsCache === undefined) {
       const attachments: Record<string, ScalarValue> = Object.create(null) as Record<string, ScalarValue>;
       const ranges = this.attachmentOffsets;
+      const { source, base } = this;
       for (let i = 0; i < ranges.length; i += 3) {
-        const key = lazyScanner.reset(this.body, ranges[i]!, ranges[i + 1]!).readString();
-        attachments[key] = lazyScanner.reset(this.body).readScalarAt(ranges[i + 1]!, ranges[i + 2]!);
+        const key = lazyScanner.reset(source, base + ranges[i]!, base + ranges[i + 1]!, base).readString();
+        attachments[key] = lazyScanner.reset(source, 0, source.length, base).readScalarAt(base + ranges[i + 1]!, base + ranges[i + 2]!);
       }
       this.attachmentsCache = attachments;
     }
@@ -157,11 +167,12 @@ export class RequestPeek {
       throw new RangeError(`argument index ${index} is out of range: the method takes ${this.parameterCount}`);
     }
     return withTypedErrors(`argument ${index}`, () => {
+      const base = this.base;
       if (index < this.independentArguments) {
-        const decoder = new SafeHessianDecoder(this.body.subarray(this.argumentOffsets[index], this.argumentOffsets[index + 1]));
+        const decoder = new SafeHessianDecoder(this.source.subarray(base + this.argumentOffsets[index]!, base + this.argumentOffsets[index + 1]!));
         return decoder.read(options.withType);
       }
-      const decoder = new SafeHessianDecoder(this.body.subarray(this.argumentOffsets[0], this.attachmentsOffset));
+      const decoder = new SafeHessianDecoder(this.source.subarray(base + this.argumentOffsets[0]!, base + this.attachmentsOffset));
       let value: unknown;
       for (let i = 0; i <= index; i++) value = decoder.read(options.withType);
       return value;
@@ -169,19 +180,19 @@ export class RequestPeek {
   }
 }
 
-function readLazyString(body: Buffer, start: number, end: number): string {
-  return body[start] === 0x4e ? '' : lazyScanner.reset(body, start, end).readString();
+function readLazyString(source: Buffer, start: number, end: number, origin: number): string {
+  return source[start] === 0x4e ? '' : lazyScanner.reset(source, start, end, origin).readString();
 }
 
 /** Whether the string key at [keyStart, keyEnd) is `name`; compact ASCII keys are compared byte by byte. */
-function keyEquals(body: Buffer, keyStart: number, keyEnd: number, name: string): boolean {
+function keyEquals(body: Buffer, keyStart: number, keyEnd: number, name: string, origin: number): boolean {
   const code = body[keyStart]!;
   if (code <= 0x1f && keyEnd - keyStart - 1 === code) {
     if (code !== name.length) return false;
     for (let i = 0; i < code; i++) if (body[keyStart + 1 + i] !== name.charCodeAt(i)) return false;
     return true;
   }
-  return lazyScanner.reset(body, keyStart, keyEnd).readString() === name;
+  return lazyScanner.reset(body, keyStart, keyEnd, origin).readString() === name;
 }
 
 /** Options of the full decoders. */
@@ -190,16 +201,18 @@ export interface DecodeOptions {
   withType?: boolean;
 }
 
-function readHead(scanner: HessianScanner, body: Buffer): Head {
+/** Read the head of the body at the scanner's origin in `source`; its offsets are relative to the body. */
+function readHead(scanner: HessianScanner, source: Buffer): Head {
+  const base = scanner.origin;
   skipNullableString(scanner, 'dubbo version');
-  const pathOffset = scanner.position;
+  const pathOffset = scanner.position - base;
   const path = readNullableString(scanner, 'service path');
   const version = readNullableString(scanner, 'service version');
   const method = readNullableString(scanner, 'method name');
   if (method === '') throw new MalformedBodyError('request has no method name');
-  const descriptorOffset = scanner.position;
-  const count = readParameterCount(scanner, body);
-  return { bytes: body.subarray(0, scanner.position), memory: undefined, path, version, method, count, pathOffset, descriptorOffset };
+  const descriptorOffset = scanner.position - base;
+  const count = readParameterCount(scanner, source);
+  return { bytes: source.subarray(base, scanner.position), memory: undefined, path, version, method, count, pathOffset, descriptorOffset };
 }
 
 /** Options of {@link peekRequest}. */
@@ -212,7 +225,7 @@ const sharedScanner = new HessianScanner();
 function checkStringOrNull(scanner: HessianScanner, field: string): void {
   const code = scanner.peekByte();
   if (code !== 0x4e && !scanner.nextIsString()) {
-    throw new MalformedBodyError(`request ${field} at offset ${scanner.position} is not a string (hessian code 0x${code.toString(16)})`);
+    throw new MalformedBodyError(`request ${field} at offset ${scanner.position - scanner.origin} is not a string (hessian code 0x${code.toString(16)})`);
   }
 }
 
@@ -244,7 +257,7 @@ function readParameterCount(scanner: HessianScanner, body: Buffer): number {
     const dataStart = start + (code <= 0x1f ? 1 : code <= 0x33 ? 2 : 3);
     return countParametersInBytes(body, dataStart, scanner.position);
   }
-  return countParameters(lazyScanner.reset(body, start, scanner.position).readString());
+  return countParameters(lazyScanner.reset(body, start, scanner.position, scanner.origin).readString());
 }
 
 /** The invocation head of a body: everything before the first argument. */
@@ -331,11 +344,11 @@ export class PeekCache {
     return undefined;
   }
 
-  /** Remember an attachment map (the bytes from `start` to the end of the body are copied). */
-  rememberAttachments(body: Buffer, start: number, state: string, map: AttachmentMap): void {
-    if (body.length - start > MAX_HEAD_BYTES || map.end !== body.length - start) return;
+  /** Remember an attachment map (the bytes from `start` to the end of `source`, where the body ends, are copied). */
+  rememberAttachments(source: Buffer, start: number, state: string, map: AttachmentMap): void {
+    if (source.length - start > MAX_HEAD_BYTES || map.end !== source.length - start) return;
     // Literals of one shape (no spreads): the lookups above stay monomorphic.
-    const bytes = Buffer.from(body.subarray(start));
+    const bytes = Buffer.from(source.subarray(start));
     this.maps[this.nextMap] = { bytes, memory: dataViewOf(bytes), state, map };
     this.nextMap = (this.nextMap + 1) % this.size;
   }
@@ -357,47 +370,54 @@ export class PeekCache {
  * a head the connection sent before is not read again.
  */
 export function peekRequest(body: Buffer, options: PeekOptions = {}, cache?: PeekCache): RequestPeek {
-  const memory = cache === undefined ? undefined : dataViewOf(body);
-  return peekBody(body, options, cache, memory, 0);
+  return peekBody(body, 0, options, cache, cache === undefined ? undefined : dataViewOf(body), 0);
 }
 
 /**
- * {@link peekRequest} of a request frame's body. A frame from a {@link FrameDecoder} is
- * compared against the cache where it lies in its received chunk, with no view or copy.
+ * {@link peekRequest} of a request frame's body, read where it lies in the frame (no body
+ * view). A frame from a {@link FrameDecoder} is compared against the cache where it lies in
+ * its received chunk. Offsets in the peek and in errors are relative to the body, as with
+ * {@link peekRequest}.
  */
 export function peekRequestFrame(frame: Frame, options: PeekOptions = {}, cache?: PeekCache): RequestPeek {
-  if (cache !== undefined && frame instanceof DecodedFrame) return peekBody(frame.body, options, cache, frame.memory, frame.memoryOffset + HEADER_LENGTH);
-  return peekRequest(frame.body, options, cache);
+  const bytes = frame.bytes;
+  if (cache === undefined) return peekBody(bytes, HEADER_LENGTH, options, undefined, undefined, 0);
+  if (frame instanceof DecodedFrame) return peekBody(bytes, HEADER_LENGTH, options, cache, frame.memory, frame.memoryOffset + HEADER_LENGTH);
+  return peekBody(bytes, HEADER_LENGTH, options, cache, dataViewOf(bytes), HEADER_LENGTH);
 }
 
-/** The peek; with a cache, `memory` is a DataView in which the body starts at `at`. */
-function peekBody(body: Buffer, options: PeekOptions, cache: PeekCache | undefined, memory: DataView | undefined, at: number): RequestPeek {
+/**
+ * The peek of the body that starts at `base` in `source` and ends with it; with a cache,
+ * `memory` is a DataView in which the body starts at `at`.
+ */
+function peekBody(source: Buffer, base: number, options: PeekOptions, cache: PeekCache | undefined, memory: DataView | undefined, at: number): RequestPeek {
   const scanner = options.limits === undefined || options.limits === DEFAULT_HESSIAN_LIMITS ? sharedScanner : new HessianScanner(options.limits);
-  scanner.reset(body);
-  if (body.length === 0) throw new MalformedBodyError('request body is empty');
-  let head = cache?.find(memory!, at, body.length);
+  const length = source.length - base;
+  if (length <= 0) throw new MalformedBodyError('request body is empty');
+  scanner.reset(source, base, source.length, base);
+  let head = cache?.find(memory!, at, length);
   if (head === undefined) {
-    head = readHead(scanner, body);
+    head = readHead(scanner, source);
     cache?.remember(head);
   } else {
     // The head holds strings only: the scanner's reference state is still empty after it.
-    scanner.position = head.bytes.length;
+    scanner.position = base + head.bytes.length;
   }
   const { path, version, method, count, pathOffset, descriptorOffset } = head;
   const argumentOffsets = new Array<number>(count + 1);
   let independentArguments = 0;
   let invokedMethod = method;
   for (let i = 0; i < count; i++) {
-    argumentOffsets[i] = scanner.position;
+    argumentOffsets[i] = scanner.position - base;
     if (scanner.contextFree) independentArguments = i + 1;
     if (i === 0 && GENERIC_METHODS.has(method) && scanner.nextIsString()) invokedMethod = scanner.readString();
     else scanner.skipValue();
   }
-  const attachmentsOffset = scanner.position;
+  const attachmentsOffset = scanner.position - base;
   argumentOffsets[count] = attachmentsOffset;
-  const map = cache?.findAttachments(memory!, at, body.length, attachmentsOffset, scanner) ?? readAttachmentMap(scanner, body, attachmentsOffset, cache);
+  const map = cache?.findAttachments(memory!, at, length, attachmentsOffset, scanner) ?? readAttachmentMap(scanner, source, scanner.position, cache);
   return new RequestPeek(
-    body, path, version, method, invokedMethod, argumentOffsets, independentArguments,
+    source, base, path, version, method, invokedMethod, argumentOffsets, independentArguments,
     attachmentsOffset, attachmentsOffset + map.entriesOffset, attachmentsOffset + map.end, map.ranges, descriptorOffset, pathOffset, map.memo, head,
   );
 }
@@ -410,8 +430,8 @@ interface AttachmentMap {
   readonly memo: Map<string, ScalarValue | typeof ABSENT> | undefined;
 }
 
-/** Walk the attachment map at `start` (the scanner is there, with the arguments' state). */
-function readAttachmentMap(scanner: HessianScanner, body: Buffer, start: number, cache: PeekCache | undefined): AttachmentMap {
+/** Walk the attachment map at `start` in `source` (the scanner is there, with the arguments' state). */
+function readAttachmentMap(scanner: HessianScanner, source: Buffer, start: number, cache: PeekCache | undefined): AttachmentMap {
   const state = cache === undefined ? undefined : scannerState(scanner);
   const ranges: number[] = [];
   let entriesOffset = 0;
@@ -434,7 +454,7 @@ function readAttachmentMap(scanner: HessianScanner, body: Buffer, start: number,
       entriesOffset = scanner.position - start;
       while (scanner.peekByte() !== 0x5a) {
         const keyStart = scanner.position;
-        if (!scanner.nextIsString()) throw new MalformedBodyError(`attachment key at offset ${keyStart} is not a string`);
+        if (!scanner.nextIsString()) throw new MalformedBodyError(`attachment key at offset ${keyStart - scanner.origin} is not a string`);
         scanner.skipString();
         const valueStart = scanner.position;
         scanner.skipValue();
@@ -443,11 +463,11 @@ function readAttachmentMap(scanner: HessianScanner, body: Buffer, start: number,
       scanner.position += 1;
       end = scanner.position - start;
     } else {
-      throw new MalformedBodyError(`attachments at offset ${start} are not a map (hessian code 0x${code.toString(16)})`);
+      throw new MalformedBodyError(`attachments at offset ${start - scanner.origin} are not a map (hessian code 0x${code.toString(16)})`);
     }
   }
   const map: AttachmentMap = { entriesOffset, end, ranges, memo: cache === undefined ? undefined : new Map() };
-  cache?.rememberAttachments(body, start, state!, map);
+  cache?.rememberAttachments(source, start, state!, map);
   return map;
 }
 
