@@ -157,7 +157,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
         }
       }
     }
-    const cluster = this.context.clusters.cluster(chosen.serviceId, chosen.subset);
+    const cluster = this.context.clusters.clusterOf(chosen);
     return cluster ?? new NoHealthyUpstreamError(`${chosen.serviceId}${chosen.subset ? `/${chosen.subset}` : ''}`, `not in the config in force (for ${serviceKey})`);
   }
 

@@ -18,6 +18,9 @@ export interface ClusterManagerOptions {
  * Owns the upstream endpoints (one pool per `host:port`, shared by every cluster and kept
  * across snapshots) and the clusters of the snapshot in force.
  */
+/** How many destinations {@link ClusterManager.clusterOf} remembers. */
+const RECENT_DESTINATIONS = 8;
+
 export class ClusterManager {
   private readonly endpoints = new Map<string, UpstreamEndpoint>();
   private clusters = new Map<string, Cluster>();
@@ -66,6 +69,9 @@ export class ClusterManager {
   apply(table: RoutingTable): void {
     this.table = table;
     this.clusters = new Map();
+    this.recentDestinations.length = 0;
+    this.recentClusters.length = 0;
+    this.nextRecent = 0;
     const wanted = new Set<string>();
     for (const service of table.services.values()) {
       for (const e of service.config.endpoints) {
@@ -80,6 +86,28 @@ export class ClusterManager {
       setTimeout(() => endpoint.close('the endpoint left the mesh config'), this.options.removedEndpointGraceMs).unref();
     }
     this.epoch += 1;
+  }
+
+  /** Destinations looked up last and their clusters (cleared with the clusters). */
+  private readonly recentDestinations: Array<{ readonly serviceId: string; readonly subset: string | undefined }> = [];
+  private readonly recentClusters: Array<Cluster | undefined> = [];
+  private nextRecent = 0;
+
+  /**
+   * The cluster of a route destination. A route's destinations are objects of the routing
+   * table, shared by every call, so the last few are remembered by identity: no key string
+   * built and hashed per call.
+   */
+  clusterOf(destination: { readonly serviceId: string; readonly subset: string | undefined }): Cluster | undefined {
+    const recent = this.recentDestinations;
+    for (let i = 0; i < recent.length; i++) if (recent[i] === destination) return this.recentClusters[i];
+    const cluster = this.cluster(destination.serviceId, destination.subset);
+    if (cluster !== undefined) {
+      recent[this.nextRecent] = destination;
+      this.recentClusters[this.nextRecent] = cluster;
+      this.nextRecent = (this.nextRecent + 1) % RECENT_DESTINATIONS;
+    }
+    return cluster;
   }
 
   /** The cluster of a service (and subset) in the snapshot in force; undefined if unknown. */

@@ -22,13 +22,21 @@ export class RetryBudget {
     this.slotSeconds = new Float64Array(ttlSeconds).fill(-1);
   }
 
+  /** The clock reading the last slot was found for, and that slot: the clock is coarse, so most calls reuse it. */
+  private lastNow = -1;
+  private lastSlot = 0;
+
   private slot(): number {
-    const second = Math.floor(this.now() / 1000);
+    const now = this.now();
+    if (now === this.lastNow) return this.lastSlot;
+    const second = Math.floor(now / 1000);
     const index = second % this.ttlSeconds;
     if (this.slotSeconds[index] !== second) {
       this.slotSeconds[index] = second;
       this.slots[index] = 0;
     }
+    this.lastNow = now;
+    this.lastSlot = index;
     return index;
   }
 

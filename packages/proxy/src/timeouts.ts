@@ -50,6 +50,8 @@ interface TimeoutList {
 
 export class TimeoutQueue {
   private readonly lists = new Map<number, TimeoutList>();
+  /** The list `add` used last, while it is in `lists`. */
+  private lastList: TimeoutList | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** The deadline the timer is armed for (Infinity when not armed). */
   private armedFor = Infinity;
@@ -66,10 +68,15 @@ export class TimeoutQueue {
     // Node timers take at most 2^31-1 ms (~24.8 days); a longer timeout (a consumer may send any) is that.
     const durationMs = Math.min(requestedMs, MAX_TIMER_MS);
     const deadline = monotonicNow() + durationMs;
-    let list = this.lists.get(durationMs);
-    if (list === undefined) {
-      list = { durationMs, head: undefined, tail: undefined };
-      this.lists.set(durationMs, list);
+    // Most calls use the duration the last one used: no Map lookup for them.
+    let list = this.lastList;
+    if (list === undefined || list.durationMs !== durationMs) {
+      list = this.lists.get(durationMs);
+      if (list === undefined) {
+        list = { durationMs, head: undefined, tail: undefined };
+        this.lists.set(durationMs, list);
+      }
+      this.lastList = list;
     }
     entry.timeoutDeadline = deadline;
     entry.timeoutList = list;
@@ -96,7 +103,10 @@ export class TimeoutQueue {
     entry.timeoutList = entry.timeoutPrev = entry.timeoutNext = undefined;
     this.size -= 1;
     // An empty list goes at once: consumers choose timeout values, so lists must not pile up.
-    if (list.head === undefined) this.lists.delete(list.durationMs);
+    if (list.head === undefined) {
+      this.lists.delete(list.durationMs);
+      if (this.lastList === list) this.lastList = undefined;
+    }
     // The timer stays armed: when it fires with nothing due it re-arms for the new earliest.
   }
 
@@ -110,6 +120,7 @@ export class TimeoutQueue {
       }
     }
     this.lists.clear();
+    this.lastList = undefined;
     this.size = 0;
     clearTimeout(this.timer);
     this.timer = undefined;

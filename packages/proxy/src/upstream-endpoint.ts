@@ -170,11 +170,18 @@ export class UpstreamEndpoint {
 
   private chooseConnection(): UpstreamConnection {
     let best: UpstreamConnection | undefined;
-    for (const connection of this.connections) {
+    let bestLoad = Infinity;
+    const connections = this.connections;
+    for (let i = 0; i < connections.length; i++) {
+      const connection = connections[i]!;
       if (connection.isClosed) continue;
-      if (best === undefined || connection.load < best.load) best = connection;
+      const load = connection.load;
+      if (load < bestLoad) {
+        best = connection;
+        bestLoad = load;
+      }
     }
-    if (best === undefined || (best.load > 0 && this.connections.length < this.settings.maxConnections)) {
+    if (best === undefined || (bestLoad > 0 && connections.length < this.settings.maxConnections)) {
       const connection = this.connect();
       return connection;
     }

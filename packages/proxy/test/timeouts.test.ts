@@ -79,3 +79,22 @@ t.test('timeouts of many distinct values, answered in time, leave nothing behind
   // Internals, on purpose: the per-value lists must not pile up (memory a consumer controls).
   t.equal((queue as unknown as { lists: Map<number, unknown> }).lists.size, 0, 'no list per past timeout value');
 });
+
+t.test('a duration whose list emptied is queued in a new list, and fires', async (t) => {
+  const queue = new TimeoutQueue();
+  t.teardown(() => queue.clear());
+  const fired: string[] = [];
+  const first = entry('first', fired);
+  queue.add(first, 20);
+  queue.cancel(first); // the 20 ms list empties and goes
+  const second = entry('second', fired);
+  queue.add(second, 20); // the same duration straight after
+  const other = entry('other', fired);
+  queue.add(other, 5000); // another duration in between
+  queue.cancel(other);
+  const third = entry('third', fired);
+  queue.add(third, 20);
+  await sleep(60);
+  t.same(fired, ['second', 'third'], 'both fire, in order');
+  t.equal(queue.pending, 0);
+});
