@@ -33,10 +33,6 @@ function viewOf(arrayBuffer: ArrayBufferLike, byteOffset: number, length: number
  * readers that compare many bytes at once ({@link peekRequestFrame}).
  */
 export class DecodedFrame implements Frame, FrameHeader {
-  readonly isRequest: boolean;
-  readonly twoWay: boolean;
-  readonly event: boolean;
-  readonly serializationId: number;
   private bodyView: Buffer | undefined = undefined;
 
   constructor(
@@ -46,17 +42,29 @@ export class DecodedFrame implements Frame, FrameHeader {
     readonly memory: DataView,
     /** Where `bytes` starts in `memory`. */
     readonly memoryOffset: number,
-    flag: number,
+    /** The flag byte: request, two-way, event and serialization bits. */
+    private readonly flag: number,
     readonly status: number,
     /** The request id as read when the frame was decoded (an in-place rewrite of `bytes` later does not change it). */
     private readonly idHigh: number,
     private readonly idLow: number,
     readonly bodyLength: number,
-  ) {
-    this.isRequest = (flag & Flag.REQUEST) !== 0;
-    this.twoWay = this.isRequest && (flag & Flag.TWO_WAY) !== 0;
-    this.event = (flag & Flag.EVENT) !== 0;
-    this.serializationId = flag & Flag.SERIALIZATION_MASK;
+  ) {}
+
+  get isRequest(): boolean {
+    return (this.flag & Flag.REQUEST) !== 0;
+  }
+
+  get twoWay(): boolean {
+    return (this.flag & (Flag.REQUEST | Flag.TWO_WAY)) === (Flag.REQUEST | Flag.TWO_WAY);
+  }
+
+  get event(): boolean {
+    return (this.flag & Flag.EVENT) !== 0;
+  }
+
+  get serializationId(): number {
+    return this.flag & Flag.SERIALIZATION_MASK;
   }
 
   get header(): FrameHeader {

@@ -33,12 +33,8 @@ export class RequestPeek {
     private readonly source: Buffer,
     /** Where the body starts in `source`; every offset of the peek is relative to it. */
     private readonly base: number,
-    /** Service path, normally the interface name. */
-    readonly path: string,
-    /** Service version (`''` when the caller sent none). */
-    readonly version: string,
-    /** Method name as sent (`$invoke` for a generic call). */
-    readonly method: string,
+    /** The invocation head this body started with. */
+    private readonly invocation: Head,
     /** For `$invoke`/`$invokeAsync`, the method really invoked (first argument); else `method`. */
     readonly invokedMethod: string,
     /** Offsets where each argument starts, plus one past the last argument. */
@@ -47,28 +43,43 @@ export class RequestPeek {
     readonly independentArguments: number,
     /** Offset of the attachments map (== body.length when the body has none). */
     readonly attachmentsOffset: number,
-    /** Offset of the first attachment entry, after the map header. */
-    readonly attachmentEntriesOffset: number,
-    /** Offset just past the attachments map. */
-    readonly attachmentsEnd: number,
-    /** Per attachment entry: key start, value start, value end (flat), relative to `attachmentsOffset`. */
-    private readonly attachmentRanges: readonly number[],
-    /** Offset of the parameter descriptor value (the dubbo version is the first value, at 0). */
-    private readonly descriptorOffset: number,
-    /** Offset of the path value, just past the dubbo version. */
-    private readonly pathOffset: number,
-    /**
-     * Looked-up attachment values shared by the requests of a connection whose attachment
-     * bytes (and the scanner state before them) were identical (see {@link PeekCache}).
-     */
-    private readonly attachmentMemo?: Map<string, ScalarValue | typeof ABSENT>,
-    /**
-     * The invocation head this body started with: the same object for every request of a
-     * connection whose head bytes were identical (a {@link PeekCache} hit), so a router may
-     * remember what it decided for it.
-     */
-    readonly head?: object,
+    /** The attachment map's layout (shared by requests with identical attachment bytes, see {@link PeekCache}). */
+    private readonly map: AttachmentMap,
   ) {}
+
+  /**
+   * The invocation head this body started with, as an opaque object: the same object for
+   * every request of a connection whose head bytes were identical (a {@link PeekCache} hit),
+   * so a router may remember what it decided for it.
+   */
+  get head(): object {
+    return this.invocation;
+  }
+
+  /** Service path, normally the interface name. */
+  get path(): string {
+    return this.invocation.path;
+  }
+
+  /** Service version (`''` when the caller sent none). */
+  get version(): string {
+    return this.invocation.version;
+  }
+
+  /** Method name as sent (`$invoke` for a generic call). */
+  get method(): string {
+    return this.invocation.method;
+  }
+
+  /** Offset of the first attachment entry, after the map header. */
+  get attachmentEntriesOffset(): number {
+    return this.attachmentsOffset + this.map.entriesOffset;
+  }
+
+  /** Offset just past the attachments map. */
+  get attachmentsEnd(): number {
+    return this.attachmentsOffset + this.map.end;
+  }
 
   /** The body this peek describes (a view, made when first asked for). */
   get body(): Buffer {
@@ -77,12 +88,12 @@ export class RequestPeek {
 
   /** Dubbo protocol version of the caller, e.g. `2.0.2` (`''` when null). */
   get dubboVersion(): string {
-    return readLazyString(this.source, this.base, this.base + this.pathOffset, this.base);
+    return readLazyString(this.source, this.base, this.base + this.invocation.pathOffset, this.base);
   }
 
   /** JVM parameter descriptor, e.g. `Ljava/lang/String;J` (`''` when null). */
   get parameterDescriptor(): string {
-    return readLazyString(this.source, this.base + this.descriptorOffset, this.base + this.argumentOffsets[0]!, this.base);
+    return readLazyString(this.source, this.base + this.invocation.descriptorOffset, this.base + this.argumentOffsets[0]!, this.base);
   }
 
   /** Number of arguments, from the descriptor. */
@@ -97,7 +108,7 @@ export class RequestPeek {
 
   /** Whether this is a generic (`$invoke`) call. */
   get generic(): boolean {
-    return GENERIC_METHODS.has(this.method);
+    return this.invocation.generic;
   }
 
   /**
@@ -105,7 +116,7 @@ export class RequestPeek {
    * absent. With a key sent twice the last wins, as in Java's HashMap.
    */
   attachment(name: string): ScalarValue | undefined {
-    const memo = this.attachmentMemo;
+    const memo = this.map.memo;
     if (memo !== undefined) {
       const known = memo.get(name); // one lookup: an absent attachment is remembered as ABSENT
       if (known !== undefined) return known === ABSENT ? undefined : known;
@@ -117,7 +128,7 @@ export class RequestPeek {
   }
 
   private readAttachment(name: string): ScalarValue | undefined {
-    const ranges = this.attachmentRanges;
+    const ranges = this.map.ranges;
     const source = this.source;
     const at = this.base + this.attachmentsOffset;
     for (let i = ranges.length - 3; i >= 0; i -= 3) {
@@ -128,7 +139,7 @@ export class RequestPeek {
 
   /** Per attachment entry: key start, value start, value end (absolute offsets, flat; a new array). */
   get attachmentOffsets(): number[] {
-    return this.attachmentRanges.map((offset) => offset + this.attachmentsOffset);
+    return this.map.ranges.map((offset) => offset + this.attachmentsOffset);
   }
 
   /** All attachments, in a null-prototype object (built on first use). */
@@ -212,7 +223,8 @@ function readHead(scanner: HessianScanner, source: Buffer): Head {
   if (method === '') throw new MalformedBodyError('request has no method name');
   const descriptorOffset = scanner.position - base;
   const count = readParameterCount(scanner, source);
-  return { bytes: source.subarray(base, scanner.position), memory: undefined, path, version, method, count, pathOffset, descriptorOffset };
+  const generic = GENERIC_METHODS.has(method);
+  return { bytes: source.subarray(base, scanner.position), memory: undefined, path, version, method, generic, count, pathOffset, descriptorOffset };
 }
 
 /** Options of {@link peekRequest}. */
@@ -269,6 +281,8 @@ interface Head {
   readonly path: string;
   readonly version: string;
   readonly method: string;
+  /** Whether the method is `$invoke`/`$invokeAsync` (its first argument names the method invoked). */
+  readonly generic: boolean;
   readonly count: number;
   readonly pathOffset: number;
   readonly descriptorOffset: number;
@@ -353,13 +367,18 @@ export class PeekCache {
     this.nextMap = (this.nextMap + 1) % this.size;
   }
 
-  /** Remember a head read from a body (its bytes are copied: the body is a view of a read chunk). */
-  remember(head: Head): void {
-    if (head.bytes.length > MAX_HEAD_BYTES) return;
+  /**
+   * Remember a head read from a body (its bytes are copied: the body is a view of a read
+   * chunk). Returns the head to use: the remembered copy, or `head` when it is too long.
+   */
+  remember(head: Head): Head {
+    if (head.bytes.length > MAX_HEAD_BYTES) return head;
     const bytes = Buffer.from(head.bytes);
-    const { path, version, method, count, pathOffset, descriptorOffset } = head;
-    this.heads[this.next] = { bytes, memory: dataViewOf(bytes), path, version, method, count, pathOffset, descriptorOffset };
+    const { path, version, method, generic, count, pathOffset, descriptorOffset } = head;
+    const kept: Head = { bytes, memory: dataViewOf(bytes), path, version, method, generic, count, pathOffset, descriptorOffset };
+    this.heads[this.next] = kept;
     this.next = (this.next + 1) % this.size;
+    return kept;
   }
 }
 
@@ -398,28 +417,25 @@ function peekBody(source: Buffer, base: number, options: PeekOptions, cache: Pee
   let head = cache?.find(memory!, at, length);
   if (head === undefined) {
     head = readHead(scanner, source);
-    cache?.remember(head);
+    if (cache !== undefined) head = cache.remember(head);
   } else {
     // The head holds strings only: the scanner's reference state is still empty after it.
     scanner.position = base + head.bytes.length;
   }
-  const { path, version, method, count, pathOffset, descriptorOffset } = head;
+  const { method, generic, count } = head;
   const argumentOffsets = new Array<number>(count + 1);
   let independentArguments = 0;
   let invokedMethod = method;
   for (let i = 0; i < count; i++) {
     argumentOffsets[i] = scanner.position - base;
     if (scanner.contextFree) independentArguments = i + 1;
-    if (i === 0 && GENERIC_METHODS.has(method) && scanner.nextIsString()) invokedMethod = scanner.readString();
+    if (i === 0 && generic && scanner.nextIsString()) invokedMethod = scanner.readString();
     else scanner.skipValue();
   }
   const attachmentsOffset = scanner.position - base;
   argumentOffsets[count] = attachmentsOffset;
   const map = cache?.findAttachments(memory!, at, length, attachmentsOffset, scanner) ?? readAttachmentMap(scanner, source, scanner.position, cache);
-  return new RequestPeek(
-    source, base, path, version, method, invokedMethod, argumentOffsets, independentArguments,
-    attachmentsOffset, attachmentsOffset + map.entriesOffset, attachmentsOffset + map.end, map.ranges, descriptorOffset, pathOffset, map.memo, head,
-  );
+  return new RequestPeek(source, base, head, invokedMethod, argumentOffsets, independentArguments, attachmentsOffset, map);
 }
 
 /** The attachment map of a body, offsets relative to its start. */

@@ -210,7 +210,7 @@ export class RoutingTable {
     const group = peek.group;
     let entry: KeyEntry;
     // The same cached head (path, version) and group as the last call: the same entry.
-    if (peek.head !== undefined && peek.head === this.lastHead && group === this.lastGroup) entry = this.lastEntry!;
+    if (peek.head === this.lastHead && group === this.lastGroup) entry = this.lastEntry!;
     else {
       entry = this.entry(peek.path, group, peek.version === '0.0.0' ? '' : peek.version);
       this.lastHead = peek.head;
