@@ -213,6 +213,8 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
     // retried or finished: then this attempt is over.
     if (this.done || this.attempts !== attempt) return;
     this.connection = connection;
+    // Backpressure, for one-way calls too: stop reading this consumer while the upstream is full.
+    if (connection.saturated) this.downstream.waitFor(connection);
     if (!this.frame.header.twoWay) {
       // One-way: sent (or queued while the connection opens), and nothing comes back.
       this.release();
@@ -220,7 +222,6 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
       return;
     }
     this.context.timeouts.add(this, this.timeoutMs);
-    if (connection.saturated) this.downstream.waitFor(connection);
   }
 
   /** Undo the in-flight accounting of the current attempt. */

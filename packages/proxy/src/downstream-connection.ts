@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import { FrameDecoder, PeekCache, encodeReadonlyEvent, heartbeatResponseFor, isDubboProtocolError, isHeartbeat, type Frame } from '@dubbo-mesh/protocol';
 import type { ProxyStats } from './stats.js';
-import type { UpstreamConnection } from './upstream-connection.js';
+import type { DrainWaiter, UpstreamConnection } from './upstream-connection.js';
 import { WriteBuffer } from './write-batch.js';
 
 /** What a listener does with each request frame of a connection. */
@@ -13,7 +13,7 @@ export type RequestHandler = (connection: DownstreamConnection, frame: Frame) =>
  * writes responses back, and pauses reading while an upstream it feeds is saturated. A bad
  * frame closes this connection only.
  */
-export class DownstreamConnection {
+export class DownstreamConnection implements DrainWaiter {
   /** Calls of this connection in flight. */
   active = 0;
   /** The invocation heads this consumer sent last (see {@link PeekCache}). */
@@ -41,6 +41,9 @@ export class DownstreamConnection {
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       stats.gauges.downstream_cx_active -= 1;
+      // A saturated upstream must not keep this connection (its buffers and cache) alive.
+      for (const blocker of this.blockers) blocker.forgetWaiter(this);
+      this.blockers.length = 0;
       // Calls still in flight can no longer be answered: the drain is over for this connection.
       if (this.draining) this.finishDrain();
     });
@@ -60,13 +63,18 @@ export class DownstreamConnection {
       this.socket.pause();
       this.stats.counters.downstream_flow_control_paused_reading += 1;
     }
-    connection.whenDrained(() => {
-      blockers.splice(blockers.indexOf(connection), 1);
-      if (blockers.length === 0 && !this.socket.destroyed) {
-        this.socket.resume();
-        this.stats.counters.downstream_flow_control_resumed_reading += 1;
-      }
-    });
+    connection.whenDrained(this);
+  }
+
+  onUpstreamDrained(connection: UpstreamConnection): void {
+    const blockers = this.blockers;
+    const index = blockers.indexOf(connection);
+    if (index < 0) return;
+    blockers.splice(index, 1);
+    if (blockers.length === 0 && !this.socket.destroyed) {
+      this.socket.resume();
+      this.stats.counters.downstream_flow_control_resumed_reading += 1;
+    }
   }
 
   /** Called by each finished call. */

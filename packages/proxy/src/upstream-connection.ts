@@ -14,6 +14,11 @@ export interface UpstreamCall {
   onError(error: ProxyError): void;
 }
 
+/** Who waits for a saturated connection to drain: a downstream connection it paused. */
+export interface DrainWaiter {
+  onUpstreamDrained(connection: UpstreamConnection): void;
+}
+
 /** What a connection tells its endpoint. */
 export interface UpstreamConnectionEvents {
   onOpen(connection: UpstreamConnection): void;
@@ -136,18 +141,24 @@ export class UpstreamConnection {
     this.socket.on('drain', () => this.checkDrained());
   }
 
-  private readonly drainWaiters: Array<() => void> = [];
+  private readonly drainWaiters: DrainWaiter[] = [];
 
-  /** Run `callback` once the connection is no longer {@link saturated} (or closes): backpressure. */
-  whenDrained(callback: () => void): void {
-    if (this.state === 'closed' || !this.saturated) callback();
-    else this.drainWaiters.push(callback);
+  /** Tell `waiter` once the connection is no longer {@link saturated} (or closes): backpressure. */
+  whenDrained(waiter: DrainWaiter): void {
+    if (this.state === 'closed' || !this.saturated) waiter.onUpstreamDrained(this);
+    else if (!this.drainWaiters.includes(waiter)) this.drainWaiters.push(waiter);
+  }
+
+  /** Stop waiting (the waiter's own connection closed): nothing is kept for it. */
+  forgetWaiter(waiter: DrainWaiter): void {
+    const index = this.drainWaiters.indexOf(waiter);
+    if (index >= 0) this.drainWaiters.splice(index, 1);
   }
 
   /** After a flush or a drain: wake the waiters if the unsent bytes fell below the limit. */
   private checkDrained(): void {
     if (this.drainWaiters.length === 0 || this.saturated) return;
-    for (const waiter of this.drainWaiters.splice(0)) waiter();
+    for (const waiter of this.drainWaiters.splice(0)) waiter.onUpstreamDrained(this);
   }
 
   get isOpen(): boolean {
@@ -314,7 +325,7 @@ export class UpstreamConnection {
     const calls = [...this.pending.takeAll(), ...this.queue.map((entry) => entry.call)];
     this.queue.length = 0;
     this.events.onClose(this, error, calls.length);
-    for (const waiter of this.drainWaiters.splice(0)) waiter();
+    for (const waiter of this.drainWaiters.splice(0)) waiter.onUpstreamDrained(this);
     for (const call of calls) call.onError(error);
   }
 }

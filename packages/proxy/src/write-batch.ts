@@ -24,7 +24,10 @@ function takeSlab(): Buffer {
  * Copying at write time means the caller's bytes (views of received chunks) are free at
  * once, and no list of parts is kept. A slab whose bytes the kernel took at once (the
  * socket buffered nothing) goes back to a shared free list, so a busy proxy allocates no
- * memory per batch; a slab still waiting in the socket is left to it. A frame that does
+ * memory per batch. A batch for a socket that is already backed up is queued as an exact
+ * copy and its slab reused at once: a slab held by a socket would keep all 64 KiB alive for
+ * however few bytes it carries, so at most one slab per socket (a write the kernel took in
+ * part) waits in a socket. A frame that does
  * not fit sends the batch so far first (order is kept); a frame of half a slab or more is
  * written as it is. {@link WriteBuffer.flush} hands the batch over at once, where it must
  * leave before a close.
@@ -77,9 +80,15 @@ export class WriteBuffer {
       release(slab);
       return;
     }
-    socket.write(slab.subarray(0, used));
-    // Nothing buffered in the socket: the write completed at once and the kernel has the bytes.
-    if (socket.writableLength === 0) release(slab);
+    if (socket.writableLength > 0) {
+      // Backed up: this write will wait in the socket. Queue exactly its bytes, not the slab.
+      socket.write(Buffer.from(slab.subarray(0, used)));
+      release(slab);
+    } else {
+      socket.write(slab.subarray(0, used));
+      // Nothing buffered in the socket: the write completed at once and the kernel has the bytes.
+      if (socket.writableLength === 0) release(slab);
+    }
     this.onFlushed?.();
   }
 }

@@ -6,7 +6,7 @@ import net from 'node:net';
 import {
   FrameDecoder, encodeRequest, encodeRequestBody, encodeResponse, encodeResponseBody, readRequestId,
 } from '@dubbo-mesh/protocol';
-import { DubboProxy, UPSTREAM_BUFFER_LIMIT } from '@dubbo-mesh/proxy';
+import { DownstreamConnection, DubboProxy, ProxyStats, UPSTREAM_BUFFER_LIMIT, UpstreamConnection } from '@dubbo-mesh/proxy';
 import { USER_SERVICE } from '@dubbo-mesh/test-support';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -26,7 +26,7 @@ async function stalledInstance(): Promise<{ port: number; release(): void; recei
       for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
         if (frame.header.event) continue;
         received += 1;
-        socket.write(encodeResponse({ requestId: frame.header.requestId, body: encodeResponseBody({ value: frame.header.bodyLength }) }));
+        if (frame.header.twoWay) socket.write(encodeResponse({ requestId: frame.header.requestId, body: encodeResponseBody({ value: frame.header.bodyLength }) }));
       }
     });
     if (!released) socket.pause();
@@ -46,7 +46,8 @@ async function stalledInstance(): Promise<{ port: number; release(): void; recei
   };
 }
 
-t.test('a stalled instance pauses the consumer\'s connection; nothing is lost when it reads again', async (t) => {
+for (const twoWay of [true, false]) {
+t.test(`a stalled instance pauses the consumer's connection (${twoWay ? 'two-way' : 'one-way'} calls); nothing is lost when it reads again`, async (t) => {
   const instance = await stalledInstance();
   const proxy = new DubboProxy({ node: 'bp', role: 'proxy', inbound: { host: '127.0.0.1', port: 0 }, inboundTarget: { host: '127.0.0.1', port: instance.port }, defaultTimeoutMs: 60_000 });
   await proxy.start();
@@ -69,7 +70,7 @@ t.test('a stalled instance pauses the consumer\'s connection; nothing is lost wh
   const payload = 'x'.repeat(256 * 1024);
   const body = encodeRequestBody({ path: USER_SERVICE, method: 'echo', parameterTypes: ['java.lang.String'], arguments: [payload] });
   const calls = 256;
-  for (let i = 1; i <= calls; i++) consumer.write(encodeRequest(BigInt(i), body));
+  for (let i = 1; i <= calls; i++) consumer.write(encodeRequest(BigInt(i), body, { twoWay }));
   const sent = calls * (body.length + 16);
 
   // Wait until nothing moves any more: the proxy has stopped reading.
@@ -85,10 +86,50 @@ t.test('a stalled instance pauses the consumer\'s connection; nothing is lost wh
   t.ok(UPSTREAM_BUFFER_LIMIT < sent / 16, 'the limit is far below what was sent');
 
   instance.release();
-  for (let i = 0; i < 400 && answers.size < calls; i++) await sleep(25);
-  t.equal(answers.size, calls, 'every call was answered once the instance read again');
-  t.ok([...answers.values()].every((status) => status === 20), 'each with OK');
+  for (let i = 0; i < 400 && instance.received() < calls; i++) await sleep(25);
   t.equal(instance.received(), calls, 'each call reached the instance once');
+  if (twoWay) {
+    for (let i = 0; i < 400 && answers.size < calls; i++) await sleep(25);
+    t.equal(answers.size, calls, 'every call was answered once the instance read again');
+    t.ok([...answers.values()].every((status) => status === 20), 'each with OK');
+  }
   t.ok(counters.downstream_flow_control_resumed_reading >= 1, 'the proxy resumed reading');
   t.equal(consumer.writableLength, 0);
+});
+}
+
+t.test('a paused consumer connection that closes is forgotten by the upstream it waited for', async (t) => {
+  const instance = await stalledInstance();
+  const upstream = new UpstreamConnection(
+    { host: '127.0.0.1', port: instance.port, connectTimeoutMs: 1000, maxPayload: 16 * 1024 * 1024, heartbeatIntervalMs: 60_000 },
+    { onOpen() {}, onClose() {}, onReadonly() {} },
+  );
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const accepted = await new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+  t.teardown(async () => {
+    client.destroy();
+    upstream.destroy();
+    await instance.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  const stats = new ProxyStats();
+  const downstream = new DownstreamConnection(accepted, () => {}, stats, 1 << 20);
+  // Fill the upstream past its limit: the instance reads nothing.
+  const call = { upstreamId: 0, onResponse() {}, onError() {} };
+  const body = encodeRequestBody({ path: USER_SERVICE, method: 'echo', parameterTypes: ['java.lang.String'], arguments: ['y'.repeat(1024 * 1024)] });
+  for (let i = 0; i < 200 && !upstream.saturated; i++) {
+    upstream.send(encodeRequest(BigInt(i), body), call);
+    await sleep(5);
+  }
+  t.ok(upstream.saturated, 'the upstream connection is saturated');
+  downstream.waitFor(upstream);
+  downstream.waitFor(upstream); // a second call on the same pair waits once
+  t.equal(stats.counters.downstream_flow_control_paused_reading, 1);
+  const waiters = () => (upstream as unknown as { drainWaiters: unknown[] }).drainWaiters.length;
+  t.equal(waiters(), 1, 'the consumer connection waits');
+  client.destroy();
+  await new Promise((resolve) => accepted.once('close', resolve));
+  t.equal(waiters(), 0, 'and is forgotten once it closed (nothing of it is kept)');
 });

@@ -86,3 +86,29 @@ t.test('nothing is written after the socket ends or is destroyed, and queued byt
   await new Promise((resolve) => reader.once('end', resolve));
   t.equal(Buffer.concat(chunks).toString(), 'abcde');
 });
+
+t.test('a backed-up socket holds about the bytes it has to send, not a slab per batch', async (t) => {
+  const { writer, reader, close } = await socketPair();
+  t.teardown(close);
+  reader.pause(); // reads nothing: every batch after the kernel's buffers fill waits in the socket
+  const output = new WriteBuffer(writer);
+  // Fill the kernel's buffers first, in large frames (written as they are).
+  const large = Buffer.alloc(SLAB_SIZE, 2);
+  for (let i = 0; i < 2000 && writer.writableLength === 0; i++) {
+    output.write(large);
+    await tick();
+  }
+  t.ok(writer.writableLength > 0, 'the socket is backed up');
+  const frame = Buffer.alloc(200, 1);
+  const before = process.memoryUsage().arrayBuffers;
+  const waitingBefore = writer.writableLength;
+  // Then one small frame per loop turn: one batch, one flush each, every one waiting in the socket.
+  for (let turn = 0; turn < 3000; turn++) {
+    output.write(frame);
+    await tick();
+  }
+  const held = process.memoryUsage().arrayBuffers - before;
+  t.equal(writer.writableLength - waitingBefore, 3000 * 200, 'every small batch waits in the socket');
+  // A slab per waiting batch would be 3000 x 64 KiB = 188 MiB; the free list holds at most 4 MiB.
+  t.ok(held < 16 * 2 ** 20, `memory held: ${(held / 2 ** 20).toFixed(1)} MiB for ${(3000 * 200 / 2 ** 20).toFixed(1)} MiB waiting`);
+});
