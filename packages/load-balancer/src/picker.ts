@@ -79,6 +79,38 @@ export function weightedRandom(list: readonly Endpoint[], random: RandomSource):
   return list[list.length - 1];
 }
 
+/**
+ * {@link weightedRandom} over a list fixed when a picker is built: the total, whether every
+ * weight is the same, and a result object per endpoint are worked out once, so a pick reads
+ * one random number and allocates nothing. Same choices as `weightedRandom` for the same
+ * random numbers.
+ */
+export class WeightedChoice {
+  /** A `complete` result per endpoint, shared by every pick of it. */
+  readonly results: readonly PickResult[];
+  private readonly total: number;
+  private readonly same: boolean;
+
+  constructor(readonly list: readonly Endpoint[]) {
+    this.results = list.map((endpoint) => Object.freeze({ type: 'complete' as const, endpoint }));
+    this.total = list.reduce((sum, endpoint) => sum + endpoint.weight, 0);
+    this.same = list.every((endpoint) => endpoint.weight === list[0]!.weight);
+  }
+
+  /** The result of one pick, or undefined when nothing can be picked (no list, or no weight). */
+  pick(random: RandomSource): PickResult | undefined {
+    const list = this.list;
+    if (this.total <= 0) return undefined;
+    if (this.same) return this.results[Math.floor(random() * list.length)];
+    let offset = random() * this.total;
+    for (let i = 0; i < list.length; i++) {
+      offset -= list[i]!.weight;
+      if (offset < 0) return this.results[i];
+    }
+    return this.results[list.length - 1];
+  }
+}
+
 /** The result for an empty choice. */
 export function unavailable(endpoints: readonly Endpoint[]): PickResult {
   return { type: 'unavailable', reason: endpoints.length === 0 ? 'no endpoints' : 'every endpoint has weight 0' };

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { getLoadBalancer, type Endpoint } from '@dubbo-mesh/load-balancer';
+import { WeightedChoice, getLoadBalancer, weightedRandom, type Endpoint } from '@dubbo-mesh/load-balancer';
 import { seededRandom } from '@dubbo-mesh/test-support';
 
 function endpoints(...weights: number[]): Endpoint[] {
@@ -104,4 +104,31 @@ t.test('retries avoid tried endpoints; empty lists are unavailable', async (t) =
     t.same(getLoadBalancer(name).createPicker(endpoints(0)).pick({}), { type: 'unavailable', reason: 'every endpoint has weight 0' });
   }
   t.throws(() => getLoadBalancer('fastest'), /unknown load balancer "fastest"; known: random, round-robin/);
+});
+
+t.test('a precomputed weighted choice picks what weightedRandom picks, for the same random numbers', async (t) => {
+  for (const weights of [[100, 100, 100], [10, 30, 60], [0, 5, 0, 5], [7], []]) {
+    const list = endpoints(...weights);
+    const choice = new WeightedChoice(list);
+    const a = seededRandom(11);
+    const b = seededRandom(11);
+    let same = true;
+    for (let i = 0; i < 2000; i++) {
+      const expected = weightedRandom(list, a);
+      const result = choice.pick(b);
+      const picked = result?.type === 'complete' ? result.endpoint : undefined;
+      if (picked !== expected) same = false;
+    }
+    t.ok(same, `weights ${JSON.stringify(weights)}`);
+  }
+  const picker = getLoadBalancer('random').createPicker(endpoints(1, 1));
+  const first = picker.pick({});
+  let shared = true;
+  for (let i = 0; i < 100; i++) {
+    const result = picker.pick({});
+    if (result.type !== 'complete' || first.type !== 'complete' || (result.endpoint === first.endpoint && result !== first)) shared = false;
+  }
+  t.ok(shared, 'a first attempt gets a shared result object: nothing is allocated per pick');
+  const retry = picker.pick({ exclude: new Set([first.type === 'complete' ? first.endpoint.id : '']) });
+  t.ok(retry.type === 'complete' && first.type === 'complete' && retry.endpoint !== first.endpoint, 'a retry still avoids the endpoint it tried');
 });
