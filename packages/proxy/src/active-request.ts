@@ -1,11 +1,11 @@
-import { HEADER_LENGTH, ResponseStatus, requestIdHigh, requestIdLow, writeRequestIdWords, type Frame, type RequestPeek } from '@dubbo-mesh/protocol';
+import { HEADER_LENGTH, ResponseStatus, decodeErrorMessage, requestIdHigh, requestIdLow, writeRequestIdWords, type Frame, type RequestPeek } from '@dubbo-mesh/protocol';
 import type { RetryOn, RetryPolicy } from '@dubbo-mesh/config';
 import type { PickContext } from '@dubbo-mesh/load-balancer';
 import type { Cluster, ClusterMember } from './cluster.js';
 import type { ClusterManager } from './cluster-manager.js';
 import type { DownstreamConnection } from './downstream-connection.js';
 import {
-  NoHealthyUpstreamError, OverflowError, ProxyError, ProxyErrorCode, RouteTimeoutError, type ProxyErrorCodeValue,
+  NoHealthyUpstreamError, OverflowError, ProxyError, ProxyErrorCode, RouteTimeoutError, relayedFailure, type ProxyErrorCodeValue,
 } from './errors.js';
 import type { RetryBudget } from './retry-budget.js';
 import type { RouteDecision } from './routing-table.js';
@@ -236,6 +236,14 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
   onResponse(frame: Frame): void {
     if (this.done) return;
     const member = this.member!;
+    if (frame.header.status === ResponseStatus.SERVICE_ERROR) {
+      // A sidecar in front of the instance could not reach its application: fail over as if this proxy had seen it.
+      const relayed = relayedFailure(member.id, decodeErrorMessage(frame.body));
+      if (relayed !== undefined) {
+        this.context.stats.counters.upstream_rq_relayed_failure += 1;
+        return this.onError(relayed);
+      }
+    }
     const elapsed = monotonicNow() - this.attemptStartedAt;
     member.stats.ewmaResponseMs = member.stats.ewmaResponseMs === 0 ? elapsed : member.stats.ewmaResponseMs * 0.9 + elapsed * 0.1;
     member.upstream.recordSuccess();

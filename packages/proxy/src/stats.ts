@@ -22,6 +22,7 @@ export const COUNTERS = [
   'local_response_bad_request',
   'upstream_rq_retry',
   'upstream_rq_retry_budget_exhausted',
+  'upstream_rq_relayed_failure',
   'upstream_cx_total',
   'upstream_cx_connect_fail',
   'upstream_cx_destroy_with_active_rq',

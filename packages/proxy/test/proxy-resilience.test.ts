@@ -62,6 +62,38 @@ t.test('an instance killed under load: no failed call, and it is ejected', async
   t.equal(mesh.instances[0]!.calls + mesh.instances[2]!.calls - callsAfter, 200, 'later calls go to the live instances');
 });
 
+t.test('an application killed under load behind its live sidecar: no failed call, and the instance is ejected', async (t) => {
+  const mesh = await startMesh();
+  const clients = [userClient(mesh.outboundAddress), userClient(mesh.outboundAddress)];
+  t.teardown(async () => {
+    clients.forEach((c) => c.close());
+    await mesh.close();
+  });
+  const victim = mesh.instances[1]!;
+  let killed = false;
+  const { errors, done } = await load(clients, 3000, 60, async (count) => {
+    if (count === 800 && !killed) {
+      killed = true;
+      await victim.provider.close(); // the application dies; its inbound proxy stays up and answers 70 for it
+    }
+  });
+  t.equal(done, 3000);
+  t.same(errors, [], 'every call succeeded: the sidecar\'s "cannot connect" answers were retried on other instances');
+  const counters = mesh.outbound.stats.counters;
+  t.ok(counters.upstream_rq_relayed_failure > 0, `${counters.upstream_rq_relayed_failure} relayed failures`);
+  t.ok(counters.upstream_rq_retry >= counters.upstream_rq_relayed_failure, 'each was retried');
+  const endpoint = mesh.outbound.clusters.allEndpoints().find((e) => e.id === victim.inboundAddress)!;
+  t.ok(endpoint.ejected, 'the instance whose application died is ejected');
+  // With retries off, the consumer sees the relayed failure, naming both hops.
+  mesh.outbound.applySnapshot(mesh.config({ route: { hosts: [USER_SERVICE], routes: [{ destinations: [{ service: 'user-provider', subset: victim.version }], retries: { attempts: 0 } }] } }), 'no-retries');
+  endpoint.ejectedUntil = 0; // let a call reach it again
+  mesh.outbound.clusters.epoch += 1;
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => clients[0]!.getUser(i)));
+  const relayed = results.map((r) => String(r.err?.message ?? '')).filter((m) => m.includes('could not reach its application'));
+  t.ok(relayed.length > 0, 'a call that reached the dead application\'s sidecar fails with its answer');
+  t.match(relayed[0]!, new RegExp(`dubbo-mesh: the proxy at ${victim.inboundAddress.replace(/\./g, '\\.')} could not reach its application: cannot connect to`));
+});
+
 t.test('snapshot swaps under load lose no call', async (t) => {
   const { mesh, client } = await meshWithClient(t);
   const configs = [
