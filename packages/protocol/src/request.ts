@@ -304,8 +304,9 @@ function sameBytes(a: DataView, aAt: number, b: DataView, bAt: number, length: n
   for (; i + 8 <= length; i += 8) {
     const x = a.getFloat64(aAt + i, true);
     if (x !== b.getFloat64(bAt + i, true)) return false;
-    // +0 and -0 are equal floats with different bits: compare the word holding the sign.
-    if (x === 0 && a.getInt32(aAt + i + 4, true) !== b.getInt32(bAt + i + 4, true)) return false;
+    // +0 and -0 are equal floats with different bits (and, were denormals ever flushed to
+    // zero, so would be any two of them): for a zero compare both words.
+    if (x === 0 && (a.getInt32(aAt + i, true) !== b.getInt32(bAt + i, true) || a.getInt32(aAt + i + 4, true) !== b.getInt32(bAt + i + 4, true))) return false;
   }
   for (; i < length; i++) if (a.getUint8(aAt + i) !== b.getUint8(bAt + i)) return false;
   return true;

@@ -1,11 +1,11 @@
-import { HEADER_LENGTH, ResponseStatus, decodeErrorMessage, requestIdHigh, requestIdLow, writeRequestIdWords, type Frame, type RequestPeek } from '@dubbo-mesh/protocol';
+import { HEADER_LENGTH, ResponseStatus, decodeErrorMessage, requestIdHigh, requestIdLow, writeRequestIdWords, type Frame, type FrameHeader, type RequestPeek } from '@dubbo-mesh/protocol';
 import type { RetryOn, RetryPolicy } from '@dubbo-mesh/config';
 import type { PickContext } from '@dubbo-mesh/load-balancer';
 import type { Cluster, ClusterMember } from './cluster.js';
 import type { ClusterManager } from './cluster-manager.js';
 import type { DownstreamConnection } from './downstream-connection.js';
 import {
-  NoHealthyUpstreamError, OverflowError, ProxyError, ProxyErrorCode, RouteTimeoutError, relayedFailure, type ProxyErrorCodeValue,
+  NoHealthyUpstreamError, OverflowError, ProxyError, ProxyErrorCode, RouteTimeoutError, inboundFailure, relayedFailure, type ProxyErrorCodeValue,
 } from './errors.js';
 import type { RetryBudget } from './retry-budget.js';
 import type { RouteDecision } from './routing-table.js';
@@ -67,11 +67,15 @@ const LOCAL_REPLY_COUNTER: Partial<Record<ProxyErrorCodeValue, CounterName>> = {
   [ProxyErrorCode.BAD_REQUEST]: 'local_response_bad_request',
 };
 
-/** Count a local reply and send it with the consumer's id. */
-export function sendLocalReply(downstream: DownstreamConnection, stats: ProxyStats, requestId: bigint, error: ProxyError): void {
+/**
+ * Count a local reply and send it with the consumer's id. A one-way request gets none, as
+ * from a Dubbo provider: its consumer waits for nothing, and an answer would be a response
+ * to an id it does not know.
+ */
+export function sendLocalReply(downstream: DownstreamConnection, stats: ProxyStats, header: FrameHeader, error: ProxyError): void {
   const counter = LOCAL_REPLY_COUNTER[error.code];
   if (counter !== undefined) stats.counters[counter] += 1;
-  downstream.write(error.toLocalReply(requestId));
+  if (header.twoWay) downstream.write(error.toLocalReply(header.requestId));
 }
 
 function retryReason(code: ProxyErrorCodeValue): RetryOn | undefined {
@@ -303,7 +307,9 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
   /** End with a local reply. */
   private finish(error: ProxyError): void {
     if (this.done) return;
-    sendLocalReply(this.downstream, this.context.stats, this.frame.header.requestId, error);
+    // An inbound proxy says so when its application did not get the call, for the proxy that sent it.
+    const reply = this.target.kind === 'static' ? inboundFailure(error) : error;
+    sendLocalReply(this.downstream, this.context.stats, this.frame.header, reply);
     this.complete(error.status, this.lastEndpointId);
   }
 

@@ -16,12 +16,6 @@ export type ProxyErrorCodeValue = (typeof ProxyErrorCode)[keyof typeof ProxyErro
 /** How every local reply's message starts. */
 export const LOCAL_REPLY_PREFIX = 'dubbo-mesh: ';
 
-// How the messages of the failures another proxy may relay start (see relayedFailure).
-const NO_HEALTHY_TEXT = 'no healthy instance of ';
-const CONNECT_FAILURE_TEXT = 'cannot connect to ';
-const UNAVAILABLE_TEXT = 'instance ';
-const BECAME_UNAVAILABLE_TEXT = ' became unavailable: ';
-
 /** Base of the proxy's errors. An error that ends a call knows the Dubbo status it is sent as. */
 export class ProxyError extends Error {
   constructor(
@@ -51,7 +45,7 @@ export class ServiceNotFoundError extends ProxyError {
 /** The destination has no instance that can take the call (status 70). */
 export class NoHealthyUpstreamError extends ProxyError {
   constructor(cluster: string, detail: string) {
-    super(ProxyErrorCode.NO_HEALTHY_UPSTREAM, ResponseStatus.SERVICE_ERROR, `${NO_HEALTHY_TEXT}${cluster}: ${detail}`);
+    super(ProxyErrorCode.NO_HEALTHY_UPSTREAM, ResponseStatus.SERVICE_ERROR, `no healthy instance of ${cluster}: ${detail}`);
   }
 }
 
@@ -86,39 +80,63 @@ export class BadRequestError extends ProxyError {
 /** Connecting to an instance failed or timed out: retryable as `connect-failure` (status 70 when final). */
 export class ConnectFailureError extends ProxyError {
   constructor(endpoint: string, detail: string) {
-    super(ProxyErrorCode.CONNECT_FAILURE, ResponseStatus.SERVICE_ERROR, `${CONNECT_FAILURE_TEXT}${endpoint}: ${detail}`);
+    super(ProxyErrorCode.CONNECT_FAILURE, ResponseStatus.SERVICE_ERROR, `cannot connect to ${endpoint}: ${detail}`);
   }
 }
 
 /** The connection to an instance closed with the call in flight: retryable as `unavailable` (status 70 when final). */
 export class UpstreamUnavailableError extends ProxyError {
   constructor(endpoint: string, detail: string) {
-    super(ProxyErrorCode.UPSTREAM_UNAVAILABLE, ResponseStatus.SERVICE_ERROR, `${UNAVAILABLE_TEXT}${endpoint}${BECAME_UNAVAILABLE_TEXT}${detail}`);
+    super(ProxyErrorCode.UPSTREAM_UNAVAILABLE, ResponseStatus.SERVICE_ERROR, `instance ${endpoint} became unavailable: ${detail}`);
   }
 }
 
+// How an inbound proxy's answers start when its application did not get a call, or lost it.
+const NOT_REACHED_TEXT = 'the application behind the inbound proxy did not get the call: ';
+const LOST_TEXT = 'the application behind the inbound proxy lost the call: ';
+
 /**
- * The instance a call went to is itself a mesh proxy (the sidecar in front of the
- * application) and answered with its own local reply: it could not reach its application.
- * Carries the code of what happened there, so this proxy retries on another instance and
- * counts the failure against that endpoint as if it had seen it itself.
+ * An inbound proxy could not hand a call to its application (connect failure, no
+ * instance: the call did not run) or lost the connection with the call in flight (it may
+ * have run). Sent with a message that names this, so the proxy that sent the call can tell
+ * it from any other error (see {@link relayedFailure}). Keeps the code of the cause.
+ */
+export class ApplicationUnreachableError extends ProxyError {
+  constructor(cause: ProxyError) {
+    const lost = cause.code === ProxyErrorCode.UPSTREAM_UNAVAILABLE;
+    super(cause.code, ResponseStatus.SERVICE_ERROR, `${lost ? LOST_TEXT : NOT_REACHED_TEXT}${cause.message}`, { cause });
+  }
+}
+
+/** The failure of an inbound call as the inbound proxy answers it: application failures are marked, the rest as they are. */
+export function inboundFailure(error: ProxyError): ProxyError {
+  const code = error.code;
+  if (code === ProxyErrorCode.CONNECT_FAILURE || code === ProxyErrorCode.NO_HEALTHY_UPSTREAM || code === ProxyErrorCode.UPSTREAM_UNAVAILABLE) return new ApplicationUnreachableError(error);
+  return error;
+}
+
+/**
+ * The instance a call went to is a sidecar, and it answered that its application did not
+ * get the call or lost it. Carries the code of what happened there, so this proxy retries
+ * on another instance (under the route's `retryOn`) and counts the failure against that
+ * endpoint as if it had seen it itself.
  */
 export class RelayedFailureError extends ProxyError {
-  constructor(code: typeof ProxyErrorCode.CONNECT_FAILURE | typeof ProxyErrorCode.UPSTREAM_UNAVAILABLE, endpoint: string, answer: string) {
-    super(code, ResponseStatus.SERVICE_ERROR, `the proxy at ${endpoint} could not reach its application: ${answer}`);
+  constructor(code: typeof ProxyErrorCode.CONNECT_FAILURE | typeof ProxyErrorCode.UPSTREAM_UNAVAILABLE, endpoint: string, verb: string, detail: string) {
+    super(code, ResponseStatus.SERVICE_ERROR, `the application behind the inbound proxy at ${endpoint} ${verb} the call: ${detail}`);
   }
 }
 
 /**
- * Read a status-70 answer of `endpoint` as a relayed failure: a mesh proxy's local reply
- * saying the call never reached its application (connect failure, no instance) or lost its
- * connection there. Anything else, a provider's own error included, is undefined: it is
- * passed to the consumer as it is.
+ * Read the message of a status-70 answer from `endpoint` as a relayed failure: only an
+ * inbound proxy's {@link ApplicationUnreachableError}. Anything else (a provider's own
+ * error, or a routing proxy's or gateway's final error, which already retried) is undefined
+ * and passed to the consumer as it is, so retries never multiply across hops.
  */
 export function relayedFailure(endpoint: string, message: string): RelayedFailureError | undefined {
   if (!message.startsWith(LOCAL_REPLY_PREFIX)) return undefined;
   const answer = message.slice(LOCAL_REPLY_PREFIX.length);
-  if (answer.startsWith(CONNECT_FAILURE_TEXT) || answer.startsWith(NO_HEALTHY_TEXT)) return new RelayedFailureError(ProxyErrorCode.CONNECT_FAILURE, endpoint, answer);
-  if (answer.startsWith(UNAVAILABLE_TEXT) && answer.includes(BECAME_UNAVAILABLE_TEXT)) return new RelayedFailureError(ProxyErrorCode.UPSTREAM_UNAVAILABLE, endpoint, answer);
+  if (answer.startsWith(NOT_REACHED_TEXT)) return new RelayedFailureError(ProxyErrorCode.CONNECT_FAILURE, endpoint, 'did not get', answer.slice(NOT_REACHED_TEXT.length));
+  if (answer.startsWith(LOST_TEXT)) return new RelayedFailureError(ProxyErrorCode.UPSTREAM_UNAVAILABLE, endpoint, 'lost', answer.slice(LOST_TEXT.length));
   return undefined;
 }

@@ -145,7 +145,7 @@ export class DubboProxy {
   private readonly routedHandler: RequestHandler = (connection, frame) => {
     if (frame.header.serializationId !== SerializationId.HESSIAN2) {
       this.stats.counters.request_decoding_error += 1;
-      return sendLocalReply(connection, this.stats, frame.header.requestId, new BadRequestError(`serialization ${serializationName(frame.header.serializationId)} is not routed by the mesh; use hessian2`));
+      return sendLocalReply(connection, this.stats, frame.header, new BadRequestError(`serialization ${serializationName(frame.header.serializationId)} is not routed by the mesh; use hessian2`));
     }
     let peek;
     try {
@@ -153,13 +153,13 @@ export class DubboProxy {
     } catch (error) {
       if (!isDubboProtocolError(error)) throw error;
       this.stats.counters.request_decoding_error += 1;
-      return sendLocalReply(connection, this.stats, frame.header.requestId, new BadRequestError(error.message, { cause: error }));
+      return sendLocalReply(connection, this.stats, frame.header, new BadRequestError(error.message, { cause: error }));
     }
     const table = this.table;
     const decision = table?.route(peek);
     if (decision === undefined) {
       const serviceKey = formatServiceKey(peek.path, peek.group, peek.version === '0.0.0' ? '' : peek.version);
-      return sendLocalReply(connection, this.stats, frame.header.requestId, table === undefined ? new NoConfigError(serviceKey) : new ServiceNotFoundError(serviceKey));
+      return sendLocalReply(connection, this.stats, frame.header, table === undefined ? new NoConfigError(serviceKey) : new ServiceNotFoundError(serviceKey));
     }
     new ActiveRequest(connection, frame, this.context, decision, peek).start();
   };

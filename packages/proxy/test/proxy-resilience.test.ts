@@ -2,7 +2,7 @@
 // breakers and READONLY — with the real apache-dubbo-js consumer.
 import t, { type Test } from 'tap';
 import net from 'node:net';
-import { encodeRequest, encodeRequestBody } from '@dubbo-mesh/protocol';
+import { FrameDecoder, encodeRequest, encodeRequestBody } from '@dubbo-mesh/protocol';
 import { USER_SERVICE } from '@dubbo-mesh/test-support';
 import { startMesh, type Mesh } from './fixtures/mesh.js';
 import { userClient, type UserClient } from './fixtures/consumer.js';
@@ -89,9 +89,9 @@ t.test('an application killed under load behind its live sidecar: no failed call
   endpoint.ejectedUntil = 0; // let a call reach it again
   mesh.outbound.clusters.epoch += 1;
   const results = await Promise.all(Array.from({ length: 20 }, (_, i) => clients[0]!.getUser(i)));
-  const relayed = results.map((r) => String(r.err?.message ?? '')).filter((m) => m.includes('could not reach its application'));
+  const relayed = results.map((r) => String(r.err?.message ?? '')).filter((m) => m.includes('did not get the call'));
   t.ok(relayed.length > 0, 'a call that reached the dead application\'s sidecar fails with its answer');
-  t.match(relayed[0]!, new RegExp(`dubbo-mesh: the proxy at ${victim.inboundAddress.replace(/\./g, '\\.')} could not reach its application: cannot connect to`));
+  t.match(relayed[0]!, new RegExp(`dubbo-mesh: the application behind the inbound proxy at ${victim.inboundAddress.replace(/\./g, '\\.')} did not get the call: cannot connect to`));
 });
 
 t.test('snapshot swaps under load lose no call', async (t) => {
@@ -190,4 +190,25 @@ t.test('a call sent on a connection whose drain has ended is not executed (its a
   t.equal(await stopped, true, 'A\'s call was answered and the drain finished');
   a.destroy();
   b.destroy();
+});
+
+t.test('a one-way call that fails gets no local reply (its consumer waits for none), a two-way one does', async (t) => {
+  const mesh = await startMesh([{ name: 'only', version: 'v1' }]);
+  t.teardown(() => mesh.close());
+  const socket = net.connect(Number(mesh.outboundAddress.split(':')[1]), '127.0.0.1');
+  t.teardown(() => socket.destroy());
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const ids: bigint[] = [];
+  const decoder = new FrameDecoder();
+  socket.on('data', (chunk: Buffer) => {
+    decoder.push(chunk);
+    for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) ids.push(frame.header.requestId);
+  });
+  const body = encodeRequestBody({ path: 'org.example.Unknown', method: 'm', parameterTypes: [], arguments: [] });
+  socket.write(encodeRequest(1n, body, { twoWay: false }));
+  socket.write(encodeRequest(2n, body));
+  for (let i = 0; i < 100 && ids.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.same(ids, [2n], 'only the two-way call is answered (60, service not found)');
+  t.equal(mesh.outbound.stats.counters.local_response_service_not_found, 2, 'both are counted');
 });
