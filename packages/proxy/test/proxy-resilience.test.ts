@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import net from 'node:net';
 import { FrameDecoder, encodeRequest, encodeRequestBody } from '@dubbo-mesh/protocol';
 import { USER_SERVICE } from '@dubbo-mesh/test-support';
-import { startMesh, type Mesh } from './fixtures/mesh.js';
+import { startMesh, type Instance, type Mesh } from './fixtures/mesh.js';
 import { userClient, type UserClient } from './fixtures/consumer.js';
 
 async function load(clients: UserClient[], total: number, concurrency: number, during?: (done: number) => void | Promise<void>): Promise<{ errors: string[]; done: number }> {
@@ -36,7 +36,11 @@ async function meshWithClient(t: Test): Promise<{ mesh: Mesh; client: UserClient
   return { mesh, client };
 }
 
-t.test('an instance killed under load: no failed call, and it is ejected', async (t) => {
+/**
+ * 3,000 calls from two apache-dubbo-js clients over 60 workers; `kill` runs on instance 1
+ * after the 800th. The mesh and clients close when the test ends.
+ */
+async function loadWithKill(t: Test, kill: (victim: Instance) => Promise<void>): Promise<{ mesh: Mesh; clients: UserClient[]; victim: Instance; errors: string[]; done: number }> {
   const mesh = await startMesh();
   const clients = [userClient(mesh.outboundAddress), userClient(mesh.outboundAddress)];
   t.teardown(async () => {
@@ -48,9 +52,16 @@ t.test('an instance killed under load: no failed call, and it is ejected', async
   const { errors, done } = await load(clients, 3000, 60, async (count) => {
     if (count === 800 && !killed) {
       killed = true;
-      await victim.inbound.destroy(); // the pod's sidecar dies abruptly, calls in flight included
-      await victim.provider.close();
+      await kill(victim);
     }
+  });
+  return { mesh, clients, victim, errors, done };
+}
+
+t.test('an instance killed under load: no failed call, and it is ejected', async (t) => {
+  const { mesh, clients, victim, errors, done } = await loadWithKill(t, async (victim) => {
+    await victim.inbound.destroy(); // the pod's sidecar dies abruptly, calls in flight included
+    await victim.provider.close();
   });
   t.equal(done, 3000);
   t.same(errors, [], 'every call succeeded: lost connections and refused connects were retried elsewhere');
@@ -63,20 +74,8 @@ t.test('an instance killed under load: no failed call, and it is ejected', async
 });
 
 t.test('an application killed under load behind its live sidecar: no failed call, and the instance is ejected', async (t) => {
-  const mesh = await startMesh();
-  const clients = [userClient(mesh.outboundAddress), userClient(mesh.outboundAddress)];
-  t.teardown(async () => {
-    clients.forEach((c) => c.close());
-    await mesh.close();
-  });
-  const victim = mesh.instances[1]!;
-  let killed = false;
-  const { errors, done } = await load(clients, 3000, 60, async (count) => {
-    if (count === 800 && !killed) {
-      killed = true;
-      await victim.provider.close(); // the application dies; its inbound proxy stays up and answers 70 for it
-    }
-  });
+  // The application dies; its inbound proxy stays up and answers 70 for it.
+  const { mesh, clients, victim, errors, done } = await loadWithKill(t, (victim) => victim.provider.close());
   t.equal(done, 3000);
   t.same(errors, [], 'every call succeeded: the sidecar\'s "cannot connect" answers were retried on other instances');
   const counters = mesh.outbound.stats.counters;
