@@ -20,6 +20,8 @@ export interface Frame {
  */
 class BufferView extends Uint8Array {}
 Object.setPrototypeOf(BufferView.prototype, Buffer.prototype);
+// As Node does for its own: `constructor` is Buffer, so inspection, species and checks see a Buffer.
+Object.defineProperty(BufferView.prototype, 'constructor', { value: Buffer, writable: true, configurable: true, enumerable: false });
 
 function viewOf(arrayBuffer: ArrayBufferLike, byteOffset: number, length: number): Buffer {
   return new BufferView(arrayBuffer as ArrayBuffer, byteOffset, length) as unknown as Buffer;

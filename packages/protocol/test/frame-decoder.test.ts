@@ -1,4 +1,5 @@
 import t from 'tap';
+import { inspect } from 'node:util';
 import {
   BadMagicError, DEFAULT_MAX_PAYLOAD, ErrorCode, FrameDecoder, HEADER_LENGTH, PayloadTooLargeError, decodeFrame,
   encodeHeartbeatRequest, encodeRequest, readRequestId, writeRequestId, type Frame,
@@ -137,6 +138,9 @@ t.test('frames are Buffer views of the chunk they arrived in, at any offset insi
     t.same(frame.bytes, frames[i], `frame ${i}: the bytes`);
     t.same(frame.body, frames[i]!.subarray(HEADER_LENGTH), `frame ${i}: the body`);
     t.equal(frame.bytes.readUInt32BE(12), frame.header.bodyLength, `frame ${i}: Buffer methods work`);
+    t.equal(frame.bytes.constructor, Buffer, `frame ${i}: its constructor is Buffer`);
+    t.match(inspect(frame.bytes), /^<Buffer da bb /, `frame ${i}: it prints as a Buffer`);
+    t.ok(Buffer.isBuffer(frame.bytes.map((b) => b)), `frame ${i}: methods that make new arrays make Buffers`);
   });
   t.equal(decoded[0]!.bytes.buffer, pool.buffer, 'a frame inside one chunk is a view of it');
   t.not(decoded[1]!.bytes.buffer, pool.buffer, 'a frame across chunks is a copy');
