@@ -35,6 +35,14 @@ t.test('round-robin is smooth', async (t) => {
     return r.type === 'complete' ? list.indexOf(r.endpoint) : -1;
   });
   t.same(order, [0, 0, 1, 0, 2, 0, 0], 'a,a,b,a,c,a,a as nginx');
+  // A retry excludes what it tried and moves only the others' turns; the rotation goes on from there.
+  const even = endpoints(1, 1, 1);
+  const rr = getLoadBalancer('round-robin').createPicker(even);
+  const at = (context: { exclude?: ReadonlySet<string> }) => {
+    const r = rr.pick(context);
+    return r.type === 'complete' ? even.indexOf(r.endpoint) : -1;
+  };
+  t.same([at({}), at({ exclude: new Set([even[1]!.id]) }), at({}), at({})], [0, 2, 1, 2], 'b excluded once: c; then b, whose turn was kept, then c');
 });
 
 t.test('least-active prefers the idle instance; ties go by weight', async (t) => {
