@@ -13,6 +13,32 @@ export const ProxyErrorCode = {
 } as const;
 export type ProxyErrorCodeValue = (typeof ProxyErrorCode)[keyof typeof ProxyErrorCode];
 
+/** Plain words for the errno codes a user causes when choosing a listen address. */
+const LISTEN_CAUSES: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'address not available on this host',
+  ENOTFOUND: 'host name not found',
+};
+
+/**
+ * A listener could not bind its address (a start-up failure the user causes). `listener`
+ * names which one, so the command line can name its flag; `code` is the errno code.
+ */
+export class ListenError extends Error {
+  readonly code: string;
+  constructor(
+    readonly listener: 'outbound' | 'inbound' | 'gateway',
+    readonly address: string,
+    cause: NodeJS.ErrnoException,
+  ) {
+    const code = cause.code ?? 'UNKNOWN';
+    super(`cannot listen on ${address}: ${LISTEN_CAUSES[code] ?? cause.message}`, { cause });
+    this.name = 'ListenError';
+    this.code = code;
+  }
+}
+
 /** How every local reply's message starts. */
 export const LOCAL_REPLY_PREFIX = 'dubbo-mesh: ';
 

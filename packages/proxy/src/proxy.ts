@@ -4,7 +4,7 @@ import { DEFAULT_MAX_PAYLOAD, SerializationId, isDubboProtocolError, peekRequest
 import { ActiveRequest, sendLocalReply, type AccessLogEntry, type RequestContext, type StaticTarget } from './active-request.js';
 import { ClusterManager } from './cluster-manager.js';
 import { DownstreamConnection, type RequestHandler } from './downstream-connection.js';
-import { BadRequestError, NoConfigError, ServiceNotFoundError } from './errors.js';
+import { BadRequestError, ListenError, NoConfigError, ServiceNotFoundError } from './errors.js';
 import { RetryBudget } from './retry-budget.js';
 import { RoutingTable, formatServiceKey } from './routing-table.js';
 import { ProxyStats } from './stats.js';
@@ -99,8 +99,21 @@ export class DubboProxy {
     this.table = table;
   }
 
-  /** Bind the listeners the options name. */
+  /**
+   * Bind the listeners the options name. Rejects with a {@link ListenError} naming the
+   * listener when an address cannot be bound; listeners bound before it are closed again.
+   */
   async start(): Promise<void> {
+    try {
+      await this.bindListeners();
+    } catch (error) {
+      await this.destroy();
+      this.listeners.length = 0;
+      throw error;
+    }
+  }
+
+  private async bindListeners(): Promise<void> {
     const { outbound, inbound, inboundTarget, role } = this.options;
     if (outbound !== undefined) await this.listen(role === 'gateway' ? 'gateway' : 'outbound', outbound, this.routedHandler);
     if (inbound !== undefined) {
@@ -132,9 +145,10 @@ export class DubboProxy {
       socket.on('close', () => connections.delete(connection));
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      const onError = (error: NodeJS.ErrnoException) => reject(new ListenError(name, `${address.host}:${address.port}`, error));
+      server.once('error', onError);
       server.listen(address.port, address.host, () => {
-        server.off('error', reject);
+        server.off('error', onError);
         resolve();
       });
     });
