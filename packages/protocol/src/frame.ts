@@ -155,6 +155,30 @@ export class FrameDecoder {
     return this.buffered;
   }
 
+  /**
+   * The size the frame at the front of the buffer will have once complete: its header's
+   * length plus its declared body length, or the header length while fewer than 16 bytes are
+   * here; 0 when nothing is buffered. For a caller that accounts for memory a peer makes it
+   * hold (after {@link next} returned undefined, this is the incomplete frame's size).
+   */
+  get pendingFrameBytes(): number {
+    if (this.buffered === 0 || this.failure !== undefined) return 0;
+    if (this.buffered < HEADER_LENGTH) return HEADER_LENGTH;
+    let length = 0;
+    for (let i = 12; i < HEADER_LENGTH; i++) length = length * 256 + this.byteAt(i);
+    return HEADER_LENGTH + length;
+  }
+
+  /** The buffered byte at `index` (< bufferedBytes), wherever its chunk is. */
+  private byteAt(index: number): number {
+    let at = this.offset + index;
+    for (const chunk of this.chunks) {
+      if (at < chunk.length) return chunk[at]!;
+      at -= chunk.length;
+    }
+    return 0;
+  }
+
   /** Add received bytes. */
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;

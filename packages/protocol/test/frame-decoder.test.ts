@@ -149,3 +149,19 @@ t.test('frames are Buffer views of the chunk they arrived in, at any offset insi
   writeRequestId(decoded[2]!.bytes, 99n);
   t.equal(readRequestId(chunk.subarray(frames[0]!.length + frames[1]!.length)), 99n);
 });
+
+t.test('pendingFrameBytes: the incomplete frame\'s whole size, wherever its header is split', async (t) => {
+  for (let split = 0; split < sample.length; split++) {
+    const decoder = new FrameDecoder();
+    // Fed byte by byte up to the split, so the header spans many chunks.
+    for (const byte of sample.subarray(0, split)) decoder.push(Buffer.from([byte]));
+    drain(decoder);
+    const want = split === 0 ? 0 : split < HEADER_LENGTH ? HEADER_LENGTH : sample.length;
+    if (decoder.pendingFrameBytes !== want) t.fail(`after ${split} bytes: ${decoder.pendingFrameBytes}, not ${want}`);
+  }
+  const decoder = new FrameDecoder();
+  decoder.push(Buffer.concat([sample, sample.subarray(0, 20)]));
+  t.equal(drain(decoder).length, 1);
+  t.equal(decoder.pendingFrameBytes, sample.length, 'the frame after a complete one');
+  t.pass('every split point');
+});
