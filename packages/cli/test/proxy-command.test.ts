@@ -108,7 +108,7 @@ t.test('proxy --static serves calls, reloads the file, refuses a bad change, dra
   const metrics = await (await fetch(`${admin}/metrics`)).text();
   t.match(metrics, /dubbo_mesh_response_success_total\{node="n1"\} 1/);
   t.match(metrics, /dubbo_mesh_request_time_ms_count\{node="n1"\} 1/);
-  t.match(metrics, /dubbo_mesh_process_resident_memory_bytes/);
+  t.match(metrics, /^process_resident_memory_bytes \d/m, "the process metrics under their standard names");
 
   await writeFile(file, meshYaml(provider.port).replace('timeout: 2s', 'timeout: never'));
   const refused = await waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('refused the changed config'));

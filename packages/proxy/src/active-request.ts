@@ -4,15 +4,16 @@ import type { PickContext } from '@dubbo-mesh/load-balancer';
 import type { Cluster, ClusterMember } from './cluster.js';
 import type { ClusterManager } from './cluster-manager.js';
 import type { DownstreamConnection } from './downstream-connection.js';
+import type { Clock } from './clock.js';
 import {
-  NoHealthyUpstreamError, OverflowError, ProxyError, ProxyErrorCode, RouteTimeoutError, inboundFailure, relayedFailure, type ProxyErrorCodeValue,
+  NoHealthyUpstreamError, OverflowError, ProxyError, ProxyErrorCode, RouteTimeoutError, capName, inboundFailure, relayedFailure, type ProxyErrorCodeValue,
 } from './errors.js';
 import type { RetryBudget } from './retry-budget.js';
 import type { RouteDecision } from './routing-table.js';
 import type { CounterName, ProxyStats } from './stats.js';
 import type { UpstreamCall } from './upstream-connection.js';
 import type { UpstreamConnection } from './upstream-connection.js';
-import { monotonicNow, type TimeoutEntry, type TimeoutQueue } from './timeouts.js';
+import type { TimeoutEntry, TimeoutQueue } from './timeouts.js';
 
 /** Retries when a route names none: Dubbo's failover default, 2 retries, on errors where the call did not complete. */
 export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({ attempts: 2, retryOn: Object.freeze(['connect-failure', 'unavailable'] as RetryOn[]) });
@@ -31,6 +32,7 @@ export interface AccessLogEntry {
 /** What a call needs from its proxy. */
 export interface RequestContext {
   readonly stats: ProxyStats;
+  readonly clock: Clock;
   readonly clusters: ClusterManager;
   readonly retryBudget: RetryBudget;
   /** Per-try timeouts of every call. */
@@ -62,6 +64,8 @@ const LOCAL_REPLY_COUNTER: Partial<Record<ProxyErrorCodeValue, CounterName>> = {
   [ProxyErrorCode.NO_HEALTHY_UPSTREAM]: 'local_response_no_healthy_upstream',
   [ProxyErrorCode.CONNECT_FAILURE]: 'local_response_no_healthy_upstream',
   [ProxyErrorCode.UPSTREAM_UNAVAILABLE]: 'local_response_no_healthy_upstream',
+  [ProxyErrorCode.APP_NOT_REACHED]: 'local_response_no_healthy_upstream',
+  [ProxyErrorCode.APP_LOST]: 'local_response_no_healthy_upstream',
   [ProxyErrorCode.ROUTE_TIMEOUT]: 'local_response_timeout',
   [ProxyErrorCode.OVERFLOW]: 'local_response_overflow',
   [ProxyErrorCode.BAD_REQUEST]: 'local_response_bad_request',
@@ -104,8 +108,10 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
   private member: ClusterMember | undefined;
   /** The endpoint of the latest attempt, kept after release for the access log. */
   private lastEndpointId: string | undefined;
-  private readonly startedAt = monotonicNow();
+  private readonly startedAt: number;
   private attemptStartedAt = 0;
+  /** A retry the policy allowed was refused by the retry budget. */
+  private budgetRefused = false;
   /** The consumer's request id, as the two words of the header (restored on the response). */
   private readonly idHigh: number;
   private readonly idLow: number;
@@ -120,6 +126,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
     /** The request's peek (routed calls only). */
     private readonly peek?: RequestPeek,
   ) {
+    this.startedAt = context.clock.now();
     this.idHigh = requestIdHigh(frame.bytes);
     this.idLow = requestIdLow(frame.bytes);
     this.retries = target.kind === 'route' ? target.retries ?? DEFAULT_RETRY_POLICY : NO_RETRIES;
@@ -162,7 +169,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
       }
     }
     const cluster = this.context.clusters.clusterOf(chosen);
-    return cluster ?? new NoHealthyUpstreamError(`${chosen.serviceId}${chosen.subset ? `/${chosen.subset}` : ''}`, `not in the config in force (for ${serviceKey})`);
+    return cluster ?? new NoHealthyUpstreamError(`${chosen.serviceId}${chosen.subset ? `/${chosen.subset}` : ''}`, `not in the config in force (for ${capName(serviceKey)})`);
   }
 
   private hashKey(cluster: Cluster): (() => string | undefined) | undefined {
@@ -204,7 +211,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
     cluster.active += 1;
     member.stats.active += 1;
     // The first attempt starts with the call: no second clock read.
-    this.attemptStartedAt = this.attempts === 1 ? this.startedAt : monotonicNow();
+    this.attemptStartedAt = this.attempts === 1 ? this.startedAt : this.context.clock.now();
     const attempt = this.attempts;
     let connection: UpstreamConnection;
     try {
@@ -248,7 +255,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
         return this.onError(relayed);
       }
     }
-    const elapsed = monotonicNow() - this.attemptStartedAt;
+    const elapsed = this.context.clock.now() - this.attemptStartedAt;
     member.stats.ewmaResponseMs = member.stats.ewmaResponseMs === 0 ? elapsed : member.stats.ewmaResponseMs * 0.9 + elapsed * 0.1;
     member.upstream.recordSuccess();
     const endpointId = member.id;
@@ -274,7 +281,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
     this.release();
     const reason = retryReason(error.code);
     if (reason !== undefined && this.canRetry(reason, member?.id)) return this.retry();
-    this.finish(error);
+    this.finish(this.budgetRefused ? new ProxyError(error.code, error.status, `${error.message} (${this.budgetText()})`, { cause: error }) : error);
   }
 
   /** The per-try timeout passed (called by the timeout queue). */
@@ -286,13 +293,20 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
     this.release();
     if (this.canRetry('timeout', member?.id)) return this.retry();
     const serviceKey = this.target.serviceKey;
-    this.finish(new RouteTimeoutError(this.timeoutMs, serviceKey, this.attempts));
+    this.finish(new RouteTimeoutError(this.timeoutMs, serviceKey, this.attempts, this.budgetRefused ? this.budgetText() : undefined));
+  }
+
+  /** Why a retry the route allowed was not made. */
+  private budgetText(): string {
+    const budget = this.context.retryBudget;
+    return `not retried: the retry budget is spent (retries may add ${budget.percent}% to calls, plus ${budget.minRetriesPerSecond} a second)`;
   }
 
   private canRetry(reason: RetryOn, endpointId: string | undefined): boolean {
     if (this.attempts > this.retries.attempts || !this.retries.retryOn.includes(reason)) return false;
     if (!this.context.retryBudget.tryWithdraw()) {
       this.context.stats.counters.upstream_rq_retry_budget_exhausted += 1;
+      this.budgetRefused = true;
       return false;
     }
     if (endpointId !== undefined) (this.tried ??= new Set()).add(endpointId);
@@ -318,7 +332,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
     const stats = this.context.stats;
     stats.gauges.request_active -= 1;
     this.downstream.active -= 1;
-    const durationMs = monotonicNow() - this.startedAt;
+    const durationMs = this.context.clock.now() - this.startedAt;
     stats.recordRequestTime(durationMs);
     this.downstream.onRequestDone();
     const onComplete = this.context.onComplete;

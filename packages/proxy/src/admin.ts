@@ -1,7 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { DubboProxy } from './proxy.js';
-import { REQUEST_TIME_BUCKETS_MS, type ProxyStats } from './stats.js';
+import { toWallClock, type Clock } from './clock.js';
+import { REQUEST_TIME_BUCKETS_MS, statHelp, type ProxyStats } from './stats.js';
 
 /** Prometheus text for the proxy's own stats (counters read at scrape time, no hot-path cost). */
 export function statsToPrometheus(stats: ProxyStats, labels: Record<string, string>): string {
@@ -9,13 +10,13 @@ export function statsToPrometheus(stats: ProxyStats, labels: Record<string, stri
   const lines: string[] = [];
   for (const [name, value] of Object.entries(stats.counters)) {
     const metric = `dubbo_mesh_${name}${name.endsWith('_total') ? '' : '_total'}`;
-    lines.push(`# TYPE ${metric} counter`, `${metric}{${labelText}} ${value}`);
+    lines.push(`# HELP ${metric} ${statHelp(name as keyof ProxyStats['counters'])}`, `# TYPE ${metric} counter`, `${metric}{${labelText}} ${value}`);
   }
   for (const [name, value] of Object.entries(stats.gauges)) {
-    lines.push(`# TYPE dubbo_mesh_${name} gauge`, `dubbo_mesh_${name}{${labelText}} ${value}`);
+    lines.push(`# HELP dubbo_mesh_${name} ${statHelp(name as keyof ProxyStats['gauges'])}`, `# TYPE dubbo_mesh_${name} gauge`, `dubbo_mesh_${name}{${labelText}} ${value}`);
   }
   const histogram = stats.requestTime;
-  lines.push('# TYPE dubbo_mesh_request_time_ms histogram');
+  lines.push('# HELP dubbo_mesh_request_time_ms Time from a request read to its answer written, in milliseconds', '# TYPE dubbo_mesh_request_time_ms histogram');
   let cumulative = 0;
   REQUEST_TIME_BUCKETS_MS.forEach((bound, i) => {
     cumulative += histogram.buckets[i]!;
@@ -36,7 +37,9 @@ export function statsToPrometheus(stats: ProxyStats, labels: Record<string, stri
 export async function startProxyAdmin(proxy: DubboProxy, host: string, port: number, node: string): Promise<{ server: FastifyInstance; port: number }> {
   const server = Fastify({ logger: false });
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'dubbo_mesh_' });
+  // The process's own metrics under their standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes, …).
+  collectDefaultMetrics({ register: registry });
+  const clock: Clock = proxy.clock;
 
   server.get('/ready', async (_request, reply) => {
     const ready = proxy.ready;
@@ -48,28 +51,41 @@ export async function startProxyAdmin(proxy: DubboProxy, host: string, port: num
     if (snapshot === undefined) return reply.code(503).send({ error: 'no snapshot yet' });
     return { version: snapshot.version, config: snapshot.config };
   });
-  server.get('/clusters', async () => ({
-    endpoints: proxy.clusters.allEndpoints().map((e) => ({
-      address: e.id,
-      available: e.available && !e.ejected,
-      healthy: e.healthy,
-      readonly: e.readonly,
-      ejected: e.ejected,
-      ejectedUntil: e.ejectedUntil > Date.now() ? new Date(e.ejectedUntil).toISOString() : null,
-      ejections: e.ejections,
-      consecutiveErrors: e.consecutiveErrors,
-      activeRequests: e.stats.active,
-      ewmaResponseMs: Math.round(e.stats.ewmaResponseMs * 1000) / 1000,
-      openConnections: e.openConnections,
-    })),
-    clusters: proxy.clusters.allClusters().map((c) => ({
-      name: c.name,
-      loadBalancer: c.loadBalancer.policy,
-      activeRequests: c.active,
-      maxRequests: c.pool.maxRequests,
-      members: c.members.map((m) => ({ address: m.id, weight: m.weight, labels: m.labels })),
-    })),
-  }));
+  server.get('/clusters', async () => {
+    // An ejected endpoint may still serve: a cluster's maxEjectionPercent keeps it in when too many are ejected.
+    const serving = new Set<string>();
+    const clusters = proxy.clusters.allClusters().map((c) => {
+      const available = new Set(c.availableMembers());
+      for (const member of available) serving.add(member.id);
+      return {
+        name: c.name,
+        loadBalancer: c.loadBalancer.policy,
+        activeRequests: c.active,
+        maxRequests: c.pool.maxRequests,
+        members: c.members.map((m) => ({ address: m.id, weight: m.weight, labels: m.labels, serving: available.has(m) })),
+      };
+    });
+    return {
+      endpoints: proxy.clusters.allEndpoints().map((e) => ({
+        address: e.id,
+        // Takes new calls: available, and not ejected — or ejected but kept serving by a cluster's ejection cap.
+        available: e.available && (!e.ejected || serving.has(e.id)),
+        healthy: e.healthy,
+        readonly: e.readonly,
+        ejected: e.ejected,
+        ejectedButServing: e.ejected && serving.has(e.id),
+        ejectedUntil: e.ejected ? toWallClock(clock, e.ejectedUntil).toISOString() : null,
+        ejections: e.ejections,
+        consecutiveErrors: e.consecutiveErrors,
+        connectFailures: e.connectFailures,
+        nextConnectAttempt: e.backingOff ? toWallClock(clock, e.connectBackoffUntil).toISOString() : null,
+        activeRequests: e.stats.active,
+        ewmaResponseMs: Math.round(e.stats.ewmaResponseMs * 1000) / 1000,
+        openConnections: e.openConnections,
+      })),
+      clusters,
+    };
+  });
   server.get('/metrics', async (_request, reply) => {
     reply.type('text/plain; version=0.0.4');
     return statsToPrometheus(proxy.stats, { node }) + (await registry.metrics());

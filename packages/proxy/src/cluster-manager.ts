@@ -1,6 +1,7 @@
 import type { Frame } from '@dubbo-mesh/protocol';
 import { DEFAULT_CONNECTION_POOL, type ConnectionPoolConfig } from '@dubbo-mesh/config';
 import { Cluster, type ClusterMember } from './cluster.js';
+import { systemClock, type Clock } from './clock.js';
 import type { RoutingTable } from './routing-table.js';
 import type { ProxyStats } from './stats.js';
 import { UpstreamEndpoint } from './upstream-endpoint.js';
@@ -9,6 +10,8 @@ export interface ClusterManagerOptions {
   maxPayload: number;
   heartbeatIntervalMs: number;
   stats: ProxyStats;
+  /** Default: real time. */
+  clock?: Clock;
   /** How long an endpoint that left the config keeps serving its in-flight calls. */
   removedEndpointGraceMs: number;
   onReadonly?: (endpoint: UpstreamEndpoint, frame: Frame) => void;
@@ -28,7 +31,11 @@ export class ClusterManager {
   /** Availability generation: bumped whenever an endpoint becomes (un)available. */
   epoch = 0;
 
-  constructor(private readonly options: ClusterManagerOptions) {}
+  private readonly clock: Clock;
+
+  constructor(private readonly options: ClusterManagerOptions) {
+    this.clock = options.clock ?? systemClock;
+  }
 
   /** Every endpoint, for `/clusters`. */
   allEndpoints(): UpstreamEndpoint[] {
@@ -49,6 +56,7 @@ export class ClusterManager {
         maxPayload: this.options.maxPayload,
         heartbeatIntervalMs: this.options.heartbeatIntervalMs,
         stats: this.options.stats,
+        clock: this.clock,
         onAvailabilityChange: () => {
           this.epoch += 1;
         },
@@ -83,7 +91,7 @@ export class ClusterManager {
     for (const [id, endpoint] of this.endpoints) {
       if (wanted.has(id) || endpoint.isStatic) continue;
       this.endpoints.delete(id);
-      setTimeout(() => endpoint.close('the endpoint left the mesh config'), this.options.removedEndpointGraceMs).unref();
+      this.clock.setTimer(() => endpoint.close('the endpoint left the mesh config'), this.options.removedEndpointGraceMs);
     }
     this.epoch += 1;
   }

@@ -62,10 +62,19 @@ export class Cluster {
       this.pickerEpoch = epoch;
       if (available.length === 0) {
         this.picker = undefined;
-        return this.members.length === 0 ? 'it has no endpoints' : `all ${this.members.length} endpoints are unavailable`;
+        return this.whyNoneAvailable();
       }
     }
     const result = this.picker.pick(context);
     return result.type === 'complete' ? (result.endpoint as ClusterMember) : result.reason;
+  }
+
+  /** Why no member takes calls, naming the first few and their causes. */
+  private whyNoneAvailable(): string {
+    const members = this.members;
+    if (members.length === 0) return 'it has no endpoints';
+    const reasons = members.slice(0, 3).map((member) => member.upstream.unavailableReason ?? `${member.id} is ejected`);
+    const more = members.length > 3 ? `; and ${members.length - 3} more` : '';
+    return `all ${members.length} endpoint${members.length === 1 ? ' is' : 's are'} unavailable (${reasons.join('; ')}${more})`;
   }
 }

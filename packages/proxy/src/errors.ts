@@ -9,6 +9,10 @@ export const ProxyErrorCode = {
   BAD_REQUEST: 'DM_ERR_BAD_REQUEST',
   CONNECT_FAILURE: 'DM_ERR_CONNECT_FAILURE',
   UPSTREAM_UNAVAILABLE: 'DM_ERR_UPSTREAM_UNAVAILABLE',
+  /** An inbound sidecar could not hand the call to its application: the call did not run. */
+  APP_NOT_REACHED: 'DM_ERR_APP_NOT_REACHED',
+  /** An inbound sidecar lost its application's connection with the call in flight: it may have run. */
+  APP_LOST: 'DM_ERR_APP_LOST',
   CONFIG: 'DM_ERR_CONFIG',
 } as const;
 export type ProxyErrorCodeValue = (typeof ProxyErrorCode)[keyof typeof ProxyErrorCode];
@@ -39,8 +43,22 @@ export class ListenError extends Error {
   }
 }
 
-/** How every local reply's message starts. */
-export const LOCAL_REPLY_PREFIX = 'dubbo-mesh: ';
+/** How every local reply's message starts: `dubbo-mesh [DM_ERR_…]: what happened`. */
+export const LOCAL_REPLY_PREFIX = 'dubbo-mesh [';
+
+/** The wire form of a local reply: the code in brackets is the machine-readable part (docs/operations.md). */
+const LOCAL_REPLY_PATTERN = /^dubbo-mesh \[(DM_ERR_[A-Z_]+)\]: /;
+
+/** The longest name (service key, method, address) a message repeats; longer ones are cut. */
+export const MAX_NAME_IN_MESSAGE = 256;
+
+/**
+ * `name` as a message may repeat it: names come from consumers, and a 100 KB service path
+ * must not come back in every error reply and log line.
+ */
+export function capName(name: string, max = MAX_NAME_IN_MESSAGE): string {
+  return name.length <= max ? name : `${name.slice(0, max)}…(${name.length - max} more characters)`;
+}
 
 /** Base of the proxy's errors. An error that ends a call knows the Dubbo status it is sent as. */
 export class ProxyError extends Error {
@@ -57,14 +75,14 @@ export class ProxyError extends Error {
 
   /** This error as a Dubbo error response carrying the consumer's own request id. */
   toLocalReply(requestId: bigint): Buffer {
-    return encodeErrorResponse(requestId, this.status, `${LOCAL_REPLY_PREFIX}${this.message}`);
+    return encodeErrorResponse(requestId, this.status, `${LOCAL_REPLY_PREFIX}${this.code}]: ${this.message}`);
   }
 }
 
 /** No mesh service provides the service key (status 60). */
 export class ServiceNotFoundError extends ProxyError {
   constructor(serviceKey: string) {
-    super(ProxyErrorCode.SERVICE_NOT_FOUND, ResponseStatus.SERVICE_NOT_FOUND, `no mesh service provides ${serviceKey}`);
+    super(ProxyErrorCode.SERVICE_NOT_FOUND, ResponseStatus.SERVICE_NOT_FOUND, `no mesh service provides ${capName(serviceKey)}`);
   }
 }
 
@@ -78,14 +96,14 @@ export class NoHealthyUpstreamError extends ProxyError {
 /** The proxy has no configuration yet (its control plane has not answered): status 70. */
 export class NoConfigError extends ProxyError {
   constructor(serviceKey: string) {
-    super(ProxyErrorCode.NO_HEALTHY_UPSTREAM, ResponseStatus.SERVICE_ERROR, `no configuration yet, so no route for ${serviceKey}: the proxy is waiting for its first snapshot from the control plane`);
+    super(ProxyErrorCode.NO_HEALTHY_UPSTREAM, ResponseStatus.SERVICE_ERROR, `no configuration yet, so no route for ${capName(serviceKey)}: the proxy is waiting for its first snapshot from the control plane`);
   }
 }
 
-/** The route's timeout passed (status 31). */
+/** The route's timeout passed (status 31). `why` says why no further attempt was made, when it was not the policy. */
 export class RouteTimeoutError extends ProxyError {
-  constructor(timeoutMs: number, serviceKey: string, attempts: number) {
-    super(ProxyErrorCode.ROUTE_TIMEOUT, ResponseStatus.SERVER_TIMEOUT, `no response for ${serviceKey} within ${timeoutMs} ms (${attempts} attempt${attempts === 1 ? '' : 's'})`);
+  constructor(timeoutMs: number, serviceKey: string, attempts: number, why?: string) {
+    super(ProxyErrorCode.ROUTE_TIMEOUT, ResponseStatus.SERVER_TIMEOUT, `no response for ${capName(serviceKey)} within ${timeoutMs} ms (${attempts} attempt${attempts === 1 ? '' : 's'}${why === undefined ? '' : `; ${why}`})`);
   }
 }
 
@@ -117,20 +135,20 @@ export class UpstreamUnavailableError extends ProxyError {
   }
 }
 
-// How an inbound proxy's answers start when its application did not get a call, or lost it.
-const NOT_REACHED_TEXT = 'the application behind the inbound proxy did not get the call: ';
-const LOST_TEXT = 'the application behind the inbound proxy lost the call: ';
-
 /**
  * An inbound proxy could not hand a call to its application (connect failure, no
  * instance: the call did not run) or lost the connection with the call in flight (it may
- * have run). Sent with a message that names this, so the proxy that sent the call can tell
- * it from any other error (see {@link relayedFailure}). Keeps the code of the cause.
+ * have run). Its code (`DM_ERR_APP_NOT_REACHED` / `DM_ERR_APP_LOST`) goes on the wire in the
+ * reply, so the proxy that sent the call can tell it from any other error by code, never by
+ * message text (see {@link relayedFailure}).
  */
 export class ApplicationUnreachableError extends ProxyError {
   constructor(cause: ProxyError) {
     const lost = cause.code === ProxyErrorCode.UPSTREAM_UNAVAILABLE;
-    super(cause.code, ResponseStatus.SERVICE_ERROR, `${lost ? LOST_TEXT : NOT_REACHED_TEXT}${cause.message}`, { cause });
+    super(
+      lost ? ProxyErrorCode.APP_LOST : ProxyErrorCode.APP_NOT_REACHED, ResponseStatus.SERVICE_ERROR,
+      `the application behind the inbound proxy ${lost ? 'lost' : 'did not get'} the call: ${cause.message}`, { cause },
+    );
   }
 }
 
@@ -148,21 +166,25 @@ export function inboundFailure(error: ProxyError): ProxyError {
  * endpoint as if it had seen it itself.
  */
 export class RelayedFailureError extends ProxyError {
-  constructor(code: typeof ProxyErrorCode.CONNECT_FAILURE | typeof ProxyErrorCode.UPSTREAM_UNAVAILABLE, endpoint: string, verb: string, detail: string) {
-    super(code, ResponseStatus.SERVICE_ERROR, `the application behind the inbound proxy at ${endpoint} ${verb} the call: ${detail}`);
+  constructor(code: typeof ProxyErrorCode.CONNECT_FAILURE | typeof ProxyErrorCode.UPSTREAM_UNAVAILABLE, endpoint: string, detail: string) {
+    super(code, ResponseStatus.SERVICE_ERROR, `the sidecar at ${endpoint} answered: ${detail}`);
   }
 }
 
 /**
- * Read the message of a status-70 answer from `endpoint` as a relayed failure: only an
- * inbound proxy's {@link ApplicationUnreachableError}. Anything else (a provider's own
- * error, or a routing proxy's or gateway's final error, which already retried) is undefined
- * and passed to the consumer as it is, so retries never multiply across hops.
+ * Read a status-70 answer from `endpoint` as a relayed failure: only an inbound proxy's
+ * {@link ApplicationUnreachableError}, recognised by its wire code. Anything else (a
+ * provider's own error, or a routing proxy's or gateway's final error, which already
+ * retried) is undefined and passed to the consumer as it is, so retries never multiply
+ * across hops.
  */
 export function relayedFailure(endpoint: string, message: string): RelayedFailureError | undefined {
   if (!message.startsWith(LOCAL_REPLY_PREFIX)) return undefined;
-  const answer = message.slice(LOCAL_REPLY_PREFIX.length);
-  if (answer.startsWith(NOT_REACHED_TEXT)) return new RelayedFailureError(ProxyErrorCode.CONNECT_FAILURE, endpoint, 'did not get', answer.slice(NOT_REACHED_TEXT.length));
-  if (answer.startsWith(LOST_TEXT)) return new RelayedFailureError(ProxyErrorCode.UPSTREAM_UNAVAILABLE, endpoint, 'lost', answer.slice(LOST_TEXT.length));
+  const match = LOCAL_REPLY_PATTERN.exec(message);
+  if (match === null) return undefined;
+  const code = match[1];
+  const detail = message.slice(match[0].length);
+  if (code === ProxyErrorCode.APP_NOT_REACHED) return new RelayedFailureError(ProxyErrorCode.CONNECT_FAILURE, endpoint, detail);
+  if (code === ProxyErrorCode.APP_LOST) return new RelayedFailureError(ProxyErrorCode.UPSTREAM_UNAVAILABLE, endpoint, detail);
   return undefined;
 }

@@ -13,4 +13,4 @@ export * from './proxy.js';
 export * from './admin.js';
 export * from './write-batch.js';
 export * from './timeouts.js';
-export * from './coarse-clock.js';
+export * from './clock.js';

@@ -2,8 +2,11 @@ import net from 'node:net';
 import { DEFAULT_CONNECTION_POOL, type MeshConfig } from '@dubbo-mesh/config';
 import { DEFAULT_MAX_PAYLOAD, SerializationId, isDubboProtocolError, peekRequestFrame, serializationName, type Frame } from '@dubbo-mesh/protocol';
 import { ActiveRequest, sendLocalReply, type AccessLogEntry, type RequestContext, type StaticTarget } from './active-request.js';
+import { systemClock, type Clock } from './clock.js';
 import { ClusterManager } from './cluster-manager.js';
-import { DownstreamConnection, type RequestHandler } from './downstream-connection.js';
+import {
+  DEFAULT_DOWNSTREAM_LIMITS, DEFAULT_MAX_BUFFERED_FRAME_BYTES, DownstreamConnection, FrameBudget, type DownstreamContext, type DownstreamLimits, type RequestHandler,
+} from './downstream-connection.js';
 import { BadRequestError, ListenError, NoConfigError, ServiceNotFoundError } from './errors.js';
 import { RetryBudget } from './retry-budget.js';
 import { RoutingTable, formatServiceKey } from './routing-table.js';
@@ -34,8 +37,22 @@ export interface ProxyOptions {
   defaultTimeoutMs?: number;
   /** How long an endpoint that left the config keeps its connections for in-flight calls. */
   removedEndpointGraceMs?: number;
+  /** Per-connection limits against hostile or broken consumers (defaults: {@link DEFAULT_DOWNSTREAM_LIMITS}). */
+  limits?: Partial<DownstreamLimits>;
+  /** Cap on bytes of incomplete frames over all downstream connections; default 256 MiB. */
+  maxBufferedFrameBytes?: number;
+  /** How often connections are checked against the frame and idle timeouts; default 1 s. */
+  sweepIntervalMs?: number;
+  /** The retry budget shared by every call (Finagle's): retries may add `percent`% to calls, plus `minRetriesPerSecond`. Default 20% + 10/s over 10 s. */
+  retryBudget?: { percent?: number; minRetriesPerSecond?: number; ttlSeconds?: number };
+  /** The clock of every timer and deadline (tests pass a fake one). */
+  clock?: Clock;
   onAccessLog?: (entry: AccessLogEntry) => void;
-  log?: (message: string, error?: unknown) => void;
+  /**
+   * Warnings worth an operator's eye (a connection closed for a bad frame, …): one line
+   * each, never with an error object (a consumer's mistake is not a stack trace).
+   */
+  log?: (message: string, error?: undefined) => void;
 }
 
 /** A bound listener. */
@@ -59,13 +76,29 @@ export class DubboProxy {
   private inboundTarget: StaticTarget | undefined;
   private stopping = false;
   private readonly maxPayload: number;
+  /** The clock of every timer and deadline of this proxy. */
+  readonly clock: Clock;
+  private readonly downstream: DownstreamContext;
+  private sweepTimer: unknown;
+  private readonly sweepIntervalMs: number;
 
   constructor(private readonly options: ProxyOptions) {
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    const clock = (this.clock = options.clock ?? systemClock);
+    this.sweepIntervalMs = options.sweepIntervalMs ?? 1000;
+    this.downstream = {
+      stats: this.stats,
+      clock,
+      maxPayload: this.maxPayload,
+      limits: Object.freeze({ ...DEFAULT_DOWNSTREAM_LIMITS, ...options.limits }),
+      frameBudget: new FrameBudget(options.maxBufferedFrameBytes ?? DEFAULT_MAX_BUFFERED_FRAME_BYTES, this.stats),
+      log: options.log,
+    };
     this.clusters = new ClusterManager({
       maxPayload: this.maxPayload,
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 60_000,
       stats: this.stats,
+      clock,
       removedEndpointGraceMs: options.removedEndpointGraceMs ?? 30_000,
       onReadonly: (endpoint, frame) => {
         // The local application is going away: tell the proxies that call it, so they stop too.
@@ -75,8 +108,9 @@ export class DubboProxy {
     this.context = {
       stats: this.stats,
       clusters: this.clusters,
-      retryBudget: new RetryBudget(),
-      timeouts: new TimeoutQueue(),
+      clock,
+      retryBudget: new RetryBudget(options.retryBudget?.percent, options.retryBudget?.minRetriesPerSecond, options.retryBudget?.ttlSeconds, clock),
+      timeouts: new TimeoutQueue(clock),
       defaultTimeoutMs: options.defaultTimeoutMs ?? 3000,
       onComplete: options.onAccessLog,
     };
@@ -111,7 +145,15 @@ export class DubboProxy {
       this.listeners.length = 0;
       throw error;
     }
+    this.sweepTimer = this.clock.setTimer(this.sweep, this.sweepIntervalMs);
   }
+
+  /** Check every downstream connection against the frame and idle timeouts. */
+  private readonly sweep = (): void => {
+    const now = this.clock.now();
+    for (const listener of this.listeners) for (const connection of listener.connections) connection.sweep(now);
+    if (!this.stopping) this.sweepTimer = this.clock.setTimer(this.sweep, this.sweepIntervalMs);
+  };
 
   private async bindListeners(): Promise<void> {
     const { outbound, inbound, inboundTarget, role } = this.options;
@@ -140,7 +182,7 @@ export class DubboProxy {
         socket.destroy();
         return;
       }
-      const connection = new DownstreamConnection(socket, handler, this.stats, this.maxPayload, this.options.log);
+      const connection = new DownstreamConnection(socket, handler, this.downstream);
       connections.add(connection);
       socket.on('close', () => connections.delete(connection));
     });
@@ -197,6 +239,7 @@ export class DubboProxy {
    */
   async destroy(): Promise<void> {
     this.stopping = true;
+    this.clock.clearTimer(this.sweepTimer);
     const closed = this.listeners.map((listener) => new Promise<void>((resolve) => listener.server.close(() => resolve())));
     for (const listener of this.listeners) for (const connection of listener.connections) connection.socket.destroy();
     this.clusters.close();
@@ -209,14 +252,15 @@ export class DubboProxy {
    */
   async stop(drainTimeoutMs = 5000): Promise<boolean> {
     this.stopping = true;
+    this.clock.clearTimer(this.sweepTimer);
     const closed = this.listeners.map((listener) => new Promise<void>((resolve) => listener.server.close(() => resolve())));
     const drained = Promise.all(this.listeners.flatMap((listener) => [...listener.connections].map((c) => c.drain()))).then(() => true);
-    let timer: NodeJS.Timeout | undefined;
+    let timer: unknown;
     const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), drainTimeoutMs);
+      timer = this.clock.setTimer(() => resolve(false), drainTimeoutMs);
     });
     const inTime = await Promise.race([drained, timedOut]);
-    clearTimeout(timer);
+    this.clock.clearTimer(timer);
     for (const listener of this.listeners) for (const connection of listener.connections) connection.socket.destroy();
     this.clusters.close();
     await Promise.all(closed);

@@ -1,4 +1,4 @@
-import { coarseNow } from './coarse-clock.js';
+import { systemClock, type Clock } from './clock.js';
 
 /**
  * A retry budget over a time window (Finagle's RetryBudget): every call deposits
@@ -16,18 +16,18 @@ export class RetryBudget {
     readonly percent = 20,
     readonly minRetriesPerSecond = 10,
     readonly ttlSeconds = 10,
-    private readonly now: () => number = coarseNow,
+    private readonly clock: Pick<Clock, 'now'> = systemClock,
   ) {
     this.slots = new Float64Array(ttlSeconds);
     this.slotSeconds = new Float64Array(ttlSeconds).fill(-1);
   }
 
-  /** The clock reading the last slot was found for, and that slot: the clock is coarse, so most calls reuse it. */
+  /** The clock reading the last slot was found for, and that slot: calls of one burst share a reading, so most reuse it. */
   private lastNow = -1;
   private lastSlot = 0;
 
   private slot(): number {
-    const now = this.now();
+    const now = this.clock.now();
     if (now === this.lastNow) return this.lastSlot;
     const second = Math.floor(now / 1000);
     const index = second % this.ttlSeconds;
@@ -46,7 +46,7 @@ export class RetryBudget {
   }
 
   private hundredths(): number {
-    const second = Math.floor(this.now() / 1000);
+    const second = Math.floor(this.clock.now() / 1000);
     let sum = this.minRetriesPerSecond * this.ttlSeconds * 100;
     for (let i = 0; i < this.ttlSeconds; i++) if (second - this.slotSeconds[i]! < this.ttlSeconds) sum += this.slots[i]!;
     return sum;

@@ -2,36 +2,55 @@
  * The proxy's stats, declared in one list (as Envoy's dubbo_proxy/stats.h). Counters are
  * plain numbers incremented on the hot path; Prometheus reads them at scrape time.
  */
-export const COUNTERS = [
-  'downstream_cx_total',
-  'downstream_cx_protocol_error',
-  'downstream_flow_control_paused_reading',
-  'downstream_flow_control_resumed_reading',
-  'request',
-  'request_decoding_error',
-  'request_event',
-  'heartbeat_answered',
-  'response',
-  'response_success',
-  'response_business_exception',
-  'response_error',
-  'local_response_service_not_found',
-  'local_response_no_healthy_upstream',
-  'local_response_timeout',
-  'local_response_overflow',
-  'local_response_bad_request',
-  'upstream_rq_retry',
-  'upstream_rq_retry_budget_exhausted',
-  'upstream_rq_relayed_failure',
-  'upstream_cx_total',
-  'upstream_cx_connect_fail',
-  'upstream_cx_destroy_with_active_rq',
-  'upstream_readonly_event',
-] as const;
-export type CounterName = (typeof COUNTERS)[number];
+const COUNTER_HELP = {
+  downstream_cx_total: 'Downstream (consumer) connections accepted',
+  downstream_cx_protocol_error: 'Downstream connections closed for a frame that cannot be read (bad magic, over the payload limit)',
+  downstream_cx_rx_frame_timeout: 'Downstream connections closed because an incomplete frame was not completed within the frame timeout',
+  downstream_cx_idle_timeout: 'Downstream connections closed after the idle timeout with no call in flight',
+  downstream_cx_buffer_limit: 'Downstream connections refused because incomplete frames of all connections reached the buffer cap',
+  downstream_cx_write_backed_up: 'Times a consumer left more replies unread than the write limit, so the proxy stopped reading its requests',
+  downstream_cx_max_requests_reached: 'Times a downstream connection reached its cap of calls in flight, so the proxy stopped reading it',
+  downstream_flow_control_paused_reading: 'Times the proxy stopped reading a downstream connection (any reason)',
+  downstream_flow_control_resumed_reading: 'Times the proxy resumed reading a downstream connection',
+  request: 'Requests received (heartbeats and other events excluded)',
+  request_decoding_error: 'Requests that could not be decoded (answered 40)',
+  request_event: 'Event frames received from consumers (heartbeats, READONLY)',
+  heartbeat_answered: 'Heartbeats answered by the proxy itself',
+  response: 'Responses relayed from instances',
+  response_success: 'Relayed responses with a normal result',
+  response_business_exception: 'Relayed responses carrying a business exception (never retried)',
+  response_error: 'Relayed responses with a non-OK status',
+  local_response_service_not_found: 'Local replies 60: no mesh service provides the service key',
+  local_response_no_healthy_upstream: 'Local replies 70: no instance could take the call',
+  local_response_timeout: 'Local replies 31: the route timeout passed',
+  local_response_overflow: 'Local replies 100: a connection-pool or circuit-breaker limit',
+  local_response_bad_request: 'Local replies 40: the request could not be read',
+  upstream_rq_retry: 'Retries sent to another instance',
+  upstream_rq_retry_budget_exhausted: 'Retries not sent because the retry budget was spent',
+  upstream_rq_relayed_failure: "Answers of an inbound sidecar saying its application did not get or lost the call",
+  upstream_cx_total: 'Upstream (instance) connections opened or attempted',
+  upstream_cx_connect_fail: 'Upstream connect attempts that failed',
+  upstream_cx_destroy_with_active_rq: 'Upstream connections that closed with calls in flight',
+  upstream_readonly_event: 'READONLY events received from instances',
+} as const;
 
-export const GAUGES = ['downstream_cx_active', 'request_active', 'upstream_cx_active'] as const;
-export type GaugeName = (typeof GAUGES)[number];
+/** Counter names, in the order `/stats` and `/metrics` list them. */
+export type CounterName = keyof typeof COUNTER_HELP;
+export const COUNTERS = Object.keys(COUNTER_HELP) as CounterName[];
+
+const GAUGE_HELP = {
+  downstream_cx_active: 'Open downstream (consumer) connections',
+  request_active: 'Calls in flight',
+  upstream_cx_active: 'Open upstream (instance) connections',
+  frame_buffer_bytes: 'Bytes reserved for incomplete frames over all downstream connections (capped)',
+} as const;
+export type GaugeName = keyof typeof GAUGE_HELP;
+export const GAUGES = Object.keys(GAUGE_HELP) as GaugeName[];
+
+/** The `# HELP` text of a counter or gauge. */
+export function statHelp(name: CounterName | GaugeName): string {
+  return (COUNTER_HELP as Record<string, string>)[name] ?? (GAUGE_HELP as Record<string, string>)[name]!;
+}
 
 /** Bucket bounds of `request_time_ms`. */
 export const REQUEST_TIME_BUCKETS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];

@@ -1,35 +1,10 @@
-import { performance } from 'node:perf_hooks';
+import { MAX_TIMER_MS, systemClock, type Clock } from './clock.js';
 
 /**
- * The hot path's clock and timers.
- *
- * `monotonicNow()` reads the clock once per synchronous burst (one received chunk, one timer
- * callback): every call handled in that burst shares the reading, and a microtask marks it
- * stale when the burst ends, so a reading is never carried into a later event.
- *
  * `TimeoutQueue` replaces a `setTimeout` per call. Calls with the same timeout expire in the
  * order they started, so each distinct duration is a FIFO list (intrusive: the call is the
- * node, nothing is allocated) and one Node timer is armed for the earliest head.
+ * node, nothing is allocated) and one timer is armed for the earliest head.
  */
-let reading = 0;
-let fresh = false;
-const markStale = (): void => {
-  fresh = false;
-};
-
-/** Monotonic milliseconds, read at most once per synchronous burst. */
-export function monotonicNow(): number {
-  if (!fresh) {
-    reading = performance.now();
-    fresh = true;
-    queueMicrotask(markStale);
-  }
-  return reading;
-}
-
-/** The longest delay a Node timer takes. */
-const MAX_TIMER_MS = 0x7fffffff;
-
 /** What a {@link TimeoutQueue} holds: the owner is the list node. */
 export interface TimeoutEntry {
   /** When it expires (monotonic ms); set by the queue. */
@@ -49,10 +24,12 @@ interface TimeoutList {
 }
 
 export class TimeoutQueue {
+  constructor(private readonly clock: Clock = systemClock) {}
+
   private readonly lists = new Map<number, TimeoutList>();
   /** The list `add` used last, while it is in `lists`. */
   private lastList: TimeoutList | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
   /** The deadline the timer is armed for (Infinity when not armed). */
   private armedFor = Infinity;
   private size = 0;
@@ -67,7 +44,7 @@ export class TimeoutQueue {
     if (entry.timeoutList !== undefined) this.cancel(entry);
     // Node timers take at most 2^31-1 ms (~24.8 days); a longer timeout (a consumer may send any) is that.
     const durationMs = Math.min(requestedMs, MAX_TIMER_MS);
-    const deadline = monotonicNow() + durationMs;
+    const deadline = this.clock.now() + durationMs;
     // Most calls use the duration the last one used: no Map lookup for them.
     let list = this.lastList;
     if (list === undefined || list.durationMs !== durationMs) {
@@ -122,22 +99,21 @@ export class TimeoutQueue {
     this.lists.clear();
     this.lastList = undefined;
     this.size = 0;
-    clearTimeout(this.timer);
+    this.clock.clearTimer(this.timer);
     this.timer = undefined;
     this.armedFor = Infinity;
   }
 
   private arm(deadline: number): void {
-    clearTimeout(this.timer);
+    this.clock.clearTimer(this.timer);
     this.armedFor = deadline;
-    this.timer = setTimeout(this.fire, Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(deadline - monotonicNow()))));
-    this.timer.unref();
+    this.timer = this.clock.setTimer(this.fire, Math.max(1, Math.ceil(deadline - this.clock.now())));
   }
 
   private readonly fire = (): void => {
     this.timer = undefined;
     this.armedFor = Infinity;
-    const now = monotonicNow();
+    const now = this.clock.now();
     const due: TimeoutEntry[] = [];
     let earliest = Infinity;
     for (const list of this.lists.values()) {

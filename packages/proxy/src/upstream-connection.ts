@@ -4,7 +4,7 @@ import {
 } from '@dubbo-mesh/protocol';
 import { ConnectFailureError, UpstreamUnavailableError, type ProxyError } from './errors.js';
 import { WriteBuffer } from './write-batch.js';
-import { coarseNow } from './coarse-clock.js';
+import { systemClock, type Clock } from './clock.js';
 
 /** Where an upstream connection delivers a call's outcome. */
 export interface UpstreamCall {
@@ -34,6 +34,8 @@ export interface UpstreamConnectionOptions {
   maxPayload: number;
   /** Send a heartbeat after this long with no traffic; close after three times this with nothing read. */
   heartbeatIntervalMs: number;
+  /** Default: real time. */
+  clock?: Clock;
 }
 
 /**
@@ -118,20 +120,23 @@ export class UpstreamConnection {
   private state: 'connecting' | 'open' | 'closed' = 'connecting';
   /** Whether the connection ever opened. */
   opened = false;
-  private connectTimer: NodeJS.Timeout | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private lastReadAt = Date.now();
-  private lastWriteAt = Date.now();
+  private connectTimer: unknown;
+  private heartbeatTimer: unknown;
+  private readonly clock: Clock;
+  private lastReadAt: number;
+  private lastWriteAt: number;
 
   constructor(
     private readonly options: UpstreamConnectionOptions,
     private readonly events: UpstreamConnectionEvents,
   ) {
     this.id = `${options.host}:${options.port}`;
+    this.clock = options.clock ?? systemClock;
+    this.lastReadAt = this.lastWriteAt = this.clock.now();
     this.decoder = new FrameDecoder({ maxPayload: options.maxPayload });
     this.socket = net.connect({ host: options.host, port: options.port, noDelay: true });
     this.output = new WriteBuffer(this.socket, () => this.checkDrained());
-    this.connectTimer = setTimeout(() => this.fail(new ConnectFailureError(this.id, `connect timeout after ${options.connectTimeoutMs} ms`)), options.connectTimeoutMs);
+    this.connectTimer = this.clock.setTimer(() => this.fail(new ConnectFailureError(this.id, `connect timeout after ${options.connectTimeoutMs} ms`)), options.connectTimeoutMs);
     this.socket.once('connect', () => this.onConnect());
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', (error: NodeJS.ErrnoException) => {
@@ -210,18 +215,19 @@ export class UpstreamConnection {
   ping(timeoutMs: number): Promise<boolean> {
     return new Promise((resolve) => {
       let id = 0;
-      const timer = setTimeout(() => {
+      const clock = this.clock;
+      const timer = clock.setTimer(() => {
         this.cancel(id);
         resolve(false);
       }, timeoutMs);
       const call: UpstreamCall = {
         upstreamId: 0,
         onResponse: () => {
-          clearTimeout(timer);
+          clock.clearTimer(timer);
           resolve(true);
         },
         onError: () => {
-          clearTimeout(timer);
+          clock.clearTimer(timer);
           resolve(false);
         },
       };
@@ -234,7 +240,7 @@ export class UpstreamConnection {
       } else if (this.state === 'connecting') {
         this.queue.push({ bytes, id, call, expectsResponse: true });
       } else {
-        clearTimeout(timer);
+        clock.clearTimer(timer);
         resolve(false);
       }
     });
@@ -254,19 +260,17 @@ export class UpstreamConnection {
   }
 
   private write(bytes: Buffer): void {
-    this.lastWriteAt = coarseNow();
+    this.lastWriteAt = this.clock.now();
     this.output.write(bytes);
   }
 
   private onConnect(): void {
     if (this.state !== 'connecting') return;
-    clearTimeout(this.connectTimer);
+    this.clock.clearTimer(this.connectTimer);
     this.state = 'open';
     this.opened = true;
-    this.lastReadAt = Date.now();
-    const interval = this.options.heartbeatIntervalMs;
-    this.heartbeatTimer = setInterval(() => this.onHeartbeatTick(), interval);
-    this.heartbeatTimer.unref();
+    this.lastReadAt = this.clock.now();
+    this.heartbeatTimer = this.clock.setTimer(this.onHeartbeatTick, this.options.heartbeatIntervalMs);
     for (const { bytes, id, call, expectsResponse } of this.queue.splice(0)) {
       if (expectsResponse) this.pending.add(id, call);
       this.write(bytes);
@@ -274,21 +278,26 @@ export class UpstreamConnection {
     this.events.onOpen(this);
   }
 
-  private onHeartbeatTick(): void {
-    const now = Date.now();
+  /** Every heartbeat interval while open: a heartbeat after an idle interval; closed after three silent ones. */
+  private readonly onHeartbeatTick = (): void => {
+    if (this.state !== 'open') return;
+    const now = this.clock.now();
     const interval = this.options.heartbeatIntervalMs;
-    if (now - this.lastReadAt > 3 * interval) {
-      this.fail(new UpstreamUnavailableError(this.id, `nothing read for ${now - this.lastReadAt} ms (heartbeat timeout)`));
-    } else if (now - this.lastReadAt >= interval && now - this.lastWriteAt >= interval) {
+    if (now - this.lastReadAt >= 3 * interval) {
+      this.fail(new UpstreamUnavailableError(this.id, `nothing read for ${Math.round(now - this.lastReadAt)} ms (heartbeat timeout)`));
+      return;
+    }
+    if (now - this.lastReadAt >= interval && now - this.lastWriteAt >= interval) {
       const id = this.nextId;
       this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
       this.pending.add(id, HEARTBEAT_CALL);
       this.write(encodeHeartbeatRequest(BigInt(id)));
-      }
-  }
+    }
+    this.heartbeatTimer = this.clock.setTimer(this.onHeartbeatTick, interval);
+  };
 
   private onData(chunk: Buffer): void {
-    this.lastReadAt = coarseNow();
+    this.lastReadAt = this.clock.now();
     this.decoder.push(chunk);
     try {
       for (let frame = this.decoder.next(); frame !== undefined; frame = this.decoder.next()) this.onFrame(frame);
@@ -319,8 +328,8 @@ export class UpstreamConnection {
   private fail(error: ProxyError): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    clearTimeout(this.connectTimer);
-    clearInterval(this.heartbeatTimer);
+    this.clock.clearTimer(this.connectTimer);
+    this.clock.clearTimer(this.heartbeatTimer);
     this.socket.destroy();
     const calls = [...this.pending.takeAll(), ...this.queue.map((entry) => entry.call)];
     this.queue.length = 0;

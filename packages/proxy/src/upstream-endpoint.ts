@@ -1,7 +1,8 @@
 import type { Frame } from '@dubbo-mesh/protocol';
 import type { EndpointStats } from '@dubbo-mesh/load-balancer';
 import type { HealthCheckConfig, OutlierDetectionConfig } from '@dubbo-mesh/config';
-import { OverflowError, type ProxyError } from './errors.js';
+import { systemClock, type Clock } from './clock.js';
+import { OverflowError, ProxyErrorCode, type ProxyError } from './errors.js';
 import { UpstreamConnection, type UpstreamCall } from './upstream-connection.js';
 import type { ProxyStats } from './stats.js';
 
@@ -16,11 +17,22 @@ export interface UpstreamEndpointOptions {
   maxPayload: number;
   heartbeatIntervalMs: number;
   stats: ProxyStats;
+  /** Default: real time. */
+  clock?: Clock;
+  /** Jitter source for the connect backoff (tests pass a fixed one). */
+  random?: () => number;
   /** Called when the endpoint's availability changes (READONLY, connect failures). */
   onAvailabilityChange: (endpoint: UpstreamEndpoint) => void;
   /** Called with a READONLY event the instance sent. */
   onReadonly?: (endpoint: UpstreamEndpoint, frame: Frame) => void;
 }
+
+/** The first wait after a failed connect; it doubles per failure in a row. */
+export const CONNECT_BACKOFF_BASE_MS = 250;
+/** The longest wait between connect attempts to one instance. */
+export const CONNECT_BACKOFF_MAX_MS = 5_000;
+/** Ejections last at most this long, however often an instance was ejected. */
+const MAX_EJECTION_MS = 300_000;
 
 /**
  * One instance (`host:port`) and its pool of multiplexed connections. Shared by every
@@ -36,19 +48,31 @@ export class UpstreamEndpoint {
   readonly = false;
   /** Consecutive failed calls (connect failures, lost connections, timeouts), for outlier detection. */
   consecutiveErrors = 0;
-  /** Ejected by outlier detection until this time (ms since epoch); 0 when not ejected. */
+  /** Ejected by outlier detection until this time (the clock's monotonic ms); 0 when never ejected. */
   ejectedUntil = 0;
-  /** How many times it was ejected: each ejection lasts baseEjectionTime × this. */
+  /**
+   * The ejection multiplier: each ejection lasts baseEjectionTime × this. It grows by one per
+   * ejection and, as Envoy's, shrinks by one per outlier-detection `interval` the instance
+   * spent un-ejected since its last ejection ended.
+   */
   ejections = 0;
-  private ejectionTimer: NodeJS.Timeout | undefined;
+  private ejectionTimer: unknown;
+  /** Connect attempts that failed in a row (reset when a connection opens). */
+  connectFailures = 0;
+  /** No new connection is dialled before this time (monotonic ms): backoff after failed connects. */
+  connectBackoffUntil = 0;
+  private backoffTimer: unknown;
   /** Active health: false after `unhealthyThreshold` unanswered heartbeats in a row. */
   healthy = true;
   private healthCheck: HealthCheckConfig | undefined;
-  private healthTimer: NodeJS.Timeout | undefined;
+  private healthTimer: unknown;
   private healthFailures = 0;
   private healthSuccesses = 0;
   private probing = false;
   private connections: UpstreamConnection[] = [];
+  private readonly clock: Clock;
+  /** Closed for good (left the config, or the proxy stops). */
+  private closed = false;
   settings: PoolSettings;
 
   constructor(
@@ -59,11 +83,29 @@ export class UpstreamEndpoint {
   ) {
     this.id = `${host}:${port}`;
     this.settings = settings;
+    this.clock = options.clock ?? systemClock;
   }
 
-  /** Whether new calls may be sent here (not READONLY, not failing health checks; ejection is weighed by the cluster). */
+  /**
+   * Whether new calls may be sent here: not READONLY, not failing health checks, not waiting
+   * to dial again after failed connects (ejection is weighed by the cluster, against its cap).
+   */
   get available(): boolean {
-    return !this.readonly && this.healthy;
+    return !this.readonly && this.healthy && !this.backingOff;
+  }
+
+  /** Whether a failed connect keeps this instance from being dialled now. */
+  get backingOff(): boolean {
+    return this.connectBackoffUntil > this.clock.now();
+  }
+
+  /** Why the instance takes no new calls, or undefined when it does (ejection aside). */
+  get unavailableReason(): string | undefined {
+    if (this.readonly) return `${this.id} sent READONLY`;
+    if (!this.healthy) return `${this.id} fails its health checks`;
+    const wait = this.connectBackoffUntil - this.clock.now();
+    if (wait > 0) return `${this.id} refused ${this.connectFailures} connect${this.connectFailures === 1 ? '' : 's'} in a row; next attempt in ${Math.ceil(wait)} ms`;
+    return undefined;
   }
 
   /**
@@ -74,7 +116,7 @@ export class UpstreamEndpoint {
   configureHealthCheck(config: HealthCheckConfig | undefined): void {
     if (JSON.stringify(config) === JSON.stringify(this.healthCheck)) return;
     this.healthCheck = config;
-    clearInterval(this.healthTimer);
+    this.clock.clearTimer(this.healthTimer);
     this.healthTimer = undefined;
     if (config === undefined) {
       if (!this.healthy) {
@@ -83,13 +125,20 @@ export class UpstreamEndpoint {
       }
       return;
     }
-    this.healthTimer = setInterval(() => void this.probe(), config.intervalMs);
-    this.healthTimer.unref();
+    this.healthTimer = this.clock.setTimer(this.onHealthTick, config.intervalMs);
   }
+
+  private readonly onHealthTick = (): void => {
+    const config = this.healthCheck;
+    if (config === undefined) return;
+    this.healthTimer = this.clock.setTimer(this.onHealthTick, config.intervalMs);
+    void this.probe();
+  };
 
   private async probe(): Promise<void> {
     const config = this.healthCheck;
-    if (config === undefined || this.probing) return;
+    // While backing off after failed connects the instance is unavailable anyway: no dial.
+    if (config === undefined || this.probing || this.backingOff) return;
     this.probing = true;
     let answered = false;
     try {
@@ -116,7 +165,7 @@ export class UpstreamEndpoint {
 
   /** Whether outlier detection has ejected it. */
   get ejected(): boolean {
-    return this.ejectedUntil > Date.now();
+    return this.ejectedUntil > this.clock.now();
   }
 
   /** A call succeeded. */
@@ -126,19 +175,47 @@ export class UpstreamEndpoint {
 
   /**
    * A call failed at the connection level. After `consecutiveErrors` in a row the endpoint is
-   * ejected for baseEjectionTime × the number of times it has been ejected.
+   * ejected for baseEjectionTime × its ejection multiplier, and returns at the first
+   * outlier-detection `interval` boundary after that (Envoy's analysis sweep): the ejection
+   * lasts a whole number of intervals.
    */
   recordFailure(outlier: OutlierDetectionConfig | undefined): void {
     this.consecutiveErrors += 1;
     if (outlier === undefined || this.consecutiveErrors < outlier.consecutiveErrors || this.ejected) return;
+    const clock = this.clock;
+    const now = clock.now();
+    const interval = Math.max(1, outlier.intervalMs);
+    // Every interval spent un-ejected since the last ejection ended takes one off the multiplier.
+    if (this.ejections > 0) this.ejections = Math.max(0, this.ejections - Math.floor((now - this.ejectedUntil) / interval));
     this.ejections += 1;
     this.consecutiveErrors = 0;
-    const duration = Math.min(outlier.baseEjectionTimeMs * this.ejections, 300_000);
-    this.ejectedUntil = Date.now() + duration;
+    const duration = Math.min(outlier.baseEjectionTimeMs * this.ejections, MAX_EJECTION_MS);
+    this.ejectedUntil = now + Math.max(1, Math.ceil(duration / interval)) * interval;
     this.options.onAvailabilityChange(this);
-    clearTimeout(this.ejectionTimer);
-    this.ejectionTimer = setTimeout(() => this.options.onAvailabilityChange(this), duration + 1);
-    this.ejectionTimer.unref();
+    clock.clearTimer(this.ejectionTimer);
+    this.ejectionTimer = clock.setTimer(() => this.options.onAvailabilityChange(this), this.ejectedUntil - now);
+  }
+
+  /** A connection opened: dialling works again. */
+  private onConnected(): void {
+    this.connectFailures = 0;
+  }
+
+  /**
+   * A connect attempt failed (refused, unreachable, timed out): wait before dialling again,
+   * 250 ms doubling per failure in a row up to 5 s, ±20% jitter so many proxies do not dial
+   * in step. Meanwhile the instance is unavailable: calls go to other instances, or fail at
+   * once when there is none, instead of redialling a dead instance hundreds of times a second.
+   */
+  private onConnectFailed(): void {
+    this.connectFailures += 1;
+    const clock = this.clock;
+    const ceiling = Math.min(CONNECT_BACKOFF_MAX_MS, CONNECT_BACKOFF_BASE_MS * 2 ** Math.min(this.connectFailures - 1, 30));
+    const delay = Math.round(ceiling * (0.8 + 0.4 * (this.options.random ?? Math.random)()));
+    this.connectBackoffUntil = clock.now() + delay;
+    clock.clearTimer(this.backoffTimer);
+    this.backoffTimer = clock.setTimer(() => this.options.onAvailabilityChange(this), delay);
+    this.options.onAvailabilityChange(this);
   }
 
   /** Open connections. */
@@ -194,16 +271,20 @@ export class UpstreamEndpoint {
     const connection = new UpstreamConnection(
       {
         host: this.host, port: this.port, connectTimeoutMs: this.settings.connectTimeoutMs,
-        maxPayload: this.options.maxPayload, heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+        maxPayload: this.options.maxPayload, heartbeatIntervalMs: this.options.heartbeatIntervalMs, clock: this.clock,
       },
       {
         onOpen: () => {
           stats.gauges.upstream_cx_active += 1;
+          this.onConnected();
         },
-        onClose: (closed: UpstreamConnection, _error: ProxyError, inFlight: number) => {
+        onClose: (closed: UpstreamConnection, error: ProxyError, inFlight: number) => {
           this.connections = this.connections.filter((c) => c !== closed);
           if (closed.opened) stats.gauges.upstream_cx_active -= 1;
-          else stats.counters.upstream_cx_connect_fail += 1;
+          else if (error.code === ProxyErrorCode.CONNECT_FAILURE) {
+            stats.counters.upstream_cx_connect_fail += 1;
+            if (!this.closed) this.onConnectFailed();
+          }
           if (inFlight > 0) stats.counters.upstream_cx_destroy_with_active_rq += 1;
         },
         onReadonly: (_connection, frame) => {
@@ -222,8 +303,12 @@ export class UpstreamEndpoint {
 
   /** Close every connection (the endpoint left the config, or the proxy stops). */
   close(reason: string): void {
-    clearTimeout(this.ejectionTimer);
-    clearInterval(this.healthTimer);
+    this.closed = true;
+    const clock = this.clock;
+    clock.clearTimer(this.ejectionTimer);
+    clock.clearTimer(this.healthTimer);
+    clock.clearTimer(this.backoffTimer);
+    this.healthCheck = undefined;
     for (const connection of this.connections) connection.destroy(reason);
     this.connections = [];
   }

@@ -6,10 +6,10 @@ import net from 'node:net';
 import {
   FrameDecoder, encodeRequest, encodeRequestBody, encodeResponse, encodeResponseBody, readRequestId,
 } from '@dubbo-mesh/protocol';
-import { DownstreamConnection, DubboProxy, ProxyStats, UPSTREAM_BUFFER_LIMIT, UpstreamConnection } from '@dubbo-mesh/proxy';
-import { USER_SERVICE } from '@dubbo-mesh/test-support';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import {
+  DEFAULT_DOWNSTREAM_LIMITS, DownstreamConnection, DubboProxy, FrameBudget, ProxyStats, UPSTREAM_BUFFER_LIMIT, UpstreamConnection, systemClock,
+} from '@dubbo-mesh/proxy';
+import { USER_SERVICE, waitUntil } from '@dubbo-mesh/test-support';
 
 /** An instance that reads nothing until `release()`, then answers every request. */
 async function stalledInstance(): Promise<{ port: number; release(): void; received(): number; close(): Promise<void> }> {
@@ -73,23 +73,18 @@ t.test(`a stalled instance pauses the consumer's connection (${twoWay ? 'two-way
   for (let i = 1; i <= calls; i++) consumer.write(encodeRequest(BigInt(i), body, { twoWay }));
   const sent = calls * (body.length + 16);
 
-  // Wait until nothing moves any more: the proxy has stopped reading.
-  let last = -1;
-  for (let i = 0; i < 100 && consumer.writableLength !== last; i++) {
-    last = consumer.writableLength;
-    await sleep(50);
-  }
+  // The proxy stops reading once the upstream connection holds its limit unsent.
   const counters = proxy.stats.counters;
-  t.ok(counters.downstream_flow_control_paused_reading >= 1, 'the proxy paused reading the consumer');
+  await waitUntil(() => counters.downstream_flow_control_paused_reading >= 1, 'the proxy to pause reading the consumer');
   t.ok(consumer.writableLength > sent / 4, `the consumer still holds ${(consumer.writableLength / 2 ** 20).toFixed(1)} MiB of ${(sent / 2 ** 20).toFixed(1)} MiB: the proxy did not take it all into memory`);
   t.equal(instance.received(), 0, 'the stalled instance read nothing');
   t.ok(UPSTREAM_BUFFER_LIMIT < sent / 16, 'the limit is far below what was sent');
 
   instance.release();
-  for (let i = 0; i < 400 && instance.received() < calls; i++) await sleep(25);
+  await waitUntil(() => instance.received() >= calls, 'every call to reach the instance');
   t.equal(instance.received(), calls, 'each call reached the instance once');
   if (twoWay) {
-    for (let i = 0; i < 400 && answers.size < calls; i++) await sleep(25);
+    await waitUntil(() => answers.size >= calls, 'every answer');
     t.equal(answers.size, calls, 'every call was answered once the instance read again');
     t.ok([...answers.values()].every((status) => status === 20), 'each with OK');
   }
@@ -115,14 +110,16 @@ t.test('a paused consumer connection that closes is forgotten by the upstream it
     await new Promise((resolve) => server.close(resolve));
   });
   const stats = new ProxyStats();
-  const downstream = new DownstreamConnection(accepted, () => {}, stats, 1 << 20);
+  const downstream = new DownstreamConnection(accepted, () => {}, {
+    stats, clock: systemClock, maxPayload: 1 << 20, limits: DEFAULT_DOWNSTREAM_LIMITS, frameBudget: new FrameBudget(1 << 30),
+  });
+  await waitUntil(() => upstream.isOpen, 'the upstream connection to open');
   // Fill the upstream past its limit: the instance reads nothing.
   const call = { upstreamId: 0, onResponse() {}, onError() {} };
   const body = encodeRequestBody({ path: USER_SERVICE, method: 'echo', parameterTypes: ['java.lang.String'], arguments: ['y'.repeat(1024 * 1024)] });
-  for (let i = 0; i < 200 && !upstream.saturated; i++) {
-    upstream.send(encodeRequest(BigInt(i), body), call);
-    await sleep(5);
-  }
+  for (let i = 0; i < 200 && !upstream.saturated; i++) upstream.send(encodeRequest(BigInt(i), body), call);
+  // Handed to the socket when the loop's poll phase ends.
+  await new Promise((resolve) => setImmediate(resolve));
   t.ok(upstream.saturated, 'the upstream connection is saturated');
   downstream.waitFor(upstream);
   downstream.waitFor(upstream); // a second call on the same pair waits once

@@ -2,7 +2,8 @@
 import t from 'tap';
 import { decodeErrorMessage, decodeFrame } from '@dubbo-mesh/protocol';
 import {
-  ConnectFailureError, NoConfigError, NoHealthyUpstreamError, OverflowError, ProxyErrorCode, RouteTimeoutError, UpstreamUnavailableError, inboundFailure, relayedFailure,
+  ConnectFailureError, NoConfigError, NoHealthyUpstreamError, OverflowError, ProxyErrorCode, RouteTimeoutError, ServiceNotFoundError, UpstreamUnavailableError,
+  capName, inboundFailure, relayedFailure,
 } from '@dubbo-mesh/proxy';
 
 function replyMessage(error: { toLocalReply(id: bigint): Buffer }): string {
@@ -13,10 +14,10 @@ function replyMessage(error: { toLocalReply(id: bigint): Buffer }): string {
 
 t.test('an inbound proxy\'s answer that its application did not get or lost the call is read back with its code', async (t) => {
   const refused = inboundFailure(new ConnectFailureError('127.0.0.1:20880', 'ECONNREFUSED'));
-  t.equal(replyMessage(refused), 'dubbo-mesh: the application behind the inbound proxy did not get the call: cannot connect to 127.0.0.1:20880: ECONNREFUSED');
+  t.equal(replyMessage(refused), 'dubbo-mesh [DM_ERR_APP_NOT_REACHED]: the application behind the inbound proxy did not get the call: cannot connect to 127.0.0.1:20880: ECONNREFUSED', 'the code is on the wire');
   const connect = relayedFailure('10.0.0.5:20891', replyMessage(refused));
   t.equal(connect?.code, ProxyErrorCode.CONNECT_FAILURE);
-  t.equal(connect?.message, 'the application behind the inbound proxy at 10.0.0.5:20891 did not get the call: cannot connect to 127.0.0.1:20880: ECONNREFUSED');
+  t.equal(connect?.message, 'the sidecar at 10.0.0.5:20891 answered: the application behind the inbound proxy did not get the call: cannot connect to 127.0.0.1:20880: ECONNREFUSED');
   t.equal(relayedFailure('p', replyMessage(inboundFailure(new NoHealthyUpstreamError('inbound', 'all 1 endpoints are unavailable'))))?.code, ProxyErrorCode.CONNECT_FAILURE, 'READONLY there: not run either');
   const lost = relayedFailure('p', replyMessage(inboundFailure(new UpstreamUnavailableError('127.0.0.1:20880', 'connection closed'))));
   t.equal(lost?.code, ProxyErrorCode.UPSTREAM_UNAVAILABLE);
@@ -31,4 +32,14 @@ t.test('anything else is passed on as it is: retries never multiply across hops'
   t.equal(relayedFailure('p', replyMessage(new RouteTimeoutError(100, 'org.example.Api', 1))), undefined, 'a timeout there: the call may have run');
   t.equal(relayedFailure('p', replyMessage(new NoConfigError('org.example.Api'))), undefined);
   t.equal(relayedFailure('p', ''), undefined);
+  t.equal(relayedFailure('p', 'dubbo-mesh: the application behind the inbound proxy did not get the call: x'), undefined, 'English text alone is not a code');
+  t.equal(relayedFailure('p', 'dubbo-mesh [DM_ERR_CONNECT_FAILURE]: cannot connect to 10.0.0.9:20891: ECONNREFUSED'), undefined, 'another code');
+});
+
+t.test('a name a consumer chose is cut in messages', async (t) => {
+  const path = `org.example.${'x'.repeat(100_000)}`;
+  const message = replyMessage(new ServiceNotFoundError(path));
+  t.ok(message.length < 400, `the reply is ${message.length} characters, not 100 KB`);
+  t.match(message, /^dubbo-mesh \[DM_ERR_SERVICE_NOT_FOUND\]: no mesh service provides org\.example\.x+…\(99756 more characters\)$/);
+  t.equal(capName('short'), 'short');
 });

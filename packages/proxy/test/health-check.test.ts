@@ -4,7 +4,7 @@ import t from 'tap';
 import net from 'node:net';
 import { buildConfig, startMesh } from './fixtures/mesh.js';
 import { userClient } from './fixtures/consumer.js';
-import { USER_SERVICE } from '@dubbo-mesh/test-support';
+import { USER_SERVICE, waitUntil } from '@dubbo-mesh/test-support';
 
 t.test('heartbeats take a silent instance out of rotation and bring it back', async (t) => {
   const mesh = await startMesh([{ name: 'v1-a', version: 'v1' }, { name: 'v1-b', version: 'v1' }]);
@@ -40,21 +40,20 @@ t.test('heartbeats take a silent instance out of rotation and bring it back', as
     },
     {
       apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboPolicy', metadata: { name: 'user-provider' },
-      spec: { service: 'user-provider', healthCheck: { interval: '50ms', timeout: '40ms', unhealthyThreshold: 2, healthyThreshold: 1 } },
+      // A timeout far above what a loaded machine takes to answer a heartbeat over loopback.
+      spec: { service: 'user-provider', healthCheck: { interval: '50ms', timeout: '1s', unhealthyThreshold: 2, healthyThreshold: 1 } },
     },
     { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboRoute', metadata: { name: 'r' }, spec: { hosts: [USER_SERVICE], routes: [{ destinations: [{ service: 'user-provider' }], timeout: '300ms', retries: { attempts: 0 } }] } },
   ]), 'health');
   const endpoint = () => mesh.outbound.clusters.allEndpoints().find((e) => e.port === blackHolePort)!;
-  const until = async (predicate: () => boolean) => {
-    for (let i = 0; i < 100 && !predicate(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    return predicate();
-  };
-  t.ok(await until(() => !endpoint().healthy), 'the silent instance is marked unhealthy by heartbeats alone');
+  await waitUntil(() => !endpoint().healthy, 'the silent instance to be marked unhealthy');
+  t.pass('the silent instance is marked unhealthy by heartbeats alone');
   t.ok(mesh.outbound.clusters.allEndpoints().filter((e) => e.port !== blackHolePort).every((e) => e.healthy), 'the answering ones stay healthy');
 
   const results = await Promise.all(Array.from({ length: 60 }, (_, i) => client.getUser(i)));
   t.equal(results.filter((r) => r.err !== null).length, 0, 'no call went to it (none timed out, with retries off)');
 
   answering = true;
-  t.ok(await until(() => endpoint().healthy), 'answered heartbeats bring it back');
+  await waitUntil(() => endpoint().healthy, 'the instance to be healthy again');
+  t.pass('answered heartbeats bring it back');
 });

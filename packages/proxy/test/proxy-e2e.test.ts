@@ -3,7 +3,7 @@ import t from 'tap';
 import net from 'node:net';
 import { decodeErrorMessage, decodeFrame, encodeHeartbeatRequest, encodeRequest, encodeRequestBody, ResponseStatus } from '@dubbo-mesh/protocol';
 import { DubboProxy } from '@dubbo-mesh/proxy';
-import { USER_SERVICE } from '@dubbo-mesh/test-support';
+import { USER_SERVICE, waitUntil } from '@dubbo-mesh/test-support';
 import { startMesh, type Mesh } from './fixtures/mesh.js';
 import { userClient } from './fixtures/consumer.js';
 
@@ -71,7 +71,7 @@ t.test('an unknown service key gets status 60 with a message naming it', async (
   t.teardown(() => client.close());
   const result = await client.call('org.example.NoSuchService', 'ping');
   t.equal(result.res, null);
-  t.match(String(result.err?.message), /dubbo-mesh: no mesh service provides org\.example\.NoSuchService:1\.0\.0/);
+  t.match(String(result.err?.message), /dubbo-mesh \[DM_ERR_\w+\]: no mesh service provides org\.example\.NoSuchService:1\.0\.0/);
   t.ok(mesh.outbound.stats.counters.local_response_service_not_found >= 1);
 });
 
@@ -85,7 +85,7 @@ t.test('before its first snapshot a proxy answers 70 saying it waits for its con
   });
   t.equal(proxy.ready, false, 'not ready');
   const result = await client.getUser(1);
-  t.match(String(result.err?.message), /dubbo-mesh: no configuration yet, so no route for org\.apache\.dubbo\.benchmark\.service\.UserService:1\.0\.0: the proxy is waiting for its first snapshot/);
+  t.match(String(result.err?.message), /dubbo-mesh \[DM_ERR_\w+\]: no configuration yet, so no route for org\.apache\.dubbo\.benchmark\.service\.UserService:1\.0\.0: the proxy is waiting for its first snapshot/);
   t.equal(proxy.stats.counters.local_response_no_healthy_upstream, 1);
 });
 
@@ -101,7 +101,7 @@ t.test('a one-way call reaches the provider, also on a connection that is still 
   // The outbound proxy has no connection to the inbound proxy yet, nor the inbound proxy to the provider.
   socket.write(encodeRequest(1n, body, { twoWay: false }));
   socket.write(encodeRequest(2n, body, { twoWay: false }));
-  for (let i = 0; i < 100 && instance.calls < before + 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  await waitUntil(() => instance.calls >= before + 2, 'both one-way calls to arrive');
   t.equal(instance.calls - before, 2, 'both one-way calls arrived');
 });
 
@@ -117,7 +117,7 @@ t.test('a route timeout is a local reply 31 the real client sees', async (t) => 
   });
   const started = Date.now();
   const result = await client.getUser(5);
-  t.match(String(result.err?.message), /dubbo-mesh: no response for .*UserService:1\.0\.0 within 150 ms \(1 attempt\)/);
+  t.match(String(result.err?.message), /dubbo-mesh \[DM_ERR_\w+\]: no response for .*UserService:1\.0\.0 within 150 ms \(1 attempt\)/);
   t.ok(Date.now() - started < 900, 'answered at the route timeout, not the provider delay');
   const entry = mesh.log.at(-1)!;
   t.match(entry, { status: 31, rule: 'slow', attempts: 1, endpoint: mesh.instances[2]!.inboundAddress }, 'the access log names the endpoint that timed out');
@@ -168,6 +168,6 @@ t.test('an undecodable request gets status 40 with its own id; the connection st
   });
   const bad = frames.find((f) => f.id === 77n)!;
   t.equal(bad.status, ResponseStatus.BAD_REQUEST);
-  t.match(decodeErrorMessage(bad.body), /dubbo-mesh: cannot decode request: request service path at offset 6 is not a string \(hessian code 0x45\)/);
+  t.match(decodeErrorMessage(bad.body), /dubbo-mesh \[DM_ERR_\w+\]: cannot decode request: request service path at offset 6 is not a string \(hessian code 0x45\)/);
   t.equal(frames.find((f) => f.id === 78n)!.status, ResponseStatus.OK, 'the next call on the same connection works');
 });

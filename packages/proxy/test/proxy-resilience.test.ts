@@ -3,7 +3,7 @@
 import t, { type Test } from 'tap';
 import net from 'node:net';
 import { FrameDecoder, encodeRequest, encodeRequestBody } from '@dubbo-mesh/protocol';
-import { USER_SERVICE } from '@dubbo-mesh/test-support';
+import { USER_SERVICE, waitUntil } from '@dubbo-mesh/test-support';
 import { startMesh, type Instance, type Mesh } from './fixtures/mesh.js';
 import { userClient, type UserClient } from './fixtures/consumer.js';
 
@@ -90,7 +90,7 @@ t.test('an application killed under load behind its live sidecar: no failed call
   const results = await Promise.all(Array.from({ length: 20 }, (_, i) => clients[0]!.getUser(i)));
   const relayed = results.map((r) => String(r.err?.message ?? '')).filter((m) => m.includes('did not get the call'));
   t.ok(relayed.length > 0, 'a call that reached the dead application\'s sidecar fails with its answer');
-  t.match(relayed[0]!, new RegExp(`dubbo-mesh: the application behind the inbound proxy at ${victim.inboundAddress.replace(/\./g, '\\.')} did not get the call: cannot connect to`));
+  t.match(relayed[0]!, new RegExp(`dubbo-mesh \\[DM_ERR_\\w+\\]: the sidecar at ${victim.inboundAddress.replace(/\./g, '\\.')} answered: the application behind the inbound proxy did not get the call: (cannot connect to|no healthy instance of inbound: .* refused \\d+ connects? in a row)`));
 });
 
 t.test('snapshot swaps under load lose no call', async (t) => {
@@ -118,7 +118,7 @@ t.test('the circuit breaker answers 100 past maxRequests', async (t) => {
   const overflow = results.filter((r) => /maxRequests 3/.test(String(r.err?.message)));
   t.equal(results.filter((r) => r.err === null).length, 3, 'three calls in flight are allowed');
   t.equal(overflow.length, 7, 'the rest get a local reply naming the limit');
-  t.match(String(overflow[0]!.err!.message), /dubbo-mesh: default\/user-provider has 3 calls in flight \(maxRequests 3\)/);
+  t.match(String(overflow[0]!.err!.message), /dubbo-mesh \[DM_ERR_\w+\]: default\/user-provider has 3 calls in flight \(maxRequests 3\)/);
   t.equal(mesh.outbound.stats.counters.local_response_overflow, 7);
 });
 
@@ -128,7 +128,7 @@ t.test('a provider\'s READONLY event reaches the outbound proxy, which stops sen
   const leaving = mesh.instances[0]!;
   leaving.provider.sendReadonly();
   const endpoint = () => mesh.outbound.clusters.allEndpoints().find((e) => e.id === leaving.inboundAddress)!;
-  for (let i = 0; i < 100 && !endpoint().readonly; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  await waitUntil(() => endpoint().readonly, 'the outbound proxy to mark the endpoint READONLY');
   t.ok(endpoint().readonly, 'the inbound proxy forwarded READONLY and the outbound proxy marked the endpoint');
   const before = leaving.calls;
   const { errors } = await load([client], 200, 10);
@@ -153,8 +153,10 @@ t.test('a drain answers the calls in flight before it ends the connection', asyn
   mesh.outbound.applySnapshot(mesh.config({ route: { hosts: [USER_SERVICE], routes: [{ destinations: [{ service: 'user-provider' }], retries: { attempts: 0 } }] } }), 'no-retries');
   await load([client], 30, 6); // connections everywhere
   for (const instance of mesh.instances) instance.delayMs = 150;
+  const before = mesh.instances.reduce((sum, i) => sum + i.calls, 0);
   const calls = Promise.all(Array.from({ length: 9 }, (_, i) => client.getUser(i)));
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // Every call is in flight at its provider before the drains begin.
+  await waitUntil(() => mesh.instances.reduce((sum, i) => sum + i.calls, 0) === before + 9, 'the nine calls to reach their providers');
   const stopped = await Promise.all(mesh.instances.map((i) => i.inbound.stop(2000)));
   const results = await calls;
   t.same(results.map((r) => r.err?.message ?? null), Array(9).fill(null), 'every call in flight got its answer');
@@ -178,13 +180,15 @@ t.test('a call sent on a connection whose drain has ended is not executed (its a
   await Promise.all([a, b].map((socket) => new Promise((resolve) => socket.once('connect', resolve))));
   instance.delayMs = 400;
   a.write(encodeRequest(1n, body));
-  for (let i = 0; i < 100 && instance.calls === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  await waitUntil(() => instance.calls === 1, "A's call to reach the provider");
   const bEnded = new Promise((resolve) => b.once('end', resolve));
   const stopped = mesh.outbound.stop(2000);
   await bEnded;
   const before = instance.calls;
+  t.equal(mesh.outbound.stats.gauges.downstream_cx_active, 2, 'A and B are both still open at the proxy');
   b.write(encodeRequest(2n, body));
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  // The positive signal: the proxy closes its side of B when the late call arrives, instead of executing it.
+  await waitUntil(() => mesh.outbound.stats.gauges.downstream_cx_active === 1, 'the proxy to close B');
   t.equal(instance.calls, before, 'the late call was not forwarded');
   t.equal(await stopped, true, 'A\'s call was answered and the drain finished');
   a.destroy();
@@ -206,8 +210,9 @@ t.test('a one-way call that fails gets no local reply (its consumer waits for no
   const body = encodeRequestBody({ path: 'org.example.Unknown', method: 'm', parameterTypes: [], arguments: [] });
   socket.write(encodeRequest(1n, body, { twoWay: false }));
   socket.write(encodeRequest(2n, body));
-  for (let i = 0; i < 100 && ids.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  t.same(ids, [2n], 'only the two-way call is answered (60, service not found)');
-  t.equal(mesh.outbound.stats.counters.local_response_service_not_found, 2, 'both are counted');
+  // A third call after them is the positive signal: once it is answered, any answer to the first would have come.
+  socket.write(encodeRequest(3n, body));
+  await waitUntil(() => ids.length >= 2, 'the answers to the two-way calls');
+  t.same(ids, [2n, 3n], 'only the two-way calls are answered (60, service not found)');
+  t.equal(mesh.outbound.stats.counters.local_response_service_not_found, 3, 'all three are counted');
 });

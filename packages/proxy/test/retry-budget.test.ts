@@ -3,7 +3,7 @@ import { RetryBudget } from '@dubbo-mesh/proxy';
 
 t.test('retries are capped at 20% of calls over the window, plus the reserve', async (t) => {
   let now = 1_000_000;
-  const budget = new RetryBudget(20, 1, 10, () => now);
+  const budget = new RetryBudget(20, 1, 10, { now: () => now });
   t.equal(budget.balance(), 10, 'the reserve: 1 retry/s × 10 s');
   for (let i = 0; i < 1000; i++) budget.deposit();
   let retries = 0;
@@ -16,7 +16,7 @@ t.test('retries are capped at 20% of calls over the window, plus the reserve', a
 
 t.test('in an outage the budget bounds the retry rate', async (t) => {
   let now = 0;
-  const budget = new RetryBudget(20, 0, 10, () => now);
+  const budget = new RetryBudget(20, 0, 10, { now: () => now });
   let calls = 0;
   let retries = 0;
   for (let second = 0; second < 60; second++, now += 1000) {

@@ -3,3 +3,5 @@ export * from './dubbo-test-provider.js';
 export * from './dubbo-js-client.js';
 export * from './user-service.js';
 export * from './seeded-random.js';
+export * from './fake-clock.js';
+export * from './wait.js';
