@@ -7,16 +7,15 @@
 //
 // The proxies run with the Node options a deployment gives them (docs/operations.md: a young
 // generation capped at 8 MiB semi-spaces); pass --proxy-node-options "" for Node's defaults.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { USER_SERVICE } from '@dubbo-mesh/test-support';
 import { runLoad, type LoadResult } from './load-generator.js';
+import { children, cpuSeconds, freePort, rssMiB, start, waitForPort } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,67 +32,6 @@ const options = { connections: Number(values.connections), inFlight: Number(valu
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cli = path.resolve(here, '../../packages/cli/bin/dubbo-mesh.js');
-const children: ChildProcess[] = [];
-
-function start(command: string, args: string[]): { child: ChildProcess; line: (predicate: (text: string) => boolean) => Promise<string> } {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  let buffered = '';
-  const lines: string[] = [];
-  const waiters: Array<() => void> = [];
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    const parts = buffered.split('\n');
-    buffered = parts.pop()!;
-    lines.push(...parts);
-    for (const waiter of waiters.splice(0)) waiter();
-  });
-  const line = (predicate: (text: string) => boolean) => new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${command} ${args.join(' ')}: no ready line`)), 15000);
-    const check = () => {
-      const found = lines.find(predicate);
-      if (found !== undefined) {
-        clearTimeout(timer);
-        resolve(found);
-      } else waiters.push(check);
-    };
-    check();
-  });
-  return { child, line };
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => { socket.destroy(); resolve(true); });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`port ${port} never opened`);
-}
-
-/** utime + stime of a process, in seconds. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function rssMiB(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) / 1024 : NaN;
-}
-
 interface Row extends LoadResult {
   scenario: string;
   proxyCpuSecondsPer1000?: number;

@@ -56,7 +56,7 @@ export class FrameBudget {
 }
 
 /** The default cap on bytes of incomplete frames over all downstream connections. */
-export const DEFAULT_MAX_BUFFERED_FRAME_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_MAX_BUFFERED_FRAME_BYTES = 64 * 1024 * 1024;
 
 /** What every downstream connection of one proxy shares. */
 export interface DownstreamContext {

@@ -39,7 +39,7 @@ export interface ProxyOptions {
   removedEndpointGraceMs?: number;
   /** Per-connection limits against hostile or broken consumers (defaults: {@link DEFAULT_DOWNSTREAM_LIMITS}). */
   limits?: Partial<DownstreamLimits>;
-  /** Cap on bytes of incomplete frames over all downstream connections; default 256 MiB. */
+  /** Cap on bytes of incomplete frames over all downstream connections; default 64 MiB (eight frames of the 8 MiB payload limit). */
   maxBufferedFrameBytes?: number;
   /** How often connections are checked against the frame and idle timeouts; default 1 s. */
   sweepIntervalMs?: number;
