@@ -2,20 +2,12 @@
 // processes talking gRPC, a real provider and the real apache-dubbo-js consumer.
 import t from 'tap';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import dubboJs from 'apache-dubbo-js';
 import { USER_SERVICE, closeDirectlyDubbo, makeUser, startTestProvider, userValue } from '@dubbo-mesh/test-support';
-import { startChild } from './fixtures/child.js';
-
-async function eventually(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return false;
-}
+import { startChild, until } from './fixtures/child.js';
 
 const { DirectlyDubbo, java } = dubboJs as unknown as {
   DirectlyDubbo: { from(options: object): { proxyService(options: object): Record<string, (...args: unknown[]) => Promise<{ res: unknown; err: Error | null }>> } };
@@ -42,16 +34,19 @@ spec:
   const cpReady = await controlPlane.waitFor((l) => l.msg === 'control plane ready');
   const proxy = startChild(['proxy', '--node', 'consumer-7', '--labels', 'app=shop', '--control-plane', cpReady.grpc as string, '--outbound', '127.0.0.1:0', '--admin', '127.0.0.1:0']);
   t.teardown(() => proxy.process.kill('SIGKILL'));
-  const ready = await proxy.waitFor((l) => l.msg === 'proxy ready');
+  const listening = await proxy.waitFor((l) => l.msg === 'proxy listening; waiting for its first snapshot from the control plane');
   const applied = await proxy.waitFor((l) => l.msg === 'applied a snapshot from the control plane');
   t.equal(applied.version, cpReady.version, 'the proxy applied the control plane\'s version');
+  t.equal((await proxy.waitFor((l) => l.msg === 'proxy ready')).version, cpReady.version, 'and says it is ready');
 
-  const dubbo = DirectlyDubbo.from({ dubboAddress: `127.0.0.1:${(ready.listeners as { outbound: { port: number } }).outbound.port}`, dubboVersion: '2.0.2', dubboInvokeTimeout: 5 });
+  const dubbo = DirectlyDubbo.from({ dubboAddress: `127.0.0.1:${(listening.listeners as { outbound: { port: number } }).outbound.port}`, dubboVersion: '2.0.2', dubboInvokeTimeout: 5 });
   t.teardown(() => closeDirectlyDubbo(dubbo));
   const users = dubbo.proxyService({ dubboInterface: USER_SERVICE, version: '1.0.0', methods: { getUser: (id: number) => [java.long(id)] } });
   t.equal(((await users.getUser!(5)).res as { id: number }).id, 5, 'a call routed by the pushed snapshot');
 
   const admin = `http://${cpReady.admin as string}`;
+  // The proxy logs before its ACK has reached the control plane: wait for the control plane's side.
+  await until(async () => /dubbo_mesh_cp_acks_total 1/.test(await (await fetch(`${admin}/metrics`)).text()));
   const proxies = await (await fetch(`${admin}/api/v1/proxies`)).json() as Array<{ node: { id: string; labels: Record<string, string> }; ackedVersion: string; lastNack: unknown }>;
   t.equal(proxies.length, 1);
   t.equal(proxies[0]!.node.id, 'consumer-7');
@@ -72,12 +67,13 @@ spec:
   t.match(metrics, /dubbo_mesh_cp_connected_proxies 1/);
   t.match(metrics, /dubbo_mesh_cp_acks_total 1/);
   t.match(metrics, /dubbo_mesh_cp_push_latency_seconds_count 0/, 'the first snapshot was published before any proxy: no push to time');
-  const proxyReady = await (await fetch(`http://${ready.admin as string}/ready`)).json() as { ready: boolean; version: string };
+  const proxyReady = await (await fetch(`http://${listening.admin as string}/ready`)).json() as { ready: boolean; version: string };
   t.same([proxyReady.ready, proxyReady.version], [true, cpReady.version]);
   // A change while the proxy is connected: a push, timed from publish to the proxy's ACK.
   await writeFile(file, (await readFile(file, 'utf8')).replace(`endpoints: [{address: 127.0.0.1:${provider.port}}]`, `endpoints: [{address: 127.0.0.1:${provider.port}, weight: 50}]`));
   await proxy.waitFor((l) => l.msg === 'applied a snapshot from the control plane' && l.version !== cpReady.version);
-  t.ok(await eventually(async () => /dubbo_mesh_cp_push_latency_seconds_count 1/.test(await (await fetch(`${admin}/metrics`)).text())), 'the push is timed');
+  await until(async () => /dubbo_mesh_cp_push_latency_seconds_count 1/.test(await (await fetch(`${admin}/metrics`)).text()));
+  t.pass('the push is timed');
 
   controlPlane.process.kill('SIGTERM');
   t.equal(await controlPlane.exited, 0, 'the control plane stops on SIGTERM');
@@ -85,6 +81,58 @@ spec:
   t.equal(((await users.getUser!(6)).res as { id: number }).id, 6, 'the proxy serves on without its control plane');
   proxy.process.kill('SIGTERM');
   t.equal(await proxy.exited, 0);
+});
+
+/** A free port: bound on :0, then released for a process started next. */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+t.test('a proxy says what is true: listening but not ready before its first snapshot, ready after, and a reconnect with the snapshot unchanged', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dm-cp-cli-'));
+  const file = path.join(dir, 'mesh.yaml');
+  await writeFile(file, `apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: s}\nspec:\n  interfaces: [org.example.S]\n  endpoints: [{address: 127.0.0.1:20880}]\n`);
+  const grpcAddress = `127.0.0.1:${await freePort()}`;
+  const children: Array<ReturnType<typeof startChild>> = [];
+  t.teardown(async () => {
+    for (const child of children) child.process.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  });
+  const proxy = startChild(['proxy', '--node', 'early', '--control-plane', grpcAddress, '--outbound', '127.0.0.1:0', '--admin', '127.0.0.1:0']);
+  children.push(proxy);
+  const listening = await proxy.waitFor((l) => l.msg === 'proxy listening; waiting for its first snapshot from the control plane');
+  const unreachable = await proxy.waitFor((l) => l.msg === 'control plane unreachable; no snapshot yet: calls are answered 70 (SERVICE_ERROR) until one arrives');
+  t.equal(unreachable.version, null);
+  const notReady = await fetch(`http://${listening.admin as string}/ready`);
+  t.same([notReady.status, await notReady.json()], [503, { ready: false, version: null }], '/ready is 503 before the first snapshot');
+  t.notOk(proxy.lines.some((l) => l.msg === 'proxy ready' || /serving the last snapshot|stays in force/.test(String(l.msg))), 'nothing claims a snapshot it does not have');
+
+  const first = startChild(['control-plane', '--config', file, '--grpc', grpcAddress, '--admin', '127.0.0.1:0']);
+  children.push(first);
+  const cpReady = await first.waitFor((l) => l.msg === 'control plane ready');
+  const ready = await proxy.waitFor((l) => l.msg === 'proxy ready');
+  t.equal(ready.version, cpReady.version, 'ready once the first snapshot is applied');
+  t.equal((await fetch(`http://${listening.admin as string}/ready`)).status, 200);
+
+  // The control plane restarts with the same config: the proxy reconnects and says nothing changed.
+  first.process.kill('SIGTERM');
+  t.equal(await first.exited, 0);
+  const away = await proxy.waitFor((l) => l.msg === 'control plane unreachable; serving the last snapshot');
+  t.equal(away.version, cpReady.version);
+  const second = startChild(['control-plane', '--config', file, '--grpc', grpcAddress, '--admin', '127.0.0.1:0']);
+  children.push(second);
+  const unchanged = await proxy.waitFor((l) => l.msg === 'the snapshot is unchanged since before the reconnect; it stays in force');
+  t.equal(unchanged.version, cpReady.version);
+  t.equal(proxy.lines.filter((l) => l.msg === 'connected to the control plane').length, 2, 'the reconnect is logged');
+  t.equal(proxy.lines.filter((l) => l.msg === 'applied a snapshot from the control plane').length, 1, 'and nothing was applied again');
+  proxy.process.kill('SIGTERM');
+  t.equal(await proxy.exited, 0);
+  second.process.kill('SIGTERM');
+  t.equal(await second.exited, 0);
 });
 
 t.test('control-plane with one valid and one invalid --config exits 1 rather than serve half the config', async (t) => {

@@ -1,13 +1,14 @@
 // `dubbo-mesh proxy --static` as a user runs it: the real executable, a real provider, the
 // real apache-dubbo-js consumer, and the admin API over HTTP.
 import t from 'tap';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dubboJs from 'apache-dubbo-js';
 import { USER_SERVICE, closeDirectlyDubbo, makeUser, startTestProvider, userValue } from '@dubbo-mesh/test-support';
+import { startChild } from './fixtures/child.js';
 
 const bin = fileURLToPath(new URL('../bin/dubbo-mesh.js', import.meta.url));
 const { DirectlyDubbo, java } = dubboJs as unknown as {
@@ -61,32 +62,10 @@ t.test('proxy --static serves calls, reloads the file, refuses a bad change, dra
   const dir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
   const file = path.join(dir, 'mesh.yaml');
   await writeFile(file, meshYaml(provider.port));
-  const child: ChildProcess = spawn(process.execPath, [bin, 'proxy', '--node', 'n1', '--static', file, '--outbound', '127.0.0.1:0', '--admin', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Array<Record<string, unknown>> = [];
-  let buffered = '';
-  const waitFor = (predicate: (line: Record<string, unknown>) => boolean) => new Promise<Record<string, unknown>>((resolve, reject) => {
-    const found = lines.find(predicate);
-    if (found) return resolve(found);
-    const timer = setTimeout(() => reject(new Error(`log line not seen; got ${JSON.stringify(lines)}`)), 5000);
-    const check = () => {
-      const line = lines.find(predicate);
-      if (line) {
-        clearTimeout(timer);
-        child.stdout!.off('data', check);
-        resolve(line);
-      }
-    };
-    child.stdout!.on('data', check);
-  });
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    const parts = buffered.split('\n');
-    buffered = parts.pop()!;
-    for (const part of parts) if (part.trim() !== '') lines.push(JSON.parse(part) as Record<string, unknown>);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const child = startChild(['proxy', '--node', 'n1', '--static', file, '--outbound', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--access-log']);
+  const { waitFor, lines, exited } = child;
   t.teardown(async () => {
-    child.kill('SIGKILL');
+    child.process.kill('SIGKILL');
     await provider.close();
     await rm(dir, { recursive: true, force: true });
   });
@@ -99,6 +78,10 @@ t.test('proxy --static serves calls, reloads the file, refuses a bad change, dra
   const users = dubbo.proxyService({ dubboInterface: USER_SERVICE, version: '1.0.0', methods: { getUser: (id: number) => [java.long(id)] } });
   const result = await users.getUser!(9);
   t.equal((result.res as { id: number }).id, 9, 'a call through the proxy');
+  const call = await waitFor((l) => l.msg === 'call');
+  const access = call.access as { serviceKey: string; status: number; durationMs: number };
+  t.match(access, { serviceKey: `${USER_SERVICE}:1.0.0`, status: 20 });
+  t.ok(access.durationMs > 0 && /^\d+(\.\d{1,3})?$/.test(String(access.durationMs)), `the access log's duration is rounded to 3 decimals: ${access.durationMs}`);
 
   t.same(await (await fetch(`${admin}/ready`)).json(), { ready: true, version: ready.version });
   const stats = await (await fetch(`${admin}/stats`)).json() as { counters: Record<string, number> };
@@ -111,18 +94,103 @@ t.test('proxy --static serves calls, reloads the file, refuses a bad change, dra
   t.match(metrics, /dubbo_mesh_process_resident_memory_bytes/);
 
   await writeFile(file, meshYaml(provider.port).replace('timeout: 2s', 'timeout: never'));
-  const refused = await waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('refused the changed config'));
+  const refused = await waitFor((l) => l.msg === `refused the changed config in ${file}; the last valid config stays in force`);
   t.match((refused.errors as string[])[0], /spec\.routes\[0\]\.timeout: must be a duration/);
   t.equal((await (await fetch(`${admin}/config_dump`)).json() as { version: string }).version, ready.version, 'the previous config stays in force');
   t.equal(((await users.getUser!(10)).res as { id: number }).id, 10, 'and serves');
 
   await writeFile(file, meshYaml(provider.port, '3s'));
-  const applied = await waitFor((l) => l.msg === 'applied the changed config');
+  const applied = await waitFor((l) => l.msg === `applied the changed config in ${file}`);
   const dump = await (await fetch(`${admin}/config_dump`)).json() as { version: string; config: { routes: Array<{ routes: Array<{ timeoutMs: number }> }> } };
   t.equal(dump.version, applied.version);
   t.equal(dump.config.routes[0]!.routes[0]!.timeoutMs, 3000, 'the new config is in force');
 
-  child.kill('SIGTERM');
+  child.process.kill('SIGTERM');
   t.equal(await exited, 0, 'SIGTERM drains and exits 0');
   t.ok(lines.some((l) => l.msg === 'stopped' && l.drained === true));
+});
+
+t.test('proxy --static sees every replacement of its file: renames over it and a ConfigMap ..data symlink swap', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
+  const children: Array<ReturnType<typeof startChild>> = [];
+  t.teardown(async () => {
+    for (const child of children) child.process.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  });
+  const timeoutOf = async (admin: unknown) => ((await (await fetch(`http://${admin as string}/config_dump`)).json()) as { config: { routes: Array<{ routes: Array<{ timeoutMs: number }> }> } }).config.routes[0]!.routes[0]!.timeoutMs;
+
+  // A file replaced by a rename, as `mv tmp file`, `sed -i` and editors do: each one is seen.
+  const file = path.join(dir, 'mesh.yaml');
+  await writeFile(file, meshYaml(20880, '1s'));
+  const plain = startChild(['proxy', '--node', 'n1', '--static', file, '--outbound', '127.0.0.1:0', '--admin', '127.0.0.1:0']);
+  children.push(plain);
+  const ready = await plain.waitFor((l) => l.msg === 'proxy ready');
+  const seen = new Set([ready.version]);
+  const replace = async (target: string, text: string) => {
+    const temporary = `${target}.${seen.size}.tmp`;
+    await writeFile(temporary, text);
+    await rename(temporary, target);
+  };
+  for (const [n, timeout] of ['2s', '3s', '4s'].entries()) {
+    await replace(file, meshYaml(20880, timeout));
+    const applied = await plain.waitFor((l) => l.msg === `applied the changed config in ${file}` && !seen.has(l.version));
+    seen.add(applied.version);
+    t.equal(await timeoutOf(ready.admin), (n + 2) * 1000, `replacement ${n + 1} is in force`);
+  }
+  await replace(file, meshYaml(20880, '5s').replace('kind: DubboRoute', 'kind: DubboRoutes'));
+  const refused = await plain.waitFor((l) => l.msg === `refused the changed config in ${file}; the last valid config stays in force`);
+  t.match((refused.errors as string[]).join('\n'), file, 'the refusal names the file');
+  t.equal(await timeoutOf(ready.admin), 4000, 'the last valid config stays');
+  await replace(file, meshYaml(20880, '6s'));
+  await plain.waitFor((l) => l.msg === `applied the changed config in ${file}` && !seen.has(l.version));
+  t.equal(await timeoutOf(ready.admin), 6000, 'a valid replacement after a refused one is applied');
+
+  // A ConfigMap volume: mesh.yaml -> ..data/mesh.yaml, and an update swaps the ..data symlink.
+  const volume = path.join(dir, 'volume');
+  const revision = async (n: number, timeout: string) => {
+    await mkdir(path.join(volume, `..rev_${n}`), { recursive: true });
+    await writeFile(path.join(volume, `..rev_${n}`, 'mesh.yaml'), meshYaml(20880, timeout));
+    await symlink(`..rev_${n}`, path.join(volume, '..data_tmp'));
+    await rename(path.join(volume, '..data_tmp'), path.join(volume, '..data'));
+  };
+  await revision(1, '1s');
+  const mounted = path.join(volume, 'mesh.yaml');
+  await symlink('..data/mesh.yaml', mounted);
+  const configMap = startChild(['proxy', '--node', 'n2', '--static', mounted, '--outbound', '127.0.0.1:0', '--admin', '127.0.0.1:0']);
+  children.push(configMap);
+  const mountedReady = await configMap.waitFor((l) => l.msg === 'proxy ready');
+  const mountedSeen = new Set([mountedReady.version]);
+  for (const [n, timeout] of ['2s', '3s'].entries()) {
+    await revision(n + 2, timeout);
+    await rm(path.join(volume, `..rev_${n + 1}`), { recursive: true });
+    const applied = await configMap.waitFor((l) => l.msg === `applied the changed config in ${mounted}` && !mountedSeen.has(l.version));
+    mountedSeen.add(applied.version);
+    t.equal(await timeoutOf(mountedReady.admin), (n + 2) * 1000, `symlink swap ${n + 1} is in force`);
+  }
+});
+
+t.test('proxy --outbound none: a provider-side sidecar with only its inbound listener, two on one host', async (t) => {
+  const provider = await startTestProvider({ services: { [USER_SERVICE]: { getUser: ([id]) => userValue(makeUser(id as number)) } } });
+  const dir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
+  const file = path.join(dir, 'mesh.yaml');
+  await writeFile(file, meshYaml(provider.port));
+  const children: Array<ReturnType<typeof startChild>> = [];
+  t.teardown(async () => {
+    for (const child of children) child.process.kill('SIGKILL');
+    await provider.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const readies: Array<Record<string, unknown>> = [];
+  for (const node of ['provider-a', 'provider-b']) {
+    // Without --outbound none both would take the default outbound address, 127.0.0.1:20881.
+    const child = startChild(['proxy', '--node', node, '--static', file, '--outbound', 'none', '--inbound', '127.0.0.1:0', '--inbound-target', `127.0.0.1:${provider.port}`, '--admin', '127.0.0.1:0']);
+    children.push(child);
+    readies.push(await child.waitFor((l) => l.msg === 'proxy ready'));
+  }
+  for (const ready of readies) t.same(Object.keys(ready.listeners as object), ['inbound'], 'only the inbound listener');
+  const inbound = (readies[1]!.listeners as { inbound: { port: number } }).inbound.port;
+  const dubbo = DirectlyDubbo.from({ dubboAddress: `127.0.0.1:${inbound}`, dubboVersion: '2.0.2', dubboInvokeTimeout: 5 });
+  t.teardown(() => closeDirectlyDubbo(dubbo));
+  const users = dubbo.proxyService({ dubboInterface: USER_SERVICE, version: '1.0.0', methods: { getUser: (id: number) => [java.long(id)] } });
+  t.equal(((await users.getUser!(3)).res as { id: number }).id, 3, 'a call through the inbound listener reaches the provider');
 });
