@@ -21,13 +21,13 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'control-plane',
     summary: 'serve versioned route snapshots to proxies over gRPC, with an admin API',
-    usage: 'dubbo-mesh control-plane [--config PATH]... [--kubernetes] [--zookeeper HOST:PORT[,HOST:PORT]] [--grpc 127.0.0.1:15010] [--admin 127.0.0.1:15000]',
+    usage: 'dubbo-mesh control-plane [--config PATH]... [--kubernetes] [--zookeeper HOST:PORT[,HOST:PORT]] [--grpc 127.0.0.1:15010] [--admin 127.0.0.1:15000] [--log-level info]',
     run: (argv) => runControlPlaneCommand(argv),
   },
   {
     name: 'proxy',
     summary: 'run the sidecar proxy next to a Dubbo provider or consumer',
-    usage: 'dubbo-mesh proxy --node ID [--service NAME] [--namespace NS] [--labels k=v,k=v] (--control-plane HOST:PORT | --static PATH) [--outbound 127.0.0.1:20881] [--inbound 0.0.0.0:20891 --inbound-target 127.0.0.1:20880] [--admin 127.0.0.1:15001] [--access-log] [--drain-timeout 5s] [--log-level info]',
+    usage: 'dubbo-mesh proxy --node ID [--service NAME] [--namespace NS] [--labels k=v,k=v] (--control-plane HOST:PORT | --static PATH) [--outbound 127.0.0.1:20881|none] [--inbound 0.0.0.0:20891 --inbound-target 127.0.0.1:20880] [--admin 127.0.0.1:15001] [--access-log] [--drain-timeout 5s] [--log-level info]',
     run: (argv) => runProxyCommand('proxy', argv),
   },
   {

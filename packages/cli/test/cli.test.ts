@@ -52,4 +52,5 @@ t.test('<command> --help prints the synopsis of SPEC', async (t) => {
   t.equal(result.status, 0);
   t.match(result.stdout, /dubbo-mesh proxy --node ID/);
   t.match(result.stdout, /--inbound-target/);
+  t.match(result.stdout, '[--outbound 127.0.0.1:20881|none]', 'the outbound listener can be turned off');
 });

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import dubboJs from 'apache-dubbo-js';
 import { USER_SERVICE, closeDirectlyDubbo, makeUser, startTestProvider, userValue } from '@dubbo-mesh/test-support';
+import * as grpc from '@grpc/grpc-js';
+import { discoveryServiceDefinition } from '@dubbo-mesh/discovery';
 import { startChild, until } from './fixtures/child.js';
 
 const { DirectlyDubbo, java } = dubboJs as unknown as {
@@ -161,4 +163,29 @@ t.test('control-plane with an invalid file exits 1 naming file, line and field',
   t.equal(await child.exited, 1);
   t.match(stderr, `${file}:4:`);
   t.match(stderr, 'DubboPolicy default/p: spec.service: no DubboService "ghost"');
+});
+
+t.test('a snapshot rejected before any was accepted says that calls are answered 70, not that a previous one stays', async (t) => {
+  // A control plane that sends what no proxy accepts (the real one validates before it sends).
+  const server = new grpc.Server();
+  server.addService(discoveryServiceDefinition(), {
+    DeltaSnapshots: (stream: grpc.ServerDuplexStream<{ response_nonce: string }, object>) => {
+      stream.on('data', (request: { response_nonce: string }) => {
+        if (request.response_nonce !== '') return; // the NACK
+        stream.write({ version_info: 'bad-1', nonce: '1', removed_resources: [], resources: [{ kind: 'DubboService', namespace: 'default', name: 'x', json: '{"kind":"DubboService"}', version: 'v1' }] });
+      });
+    },
+    StreamSnapshots: (stream: grpc.ServerDuplexStream<object, object>) => stream.end(),
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
+  const proxy = startChild(['proxy', '--node', 'n1', '--control-plane', `127.0.0.1:${port}`, '--outbound', '127.0.0.1:0', '--admin', '127.0.0.1:0']);
+  t.teardown(() => {
+    proxy.process.kill('SIGKILL');
+    server.forceShutdown();
+  });
+  const rejected = await proxy.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('rejected a snapshot from the control plane'));
+  t.equal(rejected.msg, 'rejected a snapshot from the control plane; no snapshot yet: calls are answered 70 (SERVICE_ERROR) until a valid one arrives');
+  t.equal(rejected.version, 'bad-1');
+  t.ok((rejected.errors as string[]).length > 0, 'with the errors');
+  t.notOk(proxy.lines.some((l) => l.msg === 'proxy ready'), 'and it is not ready');
 });
