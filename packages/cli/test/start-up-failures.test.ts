@@ -4,7 +4,6 @@
 import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runToEnd, type Finished } from './fixtures/child.js';
@@ -16,14 +15,6 @@ spec:
   interfaces: [org.example.S]
   endpoints: [{address: 127.0.0.1:20880}]
 `;
-
-/** A port some other process (this test) holds. */
-async function busyPort(t: Test): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return (server.address() as net.AddressInfo).port;
-}
 
 /** Exactly one line on stderr: no stack trace, nothing else. */
 function oneLine(t: Test, finished: Finished, expected: string | RegExp, what: string): void {
@@ -44,34 +35,16 @@ t.before(async () => {
 });
 t.teardown(() => rm(dir, { recursive: true, force: true }));
 
-t.test('every listener flag of proxy and gateway: an address in use is one line naming the flag', async (t) => {
-  const port = await busyPort(t);
-  const busy = `127.0.0.1:${port}`;
-  const base = ['--node', 'n1', '--static', file, '--admin', '127.0.0.1:0'];
-  oneLine(t, await runToEnd(['proxy', ...base, '--outbound', busy]), `dubbo-mesh proxy: --outbound ${busy}: address already in use`, 'proxy --outbound');
-  oneLine(t, await runToEnd(['proxy', ...base, '--outbound', '127.0.0.1:0', '--inbound', busy, '--inbound-target', '127.0.0.1:20880']), `dubbo-mesh proxy: --inbound ${busy}: address already in use`, 'proxy --inbound');
-  // The outbound listener was bound before the admin API failed: it is closed again (the process exits).
-  oneLine(t, await runToEnd(['proxy', '--node', 'n1', '--static', file, '--outbound', '127.0.0.1:0', '--admin', busy]), `dubbo-mesh proxy: --admin ${busy}: address already in use`, 'proxy --admin');
-  oneLine(t, await runToEnd(['gateway', ...base, '--listen', busy]), `dubbo-mesh gateway: --listen ${busy}: address already in use`, 'gateway --listen');
-  oneLine(t, await runToEnd(['gateway', '--node', 'g1', '--static', file, '--listen', '127.0.0.1:0', '--admin', busy]), `dubbo-mesh gateway: --admin ${busy}: address already in use`, 'gateway --admin');
-});
-
-t.test('control-plane --grpc and --admin, demo --admin: an address in use is one line naming the flag', async (t) => {
-  const port = await busyPort(t);
-  const busy = `127.0.0.1:${port}`;
-  oneLine(t, await runToEnd(['control-plane', '--config', file, '--grpc', busy, '--admin', '127.0.0.1:0']), new RegExp(`^dubbo-mesh control-plane: --grpc ${busy}: .*address already in use`), 'control-plane --grpc');
-  oneLine(t, await runToEnd(['control-plane', '--config', file, '--grpc', '127.0.0.1:0', '--admin', busy]), `dubbo-mesh control-plane: --admin ${busy}: address already in use`, 'control-plane --admin');
-  // What `npm start` meets when 15000 is taken.
-  oneLine(t, await runToEnd(['demo', '--admin', busy]), `dubbo-mesh demo: --admin ${busy}: address already in use`, 'demo --admin');
-});
-
 t.test('an address not on this host, a missing file: one line each', async (t) => {
-  // 192.0.2.1 is TEST-NET-1 (RFC 5737): never an address of this host.
-  oneLine(t, await runToEnd(['proxy', '--node', 'n1', '--static', file, '--outbound', '127.0.0.1:0', '--admin', '192.0.2.1:15001']), 'dubbo-mesh proxy: --admin 192.0.2.1:15001: address not available on this host', 'an address not on this host');
   const missing = path.join(dir, 'missing.yaml');
-  oneLine(t, await runToEnd(['proxy', '--node', 'n1', '--static', missing]), `dubbo-mesh proxy: --static ${missing}: cannot read: no such file or folder`, 'a missing --static file');
-  oneLine(t, await runToEnd(['control-plane', '--config', missing]), `dubbo-mesh control-plane: --config ${missing}: cannot read: no such file or folder`, 'a missing --config file');
-
+  const cases: Array<[string, string[], string]> = [
+    // 192.0.2.1 is TEST-NET-1 (RFC 5737): never an address of this host.
+    ['an address not on this host', ['proxy', '--node', 'n1', '--static', file, '--outbound', '127.0.0.1:0', '--admin', '192.0.2.1:15001'], 'dubbo-mesh proxy: --admin 192.0.2.1:15001: address not available on this host'],
+    ['a missing --static file', ['proxy', '--node', 'n1', '--static', missing], `dubbo-mesh proxy: --static ${missing}: cannot read: no such file or folder`],
+    ['a missing --config file', ['control-plane', '--config', missing], `dubbo-mesh control-plane: --config ${missing}: cannot read: no such file or folder`],
+  ];
+  const finished = await Promise.all(cases.map(([, args]) => runToEnd(args)));
+  cases.forEach(([what, , expected], i) => oneLine(t, finished[i]!, expected, what));
 });
 
 t.test('an unreadable --static file and a privileged port: one line each', async (t) => {
@@ -92,11 +65,12 @@ t.test('an unreadable --static file and a privileged port: one line each', async
 
 t.test('a bad --log-level exits 2 naming the flag and the allowed values, for every command that has it', async (t) => {
   const allowed = 'trace, debug, info, warn, error, fatal, silent';
-  for (const args of [['proxy', '--node', 'n1', '--static', file], ['gateway', '--node', 'g1', '--static', file], ['control-plane', '--config', file]]) {
-    const finished = await runToEnd([...args, '--log-level', 'loud', '--admin', '127.0.0.1:0']);
-    t.equal(finished.code, 2, `${args[0]}: exits 2`);
-    t.equal(finished.stderr, `dubbo-mesh ${args[0]}: --log-level: "loud" is not one of ${allowed}\n`, `${args[0]}: names the flag and the allowed values`);
-  }
+  const commands = [['proxy', '--node', 'n1', '--static', file], ['gateway', '--node', 'g1', '--static', file], ['control-plane', '--config', file]];
+  const finished = await Promise.all(commands.map((args) => runToEnd([...args, '--log-level', 'loud', '--admin', '127.0.0.1:0'])));
+  commands.forEach((args, i) => {
+    t.equal(finished[i]!.code, 2, `${args[0]}: exits 2`);
+    t.equal(finished[i]!.stderr, `dubbo-mesh ${args[0]}: --log-level: "loud" is not one of ${allowed}\n`, `${args[0]}: names the flag and the allowed values`);
+  });
   const fromEnv = await runToEnd(['proxy', '--node', 'n1', '--static', file], { env: { ...process.env, DUBBO_MESH_LOG_LEVEL: 'verbose' } });
   t.equal(fromEnv.code, 2, 'the environment twin is checked the same way');
   t.match(fromEnv.stderr, '--log-level: "verbose" is not one of');
