@@ -50,8 +50,9 @@ export interface DiscoveryClientEvents {
  * The proxy's side of the discovery stream: subscribe, validate each snapshot with the same
  * rules as a file, apply it atomically and ACK, or NACK with every error and keep the last
  * good one. While the control plane is away the proxy keeps serving what it has; the client
- * reconnects with jittered exponential backoff (full jitter) and resyncs by sending the
- * version it holds.
+ * reconnects with jittered exponential backoff (full jitter) and resyncs by sending what it
+ * holds: the resources (delta, answered at once — `unchanged` when nothing changed) or the
+ * version (state of the world, answered only when there is a newer one).
  */
 export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
   /** The version of the snapshot in force ('' before the first). */
