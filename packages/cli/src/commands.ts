@@ -51,6 +51,6 @@ export const COMMANDS: readonly Command[] = [
     name: 'bench',
     summary: 'run the benchmarks (see docs/benchmarks.md)',
     usage: 'dubbo-mesh bench …',
-    run: { landsWith: 'issue #3 (the proxy load generator); meanwhile `npm run bench`' },
+    run: { landsWith: 'a later issue (not filed yet); meanwhile `npm run bench`, `npm run bench:proxy` and `npm run bench:push` run the benchmarks' },
   },
 ];
