@@ -1,6 +1,9 @@
-import { pino } from 'pino';
+import { access, constants } from 'node:fs/promises';
 import { ControlPlane, startControlPlaneAdmin } from '@dubbo-mesh/control-plane';
-import { UsageError, addressFlag, parseFlags, type FlagSpec } from './flags.js';
+import { EXIT_START_UP, EXIT_UNAVAILABLE } from './exit-codes.js';
+import { UsageError, addressFlag, logLevelFlag, parseFlags, type FlagSpec } from './flags.js';
+import { createLogger } from './logging.js';
+import { fileFailure, listenFailure, orCleanUp } from './start-up-failure.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'config', type: 'string', multiple: true },
@@ -10,11 +13,6 @@ const FLAGS: FlagSpec[] = [
   { name: 'admin', type: 'string', default: '127.0.0.1:15000' },
   { name: 'log-level', type: 'string', default: 'info' },
 ];
-
-/** Exit code when the configuration is invalid at start. */
-const EXIT_CONFIG = 1;
-/** Exit code of a source that is not available in this build. */
-const EXIT_UNAVAILABLE = 3;
 
 /**
  * `dubbo-mesh control-plane`: build snapshots from the `--config` files (watched), serve them
@@ -30,7 +28,12 @@ export async function runControlPlaneCommand(argv: readonly string[]): Promise<n
   if (configPaths.length === 0) throw new UsageError('dubbo-mesh control-plane: give at least one --config PATH (a mesh YAML file or a folder of them)');
   const grpcAddress = addressFlag('control-plane', 'grpc', values.grpc as string);
   const admin = addressFlag('control-plane', 'admin', values.admin as string);
-  const logger = pino({ name: 'dubbo-mesh', level: values['log-level'] as string, base: { role: 'control-plane' } });
+  const level = logLevelFlag('control-plane', values['log-level'] as string);
+  // A missing or unreadable path is a one-line start-up failure, not a list of config errors.
+  for (const configPath of configPaths) await access(configPath, constants.R_OK).catch((error: unknown) => {
+    throw fileFailure('control-plane', 'config', configPath, error);
+  });
+  const logger = createLogger(level, { role: 'control-plane' });
 
   const controlPlane = new ControlPlane({ configPaths, log: (level, message, fields) => logger[level](fields ?? {}, message) });
   let grpcPort: number;
@@ -38,8 +41,7 @@ export async function runControlPlaneCommand(argv: readonly string[]): Promise<n
     grpcPort = await controlPlane.start(grpcAddress.host, grpcAddress.port);
   } catch (error) {
     await controlPlane.stop().catch(() => {});
-    process.stderr.write(`dubbo-mesh control-plane: ${(error as Error).message}\n`);
-    return EXIT_CONFIG;
+    throw listenFailure('control-plane', 'grpc', grpcAddress, error);
   }
   if (controlPlane.snapshot === undefined || controlPlane.builder.invalidSources.size > 0) {
     // Any invalid file at start is fatal: serving the rest would silently drop what it says.
@@ -47,9 +49,15 @@ export async function runControlPlaneCommand(argv: readonly string[]): Promise<n
     for (const error of errors) process.stderr.write(`${error}\n`);
     process.stderr.write(`dubbo-mesh control-plane: --config ${configPaths.join(' --config ')}: invalid configuration (${errors.length} error${errors.length === 1 ? '' : 's'})\n`);
     await controlPlane.stop();
-    return EXIT_CONFIG;
+    return EXIT_START_UP;
   }
-  const adminServer = await startControlPlaneAdmin(controlPlane, admin.host, admin.port);
+  const adminServer = await orCleanUp(async () => {
+    try {
+      return await startControlPlaneAdmin(controlPlane, admin.host, admin.port);
+    } catch (error) {
+      throw listenFailure('control-plane', 'admin', admin, error);
+    }
+  }, () => controlPlane.stop());
   logger.info({ grpc: `${grpcAddress.host}:${grpcPort}`, admin: `${admin.host}:${adminServer.port}`, version: controlPlane.snapshot.version }, 'control plane ready');
 
   return new Promise<number>((resolve) => {

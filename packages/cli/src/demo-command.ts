@@ -8,6 +8,7 @@ import { DubboProxy } from '@dubbo-mesh/proxy';
 import { USER_SERVICE, makeUser, startTestProvider, userValue, type TestProvider } from '@dubbo-mesh/test-support';
 import { TrafficLoop, percentile, type TrafficCounts } from './demo-traffic.js';
 import { addressFlag, durationFlag, parseFlags, type FlagSpec } from './flags.js';
+import { listenFailure } from './start-up-failure.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'duration', type: 'string' },
@@ -98,7 +99,13 @@ export async function runDemoCommand(argv: readonly string[], out: NodeJS.Writab
       say(`dubbo-mesh demo: ${DEMO_TRAFFIC_FILE} is not valid:\n  ${(controlPlane.builder.lastRefusal?.errors ?? []).join('\n  ')}`);
       return 1;
     }
-    const adminServer = await startControlPlaneAdmin(controlPlane, admin.host, admin.port);
+    let adminServer;
+    try {
+      adminServer = await startControlPlaneAdmin(controlPlane, admin.host, admin.port);
+    } catch (error) {
+      // `npm start` with 15000 taken: one line naming the flag; the cleanup below stops the rest.
+      throw listenFailure('demo', 'admin', admin, error);
+    }
     cleanup.push(() => adminServer.server.close());
 
     // The consumer's sidecar, subscribed over gRPC.

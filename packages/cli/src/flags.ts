@@ -75,3 +75,14 @@ export function labelsFlag(command: string, flag: string, value: string): Record
   }
   return labels;
 }
+
+/** The values `--log-level` takes: pino's levels, most verbose first, and `silent`. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A `--log-level` value, or a UsageError naming the flag and every allowed value (pino itself would throw a stack trace). */
+export function logLevelFlag(command: string, value: string): LogLevel {
+  if ((LOG_LEVELS as readonly string[]).includes(value)) return value as LogLevel;
+  throw new UsageError(`dubbo-mesh ${command}: --log-level: ${JSON.stringify(value)} is not one of ${LOG_LEVELS.join(', ')}`);
+}

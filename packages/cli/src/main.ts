@@ -1,10 +1,9 @@
 import { COMMANDS, type Command } from './commands.js';
 import { UsageError } from './flags.js';
+import { EXIT_START_UP, EXIT_UNAVAILABLE, EXIT_USAGE } from './exit-codes.js';
+import { StartUpError } from './start-up-failure.js';
 
-/** Exit code of a bad invocation (unknown command or flag). */
-export const EXIT_USAGE = 2;
-/** Exit code of a command that is not available in this build. */
-export const EXIT_UNAVAILABLE = 3;
+export { EXIT_START_UP, EXIT_UNAVAILABLE, EXIT_USAGE } from './exit-codes.js';
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));
@@ -48,8 +47,16 @@ export async function main(argv: readonly string[], out: NodeJS.WritableStream =
   try {
     return await command.run(rest);
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    err.write(`${error.message}\n`);
-    return EXIT_USAGE;
+    if (error instanceof UsageError) {
+      err.write(`${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof StartUpError) {
+      for (const detail of error.details) err.write(`${detail}\n`);
+      err.write(`${error.message}\n`);
+      return EXIT_START_UP;
+    }
+    // Anything else is a bug of ours: the stack trace is what a report needs.
+    throw error;
   }
 }

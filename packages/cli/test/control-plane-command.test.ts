@@ -6,16 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import dubboJs from 'apache-dubbo-js';
 import { USER_SERVICE, closeDirectlyDubbo, makeUser, startTestProvider, userValue } from '@dubbo-mesh/test-support';
-import { startChild } from './fixtures/child.js';
-
-async function eventually(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return false;
-}
+import { startChild, until } from './fixtures/child.js';
 
 const { DirectlyDubbo, java } = dubboJs as unknown as {
   DirectlyDubbo: { from(options: object): { proxyService(options: object): Record<string, (...args: unknown[]) => Promise<{ res: unknown; err: Error | null }>> } };
@@ -42,16 +33,19 @@ spec:
   const cpReady = await controlPlane.waitFor((l) => l.msg === 'control plane ready');
   const proxy = startChild(['proxy', '--node', 'consumer-7', '--labels', 'app=shop', '--control-plane', cpReady.grpc as string, '--outbound', '127.0.0.1:0', '--admin', '127.0.0.1:0']);
   t.teardown(() => proxy.process.kill('SIGKILL'));
-  const ready = await proxy.waitFor((l) => l.msg === 'proxy ready');
+  const listening = await proxy.waitFor((l) => l.msg === 'proxy listening; waiting for its first snapshot from the control plane');
   const applied = await proxy.waitFor((l) => l.msg === 'applied a snapshot from the control plane');
   t.equal(applied.version, cpReady.version, 'the proxy applied the control plane\'s version');
+  t.equal((await proxy.waitFor((l) => l.msg === 'proxy ready')).version, cpReady.version, 'and says it is ready');
 
-  const dubbo = DirectlyDubbo.from({ dubboAddress: `127.0.0.1:${(ready.listeners as { outbound: { port: number } }).outbound.port}`, dubboVersion: '2.0.2', dubboInvokeTimeout: 5 });
+  const dubbo = DirectlyDubbo.from({ dubboAddress: `127.0.0.1:${(listening.listeners as { outbound: { port: number } }).outbound.port}`, dubboVersion: '2.0.2', dubboInvokeTimeout: 5 });
   t.teardown(() => closeDirectlyDubbo(dubbo));
   const users = dubbo.proxyService({ dubboInterface: USER_SERVICE, version: '1.0.0', methods: { getUser: (id: number) => [java.long(id)] } });
   t.equal(((await users.getUser!(5)).res as { id: number }).id, 5, 'a call routed by the pushed snapshot');
 
   const admin = `http://${cpReady.admin as string}`;
+  // The proxy logs before its ACK has reached the control plane: wait for the control plane's side.
+  await until(async () => /dubbo_mesh_cp_acks_total 1/.test(await (await fetch(`${admin}/metrics`)).text()));
   const proxies = await (await fetch(`${admin}/api/v1/proxies`)).json() as Array<{ node: { id: string; labels: Record<string, string> }; ackedVersion: string; lastNack: unknown }>;
   t.equal(proxies.length, 1);
   t.equal(proxies[0]!.node.id, 'consumer-7');
@@ -72,12 +66,13 @@ spec:
   t.match(metrics, /dubbo_mesh_cp_connected_proxies 1/);
   t.match(metrics, /dubbo_mesh_cp_acks_total 1/);
   t.match(metrics, /dubbo_mesh_cp_push_latency_seconds_count 0/, 'the first snapshot was published before any proxy: no push to time');
-  const proxyReady = await (await fetch(`http://${ready.admin as string}/ready`)).json() as { ready: boolean; version: string };
+  const proxyReady = await (await fetch(`http://${listening.admin as string}/ready`)).json() as { ready: boolean; version: string };
   t.same([proxyReady.ready, proxyReady.version], [true, cpReady.version]);
   // A change while the proxy is connected: a push, timed from publish to the proxy's ACK.
   await writeFile(file, (await readFile(file, 'utf8')).replace(`endpoints: [{address: 127.0.0.1:${provider.port}}]`, `endpoints: [{address: 127.0.0.1:${provider.port}, weight: 50}]`));
   await proxy.waitFor((l) => l.msg === 'applied a snapshot from the control plane' && l.version !== cpReady.version);
-  t.ok(await eventually(async () => /dubbo_mesh_cp_push_latency_seconds_count 1/.test(await (await fetch(`${admin}/metrics`)).text())), 'the push is timed');
+  await until(async () => /dubbo_mesh_cp_push_latency_seconds_count 1/.test(await (await fetch(`${admin}/metrics`)).text()));
+  t.pass('the push is timed');
 
   controlPlane.process.kill('SIGTERM');
   t.equal(await controlPlane.exited, 0, 'the control plane stops on SIGTERM');

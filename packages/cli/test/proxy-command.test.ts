@@ -1,39 +1,21 @@
 // `dubbo-mesh proxy --static` as a user runs it: the real executable, a real provider, the
 // real apache-dubbo-js consumer, and the admin API over HTTP.
 import t from 'tap';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dubboJs from 'apache-dubbo-js';
 import { USER_SERVICE, closeDirectlyDubbo, makeUser, startTestProvider, userValue } from '@dubbo-mesh/test-support';
+import { startChild } from './fixtures/child.js';
+import { meshYaml } from './fixtures/mesh-yaml.js';
 
 const bin = fileURLToPath(new URL('../bin/dubbo-mesh.js', import.meta.url));
 const { DirectlyDubbo, java } = dubboJs as unknown as {
   DirectlyDubbo: { from(options: object): { proxyService(options: object): Record<string, (...args: unknown[]) => Promise<{ res: unknown; err: Error | null }>> } };
   java: { long(value: number): unknown };
 };
-
-function meshYaml(providerPort: number, timeout = '2s'): string {
-  return `apiVersion: dubbo-mesh.io/v1alpha1
-kind: DubboService
-metadata: {name: user-provider}
-spec:
-  interfaces: [${USER_SERVICE}]
-  endpoints:
-    - {address: 127.0.0.1:${providerPort}, labels: {version: v1}}
----
-apiVersion: dubbo-mesh.io/v1alpha1
-kind: DubboRoute
-metadata: {name: user-route}
-spec:
-  hosts: [${USER_SERVICE}]
-  routes:
-    - destinations: [{service: user-provider}]
-      timeout: ${timeout}
-`;
-}
 
 t.test('bad flags and bad files exit non-zero naming the flag or the file, line and field', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
@@ -61,32 +43,10 @@ t.test('proxy --static serves calls, reloads the file, refuses a bad change, dra
   const dir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
   const file = path.join(dir, 'mesh.yaml');
   await writeFile(file, meshYaml(provider.port));
-  const child: ChildProcess = spawn(process.execPath, [bin, 'proxy', '--node', 'n1', '--static', file, '--outbound', '127.0.0.1:0', '--admin', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Array<Record<string, unknown>> = [];
-  let buffered = '';
-  const waitFor = (predicate: (line: Record<string, unknown>) => boolean) => new Promise<Record<string, unknown>>((resolve, reject) => {
-    const found = lines.find(predicate);
-    if (found) return resolve(found);
-    const timer = setTimeout(() => reject(new Error(`log line not seen; got ${JSON.stringify(lines)}`)), 5000);
-    const check = () => {
-      const line = lines.find(predicate);
-      if (line) {
-        clearTimeout(timer);
-        child.stdout!.off('data', check);
-        resolve(line);
-      }
-    };
-    child.stdout!.on('data', check);
-  });
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    const parts = buffered.split('\n');
-    buffered = parts.pop()!;
-    for (const part of parts) if (part.trim() !== '') lines.push(JSON.parse(part) as Record<string, unknown>);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const child = startChild(['proxy', '--node', 'n1', '--static', file, '--outbound', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--access-log']);
+  const { waitFor, lines, exited } = child;
   t.teardown(async () => {
-    child.kill('SIGKILL');
+    child.process.kill('SIGKILL');
     await provider.close();
     await rm(dir, { recursive: true, force: true });
   });
@@ -99,6 +59,10 @@ t.test('proxy --static serves calls, reloads the file, refuses a bad change, dra
   const users = dubbo.proxyService({ dubboInterface: USER_SERVICE, version: '1.0.0', methods: { getUser: (id: number) => [java.long(id)] } });
   const result = await users.getUser!(9);
   t.equal((result.res as { id: number }).id, 9, 'a call through the proxy');
+  const call = await waitFor((l) => l.msg === 'call');
+  const access = call.access as { serviceKey: string; status: number; durationMs: number };
+  t.match(access, { serviceKey: `${USER_SERVICE}:1.0.0`, status: 20 });
+  t.ok(access.durationMs > 0 && /^\d+(\.\d{1,3})?$/.test(String(access.durationMs)), `the access log's duration is rounded to 3 decimals: ${access.durationMs}`);
 
   t.same(await (await fetch(`${admin}/ready`)).json(), { ready: true, version: ready.version });
   const stats = await (await fetch(`${admin}/stats`)).json() as { counters: Record<string, number> };
@@ -111,18 +75,44 @@ t.test('proxy --static serves calls, reloads the file, refuses a bad change, dra
   t.match(metrics, /^process_resident_memory_bytes \d/m, "the process metrics under their standard names");
 
   await writeFile(file, meshYaml(provider.port).replace('timeout: 2s', 'timeout: never'));
-  const refused = await waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('refused the changed config'));
+  const refused = await waitFor((l) => l.msg === `refused the changed config in ${file}; the last valid config stays in force`);
   t.match((refused.errors as string[])[0], /spec\.routes\[0\]\.timeout: must be a duration/);
   t.equal((await (await fetch(`${admin}/config_dump`)).json() as { version: string }).version, ready.version, 'the previous config stays in force');
   t.equal(((await users.getUser!(10)).res as { id: number }).id, 10, 'and serves');
 
   await writeFile(file, meshYaml(provider.port, '3s'));
-  const applied = await waitFor((l) => l.msg === 'applied the changed config');
+  const applied = await waitFor((l) => l.msg === `applied the changed config in ${file}`);
   const dump = await (await fetch(`${admin}/config_dump`)).json() as { version: string; config: { routes: Array<{ routes: Array<{ timeoutMs: number }> }> } };
   t.equal(dump.version, applied.version);
   t.equal(dump.config.routes[0]!.routes[0]!.timeoutMs, 3000, 'the new config is in force');
 
-  child.kill('SIGTERM');
+  child.process.kill('SIGTERM');
   t.equal(await exited, 0, 'SIGTERM drains and exits 0');
   t.ok(lines.some((l) => l.msg === 'stopped' && l.drained === true));
+});
+
+t.test('proxy --outbound none: a provider-side sidecar with only its inbound listener, two on one host', async (t) => {
+  const provider = await startTestProvider({ services: { [USER_SERVICE]: { getUser: ([id]) => userValue(makeUser(id as number)) } } });
+  const dir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
+  const file = path.join(dir, 'mesh.yaml');
+  await writeFile(file, meshYaml(provider.port));
+  const children: Array<ReturnType<typeof startChild>> = [];
+  t.teardown(async () => {
+    for (const child of children) child.process.kill('SIGKILL');
+    await provider.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const readies: Array<Record<string, unknown>> = [];
+  for (const node of ['provider-a', 'provider-b']) {
+    // Without --outbound none both would take the default outbound address, 127.0.0.1:20881.
+    const child = startChild(['proxy', '--node', node, '--static', file, '--outbound', 'none', '--inbound', '127.0.0.1:0', '--inbound-target', `127.0.0.1:${provider.port}`, '--admin', '127.0.0.1:0']);
+    children.push(child);
+    readies.push(await child.waitFor((l) => l.msg === 'proxy ready'));
+  }
+  for (const ready of readies) t.same(Object.keys(ready.listeners as object), ['inbound'], 'only the inbound listener');
+  const inbound = (readies[1]!.listeners as { inbound: { port: number } }).inbound.port;
+  const dubbo = DirectlyDubbo.from({ dubboAddress: `127.0.0.1:${inbound}`, dubboVersion: '2.0.2', dubboInvokeTimeout: 5 });
+  t.teardown(() => closeDirectlyDubbo(dubbo));
+  const users = dubbo.proxyService({ dubboInterface: USER_SERVICE, version: '1.0.0', methods: { getUser: (id: number) => [java.long(id)] } });
+  t.equal(((await users.getUser!(3)).res as { id: number }).id, 3, 'a call through the inbound listener reaches the provider');
 });

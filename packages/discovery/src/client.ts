@@ -35,6 +35,11 @@ export interface DiscoveryClientEvents {
   connected: [];
   /** A snapshot accepted and applied. */
   ack: [version: string];
+  /**
+   * On a new stream (a reconnect), the control plane confirmed that the snapshot in force is
+   * still its current one: nothing changed, nothing was applied again (delta mode only).
+   */
+  unchanged: [version: string];
   /** A snapshot rejected; the last accepted one stays in force. */
   nack: [version: string, errors: string[]];
   /** The stream ended or failed; a reconnect is scheduled after `delayMs`. */
@@ -45,8 +50,9 @@ export interface DiscoveryClientEvents {
  * The proxy's side of the discovery stream: subscribe, validate each snapshot with the same
  * rules as a file, apply it atomically and ACK, or NACK with every error and keep the last
  * good one. While the control plane is away the proxy keeps serving what it has; the client
- * reconnects with jittered exponential backoff (full jitter) and resyncs by sending the
- * version it holds.
+ * reconnects with jittered exponential backoff (full jitter) and resyncs by sending what it
+ * holds: the resources (delta, answered at once — `unchanged` when nothing changed) or the
+ * version (state of the world, answered only when there is a newer one).
  */
 export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
   /** The version of the snapshot in force ('' before the first). */
@@ -113,8 +119,12 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
     stream.on('error', (error: Error) => onEnd(error.message));
     stream.on('end', () => onEnd('the control plane ended the stream'));
     stream.on('close', () => onEnd('the stream closed'));
-    // Resync: the version (and, for delta, the resources) we hold, so only what changed is sent.
-    const initial = { node: this.node, version_info: this.acceptedVersion, response_nonce: '', error_detail: null };
+    // Resync: the resources (delta) or the version (state of the world) we hold, so only what
+    // changed is sent. A delta stream asks with no version: the control plane then answers at
+    // once with its version and what differs from the resources we report — nothing, when the
+    // snapshot is unchanged — so a reconnect is confirmed either way (asked with our version it
+    // would stay silent). State of the world keeps the version: its answer is the whole snapshot.
+    const initial = { node: this.node, version_info: delta ? '' : this.acceptedVersion, response_nonce: '', error_detail: null };
     if (delta) {
       const versions = Object.fromEntries([...this.held].map(([key, resource]) => [key, resource.version]));
       (stream as DeltaStream).write({ ...initial, initial_resource_versions: versions });
@@ -135,6 +145,12 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
     if (!this.answered) this.emit('connected');
     this.attempt = 0;
     this.answered = true;
+    if ('removed_resources' in response && response.version_info === this.acceptedVersion && response.resources.length === 0 && response.removed_resources.length === 0) {
+      // The answer to a resync that found nothing changed: ACK it, apply nothing again.
+      stream.write({ node: this.node, version_info: response.version_info, response_nonce: response.nonce, error_detail: null } as never);
+      this.emit('unchanged', response.version_info);
+      return;
+    }
     const next = this.nextResources(response);
     const checked = fromWireResources([...next.values()]);
     let errors: string[] | undefined;

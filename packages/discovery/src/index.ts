@@ -6,3 +6,4 @@
 export * from './api.js';
 export * from './wire.js';
 export * from './client.js';
+export * from './grpc-logs.js';
