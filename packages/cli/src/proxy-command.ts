@@ -1,7 +1,7 @@
 import { DubboProxy, ListenError, startProxyAdmin, type AccessLogEntry } from '@dubbo-mesh/proxy';
 import { subscribeToControlPlane } from './control-plane-subscription.js';
 import { createLogger } from './logging.js';
-import { UsageError, addressFlag, durationFlag, labelsFlag, logLevelFlag, parseFlags, type FlagSpec } from './flags.js';
+import { UsageError, addressFlag, bytesFlag, countFlag, durationFlag, labelsFlag, logLevelFlag, parseFlags, type FlagSpec } from './flags.js';
 import { listenFailure, orCleanUp } from './start-up-failure.js';
 import { startStaticConfig, type StaticConfig } from './static-config.js';
 
@@ -13,6 +13,11 @@ const COMMON: FlagSpec[] = [
   { name: 'access-log', type: 'boolean' },
   { name: 'drain-timeout', type: 'string', default: '5s' },
   { name: 'log-level', type: 'string', default: 'info' },
+  // Limits against hostile or broken consumers (docs/operations.md).
+  { name: 'idle-timeout', type: 'string', default: '1h' },
+  { name: 'frame-timeout', type: 'string', default: '30s' },
+  { name: 'max-requests-per-connection', type: 'string', default: '1024' },
+  { name: 'max-buffered-frame-bytes', type: 'string', default: '64MiB' },
 ];
 const PROXY_FLAGS: FlagSpec[] = [
   ...COMMON,
@@ -55,6 +60,13 @@ export async function runProxyCommand(role: 'proxy' | 'gateway', argv: readonly 
   const level = logLevelFlag(role, values['log-level'] as string);
   const admin = addressFlag(role, 'admin', values.admin as string);
   const drainTimeoutMs = durationFlag(role, 'drain-timeout', values['drain-timeout'] as string);
+  const limits = {
+    // 0 turns the idle timeout off.
+    idleTimeoutMs: values['idle-timeout'] === '0' ? 0 : durationFlag(role, 'idle-timeout', values['idle-timeout'] as string),
+    frameTimeoutMs: durationFlag(role, 'frame-timeout', values['frame-timeout'] as string),
+    maxRequestsPerConnection: countFlag(role, 'max-requests-per-connection', values['max-requests-per-connection'] as string),
+  };
+  const maxBufferedFrameBytes = bytesFlag(role, 'max-buffered-frame-bytes', values['max-buffered-frame-bytes'] as string);
   const labels = values.labels === undefined ? undefined : labelsFlag(role, 'labels', values.labels as string);
   let outbound: Address | undefined;
   if (role === 'gateway') outbound = addressFlag(role, 'listen', values.listen as string);
@@ -70,9 +82,9 @@ export async function runProxyCommand(role: 'proxy' | 'gateway', argv: readonly 
 
   const logger = createLogger(level, { node, role });
   const proxy = new DubboProxy({
-    node, role, outbound, inbound, inboundTarget,
+    node, role, outbound, inbound, inboundTarget, limits, maxBufferedFrameBytes,
     onAccessLog: values['access-log'] === true ? (entry) => logger.info({ access: accessLogEntry(entry) }, 'call') : undefined,
-    log: (message, error) => logger.warn({ err: error }, message),
+    log: (message) => logger.warn(message),
   });
   // The config first (a bad file binds nothing), then the listeners, then the admin API; a
   // failure at any step closes what the steps before it opened.

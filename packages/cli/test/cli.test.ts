@@ -54,3 +54,18 @@ t.test('<command> --help prints the synopsis of SPEC', async (t) => {
   t.match(result.stdout, /--inbound-target/);
   t.match(result.stdout, '[--outbound 127.0.0.1:20881|none]', 'the outbound listener can be turned off');
 });
+
+t.test('proxy: the limits against hostile consumers are flags, checked like every other', async (t) => {
+  const base = ['proxy', '--node', 'n', '--static', 'x.yaml'];
+  const cases: Array<[string[], RegExp]> = [
+    [['--max-requests-per-connection', '0'], /--max-requests-per-connection: "0" is not a whole number of at least 1/],
+    [['--max-buffered-frame-bytes', '64MB'], /--max-buffered-frame-bytes: "64MB" is not a size like 64MiB, 512KiB or 1048576/],
+    [['--idle-timeout', 'soon'], /--idle-timeout: "soon" is not a duration/],
+    [['--frame-timeout=-1s', ''], /--frame-timeout: "-1s" is not a duration/],
+  ];
+  for (const [flags, message] of cases) {
+    const result = run(...base, ...flags.filter((flag) => flag !== ''));
+    t.equal(result.status, 2, `${flags[0]} ${flags[1]} exits 2`);
+    t.match(result.stderr, message);
+  }
+});

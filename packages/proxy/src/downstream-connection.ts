@@ -99,6 +99,8 @@ export class DownstreamConnection implements DrainWaiter {
   /** Bytes of the frame budget this connection holds for its incomplete frame. */
   private reserved = 0;
   private resumeScheduled = false;
+  /** When an idle timeout ended this connection (0: it did not). */
+  private idleEndedAt = 0;
 
   constructor(
     readonly socket: net.Socket,
@@ -186,14 +188,27 @@ export class DownstreamConnection implements DrainWaiter {
     if (this.socket.destroyed) return;
     const { frameTimeoutMs, idleTimeoutMs } = this.context.limits;
     const counters = this.context.stats.counters;
-    // A paused connection is not read: its incomplete frame waits on the proxy, not on the consumer.
-    if (this.incompleteSince !== 0 && this.pausedBy === 0 && now - this.incompleteSince >= frameTimeoutMs) {
+    const socket = this.socket;
+    if (socket.writableEnded) {
+      // Ended by an idle timeout and the consumer never closed its side: it goes now.
+      if (this.idleEndedAt !== 0 && now - this.idleEndedAt >= frameTimeoutMs) socket.destroy();
+      return;
+    }
+    // Paused by the proxy (an upstream is full, or the connection has its share of calls)
+    // the consumer cannot complete its frame: not its fault. Paused because it does not read
+    // its replies is its fault, and the clock runs.
+    if (this.incompleteSince !== 0 && (this.pausedBy & (PAUSED_BY_UPSTREAM | PAUSED_BY_REQUEST_CAP)) === 0 && now - this.incompleteSince >= frameTimeoutMs) {
       counters.downstream_cx_rx_frame_timeout += 1;
       this.close(`an incomplete frame (${this.decoder.bufferedBytes} of ${this.decoder.pendingFrameBytes} bytes) was not completed within ${frameTimeoutMs} ms`);
     } else if (idleTimeoutMs > 0 && this.active === 0 && !this.draining && now - this.lastReadAt >= idleTimeoutMs) {
       counters.downstream_cx_idle_timeout += 1;
       this.output.flush();
-      this.socket.end();
+      // Replies the consumer has not taken would keep a graceful end waiting for ever.
+      if (socket.writableLength > 0) this.close(`idle for ${idleTimeoutMs} ms with ${socket.writableLength} bytes of replies it does not read`);
+      else {
+        this.idleEndedAt = now;
+        socket.end();
+      }
     }
   }
 
@@ -243,7 +258,8 @@ export class DownstreamConnection implements DrainWaiter {
   /** After each flush: stop reading while the consumer leaves more than the limit of replies unread. */
   private readonly checkWriteBackup = (): void => {
     const socket = this.socket;
-    if ((this.pausedBy & PAUSED_BY_WRITES) !== 0 || socket.writableLength < this.context.limits.writeBufferLimitBytes) return;
+    // writableNeedDrain: only then does the socket emit the 'drain' that resumes reading.
+    if ((this.pausedBy & PAUSED_BY_WRITES) !== 0 || socket.writableLength < this.context.limits.writeBufferLimitBytes || !socket.writableNeedDrain) return;
     this.context.stats.counters.downstream_cx_write_backed_up += 1;
     this.pause(PAUSED_BY_WRITES);
     socket.once('drain', this.onWriteDrained);
@@ -276,7 +292,6 @@ export class DownstreamConnection implements DrainWaiter {
           // The rest waits in the decoder (at most what was read): no more reading until calls finish.
           this.context.stats.counters.downstream_cx_max_requests_reached += 1;
           this.pause(PAUSED_BY_REQUEST_CAP);
-          this.incompleteSince = 0;
           return;
         }
         const frame = decoder.next();
@@ -305,7 +320,7 @@ export class DownstreamConnection implements DrainWaiter {
       this.incompleteSince = 0;
       return;
     }
-    if (decodedAny || this.incompleteSince === 0) this.incompleteSince = this.lastReadAt;
+    if (decodedAny || this.incompleteSince === 0) this.incompleteSince = this.context.clock.now();
     const budget = this.context.frameBudget;
     if (want > this.reserved) {
       if (!budget.tryReserve(want - this.reserved)) {

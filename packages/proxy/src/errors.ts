@@ -179,6 +179,7 @@ export class RelayedFailureError extends ProxyError {
  * across hops.
  */
 export function relayedFailure(endpoint: string, message: string): RelayedFailureError | undefined {
+  if (message.startsWith(LEGACY_PREFIX)) return legacyRelayedFailure(endpoint, message.slice(LEGACY_PREFIX.length));
   if (!message.startsWith(LOCAL_REPLY_PREFIX)) return undefined;
   const match = LOCAL_REPLY_PATTERN.exec(message);
   if (match === null) return undefined;
@@ -186,5 +187,18 @@ export function relayedFailure(endpoint: string, message: string): RelayedFailur
   const detail = message.slice(match[0].length);
   if (code === ProxyErrorCode.APP_NOT_REACHED) return new RelayedFailureError(ProxyErrorCode.CONNECT_FAILURE, endpoint, detail);
   if (code === ProxyErrorCode.APP_LOST) return new RelayedFailureError(ProxyErrorCode.UPSTREAM_UNAVAILABLE, endpoint, detail);
+  return undefined;
+}
+
+// Sidecars before the codes went on the wire (0.1.0) said it in words only. Read for one
+// release, so a rolling upgrade keeps failing over between old and new sidecars.
+const LEGACY_PREFIX = 'dubbo-mesh: ';
+const LEGACY_NOT_REACHED = 'the application behind the inbound proxy did not get the call: ';
+const LEGACY_LOST = 'the application behind the inbound proxy lost the call: ';
+
+function legacyRelayedFailure(endpoint: string, answer: string): RelayedFailureError | undefined {
+  if (answer.startsWith(LEGACY_NOT_REACHED) || answer.startsWith(LEGACY_LOST)) {
+    return new RelayedFailureError(answer.startsWith(LEGACY_LOST) ? ProxyErrorCode.UPSTREAM_UNAVAILABLE : ProxyErrorCode.CONNECT_FAILURE, endpoint, answer);
+  }
   return undefined;
 }

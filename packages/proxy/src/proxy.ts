@@ -52,7 +52,19 @@ export interface ProxyOptions {
    * Warnings worth an operator's eye (a connection closed for a bad frame, …): one line
    * each, never with an error object (a consumer's mistake is not a stack trace).
    */
-  log?: (message: string, error?: undefined) => void;
+  log?: (message: string) => void;
+}
+
+/** The downstream limits with their defaults, checked: a bad value must not silently disable a limit or pause every connection. */
+function checkedLimits(given: Partial<DownstreamLimits> | undefined): DownstreamLimits {
+  const limits = { ...DEFAULT_DOWNSTREAM_LIMITS };
+  for (const [name, value] of Object.entries(given ?? {}) as Array<[keyof DownstreamLimits, number | undefined]>) {
+    if (value === undefined) continue;
+    const min = name === 'idleTimeoutMs' ? 0 : name === 'writeBufferLimitBytes' ? 16 * 1024 : 1;
+    if (!Number.isFinite(value) || value < min) throw new RangeError(`limits.${name} must be a number of at least ${min}, got ${value}`);
+    limits[name] = value;
+  }
+  return Object.freeze(limits);
 }
 
 /** A bound listener. */
@@ -90,7 +102,7 @@ export class DubboProxy {
       stats: this.stats,
       clock,
       maxPayload: this.maxPayload,
-      limits: Object.freeze({ ...DEFAULT_DOWNSTREAM_LIMITS, ...options.limits }),
+      limits: checkedLimits(options.limits),
       frameBudget: new FrameBudget(options.maxBufferedFrameBytes ?? DEFAULT_MAX_BUFFERED_FRAME_BYTES, this.stats),
       log: options.log,
     };

@@ -87,11 +87,13 @@ export class UpstreamEndpoint {
   }
 
   /**
-   * Whether new calls may be sent here: not READONLY, not failing health checks, not waiting
-   * to dial again after failed connects (ejection is weighed by the cluster, against its cap).
+   * Whether new calls may be sent here: not READONLY, not failing health checks, and not
+   * waiting to dial again after failed connects with no connection open (a failed extra
+   * connection does not take a working one out of rotation). Ejection is weighed by the
+   * cluster, against its cap.
    */
   get available(): boolean {
-    return !this.readonly && this.healthy && !this.backingOff;
+    return !this.readonly && this.healthy && !(this.backingOff && this.openConnections === 0);
   }
 
   /** Whether a failed connect keeps this instance from being dialled now. */
@@ -104,7 +106,7 @@ export class UpstreamEndpoint {
     if (this.readonly) return `${this.id} sent READONLY`;
     if (!this.healthy) return `${this.id} fails its health checks`;
     const wait = this.connectBackoffUntil - this.clock.now();
-    if (wait > 0) return `${this.id} refused ${this.connectFailures} connect${this.connectFailures === 1 ? '' : 's'} in a row; next attempt in ${Math.ceil(wait)} ms`;
+    if (wait > 0) return `${this.id} failed ${this.connectFailures} connect${this.connectFailures === 1 ? '' : 's'} in a row; next attempt in ${Math.ceil(wait)} ms`;
     return undefined;
   }
 
@@ -190,11 +192,27 @@ export class UpstreamEndpoint {
     this.ejections += 1;
     this.consecutiveErrors = 0;
     const duration = Math.min(outlier.baseEjectionTimeMs * this.ejections, MAX_EJECTION_MS);
-    this.ejectedUntil = now + Math.max(1, Math.ceil(duration / interval)) * interval;
+    this.ejectedUntil = now + Math.min(Math.max(1, Math.ceil(duration / interval)) * interval, MAX_EJECTION_MS);
     this.options.onAvailabilityChange(this);
     clock.clearTimer(this.ejectionTimer);
-    this.ejectionTimer = clock.setTimer(() => this.options.onAvailabilityChange(this), this.ejectedUntil - now);
+    this.ejectionTimer = clock.setTimer(this.onEjectionOver, this.ejectedUntil - now);
   }
+
+  /**
+   * The ejection is over: the timer says so, not a clock comparison (a timer may fire a
+   * fraction of a millisecond early, and a picker rebuilt then would leave the endpoint out
+   * until something else changed).
+   */
+  private readonly onEjectionOver = (): void => {
+    this.ejectedUntil = Math.min(this.ejectedUntil, this.clock.now());
+    this.options.onAvailabilityChange(this);
+  };
+
+  /** The connect backoff is over (set by the timer itself, as {@link onEjectionOver}). */
+  private readonly onBackoffOver = (): void => {
+    this.connectBackoffUntil = 0;
+    this.options.onAvailabilityChange(this);
+  };
 
   /** A connection opened: dialling works again. */
   private onConnected(): void {
@@ -214,13 +232,15 @@ export class UpstreamEndpoint {
     const delay = Math.round(ceiling * (0.8 + 0.4 * (this.options.random ?? Math.random)()));
     this.connectBackoffUntil = clock.now() + delay;
     clock.clearTimer(this.backoffTimer);
-    this.backoffTimer = clock.setTimer(() => this.options.onAvailabilityChange(this), delay);
+    this.backoffTimer = clock.setTimer(this.onBackoffOver, delay);
     this.options.onAvailabilityChange(this);
   }
 
   /** Open connections. */
   get openConnections(): number {
-    return this.connections.filter((c) => c.isOpen).length;
+    let open = 0;
+    for (const connection of this.connections) if (connection.isOpen) open += 1;
+    return open;
   }
 
   /** Calls waiting for a connection. */
@@ -258,7 +278,8 @@ export class UpstreamEndpoint {
         bestLoad = load;
       }
     }
-    if (best === undefined || (bestLoad > 0 && connections.length < this.settings.maxConnections)) {
+    // While backing off after failed connects, the open connections carry the calls: no extra dial.
+    if (best === undefined || (bestLoad > 0 && connections.length < this.settings.maxConnections && !this.backingOff)) {
       const connection = this.connect();
       return connection;
     }

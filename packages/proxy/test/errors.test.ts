@@ -32,8 +32,13 @@ t.test('anything else is passed on as it is: retries never multiply across hops'
   t.equal(relayedFailure('p', replyMessage(new RouteTimeoutError(100, 'org.example.Api', 1))), undefined, 'a timeout there: the call may have run');
   t.equal(relayedFailure('p', replyMessage(new NoConfigError('org.example.Api'))), undefined);
   t.equal(relayedFailure('p', ''), undefined);
-  t.equal(relayedFailure('p', 'dubbo-mesh: the application behind the inbound proxy did not get the call: x'), undefined, 'English text alone is not a code');
+  t.equal(relayedFailure('p', 'dubbo-mesh: something else: x'), undefined, 'the old prefix with any other text');
   t.equal(relayedFailure('p', 'dubbo-mesh [DM_ERR_CONNECT_FAILURE]: cannot connect to 10.0.0.9:20891: ECONNREFUSED'), undefined, 'another code');
+});
+
+t.test("a sidecar from before the codes (0.1.0) is still understood, for one release's rolling upgrades", async (t) => {
+  t.equal(relayedFailure('p', 'dubbo-mesh: the application behind the inbound proxy did not get the call: cannot connect to 127.0.0.1:20880: ECONNREFUSED')?.code, ProxyErrorCode.CONNECT_FAILURE);
+  t.equal(relayedFailure('p', 'dubbo-mesh: the application behind the inbound proxy lost the call: connection closed')?.code, ProxyErrorCode.UPSTREAM_UNAVAILABLE);
 });
 
 t.test('a name a consumer chose is cut in messages', async (t) => {

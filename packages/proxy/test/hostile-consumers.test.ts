@@ -102,7 +102,7 @@ t.test('one flooding connection takes at most its share of calls in flight; anot
 });
 
 /** A DownstreamConnection on a real socket pair, with fake time and the given limits. */
-async function connectionUnderTest(t: { teardown(fn: () => unknown): void }, limits: Partial<DownstreamLimits>, budget = new FrameBudget(1 << 30)) {
+async function connectionUnderTest(t: { teardown(fn: () => unknown): void }, limits: Partial<DownstreamLimits>, budget = new FrameBudget(1 << 30), reply?: Buffer) {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
@@ -111,7 +111,10 @@ async function connectionUnderTest(t: { teardown(fn: () => unknown): void }, lim
   const clock = new FakeClock();
   const stats = new ProxyStats();
   const requests: Frame[] = [];
-  const connection = new DownstreamConnection(accepted, (_c, frame) => requests.push(frame), {
+  const connection = new DownstreamConnection(accepted, (c, frame) => {
+    requests.push(frame);
+    if (reply !== undefined) c.write(reply);
+  }, {
     stats, clock, maxPayload: 8 << 20, limits: { ...DEFAULT_DOWNSTREAM_LIMITS, ...limits }, frameBudget: budget,
   });
   t.teardown(() => {
@@ -166,6 +169,33 @@ t.test('a new frame gets the whole timeout; a connection between frames is not t
   clock.advance(60_000);
   connection.sweep(clock.now());
   t.equal(stats.counters.downstream_cx_rx_frame_timeout, 0, 'nothing incomplete: no frame timeout');
+});
+
+t.test('a consumer that does not read its replies gets no pass on the frame timeout, and its reservation goes with it', async (t) => {
+  const budget = new FrameBudget(1 << 30);
+  const { clock, stats, connection, client, send, closed } = await connectionUnderTest(t, { frameTimeoutMs: 30_000 }, budget, Buffer.alloc(16 << 20, 1));
+  client.pause(); // reads nothing
+  // A call answered with 16 MiB it will not read, and the header of a large frame behind it.
+  await send(Buffer.concat([echoRequest(1, 'a'), echoRequest(2, 'b'.repeat(1 << 20)).subarray(0, 16)]));
+  t.equal(stats.counters.downstream_cx_write_backed_up, 1, 'the proxy stopped reading it');
+  t.ok(budget.used > 0, 'the large frame is reserved');
+  clock.advance(30_000);
+  connection.sweep(clock.now());
+  t.equal(stats.counters.downstream_cx_rx_frame_timeout, 1, 'paused for its own unread replies, the frame still times out');
+  await closed;
+  t.equal(budget.used, 0, 'its reservation is released');
+});
+
+t.test('an idle connection with replies it never takes is destroyed, not ended and left waiting', async (t) => {
+  const { clock, stats, connection, client, send, closed } = await connectionUnderTest(t, { idleTimeoutMs: 10_000 }, undefined, Buffer.alloc(16 << 20, 1));
+  client.pause();
+  await send(echoRequest(1, 'a'));
+  await waitUntil(() => stats.counters.downstream_cx_write_backed_up === 1, 'the replies to back up');
+  clock.advance(10_000);
+  connection.sweep(clock.now());
+  await closed;
+  connection.sweep(clock.now() + 1_000);
+  t.equal(stats.counters.downstream_cx_idle_timeout, 1, 'counted once');
 });
 
 t.test('a connection with nothing in flight and nothing read for the idle timeout is closed; a heartbeat keeps it', async (t) => {
@@ -234,4 +264,12 @@ t.test('an HTTP request on a Dubbo port closes that connection with one log line
   t.equal(lines[0]!.length, 1, 'a message only, no error object for a logger to print a stack of');
   t.match(String(lines[0]![0]), /^closing downstream connection 127\.0\.0\.1:\d+: .*magic/);
   t.equal(proxy.stats.counters.downstream_cx_protocol_error, 1);
+});
+
+t.test('a limit given a value that would disable it or stall every connection is refused', async (t) => {
+  const make = (limits: object) => () => new DubboProxy({ node: 'p', role: 'proxy', outbound: { host: '127.0.0.1', port: 0 }, limits });
+  t.throws(make({ maxRequestsPerConnection: 0 }), /limits\.maxRequestsPerConnection must be a number of at least 1, got 0/);
+  t.throws(make({ frameTimeoutMs: Number.NaN }), /limits\.frameTimeoutMs/);
+  t.throws(make({ writeBufferLimitBytes: 1024 }), /limits\.writeBufferLimitBytes must be a number of at least 16384/);
+  t.doesNotThrow(make({ idleTimeoutMs: 0, frameTimeoutMs: undefined }), 'idle 0 turns it off; undefined keeps the default');
 });

@@ -7,7 +7,7 @@ import {
   CONNECT_BACKOFF_BASE_MS, CONNECT_BACKOFF_MAX_MS, DubboProxy, ProxyErrorCode, ProxyStats, UpstreamEndpoint, type ProxyError, type UpstreamCall,
 } from '@dubbo-mesh/proxy';
 import { encodeRequest, encodeRequestBody } from '@dubbo-mesh/protocol';
-import { FakeClock, USER_SERVICE, startTestProvider } from '@dubbo-mesh/test-support';
+import { FakeClock, USER_SERVICE, startTestProvider, waitUntil } from '@dubbo-mesh/test-support';
 import { buildConfig } from './fixtures/mesh.js';
 import { userClient } from './fixtures/consumer.js';
 
@@ -48,7 +48,7 @@ t.test('refused connects back off: 250 ms doubling to 5 s (jittered), unavailabl
     const error = await failedSend(endpoint);
     t.equal(error.code, ProxyErrorCode.CONNECT_FAILURE);
     t.equal(endpoint.available, false, `unavailable after failure ${failure}`);
-    t.match(endpoint.unavailableReason, new RegExp(`refused ${failure} connects? in a row; next attempt in \\d+ ms`));
+    t.match(endpoint.unavailableReason, new RegExp(`failed ${failure} connects? in a row; next attempt in \\d+ ms`));
     const wait = endpoint.connectBackoffUntil - clock.now();
     waits.push(wait);
     clock.advance(wait - 1);
@@ -137,4 +137,59 @@ t.test('ejection lasts whole outlier-detection intervals, and the multiplier shr
   endpoint.recordFailure(outlier);
   t.equal(endpoint.ejections, 4, 'two quiet intervals took two off the multiplier of 5 before this ejection added one');
   t.equal(endpoint.ejectedUntil - clock.now(), 20_000, '12 s rounded up to two intervals');
+});
+
+/** A clock whose timers fire a little before its own reading says they are due, as Node's may against performance.now(). */
+class EarlyClock extends FakeClock {
+  override now(): number {
+    return super.now() - 0.5;
+  }
+}
+
+t.test('the end of a backoff or an ejection is the timer firing, not a clock comparison (timers may fire early)', async (t) => {
+  const clock = new EarlyClock();
+  const port = await deadPort();
+  const { endpoint, changes } = endpointOn(port, clock);
+  t.teardown(() => endpoint.close('test over'));
+  await failedSend(endpoint);
+  const before = changes();
+  clock.advance(250);
+  t.equal(changes(), before + 1, 'the clusters are told');
+  t.equal(endpoint.available, true, 'available when they rebuild their pickers, though the clock reads 0.5 ms short');
+  const outlier = { consecutiveErrors: 1, intervalMs: 1000, baseEjectionTimeMs: 1000, maxEjectionPercent: 100 };
+  endpoint.recordFailure(outlier);
+  t.equal(endpoint.ejected, true);
+  clock.advance(1000);
+  t.equal(endpoint.ejected, false, 'not ejected once its timer fired');
+});
+
+t.test('a failed extra connection does not take an endpoint with a working connection out of rotation', async (t) => {
+  const held: Array<() => void> = [];
+  const provider = await startTestProvider({ services: { [USER_SERVICE]: { getUser: () => new Promise((resolve) => held.push(() => resolve('ok'))) } } });
+  const clock = new FakeClock();
+  const stats = new ProxyStats();
+  const endpoint = new UpstreamEndpoint(provider.host, provider.port, { ...DEFAULT_CONNECTION_POOL, maxConnections: 2, connectTimeoutMs: 5_000 }, {
+    maxPayload: 1 << 20, heartbeatIntervalMs: 60_000, stats, clock, random: () => 0.5, onAvailabilityChange: () => {},
+  });
+  t.teardown(async () => {
+    for (const release of held) release();
+    endpoint.close('test over');
+    await provider.close();
+  });
+  const answers: boolean[] = [];
+  const send = () => endpoint.send(encodeRequest(1n, body), { upstreamId: 0, onResponse: () => answers.push(true), onError: () => answers.push(false) });
+  send();
+  await waitUntil(() => held.length === 1, 'the first call to reach the provider');
+  // The provider stops accepting: its open connection still works, a new one is refused.
+  await provider.stopAccepting();
+  send(); // the first connection is busy: a second is dialled, and refused
+  await waitUntil(() => stats.counters.upstream_cx_connect_fail === 1, 'the extra connection to fail');
+  t.equal(endpoint.backingOff, true, 'dialling backs off');
+  t.equal(endpoint.available, true, 'but the endpoint keeps taking calls over its open connection');
+  send();
+  await waitUntil(() => held.length === 2, 'the later call to arrive over the open connection');
+  t.equal(stats.counters.upstream_cx_total, 2, 'no dial while backing off');
+  while (held.length > 0) held.shift()!();
+  await waitUntil(() => answers.length === 3, 'the answers');
+  t.equal(answers.filter((a) => a).length, 2, 'the calls on the open connection are answered; the one queued on the refused dial failed (a proxy retries it)');
 });

@@ -36,6 +36,8 @@ export interface TestProvider {
   readonly requestCount: number;
   /** Send a READONLY event on every connection, as a Java provider does when it shuts down. */
   sendReadonly(): void;
+  /** Refuse new connections (the port closes); the open ones keep working. */
+  stopAccepting(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -123,6 +125,7 @@ export async function startTestProvider(options: TestProviderOptions): Promise<T
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
   const bound = server.address() as net.AddressInfo;
+  let closing: Promise<void> | undefined;
   return {
     host: bound.address,
     port: bound.port,
@@ -133,10 +136,15 @@ export async function startTestProvider(options: TestProviderOptions): Promise<T
     sendReadonly: () => {
       for (const socket of sockets) socket.write(encodeReadonlyEvent(0n));
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    stopAccepting: () => {
+      if (closing === undefined) closing = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Resolves once the port no longer accepts; the server's close completes when its last connection goes.
+      return new Promise<void>((resolve) => setImmediate(resolve));
+    },
+    close: () => {
+      closing ??= new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      return closing;
+    },
   };
 }
