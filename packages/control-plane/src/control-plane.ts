@@ -1,14 +1,17 @@
 import { DiscoveryServer, type ProxyStatus } from './discovery-server.js';
-import { FileSource } from './file-source.js';
+import { FileSource, type FileSourceOptions } from './file-source.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import type { Snapshot } from './snapshot.js';
 import { SnapshotBuilder } from './snapshot-builder.js';
 import { SnapshotCache } from './snapshot-cache.js';
 import type { ConfigSource } from './source.js';
 
+/** What a control plane is built from. */
 export interface ControlPlaneOptions {
   /** `--config` paths (files or folders); each becomes a watched file source. */
   configPaths?: readonly string[];
+  /** Options of the `--config` file sources (settle interval, timers). */
+  fileSource?: FileSourceOptions;
   /** Other sources (Kubernetes, ZooKeeper, tests). */
   sources?: readonly ConfigSource[];
   log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
@@ -38,12 +41,14 @@ export class ControlPlane {
 
   constructor(private readonly options: ControlPlaneOptions) {
     const log = options.log ?? (() => {});
-    this.sources = [...(options.configPaths ?? []).map((p) => new FileSource([p])), ...(options.sources ?? [])];
+    this.sources = [...(options.configPaths ?? []).map((p) => new FileSource([p], options.fileSource)), ...(options.sources ?? [])];
     this.builder = new SnapshotBuilder({
       published: (snapshot) => this.publish(snapshot),
-      refused: (errors, source) => {
+      refused: (refusal) => {
         this.metrics.configRefusals.inc();
-        log('error', `refused a config change${source === undefined ? '' : ` from ${source}`}; the previous snapshot stays in force`, { errors });
+        const current = this.builder.current;
+        const inForce = current === undefined ? 'no snapshot has been published yet' : `snapshot ${current.version} stays in force`;
+        log('error', `refused a config change${refusal.source === undefined ? '' : ` from ${refusal.source}`}; ${inForce}`, { errors: refusal.errors, source: refusal.source ?? null });
       },
     });
     this.server = new DiscoveryServer(this.cache, this.metrics, {
@@ -62,12 +67,23 @@ export class ControlPlane {
     });
   }
 
-  /** Start the sources (the first snapshot is built before this resolves) and listen for proxies. */
+  /**
+   * Start the sources (the first snapshot is built before this resolves) and listen for
+   * proxies; resolves to the bound gRPC port. An address that cannot be bound rejects with a
+   * {@link ListenError} (`code` is the errno code, e.g. `EADDRINUSE`; the message is
+   * `cannot listen on HOST:PORT: address already in use`), after the sources are stopped.
+   */
   async start(grpcHost: string, grpcPort: number): Promise<number> {
     await this.builder.start(this.sources);
-    return this.server.listen(grpcHost, grpcPort);
+    try {
+      return await this.server.listen(grpcHost, grpcPort);
+    } catch (error) {
+      for (const source of this.sources) await source.stop();
+      throw error;
+    }
   }
 
+  /** Stop the sources and end every proxy stream. */
   async stop(): Promise<void> {
     for (const source of this.sources) await source.stop();
     await this.server.close();
