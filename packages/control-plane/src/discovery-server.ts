@@ -39,6 +39,8 @@ export interface DiscoveryHooks {
   onAck?(status: ProxyStatus, version: string): void;
   onNack?(status: ProxyStatus, version: string, errors: readonly string[]): void;
   onStreamClosed?(status: ProxyStatus): void;
+  /** A request answered an older nonce (or repeated the first request): ignored. */
+  onStaleRequest?(status: ProxyStatus): void;
 }
 
 /**
@@ -199,6 +201,7 @@ export class DiscoveryServer {
       if (request.response_nonce === '' || request.response_nonce !== status.sentNonce) {
         // An answer to an older response, or a repeated first request: stale.
         this.metrics.staleRequests.inc();
+        this.hooks.onStaleRequest?.(status);
         return;
       }
       releaseSlot();
