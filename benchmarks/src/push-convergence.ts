@@ -10,9 +10,11 @@
 // file; `--layout file` writes every DubboService into one file and a change rewrites that
 // whole file in place. The control plane runs as `dubbo-mesh control-plane --config PATH`
 // in its own process (its RSS and CPU time per change are reported). While each change is
-// pushed, /healthz is asked again and again, one request at a time: the slowest answer is
-// how long the control plane's event loop was blocked. Streams that end are counted (a
-// blocked event loop misses keepalive pings and the transport drops the stream).
+// pushed, /healthz is asked again and again, one request at a time, from a process of its
+// own: the slowest answer is how long the control plane kept it waiting; the control
+// plane's own longest event-loop delay over the change is read from its /metrics. Streams
+// that end are counted (a blocked event loop misses keepalive pings and the transport drops
+// the stream).
 // A simulated proxy decodes only the version and nonce of each response (the bytes arrive in
 // full) and ACKs at once: the numbers are the control plane's and the transport's. `--mode`
 // picks the stream: delta (changed resources only; the default, what proxies use) or sotw.
@@ -95,32 +97,49 @@ function cpuSeconds(pid: number): number {
 }
 
 /**
- * Ask GET /healthz one request at a time until stopped; resolves to the slowest answer in ms.
- * One at a time, on a kept-alive connection: each answer's latency is how long the control
- * plane's event loop was busy with something else.
+ * Ask GET /healthz one request at a time until stopped, from a process of its own (so the
+ * benchmark's own work — a hundred streams receiving and ACKing — does not count); resolves
+ * to the slowest answer in ms. One at a time, on a kept-alive connection: each answer's
+ * latency is how long the control plane's event loop was busy with something else.
  */
 function probeHealth(admin: string): { stop(): Promise<{ maxMs: number; probes: number }> } {
-  let stopped = false;
-  let maxMs = 0;
-  let probes = 0;
-  const done = (async () => {
-    while (!stopped) {
-      const started = performance.now();
-      const response = await fetch(`http://${admin}/healthz`);
-      await response.arrayBuffer();
-      if (!response.ok) throw new Error(`/healthz answered ${response.status}`);
-      maxMs = Math.max(maxMs, performance.now() - started);
-      probes += 1;
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-  })();
+  const script = `
+    let stopped = false, maxMs = 0, probes = 0;
+    process.stdin.on('end', () => (stopped = true));
+    process.stdin.resume();
+    (async () => {
+      while (!stopped) {
+        const started = performance.now();
+        const response = await fetch('http://${admin}/healthz');
+        await response.arrayBuffer();
+        if (!response.ok) throw new Error('/healthz answered ' + response.status);
+        maxMs = Math.max(maxMs, performance.now() - started);
+        probes += 1;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      process.stdout.write(JSON.stringify({ maxMs, probes }));
+    })();`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   return {
     async stop() {
-      stopped = true;
-      await done;
-      return { maxMs, probes };
+      child.stdin!.end();
+      await exited;
+      return JSON.parse(output) as { maxMs: number; probes: number };
     },
   };
+}
+
+/**
+ * The control plane's longest event-loop delay since the last scrape, in ms: prom-client's
+ * `nodejs_eventloop_lag_max_seconds` (from `monitorEventLoopDelay`, reset at each scrape).
+ */
+async function eventLoopMaxMs(admin: string): Promise<number> {
+  const text = await (await fetch(`http://${admin}/metrics`)).text();
+  const match = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text);
+  return match === null ? NaN : Number(match[1]) * 1000;
 }
 
 /** The whole config in one file: every DubboService as one YAML document. */
@@ -201,6 +220,11 @@ async function main(): Promise<void> {
       stream.write({ node, version_info: '', response_nonce: '', initial_resource_versions: {} });
     })));
     const initialBytes = sims[0]!.bytes;
+    // The floor: the slowest /healthz answer over a second with nothing changing (on a loaded
+    // machine this is far from 0, and no change can be measured below it).
+    const idleProbe = probeHealth(ready.admin as string);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const idleHealthzMaxMs = (await idleProbe.stop()).maxMs;
     const rows: Array<Record<string, number>> = [];
     for (let change = 1; change <= changes; change++) {
       const logsBefore = logLines.length;
@@ -222,6 +246,7 @@ async function main(): Promise<void> {
           };
         }
       });
+      await eventLoopMaxMs(ready.admin as string); // resets the control plane's maximum
       const health = probeHealth(ready.admin as string);
       const cpuBefore = cpuSeconds(child.pid!);
       const endedBefore = streamsEnded;
@@ -231,6 +256,7 @@ async function main(): Promise<void> {
       const publishMs = (publishLine.time as number) - t0Wall;
       await allArrived;
       const { maxMs: healthzMaxMs } = await health.stop();
+      const loopMaxMs = await eventLoopMaxMs(ready.admin as string);
       rows.push({
         change,
         publishMs,
@@ -243,16 +269,17 @@ async function main(): Promise<void> {
         controlPlaneRssMiB: rssMiB(child.pid!),
         controlPlaneCpuSeconds: cpuSeconds(child.pid!) - cpuBefore,
         healthzMaxMs,
+        loopMaxMs,
         streamsEnded: streamsEnded - endedBefore,
       });
     }
-    const summary = { mode: values.mode, layout: values.layout, initialBytes, proxies, serviceKeys: services * interfaces, endpoints: services * endpoints, startSeconds, rows };
+    const summary = { mode: values.mode, layout: values.layout, initialBytes, idleHealthzMaxMs, proxies, serviceKeys: services * interfaces, endpoints: services * endpoints, startSeconds, rows };
     if (values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else {
-      console.log(`Node ${process.version}; ${values.mode} streams; ${proxies} simulated proxies, ${services * interfaces} service keys, ${services * endpoints} endpoints (${services} DubboServices ${oneFile ? 'in one file' : 'one per file'}); control plane up with its first snapshot in ${startSeconds.toFixed(1)} s; first response ${initialBytes} bytes`);
-      console.log('change  file→published ms  →all p50 ms  →all p99 ms  →all max ms  publish→p50 ms  publish→p99 ms  bytes/push  CP RSS MiB  CP CPU s  /healthz max ms  streams ended');
+      console.log(`Node ${process.version}; ${values.mode} streams; ${proxies} simulated proxies, ${services * interfaces} service keys, ${services * endpoints} endpoints (${services} DubboServices ${oneFile ? 'in one file' : 'one per file'}); control plane up with its first snapshot in ${startSeconds.toFixed(1)} s; first response ${initialBytes} bytes; /healthz max over 1 s idle ${idleHealthzMaxMs.toFixed(0)} ms`);
+      console.log('change  file→published ms  →all p50 ms  →all p99 ms  →all max ms  publish→p50 ms  publish→p99 ms  bytes/push  CP RSS MiB  CP CPU s  /healthz max ms  CP loop max ms  streams ended');
       for (const r of rows) {
-        console.log(`${String(r.change).padStart(6)} ${r.publishMs!.toFixed(0).padStart(17)} ${r.p50Ms!.toFixed(0).padStart(12)} ${r.p99Ms!.toFixed(0).padStart(12)} ${r.maxMs!.toFixed(0).padStart(12)} ${r.pushP50Ms!.toFixed(0).padStart(15)} ${r.pushP99Ms!.toFixed(0).padStart(15)} ${String(r.bytesPerPush).padStart(11)} ${r.controlPlaneRssMiB!.toFixed(0).padStart(11)} ${r.controlPlaneCpuSeconds!.toFixed(2).padStart(9)} ${r.healthzMaxMs!.toFixed(0).padStart(16)} ${String(r.streamsEnded).padStart(14)}`);
+        console.log(`${String(r.change).padStart(6)} ${r.publishMs!.toFixed(0).padStart(17)} ${r.p50Ms!.toFixed(0).padStart(12)} ${r.p99Ms!.toFixed(0).padStart(12)} ${r.maxMs!.toFixed(0).padStart(12)} ${r.pushP50Ms!.toFixed(0).padStart(15)} ${r.pushP99Ms!.toFixed(0).padStart(15)} ${String(r.bytesPerPush).padStart(11)} ${r.controlPlaneRssMiB!.toFixed(0).padStart(11)} ${r.controlPlaneCpuSeconds!.toFixed(2).padStart(9)} ${r.healthzMaxMs!.toFixed(0).padStart(16)} ${r.loopMaxMs!.toFixed(0).padStart(15)} ${String(r.streamsEnded).padStart(14)}`);
       }
     }
   } finally {

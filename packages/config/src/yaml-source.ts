@@ -111,13 +111,32 @@ function isEmptyDocument(document: Document): boolean {
   return contents === null || (contents.value === null && contents.source === '');
 }
 
+/**
+ * Positions in the `index`th document of a chunk, found by parsing the chunk again when first
+ * asked. Only an error message asks, so a valid resource does not keep its YAML syntax tree
+ * alive: with thousands of resources that tree is most of the heap, and the garbage
+ * collector's pauses grow with it.
+ */
+function lazyPositions(text: string, index: number): (path: FieldPath) => Position | undefined {
+  let positions: ((path: FieldPath) => Position | undefined) | undefined;
+  return (fieldPath) => {
+    if (positions === undefined) {
+      const lines = new LineCounter();
+      const documents = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true });
+      const document = Array.isArray(documents) ? documents[index] : undefined;
+      positions = document === undefined ? () => undefined : documentPositions(document, lines);
+    }
+    return positions(fieldPath);
+  };
+}
+
 function parseChunk(text: string): ParsedChunk {
   const lines = new LineCounter();
   const parsed = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true });
   const documents: ChunkDocument[] = [];
   let hasContent = false;
   const list = Array.isArray(parsed) ? parsed : [];
-  for (const document of list) {
+  for (const [index, document] of list.entries()) {
     const position = documentPositions(document, lines);
     if (document.errors.length > 0) {
       hasContent = true;
@@ -129,7 +148,7 @@ function parseChunk(text: string): ParsedChunk {
     const raw: unknown = document.toJS({ maxAliasCount: 100 });
     const result = validateResource(raw);
     if (result.valid) {
-      documents.push({ ok: true, resource: result.result, raw, position });
+      documents.push({ ok: true, resource: result.result, raw, position: lazyPositions(text, index) });
       continue;
     }
     documents.push({

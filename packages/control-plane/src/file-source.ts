@@ -1,6 +1,7 @@
 import { statSync, watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import {
   MeshYamlCache, cannotReadError, checkCrossReferences, configFiles, originsOf, type LocatedResource, type ParsedYaml,
 } from '@dubbo-mesh/config';
@@ -266,7 +267,13 @@ export class FileSource implements ConfigSource {
     if (this.emitted && !changed && errorsKey === this.lastErrors) return;
     this.emitted = true;
     this.lastErrors = errorsKey;
-    this.emit?.(this.state(listed, pathErrors));
+    const state = this.state(listed, pathErrors);
+    // Let the event loop run between looking at thousands of files and building a snapshot
+    // of thousands of resources (what the emit sets off): two shorter waits for everything
+    // else (health checks, proxy streams' keepalives), not one long one.
+    await yieldToEventLoop();
+    if (this.stopped) return;
+    this.emit?.(state);
   }
 
   /** The state of every file, in path order (a folder's files sorted). */

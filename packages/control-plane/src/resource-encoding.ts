@@ -1,5 +1,5 @@
-import { toWireResources, type WireResource } from '@dubbo-mesh/discovery';
-import type { LocatedResource } from '@dubbo-mesh/config';
+import { resourceKey, toWireMappings, toWireResources, type WireMapping, type WireResource } from '@dubbo-mesh/discovery';
+import type { DubboServiceConfig, LocatedResource } from '@dubbo-mesh/config';
 
 /**
  * Per-resource work a snapshot reuses from the snapshots before it. A source hands the same
@@ -9,6 +9,22 @@ import type { LocatedResource } from '@dubbo-mesh/config';
  */
 const wireByRaw = new WeakMap<object, WireResource>();
 const encodedByWire = new WeakMap<WireResource, Buffer>();
+const keyByWire = new WeakMap<WireResource, string>();
+const mappingsByService = new WeakMap<DubboServiceConfig, readonly WireMapping[]>();
+
+/** A wire resource's key (`Kind/namespace/name`), made once per wire resource. */
+export function wireKeyOf(resource: WireResource): string {
+  let key = keyByWire.get(resource);
+  if (key === undefined) keyByWire.set(resource, (key = resourceKey(resource)));
+  return key;
+}
+
+/** The service-key mappings one service defines, made once per validated service. */
+export function wireMappingsOf(service: DubboServiceConfig): readonly WireMapping[] {
+  let mappings = mappingsByService.get(service);
+  if (mappings === undefined) mappingsByService.set(service, (mappings = Object.freeze(toWireMappings({ services: [service], routes: [], policies: [] }).map((m) => Object.freeze(m)))));
+  return mappings;
+}
 
 /** The wire form of a resource, made once per `raw` object. */
 export function wireResourceOf(item: LocatedResource): WireResource {

@@ -1,4 +1,4 @@
-import { checkCrossReferences, originsOf, type LocatedResource } from '@dubbo-mesh/config';
+import { CrossReferenceIndex, checkCrossReferences, originsOf, type LocatedResource } from '@dubbo-mesh/config';
 import { Snapshot } from './snapshot.js';
 import type { ConfigSource, SourceState } from './source.js';
 
@@ -31,6 +31,8 @@ export interface BuilderEvents {
  */
 export class SnapshotBuilder {
   private readonly states = new Map<string, readonly LocatedResource[]>();
+  /** The cross-reference index of the resources in force: a change is checked where it is, not everywhere. */
+  private readonly index = new CrossReferenceIndex();
   /** The snapshot in force. */
   current: Snapshot | undefined;
   /** The last refused change, until a later change is published. */
@@ -87,7 +89,7 @@ export class SnapshotBuilder {
 
   /** Rebuild from the sources' states; false when the merged resources were refused. */
   private rebuild(trigger: string | undefined): boolean {
-    const built = Snapshot.create([...this.states.values()].flat());
+    const built = Snapshot.create([...this.states.values()].flat(), undefined, this.index);
     if (!built.valid) {
       this.refuse(built.errors, built.origins, trigger);
       return false;
