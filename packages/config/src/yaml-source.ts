@@ -229,14 +229,12 @@ export class MeshYamlCache {
     let hasComment = false;
     let sliceStart = now();
     for (const chunk of splitDocuments(text)) {
-      let parsed = current.get(chunk.text) ?? previous.get(chunk.text);
-      if (parsed === undefined) {
-        if (now() - sliceStart >= sliceMs) {
-          await yieldToEventLoop();
-          sliceStart = now();
-        }
-        parsed = parseChunk(chunk.text);
+      // Even reusing thousands of chunks takes a while (each is looked up by its text).
+      if (now() - sliceStart >= sliceMs) {
+        await yieldToEventLoop();
+        sliceStart = now();
       }
+      const parsed = current.get(chunk.text) ?? previous.get(chunk.text) ?? parseChunk(chunk.text);
       current.set(chunk.text, parsed);
       hasContent ||= parsed.hasContent;
       hasComment ||= parsed.hasComment;
