@@ -11,7 +11,7 @@ import type { ConfigSource } from './source.js';
 export interface ControlPlaneOptions {
   /** `--config` paths (files or folders); each becomes a watched file source. */
   configPaths?: readonly string[];
-  /** Options of the `--config` file sources (settle interval, timers). */
+  /** Options of the `--config` file sources (settle interval, timers; cross-references are always left to the builder). */
   fileSource?: FileSourceOptions;
   /** Other sources (Kubernetes, ZooKeeper, tests). */
   sources?: readonly ConfigSource[];
@@ -63,7 +63,10 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   constructor(private readonly options: ControlPlaneOptions) {
     super();
     const log = options.log ?? (() => {});
-    this.sources = [...(options.configPaths ?? []).map((p) => new FileSource([p], options.fileSource)), ...(options.sources ?? [])];
+    // Cross-references are checked by the builder over every source's resources (a route in
+    // one --config folder may name a service in another), not by each file source alone.
+    const fileOptions: FileSourceOptions = { ...options.fileSource, checkCrossReferences: false };
+    this.sources = [...(options.configPaths ?? []).map((p) => new FileSource([p], fileOptions)), ...(options.sources ?? [])];
     this.builder = new SnapshotBuilder({
       published: (snapshot) => this.publish(snapshot),
       refused: (refusal) => {

@@ -35,9 +35,10 @@ export interface FileSourceOptions {
   /** Clock and timers (default: the process's). */
   readonly timers?: SourceTimers;
   /**
-   * Report cross-reference errors with the field errors of an invalid state. Set it when
-   * this source is the whole config (a proxy's `--static`); a control plane checks them over
-   * the merge of all its sources instead, where a reference to another source's resource holds.
+   * Report cross-reference errors with the field errors of an invalid state, so a misspelled
+   * field does not hide them (default true: right when this source is the whole config, as a
+   * proxy's `--static` is). A control plane turns it off and checks them over the merge of
+   * all its sources instead, where a reference to another source's resource holds.
    */
   readonly checkCrossReferences?: boolean;
 }
@@ -307,7 +308,7 @@ export class FileSource implements ConfigSource {
     }
     if (errors.length === 0) return { kind: 'resources', resources };
     const everything = [...resources, ...partial];
-    if (this.options.checkCrossReferences === true) {
+    if (this.options.checkCrossReferences !== false) {
       const crossReferences = checkCrossReferences(everything);
       errors.push(...crossReferences.errors);
       origins.push(...originsOf(crossReferences.offending));

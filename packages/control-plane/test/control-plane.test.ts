@@ -5,7 +5,7 @@ import path from 'node:path';
 import t from 'tap';
 import { MeshYamlCache } from '@dubbo-mesh/config';
 import { encodeSharedDeltaResponse, encodeSharedResponse } from '@dubbo-mesh/discovery';
-import { ControlPlane, ListenError, Snapshot, startControlPlaneAdmin } from '@dubbo-mesh/control-plane';
+import { ControlPlane, ListenError, Snapshot, startControlPlaneAdmin, type Refusal } from '@dubbo-mesh/control-plane';
 
 const service = (name: string, port = 20001) => `apiVersion: dubbo-mesh.io/v1alpha1
 kind: DubboService
@@ -173,3 +173,23 @@ function decodeFields(bytes: Buffer): string[] {
   for (const [field, value] of fields) if (field <= 2) scalars.set(field, value);
   return [...[...scalars].map(([field, value]) => `${field}:${value}`), ...fields.filter(([field]) => field > 2).sort((a, b) => a[0] - b[0]).map(([field, value]) => `${field}:${value}`)];
 }
+
+t.test('a route in one --config folder may name a service in another; each error is reported once', async (t) => {
+  const dirs = await Promise.all([0, 1].map(() => mkdtemp(path.join(tmpdir(), 'dm-cpt-'))));
+  t.teardown(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true }))).then(() => {}));
+  await writeFile(path.join(dirs[0]!, 'services.yaml'), `${service('users')}---\n${policy('users')}`);
+  const routes = path.join(dirs[1]!, 'routes.yaml');
+  await writeFile(routes, route('users', 'v1'));
+  const controlPlane = new ControlPlane({ configPaths: dirs, fileSource: { settleMs: 20 } });
+  t.teardown(() => controlPlane.stop());
+  await controlPlane.start('127.0.0.1', 0);
+  t.equal(controlPlane.snapshot?.counts.routes, 1, 'the reference across sources holds');
+
+  const refused = new Promise<Refusal>((resolve) => controlPlane.once('refused', resolve));
+  await writeFile(routes, route('users', 'v9').replace('hosts:', 'hostz: [x]\n  hosts:'));
+  const refusal = await refused;
+  t.equal(refusal.errors.length, 2, refusal.errors.join('\n'));
+  t.match(refusal.errors[0], /spec\.hostz: unknown field/);
+  t.match(refusal.errors[1], /spec\.routes\[0\]\.destinations\[0\]\.subset: service users has no subset "v9"/);
+  t.equal(refusal.source, routes);
+});

@@ -182,7 +182,7 @@ t.test('an empty file is refused; a file with only a comment is empty on purpose
   t.equal(deleted.kind, 'resources', 'a deleted file takes its resources with it');
 });
 
-t.test('with checkCrossReferences (a proxy\'s --static), a misspelled field and a dangling reference are reported together', async (t) => {
+t.test('a misspelled field and a dangling reference are reported together (a proxy\'s --static: the source is the whole config)', async (t) => {
   const dir = await tempFolder(t);
   const file = path.join(dir, 'mesh.yaml');
   await writeFile(file, `${service(20001)}---
@@ -199,7 +199,7 @@ spec:
   routes: [{destinations: [{service: nobody}]}]
 `);
   const { emit, until } = recorder();
-  const source = new FileSource([file], { settleMs: 20, checkCrossReferences: true });
+  const source = new FileSource([file], { settleMs: 20 });
   t.teardown(() => source.stop());
   await source.start(emit);
   const state = await until(() => true);
