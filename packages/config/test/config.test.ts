@@ -191,3 +191,18 @@ t.test('durations', async (t) => {
   t.equal(formatDuration(2000), '2s');
   t.equal(formatDuration(1500), '1500ms');
 });
+
+t.test('a big file is parsed in slices, letting the event loop run between them', async (t) => {
+  const doc = (i: number) => `apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: s${i}}\nspec:\n  interfaces: [org.example.S${i}]\n`;
+  const text = Array.from({ length: 20 }, (_, i) => doc(i)).join('---\n');
+  let time = 0;
+  const now = () => (time += 4); // each look at the clock: 4 ms of work (fake time)
+  const order: string[] = [];
+  setImmediate(() => order.push('event loop ran'));
+  const parsed = await new MeshYamlCache().parse(text, 'big.yaml', { now, sliceMs: 10 }).then((result) => {
+    order.push('parsed');
+    return result;
+  });
+  t.equal(parsed.resources.length, 20);
+  t.same(order, ['event loop ran', 'parsed'], 'the parse yielded before it was done');
+});
