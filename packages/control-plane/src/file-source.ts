@@ -141,7 +141,7 @@ export class FileSource implements ConfigSource {
     try {
       const watcher = watch(folder, (_event, name) => {
         if (this.dirty !== 'all') {
-          if (typeof name === 'string' && /\.ya?ml$/.test(name) && !name.startsWith('..')) this.dirty.add(path.join(folder, name));
+          if (typeof name === 'string' && /\.ya?ml$/.test(name) && !name.startsWith('..')) this.dirty.add(path.resolve(folder, name));
           else this.dirty = 'all';
         }
         this.schedule(EVENT_DEBOUNCE_MS);
@@ -202,7 +202,8 @@ export class FileSource implements ConfigSource {
     const toStat: string[] = [];
     for (const file of listed) {
       const known = this.files.get(file);
-      if (dirty === 'all' || known === undefined || dirty.has(file) || this.unsettled.has(file)) toStat.push(file);
+      // Compared resolved: `--config ./mesh.yaml` lists `./mesh.yaml`, the event names `mesh.yaml` in `.`.
+      if (dirty === 'all' || known === undefined || dirty.has(path.resolve(file)) || this.unsettled.has(file)) toStat.push(file);
       else stamps.set(file, known.stamp);
     }
     for (let i = 0; i < toStat.length; i += STAT_CONCURRENCY) {

@@ -112,14 +112,16 @@ t.test('an invalid change is emitted as invalid with file and line; a fix is rea
   const file = path.join(dir, 'mesh.yaml');
   await writeFile(file, service(20001));
   const { emit, until } = recorder();
-  const source = new FileSource([dir], { settleMs: 20 });
+  // A file path as a user may write it, not normalised: the watch events name the file otherwise.
+  const given = `${dir}/./mesh.yaml`;
+  const source = new FileSource([given], { settleMs: 20 });
   t.teardown(() => source.stop());
   await source.start(emit);
   await writeFile(file, service(20001).replace('127.0.0.1:20001', 'nowhere'));
   const invalid = await until((state) => state.kind === 'invalid');
   if (invalid.kind === 'invalid') {
-    t.match(invalid.errors[0]!, `${file}:6:`);
-    t.same(invalid.origins, [file], 'the refusal is attributed to the file');
+    t.match(invalid.errors[0]!, `${given}:6:`);
+    t.same(invalid.origins, [given], 'the refusal is attributed to the file');
   }
   await writeFile(file, service(20003));
   t.equal(portOf(await until((state) => portOf(state) === 20003)), 20003);
