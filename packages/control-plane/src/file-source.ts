@@ -52,6 +52,8 @@ const STAT_CONCURRENCY = 64;
 interface ParsedFile {
   readonly stamp: string;
   readonly parsed: ParsedYaml;
+  /** The path resolved, as watch events are matched (resolved once, not on every look). */
+  readonly resolved: string;
 }
 
 /** A file seen changed, not read yet: its stamp and when it was first seen so. */
@@ -203,7 +205,7 @@ export class FileSource implements ConfigSource {
     for (const file of listed) {
       const known = this.files.get(file);
       // Compared resolved: `--config ./mesh.yaml` lists `./mesh.yaml`, the event names `mesh.yaml` in `.`.
-      if (dirty === 'all' || known === undefined || dirty.has(path.resolve(file)) || this.unsettled.has(file)) toStat.push(file);
+      if (dirty === 'all' || known === undefined || dirty.has(known.resolved) || this.unsettled.has(file)) toStat.push(file);
       else stamps.set(file, known.stamp);
     }
     for (let i = 0; i < toStat.length; i += STAT_CONCURRENCY) {
@@ -250,7 +252,7 @@ export class FileSource implements ConfigSource {
         continue;
       }
       this.unsettled.delete(file);
-      this.files.set(file, { stamp, parsed: await this.yaml.parse(text, file, { now: () => this.timers.now() }) });
+      this.files.set(file, { stamp, parsed: await this.yaml.parse(text, file, { now: () => this.timers.now() }), resolved: path.resolve(file) });
       changed = true;
     }
     if (waiting) {
