@@ -90,6 +90,11 @@ export class FileSource implements ConfigSource {
   private emitted = false;
   /** The errors last emitted (to emit again only when something changed). */
   private lastErrors = '';
+  /**
+   * Files were parsed or removed since the last emit. Kept across looks: a file read in a look
+   * that then waits for another file to settle is emitted with it, by a later look.
+   */
+  private unemitted = false;
   private readonly yaml = new MeshYamlCache();
   /** Files as last parsed. */
   private files = new Map<string, ParsedFile>();
@@ -161,6 +166,17 @@ export class FileSource implements ConfigSource {
     }
   }
 
+  /**
+   * Look at every file again soon, as after a watch event that named none: for a caller that
+   * knows files changed without an event (a network file system, where watch events do not
+   * arrive). The settle rule applies as always.
+   */
+  rescan(): void {
+    this.dirty = 'all';
+    this.schedule(EVENT_DEBOUNCE_MS);
+  }
+
+  /** Stop watching; resolves once a look in progress has finished. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.timers.clearTimeout(this.timer);
@@ -213,7 +229,6 @@ export class FileSource implements ConfigSource {
       const results = await Promise.all(batch.map((file) => stampOf(file).catch((error: unknown) => error as Error)));
       batch.forEach((file, j) => stamps.set(file, results[j]!));
     }
-    let changed = false;
     let waiting = false;
     const now = this.timers.now();
     const ready: Array<[string, string]> = [];
@@ -253,7 +268,7 @@ export class FileSource implements ConfigSource {
       }
       this.unsettled.delete(file);
       this.files.set(file, { stamp, parsed: await this.yaml.parse(text, file, { now: () => this.timers.now() }), resolved: path.resolve(file) });
-      changed = true;
+      this.unemitted = true;
     }
     if (waiting) {
       // Nothing is emitted while any changed file is still being written: a change that
@@ -265,11 +280,12 @@ export class FileSource implements ConfigSource {
       if (stamps.has(file) && !pathErrors.has(file)) continue;
       this.files.delete(file);
       this.yaml.forget(file);
-      changed = true;
+      this.unemitted = true;
     }
     const errorsKey = [...pathErrors.values()].join('\n');
-    if (this.emitted && !changed && errorsKey === this.lastErrors) return;
+    if (this.emitted && !this.unemitted && errorsKey === this.lastErrors) return;
     this.emitted = true;
+    this.unemitted = false;
     this.lastErrors = errorsKey;
     const state = this.state(listed, pathErrors);
     // Let the event loop run between looking at thousands of files and building a snapshot

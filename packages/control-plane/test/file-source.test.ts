@@ -210,3 +210,34 @@ spec:
     `${file}:18:38: DubboRoute default/r: spec.routes[0].destinations[0].service: no DubboService "nobody" in namespace default`,
   ]);
 });
+
+t.test('a change that spans two files is emitted once, whole, when the slower one has settled', async (t) => {
+  const dir = await tempFolder(t);
+  const a = path.join(dir, 'a.yaml');
+  const b = path.join(dir, 'b.yaml');
+  await writeFile(a, service(20001, 'a'));
+  await writeFile(b, service(20002, 'b'));
+  const timers = new FakeTimers();
+  const { states, emit, until } = recorder();
+  const source = new FileSource([dir], { settleMs: 100, timers });
+  t.teardown(() => source.stop());
+  await timers.drive(source.start(emit));
+  const ports = (state: SourceState | undefined) => (state?.kind === 'resources'
+    ? state.resources.map((r) => (r.resource.kind === 'DubboService' ? `${r.resource.metadata.name}:${r.resource.endpoints[0]?.port}` : '')).join(' ')
+    : state?.kind);
+  t.equal(ports(states[0]), 'a:20001 b:20002');
+
+  await writeFile(a, service(21001, 'a'));
+  const text = service(21002, 'b');
+  const handle = await open(b, 'w');
+  await handle.write(text.slice(0, 40));
+  // Look at both files now, whichever of their watch events has arrived yet.
+  source.rescan();
+  await timers.pending();
+  timers.fireNext(); // both changed: neither settled
+  await timers.pending();
+  await handle.write(text.slice(40)); // b still moving when a has settled
+  await handle.close();
+  await timers.drive(until((state) => ports(state) === 'a:21001 b:21002'));
+  t.same(states.slice(1).map(ports), ['a:21001 b:21002'], 'no state with a changed and b not');
+});
