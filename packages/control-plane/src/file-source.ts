@@ -35,6 +35,13 @@ export interface FileSourceOptions {
   /** Clock and timers (default: the process's). */
   readonly timers?: SourceTimers;
   /**
+   * Every this often every file is looked at even without a watch event (default 30 s; 0:
+   * never). Between these, only files that watch events name are looked at; this catches a
+   * change whose event was lost (an overflowing event queue when thousands of files change
+   * at once, a file system that sends none) within the interval.
+   */
+  readonly rescanIntervalMs?: number;
+  /**
    * Report cross-reference errors with the field errors of an invalid state, so a misspelled
    * field does not hide them (default true: right when this source is the whole config, as a
    * proxy's `--static` is). A control plane turns it off and checks them over the merge of
@@ -106,6 +113,7 @@ export class FileSource implements ConfigSource {
    * stat'ed, so a change to one file of thousands costs one stat, not thousands.
    */
   private dirty: Set<string> | 'all' = 'all';
+  private rescanTimer: unknown;
 
   constructor(private readonly paths: readonly string[], private readonly options: FileSourceOptions = {}) {
     this.name = `file:${paths.join(',')}`;
@@ -125,6 +133,16 @@ export class FileSource implements ConfigSource {
     this.schedule(0);
     await first;
     this.emit = emit;
+    this.armRescan();
+  }
+
+  private armRescan(): void {
+    const every = this.options.rescanIntervalMs ?? 30_000;
+    if (every <= 0 || this.stopped) return;
+    this.rescanTimer = this.timers.setTimeout(() => {
+      this.rescan();
+      this.armRescan();
+    }, every);
   }
 
   /**
@@ -180,6 +198,7 @@ export class FileSource implements ConfigSource {
   async stop(): Promise<void> {
     this.stopped = true;
     this.timers.clearTimeout(this.timer);
+    this.timers.clearTimeout(this.rescanTimer);
     for (const watcher of this.watchers) watcher.close();
     this.watchers = [];
     await this.reading;

@@ -69,13 +69,18 @@ class FakeTimers implements SourceTimers {
     timer.callback();
   }
 
-  /** Fire timers as they are set until `done` settles. */
+  /**
+   * Fire timers as they are set until `done` settles. Between two, the event loop runs once
+   * (file I/O completes): with a timer always pending, firing from promise callbacks alone
+   * would never let a look's stat calls finish.
+   */
   async drive<T>(done: Promise<T>): Promise<T> {
     let finished = false;
     const result = done.finally(() => (finished = true));
     while (!finished) {
       const next = await Promise.race([result.then(() => 'done' as const), this.pending().then(() => 'timer' as const)]);
       if (next === 'timer' && !finished) this.fireNext();
+      await new Promise((resolve) => setImmediate(resolve));
     }
     return result;
   }
@@ -133,7 +138,7 @@ t.test('a file caught half-written is never read: its size and mtime must hold s
   await writeFile(file, service(20001));
   const timers = new FakeTimers();
   const { states, emit, until } = recorder();
-  const source = new FileSource([dir], { settleMs: 100, timers });
+  const source = new FileSource([dir], { settleMs: 100, timers, rescanIntervalMs: 0 });
   t.teardown(() => source.stop());
   await timers.drive(source.start(emit));
   t.equal(portOf(states[0]), 20001);
@@ -219,7 +224,7 @@ t.test('a change that spans two files is emitted once, whole, when the slower on
   await writeFile(b, service(20002, 'b'));
   const timers = new FakeTimers();
   const { states, emit, until } = recorder();
-  const source = new FileSource([dir], { settleMs: 100, timers });
+  const source = new FileSource([dir], { settleMs: 100, timers, rescanIntervalMs: 0 });
   t.teardown(() => source.stop());
   await timers.drive(source.start(emit));
   const ports = (state: SourceState | undefined) => (state?.kind === 'resources'
@@ -227,7 +232,8 @@ t.test('a change that spans two files is emitted once, whole, when the slower on
     : state?.kind);
   t.equal(ports(states[0]), 'a:20001 b:20002');
 
-  await writeFile(a, service(21001, 'a'));
+  // Sizes change too: with fake time, these writes may fall in the same mtime tick as the first ones.
+  await writeFile(a, service(2101, 'a'));
   const text = service(21002, 'b');
   const handle = await open(b, 'w');
   await handle.write(text.slice(0, 40));
@@ -238,6 +244,24 @@ t.test('a change that spans two files is emitted once, whole, when the slower on
   await timers.pending();
   await handle.write(text.slice(40)); // b still moving when a has settled
   await handle.close();
-  await timers.drive(until((state) => ports(state) === 'a:21001 b:21002'));
-  t.same(states.slice(1).map(ports), ['a:21001 b:21002'], 'no state with a changed and b not');
+  await timers.drive(until((state) => ports(state) === 'a:2101 b:21002'));
+  t.same(states.slice(1).map(ports), ['a:2101 b:21002'], 'no state with a changed and b not');
 });
+
+t.test('every file is looked at again every rescan interval, so a change whose watch event was lost is still seen', async (t) => {
+  const dir = await tempFolder(t);
+  const file = path.join(dir, 'mesh.yaml');
+  await writeFile(file, service(20001));
+  const timers = new FakeTimers();
+  const { states, emit, until } = recorder();
+  const source = new FileSource([dir], { settleMs: 100, timers, rescanIntervalMs: 30_000 });
+  t.teardown(() => source.stop());
+  await timers.drive(source.start(emit));
+  // Pretend the watch events are lost: a watcher that never calls back.
+  (source as unknown as { watchers: Array<{ removeAllListeners(event: string): void }> }).watchers.forEach((w) => w.removeAllListeners('change'));
+  await writeFile(file, service(2002)); // another size: with fake time this may fall in the first write's mtime tick
+  await timers.drive(until((state) => portOf(state) === 2002));
+  t.ok(timers.time >= 30_000, `seen at ${timers.time} ms of fake time, after the rescan interval`);
+  t.same(states.map(portOf), [20001, 2002]);
+});
+
