@@ -13,7 +13,12 @@ export interface MeshConfig {
 export interface LocatedResource {
   readonly resource: MeshResource;
   readonly locate?: (path: FieldPath) => string;
-  /** The resource as its source gave it (a YAML document as JS), before defaults: what the discovery API sends. */
+  /**
+   * The resource as its source gave it (a YAML document as JS), before defaults: what the
+   * discovery API sends. Never mutated once handed over: the control plane keeps what it
+   * makes from it (wire JSON, version, bytes) by this object, so a source that changes a
+   * resource hands a new object.
+   */
   readonly raw?: unknown;
   /**
    * Where the resource came from (a file path, for files): a refusal caused by this resource
