@@ -1,5 +1,6 @@
 // The control plane driving a real mesh: apache-dubbo-js → outbound proxy (subscribed over
 // gRPC with the discovery client) → inbound proxies → test providers.
+import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { ControlPlane, startControlPlaneAdmin, type ConfigSource, type SourceState } from '@dubbo-mesh/control-plane';
@@ -7,7 +8,7 @@ import { loadMeshResources, validateResource } from '@dubbo-mesh/config';
 import { DiscoveryClient } from '@dubbo-mesh/discovery';
 import { startMesh, type Mesh } from '../packages/proxy/test/fixtures/mesh.js';
 import { userClient, type UserClient } from '../packages/proxy/test/fixtures/consumer.js';
-import { eventually, meshYaml, sleep, tempDir, writeConfig } from './fixtures/control-plane.js';
+import { meshYaml, next, tempDir, until, writeConfig } from './fixtures/control-plane.js';
 
 interface Setup {
   mesh: Mesh;
@@ -53,27 +54,38 @@ async function subsetOf(client: UserClient, id: number): Promise<string> {
   return (result.res as { name: string }).name.slice(0, 2);
 }
 
-t.test('a file change shifts traffic within 2 s; an invalid change is refused while the old config serves (delta stream)', async (t) => {
+/** A new snapshot published by the control plane and ACKed by the proxy: resolves to its version. */
+async function pushed(s: Setup, change: () => Promise<void>): Promise<string> {
+  const published = next<[{ version: string }]>(s.controlPlane, 'published');
+  await change();
+  const [snapshot] = await published;
+  await until(s.discovery, 'ack', () => s.discovery.acceptedVersion === snapshot.version);
+  return snapshot.version;
+}
+
+t.test('a file change shifts traffic; an invalid change is refused while the old config serves (delta stream)', async (t) => {
   const s = await setup(t);
   t.equal(s.mesh.outbound.snapshot!.version, s.controlPlane.snapshot!.version, 'the proxy runs the control plane\'s snapshot');
   const before = await Promise.all(Array.from({ length: 40 }, (_, i) => subsetOf(s.client, i)));
   t.same(new Set(before), new Set(['v1']), 'all traffic on v1');
 
   const changedAt = Date.now();
-  await writeConfig(s.file, s.yaml({ v1: 0, v2: 100 }));
-  t.ok(await eventually(async () => (await subsetOf(s.client, 1)) === 'v2', 2000), 'traffic moved to v2 within 2 s');
-  t.comment(`shifted after ${Date.now() - changedAt} ms`);
+  const version = await pushed(s, () => writeConfig(s.file, s.yaml({ v1: 0, v2: 100 })));
+  t.comment(`file written → proxy ACKed in ${Date.now() - changedAt} ms`);
+  t.equal(s.mesh.outbound.snapshot!.version, version, 'the proxy applied it');
   const after = await Promise.all(Array.from({ length: 40 }, (_, i) => subsetOf(s.client, i)));
   t.same(new Set(after), new Set(['v2']), 'all traffic on v2');
 
   const admin = await startControlPlaneAdmin(s.controlPlane, '127.0.0.1', 0);
   t.teardown(() => admin.server.close());
   const goodVersion = s.controlPlane.snapshot!.version;
+  const refused = next(s.controlPlane, 'refused');
   await writeConfig(s.file, s.yaml({ v1: 0, v2: 100 }).replace('subset: v2, weight: 100', 'subset: v3, weight: 100'));
-  t.ok(await eventually(() => s.controlPlane.builder.lastRefusal !== undefined, 2000), 'the change is refused');
-  const ready = await (await fetch(`http://127.0.0.1:${admin.port}/readyz`)).json() as { version: string; lastRefusal: { errors: string[] } };
+  await refused;
+  const ready = await (await fetch(`http://127.0.0.1:${admin.port}/readyz`)).json() as { version: string; lastRefusal: { errors: string[]; source: string } };
   t.equal(ready.version, goodVersion, 'the previous snapshot stays in force');
   t.match(ready.lastRefusal.errors.join('\n'), /mesh\.yaml:\d+:\d+: DubboRoute default\/user-split: spec\.routes\[0\]\.destinations\[1\]\.subset: service user-provider has no subset "v3"/);
+  t.equal(ready.lastRefusal.source, s.file, 'the refusal names the file');
   t.equal(s.mesh.outbound.snapshot!.version, goodVersion, 'the proxy keeps it too');
   const still = await Promise.all(Array.from({ length: 20 }, (_, i) => subsetOf(s.client, i)));
   t.same(new Set(still), new Set(['v2']), 'and traffic goes on as before');
@@ -81,30 +93,38 @@ t.test('a file change shifts traffic within 2 s; an invalid change is refused wh
 
 t.test('the control plane killed and restarted under traffic: no failed call, and the proxy resyncs (state-of-the-world stream)', async (t) => {
   const s = await setup(t, 'sotw');
-  const disconnects: string[] = [];
-  s.discovery.on('disconnected', (reason) => disconnects.push(reason));
   const errors: string[] = [];
   let done = 0;
   let stop = false;
+  /** Resolves once `count` more calls have completed. */
+  const calls = new EventEmitter();
+  const completed = (count: number) => {
+    const target = done + count;
+    return until(calls, 'call', () => done >= target);
+  };
   const workers = Array.from({ length: 10 }, async (_, w) => {
     while (!stop) {
       const result = await s.client.getUser(w);
       if (result.err !== null) errors.push(result.err.message);
       done += 1;
+      calls.emit('call');
     }
   });
-  await eventually(() => done > 200);
+  await completed(200);
+  const disconnected = next(s.discovery, 'disconnected');
   await s.controlPlane.stop(); // gone: the proxy keeps serving its last snapshot
+  await disconnected;
+  t.pass('the client noticed');
   const doneWhileAway = done;
-  await sleep(500);
-  t.ok(done > doneWhileAway + 50, `calls go on while the control plane is away (${done - doneWhileAway} calls)`);
-  t.ok(disconnects.length > 0, 'the client noticed');
+  await completed(100);
+  t.ok(done >= doneWhileAway + 100, `calls go on while the control plane is away (${done - doneWhileAway} calls)`);
 
   await writeConfig(s.file, s.yaml({ v1: 0, v2: 100 }));
   s.controlPlane = new ControlPlane({ configPaths: [s.file] });
   await s.controlPlane.start('127.0.0.1', s.grpcPort);
-  t.ok(await eventually(() => s.discovery.acceptedVersion === s.controlPlane.snapshot!.version, 5000), 'the proxy reconnected and took the new snapshot');
-  t.ok(await eventually(async () => (await subsetOf(s.client, 3)) === 'v2', 2000), 'and routes by it');
+  await until(s.discovery, 'ack', () => s.discovery.acceptedVersion === s.controlPlane.snapshot!.version);
+  t.pass('the proxy reconnected and took the new snapshot');
+  t.equal(await subsetOf(s.client, 3), 'v2', 'and routes by it');
   stop = true;
   await Promise.all(workers);
   t.same(errors, [], `no failed call among ${done}`);
@@ -160,7 +180,8 @@ t.test('a snapshot the proxy cannot validate is NACKed with every error, and the
   t.match(errors.join('\n'), /spec\.loadBalancer\.policy/);
   t.equal(mesh.outbound.snapshot!.version, good, 'the proxy keeps the last good snapshot');
   t.equal(discovery.acceptedVersion, good);
-  t.ok(await eventually(() => controlPlane.proxies()[0]?.lastNack?.version === version), 'the control plane recorded the NACK');
+  await until(controlPlane, 'nack', () => controlPlane.proxies()[0]?.lastNack?.version === version);
+  t.pass('the control plane recorded the NACK');
 });
 
 t.test('a snapshot bigger than grpc-js\'s 4 MiB default message size reaches the proxy', async (t) => {

@@ -7,7 +7,7 @@ import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ControlPlane, startControlPlaneAdmin } from '@dubbo-mesh/control-plane';
-import { eventually, meshYaml, sleep, tempDir, writeConfig } from './fixtures/control-plane.js';
+import { meshYaml, next, tempDir, writeConfig } from './fixtures/control-plane.js';
 
 const protoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../proto');
 
@@ -21,14 +21,14 @@ function plainClient<R = Response>(address: string, method: 'StreamSnapshots' | 
   return (client as unknown as Record<string, () => grpc.ClientDuplexStream<object, R>>)[method]!.call(client);
 }
 
-/** Responses of a stream, awaited one at a time. */
+/** Responses of a stream, awaited one at a time (undefined only if none comes for a long time: the test then fails instead of hanging). */
 function responses(stream: grpc.ClientDuplexStream<object, Response>): { next(timeoutMs?: number): Promise<Response | undefined> } {
   const queue: Response[] = [];
   const waiters: Array<(r: Response) => void> = [];
   stream.on('data', (r: Response) => (waiters.length > 0 ? waiters.shift()!(r) : queue.push(r)));
   stream.on('error', () => {});
   return {
-    next: (timeoutMs = 3000) => queue.length > 0 ? Promise.resolve(queue.shift()) : new Promise((resolve) => {
+    next: (timeoutMs = 20_000) => queue.length > 0 ? Promise.resolve(queue.shift()) : new Promise((resolve) => {
       const timer = setTimeout(() => {
         waiters.splice(waiters.indexOf(waiter), 1);
         resolve(undefined);
@@ -70,49 +70,61 @@ t.test('a plain grpc-js client reads snapshots, ACKs, NACKs, and its stale nonce
   t.equal(service.spec.endpoints.length, 2, 'resources are the YAML documents as JSON');
   t.same(first.mappings.map((m) => `${m.interface}→${m.service}`), ['org.apache.dubbo.benchmark.service.UserService→default/user-provider']);
 
+  const acked = next(controlPlane, 'ack');
   stream.write({ node, version_info: first.version_info, response_nonce: first.nonce });
-  t.ok(await eventually(() => controlPlane.proxies()[0]?.ackedVersion === first.version_info), 'the ACK is recorded');
-  t.equal(await incoming.next(300), undefined, 'nothing more while the snapshot is unchanged');
+  await acked;
+  t.equal(controlPlane.proxies()[0]?.ackedVersion, first.version_info, 'the ACK is recorded');
 
   await writeConfig(file, meshYaml(v1Only, { v1: 50, v2: 50 }));
   const second = (await incoming.next())!;
   t.ok(second, 'a file change is pushed');
   t.not(second.version_info, first.version_info);
-  t.equal(second.nonce, '2');
+  // Nonce 2: the stream sent nothing between the ACK and this change (a response in
+  // between would have taken nonce 2), with no wait for "nothing" to happen.
+  t.equal(second.nonce, '2', 'nothing more was sent while the snapshot was unchanged');
 
   // A request answering the older nonce is stale: ignored, whatever it says.
   const staleBefore = (await controlPlane.metrics.staleRequests.get()).values[0]?.value ?? 0;
+  let stale = next(controlPlane, 'stale');
   stream.write({ node, version_info: '', response_nonce: first.nonce, error_detail: { code: 3, message: 'stale', errors: ['x'] } });
-  t.ok(await eventually(async () => ((await controlPlane.metrics.staleRequests.get()).values[0]?.value ?? 0) === staleBefore + 1), 'counted as stale');
+  await stale;
+  t.equal((await controlPlane.metrics.staleRequests.get()).values[0]?.value, staleBefore + 1, 'counted as stale');
   t.equal(controlPlane.proxies()[0]!.lastNack, undefined, 'a stale NACK is not recorded');
 
   // A repeated first request (empty nonce) is stale too, not an ACK of anything.
+  stale = next(controlPlane, 'stale');
   stream.write({ node, version_info: 'bogus', response_nonce: '' });
-  t.ok(await eventually(async () => ((await controlPlane.metrics.staleRequests.get()).values[0]?.value ?? 0) === staleBefore + 2), 'an empty nonce after the first request is stale');
+  await stale;
+  t.equal((await controlPlane.metrics.staleRequests.get()).values[0]?.value, staleBefore + 2, 'an empty nonce after the first request is stale');
   t.equal(controlPlane.proxies()[0]!.ackedVersion, first.version_info, 'and changes nothing');
 
   // NACK the second: recorded, the proxy keeps the first, and the same version is not sent again.
+  const nacked = next(controlPlane, 'nack');
   stream.write({ node, version_info: first.version_info, response_nonce: second.nonce, error_detail: { code: 3, message: 'rejected for the test', errors: ['resources[0]: spec.port: bad'] } });
-  t.ok(await eventually(() => controlPlane.proxies()[0]?.lastNack !== undefined), 'the NACK is recorded');
+  await nacked;
   const proxies = await (await fetch(`http://127.0.0.1:${admin.port}/api/v1/proxies`)).json() as Array<{ node: { id: string }; ackedVersion: string; lastNack: { version: string; errors: string[] } }>;
   t.equal(proxies[0]!.node.id, 'plain-1');
   t.equal(proxies[0]!.ackedVersion, first.version_info, 'the admin API shows the version the proxy still holds');
   t.same(proxies[0]!.lastNack.errors, ['resources[0]: spec.port: bad']);
   t.equal(proxies[0]!.lastNack.version, second.version_info);
-  t.equal(await incoming.next(300), undefined, 'the rejected version is not pushed again');
-  // Not on a new stream of the same node either.
+  // Not on a new stream of the same node either: it opens now, and its first response
+  // must be the next change, not the rejected version.
   const again = plainClient(`127.0.0.1:${port}`);
   const againIncoming = responses(again);
+  const opened = next(controlPlane, 'stream-open');
   again.write({ node, version_info: first.version_info, response_nonce: '' });
-  t.equal(await againIncoming.next(300), undefined, 'a reconnecting node is not sent the version it rejected');
-  again.cancel();
+  await opened;
 
   await writeConfig(file, meshYaml(v1Only, { v1: 10, v2: 90 }));
   const third = (await incoming.next())!;
   t.ok(third, 'the next change is pushed after a NACK');
-  t.equal(third.nonce, '3');
+  t.equal(third.nonce, '3', 'the rejected version was not pushed again (it would have taken nonce 3)');
+  const againFirst = (await againIncoming.next())!;
+  t.equal(againFirst.version_info, third.version_info, 'a reconnecting node is not sent the version it rejected: its first response is the next one');
+  again.cancel();
+  const ackedThird = next(controlPlane, 'ack', (_status: unknown, version: string) => version === third.version_info);
   stream.write({ node, version_info: third.version_info, response_nonce: third.nonce });
-  t.ok(await eventually(() => controlPlane.proxies()[0]?.ackedVersion === third.version_info));
+  await ackedThird;
   t.equal((await controlPlane.metrics.nacks.get()).values[0]?.value, 1);
 });
 
@@ -130,7 +142,7 @@ t.test('a first request without a node id ends the stream with INVALID_ARGUMENT'
   const error = await failed;
   t.equal(error.code, grpc.status.INVALID_ARGUMENT);
   t.match(error.details, /node\.id/);
-  await sleep(10);
+  // The server forgets the stream before it sends the error, so this holds once the error is here.
   t.equal(controlPlane.proxies().length, 0);
 });
 
@@ -168,8 +180,9 @@ t.test('delta streams send only what changed since the snapshot the proxy holds'
   t.same(second.removed_resources, []);
 
   // NACK it: the next delta is computed from what the proxy still holds (the first snapshot).
+  const nacked = next(controlPlane, 'nack');
   stream.write({ node, version_info: first.version_info, response_nonce: second.nonce, error_detail: { code: 3, message: 'no', errors: ['no'] } });
-  await sleep(100);
+  await nacked;
   await rm(extra);
   const third = (await incoming.next())!;
   t.same(third.resources.map((r) => `${r.kind}/${r.name}`), ['DubboRoute/user-split'], 'the route change the proxy rejected is sent again with the next change');

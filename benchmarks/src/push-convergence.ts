@@ -2,11 +2,19 @@
 // channel, so one TCP connection, each), a mesh of S service keys and E endpoints, and the
 // time from a one-endpoint change in the config file to every proxy holding the new version.
 //
-//   npm run bench:push -- [--proxies 1000] [--services 2000] [--interfaces 5] [--endpoints 25] [--changes 3] [--mode delta|sotw] [--json]
+//   npm run bench:push -- [--proxies 1000] [--services 2000] [--interfaces 5] [--endpoints 25] [--changes 3]
+//                         [--layout folder|file] [--mode delta|sotw] [--json]
 //
-// Services × interfaces = service keys; services × endpoints = endpoints; one DubboService
-// per file in one folder. The control plane runs as `dubbo-mesh control-plane --config DIR`
-// in its own process (its RSS is reported); a change rewrites one file.
+// Services × interfaces = service keys; services × endpoints = endpoints. `--layout folder`
+// (the default) writes one DubboService per file in one folder and a change rewrites one
+// file; `--layout file` writes every DubboService into one file and a change rewrites that
+// whole file in place. The control plane runs as `dubbo-mesh control-plane --config PATH`
+// in its own process (its RSS and CPU time per change are reported). While each change is
+// pushed, /healthz is asked again and again, one request at a time, from a process of its
+// own: the slowest answer is how long the control plane kept it waiting; the control
+// plane's own longest event-loop delay over the change is read from its /metrics. Streams
+// that end are counted (a blocked event loop misses keepalive pings and the transport drops
+// the stream).
 // A simulated proxy decodes only the version and nonce of each response (the bytes arrive in
 // full) and ACKs at once: the numbers are the control plane's and the transport's. `--mode`
 // picks the stream: delta (changed resources only; the default, what proxies use) or sotw.
@@ -28,6 +36,7 @@ const { values } = parseArgs({
     endpoints: { type: 'string', default: '25' },
     changes: { type: 'string', default: '3' },
     mode: { type: 'string', default: 'delta' },
+    layout: { type: 'string', default: 'folder' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -37,6 +46,8 @@ const interfaces = Number(values.interfaces);
 const endpoints = Number(values.endpoints);
 const changes = Number(values.changes);
 const mode = values.mode === 'sotw' ? 'StreamSnapshots' : 'DeltaSnapshots';
+const oneFile = values.layout === 'file';
+if (values.layout !== 'file' && values.layout !== 'folder') throw new Error(`--layout must be folder or file, got ${values.layout}`);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cli = path.resolve(here, '../../packages/cli/bin/dubbo-mesh.js');
 
@@ -79,6 +90,63 @@ function versionAndNonce(bytes: Buffer): { version: string; nonce: string } {
   return { version, nonce };
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * Ask GET /healthz one request at a time until stopped, from a process of its own (so the
+ * benchmark's own work — a hundred streams receiving and ACKing — does not count); resolves
+ * to the slowest answer in ms. One at a time, on a kept-alive connection: each answer's
+ * latency is how long the control plane's event loop was busy with something else.
+ */
+function probeHealth(admin: string): { stop(): Promise<{ maxMs: number; probes: number }> } {
+  const script = `
+    let stopped = false, maxMs = 0, probes = 0;
+    process.stdin.on('end', () => (stopped = true));
+    process.stdin.resume();
+    (async () => {
+      while (!stopped) {
+        const started = performance.now();
+        const response = await fetch('http://${admin}/healthz');
+        await response.arrayBuffer();
+        if (!response.ok) throw new Error('/healthz answered ' + response.status);
+        maxMs = Math.max(maxMs, performance.now() - started);
+        probes += 1;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      process.stdout.write(JSON.stringify({ maxMs, probes }));
+    })();`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return {
+    async stop() {
+      child.stdin!.end();
+      await exited;
+      return JSON.parse(output) as { maxMs: number; probes: number };
+    },
+  };
+}
+
+/**
+ * The control plane's longest event-loop delay since the last scrape, in ms: prom-client's
+ * `nodejs_eventloop_lag_max_seconds` (from `monitorEventLoopDelay`, reset at each scrape).
+ */
+async function eventLoopMaxMs(admin: string): Promise<number> {
+  const text = await (await fetch(`http://${admin}/metrics`)).text();
+  const match = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text);
+  return match === null ? NaN : Number(match[1]) * 1000;
+}
+
+/** The whole config in one file: every DubboService as one YAML document. */
+function oneFileYaml(changed: number): string {
+  return Array.from({ length: services }, (_, s) => serviceYaml(s, s === 0 ? changed : 0)).join('---\n');
+}
+
 function rssMiB(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) / 1024 : NaN;
@@ -97,11 +165,13 @@ interface SimulatedProxy {
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dm-push-'));
-  for (let s = 0; s < services; s++) await writeFile(path.join(dir, `app-${s}.yaml`), serviceYaml(s, 0));
+  const configPath = oneFile ? path.join(dir, 'mesh.yaml') : dir;
+  if (oneFile) await writeFile(configPath, oneFileYaml(0));
+  else for (let s = 0; s < services; s++) await writeFile(path.join(dir, `app-${s}.yaml`), serviceYaml(s, 0));
   let child: ChildProcess | undefined;
   const clients: grpc.Client[] = [];
   try {
-    child = spawn(process.execPath, [cli, 'control-plane', '--config', dir, '--grpc', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child = spawn(process.execPath, [cli, 'control-plane', '--config', configPath, '--grpc', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const logLines: Array<Record<string, unknown>> = [];
     let buffered = '';
     const waiters: Array<() => void> = [];
@@ -129,6 +199,7 @@ async function main(): Promise<void> {
       [mode]: { ...method, responseDeserialize: (bytes: Buffer) => bytes },
     }, 'SnapshotDiscoveryService');
     const sims: SimulatedProxy[] = [];
+    let streamsEnded = 0;
     await Promise.all(Array.from({ length: proxies }, (_, i) => new Promise<void>((resolve) => {
       const client = new Client(ready.grpc as string, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 512 * 1024 * 1024 });
       clients.push(client);
@@ -145,14 +216,23 @@ async function main(): Promise<void> {
         if (sims.length > 0) resolve();
       });
       stream.on('error', () => {});
+      stream.on('close', () => (streamsEnded += 1));
       stream.write({ node, version_info: '', response_nonce: '', initial_resource_versions: {} });
     })));
     const initialBytes = sims[0]!.bytes;
+    // The floor: the slowest /healthz answer over a second with nothing changing (on a loaded
+    // machine this is far from 0, and no change can be measured below it).
+    const idleProbe = probeHealth(ready.admin as string);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const idleHealthzMaxMs = (await idleProbe.stop()).maxMs;
     const rows: Array<Record<string, number>> = [];
     for (let change = 1; change <= changes; change++) {
       const logsBefore = logLines.length;
       const arrivals: number[] = [];
       const published = logLine((l) => l.msg === 'published a snapshot', logsBefore);
+      // The new text is made before the clock starts: the benchmark process's own work must
+      // not show up as the control plane's latency.
+      const text = oneFile ? oneFileYaml(change) : serviceYaml(0, change);
       const t0 = performance.now();
       const t0Wall = Date.now();
       let version = '';
@@ -166,11 +246,17 @@ async function main(): Promise<void> {
           };
         }
       });
-      await writeFile(path.join(dir, 'app-0.yaml'), serviceYaml(0, change));
+      await eventLoopMaxMs(ready.admin as string); // resets the control plane's maximum
+      const health = probeHealth(ready.admin as string);
+      const cpuBefore = cpuSeconds(child.pid!);
+      const endedBefore = streamsEnded;
+      await writeFile(oneFile ? configPath : path.join(dir, 'app-0.yaml'), text);
       const publishLine = await published;
       version = publishLine.version as string;
       const publishMs = (publishLine.time as number) - t0Wall;
       await allArrived;
+      const { maxMs: healthzMaxMs } = await health.stop();
+      const loopMaxMs = await eventLoopMaxMs(ready.admin as string);
       rows.push({
         change,
         publishMs,
@@ -181,15 +267,19 @@ async function main(): Promise<void> {
         pushP99Ms: percentile(arrivals, 0.99) - publishMs,
         bytesPerPush: sims[0]!.bytes,
         controlPlaneRssMiB: rssMiB(child.pid!),
+        controlPlaneCpuSeconds: cpuSeconds(child.pid!) - cpuBefore,
+        healthzMaxMs,
+        loopMaxMs,
+        streamsEnded: streamsEnded - endedBefore,
       });
     }
-    const summary = { mode: values.mode, initialBytes, proxies, serviceKeys: services * interfaces, endpoints: services * endpoints, startSeconds, rows };
+    const summary = { mode: values.mode, layout: values.layout, initialBytes, idleHealthzMaxMs, proxies, serviceKeys: services * interfaces, endpoints: services * endpoints, startSeconds, rows };
     if (values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else {
-      console.log(`Node ${process.version}; ${values.mode} streams; ${proxies} simulated proxies, ${services * interfaces} service keys, ${services * endpoints} endpoints (${services} DubboServices); control plane up with its first snapshot in ${startSeconds.toFixed(1)} s; first response ${initialBytes} bytes`);
-      console.log('change  file→published ms  →all p50 ms  →all p99 ms  →all max ms  publish→p50 ms  publish→p99 ms  bytes/push  CP RSS MiB');
+      console.log(`Node ${process.version}; ${values.mode} streams; ${proxies} simulated proxies, ${services * interfaces} service keys, ${services * endpoints} endpoints (${services} DubboServices ${oneFile ? 'in one file' : 'one per file'}); control plane up with its first snapshot in ${startSeconds.toFixed(1)} s; first response ${initialBytes} bytes; /healthz max over 1 s idle ${idleHealthzMaxMs.toFixed(0)} ms`);
+      console.log('change  file→published ms  →all p50 ms  →all p99 ms  →all max ms  publish→p50 ms  publish→p99 ms  bytes/push  CP RSS MiB  CP CPU s  /healthz max ms  CP loop max ms  streams ended');
       for (const r of rows) {
-        console.log(`${String(r.change).padStart(6)} ${r.publishMs!.toFixed(0).padStart(17)} ${r.p50Ms!.toFixed(0).padStart(12)} ${r.p99Ms!.toFixed(0).padStart(12)} ${r.maxMs!.toFixed(0).padStart(12)} ${r.pushP50Ms!.toFixed(0).padStart(15)} ${r.pushP99Ms!.toFixed(0).padStart(15)} ${String(r.bytesPerPush).padStart(11)} ${r.controlPlaneRssMiB!.toFixed(0).padStart(11)}`);
+        console.log(`${String(r.change).padStart(6)} ${r.publishMs!.toFixed(0).padStart(17)} ${r.p50Ms!.toFixed(0).padStart(12)} ${r.p99Ms!.toFixed(0).padStart(12)} ${r.maxMs!.toFixed(0).padStart(12)} ${r.pushP50Ms!.toFixed(0).padStart(15)} ${r.pushP99Ms!.toFixed(0).padStart(15)} ${String(r.bytesPerPush).padStart(11)} ${r.controlPlaneRssMiB!.toFixed(0).padStart(11)} ${r.controlPlaneCpuSeconds!.toFixed(2).padStart(9)} ${r.healthzMaxMs!.toFixed(0).padStart(16)} ${r.loopMaxMs!.toFixed(0).padStart(15)} ${String(r.streamsEnded).padStart(14)}`);
       }
     }
   } finally {

@@ -6,4 +6,5 @@ export * from './types.js';
 export * from './duration.js';
 export * from './validate.js';
 export * from './mesh-config.js';
+export * from './cross-reference-index.js';
 export * from './yaml-source.js';

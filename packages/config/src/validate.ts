@@ -19,7 +19,17 @@ export interface ValidationIssue {
 /** Every error collected, or the validated value (CONVENTIONS 7). */
 export type ValidationResult<T> =
   | { readonly valid: true; readonly result: T }
-  | { readonly valid: false; readonly errors: readonly string[]; readonly issues: readonly ValidationIssue[] };
+  | {
+    readonly valid: false;
+    readonly errors: readonly string[];
+    readonly issues: readonly ValidationIssue[];
+    /**
+     * The value as far as it could be read (fields with an issue fall back to defaults), when
+     * its kind and spec could be read at all. Never to be used as config: it lets the
+     * cross-references of a file be checked, and reported, together with its field errors.
+     */
+    readonly partial?: T;
+  };
 
 /** `spec.routes[0].destinations[1].weight` */
 export function formatPath(path: FieldPath): string {
@@ -427,7 +437,8 @@ export function validateResource(raw: unknown): ValidationResult<MeshResource> {
   }
   if (issues.list.length > 0 || resource === undefined) {
     const label = resourceLabel(raw);
-    return { valid: false, issues: issues.list, errors: issues.list.map((issue) => `${label}: ${formatPath(issue.path) || '(root)'}: ${issue.message}`) };
+    const errors = issues.list.map((issue) => `${label}: ${formatPath(issue.path) || '(root)'}: ${issue.message}`);
+    return resource === undefined ? { valid: false, issues: issues.list, errors } : { valid: false, issues: issues.list, errors, partial: deepFreeze(resource) };
   }
   return { valid: true, result: deepFreeze(resource) };
 }

@@ -3,7 +3,7 @@ import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { configVersion, formatDuration, loadMeshConfig, parseDuration, parseMeshYaml, validateResource } from '@dubbo-mesh/config';
+import { MeshYamlCache, configVersion, formatDuration, loadMeshConfig, parseDuration, parseMeshYaml, validateResource } from '@dubbo-mesh/config';
 
 const example = fileURLToPath(new URL('../../../examples/mesh.yaml', import.meta.url));
 
@@ -104,9 +104,56 @@ t.test('kind, apiVersion, metadata and unknown fields', async (t) => {
   t.match(typo, { valid: false, errors: ['DubboPolicy default/p: spec.loadBalancer.polcy: unknown field (expected one of: policy, hash)'] });
 });
 
-t.test('YAML syntax errors name file and line', async (t) => {
+t.test('YAML syntax errors name file and line, in one complete line', async (t) => {
   const { errors } = parseMeshYaml('kind: DubboService\nmetadata: {name: x\n', 'broken.yaml');
-  t.match(errors[0], /^broken\.yaml:\d+:\d+: /);
+  t.same(errors, ['broken.yaml:3:1: Flow map in block collection must be sufficiently indented and end with a }']);
+  const nested = parseMeshYaml('apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: x}\nspec:\n  port: : 1\n', 'nested.yaml');
+  t.same(nested.errors, ['nested.yaml:5:9: Nested mappings are not allowed in compact mappings']);
+  for (const error of [...errors, ...nested.errors]) t.notMatch(error, /:$|\n/, 'no dangling colon, one line');
+});
+
+t.test('an empty file is an error; a file of comments only is empty on purpose', async (t) => {
+  for (const text of ['', '   \n\n', '---\n', '---\n---\n']) {
+    t.same(parseMeshYaml(text, 'mesh.yaml').errors, [
+      'mesh.yaml: empty file (no YAML document): refused, the last valid state stays; to clear a file on purpose delete it or leave only a comment in it',
+    ], JSON.stringify(text));
+  }
+  t.same(parseMeshYaml('# nothing here on purpose\n', 'mesh.yaml'), { resources: [], errors: [], partial: [] });
+});
+
+t.test('a misspelled field does not hide the cross-reference errors of the same file', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dm-config-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'mesh.yaml');
+  await writeFile(file, SPEC_EXAMPLE
+    .replace('loadBalancer: {policy: random}', 'loadBalancer: {polcy: random}')
+    .replace('subset: v2, weight: 10', 'subset: v3, weight: 10'));
+  const result = await loadMeshConfig([dir]);
+  t.same(result, {
+    valid: false,
+    errors: [
+      `${file}:35:25: DubboPolicy default/user-provider: spec.loadBalancer.polcy: unknown field (expected one of: policy, hash)`,
+      `${file}:24:44: DubboRoute default/user-canary: spec.routes[0].destinations[0].subset: service user-provider has no subset "v3" (subsets are defined by its DubboPolicy)`,
+    ],
+    origins: [file],
+  });
+});
+
+t.test('a big file parsed again reuses every document whose text did not change', async (t) => {
+  const doc = (i: number, port = 20880) => `apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: s${i}}\nspec:\n  interfaces: [org.example.S${i}]\n  endpoints: [{address: 127.0.0.1:${port}}]\n`;
+  const text = (changed: number) => ['# generated', ...Array.from({ length: 50 }, (_, i) => doc(i, i === 7 ? changed : 20880))].join('\n---\n');
+  const cache = new MeshYamlCache();
+  const first = await cache.parse(text(1), 'big.yaml');
+  t.same(first, parseMeshYaml(text(1), 'big.yaml'), 'the same as a whole-file parse');
+  const second = await cache.parse(text(2), 'big.yaml');
+  t.equal(second.resources.length, 50);
+  t.equal(second.resources.filter((r, i) => r.resource !== first.resources[i]!.resource).length, 1, 'one document parsed again');
+  const moved = await cache.parse(`# two more lines\n#\n${text(2)}`, 'big.yaml');
+  t.equal(moved.resources[10]!.resource, second.resources[10]!.resource, 'a document that moved is reused');
+  t.equal(moved.resources[10]!.locate!(['spec', 'endpoints', 0, 'address']), second.resources[10]!.locate!(['spec', 'endpoints', 0, 'address']).replace(/:(\d+):/, (_, line: string) => `:${Number(line) + 2}:`), 'and located where it is now');
+  const broken = await cache.parse(text(2).replace('org.example.S3]', 'org.example.S3'), 'big.yaml');
+  t.equal(broken.errors.length, 1);
+  t.match(broken.errors[0], /^big\.yaml:\d+:\d+: /);
 });
 
 t.test('cross-references are checked', async (t) => {
@@ -143,4 +190,19 @@ t.test('durations', async (t) => {
   t.equal(parseDuration('-1s'), undefined);
   t.equal(formatDuration(2000), '2s');
   t.equal(formatDuration(1500), '1500ms');
+});
+
+t.test('a big file is parsed in slices, letting the event loop run between them', async (t) => {
+  const doc = (i: number) => `apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: s${i}}\nspec:\n  interfaces: [org.example.S${i}]\n`;
+  const text = Array.from({ length: 20 }, (_, i) => doc(i)).join('---\n');
+  let time = 0;
+  const now = () => (time += 4); // each look at the clock: 4 ms of work (fake time)
+  const order: string[] = [];
+  setImmediate(() => order.push('event loop ran'));
+  const parsed = await new MeshYamlCache().parse(text, 'big.yaml', { now, sliceMs: 10 }).then((result) => {
+    order.push('parsed');
+    return result;
+  });
+  t.equal(parsed.resources.length, 20);
+  t.same(order, ['event loop ran', 'parsed'], 'the parse yielded before it was done');
 });

@@ -10,7 +10,7 @@ const counts = {
 const anyObject = { type: 'object', additionalProperties: true } as const;
 const refusal = {
   type: ['object', 'null'],
-  properties: { errors: { type: 'array', items: { type: 'string' } }, source: { type: ['string', 'null'] }, at: { type: 'string' } },
+  properties: { errors: { type: 'array', items: { type: 'string' } }, source: { type: ['string', 'null'] }, origins: { type: 'array', items: { type: 'string' } }, at: { type: 'string' } },
 } as const;
 const resourceList = { 200: { type: 'array', items: anyObject } } as const;
 
@@ -38,7 +38,7 @@ export async function startControlPlaneAdmin(controlPlane: ControlPlane, host: s
     return reply.code(snapshot === undefined ? 503 : 200).send({
       ready: snapshot !== undefined,
       version: snapshot?.version ?? null,
-      lastRefusal: last === undefined ? null : { errors: last.errors, source: last.source ?? null, at: last.at.toISOString() },
+      lastRefusal: last === undefined ? null : { errors: last.errors, source: last.source ?? null, origins: last.origins, at: last.at.toISOString() },
     });
   });
   server.get('/metrics', async (_request, reply) => {

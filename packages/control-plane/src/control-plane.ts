@@ -1,14 +1,18 @@
+import { EventEmitter } from 'node:events';
 import { DiscoveryServer, type ProxyStatus } from './discovery-server.js';
-import { FileSource } from './file-source.js';
+import { FileSource, type FileSourceOptions } from './file-source.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import type { Snapshot } from './snapshot.js';
-import { SnapshotBuilder } from './snapshot-builder.js';
+import { SnapshotBuilder, type Refusal } from './snapshot-builder.js';
 import { SnapshotCache } from './snapshot-cache.js';
 import type { ConfigSource } from './source.js';
 
+/** What a control plane is built from. */
 export interface ControlPlaneOptions {
   /** `--config` paths (files or folders); each becomes a watched file source. */
   configPaths?: readonly string[];
+  /** Options of the `--config` file sources (settle interval, timers; cross-references are always left to the builder). */
+  fileSource?: FileSourceOptions;
   /** Other sources (Kubernetes, ZooKeeper, tests). */
   sources?: readonly ConfigSource[];
   log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
@@ -23,11 +27,31 @@ export interface Convergence {
 }
 
 /**
+ * What a control plane tells whoever listens (tests wait on these instead of polling; an
+ * operator's tooling can follow pushes).
+ */
+export interface ControlPlaneEvents {
+  /** A snapshot was published (it is in force). */
+  published: [snapshot: Snapshot];
+  /** A change was refused; the snapshot in force, if any, stays. */
+  refused: [refusal: Refusal];
+  /** A proxy named its node on a new stream. */
+  'stream-open': [status: ProxyStatus];
+  /** A proxy accepted a version. */
+  ack: [status: ProxyStatus, version: string];
+  /** A proxy rejected a version. */
+  nack: [status: ProxyStatus, version: string, errors: readonly string[]];
+  /** A request answering an older nonce was ignored. */
+  stale: [status: ProxyStatus];
+  'stream-closed': [status: ProxyStatus];
+}
+
+/**
  * The control plane: sources → snapshot builder → snapshot cache → discovery server. Every
  * node gets the same snapshot today (the cache is per node, so a per-node view can come
  * without changing the protocol).
  */
-export class ControlPlane {
+export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   readonly metrics = new ControlPlaneMetrics();
   readonly cache = new SnapshotCache();
   readonly builder: SnapshotBuilder;
@@ -37,13 +61,20 @@ export class ControlPlane {
   lastConvergence: Convergence | undefined;
 
   constructor(private readonly options: ControlPlaneOptions) {
+    super();
     const log = options.log ?? (() => {});
-    this.sources = [...(options.configPaths ?? []).map((p) => new FileSource([p])), ...(options.sources ?? [])];
+    // Cross-references are checked by the builder over every source's resources (a route in
+    // one --config folder may name a service in another), not by each file source alone.
+    const fileOptions: FileSourceOptions = { ...options.fileSource, checkCrossReferences: false };
+    this.sources = [...(options.configPaths ?? []).map((p) => new FileSource([p], fileOptions)), ...(options.sources ?? [])];
     this.builder = new SnapshotBuilder({
       published: (snapshot) => this.publish(snapshot),
-      refused: (errors, source) => {
+      refused: (refusal) => {
         this.metrics.configRefusals.inc();
-        log('error', `refused a config change${source === undefined ? '' : ` from ${source}`}; the previous snapshot stays in force`, { errors });
+        const current = this.builder.current;
+        const inForce = current === undefined ? 'no snapshot has been published yet' : `snapshot ${current.version} stays in force`;
+        log('error', `refused a config change${refusal.source === undefined ? '' : ` from ${refusal.source}`}; ${inForce}`, { errors: refusal.errors, source: refusal.source ?? null });
+        this.emit('refused', refusal);
       },
     });
     this.server = new DiscoveryServer(this.cache, this.metrics, {
@@ -51,23 +82,43 @@ export class ControlPlane {
         log('info', 'proxy connected', { node: status.node.id, peer: status.peer, version: status.ackedVersion });
         const current = this.builder.current;
         if (current !== undefined && this.cache.get(status.node.id) !== current) this.cache.set(status.node.id, current);
+        this.emit('stream-open', status);
       },
-      onAck: () => this.checkConvergence(),
-      onNack: (status, version, errors) => log('warn', 'proxy rejected a snapshot (NACK); it keeps its last good one', { node: status.node.id, version, errors }),
+      onAck: (status, version) => {
+        this.checkConvergence();
+        this.emit('ack', status, version);
+      },
+      onNack: (status, version, errors) => {
+        log('warn', 'proxy rejected a snapshot (NACK); it keeps its last good one', { node: status.node.id, version, errors });
+        this.emit('nack', status, version, errors);
+      },
+      onStaleRequest: (status) => this.emit('stale', status),
       onStreamClosed: (status) => {
         log('info', 'proxy disconnected', { node: status.node.id });
         if (![...this.server.proxies.values()].some((p) => p.node.id === status.node.id)) this.cache.clear(status.node.id);
         this.checkConvergence();
+        this.emit('stream-closed', status);
       },
     });
   }
 
-  /** Start the sources (the first snapshot is built before this resolves) and listen for proxies. */
+  /**
+   * Start the sources (the first snapshot is built before this resolves) and listen for
+   * proxies; resolves to the bound gRPC port. An address that cannot be bound rejects with a
+   * {@link ListenError} (`code` is the errno code, e.g. `EADDRINUSE`; the message is
+   * `cannot listen on HOST:PORT: address already in use`), after the sources are stopped.
+   */
   async start(grpcHost: string, grpcPort: number): Promise<number> {
     await this.builder.start(this.sources);
-    return this.server.listen(grpcHost, grpcPort);
+    try {
+      return await this.server.listen(grpcHost, grpcPort);
+    } catch (error) {
+      for (const source of this.sources) await source.stop();
+      throw error;
+    }
   }
 
+  /** Stop the sources and end every proxy stream. */
   async stop(): Promise<void> {
     for (const source of this.sources) await source.stop();
     await this.server.close();
@@ -91,6 +142,7 @@ export class ControlPlane {
     const nodes = new Set([...this.server.proxies.values()].map((p) => p.node.id));
     for (const node of nodes) this.cache.set(node, snapshot);
     this.checkConvergence();
+    this.emit('published', snapshot);
   }
 
   private checkConvergence(): void {

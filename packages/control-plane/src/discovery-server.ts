@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import {
   PreEncodedResponse, preEncodingServiceDefinition, type DiscoveryRequest, type ServerSnapshotStream, type WireNode,
 } from '@dubbo-mesh/discovery';
+import { ListenError } from './errors.js';
 import type { ControlPlaneMetrics } from './metrics.js';
 import type { ResourceVersions, Snapshot } from './snapshot.js';
 import type { CancelWatch, SnapshotCache } from './snapshot-cache.js';
@@ -38,6 +39,8 @@ export interface DiscoveryHooks {
   onAck?(status: ProxyStatus, version: string): void;
   onNack?(status: ProxyStatus, version: string, errors: readonly string[]): void;
   onStreamClosed?(status: ProxyStatus): void;
+  /** A request answered an older nonce (or repeated the first request): ignored. */
+  onStaleRequest?(status: ProxyStatus): void;
 }
 
 /**
@@ -69,10 +72,17 @@ export class DiscoveryServer {
     });
   }
 
-  /** Listen on `host:port` (0: any free port); resolves to the bound port. */
+  /**
+   * Listen on `host:port` (0: any free port); resolves to the bound port, or rejects with a
+   * {@link ListenError} whose `code` is the errno code. grpc-js reports a failed bind only in
+   * its message ("… errors: [listen EADDRINUSE: …]"), so the code is read from there.
+   */
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+      this.server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) => {
+        if (error === null) resolve(bound);
+        else reject(new ListenError(host, port, /\b(E[A-Z_]+[A-Z])\b/.exec(error.message)?.[1], { cause: error }));
+      });
     });
   }
 
@@ -191,6 +201,7 @@ export class DiscoveryServer {
       if (request.response_nonce === '' || request.response_nonce !== status.sentNonce) {
         // An answer to an older response, or a repeated first request: stale.
         this.metrics.staleRequests.inc();
+        this.hooks.onStaleRequest?.(status);
         return;
       }
       releaseSlot();

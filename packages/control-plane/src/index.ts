@@ -2,6 +2,7 @@
  * @dubbo-mesh/control-plane: sources (files now), the snapshot builder, a go-control-plane
  * style snapshot cache, the state-of-the-world gRPC discovery server and the admin API.
  */
+export * from './errors.js';
 export * from './snapshot.js';
 export * from './snapshot-cache.js';
 export * from './source.js';

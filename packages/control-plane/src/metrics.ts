@@ -1,6 +1,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** The control plane's Prometheus metrics, one registry per control plane (one list, CONVENTIONS 12). */
+/**
+ * The control plane's Prometheus metrics, one registry per control plane (one list,
+ * CONVENTIONS 12). Its own metrics are `dubbo_mesh_cp_*`; the Node process metrics keep
+ * their standard names (`process_cpu_seconds_total`, `nodejs_heap_size_used_bytes`, …) so
+ * the dashboards and alerts written for every Node service work unchanged.
+ */
 export class ControlPlaneMetrics {
   readonly registry = new Registry();
   readonly connectedProxies = new Gauge({ name: 'dubbo_mesh_cp_connected_proxies', help: 'Proxies and gateways with an open discovery stream', registers: [this.registry] });
@@ -18,6 +23,6 @@ export class ControlPlaneMetrics {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'dubbo_mesh_cp_' });
+    collectDefaultMetrics({ register: this.registry });
   }
 }

@@ -1,13 +1,26 @@
-import type { LocatedResource } from '@dubbo-mesh/config';
+import { CrossReferenceIndex, checkCrossReferences, originsOf, type LocatedResource } from '@dubbo-mesh/config';
 import { Snapshot } from './snapshot.js';
 import type { ConfigSource, SourceState } from './source.js';
+
+/** A refused change: every error, and where it is (what the log, `/readyz` and the admin API all name). */
+export interface Refusal {
+  readonly errors: readonly string[];
+  /**
+   * Where the errors are: the files (or other origins) of the resources at fault, comma
+   * separated; else the source whose change was refused; undefined if neither is known.
+   */
+  readonly source: string | undefined;
+  /** The origins one by one (files, for file sources). */
+  readonly origins: readonly string[];
+  readonly at: Date;
+}
 
 /** What the builder tells its owner. */
 export interface BuilderEvents {
   /** A new snapshot is in force. */
   published(snapshot: Snapshot): void;
-  /** A change was refused (a source's state, or the merged resources); the previous snapshot stays. */
-  refused(errors: readonly string[], source: string | undefined): void;
+  /** A change was refused (a source's state, or the merged resources); the snapshot in force, if any, stays. */
+  refused(refusal: Refusal): void;
 }
 
 /**
@@ -18,10 +31,12 @@ export interface BuilderEvents {
  */
 export class SnapshotBuilder {
   private readonly states = new Map<string, readonly LocatedResource[]>();
+  /** The cross-reference index of the resources in force: a change is checked where it is, not everywhere. */
+  private readonly index = new CrossReferenceIndex();
   /** The snapshot in force. */
   current: Snapshot | undefined;
-  /** The errors of the last refused change, until a later change is published. */
-  lastRefusal: { errors: readonly string[]; source: string | undefined; at: Date } | undefined;
+  /** The last refused change, until a later change is published. */
+  lastRefusal: Refusal | undefined;
 
   constructor(private readonly events: BuilderEvents) {}
 
@@ -38,7 +53,7 @@ export class SnapshotBuilder {
     } finally {
       this.starting = false;
     }
-    if (this.states.size > 0) this.rebuild();
+    if (this.states.size > 0) this.rebuild(undefined);
   }
 
   /** Sources whose latest state is invalid, with its errors (their last valid state stays in the merge). */
@@ -46,15 +61,26 @@ export class SnapshotBuilder {
 
   private onState(source: string, state: SourceState): void {
     if (state.kind === 'invalid') {
-      this.invalidSources.set(source, state.errors);
-      this.refuse(state.errors, source);
+      const errors = [...state.errors];
+      const origins = [...(state.origins ?? [])];
+      if (state.resources !== undefined) {
+        // Check the cross-references too, with what the source could read and the other
+        // sources' resources: every error at once, not the field errors first and the rest
+        // after they are fixed.
+        const others = [...this.states].filter(([name]) => name !== source).flatMap(([, resources]) => resources);
+        const crossReferences = checkCrossReferences([...others, ...state.resources]);
+        errors.push(...crossReferences.errors);
+        origins.push(...originsOf(crossReferences.offending));
+      }
+      this.invalidSources.set(source, errors);
+      this.refuse(errors, origins, source);
       return;
     }
     this.invalidSources.delete(source);
     const previous = this.states.get(source);
     this.states.set(source, state.resources);
     if (this.starting) return;
-    if (!this.rebuild()) {
+    if (!this.rebuild(source)) {
       // The merge does not hold: keep the source's last valid state too.
       if (previous === undefined) this.states.delete(source);
       else this.states.set(source, previous);
@@ -62,10 +88,10 @@ export class SnapshotBuilder {
   }
 
   /** Rebuild from the sources' states; false when the merged resources were refused. */
-  private rebuild(): boolean {
-    const built = Snapshot.create([...this.states.values()].flat());
+  private rebuild(trigger: string | undefined): boolean {
+    const built = Snapshot.create([...this.states.values()].flat(), undefined, this.index);
     if (!built.valid) {
-      this.refuse(built.errors, undefined);
+      this.refuse(built.errors, built.origins, trigger);
       return false;
     }
     // A refusal stays shown while any source is still invalid.
@@ -76,8 +102,10 @@ export class SnapshotBuilder {
     return true;
   }
 
-  private refuse(errors: readonly string[], source: string | undefined): void {
-    this.lastRefusal = { errors, source, at: new Date() };
-    this.events.refused(errors, source);
+  private refuse(errors: readonly string[], origins: readonly string[], source: string | undefined): void {
+    const unique = [...new Set(origins)];
+    const refusal: Refusal = { errors, source: unique.length > 0 ? unique.join(', ') : source, origins: unique, at: new Date() };
+    this.lastRefusal = refusal;
+    this.events.refused(refusal);
   }
 }

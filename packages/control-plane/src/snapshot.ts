@@ -1,7 +1,21 @@
-import { assembleMeshConfig, configVersion, type LocatedResource, type MeshConfig } from '@dubbo-mesh/config';
-import {
-  encodeSharedDeltaResponse, encodeSharedResponse, resourceKey, toWireMappings, toWireResources, type WireMapping, type WireResource,
-} from '@dubbo-mesh/discovery';
+import { createHash } from 'node:crypto';
+import { assembleMeshConfig, type CrossReferenceIndex, type LocatedResource, type MeshConfig } from '@dubbo-mesh/config';
+import { encodeSharedDeltaResponse, encodeSharedResponse, type WireMapping, type WireResource } from '@dubbo-mesh/discovery';
+import { encodedResourceEntry, wireKeyOf, wireMappingsOf, wireResourceOf } from './resource-encoding.js';
+
+/**
+ * The version of a snapshot: a digest of its resources' keys and versions, in order. Each
+ * resource's version is already a digest of its content, so equal content gives an equal
+ * version without serialising the whole config again.
+ */
+function snapshotVersion(resources: readonly WireResource[]): string {
+  const hash = createHash('sha256');
+  for (const resource of resources) {
+    hash.update(wireKeyOf(resource));
+    hash.update(` ${resource.version}\n`);
+  }
+  return hash.digest('hex').slice(0, 16);
+}
 
 /** Resource versions by key: what a delta stream's proxy holds. */
 export type ResourceVersions = ReadonlyMap<string, string>;
@@ -21,6 +35,8 @@ export interface SnapshotCounts {
  * hold (the consistency check runs before anything is published).
  */
 export class Snapshot {
+  /** Opaque: compared only for equality. */
+  readonly version: string;
   readonly resources: readonly WireResource[];
   readonly mappings: readonly WireMapping[];
   readonly counts: SnapshotCounts;
@@ -34,11 +50,21 @@ export class Snapshot {
   private readonly deltas = new WeakMap<Snapshot, Buffer>();
   private fromNothing: Buffer | undefined;
 
-  private constructor(readonly version: string, readonly config: MeshConfig, items: readonly LocatedResource[]) {
-    this.resources = Object.freeze(toWireResources(items));
-    this.mappings = Object.freeze(toWireMappings(config));
-    this.byKey = new Map(this.resources.map((r) => [resourceKey(r), r]));
-    this.versions = new Map(this.resources.map((r) => [resourceKey(r), r.version]));
+  private constructor(version: string | undefined, readonly config: MeshConfig, items: readonly LocatedResource[]) {
+    // Everything per resource is made once and reused by later snapshots (resource-encoding.ts):
+    // a change to one of thousands of resources costs one resource, plus a pass over the list.
+    this.resources = Object.freeze(items.map(wireResourceOf));
+    this.version = version ?? snapshotVersion(this.resources);
+    this.mappings = Object.freeze(config.services.flatMap(wireMappingsOf));
+    const byKey = new Map<string, WireResource>();
+    const versions = new Map<string, string>();
+    for (const resource of this.resources) {
+      const key = wireKeyOf(resource);
+      byKey.set(key, resource);
+      versions.set(key, resource.version);
+    }
+    this.byKey = byKey;
+    this.versions = versions;
     this.counts = Object.freeze({
       services: config.services.length,
       endpoints: config.services.reduce((sum, s) => sum + s.endpoints.length, 0),
@@ -66,23 +92,28 @@ export class Snapshot {
   }
 
   private encodeDelta(held: ResourceVersions): Buffer {
-    const changed = this.resources.filter((r) => held.get(resourceKey(r)) !== r.version);
+    const changed = this.resources.filter((r) => held.get(wireKeyOf(r)) !== r.version);
     const removed = [...held.keys()].filter((key) => !this.byKey.has(key));
-    return encodeSharedDeltaResponse({ version_info: this.version, resources: changed, removed_resources: removed });
+    // The other fields, then each resource's entry as encoded once for every snapshot that has it.
+    return Buffer.concat([encodeSharedDeltaResponse({ version_info: this.version, resources: [], removed_resources: removed }), ...changed.map(encodedResourceEntry)]);
   }
 
-  /** The snapshot as a discovery response without its nonce, encoded once. */
+  /** The snapshot as a discovery response without its nonce, encoded once (unchanged resources' bytes are reused). */
   get encodedResponse(): Buffer {
-    return (this.encoded ??= encodeSharedResponse({ version_info: this.version, resources: [...this.resources], mappings: [...this.mappings] }));
+    return (this.encoded ??= Buffer.concat([
+      encodeSharedResponse({ version_info: this.version, resources: [], mappings: [...this.mappings] }),
+      ...this.resources.map(encodedResourceEntry),
+    ]));
   }
 
   /**
    * Check the resources' cross-references and build the snapshot, or return every error.
-   * The version is a digest of the content unless one is given.
+   * The version is a digest of the content unless one is given. With the index of the
+   * previous snapshot's resources, only what changed is checked (the builder keeps one).
    */
-  static create(items: readonly LocatedResource[], version?: string): { valid: true; snapshot: Snapshot } | { valid: false; errors: string[] } {
-    const assembled = assembleMeshConfig(items);
+  static create(items: readonly LocatedResource[], version?: string, index?: CrossReferenceIndex): { valid: true; snapshot: Snapshot } | { valid: false; errors: string[]; origins: string[] } {
+    const assembled = index === undefined ? assembleMeshConfig(items) : index.assemble(items);
     if (!assembled.valid) return assembled;
-    return { valid: true, snapshot: new Snapshot(version ?? configVersion(assembled.result), assembled.result, items) };
+    return { valid: true, snapshot: new Snapshot(version, assembled.result, items) };
   }
 }
