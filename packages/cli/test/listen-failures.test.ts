@@ -2,19 +2,9 @@
 // one line on stderr naming the flag, the address and the cause, exit 1, no stack trace, and
 // the process gone (nothing of it left listening).
 import t, { type Test } from 'tap';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { runToEnd, type Finished } from './fixtures/child.js';
-
-const SERVICE_YAML = `apiVersion: dubbo-mesh.io/v1alpha1
-kind: DubboService
-metadata: {name: s}
-spec:
-  interfaces: [org.example.S]
-  endpoints: [{address: 127.0.0.1:20880}]
-`;
+import { runToEnd } from './fixtures/child.js';
+import { oneLine, serviceFileForTests } from './fixtures/start-up.js';
 
 /** A port some other process (this test) holds. */
 async function busyPort(t: Test): Promise<number> {
@@ -24,26 +14,11 @@ async function busyPort(t: Test): Promise<number> {
   return (server.address() as net.AddressInfo).port;
 }
 
-/** Exactly one line on stderr: no stack trace, nothing else. */
-function oneLine(t: Test, finished: Finished, expected: string | RegExp, what: string): void {
-  t.equal(finished.code, 1, `${what}: exits 1`);
-  const lines = finished.stderr.split('\n').filter((line) => line !== '');
-  t.equal(lines.length, 1, `${what}: one line on stderr, got ${JSON.stringify(finished.stderr)}`);
-  if (typeof expected === 'string') t.equal(lines[0], expected, what);
-  else t.match(lines[0], expected, what);
-  t.notMatch(finished.stderr, /\n\s+at /, `${what}: no stack trace`);
-}
+const files = serviceFileForTests();
 
-let dir: string;
-let file: string;
-t.before(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'dm-start-up-'));
-  file = path.join(dir, 'mesh.yaml');
-  await writeFile(file, SERVICE_YAML);
-});
-t.teardown(() => rm(dir, { recursive: true, force: true }));
 
 t.test('every listener flag: an address in use is one line naming the flag', async (t) => {
+  const file = files.file();
   const port = await busyPort(t);
   const busy = `127.0.0.1:${port}`;
   const base = ['--node', 'n1', '--static', file];

@@ -42,6 +42,11 @@ t.test('proxy --static sees every replacement of its file: renames over it and a
   await replace(file, meshYaml(20880, '6s'));
   await plain.waitFor((l) => l.msg === `applied the changed config in ${file}` && !seen.has(l.version));
   t.equal(await timeoutOf(ready.admin), 6000, 'a valid replacement after a refused one is applied');
+  // Written in place and found empty, as a file caught mid-write looks: refused, the config stays.
+  await writeFile(file, '');
+  const empty = await plain.waitFor((l) => l.msg === `refused the changed config in ${file}; the last valid config stays in force` && (l.errors as string[]).join('\n').includes('empty file'));
+  t.match((empty.errors as string[]).join('\n'), `${file}: empty file`, 'an empty file is refused, naming it');
+  t.equal(await timeoutOf(ready.admin), 6000, 'and the last valid config stays in force');
 
   // A ConfigMap volume: mesh.yaml -> ..data/mesh.yaml, and an update swaps the ..data symlink.
   const volume = path.join(dir, 'volume');

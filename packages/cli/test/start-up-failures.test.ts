@@ -1,41 +1,19 @@
 // Start-up failures a user causes, as a user meets them: the real executable, one line on
 // stderr naming the flag, the address or file and the cause, exit 1, no stack trace, and the
 // process gone (nothing of it left listening). Bad flag values exit 2.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { runToEnd, type Finished } from './fixtures/child.js';
+import { runToEnd } from './fixtures/child.js';
+import { oneLine, serviceFileForTests } from './fixtures/start-up.js';
 
-const SERVICE_YAML = `apiVersion: dubbo-mesh.io/v1alpha1
-kind: DubboService
-metadata: {name: s}
-spec:
-  interfaces: [org.example.S]
-  endpoints: [{address: 127.0.0.1:20880}]
-`;
+const files = serviceFileForTests();
 
-/** Exactly one line on stderr: no stack trace, nothing else. */
-function oneLine(t: Test, finished: Finished, expected: string | RegExp, what: string): void {
-  t.equal(finished.code, 1, `${what}: exits 1`);
-  const lines = finished.stderr.split('\n').filter((line) => line !== '');
-  t.equal(lines.length, 1, `${what}: one line on stderr, got ${JSON.stringify(finished.stderr)}`);
-  if (typeof expected === 'string') t.equal(lines[0], expected, what);
-  else t.match(lines[0], expected, what);
-  t.notMatch(finished.stderr, /\n\s+at /, `${what}: no stack trace`);
-}
-
-let dir: string;
-let file: string;
-t.before(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'dm-start-up-'));
-  file = path.join(dir, 'mesh.yaml');
-  await writeFile(file, SERVICE_YAML);
-});
-t.teardown(() => rm(dir, { recursive: true, force: true }));
 
 t.test('an address not on this host, a missing file: one line each', async (t) => {
+  const dir = files.dir();
+  const file = files.file();
   const missing = path.join(dir, 'missing.yaml');
   const cases: Array<[string, string[], string]> = [
     // 192.0.2.1 is TEST-NET-1 (RFC 5737): never an address of this host.
@@ -48,6 +26,8 @@ t.test('an address not on this host, a missing file: one line each', async (t) =
 });
 
 t.test('an unreadable --static file and a privileged port: one line each', async (t) => {
+  const dir = files.dir();
+  const file = files.file();
   // Root reads and binds everything: run these as nobody when this test is root.
   const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
   await chmod(dir, 0o755);
@@ -64,6 +44,7 @@ t.test('an unreadable --static file and a privileged port: one line each', async
 });
 
 t.test('a bad --log-level exits 2 naming the flag and the allowed values, for every command that has it', async (t) => {
+  const file = files.file();
   const allowed = 'trace, debug, info, warn, error, fatal, silent';
   const commands = [['proxy', '--node', 'n1', '--static', file], ['gateway', '--node', 'g1', '--static', file], ['control-plane', '--config', file]];
   const finished = await Promise.all(commands.map((args) => runToEnd([...args, '--log-level', 'loud', '--admin', '127.0.0.1:0'])));
@@ -77,6 +58,7 @@ t.test('a bad --log-level exits 2 naming the flag and the allowed values, for ev
 });
 
 t.test('--outbound none needs another listener', async (t) => {
+  const file = files.file();
   const finished = await runToEnd(['proxy', '--node', 'n1', '--static', file, '--outbound', 'none']);
   t.equal(finished.code, 2);
   t.equal(finished.stderr, 'dubbo-mesh proxy: --outbound none needs --inbound: a proxy needs at least one listener\n');
