@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runToEnd } from './fixtures/child.js';
-import { oneLine, serviceFileForTests } from './fixtures/start-up.js';
+import { SERVICE_YAML, oneLine, serviceFileForTests } from './fixtures/start-up.js';
 
 const files = serviceFileForTests();
 
