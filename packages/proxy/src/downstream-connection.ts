@@ -241,8 +241,9 @@ export class DownstreamConnection implements DrainWaiter {
     if (this.pausedBy !== 0 || this.socket.destroyed) return;
     this.socket.resume();
     this.context.stats.counters.downstream_flow_control_resumed_reading += 1;
-    // The consumer gets the whole frame timeout again from now.
-    if (this.incompleteSince !== 0) this.incompleteSince = this.context.clock.now();
+    // After a pause the proxy caused, the consumer gets the whole frame timeout again; after
+    // one it caused by not reading its replies, its clock kept running.
+    if (this.incompleteSince !== 0 && reason !== PAUSED_BY_WRITES) this.incompleteSince = this.context.clock.now();
     // Calls read before the pause may wait in the decoder: take them, outside the caller's stack.
     if (this.decoder.bufferedBytes > 0 && !this.resumeScheduled) {
       this.resumeScheduled = true;
