@@ -145,7 +145,14 @@ function parseChunk(text: string): ParsedChunk {
     }
     if (isEmptyDocument(document)) continue;
     hasContent = true;
-    const raw: unknown = document.toJS({ maxAliasCount: 100 });
+    let raw: unknown;
+    try {
+      raw = document.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      // An alias bomb (or any document yaml cannot turn into data) is this document's error, not the file reader's.
+      documents.push({ ok: false, position, errors: [{ at: lines.linePos(document.range[0]), message: yamlErrorMessage((error as Error).message) }] });
+      continue;
+    }
     const result = validateResource(raw);
     if (result.valid) {
       documents.push({ ok: true, resource: result.result, raw, position: lazyPositions(text, index) });

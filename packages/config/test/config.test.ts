@@ -206,3 +206,15 @@ t.test('a big file is parsed in slices, letting the event loop run between them'
   t.equal(parsed.resources.length, 20);
   t.same(order, ['event loop ran', 'parsed'], 'the parse yielded before it was done');
 });
+
+t.test('a document yaml cannot turn into data (an alias bomb) is an error of that document, naming file and line; the others stay', async (t) => {
+  const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]'].join('\n');
+  const good = 'apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: s}\nspec:\n  interfaces: [org.example.S]\n';
+  let parsed: ReturnType<typeof parseMeshYaml> | undefined;
+  t.doesNotThrow(() => {
+    parsed = parseMeshYaml(`${good}---\n${bomb}\n`, 'mesh.yaml');
+  }, 'no throw out of the parser');
+  t.equal(parsed!.resources.length, 1, 'the good document is read');
+  t.equal(parsed!.errors.length, 1);
+  t.match(parsed!.errors[0], /^mesh\.yaml:[67]:\d+: Excessive alias count/, 'where the document begins');
+});

@@ -54,6 +54,8 @@ export interface FileSourceOptions {
 const EVENT_DEBOUNCE_MS = 10;
 /** How many files are stat'ed at once (a folder of thousands is looked at on every change). */
 const STAT_CONCURRENCY = 64;
+/** The stamp of a file that was there and is not now (it must stay gone for a settle interval). */
+const GONE = 'gone';
 
 /** A file as last parsed: at which stat stamp, and what it gave. */
 interface ParsedFile {
@@ -269,7 +271,17 @@ export class FileSource implements ConfigSource {
         waiting = true;
       }
     }
-    for (const file of this.unsettled.keys()) if (!stamps.has(file)) this.unsettled.delete(file);
+    // A file that vanished is settling too: `rm` then a new copy (git checkout, `rm && cat >`)
+    // must not publish a state without it in between. It counts as gone only once it has
+    // stayed gone for a settle interval.
+    for (const file of this.files.keys()) {
+      if (stamps.has(file) || pathErrors.has(file)) continue;
+      const seen = this.unsettled.get(file);
+      if (seen?.stamp === GONE && now - seen.seenAt >= this.settleMs) continue;
+      if (seen?.stamp !== GONE) this.unsettled.set(file, { stamp: GONE, seenAt: now });
+      waiting = true;
+    }
+    for (const file of this.unsettled.keys()) if (!stamps.has(file) && !(this.files.has(file) && this.unsettled.get(file)!.stamp === GONE)) this.unsettled.delete(file);
     for (const [file, stamp] of ready) {
       let text: string;
       try {
@@ -297,6 +309,7 @@ export class FileSource implements ConfigSource {
     }
     for (const file of this.files.keys()) {
       if (stamps.has(file) && !pathErrors.has(file)) continue;
+      this.unsettled.delete(file);
       this.files.delete(file);
       this.yaml.forget(file);
       this.unemitted = true;

@@ -265,3 +265,37 @@ t.test('every file is looked at again every rescan interval, so a change whose w
   t.same(states.map(portOf), [20001, 2002]);
 });
 
+
+t.test('a deleted file is dropped only once it has stayed gone for a settle interval: rm, then a new copy, publishes nothing without it', async (t) => {
+  const dir = await tempFolder(t);
+  const a = path.join(dir, 'a.yaml');
+  const b = path.join(dir, 'b.yaml');
+  await writeFile(a, service(20001, 'a'));
+  await writeFile(b, service(20002, 'b'));
+  const timers = new FakeTimers();
+  const { states, emit } = recorder();
+  const source = new FileSource([dir], { settleMs: 100, timers });
+  t.teardown(() => source.stop());
+  await timers.drive(source.start(emit));
+  const names = (state: SourceState) => (state.kind === 'resources' ? state.resources.map((r) => r.resource.metadata.name) : []);
+  t.same(names(states.at(-1)!), ['a', 'b']);
+  const emitted = states.length;
+  // One look, run to its end (internals, on purpose: the look is what the test steps through).
+  const look = async () => {
+    timers.fireNext();
+    await (source as unknown as { reading: Promise<void> }).reading;
+  };
+  await rm(b);
+  source.rescan();
+  await look();
+  t.equal(states.length, emitted, 'b gone for less than a settle interval: nothing is published');
+  await writeFile(b, service(20002, 'b')); // the new copy
+  for (let i = 0; i < 20 && states.length === emitted; i++) await look();
+  t.ok(states.length > emitted, 'the folder is published again once b has settled');
+  t.same(states.slice(emitted).map(names), states.slice(emitted).map(() => ['a', 'b']), 'and no state ever lacked b');
+  // Gone for good: dropped after the settle interval.
+  await rm(b);
+  source.rescan();
+  for (let i = 0; i < 20 && names(states.at(-1)!).length === 2; i++) await look();
+  t.same(names(states.at(-1)!), ['a'], 'a file that stays gone is dropped');
+});
