@@ -28,9 +28,19 @@ export interface BuilderEvents {
  * cross-references, and publishes a snapshot when the content changed (the version is a
  * digest of the content, so equal content is the same version). A source that emits an
  * invalid state keeps its last valid resources in the merge.
+ *
+ * Each source's latest valid state is kept even when the merge refuses it, and every later
+ * change retries the merge of all latest states: a service moved from one source to
+ * another (written to the second first, so it is briefly defined twice) arrives whole when
+ * the first source catches up, instead of the refused state being forgotten. When the merge
+ * of all latest states does not hold, the changed source alone is tried against what is in
+ * force, so one source's conflict does not hold back the others' independent changes.
  */
 export class SnapshotBuilder {
+  /** Each source's latest valid state (in force or not). */
   private readonly states = new Map<string, readonly LocatedResource[]>();
+  /** Each source's state the snapshot in force was built from. */
+  private readonly inForce = new Map<string, readonly LocatedResource[]>();
   /** The cross-reference index of the resources in force: a change is checked where it is, not everywhere. */
   private readonly index = new CrossReferenceIndex();
   /** The snapshot in force. */
@@ -53,7 +63,7 @@ export class SnapshotBuilder {
     } finally {
       this.starting = false;
     }
-    if (this.states.size > 0) this.rebuild(undefined);
+    if (this.states.size > 0) this.rebuild(undefined, this.states);
   }
 
   /** Sources whose latest state is invalid, with its errors (their last valid state stays in the merge). */
@@ -77,25 +87,30 @@ export class SnapshotBuilder {
       return;
     }
     this.invalidSources.delete(source);
-    const previous = this.states.get(source);
     this.states.set(source, state.resources);
     if (this.starting) return;
-    if (!this.rebuild(source)) {
-      // The merge does not hold: keep the source's last valid state too.
-      if (previous === undefined) this.states.delete(source);
-      else this.states.set(source, previous);
-    }
+    if (this.rebuild(source, this.states)) return;
+    // The merge of every latest state does not hold. This source's change alone, against
+    // what is in force, may: then it goes in, and the others wait for a later merge.
+    if (this.inForce.size === 0) return;
+    const alone = new Map(this.inForce);
+    alone.set(source, state.resources);
+    this.rebuild(source, alone, true);
   }
 
-  /** Rebuild from the sources' states; false when the merged resources were refused. */
-  private rebuild(trigger: string | undefined): boolean {
-    const built = Snapshot.create([...this.states.values()].flat(), undefined, this.index);
+  /**
+   * Build and publish from `states`; false when the merged resources were refused (the
+   * refusal is reported unless `quiet`: the caller already reported the fuller merge's).
+   */
+  private rebuild(trigger: string | undefined, states: ReadonlyMap<string, readonly LocatedResource[]>, quiet = false): boolean {
+    const built = Snapshot.create([...states.values()].flat(), undefined, this.index);
     if (!built.valid) {
-      this.refuse(built.errors, built.origins, trigger);
+      if (!quiet) this.refuse(built.errors, built.origins, trigger);
       return false;
     }
-    // A refusal stays shown while any source is still invalid.
-    if (this.invalidSources.size === 0) this.lastRefusal = undefined;
+    for (const [name, resources] of states) this.inForce.set(name, resources);
+    // A refusal stays shown while any source is still invalid or waits outside the merge.
+    if (this.invalidSources.size === 0 && [...this.states].every(([name, resources]) => this.inForce.get(name) === resources)) this.lastRefusal = undefined;
     if (built.snapshot.version === this.current?.version) return true;
     this.current = built.snapshot;
     this.events.published(built.snapshot);
