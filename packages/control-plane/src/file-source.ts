@@ -93,6 +93,10 @@ export class FileSource implements ConfigSource {
   private readonly timers: SourceTimers;
   private watchers: FSWatcher[] = [];
   private timer: unknown;
+  /** When the armed look is due (the timers' clock). */
+  private timerDue = 0;
+  /** The names of the files given as paths themselves (any ending), whose events always count. */
+  private readonly watchedNames: ReadonlySet<string>;
   private stopped = false;
   private reading: Promise<void> = Promise.resolve();
   private emit: ((state: SourceState) => void) | undefined;
@@ -119,6 +123,7 @@ export class FileSource implements ConfigSource {
 
   constructor(private readonly paths: readonly string[], private readonly options: FileSourceOptions = {}) {
     this.name = `file:${paths.join(',')}`;
+    this.watchedNames = new Set(paths.map((p) => path.basename(p)));
     this.settleMs = options.settleMs ?? 100;
     this.timers = options.timers ?? systemTimers;
   }
@@ -167,6 +172,7 @@ export class FileSource implements ConfigSource {
     };
     try {
       const watcher = watch(folder, (_event, name) => {
+        if (typeof name === 'string' && !name.startsWith('..') && !/\.ya?ml$/.test(name) && !this.watchedNames.has(name)) return; // another file in the folder (a log, an editor's swap file)
         if (this.dirty !== 'all') {
           if (typeof name === 'string' && /\.ya?ml$/.test(name) && !name.startsWith('..')) this.dirty.add(path.resolve(folder, name));
           else this.dirty = 'all';
@@ -206,10 +212,17 @@ export class FileSource implements ConfigSource {
     await this.reading;
   }
 
-  /** Look at the files after `delayMs` (a later call moves the look), one look at a time, in order. */
+  /**
+   * Look at the files within `delayMs`, one look at a time, in order. A look already due
+   * sooner is kept: a steady stream of events (a log file written in the same folder) must
+   * not push every look back for as long as it lasts.
+   */
   private schedule(delayMs: number): void {
     if (this.stopped) return;
+    const due = this.timers.now() + delayMs;
+    if (this.timer !== undefined && this.timerDue <= due) return;
     this.timers.clearTimeout(this.timer);
+    this.timerDue = due;
     this.timer = this.timers.setTimeout(() => {
       this.timer = undefined;
       this.reading = this.reading.then(() => (this.stopped ? undefined : this.look())).catch((error: unknown) => {

@@ -299,3 +299,20 @@ t.test('a deleted file is dropped only once it has stayed gone for a settle inte
   for (let i = 0; i < 20 && names(states.at(-1)!).length === 2; i++) await look();
   t.same(names(states.at(-1)!), ['a'], 'a file that stays gone is dropped');
 });
+
+t.test('a steady stream of events does not push the next look back', async (t) => {
+  const dir = await tempFolder(t);
+  await writeFile(path.join(dir, 'a.yaml'), service(20001, 'a'));
+  const timers = new FakeTimers();
+  const { emit } = recorder();
+  const source = new FileSource([dir], { settleMs: 100, timers });
+  t.teardown(() => source.stop());
+  await timers.drive(source.start(emit));
+  const queue = () => (timers as unknown as { queue: Array<{ at: number }> }).queue;
+  const first = timers.time;
+  for (let i = 0; i < 50; i++) {
+    source.rescan(); // as a watch event would, every 4 ms for 200 ms
+    timers.time += 4;
+  }
+  t.equal(Math.min(...queue().map((timer) => timer.at)), first + 10, 'the look stays due 10 ms after the first event');
+});
