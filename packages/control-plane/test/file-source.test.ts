@@ -92,6 +92,21 @@ async function tempFolder(t: { teardown(fn: () => Promise<void>): void }): Promi
   return dir;
 }
 
+/**
+ * A folder with `files` in it and a source on it, on fake time, started (the first state
+ * emitted): what the settle-rule tests share.
+ */
+async function onFakeTime(t: { teardown(fn: () => Promise<void>): void }, files: Record<string, string>, options: { rescanIntervalMs?: number } = {}) {
+  const dir = await tempFolder(t);
+  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
+  const timers = new FakeTimers();
+  const recorded = recorder();
+  const source = new FileSource([dir], { settleMs: 100, timers, ...options });
+  t.teardown(() => source.stop());
+  await timers.drive(source.start(recorded.emit));
+  return { dir, timers, source, ...recorded };
+}
+
 t.test('a ConfigMap-style update (the ..data symlink swapped) is seen through a file path', async (t) => {
   const dir = await tempFolder(t);
   // As the kubelet lays a ConfigMap out: ..2026_v1/mesh.yaml, ..data -> ..2026_v1, mesh.yaml -> ..data/mesh.yaml
@@ -133,14 +148,8 @@ t.test('an invalid change is emitted as invalid with file and line; a fix is rea
 });
 
 t.test('a file caught half-written is never read: its size and mtime must hold still for a settle interval', async (t) => {
-  const dir = await tempFolder(t);
+  const { dir, timers, states, until } = await onFakeTime(t, { 'mesh.yaml': service(20001) }, { rescanIntervalMs: 0 });
   const file = path.join(dir, 'mesh.yaml');
-  await writeFile(file, service(20001));
-  const timers = new FakeTimers();
-  const { states, emit, until } = recorder();
-  const source = new FileSource([dir], { settleMs: 100, timers, rescanIntervalMs: 0 });
-  t.teardown(() => source.stop());
-  await timers.drive(source.start(emit));
   t.equal(portOf(states[0]), 20001);
   t.ok(timers.time >= 100, 'even the first read waits for the files to hold still');
 
@@ -217,16 +226,9 @@ spec:
 });
 
 t.test('a change that spans two files is emitted once, whole, when the slower one has settled', async (t) => {
-  const dir = await tempFolder(t);
+  const { dir, timers, source, states, until } = await onFakeTime(t, { 'a.yaml': service(20001, 'a'), 'b.yaml': service(20002, 'b') }, { rescanIntervalMs: 0 });
   const a = path.join(dir, 'a.yaml');
   const b = path.join(dir, 'b.yaml');
-  await writeFile(a, service(20001, 'a'));
-  await writeFile(b, service(20002, 'b'));
-  const timers = new FakeTimers();
-  const { states, emit, until } = recorder();
-  const source = new FileSource([dir], { settleMs: 100, timers, rescanIntervalMs: 0 });
-  t.teardown(() => source.stop());
-  await timers.drive(source.start(emit));
   const ports = (state: SourceState | undefined) => (state?.kind === 'resources'
     ? state.resources.map((r) => (r.resource.kind === 'DubboService' ? `${r.resource.metadata.name}:${r.resource.endpoints[0]?.port}` : '')).join(' ')
     : state?.kind);
@@ -249,14 +251,8 @@ t.test('a change that spans two files is emitted once, whole, when the slower on
 });
 
 t.test('every file is looked at again every rescan interval, so a change whose watch event was lost is still seen', async (t) => {
-  const dir = await tempFolder(t);
+  const { dir, timers, source, states, until } = await onFakeTime(t, { 'mesh.yaml': service(20001) }, { rescanIntervalMs: 30_000 });
   const file = path.join(dir, 'mesh.yaml');
-  await writeFile(file, service(20001));
-  const timers = new FakeTimers();
-  const { states, emit, until } = recorder();
-  const source = new FileSource([dir], { settleMs: 100, timers, rescanIntervalMs: 30_000 });
-  t.teardown(() => source.stop());
-  await timers.drive(source.start(emit));
   // Pretend the watch events are lost: a watcher that never calls back.
   (source as unknown as { watchers: Array<{ removeAllListeners(event: string): void }> }).watchers.forEach((w) => w.removeAllListeners('change'));
   await writeFile(file, service(2002)); // another size: with fake time this may fall in the first write's mtime tick
@@ -267,16 +263,8 @@ t.test('every file is looked at again every rescan interval, so a change whose w
 
 
 t.test('a deleted file is dropped only once it has stayed gone for a settle interval: rm, then a new copy, publishes nothing without it', async (t) => {
-  const dir = await tempFolder(t);
-  const a = path.join(dir, 'a.yaml');
+  const { dir, timers, source, states } = await onFakeTime(t, { 'a.yaml': service(20001, 'a'), 'b.yaml': service(20002, 'b') });
   const b = path.join(dir, 'b.yaml');
-  await writeFile(a, service(20001, 'a'));
-  await writeFile(b, service(20002, 'b'));
-  const timers = new FakeTimers();
-  const { states, emit } = recorder();
-  const source = new FileSource([dir], { settleMs: 100, timers });
-  t.teardown(() => source.stop());
-  await timers.drive(source.start(emit));
   const names = (state: SourceState) => (state.kind === 'resources' ? state.resources.map((r) => r.resource.metadata.name) : []);
   t.same(names(states.at(-1)!), ['a', 'b']);
   const emitted = states.length;
@@ -301,13 +289,7 @@ t.test('a deleted file is dropped only once it has stayed gone for a settle inte
 });
 
 t.test('a steady stream of events does not push the next look back', async (t) => {
-  const dir = await tempFolder(t);
-  await writeFile(path.join(dir, 'a.yaml'), service(20001, 'a'));
-  const timers = new FakeTimers();
-  const { emit } = recorder();
-  const source = new FileSource([dir], { settleMs: 100, timers });
-  t.teardown(() => source.stop());
-  await timers.drive(source.start(emit));
+  const { timers, source } = await onFakeTime(t, { 'a.yaml': service(20001, 'a') });
   const queue = () => (timers as unknown as { queue: Array<{ at: number }> }).queue;
   const first = timers.time;
   for (let i = 0; i < 50; i++) {
