@@ -1,5 +1,6 @@
 // Start-up failures a user causes and can fix: one line naming the flag and the cause, exit 1,
 // never a stack trace (SPEC "Command line"). A stack trace stays for what is a bug of ours.
+import { listenCause } from '@dubbo-mesh/config';
 
 /**
  * A start-up failure the user can fix. `main` prints `details` (one line each: every error of
@@ -11,16 +12,6 @@ export class StartUpError extends Error {
     this.name = 'StartUpError';
   }
 }
-
-/** Plain words for the errno codes of binding a listen address. */
-const LISTEN_CAUSES: Readonly<Record<string, string>> = {
-  EADDRINUSE: 'address already in use',
-  EACCES: 'permission denied (ports below 1024 need privileges)',
-  EADDRNOTAVAIL: 'address not available on this host',
-  ENOTFOUND: 'host name not found',
-  EAI_AGAIN: 'host name could not be resolved now',
-  EAFNOSUPPORT: 'address family not supported on this host',
-};
 
 /** Plain words for the errno codes of reading a file or folder. */
 const FILE_CAUSES: Readonly<Record<string, string>> = {
@@ -36,9 +27,9 @@ function errnoCode(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-function cause(table: Readonly<Record<string, string>>, error: unknown): string {
-  const code = errnoCode(error);
-  return (code === undefined ? undefined : table[code]) ?? (error instanceof Error ? error.message : String(error));
+/** What the system said about `error`. */
+function said(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /**
@@ -48,12 +39,12 @@ function cause(table: Readonly<Record<string, string>>, error: unknown): string 
  */
 export function listenFailure(command: string, flag: string, address: { host: string; port: number }, error: unknown): StartUpError {
   const host = address.host.includes(':') ? `[${address.host}]` : address.host;
-  return new StartUpError(`dubbo-mesh ${command}: --${flag} ${host}:${address.port}: ${cause(LISTEN_CAUSES, error)}`);
+  return new StartUpError(`dubbo-mesh ${command}: --${flag} ${host}:${address.port}: ${listenCause(errnoCode(error), said(error))}`);
 }
 
 /** A file or folder a flag names that cannot be read: `dubbo-mesh proxy: --static mesh.yaml: cannot read: no such file or folder`. */
 export function fileFailure(command: string, flag: string, file: string, error: unknown): StartUpError {
-  return new StartUpError(`dubbo-mesh ${command}: --${flag} ${file}: cannot read: ${cause(FILE_CAUSES, error)}`);
+  return new StartUpError(`dubbo-mesh ${command}: --${flag} ${file}: cannot read: ${FILE_CAUSES[errnoCode(error) ?? ''] ?? said(error)}`);
 }
 
 /** Run `start`; if it throws, run `cleanup` (closing what was opened before), then rethrow. */

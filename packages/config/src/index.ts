@@ -8,3 +8,4 @@ export * from './validate.js';
 export * from './mesh-config.js';
 export * from './cross-reference-index.js';
 export * from './yaml-source.js';
+export * from './listen-cause.js';

@@ -1,3 +1,4 @@
+import { listenCause } from '@dubbo-mesh/config';
 import { ResponseStatus, encodeErrorResponse } from '@dubbo-mesh/protocol';
 
 /** Stable codes of the proxy's errors. */
@@ -17,14 +18,6 @@ export const ProxyErrorCode = {
 } as const;
 export type ProxyErrorCodeValue = (typeof ProxyErrorCode)[keyof typeof ProxyErrorCode];
 
-/** Plain words for the errno codes a user causes when choosing a listen address. */
-const LISTEN_CAUSES: Record<string, string> = {
-  EADDRINUSE: 'address already in use',
-  EACCES: 'permission denied (ports below 1024 need privileges)',
-  EADDRNOTAVAIL: 'address not available on this host',
-  ENOTFOUND: 'host name not found',
-};
-
 /**
  * A listener could not bind its address (a start-up failure the user causes). `listener`
  * names which one, so the command line can name its flag; `code` is the errno code.
@@ -37,7 +30,7 @@ export class ListenError extends Error {
     cause: NodeJS.ErrnoException,
   ) {
     const code = cause.code ?? 'UNKNOWN';
-    super(`cannot listen on ${address}: ${LISTEN_CAUSES[code] ?? cause.message}`, { cause });
+    super(`cannot listen on ${address}: ${listenCause(code, cause.message)}`, { cause });
     this.name = 'ListenError';
     this.code = code;
   }
