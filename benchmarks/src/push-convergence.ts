@@ -19,7 +19,6 @@
 // full) and ACKs at once: the numbers are the control plane's and the transport's. `--mode`
 // picks the stream: delta (changed resources only; the default, what proxies use) or sotw.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { discoveryServiceDefinition } from '@dubbo-mesh/discovery';
+import { cpuSeconds, rssMiB } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -90,12 +90,6 @@ function versionAndNonce(bytes: Buffer): { version: string; nonce: string } {
   return { version, nonce };
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 /**
  * Ask GET /healthz one request at a time until stopped, from a process of its own (so the
  * benchmark's own work — a hundred streams receiving and ACKing — does not count); resolves
@@ -145,11 +139,6 @@ async function eventLoopMaxMs(admin: string): Promise<number> {
 /** The whole config in one file: every DubboService as one YAML document. */
 function oneFileYaml(changed: number): string {
   return Array.from({ length: services }, (_, s) => serviceYaml(s, s === 0 ? changed : 0)).join('---\n');
-}
-
-function rssMiB(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) / 1024 : NaN;
 }
 
 function percentile(values: number[], p: number): number {
