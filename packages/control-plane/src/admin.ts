@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import { registerAdminPage } from './admin-page.js';
 import type { ControlPlane } from './control-plane.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -24,6 +25,7 @@ function parsedResources(snapshot: Snapshot | undefined, kind: string): unknown[
  */
 export async function startControlPlaneAdmin(controlPlane: ControlPlane, host: string, port: number): Promise<{ server: FastifyInstance; port: number }> {
   const server = Fastify({ logger: false });
+  await registerAdminPage(server);
   server.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
   server.get('/readyz', {
     schema: {

@@ -5,3 +5,4 @@ export * from './user-service.js';
 export * from './seeded-random.js';
 export * from './fake-clock.js';
 export * from './wait.js';
+export * from './browser.js';
