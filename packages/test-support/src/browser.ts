@@ -1,5 +1,6 @@
 import { access, constants } from 'node:fs/promises';
-import { chromium, type Browser, type Page } from 'playwright-core';
+// Types only here: playwright-core takes seconds to load, and every test imports this package.
+import type { Browser, Page } from 'playwright-core';
 
 /**
  * Where Debian's `chromium` package puts the browser: what `npm test` installs when it is
@@ -38,6 +39,7 @@ export async function launchChromium(t: Teardown, options: LaunchChromiumOptions
   } catch {
     throw new Error(`no Chromium at ${executablePath}: install Debian's package (apt-get install -y chromium), which npm test's pretest does when run as root`);
   }
+  const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath, headless: true, args: CONTAINER_SAFE_FLAGS, timeout: options.launchTimeoutMs ?? 60_000 });
   t.teardown(() => browser.close());
   return browser;

@@ -1,0 +1,306 @@
+import { request as httpRequest } from 'node:http';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify from 'fastify';
+import t, { type Test } from 'tap';
+import type { Page } from 'playwright-core';
+import { ControlPlane, startControlPlaneAdmin, type Refusal } from '@dubbo-mesh/control-plane';
+import type { MeshConfig } from '@dubbo-mesh/config';
+import { DiscoveryClient } from '@dubbo-mesh/discovery';
+import { DubboProxy } from '@dubbo-mesh/proxy';
+import { launchChromium, waitForText } from '@dubbo-mesh/test-support';
+import { ADMIN_PAGE_DIRECTORY, registerAdminPage } from '../src/admin-page.js';
+
+/** Set to 1 to write the page's screenshot for the docs (docs/images/admin-page.png). */
+const SCREENSHOT_ENV = 'DUBBO_MESH_SCREENSHOT';
+const SCREENSHOT_PATH = fileURLToPath(new URL('../../../docs/images/admin-page.png', import.meta.url));
+
+const services = `apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboService
+metadata: {name: user-provider}
+spec:
+  port: 20880
+  interfaces: [org.example.UserService]
+  endpoints:
+    - {address: 127.0.0.1:20891, labels: {version: v1}, weight: 100}
+    - {address: 127.0.0.1:20892, labels: {version: v1}, weight: 100}
+    - {address: 127.0.0.1:20893, labels: {version: v2}, weight: 50}
+---
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboPolicy
+metadata: {name: user-provider}
+spec:
+  service: user-provider
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+  loadBalancer: {policy: round-robin}
+`;
+const route = (v1: number, v2: number, v2Subset = 'v2') => `apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: user-canary}
+spec:
+  hosts: [org.example.UserService]
+  routes:
+    - name: split
+      destinations:
+        - {service: user-provider, subset: v1, weight: ${v1}}
+        - {service: user-provider, subset: ${v2Subset}, weight: ${v2}}
+`;
+
+// A real browser on a loaded 2-core machine is slow to start and to render: the file's
+// deadline (tap's default is 120 s) is a failure detector, so it is generous.
+t.setTimeout(300_000);
+
+// One browser for the file: launching Chromium is the slow part on a small machine.
+const browser = await launchChromium(t);
+
+/** A control plane on a temp folder of `files`, its admin API, and the page's URL (refreshing every 200 ms). */
+async function startMesh(t: Test, files: Record<string, string>) {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dm-page-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
+  const controlPlane = new ControlPlane({ configPaths: [dir], fileSource: { settleMs: 20 } });
+  t.teardown(() => controlPlane.stop());
+  const grpcPort = await controlPlane.start('127.0.0.1', 0);
+  const admin = await startControlPlaneAdmin(controlPlane, '127.0.0.1', 0);
+  let adminClosed: Promise<void> | undefined;
+  const closeAdmin = () => (adminClosed ??= admin.server.close());
+  t.teardown(closeAdmin);
+  return { dir, controlPlane, grpcPort, admin, closeAdmin, base: `http://127.0.0.1:${admin.port}`, url: `http://127.0.0.1:${admin.port}/?refresh=200` };
+}
+
+/** A discovery client named `id` whose snapshots go to `apply`; resolves once it answered its first snapshot (ACK or NACK). */
+async function connect(t: Test, grpcPort: number, id: string, apply: (config: MeshConfig, version: string) => void): Promise<DiscoveryClient> {
+  const client = new DiscoveryClient({ address: `127.0.0.1:${grpcPort}`, node: { id, role: 'proxy', service: 'web', labels: { app: 'web' } }, apply, initialBackoffMs: 10 });
+  t.teardown(() => client.close());
+  const answered = new Promise<void>((resolve) => {
+    client.once('ack', () => resolve());
+    client.once('nack', () => resolve());
+  });
+  client.start();
+  await answered;
+  return client;
+}
+
+/** A new page on `url`, and the script errors it raises (each test checks there were none). */
+async function openPage(t: Test, url: string): Promise<{ page: Page; pageErrors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  t.teardown(() => page.close());
+  const pageErrors: string[] = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  await page.goto(url);
+  return { page, pageErrors };
+}
+
+t.test('an operator sees services, endpoints, route weights, proxies with their versions, a NACK, and a refusal come and go', async (t) => {
+  const mesh = await startMesh(t, { 'services.yaml': services, 'routes.yaml': route(90, 10) });
+  const first = mesh.controlPlane.snapshot!.version;
+  const proxy = new DubboProxy({ node: 'consumer-1', role: 'proxy', outbound: { host: '127.0.0.1', port: 0 } });
+  await proxy.start();
+  t.teardown(() => proxy.stop(200).then(() => undefined));
+  await connect(t, mesh.grpcPort, 'consumer-1', (config, version) => proxy.applySnapshot(config, version));
+  await connect(t, mesh.grpcPort, 'billing-1', () => {
+    throw new Error('cannot apply: this test proxy rejects every snapshot');
+  });
+
+  const { page, pageErrors } = await openPage(t, mesh.url);
+  await waitForText(page, '#status', /^Refreshed /, 'the time of the last refresh');
+  const service = await waitForText(page, '#services article[data-service="default/user-provider"]', 'default/user-provider', 'the service');
+  for (const address of ['127.0.0.1:20891', '127.0.0.1:20892', '127.0.0.1:20893']) t.match(service, address, `endpoint ${address} is listed`);
+  t.match(await page.locator('#services tr[data-address="127.0.0.1:20893"]').textContent(), /version=v2\s*50\s*v2\s*not reported to the control plane/, 'its labels, weight, subset, and no invented health');
+  t.match(await page.locator('#services .note').textContent(), /are not\s+reported to the control\s+plane/, 'the page says why there is no health state');
+  const rule = await waitForText(page, '#routes tr[data-rule="split"]', 'weight 90', 'the route rule');
+  t.match(rule, /user-provider\/v1 weight 90/);
+  t.match(rule, /user-provider\/v2 weight 10/);
+  t.match(await page.locator('#policies').textContent(), /policy: round-robin/);
+  t.match(await page.locator('#mappings').textContent(), /org\.example\.UserService\s*any\s*any\s*default\/user-provider/);
+  await waitForText(page, '#overview', first, 'the version in force');
+
+  const consumer = await waitForText(page, '#proxies tr[data-node="consumer-1"]', `${first} current`, "the proxy's ACKed version, equal to the control plane's");
+  t.match(consumer, /^consumer-1proxy/, 'its node id and role');
+  t.match(consumer, /none$/, 'no NACK');
+  const billing = await waitForText(page, '#proxies tr[data-node="billing-1"]', 'rejected', 'the NACK on its proxy row');
+  t.match(billing, 'none yet', 'it has ACKed nothing');
+  t.match(billing, `rejected ${first}`);
+  t.match(billing, 'applying the snapshot failed: cannot apply: this test proxy rejects every snapshot', 'with its error');
+
+  // The sources API is built alongside this page: until this control plane serves it, the section says so.
+  const sources = await fetch(`${mesh.base}/api/v1/sources`);
+  if (sources.status === 404) await waitForText(page, '#sources', 'Not available: GET /api/v1/sources answered 404', 'the sources section marked unavailable');
+  else {
+    for (const source of (await sources.json()) as Array<{ name: string }>) await waitForText(page, '#sources', source.name, `source ${source.name}`);
+  }
+
+  // A broken file: the refusal, with the file and the error, while the version stays.
+  const routes = path.join(mesh.dir, 'routes.yaml');
+  const refused = new Promise<Refusal>((resolve) => mesh.controlPlane.once('refused', resolve));
+  await writeFile(routes, route(90, 10, 'v3'));
+  await refused;
+  const refusal = await waitForText(page, '#refusal', 'routes.yaml', 'the refusal naming the file');
+  t.match(refusal, `from ${routes}`);
+  t.match(refusal, 'spec.routes[0].destinations[1].subset: service user-provider has no subset "v3"', 'the error text');
+  t.match(refusal, `Snapshot ${first} stays in force`);
+  if (process.env[SCREENSHOT_ENV] === '1') {
+    await mkdir(path.dirname(SCREENSHOT_PATH), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT_PATH, fullPage: true });
+  }
+
+  // Repaired with new weights: the refusal goes, the new version arrives and the proxy ACKs it.
+  const published = new Promise<string>((resolve) => mesh.controlPlane.once('published', (snapshot) => resolve(snapshot.version)));
+  await writeFile(routes, route(70, 30));
+  const second = await published;
+  t.not(second, first);
+  await waitForText(page, '#refusal', 'None: the latest state of every source is in force.', 'the refusal gone');
+  await waitForText(page, '#overview', `Snapshot in force: ${second}`, 'the new version');
+  await waitForText(page, '#routes tr[data-rule="split"]', 'weight 70', 'the new weights');
+  await waitForText(page, '#proxies tr[data-node="consumer-1"]', `${second} current`, 'the proxy on the new version');
+  await waitForText(page, '#proxies tr[data-node="billing-1"]', `rejected ${second}`, 'the NACK of the new version');
+
+  // The control plane goes away: the page says so and keeps what it showed last.
+  await mesh.closeAdmin();
+  await waitForText(page, '#status', /^Control plane unreachable since .*; showing what it answered at /, 'the unreachable control plane');
+  t.match(await page.locator('#services').textContent(), '127.0.0.1:20891', 'the last answer stays on the page');
+  t.same(pageErrors, [], 'no script error in the page');
+});
+
+t.test('before any snapshot the page shows the refusal and empty sections, then the first version', async (t) => {
+  const orphan = `apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: orphan}
+spec:
+  hosts: [org.example.UserService]
+  routes: [{destinations: [{service: user-provider}]}]
+`;
+  const mesh = await startMesh(t, { 'routes.yaml': orphan });
+  t.equal(mesh.controlPlane.snapshot, undefined);
+  t.equal((await fetch(`${mesh.base}/readyz`)).status, 503);
+  const { page, pageErrors } = await openPage(t, mesh.url);
+  await waitForText(page, '#overview', 'No snapshot has been published yet', 'no version');
+  const refusal = await waitForText(page, '#refusal', 'routes.yaml', 'the refusal');
+  t.match(refusal, 'No snapshot has been published yet.');
+  t.match(refusal, /DubboRoute default\/orphan: .*user-provider/);
+  t.match(await page.locator('#services .content').textContent(), 'No services.');
+  t.match(await page.locator('#routes .content').textContent(), 'No routes');
+  t.match(await page.locator('#proxies .content').textContent(), 'No proxy is connected.');
+
+  const published = new Promise<string>((resolve) => mesh.controlPlane.once('published', (snapshot) => resolve(snapshot.version)));
+  await writeFile(path.join(mesh.dir, 'services.yaml'), services);
+  const version = await published;
+  await waitForText(page, '#overview', `Snapshot in force: ${version}`, 'the first version');
+  await waitForText(page, '#refusal', 'None', 'no refusal');
+  await waitForText(page, '#routes', 'default/orphan', 'the route');
+  t.same(pageErrors, [], 'no script error in the page');
+});
+
+t.test('names, labels and errors are shown as text: markup in them is never parsed or run', async (t) => {
+  const hostile = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">';
+  const mesh = await startMesh(t, {
+    'services.yaml': services.replace('labels: {version: v2}', `labels: {version: v2, note: '${hostile}'}`).replace('loadBalancer:', 'healthCheck: {interval: 5s}\n  loadBalancer:'),
+    'routes.yaml': route(90, 10),
+  });
+  await connect(t, mesh.grpcPort, 'hostile-1', () => {
+    throw new Error(hostile);
+  });
+  const { page, pageErrors } = await openPage(t, mesh.url);
+  const endpoint = await waitForText(page, '#services tr[data-address="127.0.0.1:20893"]', 'note=', 'the label');
+  t.match(endpoint, `note=${hostile}`, 'the label value is text');
+  t.match(await page.locator('#services article').textContent(), 'health checked by each proxy (interval: 5s)', 'a configured health check is named, not its results');
+  await waitForText(page, '#proxies tr[data-node="hostile-1"]', `applying the snapshot failed: ${hostile}`, 'the NACK error as text');
+
+  const refused = new Promise<Refusal>((resolve) => mesh.controlPlane.once('refused', resolve));
+  await writeFile(path.join(mesh.dir, 'routes.yaml'), route(90, 10).replace('hosts:', `'${hostile}': 1\n  hosts:`));
+  await refused;
+  await waitForText(page, '#refusal', `spec.${hostile}: unknown field`, 'the refusal error as text');
+
+  const injected = await page.evaluate('({ scripts: document.querySelectorAll("main script, main img").length, pwned: window.__pwned ?? null })');
+  t.same(injected, { scripts: 0, pwned: null }, 'no element was made from the data and nothing ran');
+  t.same(pageErrors, [], 'no script error in the page');
+});
+
+t.test('sources: each with its state, last change, refusal and error, as GET /api/v1/sources gives them', async (t) => {
+  // GET /api/v1/sources is built in parallel with this page; this fake admin API serves its
+  // documented shape so the page's rendering of it is tested now. The other APIs are absent,
+  // which their sections must survive.
+  const server = Fastify();
+  await registerAdminPage(server);
+  const at = '2026-12-01T10:00:00.000Z';
+  server.get('/readyz', async () => ({ ready: true, version: 'v-sources', lastRefusal: null }));
+  server.get('/api/v1/sources', async () => [
+    { name: '/etc/mesh', type: 'file', state: 'refused', lastChange: at, resources: 3, lastRefusal: { errors: ['/etc/mesh/a.yaml:3:1: <b>bad</b> field'], origins: ['/etc/mesh/a.yaml'], at }, error: null },
+    { name: 'kubernetes', type: 'kubernetes', state: 'unreachable', lastChange: null, resources: 0, lastRefusal: null, error: 'connect ECONNREFUSED <i>10.0.0.1</i>:443' },
+  ]);
+  await server.listen({ host: '127.0.0.1', port: 0 });
+  t.teardown(() => server.close());
+  const address = server.server.address() as { port: number };
+  const { page, pageErrors } = await openPage(t, `http://127.0.0.1:${address.port}/?refresh=200`);
+  const text = await waitForText(page, '#sources', 'kubernetes', 'the sources');
+  t.match(text, /\/etc\/mesh\s*file\s*refused/);
+  t.match(text, 'in /etc/mesh/a.yaml');
+  t.match(text, '/etc/mesh/a.yaml:3:1: <b>bad</b> field', 'the refusal error, as text');
+  t.match(text, /kubernetes\s*kubernetes\s*unreachable\s*never\s*0\s*none\s*connect ECONNREFUSED <i>10\.0\.0\.1<\/i>:443/, 'a source with an error and no refusal');
+  t.equal(await page.locator('#sources b, #sources i').count(), 0, 'no element made from the data');
+  t.match(await page.locator('#services').textContent(), 'Not available: GET /api/v1/services answered 404', 'a missing API marks its section only');
+  t.match(await page.locator('#overview').textContent(), 'Snapshot in force: v-sources', 'the rest is shown');
+  t.same(pageErrors, [], 'no script error in the page');
+});
+
+/** A raw GET (fetch would resolve `..` in the path before sending it). */
+function rawGet(port: number, target: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ host: '127.0.0.1', port, path: target, headers }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body }));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+t.test('the page and its assets over HTTP: types, caching, 404 for anything else, the JSON APIs unchanged', async (t) => {
+  const mesh = await startMesh(t, { 'services.yaml': services, 'routes.yaml': route(90, 10) });
+  const port = mesh.admin.port;
+  const page = await rawGet(port, '/');
+  t.equal(page.status, 200);
+  t.equal(page.headers['content-type'], 'text/html; charset=utf-8');
+  t.equal(page.headers['cache-control'], 'no-cache');
+  t.match(page.headers['content-security-policy'], "script-src 'self'");
+  t.equal(page.headers['x-content-type-options'], 'nosniff');
+  t.match(page.body, '<script type="module" src="ui/app.js"></script>');
+  const etag = page.headers.etag as string;
+  t.match(etag, /^"[\w-]+"$/);
+  t.equal((await rawGet(port, '/', { 'if-none-match': etag })).status, 304, 'revalidation answers 304');
+  t.equal((await rawGet(port, '/', { 'if-none-match': `"other", W/${etag}` })).status, 304, 'a weak tag in a list matches too');
+  t.equal((await rawGet(port, '/', { 'if-none-match': '"other"' })).status, 200);
+
+  for (const [name, type] of [['app.js', 'text/javascript; charset=utf-8'], ['dom.js', 'text/javascript; charset=utf-8'], ['sections.js', 'text/javascript; charset=utf-8'], ['style.css', 'text/css; charset=utf-8']] as const) {
+    const asset = await rawGet(port, `/ui/${name}`);
+    t.equal(asset.status, 200, name);
+    t.equal(asset.headers['content-type'], type, `${name}: ${type}`);
+    t.ok(asset.headers.etag, `${name} has an ETag`);
+  }
+  for (const target of ['/ui/nope.js', '/ui/index.html', '/ui/', '/ui/../package.json', '/ui/%2e%2e/src/admin.ts', '/ui/..%2f..%2fpackage.json', '/index.html', '/ui/app.js/x']) {
+    t.equal((await rawGet(port, target)).status, 404, `${target}: 404`);
+  }
+
+  const ready = await rawGet(port, '/readyz');
+  t.equal(ready.status, 200);
+  t.equal(ready.headers['content-type'], 'application/json; charset=utf-8');
+  t.same(JSON.parse(ready.body), { ready: true, version: mesh.controlPlane.snapshot!.version, lastRefusal: null });
+  t.same(JSON.parse((await rawGet(port, '/healthz')).body), { status: 'ok' });
+  const servicesJson = JSON.parse((await rawGet(port, '/api/v1/services')).body) as Array<{ metadata: { name: string } }>;
+  t.same(servicesJson.map((s) => s.metadata.name), ['user-provider']);
+  t.match((await rawGet(port, '/metrics')).headers['content-type'], /^text\/plain/);
+  t.equal((await rawGet(port, '/api/v1/nope')).status, 404);
+});
+
+t.test('registerAdminPage rejects, naming the folder, when the files cannot be read', async (t) => {
+  const missing = path.join(tmpdir(), 'dm-page-missing-folder');
+  await t.rejects(registerAdminPage(Fastify(), { directory: missing }), { message: `admin page: cannot read ${missing}: ENOENT` });
+  const empty = await mkdtemp(path.join(tmpdir(), 'dm-page-'));
+  t.teardown(() => rm(empty, { recursive: true, force: true }));
+  await t.rejects(registerAdminPage(Fastify(), { directory: empty }), { message: `admin page: ${path.join(empty, 'index.html')} is missing` });
+  t.equal(path.basename(ADMIN_PAGE_DIRECTORY), 'web', 'the page comes from the package, not the working directory');
+});
