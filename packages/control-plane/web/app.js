@@ -127,7 +127,9 @@ async function loop() {
     await refresh();
   } catch (error) {
     // A bug here must not stop the refreshing: say it and go on.
-    replaceChildren(document.getElementById('status'), `Refresh failed: ${String(error?.message ?? error)}`);
+    const status = document.getElementById('status');
+    status.dataset.state = 'unreachable';
+    replaceChildren(status, `Refresh failed: ${String(error?.message ?? error)}`);
   }
   setTimeout(loop, refreshMs);
 }
