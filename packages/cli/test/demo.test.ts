@@ -1,5 +1,5 @@
 // `dubbo-mesh demo --duration` (what `npm start` runs, bounded): up quickly, traffic split by
-// examples/demo/traffic.yaml, SPEC's JSON summary as the last line.
+// packages/demo/examples/demo/traffic.yaml, SPEC's JSON summary as the last line.
 import t from 'tap';
 import { startChild } from './fixtures/child.js';
 
