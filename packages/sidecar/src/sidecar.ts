@@ -145,4 +145,7 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarHand
   };
 }
 
+/** A listener that could not bind: the proxy's own error, its `listener` saying which (`outbound`, `inbound`, `gateway`). */
 export { ListenError };
+/** A `host:port` the sidecar listens on or connects to. */
+export type { HostPort };
