@@ -1,22 +1,16 @@
 import { parseArgs } from 'node:util';
 import { parseAddress, parseDuration } from '@dubbo-mesh/config';
 
+// The flag-spec module only: the sidecar's own index would load the proxy and gRPC, which
+// `--help` and a typo must not wait for.
+import { LOG_LEVELS, envName, type FlagSpec } from '@dubbo-mesh/sidecar/flags';
+
+export { LOG_LEVELS, defineFlags, envName, type FlagSpec } from '@dubbo-mesh/sidecar/flags';
+
 /** A bad invocation: the message names the flag. Exit code 2. */
 export class UsageError extends Error {}
 
-/** One flag of a command. */
-export interface FlagSpec {
-  readonly name: string;
-  readonly type: 'string' | 'boolean';
-  readonly multiple?: boolean;
-  readonly default?: string;
-}
-
-/** The environment-variable twin of a flag: `--inbound-target` → `DUBBO_MESH_INBOUND_TARGET`. */
-export function envName(flag: string): string {
-  return `DUBBO_MESH_${flag.replaceAll('-', '_').toUpperCase()}`;
-}
-
+/** Parsed flag values by flag name. */
 export type FlagValues = Record<string, string | string[] | boolean | undefined>;
 
 /**
@@ -93,8 +87,6 @@ export function labelsFlag(command: string, flag: string, value: string): Record
   return labels;
 }
 
-/** The values `--log-level` takes: pino's levels, most verbose first, and `silent`. */
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 /** One of {@link LOG_LEVELS}. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 

@@ -46,13 +46,3 @@ export function listenFailure(command: string, flag: string, address: { host: st
 export function fileFailure(command: string, flag: string, file: string, error: unknown): StartUpError {
   return new StartUpError(`dubbo-mesh ${command}: --${flag} ${file}: cannot read: ${FILE_CAUSES[errnoCode(error) ?? ''] ?? said(error)}`);
 }
-
-/** Run `start`; if it throws, run `cleanup` (closing what was opened before), then rethrow. */
-export async function orCleanUp<T>(start: () => Promise<T>, cleanup: () => Promise<unknown>): Promise<T> {
-  try {
-    return await start();
-  } catch (error) {
-    await cleanup().catch(() => {});
-    throw error;
-  }
-}

@@ -1,10 +1,12 @@
 // `dubbo-mesh demo --duration` (what `npm start` runs, bounded): up quickly, traffic split by
-// examples/demo/traffic.yaml, SPEC's JSON summary as the last line.
+// packages/demo/examples/demo/traffic.yaml, SPEC's JSON summary as the last line.
 import t from 'tap';
 import { startChild } from './fixtures/child.js';
 
-t.test('demo --duration prints live counts and the JSON summary last, then exits 0', async (t) => {
-  const demo = startChild(['demo', '--duration', '3s', '--admin', '127.0.0.1:0']);
+t.test('demo --duration prints live counts and the JSON summary last, then exits 0, started from any folder', async (t) => {
+  // Started in `/`: the .proto files (@dubbo-mesh/proto) and the traffic file (@dubbo-mesh/demo)
+  // are found from their packages, not from the working directory.
+  const demo = startChild(['demo', '--duration', '3s', '--admin', '127.0.0.1:0'], { cwd: '/' });
   t.teardown(() => demo.process.kill('SIGKILL'));
   const code = await demo.exited;
   t.equal(code, 0);
@@ -12,7 +14,8 @@ t.test('demo --duration prints live counts and the JSON summary last, then exits
   t.ok(upLine, 'it says when it is up');
   // How fast it comes up is not asserted: on a loaded machine that is not the demo's doing.
   t.ok(Number.isFinite(Number(/up in ([\d.]+) s/.exec(upLine ?? '')?.[1])), `${upLine}: it says how long it took`);
-  t.ok(demo.text.some((line) => /shift traffic\s+edit the weights in .*examples\/demo\/traffic\.yaml/.test(line)), 'it names the file to edit');
+  t.ok(demo.text.some((line) => /shift traffic\s+edit the weights in \/.*packages\/demo\/examples\/demo\/traffic\.yaml/.test(line)), 'it names the file to edit, by its absolute path');
+  t.ok(demo.text.some((line) => /^== consumer proxy applied snapshot [0-9a-f]+$/.test(line)), 'the consumer proxy\'s first snapshot is told');
   t.ok(demo.text.some((line) => /admin http:\/\/127\.0\.0\.1:\d+/.test(line)), 'and where the admin API is');
   t.ok(demo.text.filter((line) => /^\[\d\d:\d\d:\d\d\] v1 /.test(line)).length >= 2, 'live counts every second');
   const summary = demo.lines.at(-1) as { requests: number; errors: number; bySubset: { v1: number; v2: number }; p50Ms: number; p99Ms: number };

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MeshYamlCache, configVersion, formatDuration, loadMeshConfig, parseDuration, parseMeshYaml, validateResource } from '@dubbo-mesh/config';
 
-const example = fileURLToPath(new URL('../../../examples/mesh.yaml', import.meta.url));
+const example = fileURLToPath(new URL('../../demo/examples/mesh.yaml', import.meta.url));
 
 const SPEC_EXAMPLE = `apiVersion: dubbo-mesh.io/v1alpha1
 kind: DubboService

@@ -12,3 +12,4 @@ export * from './metrics.js';
 export * from './discovery-server.js';
 export * from './control-plane.js';
 export * from './admin.js';
+export * from './control-plane-app.js';

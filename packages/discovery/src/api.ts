@@ -1,10 +1,9 @@
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { PROTO_ROOT } from '@dubbo-mesh/proto';
 
-/** Where the discovery API's .proto lives in the repository. */
-export const PROTO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../proto');
+/** Where the discovery API's .proto lives: the `@dubbo-mesh/proto` package, found from here, not from the working directory. */
+export { PROTO_ROOT };
 export const PROTO_FILE = 'dubbo_mesh/discovery/v1/discovery.proto';
 /** The fully qualified gRPC service name. */
 export const SERVICE_NAME = 'dubbo_mesh.discovery.v1.SnapshotDiscoveryService';

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { FrameDecoder, ResponseStatus, decodeErrorMessage, decodeResponseBody, encodeRequest, encodeRequestBody } from '@dubbo-mesh/protocol';
-import { USER_SERVICE } from '@dubbo-mesh/test-support';
+import { USER_SERVICE } from '@dubbo-mesh/dubbo-provider';
 
 /** Latencies kept per window for percentiles. */
 const SAMPLE = 100_000;
@@ -15,10 +15,12 @@ export interface TrafficCounts {
   lastError: string | undefined;
 }
 
+/** Counts with nothing counted yet. */
 export function emptyCounts(): TrafficCounts {
   return { requests: 0, errors: 0, bySubset: {}, latenciesMs: [], lastError: undefined };
 }
 
+/** The value at fraction `p` (0–1) of `values` sorted; 0 for none. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);

@@ -1,18 +1,16 @@
 import { access, constants } from 'node:fs/promises';
-import type { Logger } from 'pino';
 import { assembleMeshConfig, configVersion, type MeshConfig } from '@dubbo-mesh/config';
 import { FileSource, type SourceState } from '@dubbo-mesh/control-plane';
-import { StartUpError, fileFailure } from './start-up-failure.js';
+import { StaticConfigInvalidError, StaticConfigUnreadableError } from './errors.js';
+import type { SidecarLogger } from './logger.js';
 
 /** What `--static PATH` needs: where the file is, what to do with each valid config, where to log. */
 export interface StaticConfigOptions {
-  /** The command, for messages (`proxy`, `gateway`). */
-  readonly command: string;
   /** The `--static` path: a mesh YAML file or a folder of them. */
   readonly path: string;
   /** Swap in a valid config (the proxy's `applySnapshot`). */
   readonly apply: (config: MeshConfig, version: string) => void;
-  readonly logger: Logger;
+  readonly logger: SidecarLogger;
 }
 
 /** A running `--static` config: the version in force, and how to stop watching. */
@@ -36,18 +34,19 @@ function check(state: SourceState): Checked {
  * `--static PATH` for a proxy or gateway, on the control plane's own {@link FileSource}: the
  * same rules as `control-plane --config`, and the same watch, through the file's folder, so a
  * file replaced rather than written in place (`sed -i`, `mv tmp file`, an editor's save, a
- * ConfigMap's `..data` symlink swap) is seen every time, not only the first. The first state
- * must be valid, or this rejects with a {@link StartUpError} listing every error. After that
+ * ConfigMap's `..data` symlink swap) is seen every time, not only the first. A path that
+ * cannot be read rejects with a {@link StaticConfigUnreadableError}; the first state must be
+ * valid, or this rejects with a {@link StaticConfigInvalidError} listing every error. After that
  * an invalid change is refused and logged naming the file, and the last valid config stays;
  * a valid one is applied and logged with its version.
  */
 export async function startStaticConfig(options: StaticConfigOptions): Promise<StaticConfig> {
-  const { command, path, apply, logger } = options;
+  const { path, apply, logger } = options;
   // A missing or unreadable path is a one-line start-up failure, not a list of config errors.
   try {
     await access(path, constants.R_OK);
   } catch (error) {
-    throw fileFailure(command, 'static', path, error);
+    throw new StaticConfigUnreadableError(path, error);
   }
   const source = new FileSource([path]);
   let version: string | undefined;
@@ -85,7 +84,7 @@ export async function startStaticConfig(options: StaticConfigOptions): Promise<S
   if (initial === undefined || !initial.valid) {
     await source.stop();
     const errors = initial === undefined ? ['no configuration was read'] : initial.errors;
-    throw new StartUpError(`dubbo-mesh ${command}: --static ${path}: invalid configuration (${errors.length} error${errors.length === 1 ? '' : 's'})`, errors);
+    throw new StaticConfigInvalidError(path, errors);
   }
   return {
     get version() {

@@ -1,6 +1,6 @@
-import type { Logger } from 'pino';
 import { DiscoveryClient, type DiscoveryClientOptions } from '@dubbo-mesh/discovery';
 import type { DubboProxy } from '@dubbo-mesh/proxy';
+import type { SidecarLogger } from './logger.js';
 
 /** What a proxy answers while it has no snapshot, for log lines that say what is true. */
 const NO_SNAPSHOT_YET = 'no snapshot yet: calls are answered 70 (SERVICE_ERROR)';
@@ -12,7 +12,7 @@ export interface ControlPlaneSubscriptionOptions {
   readonly address: { host: string; port: number };
   readonly node: DiscoveryClientOptions['node'];
   readonly proxy: DubboProxy;
-  readonly logger: Logger;
+  readonly logger: SidecarLogger;
 }
 
 /**

@@ -1,0 +1,138 @@
+// The control plane as an application: what `dubbo-mesh control-plane` runs, with typed
+// failures the command line turns into one line naming the flag. The mechanisms it wires
+// (sources, builder, cache, gRPC server, admin API) stay in their own modules.
+import { access, constants } from 'node:fs/promises';
+import { startControlPlaneAdmin } from './admin.js';
+import { ControlPlane } from './control-plane.js';
+import type { FileSourceOptions } from './file-source.js';
+
+/** Stable codes of the control-plane application's start-up failures. */
+export const ControlPlaneAppErrorCode = {
+  /** A `--config` path cannot be read. */
+  CONFIG_UNREADABLE: 'DM_ERR_CONFIG_UNREADABLE',
+  /** The config at start is not valid (any invalid file is fatal at start). */
+  CONFIG_INVALID: 'DM_ERR_CONFIG_INVALID',
+  /** The gRPC server or the admin API cannot listen on its address. */
+  LISTEN: 'DM_ERR_CONTROL_PLANE_LISTEN',
+} as const;
+/** One of {@link ControlPlaneAppErrorCode}. */
+export type ControlPlaneAppErrorCodeValue = (typeof ControlPlaneAppErrorCode)[keyof typeof ControlPlaneAppErrorCode];
+
+/** Base of the control-plane application's start-up failures, classified by `code`. */
+export class ControlPlaneAppError extends Error {
+  constructor(readonly code: ControlPlaneAppErrorCodeValue, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ControlPlaneAppError';
+  }
+}
+
+/** A `--config` path cannot be read; `cause` is the system's error (its `code` is the errno code). */
+export class ConfigUnreadableError extends ControlPlaneAppError {
+  constructor(readonly path: string, cause: unknown) {
+    super(ControlPlaneAppErrorCode.CONFIG_UNREADABLE, `cannot read ${path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'ConfigUnreadableError';
+  }
+}
+
+/** The config at start is not valid: every error, each naming file, line and field. */
+export class StartConfigInvalidError extends ControlPlaneAppError {
+  constructor(readonly errors: readonly string[]) {
+    super(ControlPlaneAppErrorCode.CONFIG_INVALID, `invalid configuration (${errors.length} error${errors.length === 1 ? '' : 's'})`);
+    this.name = 'StartConfigInvalidError';
+  }
+}
+
+/** The gRPC server (`grpc`) or the admin API (`admin`) cannot listen; `cause` is the error with the errno `code`. */
+export class ControlPlaneListenError extends ControlPlaneAppError {
+  constructor(readonly listener: 'grpc' | 'admin', readonly address: { readonly host: string; readonly port: number }, cause: unknown) {
+    super(ControlPlaneAppErrorCode.LISTEN, `the ${listener === 'grpc' ? 'gRPC server' : 'admin API'} cannot listen on ${address.host}:${address.port}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'ControlPlaneListenError';
+  }
+}
+
+/** What the application logs through: pino's call shape (fields, then the message). */
+export interface ControlPlaneAppLogger {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+/** What `dubbo-mesh control-plane` is started with, already parsed. */
+export interface ControlPlaneAppOptions {
+  /** Mesh YAML files or folders, each watched. */
+  readonly configPaths: readonly string[];
+  /** The discovery API's address (port 0: any free port). */
+  readonly grpc: { readonly host: string; readonly port: number };
+  /** The admin API's address (port 0: any free port). */
+  readonly admin: { readonly host: string; readonly port: number };
+  readonly logger: ControlPlaneAppLogger;
+  /** Options of the file sources (settle interval, timers), for tests. */
+  readonly fileSource?: FileSourceOptions;
+}
+
+/** A running control plane application. */
+export interface ControlPlaneApp {
+  /** The control plane (its events, snapshot, proxies). */
+  readonly controlPlane: ControlPlane;
+  /** The bound gRPC port. */
+  readonly grpcPort: number;
+  /** The bound admin port. */
+  readonly adminPort: number;
+  /** Stop the sources, end every proxy stream, close the admin API. `signal` names what asked (for the log line). */
+  stop(signal?: string): Promise<void>;
+}
+
+/**
+ * Start the control plane: check every config path can be read, build the first snapshot
+ * and serve it over gRPC, then the admin API. It refuses to start on any invalid file (serving
+ * the rest would silently drop what that file says). A failure closes what was opened and
+ * rejects with a typed error: {@link ConfigUnreadableError}, {@link StartConfigInvalidError}
+ * or {@link ControlPlaneListenError}.
+ */
+export async function startControlPlaneApp(options: ControlPlaneAppOptions): Promise<ControlPlaneApp> {
+  const { configPaths, grpc, admin, logger } = options;
+  // A missing or unreadable path is a failure of its own, not a list of config errors.
+  for (const configPath of configPaths) {
+    try {
+      await access(configPath, constants.R_OK);
+    } catch (error) {
+      throw new ConfigUnreadableError(configPath, error);
+    }
+  }
+  const controlPlane = new ControlPlane({ configPaths, fileSource: options.fileSource, log: (level, message, fields) => logger[level](fields ?? {}, message) });
+  let grpcPort: number;
+  try {
+    grpcPort = await controlPlane.start(grpc.host, grpc.port);
+  } catch (error) {
+    await controlPlane.stop().catch(() => {});
+    throw new ControlPlaneListenError('grpc', grpc, error);
+  }
+  const invalid = controlPlane.builder.invalidSources;
+  if (controlPlane.snapshot === undefined || invalid.size > 0) {
+    const errors = invalid.size > 0 ? [...invalid.values()].flat() : controlPlane.builder.lastRefusal?.errors ?? [];
+    await controlPlane.stop();
+    throw new StartConfigInvalidError(errors);
+  }
+  let adminServer: Awaited<ReturnType<typeof startControlPlaneAdmin>>;
+  try {
+    adminServer = await startControlPlaneAdmin(controlPlane, admin.host, admin.port);
+  } catch (error) {
+    await controlPlane.stop().catch(() => {});
+    throw new ControlPlaneListenError('admin', admin, error);
+  }
+  logger.info({ grpc: `${grpc.host}:${grpcPort}`, admin: `${admin.host}:${adminServer.port}`, version: controlPlane.snapshot.version }, 'control plane ready');
+  let stopped: Promise<void> | undefined;
+  return {
+    controlPlane,
+    grpcPort,
+    adminPort: adminServer.port,
+    stop: (signal) => {
+      stopped ??= (async () => {
+        logger.info({ signal }, 'stopping');
+        await controlPlane.stop();
+        await adminServer.server.close();
+      })();
+      return stopped;
+    },
+  };
+}
