@@ -36,13 +36,19 @@ export class DubboMeshDiscoveryView implements DiscoveryView {
 
   readRequest(request: unknown): StreamRequest {
     const wire = request as DiscoveryRequest | DeltaDiscoveryRequest;
+    // Only delta requests have the field (proto-loader fills in defaults per message type).
+    const initial = 'initial_resource_versions' in wire ? wire.initial_resource_versions ?? {} : undefined;
+    let versions: ResourceVersions | undefined;
     return {
       node: wire.node,
       versionInfo: wire.version_info,
       responseNonce: wire.response_nonce,
       errorDetail: wire.error_detail ?? null,
-      // Only delta requests have the field (proto-loader fills in defaults per message type).
-      initialResourceVersions: 'initial_resource_versions' in wire ? new Map(Object.entries(wire.initial_resource_versions ?? {})) : undefined,
+      // Made only when read (a stream's first request): not on every ACK.
+      get initialResourceVersions() {
+        if (initial !== undefined) versions ??= new Map(Object.entries(initial));
+        return versions;
+      },
     };
   }
 
