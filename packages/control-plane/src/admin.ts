@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { registerAdminPage } from './admin-page.js';
 import type { ControlPlane } from './control-plane.js';
 import type { Snapshot } from './snapshot.js';
+import type { SourceStateName, SourceStatus } from './source-status.js';
 
 const counts = {
   type: 'object',
@@ -15,13 +16,61 @@ const refusal = {
 } as const;
 const resourceList = { 200: { type: 'array', items: anyObject } } as const;
 
-function parsedResources(snapshot: Snapshot | undefined, kind: string): unknown[] {
-  return (snapshot?.resources ?? []).filter((r) => r.kind === kind).map((r) => JSON.parse(r.json) as unknown);
+const sourceList = {
+  200: {
+    type: 'array',
+    items: {
+      type: 'object',
+      properties: {
+        name: { type: 'string' },
+        type: { type: 'string' },
+        state: { type: 'string', enum: ['starting', 'ok', 'invalid', 'disconnected', 'stopped'] },
+        lastChange: { type: ['string', 'null'] },
+        resources: { type: 'integer' },
+        lastRefusal: {
+          type: ['object', 'null'],
+          properties: { errors: { type: 'array', items: { type: 'string' } }, origins: { type: 'array', items: { type: 'string' } }, at: { type: 'string' } },
+          required: ['errors', 'origins', 'at'],
+        },
+        error: { type: ['string', 'null'] },
+      },
+      required: ['name', 'type', 'state', 'lastChange', 'resources', 'lastRefusal', 'error'],
+    },
+  },
+} as const;
+
+function parsedResources(snapshot: Snapshot | undefined, type: string): unknown[] {
+  return (snapshot?.resourcesOf(type) ?? []).map((r) => JSON.parse(r.json) as unknown);
+}
+
+/** A source's status as `GET /api/v1/sources` shows it (times as ISO strings, absent as null). */
+export function sourceStatusJson(status: SourceStatus): SourceStatusJson {
+  const refusal = status.lastRefusal;
+  return {
+    name: status.name,
+    type: status.type,
+    state: status.state,
+    lastChange: status.lastChange?.toISOString() ?? null,
+    resources: status.resources,
+    lastRefusal: refusal === undefined ? null : { errors: [...refusal.errors], origins: [...refusal.origins], at: refusal.at.toISOString() },
+    error: status.error ?? null,
+  };
+}
+
+/** One entry of `GET /api/v1/sources`. */
+export interface SourceStatusJson {
+  name: string;
+  type: string;
+  state: SourceStateName;
+  lastChange: string | null;
+  resources: number;
+  lastRefusal: { errors: string[]; origins: string[]; at: string } | null;
+  error: string | null;
 }
 
 /**
  * The control plane's admin API (SPEC): health, readiness, Prometheus metrics, and the
- * snapshots, proxies and resources in force, each with a JSON schema for its response.
+ * snapshots, proxies, sources and resources in force, each with a JSON schema for its response.
  */
 export async function startControlPlaneAdmin(controlPlane: ControlPlane, host: string, port: number): Promise<{ server: FastifyInstance; port: number }> {
   const server = Fastify({ logger: false });
@@ -87,6 +136,7 @@ export async function startControlPlaneAdmin(controlPlane: ControlPlane, host: s
   server.get('/api/v1/mappings', {
     schema: { response: { 200: { type: 'array', items: { type: 'object', properties: { interface: { type: 'string' }, group: { type: 'string' }, version: { type: 'string' }, service: { type: 'string' } } } } } },
   }, async () => controlPlane.snapshot?.mappings ?? []);
+  server.get('/api/v1/sources', { schema: { response: sourceList } }, async () => controlPlane.sourceStatuses().map(sourceStatusJson));
   server.get('/api/v1/services', { schema: { response: resourceList } }, async () => parsedResources(controlPlane.snapshot, 'DubboService'));
   server.get('/api/v1/routes', { schema: { response: resourceList } }, async () => parsedResources(controlPlane.snapshot, 'DubboRoute'));
   server.get('/api/v1/policies', { schema: { response: resourceList } }, async () => parsedResources(controlPlane.snapshot, 'DubboPolicy'));

@@ -1,11 +1,15 @@
 import { EventEmitter } from 'node:events';
-import { DiscoveryServer, type ProxyStatus } from './discovery-server.js';
+import { DiscoveryServer } from './discovery-server.js';
+import type { ProxyStatus } from './discovery-stream.js';
+import type { DiscoveryView } from './discovery-view.js';
 import { FileSource, type FileSourceOptions } from './file-source.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import type { Snapshot } from './snapshot.js';
 import { SnapshotBuilder, type Refusal } from './snapshot-builder.js';
 import { SnapshotCache } from './snapshot-cache.js';
+import { SnapshotSinks, type SnapshotSink } from './snapshot-sink.js';
 import type { ConfigSource } from './source.js';
+import type { SourceStatus } from './source-status.js';
 
 /** What a control plane is built from. */
 export interface ControlPlaneOptions {
@@ -15,6 +19,10 @@ export interface ControlPlaneOptions {
   fileSource?: FileSourceOptions;
   /** Other sources (Kubernetes, ZooKeeper, tests). */
   sources?: readonly ConfigSource[];
+  /** Sinks told of every published snapshot (more can be added with {@link ControlPlane.addSink}). */
+  sinks?: readonly SnapshotSink[];
+  /** The wire API proxies are served in (default: the dubbo-mesh discovery API, `DubboMeshDiscoveryView`). */
+  view?: DiscoveryView;
   log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -47,9 +55,10 @@ export interface ControlPlaneEvents {
 }
 
 /**
- * The control plane: sources → snapshot builder → snapshot cache → discovery server. Every
- * node gets the same snapshot today (the cache is per node, so a per-node view can come
- * without changing the protocol).
+ * The control plane: sources → snapshot builder → snapshot cache → discovery server (which
+ * encodes through a view), and sinks that follow published snapshots. Every node gets the
+ * same snapshot today (the cache is per node, so a per-node view can come without changing
+ * the protocol).
  */
 export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   readonly metrics = new ControlPlaneMetrics();
@@ -57,6 +66,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   readonly builder: SnapshotBuilder;
   readonly server: DiscoveryServer;
   private readonly sources: ConfigSource[];
+  private readonly sinks: SnapshotSinks;
   /** The latest published version and how long it took to reach every proxy. */
   lastConvergence: Convergence | undefined;
 
@@ -67,6 +77,11 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     // one --config folder may name a service in another), not by each file source alone.
     const fileOptions: FileSourceOptions = { ...options.fileSource, checkCrossReferences: false };
     this.sources = [...(options.configPaths ?? []).map((p) => new FileSource([p], fileOptions)), ...(options.sources ?? [])];
+    this.sinks = new SnapshotSinks((sink, snapshot, error) => {
+      this.metrics.sinkFailures.inc({ sink: sink.name });
+      log('error', `snapshot sink ${sink.name} failed on snapshot ${snapshot.version}; publishing goes on`, { sink: sink.name, version: snapshot.version, error: error instanceof Error ? error.message : String(error) });
+    });
+    for (const sink of options.sinks ?? []) this.sinks.add(sink);
     this.builder = new SnapshotBuilder({
       published: (snapshot) => this.publish(snapshot),
       refused: (refusal) => {
@@ -99,7 +114,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
         this.checkConvergence();
         this.emit('stream-closed', status);
       },
-    });
+    }, options.view);
   }
 
   /**
@@ -113,15 +128,35 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     try {
       return await this.server.listen(grpcHost, grpcPort);
     } catch (error) {
-      for (const source of this.sources) await source.stop();
+      await this.stopSources();
       throw error;
     }
   }
 
   /** Stop the sources and end every proxy stream. */
   async stop(): Promise<void> {
-    for (const source of this.sources) await source.stop();
+    await this.stopSources();
     await this.server.close();
+  }
+
+  private async stopSources(): Promise<void> {
+    for (const source of this.sources) {
+      await source.stop();
+      this.builder.sourceStopped(source.name);
+    }
+  }
+
+  /**
+   * Add a sink told of every snapshot published from now on — and at once of the snapshot in
+   * force, if any. Returns a function that removes it.
+   */
+  addSink(sink: SnapshotSink): () => void {
+    return this.sinks.add(sink);
+  }
+
+  /** Every source, with its state, last change, last refusal and resource count (`GET /api/v1/sources`). */
+  sourceStatuses(): SourceStatus[] {
+    return this.sources.map((source) => this.builder.sourceStatus(source));
   }
 
   /** The snapshot in force. */
@@ -142,6 +177,8 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     const nodes = new Set([...this.server.proxies.values()].map((p) => p.node.id));
     for (const node of nodes) this.cache.set(node, snapshot);
     this.checkConvergence();
+    // After the proxies' watches fired: a sink never delays a push.
+    this.sinks.publish(snapshot);
     this.emit('published', snapshot);
   }
 

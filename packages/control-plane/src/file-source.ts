@@ -89,6 +89,7 @@ async function stampOf(file: string): Promise<string> {
  */
 export class FileSource implements ConfigSource {
   readonly name: string;
+  readonly type = 'file';
   private readonly settleMs: number;
   private readonly timers: SourceTimers;
   private watchers: FSWatcher[] = [];

@@ -15,6 +15,7 @@ export class ControlPlaneMetrics {
   readonly staleRequests = new Counter({ name: 'dubbo_mesh_cp_stale_requests_total', help: 'Requests answering a nonce that is not the latest on their stream (ignored)', registers: [this.registry] });
   readonly configRefusals = new Counter({ name: 'dubbo_mesh_cp_config_refusals_total', help: 'Source changes refused by validation (the previous snapshot stayed)', registers: [this.registry] });
   readonly snapshotsBuilt = new Counter({ name: 'dubbo_mesh_cp_snapshots_total', help: 'Snapshot versions published', registers: [this.registry] });
+  readonly sinkFailures = new Counter({ name: 'dubbo_mesh_cp_sink_failures_total', help: 'Snapshot sinks that threw or rejected when told of a published snapshot (logged; publishing went on)', labelNames: ['sink'] as const, registers: [this.registry] });
   readonly pushLatency = new Histogram({
     name: 'dubbo_mesh_cp_push_latency_seconds',
     help: 'From a snapshot published to every connected proxy having ACKed it',

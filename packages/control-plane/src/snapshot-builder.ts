@@ -1,6 +1,7 @@
 import { CrossReferenceIndex, checkCrossReferences, originsOf, type LocatedResource } from '@dubbo-mesh/config';
 import { Snapshot } from './snapshot.js';
 import type { ConfigSource, SourceState } from './source.js';
+import { summarizeErrors, type SourceRefusal, type SourceStatus } from './source-status.js';
 
 /** A refused change: every error, and where it is (what the log, `/readyz` and the admin API all name). */
 export interface Refusal {
@@ -48,7 +49,36 @@ export class SnapshotBuilder {
   /** The last refused change, until a later change is published. */
   lastRefusal: Refusal | undefined;
 
+  /** When each source last emitted a state. */
+  private readonly changedAt = new Map<string, Date>();
+  /** Each source's last refused change. */
+  private readonly sourceRefusals = new Map<string, SourceRefusal>();
+  private readonly stopped = new Set<string>();
+
   constructor(private readonly events: BuilderEvents) {}
+
+  /** Where a source stands (see {@link SourceStatus}); a source not started yet is `starting`. */
+  sourceStatus(source: ConfigSource): SourceStatus {
+    const name = source.name;
+    const lastChange = this.changedAt.get(name);
+    const lastRefusal = this.sourceRefusals.get(name);
+    const resources = this.inForce.get(name)?.length ?? 0;
+    const status = { name, type: source.type ?? 'other', lastChange, resources, lastRefusal };
+    if (this.stopped.has(name)) return { ...status, state: 'stopped', error: undefined };
+    if (lastChange === undefined) return { ...status, state: 'starting', error: undefined };
+    const invalid = this.invalidSources.get(name);
+    if (invalid !== undefined) return { ...status, state: 'invalid', error: summarizeErrors(invalid) };
+    // Valid, but refused with the other sources' resources (a conflict): it waits outside the merge.
+    if (this.states.get(name) !== this.inForce.get(name)) {
+      return { ...status, state: 'invalid', error: summarizeErrors(lastRefusal?.errors ?? []) ?? 'its resources are not in force' };
+    }
+    return { ...status, state: 'ok', error: undefined };
+  }
+
+  /** The control plane stopped a source: it shows as `stopped` (its resources stay in the snapshot in force). */
+  sourceStopped(name: string): void {
+    this.stopped.add(name);
+  }
 
   private starting = false;
 
@@ -70,6 +100,7 @@ export class SnapshotBuilder {
   readonly invalidSources = new Map<string, readonly string[]>();
 
   private onState(source: string, state: SourceState): void {
+    this.changedAt.set(source, new Date());
     if (state.kind === 'invalid') {
       const errors = [...state.errors];
       const origins = [...(state.origins ?? [])];
@@ -121,6 +152,10 @@ export class SnapshotBuilder {
     const unique = [...new Set(origins)];
     const refusal: Refusal = { errors, source: unique.length > 0 ? unique.join(', ') : source, origins: unique, at: new Date() };
     this.lastRefusal = refusal;
+    // Attributed to the source whose change it was; at start (no single change), to every
+    // source whose state is not in force.
+    const attributed = source !== undefined ? [source] : [...this.states.keys()].filter((name) => this.states.get(name) !== this.inForce.get(name));
+    for (const name of attributed) this.sourceRefusals.set(name, { errors, origins: unique, at: refusal.at });
     this.events.refused(refusal);
   }
 }

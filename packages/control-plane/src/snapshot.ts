@@ -1,23 +1,9 @@
 import { createHash } from 'node:crypto';
 import { assembleMeshConfig, type CrossReferenceIndex, type LocatedResource, type MeshConfig } from '@dubbo-mesh/config';
-import { encodeSharedDeltaResponse, encodeSharedResponse, type WireMapping, type WireResource } from '@dubbo-mesh/discovery';
-import { encodedResourceEntry, wireKeyOf, wireMappingsOf, wireResourceOf } from './resource-encoding.js';
+import type { WireMapping, WireResource } from '@dubbo-mesh/discovery';
+import { wireKeyOf, wireMappingsOf, wireResourceOf } from './resource-encoding.js';
 
-/**
- * The version of a snapshot: a digest of its resources' keys and versions, in order. Each
- * resource's version is already a digest of its content, so equal content gives an equal
- * version without serialising the whole config again.
- */
-function snapshotVersion(resources: readonly WireResource[]): string {
-  const hash = createHash('sha256');
-  for (const resource of resources) {
-    hash.update(wireKeyOf(resource));
-    hash.update(` ${resource.version}\n`);
-  }
-  return hash.digest('hex').slice(0, 16);
-}
-
-/** Resource versions by key: what a delta stream's proxy holds. */
+/** Resource versions by key (`Kind/namespace/name`): what a delta stream's proxy holds. */
 export type ResourceVersions = ReadonlyMap<string, string>;
 
 /** Resource counts of a snapshot, for the admin API. */
@@ -30,41 +16,86 @@ export interface SnapshotCounts {
 }
 
 /**
- * An immutable snapshot (its encoded form is cached on first use): the resources one node receives, in wire form, with an opaque
- * version (compared only for equality). Built only from resources whose cross-references
- * hold (the consistency check runs before anything is published).
+ * The resources of one type in a snapshot (go-control-plane's per-type resources): in the
+ * order their sources gave them, with a version of their own, so a view or a sink can tell
+ * at once that a type did not change between two snapshots and skip it.
  */
-export class Snapshot {
-  /** Opaque: compared only for equality. */
+export interface TypedResources {
+  /** The type name (`DubboService`, `DubboRoute`, `DubboPolicy`, …: the resource kind). */
+  readonly type: string;
+  /** Opaque, compared only for equality: a digest of this type's resources' keys and versions. */
   readonly version: string;
   readonly resources: readonly WireResource[];
+  /** Resource key → resource. */
+  readonly byKey: ReadonlyMap<string, WireResource>;
+}
+
+/**
+ * A digest of named versions (`name version` lines), shortened: versions are compared only
+ * for equality. Each resource's version is already a digest of its content, so equal
+ * content gives an equal version without serialising the whole config again.
+ */
+function digest<T>(items: Iterable<T>, name: (item: T) => string, version: (item: T) => string): string {
+  const hash = createHash('sha256');
+  for (const item of items) {
+    hash.update(name(item));
+    hash.update(` ${version(item)}\n`);
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * An immutable snapshot: the resources one node receives, grouped by type, each type with a
+ * version, and an overall version (all opaque, compared only for equality). Built only from
+ * resources whose cross-references hold (the consistency check runs before anything is
+ * published). It knows nothing of any wire API: views encode it (see
+ * `discovery-view.ts`); what it keeps is what makes them cheap — each resource's wire form
+ * (JSON and version digest), made once per resource and reused by later snapshots
+ * (`resource-encoding.ts`).
+ */
+export class Snapshot {
+  /** Opaque: compared only for equality. A digest of the type versions, so equal content gives an equal version. */
+  readonly version: string;
+  /** Resources by type name, types in the order they first appear. */
+  readonly types: ReadonlyMap<string, TypedResources>;
+  /** Every resource, type after type (the order of {@link types}). */
+  readonly resources: readonly WireResource[];
+  /** The service-key mappings (interface, group, version → service) the services define. */
   readonly mappings: readonly WireMapping[];
   readonly counts: SnapshotCounts;
-  /** Resource key (`Kind/namespace/name`) → resource. */
+  /** Resource key (`Kind/namespace/name`) → resource, over every type. */
   readonly byKey: ReadonlyMap<string, WireResource>;
-  /** Resource key → version. */
+  /** Resource key → version, over every type. */
   readonly versions: ResourceVersions;
-  /** The response bytes every stream shares, encoded on first use. */
-  private encoded: Buffer | undefined;
-  /** Delta responses from older snapshots, encoded once and shared by every stream that held that snapshot. */
-  private readonly deltas = new WeakMap<Snapshot, Buffer>();
-  private fromNothing: Buffer | undefined;
 
   private constructor(version: string | undefined, readonly config: MeshConfig, items: readonly LocatedResource[]) {
     // Everything per resource is made once and reused by later snapshots (resource-encoding.ts):
     // a change to one of thousands of resources costs one resource, plus a pass over the list.
-    this.resources = Object.freeze(items.map(wireResourceOf));
-    this.version = version ?? snapshotVersion(this.resources);
-    this.mappings = Object.freeze(config.services.flatMap(wireMappingsOf));
+    const grouped = new Map<string, WireResource[]>();
     const byKey = new Map<string, WireResource>();
     const versions = new Map<string, string>();
-    for (const resource of this.resources) {
+    for (const item of items) {
+      const resource = wireResourceOf(item);
+      let list = grouped.get(resource.kind);
+      if (list === undefined) grouped.set(resource.kind, (list = []));
+      list.push(resource);
       const key = wireKeyOf(resource);
       byKey.set(key, resource);
       versions.set(key, resource.version);
     }
+    const types = new Map<string, TypedResources>();
+    for (const [type, resources] of grouped) {
+      const typeByKey = new Map<string, WireResource>();
+      for (const resource of resources) typeByKey.set(wireKeyOf(resource), resource);
+      const typeVersion = digest(resources, wireKeyOf, (r) => r.version);
+      types.set(type, Object.freeze({ type, version: typeVersion, resources: Object.freeze(resources), byKey: typeByKey }));
+    }
+    this.types = types;
+    this.resources = Object.freeze([...types.values()].flatMap((typed) => typed.resources));
+    this.version = version ?? digest(types.values(), (typed) => typed.type, (typed) => typed.version);
     this.byKey = byKey;
     this.versions = versions;
+    this.mappings = Object.freeze(config.services.flatMap(wireMappingsOf));
     this.counts = Object.freeze({
       services: config.services.length,
       endpoints: config.services.reduce((sum, s) => sum + s.endpoints.length, 0),
@@ -72,38 +103,17 @@ export class Snapshot {
       policies: config.policies.length,
       mappings: this.mappings.length,
     });
+    Object.freeze(this);
   }
 
-  /**
-   * A delta response (without its nonce) taking a proxy from what it holds — an older
-   * snapshot, or resource versions it reported on reconnect — to this snapshot: the
-   * resources added or changed, and the keys removed. From a snapshot it is computed and
-   * encoded once, however many streams held that snapshot.
-   */
-  deltaFrom(held: Snapshot | ResourceVersions): Buffer {
-    if (held instanceof Snapshot) {
-      let encoded = this.deltas.get(held);
-      if (encoded === undefined) this.deltas.set(held, (encoded = this.encodeDelta(held.versions)));
-      return encoded;
-    }
-    // A proxy that holds nothing gets everything: the same bytes for every such stream.
-    if (held.size === 0) return (this.fromNothing ??= this.encodeDelta(held));
-    return this.encodeDelta(held);
+  /** The resources of one type (none if the snapshot has no resource of that type). */
+  resourcesOf(type: string): readonly WireResource[] {
+    return this.types.get(type)?.resources ?? [];
   }
 
-  private encodeDelta(held: ResourceVersions): Buffer {
-    const changed = this.resources.filter((r) => held.get(wireKeyOf(r)) !== r.version);
-    const removed = [...held.keys()].filter((key) => !this.byKey.has(key));
-    // The other fields, then each resource's entry as encoded once for every snapshot that has it.
-    return Buffer.concat([encodeSharedDeltaResponse({ version_info: this.version, resources: [], removed_resources: removed }), ...changed.map(encodedResourceEntry)]);
-  }
-
-  /** The snapshot as a discovery response without its nonce, encoded once (unchanged resources' bytes are reused). */
-  get encodedResponse(): Buffer {
-    return (this.encoded ??= Buffer.concat([
-      encodeSharedResponse({ version_info: this.version, resources: [], mappings: [...this.mappings] }),
-      ...this.resources.map(encodedResourceEntry),
-    ]));
+  /** The version of one type's resources; undefined when the snapshot has none of that type. */
+  typeVersion(type: string): string | undefined {
+    return this.types.get(type)?.version;
   }
 
   /**

@@ -26,6 +26,8 @@ export type SourceState =
  */
 export interface ConfigSource {
   readonly name: string;
+  /** What kind of source it is, for the admin API: `file`, later `kubernetes`, `zookeeper` (absent: `other`). */
+  readonly type?: string;
   /** Start; resolves after the first state was emitted. */
   start(emit: (state: SourceState) => void): Promise<void>;
   stop(): Promise<void>;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import t from 'tap';
 import { MeshYamlCache } from '@dubbo-mesh/config';
 import { encodeSharedDeltaResponse, encodeSharedResponse } from '@dubbo-mesh/discovery';
-import { ControlPlane, ListenError, Snapshot, startControlPlaneAdmin, type Refusal } from '@dubbo-mesh/control-plane';
+import { ControlPlane, DubboMeshDiscoveryView, ListenError, Snapshot, startControlPlaneAdmin, type Refusal } from '@dubbo-mesh/control-plane';
 
 const service = (name: string, port = 20001) => `apiVersion: dubbo-mesh.io/v1alpha1
 kind: DubboService
@@ -143,10 +143,13 @@ t.test('snapshots reuse the wire form and bytes of unchanged resources, and enco
   t.equal(again.valid && again.snapshot.version, first.snapshot.version, 'equal content, equal version');
 
   const s = second.snapshot;
+  const view = new DubboMeshDiscoveryView();
   const expected = encodeSharedResponse({ version_info: s.version, resources: [...s.resources], mappings: [...s.mappings] });
-  t.same(decodeFields(s.encodedResponse), decodeFields(expected), 'state of the world: the same fields as the discovery encoder writes');
+  t.same(decodeFields(view.stateOfTheWorld(s)), decodeFields(expected), 'state of the world: the same fields as the discovery encoder writes');
+  t.equal(view.response(s, { mode: 'sotw' }, new Map()), view.stateOfTheWorld(s), 'encoded once per snapshot');
   const delta = encodeSharedDeltaResponse({ version_info: s.version, resources: [s.resources[0]!], removed_resources: [] });
-  t.same(decodeFields(s.deltaFrom(first.snapshot)), decodeFields(delta), 'delta: only the changed resource');
+  t.same(decodeFields(view.delta(s, first.snapshot)), decodeFields(delta), 'delta: only the changed resource');
+  t.equal(view.delta(s, first.snapshot), view.delta(s, first.snapshot), 'a delta from a held snapshot is encoded once per pair');
 });
 
 /** The top-level fields of a protobuf message as `field:hex` in order of field then appearance (scalars: last one wins). */

@@ -59,3 +59,46 @@ t.test("one source's conflict does not hold back another's independent change", 
   t.same(names(), ['s', 't', 'u', 'v']);
   t.equal(builder.lastRefusal, undefined, 'cleared once every source is in force');
 });
+
+t.test('source status: a source refused with the others is invalid until its state is in force; the other stays ok', async (t) => {
+  const a = new ScriptedSource('a', [service('s')]);
+  const b = new ScriptedSource('b', [service('t')]);
+  const { builder } = await builderWith(a, b);
+  t.match(builder.sourceStatus(a), { name: 'a', type: 'other', state: 'ok', resources: 1, lastRefusal: undefined, error: undefined });
+  b.set([service('t'), service('s')]);
+  t.match(builder.sourceStatus(a), { state: 'ok', resources: 1, lastRefusal: undefined });
+  const refused = builder.sourceStatus(b);
+  t.match(refused, { state: 'invalid', resources: 1 }, 'its state in force (one resource) stays');
+  t.match(refused.error, /DubboService default\/s/);
+  t.same(refused.lastRefusal?.errors, builder.lastRefusal?.errors);
+  b.set([service('t'), service('u')]);
+  t.match(builder.sourceStatus(b), { state: 'ok', resources: 2, error: undefined });
+  t.same(builder.sourceStatus(b).lastRefusal, refused.lastRefusal, 'the refusal is kept as history');
+  builder.sourceStopped('b');
+  t.match(builder.sourceStatus(b), { state: 'stopped', resources: 2 });
+});
+
+t.test('source status: an invalid first state; a conflict at start marks every source outside the merge', async (t) => {
+  const broken: ConfigSource = {
+    name: 'broken',
+    type: 'file',
+    start: async (emit) => emit({ kind: 'invalid', errors: ['x.yaml:3:1: first', 'x.yaml:4:1: second'], origins: ['x.yaml'] }),
+    stop: async () => {},
+  };
+  const waiting: ConfigSource = { name: 'waiting', start: () => new Promise(() => {}), stop: async () => {} };
+  const builder = new SnapshotBuilder({ published: () => {}, refused: () => {} });
+  t.match(builder.sourceStatus(waiting), { state: 'starting', lastChange: undefined, resources: 0, error: undefined });
+  await builder.start([broken]);
+  const status = builder.sourceStatus(broken);
+  t.match(status, { name: 'broken', type: 'file', state: 'invalid', resources: 0, error: 'x.yaml:3:1: first (and 1 more)' });
+  t.same(status.lastRefusal?.origins, ['x.yaml']);
+  t.ok(status.lastChange instanceof Date);
+
+  const { builder: conflicting } = await builderWith(new ScriptedSource('one', [service('s')]), new ScriptedSource('two', [service('s')]));
+  t.equal(conflicting.current, undefined, 'nothing published');
+  for (const name of ['one', 'two']) {
+    const s = conflicting.sourceStatus({ name, start: async () => {}, stop: async () => {} });
+    t.equal(s.state, 'invalid', `${name} is outside the merge`);
+    t.match(s.error, /DubboService default\/s/);
+  }
+});
