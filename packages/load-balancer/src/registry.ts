@@ -4,6 +4,7 @@ import { leastRequestLoadBalancer } from './load-balancer-least-request.js';
 import { randomLoadBalancer } from './load-balancer-random.js';
 import { roundRobinLoadBalancer } from './load-balancer-round-robin.js';
 import { shortestResponseLoadBalancer } from './load-balancer-shortest-response.js';
+import { LoadBalancerConfigNode } from './load-balancer-config.js';
 import type { LoadBalancerFactory } from './picker.js';
 
 const registry = new Map<string, LoadBalancerFactory>();
@@ -18,6 +19,20 @@ export function getLoadBalancer(name: string): LoadBalancerFactory {
   const factory = registry.get(name);
   if (factory === undefined) throw new Error(`unknown load balancer ${JSON.stringify(name)}; known: ${[...registry.keys()].join(', ')}`);
   return factory;
+}
+
+/** The names of the registered load balancers, in registration order. */
+export function loadBalancerNames(): string[] {
+  return [...registry.keys()];
+}
+
+/**
+ * The schema of a policy's `loadBalancer` over every load balancer registered at the time of a
+ * check (so one registered later is known): `policy` (default `defaultPolicy`) and the fields
+ * each algorithm registered with its config class.
+ */
+export function loadBalancerConfigSchema(defaultPolicy: string): LoadBalancerConfigNode {
+  return new LoadBalancerConfigNode(() => [...registry.values()], defaultPolicy);
 }
 
 for (const factory of [
