@@ -14,8 +14,24 @@ export interface CheckedLoadBalancerConfig {
  * (`is only for policy consistent-hash`).
  */
 export class LoadBalancerConfigNode extends SchemaNode<CheckedLoadBalancerConfig> {
+  /** What {@link owners} found for the registry as it was last seen (it changes only on registration). */
+  private seen: { factories: readonly LoadBalancerFactory[]; owners: Map<string, string[]>; expected: string } | undefined;
+
+  /**
+   * `factories` gives the registered load balancers; it must return the same array until one
+   * is registered, so what is derived from it is computed once per registration, not per check.
+   */
   constructor(private readonly factories: () => readonly LoadBalancerFactory[], private readonly defaultPolicy: string) {
     super();
+  }
+
+  private registered(): { factories: readonly LoadBalancerFactory[]; owners: Map<string, string[]>; expected: string } {
+    const factories = this.factories();
+    if (this.seen?.factories !== factories) {
+      const owners = this.owners(factories);
+      this.seen = { factories, owners, expected: ['policy', ...owners.keys()].join(', ') };
+    }
+    return this.seen;
   }
 
   /** Every field name and the algorithms that own it, in registration order. */
@@ -36,9 +52,7 @@ export class LoadBalancerConfigNode extends SchemaNode<CheckedLoadBalancerConfig
       context.fail(`must be an object, got ${describe(value)}`);
       return undefined;
     }
-    const factories = this.factories();
-    const owners = this.owners(factories);
-    const expected = ['policy', ...owners.keys()].join(', ');
+    const { factories, owners, expected } = this.registered();
     for (const key of Object.keys(value)) {
       if (key === 'policy' || owners.has(key)) continue;
       if (context.unknownFields === 'warn') context.warn(`unknown field, ignored (expected one of: ${expected})`, key);
@@ -51,11 +65,16 @@ export class LoadBalancerConfigNode extends SchemaNode<CheckedLoadBalancerConfig
       return undefined;
     }
     const out: Record<string, unknown> = { policy: factory.name };
-    for (const [field, names] of owners) {
-      if (value[field] !== undefined && !names.includes(factory.name)) context.fail(`is only for policy ${names.join(' or ')}`, field);
+    if (owners.size > 0) {
+      for (const [field, names] of owners) {
+        if (value[field] !== undefined && !names.includes(factory.name)) context.fail(`is only for policy ${names.join(' or ')}`, field);
+      }
     }
     const path = context.path;
-    for (const [field, spec] of Object.entries(factory.config?.fields ?? {})) {
+    const fields = factory.config?.fields;
+    if (fields === undefined) return out as CheckedLoadBalancerConfig;
+    for (const field in fields) {
+      const spec = fields[field]!;
       let checked: unknown;
       if (value[field] !== undefined) {
         path.push(field);
@@ -69,8 +88,7 @@ export class LoadBalancerConfigNode extends SchemaNode<CheckedLoadBalancerConfig
   }
 
   toOpenApi(): OpenApiSchema {
-    const factories = this.factories();
-    const owners = this.owners(factories);
+    const { factories, owners } = this.registered();
     const properties: Record<string, OpenApiSchema> = { policy: { type: 'string', enum: factories.map((f) => f.name) } };
     const rules: Array<{ rule: string; message: string }> = [];
     for (const [field, names] of owners) {

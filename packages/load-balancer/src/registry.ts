@@ -8,10 +8,13 @@ import { LoadBalancerConfigNode } from './load-balancer-config.js';
 import type { LoadBalancerFactory } from './picker.js';
 
 const registry = new Map<string, LoadBalancerFactory>();
+/** The factories, kept as one array between registrations (config checks compare it by identity). */
+let factories: readonly LoadBalancerFactory[] = [];
 
-/** Make a load balancer available by its name. */
+/** Make a load balancer available by its name, with the config class that validates its fields. */
 export function registerLoadBalancer(factory: LoadBalancerFactory): void {
   registry.set(factory.name, factory);
+  factories = Object.freeze([...registry.values()]);
 }
 
 /** The load balancer of that name; throws naming the known ones. */
@@ -32,7 +35,7 @@ export function loadBalancerNames(): string[] {
  * each algorithm registered with its config class.
  */
 export function loadBalancerConfigSchema(defaultPolicy: string): LoadBalancerConfigNode {
-  return new LoadBalancerConfigNode(() => [...registry.values()], defaultPolicy);
+  return new LoadBalancerConfigNode(() => factories, defaultPolicy);
 }
 
 for (const factory of [

@@ -17,6 +17,8 @@ export interface FieldSpec<V = unknown> {
   readonly fallback?: V;
   /** The name in the checked value, when it differs (`timeout` is given as `timeoutMs`). */
   readonly as?: string;
+  /** Accepted and checked, but left out of the value (a field another system owns). */
+  readonly omit?: boolean;
 }
 
 /** A rule in Kubernetes' CEL, checked by the API server only (`x-kubernetes-validations`). */
@@ -40,12 +42,14 @@ export type ObjectValue<F extends Fields> = { [K in keyof F]?: F[K] extends Fiel
 
 class ObjectNode<T> extends SchemaNode<T> {
   private readonly names: readonly string[];
+  private readonly specs: readonly FieldSpec[];
   private readonly known: ReadonlySet<string>;
   private readonly expected: string;
 
   constructor(private readonly fields: Fields, private readonly options: ObjectOptions) {
     super();
     this.names = Object.keys(fields);
+    this.specs = this.names.map((name) => fields[name]!);
     this.known = new Set(this.names);
     this.expected = this.names.join(', ');
   }
@@ -63,8 +67,10 @@ class ObjectNode<T> extends SchemaNode<T> {
     const out: Record<string, unknown> = {};
     let usable = true;
     const path = context.path;
-    for (const name of this.names) {
-      const field = this.fields[name]!;
+    const names = this.names;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      const field = this.specs[i]!;
       const raw = value[name];
       let checked: unknown;
       if (raw === undefined) {
@@ -79,12 +85,14 @@ class ObjectNode<T> extends SchemaNode<T> {
         checked = field.fallback;
         if (checked === undefined) usable = false;
       }
-      if (checked !== undefined) out[field.as ?? name] = checked;
+      if (checked !== undefined && field.omit !== true) out[field.as ?? name] = checked;
     }
     const exactlyOneOf = this.options.exactlyOneOf;
     if (exactlyOneOf !== undefined) {
-      const present = exactlyOneOf.filter((key) => value[key] !== undefined);
-      if (present.length !== 1) {
+      let count = 0;
+      for (const key of exactlyOneOf) if (value[key] !== undefined) count += 1;
+      if (count !== 1) {
+        const present = exactlyOneOf.filter((key) => value[key] !== undefined);
         context.fail(`must have exactly one of ${exactlyOneOf.join(', ')}${present.length > 1 ? ` (has ${present.join(', ')})` : ''}`);
         return undefined;
       }

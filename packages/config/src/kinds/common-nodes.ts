@@ -21,8 +21,8 @@ const KUBERNETES_METADATA = [
 export const METADATA: SchemaNode<ResourceMeta> = object<{ name: string; namespace: string }>({
   name: { node: string({ rule: NAME }), required: true, fallback: '' },
   namespace: { node: string({ rule: NAME }), default: DEFAULT_NAMESPACE },
-  ...Object.fromEntries(KUBERNETES_METADATA.map((field) => [field, { node: anything() }])),
-}).refine(({ name, namespace }) => ({ name, namespace }));
+  ...Object.fromEntries(KUBERNETES_METADATA.map((field) => [field, { node: anything(), omit: true }])),
+});
 
 /** A regular expression, which must compile (beyond OpenAPI: the CRD takes any string). */
 const REGEX = string({ allowEmpty: true }).refine((text, context) => {

@@ -23,8 +23,11 @@ const SERVICE_KEY_PATTERN = stringOr(
 /** `host:port`, split (beyond OpenAPI: the CRD takes any non-empty string). */
 const ADDRESS = string().refine((address, context) => {
   const parsed = parseAddress(address);
-  if (parsed === undefined) context.fail(`${JSON.stringify(address)} is not host:port`);
-  return parsed === undefined ? undefined : { address, ...parsed };
+  if (parsed === undefined) {
+    context.fail(`${JSON.stringify(address)} is not host:port`);
+    return undefined;
+  }
+  return { address, host: parsed.host, port: parsed.port };
 });
 
 const ENDPOINT = object<{ address: { address: string; host: string; port: number }; labels: Record<string, string>; weight: number }>({
