@@ -147,7 +147,7 @@ class TamperedSource implements ConfigSource {
     this.emit!({
       kind: 'resources',
       resources: resources.map((item) => (tamper && item.resource.kind === 'DubboPolicy'
-        ? { ...item, raw: { ...(item.raw as object), spec: { ...(item.raw as { spec: object }).spec, bogus: true, loadBalancer: { policy: 'fastest' } } }, resource: { ...item.resource, loadBalancer: { policy: 'least-request' } } as typeof item.resource }
+        ? { ...item, raw: { ...(item.raw as object), spec: { ...(item.raw as { spec: object }).spec, connectionPool: { maxConnections: 0 }, loadBalancer: { policy: 'fastest' } } }, resource: { ...item.resource, loadBalancer: { policy: 'least-request' } } as typeof item.resource }
         : item)),
     });
   }
@@ -176,7 +176,7 @@ t.test('a snapshot the proxy cannot validate is NACKed with every error, and the
   const [version, errors] = await nacked;
   t.not(version, good);
   t.equal(errors.length, 2, 'every error is reported');
-  t.match(errors.join('\n'), /resources\[\d\] DubboPolicy default\/user-provider: .*spec\.bogus/);
+  t.match(errors.join('\n'), /resources\[\d\] DubboPolicy default\/user-provider: .*spec\.connectionPool\.maxConnections: must be >= 1/);
   t.match(errors.join('\n'), /spec\.loadBalancer\.policy/);
   t.equal(mesh.outbound.snapshot!.version, good, 'the proxy keeps the last good snapshot');
   t.equal(discovery.acceptedVersion, good);

@@ -1,32 +1,40 @@
-import { assembleMeshConfig, type LocatedResource, type MeshConfig } from './mesh-config.js';
-import type { DubboPolicyConfig, DubboRouteConfig, DubboServiceConfig, MeshResource } from './types.js';
+import { targetOf, type CrossReference, type CrossReferenceClaim } from './kind-definition.js';
+import { kindDefinition } from './kind-registry.js';
+import { assembleMeshConfig, configOf, type LocatedResource } from './mesh-config.js';
+import type { MeshResource } from './types.js';
 
-/** `namespace/name`. */
-function key(namespace: string, name: string): string {
-  return `${namespace}/${name}`;
-}
-
-/** `Kind namespace/name`: what must be unique. */
+/** `Kind namespace/name`: what must be unique, and what refers to a resource. */
 function idOf(resource: MeshResource): string {
-  return `${resource.kind} ${key(resource.metadata.namespace, resource.metadata.name)}`;
+  return targetOf(resource.kind, resource.metadata);
 }
 
-/** The exact service keys a service claims (no two services may claim one). */
-function claimsOf(service: DubboServiceConfig): string[] {
-  return service.interfaces.map((p) => `${service.metadata.namespace}|${p.interface}|${p.group ?? '*'}|${p.version ?? '*'}`);
+function claimsOf(resource: MeshResource): readonly CrossReferenceClaim[] {
+  return kindDefinition(resource.kind)?.claims?.(resource) ?? [];
 }
 
-/** The services (`namespace/name`) a route's destinations name. */
-function routeTargets(route: DubboRouteConfig): Set<string> {
-  const targets = new Set<string>();
-  for (const rule of route.routes) for (const destination of rule.destinations) targets.add(key(route.metadata.namespace, destination.service));
-  return targets;
+function referencesOf(resource: MeshResource): readonly CrossReference[] {
+  return kindDefinition(resource.kind)?.references?.(resource) ?? [];
+}
+
+/** Everything a resource needs to exist: its references and what its claims require. */
+function needsOf(resource: MeshResource): string[] {
+  const needs = referencesOf(resource).map((reference) => reference.target);
+  for (const claim of claimsOf(resource)) if (claim.requires !== undefined) needs.push(claim.requires.target);
+  return needs;
+}
+
+/** Everything a resource provides: itself and what its claims provide. */
+function providesOf(resource: MeshResource): string[] {
+  const provides = [idOf(resource)];
+  for (const claim of claimsOf(resource)) provides.push(...(claim.provides ?? []));
+  return provides;
 }
 
 /**
  * The cross-reference index of the last valid set of resources, kept between changes: a new
  * set is checked by looking only at the resources that were added or removed (a changed
- * resource is both) and at what refers to them, instead of at every resource. A set that
+ * resource is both) and at what refers to them, instead of at every resource. It knows no kind:
+ * it works on what the kinds declare (claims, references, what they provide). A set that
  * fails, or one that changed in most of its resources, is checked in full by
  * {@link assembleMeshConfig}, which also gives every error message; so the index only ever
  * decides faster, never differently (a test holds it to that on random changes).
@@ -36,14 +44,14 @@ function routeTargets(route: DubboRouteConfig): Set<string> {
  */
 export class CrossReferenceIndex {
   private resources = new Set<MeshResource>();
+  /** `Kind ns/name` → the resource. */
   private readonly ids = new Map<string, MeshResource>();
-  private readonly services = new Map<string, DubboServiceConfig>();
-  /** Exact service key → the name of the service that claims it. */
-  private readonly claims = new Map<string, string>();
-  /** Service (`namespace/name`) → its policy. */
-  private readonly policies = new Map<string, DubboPolicyConfig>();
-  /** Service (`namespace/name`) → the routes with a destination on it. */
-  private readonly routesByService = new Map<string, Set<DubboRouteConfig>>();
+  /** Target → the resource that provides it. */
+  private readonly provided = new Map<string, MeshResource>();
+  /** Claim token → its holder. */
+  private readonly holders = new Map<string, { owner: string | undefined; resource: MeshResource }>();
+  /** Target → the resources that need it. */
+  private readonly dependents = new Map<string, Set<MeshResource>>();
 
   /** How many sets were decided by the index alone, and how many by the full check. */
   readonly checks = { incremental: 0, full: 0 };
@@ -59,7 +67,8 @@ export class CrossReferenceIndex {
     const incremental = this.resources.size > 0 && current.size === items.length && added.length + removed.length <= items.length / 2
       && items.every((item) => item.issues === undefined);
     if (incremental && this.holds(added, removed)) {
-      this.apply(added, removed);
+      for (const resource of removed) this.remove(resource);
+      for (const resource of added) this.add(resource);
       this.resources = current;
       this.checks.incremental += 1;
       return { valid: true, result: configOf(items) };
@@ -70,78 +79,62 @@ export class CrossReferenceIndex {
     return full;
   }
 
-  /** Whether the set with `added` and without `removed` holds, looking only at what they touch. */
+  /**
+   * Whether the set with `added` and without `removed` holds, looking only at what they touch.
+   * False may also mean "not sure": the full check then decides.
+   */
   private holds(added: readonly MeshResource[], removed: readonly MeshResource[]): boolean {
-    const removedIds = new Set(removed.map(idOf));
+    const gone = new Set(removed);
     const addedIds = new Set<string>();
-    const addedServices = new Map<string, DubboServiceConfig>();
-    const addedPolicies = new Map<string, DubboPolicyConfig>();
+    const addedProvided = new Set<string>();
     for (const resource of added) {
       const id = idOf(resource);
-      if ((this.ids.has(id) && !removedIds.has(id)) || addedIds.has(id)) return false;
+      const kept = this.ids.get(id);
+      if ((kept !== undefined && !gone.has(kept)) || addedIds.has(id)) return false;
       addedIds.add(id);
-      if (resource.kind === 'DubboService') addedServices.set(key(resource.metadata.namespace, resource.metadata.name), resource);
+      addedProvided.add(id);
     }
-    const serviceAfter = (service: string): DubboServiceConfig | undefined => {
-      const kept = this.services.get(service);
-      return addedServices.get(service) ?? (kept !== undefined && !removedIds.has(idOf(kept)) ? kept : undefined);
+    const providedAfter = (target: string): boolean => {
+      if (addedProvided.has(target)) return true;
+      const provider = this.provided.get(target);
+      return provider !== undefined && !gone.has(provider);
     };
-    const policyAfter = (service: string): DubboPolicyConfig | undefined => {
-      const kept = this.policies.get(service);
-      return addedPolicies.get(service) ?? (kept !== undefined && !removedIds.has(idOf(kept)) ? kept : undefined);
-    };
-    // Service keys: those of removed services are free again; added ones must be free.
-    const released = new Set<string>();
-    for (const resource of removed) if (resource.kind === 'DubboService') for (const claim of claimsOf(resource)) released.add(claim);
-    const addedClaims = new Map<string, string>();
-    for (const service of addedServices.values()) {
-      for (const claim of claimsOf(service)) {
-        const owner = addedClaims.get(claim) ?? (released.has(claim) ? undefined : this.claims.get(claim));
-        if (owner !== undefined && owner !== service.metadata.name) return false;
-        addedClaims.set(claim, service.metadata.name);
+    // Claims of added resources: what they require exists, and nobody else holds the token.
+    const addedHolders = new Map<string, string | undefined>();
+    for (const resource of added) {
+      for (const claim of claimsOf(resource)) {
+        if (claim.requires !== undefined && !providedAfter(claim.requires.target)) return false;
+        let taken = addedHolders.has(claim.token);
+        let holder = addedHolders.get(claim.token);
+        if (!taken) {
+          const kept = this.holders.get(claim.token);
+          if (kept !== undefined && !gone.has(kept.resource)) {
+            taken = true;
+            holder = kept.owner;
+          }
+        }
+        if (taken && (claim.owner === undefined || holder !== claim.owner)) return false;
+        addedHolders.set(claim.token, claim.owner);
+        for (const target of claim.provides ?? []) addedProvided.add(target);
       }
     }
-    // Policies: on a service that exists, one per service.
-    for (const resource of added) {
-      if (resource.kind !== 'DubboPolicy') continue;
-      const service = key(resource.metadata.namespace, resource.service);
-      const kept = this.policies.get(service);
-      if (serviceAfter(service) === undefined || addedPolicies.has(service) || (kept !== undefined && !removedIds.has(idOf(kept)))) return false;
-      addedPolicies.set(service, resource);
-    }
-    const routeHolds = (route: DubboRouteConfig): boolean => route.routes.every((rule) => rule.destinations.every((destination) => {
-      const service = key(route.metadata.namespace, destination.service);
-      if (serviceAfter(service) === undefined) return false;
-      return destination.subset === undefined || (policyAfter(service)?.subsets.some((s) => s.name === destination.subset) ?? false);
-    }));
-    for (const resource of added) if (resource.kind === 'DubboRoute' && !routeHolds(resource)) return false;
-    // What refers to a removed service or a changed policy: kept policies and routes.
-    const touched = new Set<string>();
-    for (const resource of [...removed, ...added]) {
-      if (resource.kind === 'DubboService') touched.add(key(resource.metadata.namespace, resource.metadata.name));
-      else if (resource.kind === 'DubboPolicy') touched.add(key(resource.metadata.namespace, resource.service));
-    }
-    for (const service of touched) {
-      const kept = this.policies.get(service);
-      if (kept !== undefined && !removedIds.has(idOf(kept)) && serviceAfter(service) === undefined) return false;
-      for (const route of this.routesByService.get(service) ?? []) {
-        if (!removedIds.has(idOf(route)) && !routeHolds(route)) return false;
+    const holdsAll = (resource: MeshResource): boolean => needsOf(resource).every(providedAfter);
+    for (const resource of added) if (!holdsAll(resource)) return false;
+    // What kept resources need and a removed resource provided.
+    for (const resource of removed) {
+      for (const target of providesOf(resource)) {
+        if (providedAfter(target)) continue;
+        for (const dependent of this.dependents.get(target) ?? []) if (!gone.has(dependent)) return false;
       }
     }
     return true;
   }
 
-  private apply(added: readonly MeshResource[], removed: readonly MeshResource[]): void {
-    for (const resource of removed) this.remove(resource);
-    for (const resource of added) this.add(resource);
-  }
-
   private rebuild(items: readonly LocatedResource[]): void {
     this.ids.clear();
-    this.services.clear();
-    this.claims.clear();
-    this.policies.clear();
-    this.routesByService.clear();
+    this.provided.clear();
+    this.holders.clear();
+    this.dependents.clear();
     this.resources = new Set();
     for (const item of items) {
       this.add(item.resource);
@@ -151,45 +144,20 @@ export class CrossReferenceIndex {
 
   private add(resource: MeshResource): void {
     this.ids.set(idOf(resource), resource);
-    if (resource.kind === 'DubboService') {
-      this.services.set(key(resource.metadata.namespace, resource.metadata.name), resource);
-      for (const claim of claimsOf(resource)) this.claims.set(claim, resource.metadata.name);
-    } else if (resource.kind === 'DubboPolicy') {
-      this.policies.set(key(resource.metadata.namespace, resource.service), resource);
-    } else {
-      for (const service of routeTargets(resource)) {
-        let routes = this.routesByService.get(service);
-        if (routes === undefined) this.routesByService.set(service, (routes = new Set()));
-        routes.add(resource);
-      }
+    for (const target of providesOf(resource)) this.provided.set(target, resource);
+    for (const claim of claimsOf(resource)) this.holders.set(claim.token, { owner: claim.owner, resource });
+    for (const target of needsOf(resource)) {
+      let dependents = this.dependents.get(target);
+      if (dependents === undefined) this.dependents.set(target, (dependents = new Set()));
+      dependents.add(resource);
     }
   }
 
   private remove(resource: MeshResource): void {
     const id = idOf(resource);
     if (this.ids.get(id) === resource) this.ids.delete(id);
-    if (resource.kind === 'DubboService') {
-      const service = key(resource.metadata.namespace, resource.metadata.name);
-      if (this.services.get(service) === resource) this.services.delete(service);
-      for (const claim of claimsOf(resource)) if (this.claims.get(claim) === resource.metadata.name) this.claims.delete(claim);
-    } else if (resource.kind === 'DubboPolicy') {
-      const service = key(resource.metadata.namespace, resource.service);
-      if (this.policies.get(service) === resource) this.policies.delete(service);
-    } else {
-      for (const service of routeTargets(resource)) this.routesByService.get(service)?.delete(resource);
-    }
+    for (const target of providesOf(resource)) if (this.provided.get(target) === resource) this.provided.delete(target);
+    for (const claim of claimsOf(resource)) if (this.holders.get(claim.token)?.resource === resource) this.holders.delete(claim.token);
+    for (const target of needsOf(resource)) this.dependents.get(target)?.delete(resource);
   }
-}
-
-/** The assembled config of a valid set, in the order of its items. */
-function configOf(items: readonly LocatedResource[]): MeshConfig {
-  const services: DubboServiceConfig[] = [];
-  const routes: DubboRouteConfig[] = [];
-  const policies: DubboPolicyConfig[] = [];
-  for (const { resource } of items) {
-    if (resource.kind === 'DubboService') services.push(resource);
-    else if (resource.kind === 'DubboRoute') routes.push(resource);
-    else policies.push(resource);
-  }
-  return Object.freeze({ services: Object.freeze(services), routes: Object.freeze(routes), policies: Object.freeze(policies) });
 }

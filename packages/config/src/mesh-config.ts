@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { targetOf } from './kind-definition.js';
+import { kindDefinition, kindDefinitions } from './kind-registry.js';
 import { formatPath, resourceLabel, type FieldPath, type ValidationIssue } from './validate.js';
 import type { DubboPolicyConfig, DubboRouteConfig, DubboServiceConfig, MeshResource } from './types.js';
 
@@ -52,16 +54,13 @@ export function originsOf(items: readonly LocatedResource[]): string[] {
   return [...new Set(items.flatMap((item) => (item.origin === undefined ? [] : [item.origin])))];
 }
 
-function key(namespace: string, name: string): string {
-  return `${namespace}/${name}`;
-}
-
 /**
- * Check the cross-references of a set of resources: every destination and policy names a
- * known service, every destination subset is defined by that service's policy, names are
- * unique per kind, and no two services claim the same exact service key. Resources that
- * failed validation (with `issues`) take part as far as they could be read; an error on a
- * field that already has an issue of its own is left out (it would only repeat it).
+ * Check the cross-references of a set of resources, as their kinds declare them: names are
+ * unique per kind; then, in order, each resource's claims (an exact service key, the one policy
+ * of a service — each held by one resource, after what the claim requires exists); then each
+ * resource's references (a destination's service, and its subset once the service exists).
+ * Resources that failed validation (with `issues`) take part as far as they could be read; an
+ * error on a field that already has an issue of its own is left out (it would only repeat it).
  */
 export function checkCrossReferences(items: readonly LocatedResource[]): CrossReferenceReport {
   const errors: string[] = [];
@@ -71,53 +70,46 @@ export function checkCrossReferences(items: readonly LocatedResource[]): CrossRe
     offending.add(item);
     errors.push(`${item.locate?.(path) ?? ''}${resourceLabel(item.resource)}: ${formatPath(path)}: ${message}`);
   };
-  const seen = new Map<string, LocatedResource>();
-  const services = new Map<string, DubboServiceConfig>();
-  const policies = new Map<string, DubboPolicyConfig>();
+  const provided = new Set<string>();
   for (const item of items) {
-    const { kind, metadata } = item.resource;
-    const id = `${kind} ${key(metadata.namespace, metadata.name)}`;
-    if (seen.has(id)) {
-      fail(item, ['metadata', 'name'], 'is defined twice');
-      continue;
-    }
-    seen.set(id, item);
-    if (item.resource.kind === 'DubboService') services.set(key(metadata.namespace, metadata.name), item.resource);
+    const id = targetOf(item.resource.kind, item.resource.metadata);
+    if (provided.has(id)) fail(item, ['metadata', 'name'], 'is defined twice');
+    provided.add(id);
   }
-  const claimed = new Map<string, string>();
+  const holders = new Map<string, string | undefined>();
   for (const item of items) {
-    const resource = item.resource;
-    if (resource.kind === 'DubboService') {
-      resource.interfaces.forEach((pattern, i) => {
-        const exact = `${resource.metadata.namespace}|${pattern.interface}|${pattern.group ?? '*'}|${pattern.version ?? '*'}`;
-        const owner = claimed.get(exact);
-        if (owner !== undefined && owner !== resource.metadata.name) {
-          fail(item, ['spec', 'interfaces', i], `service key is already provided by DubboService ${owner}`);
+    for (const claim of kindDefinition(item.resource.kind)?.claims?.(item.resource) ?? []) {
+      if (claim.requires !== undefined && !provided.has(claim.requires.target)) {
+        fail(item, claim.requires.path, claim.requires.missing);
+        continue;
+      }
+      if (holders.has(claim.token)) {
+        const holder = holders.get(claim.token);
+        if (claim.owner === undefined || holder !== claim.owner) {
+          fail(item, claim.path, claim.conflict(holder ?? ''));
+          continue;
         }
-        claimed.set(exact, resource.metadata.name);
-      });
-    } else if (resource.kind === 'DubboPolicy') {
-      const serviceKey = key(resource.metadata.namespace, resource.service);
-      if (!services.has(serviceKey)) fail(item, ['spec', 'service'], `no DubboService ${JSON.stringify(resource.service)} in namespace ${resource.metadata.namespace}`);
-      else if (policies.has(serviceKey)) fail(item, ['spec', 'service'], `service ${resource.service} already has a DubboPolicy`);
-      else policies.set(serviceKey, resource);
+      }
+      holders.set(claim.token, claim.owner);
+      for (const target of claim.provides ?? []) provided.add(target);
     }
   }
   for (const item of items) {
-    const resource = item.resource;
-    if (resource.kind !== 'DubboRoute') continue;
-    resource.routes.forEach((rule, i) => {
-      rule.destinations.forEach((destination, j) => {
-        const serviceKey = key(resource.metadata.namespace, destination.service);
-        if (!services.has(serviceKey)) {
-          fail(item, ['spec', 'routes', i, 'destinations', j, 'service'], `no DubboService ${JSON.stringify(destination.service)} in namespace ${resource.metadata.namespace}`);
-        } else if (destination.subset !== undefined && !policies.get(serviceKey)?.subsets.some((s) => s.name === destination.subset)) {
-          fail(item, ['spec', 'routes', i, 'destinations', j, 'subset'], `service ${destination.service} has no subset ${JSON.stringify(destination.subset)} (subsets are defined by its DubboPolicy)`);
-        }
-      });
-    });
+    for (const reference of kindDefinition(item.resource.kind)?.references?.(item.resource) ?? []) {
+      if (reference.after !== undefined && !provided.has(reference.after.target)) continue;
+      if (!provided.has(reference.target)) fail(item, reference.path, reference.missing);
+    }
   }
   return { errors, offending: [...offending] };
+}
+
+/** The assembled config of a valid set, grouped by the kinds' config keys in the order of its items. */
+export function configOf(items: readonly LocatedResource[]): MeshConfig {
+  const groups: Record<string, MeshResource[]> = {};
+  for (const definition of kindDefinitions()) groups[definition.configKey] = [];
+  for (const { resource } of items) groups[kindDefinition(resource.kind)!.configKey]!.push(resource);
+  for (const group of Object.values(groups)) Object.freeze(group);
+  return Object.freeze(groups) as unknown as MeshConfig;
 }
 
 /**
@@ -130,12 +122,7 @@ export function assembleMeshConfig(items: readonly LocatedResource[]): { valid: 
   const own = unvalidated.flatMap((item) => item.issues!.map((issue) => `${item.locate?.(issue.path) ?? ''}${resourceLabel(item.resource)}: ${formatPath(issue.path) || '(root)'}: ${issue.message}`));
   const { errors, offending } = checkCrossReferences(items);
   if (own.length > 0 || errors.length > 0) return { valid: false, errors: [...own, ...errors], origins: originsOf([...unvalidated, ...offending]) };
-  const byKind = <K extends MeshResource['kind']>(kind: K) =>
-    items.map((i) => i.resource).filter((r): r is Extract<MeshResource, { kind: K }> => r.kind === kind);
-  return {
-    valid: true,
-    result: Object.freeze({ services: Object.freeze(byKind('DubboService')), routes: Object.freeze(byKind('DubboRoute')), policies: Object.freeze(byKind('DubboPolicy')) }),
-  };
+  return { valid: true, result: configOf(items) };
 }
 
 /** An opaque version for a config: a digest of its content, equal for equal configs. */

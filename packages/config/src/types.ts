@@ -154,14 +154,3 @@ export interface DubboPolicyConfig {
 
 /** Any validated resource. */
 export type MeshResource = DubboServiceConfig | DubboRouteConfig | DubboPolicyConfig;
-
-/** Defaults for a service with no DubboPolicy, and for fields a policy leaves out. */
-export const DEFAULT_CONNECTION_POOL: ConnectionPoolConfig = Object.freeze({
-  maxConnections: 2,
-  maxPendingRequests: 1024,
-  maxRequests: 10000,
-  connectTimeoutMs: 1000,
-});
-export const DEFAULT_LOAD_BALANCER: LoadBalancerConfig = Object.freeze({ policy: 'random' as const });
-/** Default endpoint weight: Dubbo's. */
-export const DEFAULT_WEIGHT = 100;

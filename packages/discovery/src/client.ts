@@ -40,6 +40,12 @@ export interface DiscoveryClientEvents {
    * still its current one: nothing changed, nothing was applied again (delta mode only).
    */
   unchanged: [version: string];
+  /**
+   * A snapshot was accepted and applied although this proxy did not know some of it (fields or
+   * kinds a newer control plane sent, ignored): one line per field, naming resource and path.
+   * Emitted before its `ack`.
+   */
+  warning: [version: string, warnings: string[]];
   /** A snapshot rejected; the last accepted one stays in force. */
   nack: [version: string, errors: string[]];
   /** The stream ended or failed; a reconnect is scheduled after `delayMs`. */
@@ -57,6 +63,8 @@ export interface DiscoveryClientEvents {
 export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
   /** The version of the snapshot in force ('' before the first). */
   acceptedVersion = '';
+  /** How many unknown fields (and kinds) the snapshots applied so far had, each counted per snapshot. */
+  unknownFieldWarnings = 0;
   private client: SnapshotDiscoveryClient | undefined;
   private stream: SnapshotStream | DeltaStream | undefined;
   /** The resources of the accepted snapshot, by key (what a delta applies to). */
@@ -166,6 +174,10 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
       this.acceptedVersion = response.version_info;
       this.held = next;
       stream.write({ node: this.node, version_info: response.version_info, response_nonce: response.nonce, error_detail: null } as never);
+      if (checked.valid && checked.warnings.length > 0) {
+        this.unknownFieldWarnings += checked.warnings.length;
+        this.emit('warning', response.version_info, checked.warnings);
+      }
       this.emit('ack', response.version_info);
     } else {
       stream.write({

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
-  assembleMeshConfig, validateResource, type LocatedResource, type MeshConfig,
+  assembleMeshConfig, kindDefinition, kindNames, validateResource, type LocatedResource, type MeshConfig,
 } from '@dubbo-mesh/config';
 import type { WireMapping, WireResource } from './api.js';
 
@@ -36,14 +36,22 @@ export function toWireMappings(config: MeshConfig): WireMapping[] {
 }
 
 /**
- * Validate wire resources with the same rules as a config file, then their
- * cross-references. Every error names the resource (`resources[i] Kind ns/name`) and field.
+ * Validate wire resources with the rules of a config file, then their cross-references. Every
+ * error names the resource (`resources[i] Kind ns/name`) and field. Unlike a file, what this
+ * version does not know is accepted with a warning (version skew: a newer control plane must
+ * not make older proxies NACK during a rollout): a field it does not know is ignored, and so is
+ * a resource of a kind it does not know. Each warning names the resource and the field path.
  */
-export function fromWireResources(resources: readonly WireResource[]): { valid: true; result: MeshConfig } | { valid: false; errors: string[] } {
+export function fromWireResources(resources: readonly WireResource[]): { valid: true; result: MeshConfig; warnings: string[] } | { valid: false; errors: string[] } {
   const errors: string[] = [];
+  const warnings: string[] = [];
   const located: LocatedResource[] = [];
   resources.forEach((wire, i) => {
     const where = `resources[${i}] ${wire.kind} ${wire.namespace}/${wire.name}`;
+    if (kindDefinition(wire.kind) === undefined) {
+      warnings.push(`${where}: kind: unknown kind, resource ignored (this proxy knows: ${kindNames().join(', ')})`);
+      return;
+    }
     let raw: unknown;
     try {
       raw = JSON.parse(wire.json);
@@ -51,7 +59,8 @@ export function fromWireResources(resources: readonly WireResource[]): { valid: 
       errors.push(`${where}: json: not JSON (${(error as Error).message})`);
       return;
     }
-    const result = validateResource(raw);
+    const result = validateResource(raw, { unknownFields: 'warn' });
+    for (const warning of result.warnings ?? []) warnings.push(`${where}: ${warning}`);
     if (!result.valid) {
       for (const message of result.errors) errors.push(`${where}: ${message}`);
       return;
@@ -59,5 +68,6 @@ export function fromWireResources(resources: readonly WireResource[]): { valid: 
     located.push({ resource: result.result, raw, locate: () => `resources[${i}]: ` });
   });
   if (errors.length > 0) return { valid: false, errors };
-  return assembleMeshConfig(located);
+  const assembled = assembleMeshConfig(located);
+  return assembled.valid ? { valid: true, result: assembled.result, warnings } : { valid: false, errors: assembled.errors };
 }

@@ -5,5 +5,6 @@ export { randomLoadBalancer } from './load-balancer-random.js';
 export { roundRobinLoadBalancer } from './load-balancer-round-robin.js';
 export { leastActiveLoadBalancer } from './load-balancer-least-active.js';
 export { shortestResponseLoadBalancer } from './load-balancer-shortest-response.js';
-export { consistentHashLoadBalancer, VIRTUAL_NODES } from './load-balancer-consistent-hash.js';
+export { consistentHashLoadBalancer, consistentHashConfig, DEFAULT_HASH_ON, VIRTUAL_NODES, type ConsistentHashOn } from './load-balancer-consistent-hash.js';
+export * from './load-balancer-config.js';
 export { leastRequestLoadBalancer } from './load-balancer-least-request.js';

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { unavailable, type Endpoint, type LoadBalancerFactory, type PickResult, type Picker } from './picker.js';
+import { integer, object, string } from '@dubbo-mesh/schema';
+import { unavailable, type Endpoint, type LoadBalancerConfigClass, type LoadBalancerFactory, type PickResult, type Picker } from './picker.js';
 
 /** Virtual nodes per endpoint of the largest weight, as Dubbo's `hash.nodes` default. */
 export const VIRTUAL_NODES = 160;
@@ -13,6 +14,22 @@ function point(digest: Buffer, index: number): number {
   return digest.readUInt32LE(index * 4);
 }
 
+/** What consistent-hash hashes a call on: one argument (by index) or one attachment (by key). */
+export type ConsistentHashOn = { readonly argument: number } | { readonly attachment: string };
+
+/** Dubbo's default: the first argument (`hash.arguments=0`). */
+export const DEFAULT_HASH_ON: ConsistentHashOn = Object.freeze({ argument: 0 });
+
+/** consistent-hash's part of `loadBalancer`: `hash: {argument: N}` or `hash: {attachment: KEY}`. */
+export const consistentHashConfig: LoadBalancerConfigClass = {
+  fields: {
+    hash: {
+      node: object<ConsistentHashOn>({ argument: { node: integer(0, 255) }, attachment: { node: string() } }, { exactlyOneOf: ['argument', 'attachment'] }),
+      default: DEFAULT_HASH_ON,
+    },
+  },
+};
+
 /**
  * A ketama ring, as Dubbo's ConsistentHashLoadBalance: each endpoint is placed at 160
  * virtual points (four per MD5 digest of `id + i`), scaled by weight (weight 50 of a
@@ -21,6 +38,7 @@ function point(digest: Buffer, index: number): number {
  */
 export const consistentHashLoadBalancer: LoadBalancerFactory = {
   name: 'consistent-hash',
+  config: consistentHashConfig,
   createPicker(endpoints: readonly Endpoint[]): Picker {
     const usable = endpoints.filter((e) => e.weight > 0);
     const maxWeight = Math.max(0, ...usable.map((e) => e.weight));

@@ -2,6 +2,7 @@
  * The load-balancer interface (after grpc-js's load-balancer/picker split): a factory takes
  * the endpoint list and publishes an immutable-list picker; `pick()` returns a tagged result.
  */
+import type { FieldSpec } from '@dubbo-mesh/schema';
 
 /** Live numbers of one endpoint, kept by the proxy and read by the pickers. */
 export interface EndpointStats {
@@ -49,7 +50,18 @@ export interface PickerOptions {
 /** A named load-balancing algorithm. */
 export interface LoadBalancerFactory {
   readonly name: string;
+  /**
+   * The fields this algorithm reads from a policy's `loadBalancer` besides `policy`, each with
+   * its schema and default (consistent-hash's `hash`): the algorithm validates its own part of
+   * the config, as a grpc-js load balancer registers with its config class.
+   */
+  readonly config?: LoadBalancerConfigClass;
   createPicker(endpoints: readonly Endpoint[], options?: PickerOptions): Picker;
+}
+
+/** The config an algorithm takes: its fields of `loadBalancer`, by name. */
+export interface LoadBalancerConfigClass {
+  readonly fields: Readonly<Record<string, FieldSpec>>;
 }
 
 /** The endpoints a pick may choose from: weight above 0 and not excluded. */

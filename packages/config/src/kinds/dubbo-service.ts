@@ -1,0 +1,58 @@
+import { integer, list, object, string, stringOr } from '@dubbo-mesh/schema';
+import { DEFAULT_WEIGHT } from '../defaults.js';
+import { type KindDefinition, type SpecOf } from '../kind-definition.js';
+import type { DubboServiceConfig, EndpointConfig, ServiceKeyPattern } from '../types.js';
+import { LABELS } from './common-nodes.js';
+
+/** Split `host:port` (or `[v6]:port`). */
+export function parseAddress(address: string): { host: string; port: number } | undefined {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):(\d{1,5})$/.exec(address);
+  if (match === null) return undefined;
+  const port = Number(match[2]);
+  if (port < 1 || port > 65535) return undefined;
+  const host = match[1]!.startsWith('[') ? match[1]!.slice(1, -1) : match[1]!;
+  return { host, port };
+}
+
+/** `UserService` (any group, any version) or `{interface, group, version}`. */
+const SERVICE_KEY_PATTERN = stringOr(
+  string().refine((name): ServiceKeyPattern => ({ interface: name })),
+  object<ServiceKeyPattern>({ interface: { node: string(), required: true }, group: { node: string() }, version: { node: string() } }),
+);
+
+/** `host:port`, split (beyond OpenAPI: the CRD takes any non-empty string). */
+const ADDRESS = string().refine((address, context) => {
+  const parsed = parseAddress(address);
+  if (parsed === undefined) {
+    context.fail(`${JSON.stringify(address)} is not host:port`);
+    return undefined;
+  }
+  return { address, host: parsed.host, port: parsed.port };
+});
+
+const ENDPOINT = object<{ address: { address: string; host: string; port: number }; labels: Record<string, string>; weight: number }>({
+  address: { node: ADDRESS, required: true },
+  labels: { node: LABELS, default: {} },
+  weight: { node: integer(0, 1_000_000), default: DEFAULT_WEIGHT },
+}).refine(({ address, labels, weight }): EndpointConfig => ({ address: address.address, host: address.host, port: address.port, labels, weight }));
+
+/** DubboService: a mesh service and the service keys it provides; it claims each exact key. */
+export const dubboServiceKind: KindDefinition<DubboServiceConfig> = {
+  kind: 'DubboService',
+  names: { plural: 'dubboservices', singular: 'dubboservice', shortNames: ['dsvc'] },
+  configKey: 'services',
+  spec: object<SpecOf<DubboServiceConfig>>({
+    port: { node: integer(1, 65535) },
+    interfaces: { node: list(SERVICE_KEY_PATTERN, { minItems: { count: 1, message: 'must name at least one interface' } }), required: true, fallback: [] },
+    endpoints: { node: list(ENDPOINT), default: [] },
+  }),
+  claims(service) {
+    const { namespace, name } = service.metadata;
+    return service.interfaces.map((pattern, i) => ({
+      path: ['spec', 'interfaces', i],
+      token: `service key ${namespace}|${pattern.interface}|${pattern.group ?? '*'}|${pattern.version ?? '*'}`,
+      owner: name,
+      conflict: (holder: string) => `service key is already provided by DubboService ${holder}`,
+    }));
+  },
+};
