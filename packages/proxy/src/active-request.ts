@@ -15,7 +15,7 @@ import {
   type ProxyErrorCodeValue,
 } from './errors.js';
 import { ActiveFilterCall } from './filter-call.js';
-import type { FilterOutcome, FilterResponse, LocalReply, ProxyFilter } from './filter.js';
+import type { FilterOutcome, LocalReply, ProxyFilter } from './filter.js';
 import type { SelectedChain } from './filter-chain.js';
 import type { ParkedCall } from './downstream-connection.js';
 import type { RetryBudget } from './retry-budget.js';
@@ -159,16 +159,8 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
   private readonly idLow: number;
   private readonly retries: RetryPolicy;
   private readonly timeoutMs: number;
-  /** The call as filters see it: only when a filter or narrowing applies. */
+  /** The call as filters see it, with its filter state: only when a filter or narrowing applies. */
   private call: ActiveFilterCall | undefined;
-  /** The request as sent upstream when filters changed its attachments. */
-  private rewritten: Buffer | undefined;
-  /** The filter whose phase is pending (asynchronous), and which phase. */
-  private pendingFilter: ProxyFilter | undefined;
-  private pendingPhase: 'request' | 'response' | undefined;
-  /** The provider's answer while response filters look at it. */
-  private response: Frame | undefined;
-  private responseView: FilterResponse | undefined;
 
   constructor(
     private readonly downstream: DownstreamConnection,
@@ -237,7 +229,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
         const bytes = rewriteRequestFrame(this.frame.bytes, this.peek!, call.changes);
         // Read again, so the hash key, the narrowings and the access log see what is sent.
         this.peek = call.peek = peekRequest(bytes.subarray(HEADER_LENGTH));
-        this.rewritten = bytes;
+        call.rewritten = bytes;
       } catch (error) {
         return this.finish(new FilterFailedError('attachment rewrite', describe(error), { cause: error }));
       }
@@ -249,7 +241,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
   private runResponseFilters(from: number): void {
     const filters = this.chain!.response;
     const call = this.call!;
-    const view = this.responseView!;
+    const view = call.responseView!;
     for (let i = from; i < filters.length; i++) {
       const filter = filters[i]!;
       let outcome: unknown;
@@ -261,8 +253,8 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
       if (isPromiseLike(outcome)) return this.awaitFilter(filter, i, 'response', outcome);
       if (outcome !== undefined && this.onFilterOutcome(filter, outcome)) return;
     }
-    const response = this.response!;
-    this.response = undefined;
+    const response = call.response!;
+    call.response = undefined;
     this.deliver(response, view.endpoint);
   }
 
@@ -277,17 +269,19 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
       (error: unknown) => this.onFilterSettled(filter, index, phase, undefined, error, true),
     );
     if (!this.downstream.park(this)) return this.onDownstreamClosed();
-    this.pendingFilter = filter;
-    this.pendingPhase = phase;
+    const call = this.call!;
+    call.pendingFilter = filter;
+    call.pendingPhase = phase;
     // The request phase counts from the call's start; the response phase gets what is left of its try.
     const since = phase === 'request' ? this.startedAt : this.attemptStartedAt;
     this.context.timeouts.add(this, Math.max(1, this.timeoutMs - (this.context.clock.now() - since)));
   }
 
   private onFilterSettled(filter: ProxyFilter, index: number, phase: 'request' | 'response', outcome: unknown, error: unknown, failed: boolean): void {
-    if (this.done || this.pendingFilter !== filter) return;
-    this.pendingFilter = undefined;
-    this.pendingPhase = undefined;
+    const call = this.call!;
+    if (this.done || call.pendingFilter !== filter) return;
+    call.pendingFilter = undefined;
+    call.pendingPhase = undefined;
     this.context.timeouts.cancel(this);
     this.downstream.unpark(this);
     if (failed) return this.filterFailed(filter, describe(error), error);
@@ -312,9 +306,10 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
   /** The consumer disconnected while a filter was pending: end the call, sending nothing either way. */
   onDownstreamClosed(): void {
     if (this.done) return;
-    this.pendingFilter = undefined;
-    this.pendingPhase = undefined;
-    this.response = undefined;
+    const call = this.call!;
+    call.pendingFilter = undefined;
+    call.pendingPhase = undefined;
+    call.response = undefined;
     this.context.timeouts.cancel(this);
     this.context.stats.counters.request_abandoned += 1;
     this.complete(ResponseStatus.CHANNEL_INACTIVE, this.lastEndpointId);
@@ -381,7 +376,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
     if (typeof member === 'string') return this.finish(new NoHealthyUpstreamError(cluster.name, member));
     if (member instanceof ProxyError) return this.finish(member);
     // A retry sends a copy: the first attempt's bytes may still sit in a socket buffer.
-    const request = this.rewritten ?? this.frame.bytes;
+    const request = this.call?.rewritten ?? this.frame.bytes;
     const bytes = this.attempts === 0 ? request : Buffer.from(request);
     this.attempts += 1;
     this.cluster = cluster;
@@ -442,8 +437,9 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
     if (responseFilters === undefined || responseFilters.length === 0) return this.deliver(frame, endpointId);
     const status = frame.header.status;
     const flag = frame.bytes[HEADER_LENGTH];
-    this.response = frame;
-    this.responseView = { status, businessException: status === ResponseStatus.OK && (flag === FLAG_EXCEPTION || flag === FLAG_EXCEPTION_WITH_ATTACHMENTS), endpoint: endpointId };
+    const call = this.call!;
+    call.response = frame;
+    call.responseView = { status, businessException: status === ResponseStatus.OK && (flag === FLAG_EXCEPTION || flag === FLAG_EXCEPTION_WITH_ATTACHMENTS), endpoint: endpointId };
     this.runResponseFilters(0);
   }
 
@@ -475,14 +471,15 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
   /** The per-try timeout passed (called by the timeout queue). */
   onTimeout(): void {
     if (this.done) return;
-    const filter = this.pendingFilter;
+    const call = this.call;
+    const filter = call?.pendingFilter;
     if (filter !== undefined) {
       // A filter still pending when the route timeout passes: the call is answered 31, and
       // whatever the filter says later is ignored.
-      const phase = this.pendingPhase;
-      this.pendingFilter = undefined;
-      this.pendingPhase = undefined;
-      this.response = undefined;
+      const phase = call!.pendingPhase;
+      call!.pendingFilter = undefined;
+      call!.pendingPhase = undefined;
+      call!.response = undefined;
       this.downstream.unpark(this);
       return this.finish(new RouteTimeoutError(this.timeoutMs, this.target.serviceKey, this.attempts, `the ${phase} phase of filter ${filter.name} had not finished`));
     }

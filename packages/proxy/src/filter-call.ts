@@ -1,6 +1,6 @@
-import type { RequestPeek, ScalarValue, WritableScalar } from '@dubbo-mesh/protocol';
+import type { Frame, RequestPeek, ScalarValue, WritableScalar } from '@dubbo-mesh/protocol';
 import type { CallContext, NodeIdentity } from './call-context.js';
-import type { FilterCall } from './filter.js';
+import type { FilterCall, FilterResponse, ProxyFilter } from './filter.js';
 import type { RouteDecision } from './routing-table.js';
 
 /** Where a call's context is read from: the connection it came on. */
@@ -14,14 +14,23 @@ const UNREAD = Symbol('unread');
 
 /**
  * The call as filters and endpoint narrowings see it (one per call that has a filter or a
- * narrowing; none otherwise), and its context. Attachment changes are kept here until the
- * request phase ends.
+ * narrowing; none otherwise), and its context. The filter state of the call lives here too
+ * (attachment changes until the request phase ends, the pending phase, the answer the
+ * response phase looks at), so a call without filters carries none of it.
  */
 export class ActiveFilterCall implements FilterCall, CallContext {
   /** Changes to make to the attachments; undefined when none. */
   changes: Map<string, WritableScalar | undefined> | undefined;
   /** Whether the request phase is over (attachments can no longer change). */
   requestPhaseOver = false;
+  /** The request as sent upstream when filters changed its attachments. */
+  rewritten: Buffer | undefined;
+  /** The filter whose phase is pending (it returned a promise), and which phase. */
+  pendingFilter: ProxyFilter | undefined;
+  pendingPhase: 'request' | 'response' | undefined;
+  /** The provider's answer while the response phase looks at it, and what the phase sees of it. */
+  response: Frame | undefined;
+  responseView: FilterResponse | undefined;
   private application: string | undefined | typeof UNREAD = UNREAD;
   private address: string | undefined;
 
