@@ -3,10 +3,12 @@
 // its own process; the load generator is this process.
 //
 //   npm run bench:proxy -- [--connections 16] [--in-flight 64] [--duration 10s] [--warmup 2s] [--json]
-//                          [--proxy-node-options "--max-semi-space-size=8"]
+//                          [--proxy-node-options "--max-semi-space-size=8"] [--proxy-filter none|sync|async]
 //
 // The proxies run with the Node options a deployment gives them (docs/operations.md: a young
 // generation capped at 8 MiB semi-spaces); pass --proxy-node-options "" for Node's defaults.
+// --proxy-filter adds rows: one hop through filtered-proxy.js (the same DubboProxy started
+// in-process) with no filter and with the named trivial filter, to price a filter.
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '2s' },
     json: { type: 'boolean', default: false },
     'proxy-node-options': { type: 'string', default: '--max-semi-space-size=8' },
+    'proxy-filter': { type: 'string' },
   },
 });
 const seconds = (text: string) => Number(text.replace(/s$/, '')) * 1000;
@@ -78,6 +81,13 @@ async function startProxy(dir: string, name: string, endpointPort: number, extra
   return { child: proxy.child, listeners: ready.listeners };
 }
 
+async function startFilteredProxy(mode: string, endpointPort: number): Promise<{ child: ChildProcess; port: number }> {
+  const nodeOptions = values['proxy-node-options']!.split(' ').filter((option) => option !== '');
+  const proxy = start(process.execPath, [...nodeOptions, path.join(here, 'filtered-proxy.js'), mode, String(endpointPort)]);
+  const ready = JSON.parse(await proxy.line((text) => text.includes('"proxy ready"'))) as { listeners: Record<string, { port: number }> };
+  return { child: proxy.child, port: ready.listeners.outbound!.port };
+}
+
 async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dm-bench-'));
   try {
@@ -98,6 +108,15 @@ async function main(): Promise<void> {
     const oneHop = await startProxy(dir, 'one-hop', providerPort);
     rows.push(await measure('dubbo-mesh, one hop', oneHop.listeners.outbound!.port, [oneHop.child]));
     oneHop.child.kill('SIGTERM');
+
+    const filterMode = values['proxy-filter'];
+    if (filterMode !== undefined) {
+      for (const mode of ['none', filterMode]) {
+        const filtered = await startFilteredProxy(mode, providerPort);
+        rows.push(await measure(`one hop, filter: ${mode}`, filtered.port, [filtered.child]));
+        filtered.child.kill('SIGTERM');
+      }
+    }
 
     const inbound = await startProxy(dir, 'inbound', providerPort, ['--inbound', '127.0.0.1:0', '--inbound-target', `127.0.0.1:${providerPort}`]);
     const outbound = await startProxy(dir, 'outbound', inbound.listeners.inbound!.port);

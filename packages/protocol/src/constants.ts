@@ -2,6 +2,7 @@
  * Wire constants of the Dubbo 2 protocol, named as Apache Dubbo names them
  * (`ExchangeCodec`, `Response`, `DubboCodec`, serialize `Constants`).
  */
+import { BC_NULL } from './hessian-codes.js';
 
 /** The two magic bytes every frame starts with. */
 export const MAGIC = 0xdabb;
@@ -78,7 +79,7 @@ export type ResponseFlagValue = (typeof ResponseFlag)[keyof typeof ResponseFlag]
 /** The data of a READONLY event: a provider going away asks consumers to stop sending. */
 export const READONLY_EVENT = 'R';
 /** Hessian2 `null`: the whole body of a heartbeat request and of its response. */
-export const HESSIAN_NULL = 0x4e;
+export const HESSIAN_NULL = BC_NULL;
 
 /** Method names of Dubbo's generic invocation. */
 export const GENERIC_METHODS: ReadonlySet<string> = new Set(['$invoke', '$invokeAsync']);

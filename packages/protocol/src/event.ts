@@ -1,11 +1,13 @@
 import { HESSIAN_NULL, READONLY_EVENT, ResponseStatus, SerializationId, serializationName } from './constants.js';
+import { BC_STRING_DIRECT } from './hessian-codes.js';
 import { UnsupportedSerializationError } from './errors.js';
 import { encodeFrame, type Frame } from './frame.js';
 import { HessianScanner } from './hessian-scanner.js';
 import { withTypedErrors } from './hessian-decoder.js';
 
 const NULL_BODY = Buffer.from([HESSIAN_NULL]);
-const READONLY_BODY = Buffer.from([0x01, READONLY_EVENT.charCodeAt(0)]);
+// The string `R` in Hessian2: a compact string of one character.
+const READONLY_BODY = Buffer.from([BC_STRING_DIRECT + 1, READONLY_EVENT.charCodeAt(0)]);
 
 /** A heartbeat request as Java Dubbo sends it: event, two-way, Hessian2, body `N`. */
 export function encodeHeartbeatRequest(requestId: bigint): Buffer {

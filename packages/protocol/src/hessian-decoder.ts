@@ -1,6 +1,7 @@
 import hessian from 'hessian.js';
 import { handle } from 'hessian.js/lib/custom_handler.js';
 import { JavaExceptionError } from 'hessian.js/lib/object.js';
+import { BC_END, BC_OBJECT, BC_OBJECT_DEF, BC_OBJECT_DIRECT, BC_OBJECT_DIRECT_HIGH } from './hessian-codes.js';
 import { DubboProtocolError, HessianDecodeError } from './errors.js';
 
 const INNER_CLASS_FIELD = /^this\$\d+$/;
@@ -26,7 +27,7 @@ export class SafeHessianDecoder extends hessian.DecoderV2 {
     const target = map ?? {};
     const entries = new Map<unknown, unknown>();
     Object.defineProperty(target, '$map', { value: entries, enumerable: false });
-    while (this.byteBuffer.get(this.byteBuffer.position()) !== 0x5a) {
+    while (this.byteBuffer.get(this.byteBuffer.position()) !== BC_END) {
       const key = this.read(withType);
       const value = this.read(withType);
       const name = key !== null && typeof key === 'object' && typeof (key as { name?: unknown }).name === 'string' ? (key as { name: string }).name : String(key);
@@ -40,13 +41,13 @@ export class SafeHessianDecoder extends hessian.DecoderV2 {
   readObject(withType?: boolean): unknown {
     const code = this.byteBuffer.get();
     let definition: number;
-    if (code === 0x43) {
+    if (code === BC_OBJECT_DEF) {
       this._readObjectDefinition();
       return this.readObject(withType);
-    } else if (code === 0x4f) {
+    } else if (code === BC_OBJECT) {
       definition = this.readInt();
-    } else if (code >= 0x60 && code <= 0x6f) {
-      definition = code - 0x60;
+    } else if (code >= BC_OBJECT_DIRECT && code <= BC_OBJECT_DIRECT_HIGH) {
+      definition = code - BC_OBJECT_DIRECT;
     } else {
       return this.throwError('readObject', code);
     }

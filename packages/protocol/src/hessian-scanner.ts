@@ -1,4 +1,13 @@
 import { HessianDecodeError, HessianLimitError, TruncatedError } from './errors.js';
+import {
+  BC_BINARY, BC_BINARY_CHUNK, BC_BINARY_DIRECT, BC_BINARY_DIRECT_HIGH, BC_BINARY_SHORT, BC_BINARY_SHORT_HIGH, BC_DATE, BC_DATE_MINUTE, BC_DOUBLE, BC_DOUBLE_BYTE,
+  BC_DOUBLE_MILL, BC_DOUBLE_ONE, BC_DOUBLE_SHORT, BC_DOUBLE_ZERO, BC_END, BC_FALSE, BC_INT, BC_INT_BYTE_HIGH, BC_INT_BYTE_LOW, BC_INT_BYTE_ZERO, BC_INT_DIRECT_HIGH,
+  BC_INT_DIRECT_LOW, BC_INT_SHORT_HIGH, BC_INT_SHORT_LOW, BC_INT_SHORT_ZERO, BC_INT_ZERO, BC_LIST_DIRECT, BC_LIST_DIRECT_HIGH, BC_LIST_DIRECT_UNTYPED,
+  BC_LIST_DIRECT_UNTYPED_HIGH, BC_LIST_FIXED, BC_LIST_FIXED_UNTYPED, BC_LIST_VARIABLE, BC_LIST_VARIABLE_UNTYPED, BC_LONG, BC_LONG_BYTE_LOW, BC_LONG_BYTE_ZERO,
+  BC_LONG_DIRECT_HIGH, BC_LONG_DIRECT_LOW, BC_LONG_INT, BC_LONG_SHORT_HIGH, BC_LONG_SHORT_LOW, BC_LONG_SHORT_ZERO, BC_LONG_ZERO, BC_MAP, BC_MAP_UNTYPED, BC_NULL,
+  BC_OBJECT, BC_OBJECT_DEF, BC_OBJECT_DIRECT, BC_OBJECT_DIRECT_HIGH, BC_REF, BC_STRING, BC_STRING_CHUNK, BC_STRING_SHORT, BC_STRING_SHORT_HIGH, BC_TRUE,
+  STRING_DIRECT_MAX,
+} from './hessian-codes.js';
 
 /** Safety bounds applied while reading untrusted Hessian2. */
 export interface HessianLimits {
@@ -182,17 +191,17 @@ export class HessianScanner {
    * for a non-final chunk. Throws if the next value is not a string.
    */
   private stringChunkLength(code: number): number {
-    if (code <= 0x1f) return code;
-    if (code >= 0x30 && code <= 0x33) return ((code - 0x30) << 8) | this.byte();
-    if (code === 0x53) return this.uint16();
-    if (code === 0x52) return -this.uint16() - 1;
+    if (code <= STRING_DIRECT_MAX) return code;
+    if (code >= BC_STRING_SHORT && code <= BC_STRING_SHORT_HIGH) return ((code - BC_STRING_SHORT) << 8) | this.byte();
+    if (code === BC_STRING) return this.uint16();
+    if (code === BC_STRING_CHUNK) return -this.uint16() - 1;
     return this.unexpected(code, 'a string');
   }
 
   /** Whether the next value is a string. */
   nextIsString(): boolean {
     const code = this.peekByte();
-    return code <= 0x1f || (code >= 0x30 && code <= 0x33) || code === 0x52 || code === 0x53;
+    return code <= STRING_DIRECT_MAX || (code >= BC_STRING_SHORT && code <= BC_STRING_SHORT_HIGH) || code === BC_STRING_CHUNK || code === BC_STRING;
   }
 
   /** Read a string value (all its chunks). */
@@ -226,7 +235,7 @@ export class HessianScanner {
    */
   skipStringIsPlainAscii(): boolean {
     const code = this.peekByte();
-    const single = code <= 0x1f || (code >= 0x30 && code <= 0x33) || code === 0x53;
+    const single = code <= STRING_DIRECT_MAX || (code >= BC_STRING_SHORT && code <= BC_STRING_SHORT_HIGH) || code === BC_STRING;
     this.skipString();
     return single && this.lastAscii;
   }
@@ -239,7 +248,8 @@ export class HessianScanner {
   readScalarAt(start: number, end: number): ScalarValue {
     const code = this.buffer[start]!;
     const container =
-      (code >= 0x55 && code <= 0x58) || code === 0x48 || code === 0x4d || code === 0x43 || code === 0x4f || code === 0x51 || (code >= 0x60 && code <= 0x7f);
+      (code >= BC_LIST_VARIABLE && code <= BC_LIST_FIXED_UNTYPED) || code === BC_MAP_UNTYPED || code === BC_MAP || code === BC_OBJECT_DEF || code === BC_OBJECT ||
+      code === BC_REF || (code >= BC_OBJECT_DIRECT && code <= BC_LIST_DIRECT_UNTYPED_HIGH);
     if (container) return new OpaqueValue(start - this.origin, end - this.origin);
     this.position = start;
     this.end = end;
@@ -249,15 +259,15 @@ export class HessianScanner {
   /** Read an int value (any of its encodings). */
   readInt(): number {
     const code = this.byte();
-    if (code >= 0x80 && code <= 0xbf) return code - 0x90;
-    if (code >= 0xc0 && code <= 0xcf) return ((code - 0xc8) << 8) + this.byte();
-    if (code >= 0xd0 && code <= 0xd7) {
+    if (code >= BC_INT_DIRECT_LOW && code <= BC_INT_DIRECT_HIGH) return code - BC_INT_ZERO;
+    if (code >= BC_INT_BYTE_LOW && code <= BC_INT_BYTE_HIGH) return ((code - BC_INT_BYTE_ZERO) << 8) + this.byte();
+    if (code >= BC_INT_SHORT_LOW && code <= BC_INT_SHORT_HIGH) {
       this.need(2, 'hessian int');
-      const value = ((code - 0xd4) << 16) + (this.buffer[this.position]! << 8) + this.buffer[this.position + 1]!;
+      const value = ((code - BC_INT_SHORT_ZERO) << 16) + (this.buffer[this.position]! << 8) + this.buffer[this.position + 1]!;
       this.position += 2;
       return value;
     }
-    if (code === 0x49) return this.int32();
+    if (code === BC_INT) return this.int32();
     return this.unexpected(code, 'an int');
   }
 
@@ -296,7 +306,7 @@ export class HessianScanner {
 
   private skipUntilTerminator(perEntry: number, what: string): void {
     let count = 0;
-    while (this.peekByte() !== 0x5a) {
+    while (this.peekByte() !== BC_END) {
       if (++count > this.limits.maxCollectionLength) {
         throw new HessianLimitError(`${what} of more than ${this.limits.maxCollectionLength} elements`);
       }
@@ -322,10 +332,10 @@ export class HessianScanner {
 
   private skipBinaryChunks(code: number): void {
     for (;;) {
-      if (code >= 0x20 && code <= 0x2f) return this.skipBytes(code - 0x20);
-      if (code >= 0x34 && code <= 0x37) return this.skipBytes(((code - 0x34) << 8) | this.byte());
-      if (code === 0x42) return this.skipBytes(this.uint16());
-      if (code !== 0x41) this.unexpected(code, 'a binary chunk');
+      if (code >= BC_BINARY_DIRECT && code <= BC_BINARY_DIRECT_HIGH) return this.skipBytes(code - BC_BINARY_DIRECT);
+      if (code >= BC_BINARY_SHORT && code <= BC_BINARY_SHORT_HIGH) return this.skipBytes(((code - BC_BINARY_SHORT) << 8) | this.byte());
+      if (code === BC_BINARY) return this.skipBytes(this.uint16());
+      if (code !== BC_BINARY_CHUNK) this.unexpected(code, 'a binary chunk');
       this.skipBytes(this.uint16());
       code = this.byte();
     }
@@ -339,39 +349,39 @@ export class HessianScanner {
   /** Skip one whole value of any kind, without building it. */
   skipValue(): void {
     const code = this.byte();
-    if (code >= 0x80) {
+    if (code >= BC_INT_DIRECT_LOW) {
       // Compact ints and longs.
-      if (code <= 0xbf || (code >= 0xd8 && code <= 0xef)) return;
-      if (code <= 0xcf || code >= 0xf0) return this.skipBytes(1);
-      return this.skipBytes(2); // 0xd0-0xd7
+      if (code <= BC_INT_DIRECT_HIGH || (code >= BC_LONG_DIRECT_LOW && code <= BC_LONG_DIRECT_HIGH)) return;
+      if (code <= BC_INT_BYTE_HIGH || code >= BC_LONG_BYTE_LOW) return this.skipBytes(1);
+      return this.skipBytes(2); // BC_INT_SHORT_LOW to BC_INT_SHORT_HIGH
     }
-    if (code <= 0x1f) return this.skipChars(code);
-    if (code <= 0x2f) return this.skipBytes(code - 0x20);
-    if (code <= 0x33) return this.skipChars(((code - 0x30) << 8) | this.byte());
-    if (code <= 0x37) return this.skipBytes(((code - 0x34) << 8) | this.byte());
-    if (code <= 0x3f) return this.skipBytes(2); // compact long
-    if (code >= 0x60 && code <= 0x6f) return this.skipObjectInstance(code - 0x60);
-    if (code >= 0x70 && code <= 0x77) {
+    if (code <= STRING_DIRECT_MAX) return this.skipChars(code);
+    if (code <= BC_BINARY_DIRECT_HIGH) return this.skipBytes(code - BC_BINARY_DIRECT);
+    if (code <= BC_STRING_SHORT_HIGH) return this.skipChars(((code - BC_STRING_SHORT) << 8) | this.byte());
+    if (code <= BC_BINARY_SHORT_HIGH) return this.skipBytes(((code - BC_BINARY_SHORT) << 8) | this.byte());
+    if (code <= BC_LONG_SHORT_HIGH) return this.skipBytes(2); // three-byte compact long
+    if (code >= BC_OBJECT_DIRECT && code <= BC_OBJECT_DIRECT_HIGH) return this.skipObjectInstance(code - BC_OBJECT_DIRECT);
+    if (code >= BC_LIST_DIRECT && code <= BC_LIST_DIRECT_HIGH) {
       this.referenceCount += 1;
       this.enter();
       this.skipType();
-      this.checkLength(code - 0x70, 'list');
-      this.skipItems(code - 0x70);
+      this.checkLength(code - BC_LIST_DIRECT, 'list');
+      this.skipItems(code - BC_LIST_DIRECT);
       this.depth -= 1;
       return;
     }
-    if (code >= 0x78) {
+    if (code >= BC_LIST_DIRECT_UNTYPED) {
       this.referenceCount += 1;
       this.enter();
-      this.checkLength(code - 0x78, 'list');
-      this.skipItems(code - 0x78);
+      this.checkLength(code - BC_LIST_DIRECT_UNTYPED, 'list');
+      this.skipItems(code - BC_LIST_DIRECT_UNTYPED);
       this.depth -= 1;
       return;
     }
     switch (code) {
-      case 0x41: case 0x42:
+      case BC_BINARY_CHUNK: case BC_BINARY:
         return this.skipBinaryChunks(code);
-      case 0x43: {
+      case BC_OBJECT_DEF: {
         // Class definition: name, field count, field names; then the value that uses it.
         this.skipString();
         const fields = this.readLength('class definition');
@@ -379,45 +389,45 @@ export class HessianScanner {
         this.classFieldCounts.push(fields);
         return this.skipValue();
       }
-      case 0x44: case 0x4a: case 0x4c:
+      case BC_DOUBLE: case BC_DATE: case BC_LONG:
         return this.skipBytes(8);
-      case 0x46: case 0x4e: case 0x54: case 0x5b: case 0x5c:
+      case BC_FALSE: case BC_NULL: case BC_TRUE: case BC_DOUBLE_ZERO: case BC_DOUBLE_ONE:
         return;
-      case 0x48:
+      case BC_MAP_UNTYPED:
         this.referenceCount += 1;
         this.enter();
         this.skipUntilTerminator(2, 'map');
         this.depth -= 1;
         return;
-      case 0x49: case 0x4b: case 0x59: case 0x5f:
+      case BC_INT: case BC_DATE_MINUTE: case BC_LONG_INT: case BC_DOUBLE_MILL:
         return this.skipBytes(4);
-      case 0x4d:
+      case BC_MAP:
         this.referenceCount += 1;
         this.enter();
         this.skipType();
         this.skipUntilTerminator(2, 'map');
         this.depth -= 1;
         return;
-      case 0x4f:
+      case BC_OBJECT:
         return this.skipObjectInstance(this.readInt());
-      case 0x51: {
+      case BC_REF: {
         const reference = this.readInt();
         if (reference < 0 || reference >= this.referenceCount) {
           throw new HessianDecodeError(`back-reference ${reference} at offset ${this.position - this.origin} names no earlier value (${this.referenceCount} referable)`);
         }
         return;
       }
-      case 0x52: case 0x53:
+      case BC_STRING_CHUNK: case BC_STRING:
         this.position -= 1;
         return this.skipString();
-      case 0x55:
+      case BC_LIST_VARIABLE:
         this.referenceCount += 1;
         this.enter();
         this.skipType();
         this.skipUntilTerminator(1, 'list');
         this.depth -= 1;
         return;
-      case 0x56: {
+      case BC_LIST_FIXED: {
         this.referenceCount += 1;
         this.enter();
         this.skipType();
@@ -425,25 +435,25 @@ export class HessianScanner {
         this.depth -= 1;
         return;
       }
-      case 0x57:
+      case BC_LIST_VARIABLE_UNTYPED:
         this.referenceCount += 1;
         this.enter();
         this.skipUntilTerminator(1, 'list');
         this.depth -= 1;
         return;
-      case 0x58: {
+      case BC_LIST_FIXED_UNTYPED: {
         this.referenceCount += 1;
         this.enter();
         this.skipItems(this.readLength('list'));
         this.depth -= 1;
         return;
       }
-      case 0x5d:
+      case BC_DOUBLE_BYTE:
         return this.skipBytes(1);
-      case 0x5e:
+      case BC_DOUBLE_SHORT:
         return this.skipBytes(2);
       default:
-        // 0x40, 0x45, 0x47, 0x50 are reserved; 0x5a ends a list or map and is no value.
+        // 0x40, 0x45, 0x47, 0x50 are reserved; BC_END ends a list or map and is no value.
         return this.unexpected(code, 'a value');
     }
   }
@@ -455,25 +465,25 @@ export class HessianScanner {
   readScalar(): ScalarValue {
     const start = this.position;
     const code = this.peekByte();
-    if (code <= 0x1f || (code >= 0x30 && code <= 0x33) || code === 0x52 || code === 0x53) return this.readString();
-    if ((code >= 0x80 && code <= 0xd7) || code === 0x49) return this.readInt();
-    if ((code >= 0xd8 && code <= 0xff) || (code >= 0x38 && code <= 0x3f) || code === 0x59 || code === 0x4c) return this.readLong();
+    if (code <= STRING_DIRECT_MAX || (code >= BC_STRING_SHORT && code <= BC_STRING_SHORT_HIGH) || code === BC_STRING_CHUNK || code === BC_STRING) return this.readString();
+    if ((code >= BC_INT_DIRECT_LOW && code <= BC_INT_SHORT_HIGH) || code === BC_INT) return this.readInt();
+    if (code >= BC_LONG_DIRECT_LOW || (code >= BC_LONG_SHORT_LOW && code <= BC_LONG_SHORT_HIGH) || code === BC_LONG_INT || code === BC_LONG) return this.readLong();
     this.position += 1;
     switch (code) {
-      case 0x4e: return null;
-      case 0x54: return true;
-      case 0x46: return false;
-      case 0x44: this.need(8, 'hessian double'); this.position += 8; return this.buffer.readDoubleBE(this.position - 8);
-      case 0x5b: return 0;
-      case 0x5c: return 1;
-      case 0x5d: this.need(1, 'hessian double'); this.position += 1; return this.buffer.readInt8(this.position - 1);
-      case 0x5e: this.need(2, 'hessian double'); this.position += 2; return this.buffer.readInt16BE(this.position - 2);
-      case 0x5f: return this.int32() * 0.001;
-      case 0x4a: this.need(8, 'hessian date'); this.position += 8; return new Date(Number(this.buffer.readBigInt64BE(this.position - 8)));
-      case 0x4b: return new Date(this.int32() * 60000);
+      case BC_NULL: return null;
+      case BC_TRUE: return true;
+      case BC_FALSE: return false;
+      case BC_DOUBLE: this.need(8, 'hessian double'); this.position += 8; return this.buffer.readDoubleBE(this.position - 8);
+      case BC_DOUBLE_ZERO: return 0;
+      case BC_DOUBLE_ONE: return 1;
+      case BC_DOUBLE_BYTE: this.need(1, 'hessian double'); this.position += 1; return this.buffer.readInt8(this.position - 1);
+      case BC_DOUBLE_SHORT: this.need(2, 'hessian double'); this.position += 2; return this.buffer.readInt16BE(this.position - 2);
+      case BC_DOUBLE_MILL: return this.int32() * 0.001;
+      case BC_DATE: this.need(8, 'hessian date'); this.position += 8; return new Date(Number(this.buffer.readBigInt64BE(this.position - 8)));
+      case BC_DATE_MINUTE: return new Date(this.int32() * 60000);
       default:
         this.position = start;
-        if ((code >= 0x20 && code <= 0x2f) || (code >= 0x34 && code <= 0x37) || code === 0x41 || code === 0x42) {
+        if ((code >= BC_BINARY_DIRECT && code <= BC_BINARY_DIRECT_HIGH) || (code >= BC_BINARY_SHORT && code <= BC_BINARY_SHORT_HIGH) || code === BC_BINARY_CHUNK || code === BC_BINARY) {
           this.skipValue();
           return readBinaryValue(this.buffer, start, this.position);
         }
@@ -485,16 +495,16 @@ export class HessianScanner {
   /** Read a long; safe integers as numbers, others as decimal strings (as hessian.js does). */
   readLong(): number | string {
     const code = this.byte();
-    if (code >= 0xd8 && code <= 0xef) return code - 0xe0;
-    if (code >= 0xf0) return ((code - 0xf8) << 8) + this.byte();
-    if (code >= 0x38 && code <= 0x3f) {
+    if (code >= BC_LONG_DIRECT_LOW && code <= BC_LONG_DIRECT_HIGH) return code - BC_LONG_ZERO;
+    if (code >= BC_LONG_BYTE_LOW) return ((code - BC_LONG_BYTE_ZERO) << 8) + this.byte();
+    if (code >= BC_LONG_SHORT_LOW && code <= BC_LONG_SHORT_HIGH) {
       this.need(2, 'hessian long');
-      const value = ((code - 0x3c) << 16) + (this.buffer[this.position]! << 8) + this.buffer[this.position + 1]!;
+      const value = ((code - BC_LONG_SHORT_ZERO) << 16) + (this.buffer[this.position]! << 8) + this.buffer[this.position + 1]!;
       this.position += 2;
       return value;
     }
-    if (code === 0x59) return this.int32();
-    if (code === 0x4c) {
+    if (code === BC_LONG_INT) return this.int32();
+    if (code === BC_LONG) {
       this.need(8, 'hessian long');
       const high = this.buffer.readInt32BE(this.position);
       const low = this.buffer.readUInt32BE(this.position + 4);
@@ -514,8 +524,8 @@ function readBinaryValue(buffer: Buffer, start: number, end: number): Buffer {
   while (position < end) {
     const code = buffer[position++]!;
     let length: number;
-    if (code >= 0x20 && code <= 0x2f) length = code - 0x20;
-    else if (code >= 0x34 && code <= 0x37) length = ((code - 0x34) << 8) | buffer[position++]!;
+    if (code >= BC_BINARY_DIRECT && code <= BC_BINARY_DIRECT_HIGH) length = code - BC_BINARY_DIRECT;
+    else if (code >= BC_BINARY_SHORT && code <= BC_BINARY_SHORT_HIGH) length = ((code - BC_BINARY_SHORT) << 8) | buffer[position++]!;
     else {
       length = (buffer[position]! << 8) | buffer[position + 1]!;
       position += 2;

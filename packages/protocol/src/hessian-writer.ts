@@ -1,3 +1,7 @@
+import {
+  BC_DOUBLE, BC_FALSE, BC_INT, BC_INT_BYTE_ZERO, BC_INT_SHORT_ZERO, BC_INT_ZERO, BC_LONG, BC_NULL, BC_STRING, BC_STRING_CHUNK, BC_STRING_SHORT, BC_TRUE,
+  INT_BYTE_MAX, INT_BYTE_MIN, INT_DIRECT_MAX, INT_DIRECT_MIN, INT_SHORT_MAX, INT_SHORT_MIN, STRING_DIRECT_MAX, STRING_SHORT_MAX,
+} from './hessian-codes.js';
 import { EncodeError } from './errors.js';
 
 /** A scalar this package encodes on its own (attachment values). */
@@ -43,18 +47,18 @@ export function encodeHessianString(value: string): Buffer {
     if (end < value.length && (value.charCodeAt(end - 1) & 0xfc00) === 0xd800) end -= 1;
     const final = end === value.length;
     const units = end - start;
-    const header = !final ? 3 : units <= 0x1f ? 1 : units <= 0x3ff ? 2 : 3;
+    const header = !final ? 3 : units <= STRING_DIRECT_MAX ? 1 : units <= STRING_SHORT_MAX ? 2 : 3;
     const out = Buffer.allocUnsafe(header + utf8Length(value, start, end));
     if (!final) {
-      out[0] = 0x52;
+      out[0] = BC_STRING_CHUNK;
       out.writeUInt16BE(units, 1);
-    } else if (units <= 0x1f) {
+    } else if (units <= STRING_DIRECT_MAX) {
       out[0] = units;
-    } else if (units <= 0x3ff) {
-      out[0] = 0x30 + (units >> 8);
+    } else if (units <= STRING_SHORT_MAX) {
+      out[0] = BC_STRING_SHORT + (units >> 8);
       out[1] = units & 0xff;
     } else {
-      out[0] = 0x53;
+      out[0] = BC_STRING;
       out.writeUInt16BE(units, 1);
     }
     writeUnits(value, start, end, out, header);
@@ -66,11 +70,11 @@ export function encodeHessianString(value: string): Buffer {
 
 /** Encode a Hessian2 int (compact forms where they fit). */
 export function encodeHessianInt(value: number): Buffer {
-  if (value >= -0x10 && value <= 0x2f) return Buffer.from([0x90 + value]);
-  if (value >= -0x800 && value <= 0x7ff) return Buffer.from([0xc8 + (value >> 8), value & 0xff]);
-  if (value >= -0x40000 && value <= 0x3ffff) return Buffer.from([0xd4 + (value >> 16), (value >> 8) & 0xff, value & 0xff]);
+  if (value >= INT_DIRECT_MIN && value <= INT_DIRECT_MAX) return Buffer.from([BC_INT_ZERO + value]);
+  if (value >= INT_BYTE_MIN && value <= INT_BYTE_MAX) return Buffer.from([BC_INT_BYTE_ZERO + (value >> 8), value & 0xff]);
+  if (value >= INT_SHORT_MIN && value <= INT_SHORT_MAX) return Buffer.from([BC_INT_SHORT_ZERO + (value >> 16), (value >> 8) & 0xff, value & 0xff]);
   const out = Buffer.allocUnsafe(5);
-  out[0] = 0x49;
+  out[0] = BC_INT;
   out.writeInt32BE(value, 1);
   return out;
 }
@@ -78,19 +82,19 @@ export function encodeHessianInt(value: number): Buffer {
 /** Encode a Hessian2 long in its 8-byte form. */
 export function encodeHessianLong(value: bigint): Buffer {
   const out = Buffer.allocUnsafe(9);
-  out[0] = 0x4c;
+  out[0] = BC_LONG;
   out.writeBigInt64BE(BigInt.asIntN(64, value), 1);
   return out;
 }
 
 /** Encode one scalar: strings, booleans, null, numbers (int, long or double as they fit), bigints (long). */
 export function encodeHessianScalar(value: WritableScalar): Buffer {
-  if (value === null) return Buffer.from([0x4e]);
+  if (value === null) return Buffer.from([BC_NULL]);
   switch (typeof value) {
     case 'string':
       return encodeHessianString(value);
     case 'boolean':
-      return Buffer.from([value ? 0x54 : 0x46]);
+      return Buffer.from([value ? BC_TRUE : BC_FALSE]);
     case 'bigint':
       if (value < -(1n << 63n) || value >= 1n << 63n) throw new EncodeError(`bigint ${value} does not fit a Java long`);
       return encodeHessianLong(value);
@@ -98,7 +102,7 @@ export function encodeHessianScalar(value: WritableScalar): Buffer {
       if (Number.isInteger(value) && value >= -0x80000000 && value <= 0x7fffffff) return encodeHessianInt(value);
       if (Number.isSafeInteger(value)) return encodeHessianLong(BigInt(value));
       const out = Buffer.allocUnsafe(9);
-      out[0] = 0x44;
+      out[0] = BC_DOUBLE;
       out.writeDoubleBE(value, 1);
       return out;
     }

@@ -12,9 +12,10 @@ export * from './descriptor.js';
 export { DEFAULT_HESSIAN_LIMITS, HessianScanner, OpaqueValue, decodeModifiedUtf8, type HessianLimits, type ScalarValue } from './hessian-scanner.js';
 export { encodeHessianInt, encodeHessianLong, encodeHessianScalar, encodeHessianString, type WritableScalar } from './hessian-writer.js';
 export { SafeHessianDecoder } from './hessian-decoder.js';
-export {
-  PeekCache, RequestPeek, decodeRequestBody, encodeRequest, encodeRequestBody, peekRequest, peekRequestFrame, rewriteAttachments,
-  type DecodeOptions, type DubboRequestBody, type DubboRequestInit, type PeekOptions, type PeekedAttachments,
-} from './request.js';
+export * from './hessian-codes.js';
+export { PeekCache } from './peek-cache.js';
+export { RequestPeek, peekRequest, peekRequestFrame, type DecodeOptions, type PeekOptions, type PeekedAttachments } from './request-peek.js';
+export { rewriteAttachments, rewriteRequestFrame, type AttachmentChanges } from './request-rewrite.js';
+export { decodeRequestBody, encodeRequest, encodeRequestBody, type DubboRequestBody, type DubboRequestInit } from './request-codec.js';
 export * from './response.js';
 export * from './event.js';

@@ -4,7 +4,7 @@ import { encodeFrame } from './frame.js';
 import { SafeHessianDecoder, withTypedErrors } from './hessian-decoder.js';
 import { HessianScanner } from './hessian-scanner.js';
 import { encodeHessianString } from './hessian-writer.js';
-import type { DecodeOptions } from './request.js';
+import type { DecodeOptions } from './request-peek.js';
 import hessian from 'hessian.js';
 
 /** The result a provider returns in an OK response. */

@@ -1,5 +1,7 @@
 import t from 'tap';
-import { ErrorCode, decodeRequestBody, encodeHessianScalar, encodeHessianString, peekRequest, rewriteAttachments } from '@dubbo-mesh/protocol';
+import {
+  BC_NULL, ErrorCode, FrameDecoder, decodeRequestBody, encodeHessianScalar, encodeHessianString, encodeRequest, peekRequest, peekRequestFrame, rewriteAttachments, rewriteRequestFrame,
+} from '@dubbo-mesh/protocol';
 import { requestCorpus } from './fixtures/corpus.js';
 
 t.test('attachments are added, changed and removed; argument bytes are copied unchanged', async (t) => {
@@ -31,6 +33,34 @@ t.test('a body without attachments gets a map', async (t) => {
   const bare = withMap.subarray(0, peek.attachmentsOffset);
   const rewritten = rewriteAttachments(peekRequest(bare), { group: 'g1' });
   t.same(decodeRequestBody(rewritten).attachments, { group: 'g1' });
+});
+
+t.test('a body whose attachments are null gets a map in their place', async (t) => {
+  const withMap = requestCorpus()[2]!.body;
+  const peek = peekRequest(withMap);
+  const nulled = Buffer.concat([withMap.subarray(0, peek.attachmentsOffset), Buffer.from([BC_NULL])]);
+  const rewritten = rewriteAttachments(peekRequest(nulled), { group: 'g1' });
+  t.same(decodeRequestBody(rewritten).attachments, { group: 'g1' });
+  t.same(decodeRequestBody(rewritten).arguments, decodeRequestBody(withMap).arguments);
+});
+
+t.test('rewriteRequestFrame keeps the header and sets the new body length', async (t) => {
+  for (const { name, body } of requestCorpus()) {
+    const frameBytes = encodeRequest(0x0102030405060708n, body, { twoWay: false });
+    const decoder = new FrameDecoder();
+    decoder.push(frameBytes);
+    const frame = decoder.next()!;
+    const rewritten = rewriteRequestFrame(frame.bytes, peekRequestFrame(frame), { 'x-tier': 'gold', timeout: undefined });
+    const again = new FrameDecoder();
+    again.push(rewritten);
+    const out = again.next()!;
+    t.ok(out !== undefined && again.bufferedBytes === 0, `${name}: one whole frame`);
+    t.equal(out.header.requestId, 0x0102030405060708n, `${name}: id kept`);
+    t.equal(out.header.twoWay, false, `${name}: flags kept`);
+    t.equal(out.header.bodyLength, rewritten.length - 16, `${name}: body length is the new body's`);
+    t.ok(out.body.equals(rewriteAttachments(peekRequest(body), { 'x-tier': 'gold', timeout: undefined })), `${name}: the body rewriteAttachments makes`);
+    t.equal(peekRequestFrame(out).attachment('x-tier'), 'gold');
+  }
 });
 
 t.test('scalar encoding', async (t) => {

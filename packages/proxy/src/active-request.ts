@@ -1,15 +1,25 @@
-import { HEADER_LENGTH, ResponseStatus, decodeErrorMessage, requestIdHigh, requestIdLow, writeRequestIdWords, type Frame, type FrameHeader, type RequestPeek } from '@dubbo-mesh/protocol';
+import {
+  BC_INT_ZERO, HEADER_LENGTH, ResponseFlag, ResponseStatus, decodeErrorMessage, isKnownResponseStatus, peekRequest, requestIdHigh, requestIdLow, rewriteRequestFrame,
+  writeRequestIdWords, type Frame, type FrameHeader, type RequestPeek,
+} from '@dubbo-mesh/protocol';
 import type { RetryOn, RetryPolicy } from '@dubbo-mesh/config';
 import type { PickContext } from '@dubbo-mesh/load-balancer';
 import type { Cluster, ClusterMember } from './cluster.js';
 import type { ClusterManager } from './cluster-manager.js';
 import type { DownstreamConnection } from './downstream-connection.js';
+import type { NodeIdentity } from './call-context.js';
 import type { Clock } from './clock.js';
+import type { EndpointNarrowing } from './endpoint-narrowing.js';
 import {
-  NoHealthyUpstreamError, OverflowError, ProxyError, ProxyErrorCode, RouteTimeoutError, capName, inboundFailure, relayedFailure, type ProxyErrorCodeValue,
+  FilterFailedError, FilterReplyError, NoHealthyUpstreamError, OverflowError, ProxyError, ProxyErrorCode, RouteTimeoutError, capName, inboundFailure, relayedFailure,
+  type ProxyErrorCodeValue,
 } from './errors.js';
+import { ActiveFilterCall } from './filter-call.js';
+import type { FilterOutcome, LocalReply, ProxyFilter } from './filter.js';
+import type { SelectedChain } from './filter-chain.js';
+import type { ParkedCall } from './downstream-connection.js';
 import type { RetryBudget } from './retry-budget.js';
-import type { RouteDecision } from './routing-table.js';
+import { drawDestination, type RouteDecision } from './routing-table.js';
 import type { CounterName, ProxyStats } from './stats.js';
 import type { UpstreamCall } from './upstream-connection.js';
 import type { UpstreamConnection } from './upstream-connection.js';
@@ -40,7 +50,12 @@ export interface RequestContext {
   /** Timeout when neither the route nor the request's `timeout` attachment gives one. */
   readonly defaultTimeoutMs: number;
   readonly onComplete?: (entry: AccessLogEntry) => void;
+  /** This proxy's identity, for the context of filtered calls (absent: the node id is `unknown`). */
+  readonly node?: NodeIdentity;
 }
+
+/** The identity a context reports when its proxy gave none. */
+const UNKNOWN_NODE: NodeIdentity = Object.freeze({ id: 'unknown', service: undefined, namespace: undefined, labels: Object.freeze({}) });
 
 /** Where the call goes: a routed decision, or a fixed cluster (the inbound target). */
 export type RequestTarget = RouteDecision | StaticTarget;
@@ -69,7 +84,34 @@ const LOCAL_REPLY_COUNTER: Partial<Record<ProxyErrorCodeValue, CounterName>> = {
   [ProxyErrorCode.ROUTE_TIMEOUT]: 'local_response_timeout',
   [ProxyErrorCode.OVERFLOW]: 'local_response_overflow',
   [ProxyErrorCode.BAD_REQUEST]: 'local_response_bad_request',
+  [ProxyErrorCode.FILTER_REPLY]: 'local_response_filter',
+  [ProxyErrorCode.FILTER_FAILED]: 'filter_error',
 };
+
+// A relayed response's flag byte: flags 0 and 3 (a business exception) are the compact ints
+// BC_INT_ZERO + 0 and + 3 (read from the frame, not a body view: no view per response).
+const FLAG_EXCEPTION = BC_INT_ZERO + ResponseFlag.RESPONSE_WITH_EXCEPTION;
+const FLAG_EXCEPTION_WITH_ATTACHMENTS = BC_INT_ZERO + ResponseFlag.RESPONSE_WITH_EXCEPTION_WITH_ATTACHMENTS;
+
+/** Whether a phase returned a promise (a thenable from any library counts). */
+function isPromiseLike(value: unknown): value is PromiseLike<FilterOutcome> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/** A filter outcome checked: undefined to go on, a local reply, or why the outcome breaks the contract. */
+function checkOutcome(outcome: unknown): LocalReply | undefined | string {
+  if (outcome === undefined || outcome === null) return undefined;
+  if (typeof outcome !== 'object') return `returned ${typeof outcome}, not a local reply or nothing`;
+  const { status, message } = outcome as Partial<LocalReply>;
+  if (typeof status !== 'number' || !isKnownResponseStatus(status) || status === ResponseStatus.OK) return `answered with status ${String(status)}, which is no Dubbo error status`;
+  if (typeof message !== 'string') return 'answered with a local reply whose message is not a string';
+  return outcome as LocalReply;
+}
+
+/** Words of an error a filter threw, for its reply. */
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
 
 /**
  * Count a local reply and send it with the consumer's id. A one-way request gets none, as
@@ -93,7 +135,7 @@ function retryReason(code: ProxyErrorCodeValue): RetryOn | undefined {
  * deliver the response with the consumer's own id — or retry on another endpoint, or send a
  * local reply. The router, last in the chain, as Envoy's.
  */
-export class ActiveRequest implements UpstreamCall, TimeoutEntry {
+export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
   upstreamId = 0;
   timeoutDeadline = 0;
   timeoutPrev: TimeoutEntry | undefined = undefined;
@@ -117,6 +159,8 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
   private readonly idLow: number;
   private readonly retries: RetryPolicy;
   private readonly timeoutMs: number;
+  /** The call as filters see it, with its filter state: only when a filter or narrowing applies. */
+  private call: ActiveFilterCall | undefined;
 
   constructor(
     private readonly downstream: DownstreamConnection,
@@ -124,7 +168,9 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
     private readonly context: RequestContext,
     private readonly target: RequestTarget,
     /** The request's peek (routed calls only). */
-    private readonly peek?: RequestPeek,
+    private peek?: RequestPeek,
+    /** The filters and narrowings that apply (routed calls only; undefined when none does). */
+    private readonly chain?: SelectedChain,
   ) {
     this.startedAt = context.clock.now();
     this.idHigh = requestIdHigh(frame.bytes);
@@ -150,26 +196,151 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
     this.context.stats.gauges.request_active += 1;
     this.downstream.active += 1;
     this.context.retryBudget.deposit();
+    if (this.chain === undefined) return this.attempt();
+    const target = this.target as RouteDecision;
+    this.call = new ActiveFilterCall(this.peek!, target, this.frame.header.twoWay, this.context.node ?? UNKNOWN_NODE, this.downstream);
+    this.runRequestFilters(0);
+  }
+
+  /** Run the request phase of the filters from `from` on; at the end, the router. */
+  private runRequestFilters(from: number): void {
+    const filters = this.chain!.request;
+    const call = this.call!;
+    for (let i = from; i < filters.length; i++) {
+      const filter = filters[i]!;
+      let outcome: unknown;
+      try {
+        outcome = filter.onRequest!(call);
+      } catch (error) {
+        return this.filterFailed(filter, describe(error), error);
+      }
+      if (isPromiseLike(outcome)) return this.awaitFilter(filter, i, 'request', outcome);
+      if (outcome !== undefined && this.onFilterOutcome(filter, outcome)) return;
+    }
+    this.afterRequestFilters();
+  }
+
+  /** The request phase is over: apply the attachment changes, then route. */
+  private afterRequestFilters(): void {
+    const call = this.call!;
+    call.requestPhaseOver = true;
+    if (call.changes !== undefined) {
+      try {
+        const bytes = rewriteRequestFrame(this.frame.bytes, this.peek!, call.changes);
+        // Read again, so the hash key, the narrowings and the access log see what is sent.
+        this.peek = call.peek = peekRequest(bytes.subarray(HEADER_LENGTH));
+        call.rewritten = bytes;
+      } catch (error) {
+        return this.finish(new FilterFailedError('attachment rewrite', describe(error), { cause: error }));
+      }
+    }
     this.attempt();
+  }
+
+  /** Run the response phase of the filters from `from` on; at the end, deliver the answer. */
+  private runResponseFilters(from: number): void {
+    const filters = this.chain!.response;
+    const call = this.call!;
+    const view = call.responseView!;
+    for (let i = from; i < filters.length; i++) {
+      const filter = filters[i]!;
+      let outcome: unknown;
+      try {
+        outcome = filter.onResponse!(call, view);
+      } catch (error) {
+        return this.filterFailed(filter, describe(error), error);
+      }
+      if (isPromiseLike(outcome)) return this.awaitFilter(filter, i, 'response', outcome);
+      if (outcome !== undefined && this.onFilterOutcome(filter, outcome)) return;
+    }
+    const response = call.response!;
+    call.response = undefined;
+    this.deliver(response, view.endpoint);
+  }
+
+  /**
+   * A filter's phase returned a promise: the call waits for it under the route timeout, and
+   * ends at once if its consumer disconnects meanwhile.
+   */
+  private awaitFilter(filter: ProxyFilter, index: number, phase: 'request' | 'response', promise: PromiseLike<FilterOutcome>): void {
+    // Handlers first, whatever happens next: a rejection is never left unhandled.
+    promise.then(
+      (outcome) => this.onFilterSettled(filter, index, phase, outcome, undefined, false),
+      (error: unknown) => this.onFilterSettled(filter, index, phase, undefined, error, true),
+    );
+    if (!this.downstream.park(this)) return this.onDownstreamClosed();
+    const call = this.call!;
+    call.pendingFilter = filter;
+    call.pendingPhase = phase;
+    // The request phase counts from the call's start; the response phase gets what is left of its try.
+    const since = phase === 'request' ? this.startedAt : this.attemptStartedAt;
+    this.context.timeouts.add(this, Math.max(1, this.timeoutMs - (this.context.clock.now() - since)));
+  }
+
+  private onFilterSettled(filter: ProxyFilter, index: number, phase: 'request' | 'response', outcome: unknown, error: unknown, failed: boolean): void {
+    const call = this.call!;
+    if (this.done || call.pendingFilter !== filter) return;
+    call.pendingFilter = undefined;
+    call.pendingPhase = undefined;
+    this.context.timeouts.cancel(this);
+    this.downstream.unpark(this);
+    if (failed) return this.filterFailed(filter, describe(error), error);
+    if (outcome !== undefined && this.onFilterOutcome(filter, outcome)) return;
+    if (phase === 'request') this.runRequestFilters(index + 1);
+    else this.runResponseFilters(index + 1);
+  }
+
+  /** A filter returned something: a local reply ends the call (true); a broken outcome fails it (true); nothing goes on (false). */
+  private onFilterOutcome(filter: ProxyFilter, outcome: unknown): boolean {
+    const checked = checkOutcome(outcome);
+    if (checked === undefined) return false;
+    if (typeof checked === 'string') this.filterFailed(filter, checked, undefined);
+    else this.finish(new FilterReplyError(filter.name, checked.status, checked.message));
+    return true;
+  }
+
+  private filterFailed(filter: { readonly name: string }, detail: string, cause: unknown): void {
+    this.finish(new FilterFailedError(`filter ${filter.name}`, detail, cause === undefined ? undefined : { cause }));
+  }
+
+  /** The consumer disconnected while a filter was pending: end the call, sending nothing either way. */
+  onDownstreamClosed(): void {
+    if (this.done) return;
+    const call = this.call!;
+    call.pendingFilter = undefined;
+    call.pendingPhase = undefined;
+    call.response = undefined;
+    this.context.timeouts.cancel(this);
+    this.context.stats.counters.request_abandoned += 1;
+    this.complete(ResponseStatus.CHANNEL_INACTIVE, this.lastEndpointId);
   }
 
   private chooseCluster(): Cluster | ProxyError {
     const target = this.target;
     if (target.kind === 'static') return target.cluster;
-    const { destinations, totalWeight, serviceKey } = target;
-    let chosen = destinations[0]!;
-    if (destinations.length > 1) {
-      let offset = Math.random() * totalWeight;
-      for (const destination of destinations) {
-        offset -= destination.weight;
-        if (offset < 0) {
-          chosen = destination;
-          break;
-        }
-      }
-    }
+    const chosen = target.destinations.length === 1 ? target.destinations[0]! : drawDestination(target, Math.random());
     const cluster = this.context.clusters.clusterOf(chosen);
-    return cluster ?? new NoHealthyUpstreamError(`${chosen.serviceId}${chosen.subset ? `/${chosen.subset}` : ''}`, `not in the config in force (for ${capName(serviceKey)})`);
+    return cluster ?? new NoHealthyUpstreamError(`${chosen.serviceId}${chosen.subset ? `/${chosen.subset}` : ''}`, `not in the config in force (for ${capName(target.serviceKey)})`);
+  }
+
+  /** Pick through the narrowings: each keeps a subset of what the one before kept; the picker is the cluster's for that set. */
+  private pickNarrowed(cluster: Cluster, narrowings: readonly EndpointNarrowing[]): ClusterMember | string | ProxyError {
+    const call = this.call!;
+    let members: readonly ClusterMember[] = cluster.members;
+    for (const narrowing of narrowings) {
+      let kept: readonly ClusterMember[];
+      try {
+        kept = narrowing.narrow(call, members, cluster.name);
+      } catch (error) {
+        return new FilterFailedError(`endpoint narrowing ${narrowing.name}`, describe(error), { cause: error });
+      }
+      if (!Array.isArray(kept)) return new FilterFailedError(`endpoint narrowing ${narrowing.name}`, 'narrow() returned no array');
+      if (kept.length === 0) {
+        return new NoHealthyUpstreamError(cluster.name, `endpoint narrowing ${narrowing.name} kept none of ${members.length === cluster.members.length ? 'its' : 'the'} ${members.length} endpoint${members.length === 1 ? '' : 's'}`);
+      }
+      members = kept;
+    }
+    return cluster.pickAmong(members, pickContext, this.context.clusters.epoch);
   }
 
   private hashKey(cluster: Cluster): (() => string | undefined) | undefined {
@@ -199,19 +370,22 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
     }
     pickContext.exclude = this.tried;
     pickContext.hashKey = this.hashKey(cluster);
-    const member = cluster.pick(pickContext, this.context.clusters.epoch);
+    const narrowings = this.chain?.narrowings;
+    const member = narrowings === undefined || narrowings.length === 0 ? cluster.pick(pickContext, this.context.clusters.epoch) : this.pickNarrowed(cluster, narrowings);
     pickContext.hashKey = undefined;
     if (typeof member === 'string') return this.finish(new NoHealthyUpstreamError(cluster.name, member));
+    if (member instanceof ProxyError) return this.finish(member);
     // A retry sends a copy: the first attempt's bytes may still sit in a socket buffer.
-    const bytes = this.attempts === 0 ? this.frame.bytes : Buffer.from(this.frame.bytes);
+    const request = this.call?.rewritten ?? this.frame.bytes;
+    const bytes = this.attempts === 0 ? request : Buffer.from(request);
     this.attempts += 1;
     this.cluster = cluster;
     this.member = member;
     this.lastEndpointId = member.id;
     cluster.active += 1;
     member.stats.active += 1;
-    // The first attempt starts with the call: no second clock read.
-    this.attemptStartedAt = this.attempts === 1 ? this.startedAt : this.context.clock.now();
+    // The first attempt starts with the call (no second clock read), unless filters ran first.
+    this.attemptStartedAt = this.attempts === 1 && this.call === undefined ? this.startedAt : this.context.clock.now();
     const attempt = this.attempts;
     let connection: UpstreamConnection;
     try {
@@ -232,7 +406,8 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
       this.complete(ResponseStatus.OK);
       return;
     }
-    this.context.timeouts.add(this, this.timeoutMs);
+    // After filters, the first try gets what is left of the route timeout.
+    this.context.timeouts.add(this, attempt === 1 && this.call !== undefined ? Math.max(1, this.timeoutMs - (this.attemptStartedAt - this.startedAt)) : this.timeoutMs);
   }
 
   /** Undo the in-flight accounting of the current attempt. */
@@ -255,20 +430,29 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
         return this.onError(relayed);
       }
     }
-    const elapsed = this.context.clock.now() - this.attemptStartedAt;
-    member.stats.ewmaResponseMs = member.stats.ewmaResponseMs === 0 ? elapsed : member.stats.ewmaResponseMs * 0.9 + elapsed * 0.1;
-    member.upstream.recordSuccess();
+    member.upstream.recordSuccess(this.context.clock.now() - this.attemptStartedAt);
     const endpointId = member.id;
     this.release();
+    const responseFilters = this.chain?.response;
+    if (responseFilters === undefined || responseFilters.length === 0) return this.deliver(frame, endpointId);
+    const status = frame.header.status;
+    const flag = frame.bytes[HEADER_LENGTH];
+    const call = this.call!;
+    call.response = frame;
+    call.responseView = { status, businessException: status === ResponseStatus.OK && (flag === FLAG_EXCEPTION || flag === FLAG_EXCEPTION_WITH_ATTACHMENTS), endpoint: endpointId };
+    this.runResponseFilters(0);
+  }
+
+  /** Relay the provider's answer to the consumer, with the consumer's own id. */
+  private deliver(frame: Frame, endpointId: string): void {
     const bytes = frame.bytes;
     writeRequestIdWords(bytes, this.idHigh, this.idLow);
     const stats = this.context.stats;
     stats.counters.response += 1;
     const status = frame.header.status;
     if (status !== ResponseStatus.OK) stats.counters.response_error += 1;
-    // Flags 0 and 3 (a business exception) are compact ints 0x90 and 0x93: a normal response, never retried.
-    // Read from the frame, not the body view: no view per response.
-    else if (bytes[HEADER_LENGTH] === 0x90 || bytes[HEADER_LENGTH] === 0x93) stats.counters.response_business_exception += 1;
+    // A business exception is a normal response, never retried.
+    else if (bytes[HEADER_LENGTH] === FLAG_EXCEPTION || bytes[HEADER_LENGTH] === FLAG_EXCEPTION_WITH_ATTACHMENTS) stats.counters.response_business_exception += 1;
     else stats.counters.response_success += 1;
     this.downstream.write(bytes);
     this.complete(status, endpointId);
@@ -287,6 +471,18 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry {
   /** The per-try timeout passed (called by the timeout queue). */
   onTimeout(): void {
     if (this.done) return;
+    const call = this.call;
+    const filter = call?.pendingFilter;
+    if (filter !== undefined) {
+      // A filter still pending when the route timeout passes: the call is answered 31, and
+      // whatever the filter says later is ignored.
+      const phase = call!.pendingPhase;
+      call!.pendingFilter = undefined;
+      call!.pendingPhase = undefined;
+      call!.response = undefined;
+      this.downstream.unpark(this);
+      return this.finish(new RouteTimeoutError(this.timeoutMs, this.target.serviceKey, this.attempts, `the ${phase} phase of filter ${filter.name} had not finished`));
+    }
     if (this.member !== undefined) this.connection?.cancel(this.upstreamId);
     const member = this.member;
     member?.upstream.recordFailure(this.cluster?.outlierDetection);

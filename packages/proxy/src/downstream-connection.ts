@@ -1,9 +1,15 @@
 import type net from 'node:net';
 import { FrameDecoder, PeekCache, encodeReadonlyEvent, heartbeatResponseFor, isDubboProtocolError, isHeartbeat, type Frame } from '@dubbo-mesh/protocol';
+import { formatAddress } from './call-context.js';
 import type { Clock } from './clock.js';
 import type { ProxyStats } from './stats.js';
 import type { DrainWaiter, UpstreamConnection } from './upstream-connection.js';
 import { WriteBuffer } from './write-batch.js';
+
+/** A call waiting on something other than an upstream (a filter): told when its consumer goes. */
+export interface ParkedCall {
+  onDownstreamClosed(): void;
+}
 
 /** What a listener does with each request frame of a connection. */
 export type RequestHandler = (connection: DownstreamConnection, frame: Frame) => void;
@@ -101,6 +107,9 @@ export class DownstreamConnection implements DrainWaiter {
   private resumeScheduled = false;
   /** When an idle timeout ended this connection (0: it did not). */
   private idleEndedAt = 0;
+  /** Calls waiting for a filter; made on the first one. */
+  private parked: Set<ParkedCall> | undefined;
+  private address: string | undefined;
 
   constructor(
     readonly socket: net.Socket,
@@ -122,9 +131,35 @@ export class DownstreamConnection implements DrainWaiter {
       // A saturated upstream must not keep this connection (its buffers and cache) alive.
       for (const blocker of this.blockers) blocker.forgetWaiter(this);
       this.blockers.length = 0;
+      // Calls waiting for a filter end now: nothing can be answered, nothing is sent upstream for them.
+      const parked = this.parked;
+      if (parked !== undefined && parked.size > 0) {
+        this.parked = undefined;
+        for (const call of parked) call.onDownstreamClosed();
+      }
       // Calls still in flight can no longer be answered: the drain is over for this connection.
       if (this.draining) this.finishDrain();
     });
+  }
+
+  /** The consumer's `host:port` (read from the socket when first asked for, then kept). */
+  get remoteAddress(): string {
+    return (this.address ??= formatAddress(this.socket.remoteAddress, this.socket.remotePort));
+  }
+
+  /**
+   * Hold `call` until {@link unpark}: if the consumer disconnects first, the call is told.
+   * False when the consumer is already gone (the caller ends the call itself).
+   */
+  park(call: ParkedCall): boolean {
+    if (this.socket.destroyed) return false;
+    (this.parked ??= new Set()).add(call);
+    return true;
+  }
+
+  /** Stop holding `call`. */
+  unpark(call: ParkedCall): void {
+    this.parked?.delete(call);
   }
 
   /** Write to the consumer (at the end of the current burst), unless it has gone. */

@@ -15,6 +15,10 @@ export const ProxyErrorCode = {
   /** An inbound sidecar lost its application's connection with the call in flight: it may have run. */
   APP_LOST: 'DM_ERR_APP_LOST',
   CONFIG: 'DM_ERR_CONFIG',
+  /** A filter answered the call itself, with its own status (see docs/plugins.md). */
+  FILTER_REPLY: 'DM_ERR_FILTER_REPLY',
+  /** A filter or an endpoint narrowing threw, rejected, or answered with a status that is no error status: status 80. */
+  FILTER_FAILED: 'DM_ERR_FILTER_FAILED',
 } as const;
 export type ProxyErrorCodeValue = (typeof ProxyErrorCode)[keyof typeof ProxyErrorCode];
 
@@ -76,6 +80,20 @@ export class ProxyError extends Error {
 export class ServiceNotFoundError extends ProxyError {
   constructor(serviceKey: string) {
     super(ProxyErrorCode.SERVICE_NOT_FOUND, ResponseStatus.SERVICE_NOT_FOUND, `no mesh service provides ${capName(serviceKey)}`);
+  }
+}
+
+/** A filter's local reply: the status it chose, its message after the filter's name. */
+export class FilterReplyError extends ProxyError {
+  constructor(filter: string, status: number, message: string) {
+    super(ProxyErrorCode.FILTER_REPLY, status, `${filter}: ${message}`);
+  }
+}
+
+/** A filter or endpoint narrowing failed (threw, rejected, broke its contract): status 80, naming it. */
+export class FilterFailedError extends ProxyError {
+  constructor(filter: string, detail: string, options?: { cause?: unknown }) {
+    super(ProxyErrorCode.FILTER_FAILED, ResponseStatus.SERVER_ERROR, `${filter} failed: ${detail}`, options);
   }
 }
 

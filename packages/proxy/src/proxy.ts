@@ -2,7 +2,11 @@ import net from 'node:net';
 import { DEFAULT_CONNECTION_POOL, type MeshConfig } from '@dubbo-mesh/config';
 import { DEFAULT_MAX_PAYLOAD, SerializationId, isDubboProtocolError, peekRequestFrame, serializationName, type Frame } from '@dubbo-mesh/protocol';
 import { ActiveRequest, sendLocalReply, type AccessLogEntry, type RequestContext, type StaticTarget } from './active-request.js';
+import { nodeIdentity, type NodeIdentity } from './call-context.js';
 import { systemClock, type Clock } from './clock.js';
+import type { EndpointNarrowing } from './endpoint-narrowing.js';
+import type { ProxyFilter } from './filter.js';
+import { FilterChain } from './filter-chain.js';
 import { ClusterManager } from './cluster-manager.js';
 import {
   DEFAULT_DOWNSTREAM_LIMITS, DEFAULT_MAX_BUFFERED_FRAME_BYTES, DownstreamConnection, FrameBudget, type DownstreamContext, type DownstreamLimits, type RequestHandler,
@@ -23,6 +27,19 @@ export interface HostPort {
 export interface ProxyOptions {
   /** Node id (for logs and the control plane). */
   node: string;
+  /** The mesh service this proxy runs beside (its identity for filters and rules; optional). */
+  service?: string;
+  /** The namespace of that service (optional). */
+  namespace?: string;
+  /** This proxy's labels (optional), e.g. the instance's own tags. */
+  labels?: Readonly<Record<string, string>>;
+  /**
+   * Filters on every routed (outbound and gateway) call, in order (see docs/plugins.md).
+   * None: a call takes the plain path and pays nothing for the possibility.
+   */
+  filters?: readonly ProxyFilter[];
+  /** Endpoint narrowings applied after a route chose a destination, before load balancing. */
+  endpointNarrowings?: readonly EndpointNarrowing[];
   role: 'proxy' | 'gateway';
   /** Where the local application sends its calls (proxy), or the gateway's one address. */
   outbound?: HostPort;
@@ -93,11 +110,17 @@ export class DubboProxy {
   private readonly downstream: DownstreamContext;
   private sweepTimer: unknown;
   private readonly sweepIntervalMs: number;
+  /** This proxy's identity, as filters see it in a call's context. */
+  readonly node: NodeIdentity;
+  /** The filter chain in force; undefined when it holds nothing (then calls take the plain path). */
+  private chain: FilterChain | undefined;
 
   constructor(private readonly options: ProxyOptions) {
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     const clock = (this.clock = options.clock ?? systemClock);
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1000;
+    this.node = nodeIdentity(options.node, options.service, options.namespace, options.labels);
+    this.setFilterChain({ filters: options.filters, endpointNarrowings: options.endpointNarrowings });
     this.downstream = {
       stats: this.stats,
       clock,
@@ -125,8 +148,31 @@ export class DubboProxy {
       timeouts: new TimeoutQueue(clock),
       defaultTimeoutMs: options.defaultTimeoutMs ?? 3000,
       onComplete: options.onAccessLog,
+      node: this.node,
     };
   }
+
+  /** The filter chain in force, or undefined when there is none. */
+  get filterChain(): FilterChain | undefined {
+    return this.chain;
+  }
+
+  /**
+   * Replace the whole filter chain (filters and endpoint narrowings; an omitted list is
+   * empty), atomically: calls that started keep the chain they started with, new calls take
+   * this one. For plugins that come and go with snapshots. Throws a TypeError for a filter
+   * without a name, two with one name, or one with neither phase; the chain in force stays.
+   */
+  setFilterChain(chain: { filters?: readonly ProxyFilter[]; endpointNarrowings?: readonly EndpointNarrowing[] }): void {
+    const next = new FilterChain([...(chain.filters ?? [])], [...(chain.endpointNarrowings ?? [])], this.onSelectionError);
+    this.chain = next.empty ? undefined : next;
+  }
+
+  /** A filter's `appliesTo` threw: counted and logged; the filter applies. */
+  private readonly onSelectionError = (name: string, error: unknown): void => {
+    this.stats.counters.filter_error += 1;
+    this.options.log?.(`filter ${name}: appliesTo threw (${error instanceof Error ? error.message : String(error)}); it applies to the calls of that route`);
+  };
 
   /** The snapshot in force and its version, or undefined before the first one. */
   get snapshot(): { version: string; config: MeshConfig } | undefined {
@@ -229,7 +275,8 @@ export class DubboProxy {
       const serviceKey = formatServiceKey(peek.path, peek.group, peek.version === '0.0.0' ? '' : peek.version);
       return sendLocalReply(connection, this.stats, frame.header, table === undefined ? new NoConfigError(serviceKey) : new ServiceNotFoundError(serviceKey));
     }
-    new ActiveRequest(connection, frame, this.context, decision, peek).start();
+    const chain = this.chain;
+    new ActiveRequest(connection, frame, this.context, decision, peek, chain === undefined ? undefined : chain.select(decision)).start();
   };
 
   /** Inbound: every call goes to the local application, forwarded without decoding its body. */

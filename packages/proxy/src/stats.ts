@@ -25,6 +25,9 @@ const COUNTER_HELP = {
   local_response_timeout: 'Local replies 31: the route timeout passed',
   local_response_overflow: 'Local replies 100: a connection-pool or circuit-breaker limit',
   local_response_bad_request: 'Local replies 40: the request could not be read',
+  local_response_filter: 'Local replies a filter sent, with the status it chose (request or response phase)',
+  filter_error: 'Filters or endpoint narrowings that threw, rejected or answered with a status that is no error (the call answered 80)',
+  request_abandoned: 'Calls dropped because their consumer disconnected while a filter was pending (nothing sent upstream or back)',
   upstream_rq_retry: 'Retries sent to another instance',
   upstream_rq_retry_budget_exhausted: 'Retries not sent because the retry budget was spent',
   upstream_rq_relayed_failure: "Answers of an inbound sidecar saying its application did not get or lost the call",
@@ -32,6 +35,7 @@ const COUNTER_HELP = {
   upstream_cx_connect_fail: 'Upstream connect attempts that failed',
   upstream_cx_destroy_with_active_rq: 'Upstream connections that closed with calls in flight',
   upstream_readonly_event: 'READONLY events received from instances',
+  config_unknown_field: 'Resources from the control plane carrying fields this proxy does not know, accepted with a warning',
 } as const;
 
 /** Counter names, in the order `/stats` and `/metrics` list them. */

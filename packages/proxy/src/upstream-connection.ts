@@ -46,6 +46,9 @@ export interface UpstreamConnectionOptions {
  */
 export const UPSTREAM_BUFFER_LIMIT = 1024 * 1024;
 
+/** The last request id before the sequence starts again at 1: ids fit the header's low word. */
+const MAX_REQUEST_ID = 0xffffffff;
+
 /** Slots of the pending table; a power of two. */
 const SLOTS = 512;
 
@@ -190,12 +193,22 @@ export class UpstreamConnection {
   }
 
   /**
+   * The next request id of this connection, for calls, health checks and heartbeats alike:
+   * 1 to 2^32-1 in turn (0 is never used, so the pending table's free slot stays 0, and the
+   * high word of every id is 0).
+   */
+  private allocateId(): number {
+    const id = this.nextId;
+    this.nextId = id >= MAX_REQUEST_ID ? 1 : id + 1;
+    return id;
+  }
+
+  /**
    * Send a whole request frame; its request id is overwritten in place with this
    * connection's id, which is also stored in `call.upstreamId`, for {@link cancel}.
    */
   send(bytes: Buffer, call: UpstreamCall, expectsResponse = true): void {
-    const id = this.nextId;
-    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+    const id = this.allocateId();
     call.upstreamId = id;
     writeRequestIdWords(bytes, 0, id);
     if (this.state === 'open') {
@@ -231,8 +244,7 @@ export class UpstreamConnection {
           resolve(false);
         },
       };
-      id = this.nextId;
-      this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+      id = this.allocateId();
       const bytes = encodeHeartbeatRequest(BigInt(id));
       if (this.state === 'open') {
         this.pending.add(id, call);
@@ -288,8 +300,7 @@ export class UpstreamConnection {
       return;
     }
     if (now - this.lastReadAt >= interval && now - this.lastWriteAt >= interval) {
-      const id = this.nextId;
-      this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+      const id = this.allocateId();
       this.pending.add(id, HEARTBEAT_CALL);
       this.write(encodeHeartbeatRequest(BigInt(id)));
     }

@@ -31,6 +31,8 @@ export interface UpstreamEndpointOptions {
 export const CONNECT_BACKOFF_BASE_MS = 250;
 /** The longest wait between connect attempts to one instance. */
 export const CONNECT_BACKOFF_MAX_MS = 5_000;
+/** How much one response moves the response-time EWMA. */
+const EWMA_WEIGHT = 0.1;
 /** Ejections last at most this long, however often an instance was ejected. */
 const MAX_EJECTION_MS = 300_000;
 
@@ -170,9 +172,16 @@ export class UpstreamEndpoint {
     return this.ejectedUntil > this.clock.now();
   }
 
-  /** A call succeeded. */
-  recordSuccess(): void {
+  /**
+   * A call was answered after `responseMs` (measured from when its attempt was sent): the
+   * error streak ends, and the response time joins the EWMA the load balancers read
+   * (`stats.ewmaResponseMs`, weight 0.1 per response; the first response sets it).
+   */
+  recordSuccess(responseMs?: number): void {
     this.consecutiveErrors = 0;
+    if (responseMs === undefined) return;
+    const stats = this.stats;
+    stats.ewmaResponseMs = stats.ewmaResponseMs === 0 ? responseMs : stats.ewmaResponseMs * (1 - EWMA_WEIGHT) + responseMs * EWMA_WEIGHT;
   }
 
   /**

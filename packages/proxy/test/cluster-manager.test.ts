@@ -1,7 +1,7 @@
 // The cluster manager's lookups: destinations resolve against the snapshot in force, also
 // when the same destination object is asked for again after a swap.
 import t from 'tap';
-import { ClusterManager, ProxyStats, RoutingTable } from '@dubbo-mesh/proxy';
+import { ClusterManager, NARROWED_PICKERS_LIMIT, ProxyStats, RoutingTable, type ClusterMember } from '@dubbo-mesh/proxy';
 import { buildConfig } from './fixtures/mesh.js';
 
 function config(addresses: Record<string, string>) {
@@ -35,4 +35,56 @@ t.test('a destination resolves to the cluster of the snapshot in force, before a
   t.same(members(all), ['127.0.0.1:1002', '127.0.0.1:1003']);
   for (let i = 0; i < 20; i++) manager.clusterOf({ serviceId: 'default/svc', subset: i % 2 === 0 ? 'v1' : 'v2' }); // more destinations than are remembered
   t.same(members(v2), ['127.0.0.1:1002']);
+});
+
+t.test('pickAmong: one picker per narrowed set and epoch, rebuilt when availability changes', async (t) => {
+  const manager = new ClusterManager({ maxPayload: 1 << 20, heartbeatIntervalMs: 60_000, stats: new ProxyStats(), removedEndpointGraceMs: 0 });
+  t.teardown(() => manager.close());
+  manager.apply(new RoutingTable(config({ '127.0.0.1:1001': 'v1', '127.0.0.1:1002': 'v1', '127.0.0.1:1003': 'v2' }), 'a'));
+  const cluster = manager.clusterOf({ serviceId: 'default/svc', subset: undefined })!;
+  const v1 = () => cluster.members.filter((member) => member.labels.version === 'v1');
+  const pick = (members: readonly ClusterMember[]) => {
+    const picked = cluster.pickAmong(members, {}, manager.epoch);
+    return typeof picked === 'string' ? picked : picked.id;
+  };
+  const builds = cluster.pickerBuilds;
+  const picked = new Set<string>();
+  for (let i = 0; i < 50; i++) picked.add(pick(v1())); // a new array every call, the same set
+  t.same([...picked].sort(), ['127.0.0.1:1001', '127.0.0.1:1002'], 'only the kept members are picked');
+  t.equal(cluster.pickerBuilds, builds + 1, 'one picker for 50 picks of one set given as new arrays');
+  pick([...v1()].reverse());
+  t.equal(cluster.pickerBuilds, builds + 1, 'the same set in another order is the same set');
+  pick(cluster.members);
+  t.equal(cluster.pickerBuilds, builds + 2, 'the whole cluster uses its own picker');
+  // 1001 goes READONLY: availability changes, the set's picker is rebuilt once, without it.
+  const first = cluster.members.find((member) => member.id === '127.0.0.1:1001')!;
+  first.upstream.readonly = true;
+  manager.epoch += 1;
+  const after = new Set<string>();
+  for (let i = 0; i < 20; i++) after.add(pick(v1()));
+  t.same([...after], ['127.0.0.1:1002']);
+  t.equal(cluster.pickerBuilds, builds + 3);
+  cluster.members.find((member) => member.id === '127.0.0.1:1002')!.upstream.readonly = true;
+  manager.epoch += 1;
+  t.match(pick(v1()), /all 2 endpoints are unavailable \(127\.0\.0\.1:1001 sent READONLY; 127\.0\.0\.1:1002 sent READONLY\)/, 'none of the set available: why, naming the set only');
+  const other = new ClusterManager({ maxPayload: 1 << 20, heartbeatIntervalMs: 60_000, stats: new ProxyStats(), removedEndpointGraceMs: 0 });
+  t.teardown(() => other.close());
+  other.apply(new RoutingTable(config({ '127.0.0.1:2001': 'v1' }), 'b'));
+  const foreign = other.clusterOf({ serviceId: 'default/svc', subset: undefined })!.members;
+  t.equal(pick(foreign), 'it has no endpoints', 'members of another cluster are ignored');
+});
+
+t.test('pickAmong keeps at most NARROWED_PICKERS_LIMIT sets', async (t) => {
+  const manager = new ClusterManager({ maxPayload: 1 << 20, heartbeatIntervalMs: 60_000, stats: new ProxyStats(), removedEndpointGraceMs: 0 });
+  t.teardown(() => manager.close());
+  const addresses = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`127.0.0.1:${3000 + i}`, 'v1']));
+  manager.apply(new RoutingTable(config(addresses), 'a'));
+  const cluster = manager.clusterOf({ serviceId: 'default/svc', subset: undefined })!;
+  const subsets = Array.from({ length: NARROWED_PICKERS_LIMIT + 10 }, (_, mask) => cluster.members.filter((_member, i) => ((mask + 1) & (1 << i)) !== 0));
+  for (const subset of subsets) cluster.pickAmong(subset, {}, manager.epoch);
+  const builds = cluster.pickerBuilds;
+  cluster.pickAmong(subsets[subsets.length - 1]!, {}, manager.epoch);
+  t.equal(cluster.pickerBuilds, builds, 'a recent set is still cached');
+  cluster.pickAmong(subsets[0]!, {}, manager.epoch);
+  t.equal(cluster.pickerBuilds, builds + 1, 'the oldest went when the cache started over');
 });

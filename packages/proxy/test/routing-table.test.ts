@@ -1,0 +1,148 @@
+// The routing table alone: rule precedence, host pattern specificity, service specificity,
+// the memo of the last head and group, the key cache, and the precomputed destination draw.
+import t from 'tap';
+import { PeekCache, encodeRequestBody, peekRequest, type RequestPeek } from '@dubbo-mesh/protocol';
+import { RoutingTable, cumulativeWeights, drawDestination, type RouteDecision } from '@dubbo-mesh/proxy';
+import { buildConfig } from './fixtures/mesh.js';
+
+const IFACE = 'org.example.UserService';
+
+function service(name: string, interfaces: unknown[]): object {
+  return { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboService', metadata: { name }, spec: { interfaces, endpoints: [{ address: `10.0.0.${name.length}:20880` }] } };
+}
+
+function route(name: string, hosts: string[], routes: unknown[]): object {
+  return { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboRoute', metadata: { name }, spec: { hosts, routes } };
+}
+
+/** A call's peek; with a cache, calls with equal head bytes share the head object. */
+function call(options: { iface?: string; method?: string; group?: string; version?: string; attachments?: Record<string, unknown> } = {}, cache?: PeekCache): RequestPeek {
+  const attachments: Record<string, unknown> = { ...options.attachments };
+  if (options.group !== undefined) attachments.group = options.group;
+  const body = encodeRequestBody({ path: options.iface ?? IFACE, version: options.version ?? '1.0.0', method: options.method ?? 'getUser', parameterTypes: ['long'], arguments: [1], attachments });
+  return peekRequest(body, {}, cache);
+}
+
+function destinations(decision: RouteDecision | undefined): string[] {
+  return decision === undefined ? [] : decision.destinations.map((d) => `${d.serviceId}${d.subset === undefined ? '' : `/${d.subset}`}`);
+}
+
+t.test('rules apply in order: the first whose match holds; with none, the providing service; with no provider, nothing', async (t) => {
+  const table = new RoutingTable(buildConfig([
+    service('users', [IFACE]),
+    service('admins', ['org.example.AdminService']),
+    route('r', [IFACE], [
+      { name: 'gold', match: [{ attachments: { tier: { exact: 'gold' } } }], destinations: [{ service: 'users', weight: 1 }] },
+      { name: 'list', match: [{ method: { prefix: 'list' } }], destinations: [{ service: 'admins' }] },
+      { name: 'gold-again', match: [{ attachments: { tier: { exact: 'gold' } } }], destinations: [{ service: 'admins' }] },
+    ]),
+  ]), 'v1');
+  t.equal(table.route(call({ attachments: { tier: 'gold' } }))!.rule, 'gold', 'the first matching rule, not a later one that also matches');
+  t.equal(table.route(call({ method: 'listUser' }))!.rule, 'list');
+  const fallback = table.route(call())!;
+  t.equal(fallback.rule, 'default', 'no rule matches: the default decision');
+  t.same(destinations(fallback), ['default/users']);
+  t.equal(table.route(call({ iface: 'org.example.Nobody' })), undefined, 'nothing provides the key');
+  t.equal(fallback.serviceKey, `${IFACE}:1.0.0`);
+});
+
+t.test('exact hosts come before wildcards, whatever the config order; wildcards keep config order', async (t) => {
+  const table = new RoutingTable(buildConfig([
+    service('users', [IFACE]),
+    service('wild-a', ['org.other.A']),
+    service('wild-b', ['org.other.B']),
+    service('exact', ['org.other.C']),
+    route('a-wild-first', ['org.example.*'], [{ name: 'wild-1', destinations: [{ service: 'wild-a' }] }]),
+    route('b-wild-second', ['org.*'], [{ name: 'wild-2', destinations: [{ service: 'wild-b' }] }]),
+    route('c-exact-last', [IFACE], [{ name: 'exact', match: [{ method: { exact: 'getUser' } }], destinations: [{ service: 'exact' }] }]),
+  ]), 'v1');
+  t.equal(table.route(call())!.rule, 'exact', 'the exact host wins though listed last');
+  t.equal(table.route(call({ method: 'other' }))!.rule, 'wild-1', 'then the wildcards, in config order');
+  t.equal(table.route(call({ iface: 'org.zzz.Thing' }))!.rule, 'wild-2', 'a rule routes a key nothing provides: its destination says where');
+  t.equal(table.route(call({ iface: 'org.other.A' }))!.rule, 'wild-2', 'only the wider wildcard matches org.other.A');
+});
+
+t.test('a wildcard is a whole-name pattern: dots are literal and it is anchored', async (t) => {
+  const table = new RoutingTable(buildConfig([
+    service('users', [IFACE, 'orgXexample.UserService', 'x.org.example.UserService']),
+    route('r', ['org.example.*'], [{ name: 'wild', destinations: [{ service: 'users' }] }]),
+  ]), 'v1');
+  t.equal(table.route(call())!.rule, 'wild');
+  t.equal(table.route(call({ iface: 'orgXexample.UserService' }))!.rule, 'default', 'the dot is not any character');
+  t.equal(table.route(call({ iface: 'x.org.example.UserService' }))!.rule, 'default', 'anchored at the start');
+});
+
+t.test('the most specific interface pattern provides a key: group and version, then one, then the interface alone', async (t) => {
+  const table = new RoutingTable(buildConfig([
+    service('any', [IFACE]),
+    service('group-only', [{ interface: IFACE, group: 'g1' }]),
+    service('version-only', [{ interface: IFACE, version: '2.0.0' }]),
+    service('both', [{ interface: IFACE, group: 'g1', version: '2.0.0' }]),
+  ]), 'v1');
+  t.same(destinations(table.route(call({ group: 'g1', version: '2.0.0' }))), ['default/both']);
+  t.same(destinations(table.route(call({ group: 'g1' }))), ['default/group-only']);
+  t.same(destinations(table.route(call({ version: '2.0.0' }))), ['default/version-only']);
+  t.same(destinations(table.route(call({ group: 'g2', version: '3.0.0' }))), ['default/any']);
+  t.equal(table.route(call({ version: '0.0.0' }))!.serviceKey, IFACE, 'version 0.0.0 counts as none');
+});
+
+t.test('the memo of the last head and group: the same head and group reuse the entry; another group does not', async (t) => {
+  const table = new RoutingTable(buildConfig([
+    service('plain', [IFACE]),
+    service('grouped', [{ interface: IFACE, group: 'g1' }]),
+  ]), 'v1');
+  const cache = new PeekCache();
+  const first = call({}, cache);
+  const second = call({ attachments: { other: 'x' } }, cache);
+  t.equal(first.head, second.head, 'equal head bytes share the head (a PeekCache hit)');
+  const a = table.route(first);
+  t.equal(table.route(second), a, 'the same decision object');
+  const grouped = call({ group: 'g1' }, cache);
+  t.equal(grouped.head, first.head, 'the group is an attachment: same head');
+  t.same(destinations(table.route(grouped)), ['default/grouped'], 'a different group is not taken from the memo');
+  t.same(destinations(table.route(first)), ['default/plain'], 'and back');
+});
+
+t.test('decisions are cached per key within a table; a new snapshot is a new table with new decisions', async (t) => {
+  const resources = [service('users', [IFACE]), route('r', [IFACE], [{ name: 'only', destinations: [{ service: 'users' }] }])];
+  const table = new RoutingTable(buildConfig(resources), 'v1');
+  const decision = table.route(call())!;
+  t.equal(table.route(call()), decision, 'peeks without a shared head still find the cached entry');
+  const next = new RoutingTable(buildConfig([service('users', [IFACE]), route('r', [IFACE], [{ name: 'changed', destinations: [{ service: 'users' }] }])]), 'v2');
+  const changed = next.route(call())!;
+  t.not(changed, decision);
+  t.equal(changed.rule, 'changed', 'the new table routes by the new rules');
+  t.equal(table.route(call())!.rule, 'only', 'the old table is untouched (calls in flight keep their decision)');
+});
+
+t.test('past 10,000 cached keys the cache starts over and routing stays right', async (t) => {
+  const table = new RoutingTable(buildConfig([service('users', [IFACE])]), 'v1');
+  const first = table.route(call({ version: 'v0' }))!;
+  for (let i = 1; i <= 10_001; i++) table.route(call({ version: `v${i}` }));
+  const again = table.route(call({ version: 'v0' }))!;
+  t.not(again, first, 'the entry was built again after the reset');
+  t.same(again, first, 'to the same decision');
+  t.equal(table.route(call({ version: 'v10001' }))!.serviceKey, `${IFACE}:v10001`);
+});
+
+t.test('the destination draw: running sums precomputed on the decision, one search per call', async (t) => {
+  const table = new RoutingTable(buildConfig([
+    service('users', [IFACE]),
+    { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboPolicy', metadata: { name: 'users' }, spec: { service: 'users', subsets: [{ name: 'a', labels: {} }, { name: 'b', labels: {} }, { name: 'c', labels: {} }] } },
+    route('r', [IFACE], [{ name: 'split', destinations: [{ service: 'users', subset: 'a', weight: 10 }, { service: 'users', subset: 'b', weight: 0 }, { service: 'users', subset: 'c', weight: 90 }] }]),
+  ]), 'v1');
+  const decision = table.route(call())!;
+  t.same(decision.cumulativeWeights, [10, 10, 100]);
+  const subset = (random: number) => drawDestination(decision, random).subset;
+  t.equal(subset(0), 'a');
+  t.equal(subset(0.0999), 'a');
+  t.equal(subset(0.1), 'c', 'a zero weight is never drawn');
+  t.equal(subset(0.9999), 'c');
+  const counts = { a: 0, b: 0, c: 0 } as Record<string, number>;
+  for (let i = 0; i < 1000; i++) counts[subset(i / 1000)!]! += 1;
+  t.same(counts, { a: 100, b: 0, c: 900 }, 'evenly spread randoms split 10/0/90 exactly');
+  const handMade = { ...decision, cumulativeWeights: undefined };
+  t.equal(drawDestination(handMade, 0.5).subset, 'c', 'a decision without sums is drawn the same');
+  const zero = { ...decision, totalWeight: 0, cumulativeWeights: cumulativeWeights(decision.destinations.map((d) => ({ ...d, weight: 0 }))) };
+  t.equal(drawDestination(zero, 0.7).subset, 'a', 'weights summing to 0: the first');
+});
