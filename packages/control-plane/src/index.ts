@@ -19,4 +19,5 @@ export * from './discovery-server.js';
 export * from './snapshot-sink.js';
 export * from './control-plane.js';
 export * from './admin.js';
+export * from './admin-page.js';
 export * from './control-plane-app.js';

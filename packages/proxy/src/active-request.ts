@@ -2,7 +2,7 @@ import {
   BC_INT_ZERO, HEADER_LENGTH, ResponseFlag, ResponseStatus, decodeErrorMessage, isKnownResponseStatus, peekRequest, requestIdHigh, requestIdLow, rewriteRequestFrame,
   writeRequestIdWords, type Frame, type FrameHeader, type RequestPeek,
 } from '@dubbo-mesh/protocol';
-import type { RetryOn, RetryPolicy } from '@dubbo-mesh/config';
+import { DEFAULT_RETRY_POLICY, type RetryOn, type RetryPolicy } from '@dubbo-mesh/config';
 import type { PickContext } from '@dubbo-mesh/load-balancer';
 import type { Cluster, ClusterMember } from './cluster.js';
 import type { ClusterManager } from './cluster-manager.js';
@@ -25,8 +25,6 @@ import type { UpstreamCall } from './upstream-connection.js';
 import type { UpstreamConnection } from './upstream-connection.js';
 import type { TimeoutEntry, TimeoutQueue } from './timeouts.js';
 
-/** Retries when a route names none: Dubbo's failover default, 2 retries, on errors where the call did not complete. */
-export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({ attempts: 2, retryOn: Object.freeze(['connect-failure', 'unavailable'] as RetryOn[]) });
 
 /** One line of the access log. */
 export interface AccessLogEntry {

@@ -1,5 +1,5 @@
 import {
-  DEFAULT_CONNECTION_POOL, DEFAULT_LOAD_BALANCER, type ConnectionPoolConfig, type HashOn, type LoadBalancerConfig, type OutlierDetectionConfig,
+  DEFAULT_CONNECTION_POOL, DEFAULT_LOAD_BALANCER, DEFAULT_OUTLIER_DETECTION, type ConnectionPoolConfig, type HashOn, type LoadBalancerConfig, type OutlierDetectionConfig,
 } from '@dubbo-mesh/config';
 import { getLoadBalancer, type Endpoint, type PickContext, type Picker } from '@dubbo-mesh/load-balancer';
 import type { UpstreamEndpoint } from './upstream-endpoint.js';
@@ -25,8 +25,6 @@ interface NarrowedPicker {
   epoch: number;
 }
 
-/** Outlier detection when a policy names none: the values SPEC's example uses. */
-export const DEFAULT_OUTLIER_DETECTION: OutlierDetectionConfig = Object.freeze({ consecutiveErrors: 5, intervalMs: 5000, baseEjectionTimeMs: 30_000, maxEjectionPercent: 50 });
 
 /**
  * The endpoints of one service (or one subset of it), its load balancer and its circuit

@@ -35,7 +35,7 @@ const COUNTER_HELP = {
   upstream_cx_connect_fail: 'Upstream connect attempts that failed',
   upstream_cx_destroy_with_active_rq: 'Upstream connections that closed with calls in flight',
   upstream_readonly_event: 'READONLY events received from instances',
-  config_unknown_field: 'Resources from the control plane carrying fields this proxy does not know, accepted with a warning',
+  config_unknown_field: 'Fields in snapshots from the control plane that this proxy does not know (one per resource and field path): ignored with a warning, not NACKed',
 } as const;
 
 /** Counter names, in the order `/stats` and `/metrics` list them. */

@@ -34,6 +34,12 @@ export function subscribeToControlPlane(options: ControlPlaneSubscriptionOptions
       logger.info({ version }, `${role} ready`);
     }
   });
+  client.on('warning', (version, warnings) => {
+    // A newer control plane during a rollout: the snapshot is applied (fields this proxy does
+    // not know are ignored), counted and said once per snapshot, never NACKed.
+    proxy.stats.counters.config_unknown_field += warnings.length;
+    logger.warn({ version, warnings }, `applied a snapshot with ${warnings.length} field${warnings.length === 1 ? '' : 's'} this ${role} does not know (ignored); is the control plane newer?`);
+  });
   client.on('unchanged', (version) => logger.info({ version }, 'the snapshot is unchanged since before the reconnect; it stays in force'));
   client.on('nack', (version, errors) => {
     const inForce = client.acceptedVersion === '' ? `${NO_SNAPSHOT_YET} until a valid one arrives` : `version ${client.acceptedVersion} stays in force`;

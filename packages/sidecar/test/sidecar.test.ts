@@ -7,7 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import dubboJs from 'apache-dubbo-js';
-import { startControlPlaneApp } from '@dubbo-mesh/control-plane';
+import { ControlPlane, startControlPlaneApp, type ConfigSource, type SourceState } from '@dubbo-mesh/control-plane';
+import { parseMeshYaml } from '@dubbo-mesh/config';
 import { AdminListenError, ListenError, SidecarErrorCode, StaticConfigInvalidError, StaticConfigUnreadableError, startSidecar } from '@dubbo-mesh/sidecar';
 import { USER_SERVICE, closeDirectlyDubbo, makeUser, startTestProvider, userValue } from '@dubbo-mesh/test-support';
 import { busyPort, canBind, freePort, meshYaml, recordingLogger } from './fixtures/sidecar.js';
@@ -92,6 +93,27 @@ t.test('control-plane mode: listening at once, ready with the first snapshot, no
   const status = controlPlane.controlPlane.proxies().find((p) => p.node.id === 'edge');
   t.match(status?.node, { id: 'edge', service: 'shop', namespace: 'prod', labels: { zone: 'a' } }, 'the node\'s identity reached the control plane');
   t.equal(await sidecar.stop(1000), true);
+});
+
+t.test('control-plane mode: a snapshot with fields this proxy does not know is applied, counted and logged, not NACKed', async (t) => {
+  // A newer control plane during a rollout: its resources carry a field this version lacks.
+  const parsed = parseMeshYaml(meshYaml(20880), 'mesh.yaml');
+  if (parsed.errors.length > 0) throw new Error(parsed.errors.join('\n'));
+  const newer = parsed.resources.map((item) => ({ ...item, raw: { ...(item.raw as object), spec: { ...(item.raw as { spec: object }).spec, futureField: true } } }));
+  const source: ConfigSource = { name: 'newer', start: async (emit: (state: SourceState) => void) => emit({ kind: 'resources', resources: newer }), stop: async () => {} };
+  const controlPlane = new ControlPlane({ sources: [source] });
+  const grpcPort = await controlPlane.start('127.0.0.1', 0);
+  t.teardown(() => controlPlane.stop());
+  const logger = recordingLogger();
+  const sidecar = await startSidecar({ role: 'proxy', node: { id: 'older' }, config: { kind: 'control-plane', address: { host: '127.0.0.1', port: grpcPort } }, outbound: ANY, admin: ANY, logger });
+  t.teardown(() => sidecar.destroy());
+  const warned = await logger.waitFor((l) => l.message.includes('does not know'));
+  await logger.waitFor((l) => l.message === 'proxy ready');
+  t.equal(warned.fields.version, controlPlane.snapshot!.version);
+  t.match((warned.fields.warnings as string[]).join('\n'), /spec\.futureField: unknown field, ignored/);
+  t.equal(sidecar.proxy.stats.counters.config_unknown_field, newer.length, 'one per resource and field');
+  t.equal(sidecar.version, controlPlane.snapshot!.version, 'the snapshot is in force');
+  t.notOk(controlPlane.proxies()[0]?.lastNack, 'and was not NACKed');
 });
 
 t.test('start-up failures are typed, say which input, and leave nothing listening', async (t) => {
