@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import dubboJs from 'apache-dubbo-js';
 import { USER_SERVICE, closeDirectlyDubbo, makeUser, startTestProvider, userValue } from '@dubbo-mesh/test-support';
-import { startChild, until } from './fixtures/child.js';
+import { eventually } from '@dubbo-mesh/test-support';
+import { startChild } from './fixtures/child.js';
 
 const { DirectlyDubbo, java } = dubboJs as unknown as {
   DirectlyDubbo: { from(options: object): { proxyService(options: object): Record<string, (...args: unknown[]) => Promise<{ res: unknown; err: Error | null }>> } };
@@ -45,7 +46,7 @@ spec:
 
   const admin = `http://${cpReady.admin as string}`;
   // The proxy logs before its ACK has reached the control plane: wait for the control plane's side.
-  await until(async () => /dubbo_mesh_cp_acks_total 1/.test(await (await fetch(`${admin}/metrics`)).text()));
+  await eventually(async () => /dubbo_mesh_cp_acks_total 1/.test(await (await fetch(`${admin}/metrics`)).text()), 'the ACK counted in /metrics');
   const proxies = await (await fetch(`${admin}/api/v1/proxies`)).json() as Array<{ node: { id: string; labels: Record<string, string> }; ackedVersion: string; lastNack: unknown }>;
   t.equal(proxies.length, 1);
   t.equal(proxies[0]!.node.id, 'consumer-7');
@@ -71,7 +72,7 @@ spec:
   // A change while the proxy is connected: a push, timed from publish to the proxy's ACK.
   await writeFile(file, (await readFile(file, 'utf8')).replace(`endpoints: [{address: 127.0.0.1:${provider.port}}]`, `endpoints: [{address: 127.0.0.1:${provider.port}, weight: 50}]`));
   await proxy.waitFor((l) => l.msg === 'applied a snapshot from the control plane' && l.version !== cpReady.version);
-  await until(async () => /dubbo_mesh_cp_push_latency_seconds_count 1/.test(await (await fetch(`${admin}/metrics`)).text()));
+  await eventually(async () => /dubbo_mesh_cp_push_latency_seconds_count 1/.test(await (await fetch(`${admin}/metrics`)).text()), 'the push latency observed in /metrics');
   t.pass('the push is timed');
 
   controlPlane.process.kill('SIGTERM');

@@ -9,7 +9,7 @@ import {
 import {
   DEFAULT_DOWNSTREAM_LIMITS, DownstreamConnection, DubboProxy, FrameBudget, ProxyStats, UPSTREAM_BUFFER_LIMIT, UpstreamConnection, systemClock,
 } from '@dubbo-mesh/proxy';
-import { USER_SERVICE, waitUntil } from '@dubbo-mesh/test-support';
+import { USER_SERVICE, eventually } from '@dubbo-mesh/test-support';
 
 /** An instance that reads nothing until `release()`, then answers every request. */
 async function stalledInstance(): Promise<{ port: number; release(): void; received(): number; close(): Promise<void> }> {
@@ -75,16 +75,16 @@ t.test(`a stalled instance pauses the consumer's connection (${twoWay ? 'two-way
 
   // The proxy stops reading once the upstream connection holds its limit unsent.
   const counters = proxy.stats.counters;
-  await waitUntil(() => counters.downstream_flow_control_paused_reading >= 1, 'the proxy to pause reading the consumer');
+  await eventually(() => counters.downstream_flow_control_paused_reading >= 1, 'the proxy to pause reading the consumer');
   t.ok(consumer.writableLength > sent / 4, `the consumer still holds ${(consumer.writableLength / 2 ** 20).toFixed(1)} MiB of ${(sent / 2 ** 20).toFixed(1)} MiB: the proxy did not take it all into memory`);
   t.equal(instance.received(), 0, 'the stalled instance read nothing');
   t.ok(UPSTREAM_BUFFER_LIMIT < sent / 16, 'the limit is far below what was sent');
 
   instance.release();
-  await waitUntil(() => instance.received() >= calls, 'every call to reach the instance');
+  await eventually(() => instance.received() >= calls, 'every call to reach the instance');
   t.equal(instance.received(), calls, 'each call reached the instance once');
   if (twoWay) {
-    await waitUntil(() => answers.size >= calls, 'every answer');
+    await eventually(() => answers.size >= calls, 'every answer');
     t.equal(answers.size, calls, 'every call was answered once the instance read again');
     t.ok([...answers.values()].every((status) => status === 20), 'each with OK');
   }
@@ -113,7 +113,7 @@ t.test('a paused consumer connection that closes is forgotten by the upstream it
   const downstream = new DownstreamConnection(accepted, () => {}, {
     stats, clock: systemClock, maxPayload: 1 << 20, limits: DEFAULT_DOWNSTREAM_LIMITS, frameBudget: new FrameBudget(1 << 30),
   });
-  await waitUntil(() => upstream.isOpen, 'the upstream connection to open');
+  await eventually(() => upstream.isOpen, 'the upstream connection to open');
   // Fill the upstream past its limit: the instance reads nothing.
   const call = { upstreamId: 0, onResponse() {}, onError() {} };
   const body = encodeRequestBody({ path: USER_SERVICE, method: 'echo', parameterTypes: ['java.lang.String'], arguments: ['y'.repeat(1024 * 1024)] });

@@ -8,7 +8,7 @@ import {
 import {
   DubboProxy, FilterChain, type ClusterMember, type EndpointNarrowing, type FilterCall, type FilterOutcome, type ProxyFilter, type ProxyOptions, type RouteDecision,
 } from '@dubbo-mesh/proxy';
-import { FakeClock, USER_SERVICE, makeUser, startTestProvider, userValue, waitUntil, type TestProvider } from '@dubbo-mesh/test-support';
+import { FakeClock, USER_SERVICE, makeUser, startTestProvider, userValue, eventually, type TestProvider } from '@dubbo-mesh/test-support';
 import { buildConfig } from './fixtures/mesh.js';
 
 /** A consumer that sends hand-made requests and collects every frame it gets back. */
@@ -34,7 +34,7 @@ class RawConsumer {
   async call(id: number, attachments: Record<string, unknown> = {}, options: { twoWay?: boolean } = {}): Promise<Frame> {
     const requestId = this.nextId++;
     this.send(requestId, id, attachments, options.twoWay ?? true);
-    await waitUntil(() => this.frames.some((frame) => frame.header.requestId === requestId), `the answer to call ${requestId}`);
+    await eventually(() => this.frames.some((frame) => frame.header.requestId === requestId), `the answer to call ${requestId}`);
     return this.frames.find((frame) => frame.header.requestId === requestId)!;
   }
 
@@ -291,11 +291,11 @@ t.test('a pending filter obeys the route timeout: answered 31 naming it, nothing
   const consumer = new RawConsumer(s.port);
   t.teardown(() => consumer.close());
   consumer.send(1n, 1, {});
-  await waitUntil(() => called === 1, 'called === 1');
+  await eventually(() => called === 1, 'called === 1');
   clock.advance(499);
   t.equal(consumer.frames.length, 0, 'not before the timeout');
   clock.advance(1);
-  await waitUntil(() => consumer.frames.length === 1, 'consumer.frames.length === 1');
+  await eventually(() => consumer.frames.length === 1, 'consumer.frames.length === 1');
   t.equal(status(consumer.frames[0]!), ResponseStatus.SERVER_TIMEOUT);
   t.match(decodeErrorMessage(consumer.frames[0]!.body), /within 500 ms \(0 attempts; the request phase of filter slow had not finished\)/);
   t.equal(allReceived(s).length, 0, 'the timed-out call never went upstream');
@@ -315,10 +315,10 @@ t.test('a consumer that disconnects while its filter is pending: the call ends, 
   const s = await setup(t, { filters: [filter] });
   const consumer = new RawConsumer(s.port);
   consumer.send(1n, 1, {});
-  await waitUntil(() => called === 1, 'called === 1');
+  await eventually(() => called === 1, 'called === 1');
   t.equal(s.proxy.stats.gauges.request_active, 1);
   consumer.close();
-  await waitUntil(() => s.proxy.stats.counters.request_abandoned === 1, 's.proxy.stats.counters.request_abandoned === 1');
+  await eventually(() => s.proxy.stats.counters.request_abandoned === 1, 's.proxy.stats.counters.request_abandoned === 1');
   t.equal(s.proxy.stats.gauges.request_active, 0, 'nothing in flight');
   gate.resolve(undefined);
   await gate.promise;
@@ -336,10 +336,10 @@ t.test('a drain waits for a pending filter; past the drain timeout the call is d
   const consumer = new RawConsumer(s.port);
   t.teardown(() => consumer.close());
   consumer.send(1n, 1, {});
-  await waitUntil(() => called === 1, 'called === 1');
+  await eventually(() => called === 1, 'called === 1');
   const stopped = s.proxy.stop(5000);
   gates[0]!.resolve(undefined);
-  await waitUntil(() => consumer.frames.some((frame) => frame.header.requestId === 1n), 'the answer to call 1');
+  await eventually(() => consumer.frames.some((frame) => frame.header.requestId === 1n), 'the answer to call 1');
   t.equal(status(consumer.frames.find((frame) => frame.header.requestId === 1n)!), ResponseStatus.OK, 'the call in its filter finished during the drain');
   t.equal(await stopped, true, 'drained in time');
 
@@ -347,11 +347,11 @@ t.test('a drain waits for a pending filter; past the drain timeout the call is d
   const other = new RawConsumer(second.port);
   t.teardown(() => other.close());
   other.send(1n, 1, {});
-  await waitUntil(() => second.proxy.stats.gauges.request_active === 1, 'second.proxy.stats.gauges.request_active === 1');
+  await eventually(() => second.proxy.stats.gauges.request_active === 1, 'second.proxy.stats.gauges.request_active === 1');
   const stopping = second.proxy.stop(1000);
   clock.advance(1000);
   t.equal(await stopping, false, 'the drain timed out');
-  await waitUntil(() => second.proxy.stats.gauges.request_active === 0, 'second.proxy.stats.gauges.request_active === 0');
+  await eventually(() => second.proxy.stats.gauges.request_active === 0, 'second.proxy.stats.gauges.request_active === 0');
   t.equal(second.proxy.stats.counters.request_abandoned, 1);
   gates[1]!.resolve(undefined);
   await gates[1]!.promise;
@@ -372,11 +372,11 @@ t.test('setFilterChain swaps the chain atomically: a pending call keeps its chai
   const consumer = new RawConsumer(s.port);
   t.teardown(() => consumer.close());
   consumer.send(1n, 1, { n: 1 });
-  await waitUntil(() => ranA.length === 1, 'ranA.length === 1');
+  await eventually(() => ranA.length === 1, 'ranA.length === 1');
   s.proxy.setFilterChain({ filters: [b] });
   t.equal(status(await consumer.call(2, { n: 2 })), ResponseStatus.OK);
   gate.resolve(undefined);
-  await waitUntil(() => consumer.frames.some((frame) => frame.header.requestId === 1n), 'the answer to call 1');
+  await eventually(() => consumer.frames.some((frame) => frame.header.requestId === 1n), 'the answer to call 1');
   t.same(ranA, [1, -1], 'the first call ran both phases of the chain it started with');
   t.same(ranB, [2], 'the next call ran the new chain only');
   t.throws(() => s.proxy.setFilterChain({ filters: [b, { ...b }] }), /two filters or endpoint narrowings are named "b"/);

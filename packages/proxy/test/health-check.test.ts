@@ -4,7 +4,7 @@ import t from 'tap';
 import net from 'node:net';
 import { buildConfig, startMesh } from './fixtures/mesh.js';
 import { userClient } from './fixtures/consumer.js';
-import { USER_SERVICE, waitUntil } from '@dubbo-mesh/test-support';
+import { USER_SERVICE, eventually } from '@dubbo-mesh/test-support';
 
 t.test('heartbeats take a silent instance out of rotation and bring it back', async (t) => {
   const mesh = await startMesh([{ name: 'v1-a', version: 'v1' }, { name: 'v1-b', version: 'v1' }]);
@@ -46,7 +46,7 @@ t.test('heartbeats take a silent instance out of rotation and bring it back', as
     { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboRoute', metadata: { name: 'r' }, spec: { hosts: [USER_SERVICE], routes: [{ destinations: [{ service: 'user-provider' }], timeout: '300ms', retries: { attempts: 0 } }] } },
   ]), 'health');
   const endpoint = () => mesh.outbound.clusters.allEndpoints().find((e) => e.port === blackHolePort)!;
-  await waitUntil(() => !endpoint().healthy, 'the silent instance to be marked unhealthy');
+  await eventually(() => !endpoint().healthy, 'the silent instance to be marked unhealthy');
   t.pass('the silent instance is marked unhealthy by heartbeats alone');
   t.ok(mesh.outbound.clusters.allEndpoints().filter((e) => e.port !== blackHolePort).every((e) => e.healthy), 'the answering ones stay healthy');
 
@@ -54,6 +54,6 @@ t.test('heartbeats take a silent instance out of rotation and bring it back', as
   t.equal(results.filter((r) => r.err !== null).length, 0, 'no call went to it (none timed out, with retries off)');
 
   answering = true;
-  await waitUntil(() => endpoint().healthy, 'the instance to be healthy again');
+  await eventually(() => endpoint().healthy, 'the instance to be healthy again');
   t.pass('answered heartbeats bring it back');
 });

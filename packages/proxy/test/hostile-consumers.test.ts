@@ -5,7 +5,7 @@ import net from 'node:net';
 import t from 'tap';
 import { FrameDecoder, encodeHeartbeatRequest, encodeRequest, encodeRequestBody, readRequestId, type Frame } from '@dubbo-mesh/protocol';
 import { DEFAULT_DOWNSTREAM_LIMITS, DownstreamConnection, DubboProxy, FrameBudget, ProxyStats, type DownstreamLimits } from '@dubbo-mesh/proxy';
-import { FakeClock, USER_SERVICE, startTestProvider, waitUntil } from '@dubbo-mesh/test-support';
+import { FakeClock, USER_SERVICE, startTestProvider, eventually } from '@dubbo-mesh/test-support';
 import { buildConfig } from './fixtures/mesh.js';
 
 /** A raw consumer connection that collects the frames it is sent. */
@@ -51,13 +51,13 @@ t.test('a consumer that writes and never reads stops being read: its unread repl
   const calls = 5000; // 80 MB of replies
   for (let id = 1; id <= calls; id++) consumer.socket.write(echoRequest(id, 'x'));
   const { counters, gauges } = proxy.stats;
-  await waitUntil(() => counters.downstream_cx_write_backed_up >= 1, 'the proxy to stop reading the consumer whose replies back up');
+  await eventually(() => counters.downstream_cx_write_backed_up >= 1, 'the proxy to stop reading the consumer whose replies back up');
   // Calls read before the pause are answered into the consumer's buffer; then nothing moves.
-  await waitUntil(() => gauges.request_active === 0, 'the calls in flight to finish');
+  await eventually(() => gauges.request_active === 0, 'the calls in flight to finish');
   t.ok(provider.requestCount < calls / 2, `the proxy read ${provider.requestCount} of ${calls} calls, not all of them`);
   t.equal(counters.downstream_flow_control_paused_reading - counters.downstream_flow_control_resumed_reading, 1, 'and it is not reading now');
   consumer.socket.resume();
-  await waitUntil(() => consumer.frames.length >= calls, 'every reply');
+  await eventually(() => consumer.frames.length >= calls, 'every reply');
   t.equal(new Set(consumer.frames.map((f) => readRequestId(f.bytes))).size, calls, 'every call answered once, after the consumer read again');
   t.same(consumer.frames.filter((f) => f.header.status !== 20).map((f) => f.header.status), [], 'each with OK');
   t.ok(counters.downstream_flow_control_resumed_reading >= 1, 'reading resumed once the replies drained');
@@ -83,21 +83,21 @@ t.test('one flooding connection takes at most its share of calls in flight; anot
     await provider.close();
   });
   for (let id = 1; id <= 100; id++) flooder.socket.write(echoRequest(id, `f${id}`));
-  await waitUntil(() => provider.requestCount >= 8, 'the first eight calls of the flood');
-  await waitUntil(() => proxy.stats.counters.downstream_cx_max_requests_reached >= 1, 'the flooding connection to reach its cap');
+  await eventually(() => provider.requestCount >= 8, 'the first eight calls of the flood');
+  await eventually(() => proxy.stats.counters.downstream_cx_max_requests_reached >= 1, 'the flooding connection to reach its cap');
   other.socket.write(echoRequest(1, 'other'));
-  await waitUntil(() => provider.requestCount >= 9, "the other consumer's call to reach the provider");
+  await eventually(() => provider.requestCount >= 9, "the other consumer's call to reach the provider");
   t.equal(provider.requestCount, 9, 'the flood holds exactly its cap of 8 in flight');
   t.same(flooder.frames, [], 'nothing of the flood was refused');
   while (held.length > 0) held.shift()!();
-  await waitUntil(() => other.frames.length === 1, 'the other answer');
+  await eventually(() => other.frames.length === 1, 'the other answer');
   t.equal(other.frames[0]!.header.status, 20, 'the other consumer is answered OK');
   // Released calls make room: the rest of the flood follows, 8 at a time.
   const releaser = setInterval(() => {
     while (held.length > 0) held.shift()!();
   }, 1);
   t.teardown(() => clearInterval(releaser));
-  await waitUntil(() => flooder.frames.length >= 100, 'the whole flood to be answered');
+  await eventually(() => flooder.frames.length >= 100, 'the whole flood to be answered');
   t.ok(flooder.frames.every((f) => f.header.status === 20), 'every call of the flood answered OK, none with 100');
 });
 
@@ -190,7 +190,7 @@ t.test('an idle connection with replies it never takes is destroyed, not ended a
   const { clock, stats, connection, client, send, closed } = await connectionUnderTest(t, { idleTimeoutMs: 10_000 }, undefined, Buffer.alloc(16 << 20, 1));
   client.pause();
   await send(echoRequest(1, 'a'));
-  await waitUntil(() => stats.counters.downstream_cx_write_backed_up === 1, 'the replies to back up');
+  await eventually(() => stats.counters.downstream_cx_write_backed_up === 1, 'the replies to back up');
   clock.advance(10_000);
   connection.sweep(clock.now());
   await closed;
@@ -207,10 +207,10 @@ t.test('a connection with nothing in flight and nothing read for the idle timeou
     consumer.socket.destroy();
     await proxy.destroy();
   });
-  await waitUntil(() => proxy.stats.counters.downstream_cx_total === 1, 'the proxy to accept the connection');
+  await eventually(() => proxy.stats.counters.downstream_cx_total === 1, 'the proxy to accept the connection');
   clock.advance(9_000);
   consumer.socket.write(encodeHeartbeatRequest(1n));
-  await waitUntil(() => consumer.frames.length === 1, 'the heartbeat answer');
+  await eventually(() => consumer.frames.length === 1, 'the heartbeat answer');
   clock.advance(9_000);
   t.equal(proxy.stats.counters.downstream_cx_idle_timeout, 0, 'the heartbeat 9 s ago keeps it');
   clock.advance(1_000);
@@ -234,18 +234,18 @@ t.test('incomplete frames of all connections share one cap: a frame beyond it is
     await provider.close();
   });
   first.socket.write(big.subarray(0, big.length - 1)); // all but its last byte
-  await waitUntil(() => proxy.stats.gauges.frame_buffer_bytes === big.length, 'the first frame to be reserved');
+  await eventually(() => proxy.stats.gauges.frame_buffer_bytes === big.length, 'the first frame to be reserved');
   second.socket.write(big.subarray(0, 16)); // a header declaring as much again
   await second.closed;
   t.equal(proxy.stats.counters.downstream_cx_buffer_limit, 1, 'the second frame was refused and counted');
   first.socket.write(big.subarray(big.length - 1));
-  await waitUntil(() => first.frames.length === 1, 'the first call to be answered');
+  await eventually(() => first.frames.length === 1, 'the first call to be answered');
   t.equal(first.frames[0]!.header.status, 20, 'the connection within the cap goes on');
   t.equal(proxy.stats.gauges.frame_buffer_bytes, 0, 'nothing is reserved once the frame is whole');
   const third = await rawConsumer(port);
   t.teardown(() => third.socket.destroy());
   third.socket.write(big);
-  await waitUntil(() => third.frames.length === 1, 'a later large call to be answered');
+  await eventually(() => third.frames.length === 1, 'a later large call to be answered');
   t.equal(third.frames[0]!.header.status, 20, 'the room is there again');
 });
 

@@ -4,7 +4,7 @@ import net from 'node:net';
 import t from 'tap';
 import { FrameDecoder, decodeErrorMessage, encodeRequest, encodeRequestBody, type Frame } from '@dubbo-mesh/protocol';
 import { DubboProxy, startProxyAdmin } from '@dubbo-mesh/proxy';
-import { FakeClock, USER_SERVICE, startTestProvider, waitUntil } from '@dubbo-mesh/test-support';
+import { FakeClock, USER_SERVICE, startTestProvider, eventually } from '@dubbo-mesh/test-support';
 import { buildConfig } from './fixtures/mesh.js';
 
 const request = encodeRequest(1n, encodeRequestBody({ path: USER_SERVICE, version: '1.0.0', method: 'getUser', parameterTypes: ['long'], arguments: [{ $class: 'long', $: 1 }] }));
@@ -31,9 +31,9 @@ t.test('a timeout whose retry the budget refused says so, not just "(1 attempt)"
     await provider.close();
   });
   socket.write(request);
-  await waitUntil(() => provider.requestCount === 1, 'the call to reach the provider');
+  await eventually(() => provider.requestCount === 1, 'the call to reach the provider');
   clock.advance(100);
-  await waitUntil(() => frames.length === 1, 'the local reply');
+  await eventually(() => frames.length === 1, 'the local reply');
   t.equal(frames[0]!.header.status, 31);
   t.match(decodeErrorMessage(frames[0]!.body), /within 100 ms \(1 attempt; not retried: the retry budget is spent \(retries may add 0% to calls, plus 0 a second\)\)$/);
   t.equal(proxy.stats.counters.upstream_rq_retry_budget_exhausted, 1);

@@ -3,7 +3,7 @@ import t from 'tap';
 import net from 'node:net';
 import { decodeErrorMessage, decodeFrame, encodeHeartbeatRequest, encodeRequest, encodeRequestBody, ResponseStatus } from '@dubbo-mesh/protocol';
 import { DubboProxy } from '@dubbo-mesh/proxy';
-import { USER_SERVICE, waitUntil } from '@dubbo-mesh/test-support';
+import { USER_SERVICE, eventually } from '@dubbo-mesh/test-support';
 import { startMesh, type Mesh } from './fixtures/mesh.js';
 import { userClient } from './fixtures/consumer.js';
 
@@ -101,7 +101,7 @@ t.test('a one-way call reaches the provider, also on a connection that is still 
   // The outbound proxy has no connection to the inbound proxy yet, nor the inbound proxy to the provider.
   socket.write(encodeRequest(1n, body, { twoWay: false }));
   socket.write(encodeRequest(2n, body, { twoWay: false }));
-  await waitUntil(() => instance.calls >= before + 2, 'both one-way calls to arrive');
+  await eventually(() => instance.calls >= before + 2, 'both one-way calls to arrive');
   t.equal(instance.calls - before, 2, 'both one-way calls arrived');
 });
 

@@ -3,7 +3,7 @@
 import t, { type Test } from 'tap';
 import net from 'node:net';
 import { FrameDecoder, encodeRequest, encodeRequestBody } from '@dubbo-mesh/protocol';
-import { USER_SERVICE, waitUntil } from '@dubbo-mesh/test-support';
+import { USER_SERVICE, eventually } from '@dubbo-mesh/test-support';
 import { startMesh, type Instance, type Mesh } from './fixtures/mesh.js';
 import { userClient, type UserClient } from './fixtures/consumer.js';
 
@@ -128,7 +128,7 @@ t.test('a provider\'s READONLY event reaches the outbound proxy, which stops sen
   const leaving = mesh.instances[0]!;
   leaving.provider.sendReadonly();
   const endpoint = () => mesh.outbound.clusters.allEndpoints().find((e) => e.id === leaving.inboundAddress)!;
-  await waitUntil(() => endpoint().readonly, 'the outbound proxy to mark the endpoint READONLY');
+  await eventually(() => endpoint().readonly, 'the outbound proxy to mark the endpoint READONLY');
   t.ok(endpoint().readonly, 'the inbound proxy forwarded READONLY and the outbound proxy marked the endpoint');
   const before = leaving.calls;
   const { errors } = await load([client], 200, 10);
@@ -156,7 +156,7 @@ t.test('a drain answers the calls in flight before it ends the connection', asyn
   const before = mesh.instances.reduce((sum, i) => sum + i.calls, 0);
   const calls = Promise.all(Array.from({ length: 9 }, (_, i) => client.getUser(i)));
   // Every call is in flight at its provider before the drains begin.
-  await waitUntil(() => mesh.instances.reduce((sum, i) => sum + i.calls, 0) === before + 9, 'the nine calls to reach their providers');
+  await eventually(() => mesh.instances.reduce((sum, i) => sum + i.calls, 0) === before + 9, 'the nine calls to reach their providers');
   const stopped = await Promise.all(mesh.instances.map((i) => i.inbound.stop(2000)));
   const results = await calls;
   t.same(results.map((r) => r.err?.message ?? null), Array(9).fill(null), 'every call in flight got its answer');
@@ -180,7 +180,7 @@ t.test('a call sent on a connection whose drain has ended is not executed (its a
   await Promise.all([a, b].map((socket) => new Promise((resolve) => socket.once('connect', resolve))));
   instance.delayMs = 400;
   a.write(encodeRequest(1n, body));
-  await waitUntil(() => instance.calls === 1, "A's call to reach the provider");
+  await eventually(() => instance.calls === 1, "A's call to reach the provider");
   const bEnded = new Promise((resolve) => b.once('end', resolve));
   const stopped = mesh.outbound.stop(2000);
   await bEnded;
@@ -188,7 +188,7 @@ t.test('a call sent on a connection whose drain has ended is not executed (its a
   t.equal(mesh.outbound.stats.gauges.downstream_cx_active, 2, 'A and B are both still open at the proxy');
   b.write(encodeRequest(2n, body));
   // The positive signal: the proxy closes its side of B when the late call arrives, instead of executing it.
-  await waitUntil(() => mesh.outbound.stats.gauges.downstream_cx_active === 1, 'the proxy to close B');
+  await eventually(() => mesh.outbound.stats.gauges.downstream_cx_active === 1, 'the proxy to close B');
   t.equal(instance.calls, before, 'the late call was not forwarded');
   t.equal(await stopped, true, 'A\'s call was answered and the drain finished');
   a.destroy();
@@ -212,7 +212,7 @@ t.test('a one-way call that fails gets no local reply (its consumer waits for no
   socket.write(encodeRequest(2n, body));
   // A third call after them is the positive signal: once it is answered, any answer to the first would have come.
   socket.write(encodeRequest(3n, body));
-  await waitUntil(() => ids.length >= 2, 'the answers to the two-way calls');
+  await eventually(() => ids.length >= 2, 'the answers to the two-way calls');
   t.same(ids, [2n, 3n], 'only the two-way calls are answered (60, service not found)');
   t.equal(mesh.outbound.stats.counters.local_response_service_not_found, 3, 'all three are counted');
 });

@@ -7,7 +7,7 @@ import {
   CONNECT_BACKOFF_BASE_MS, CONNECT_BACKOFF_MAX_MS, DubboProxy, ProxyErrorCode, ProxyStats, UpstreamEndpoint, type ProxyError, type UpstreamCall,
 } from '@dubbo-mesh/proxy';
 import { encodeRequest, encodeRequestBody } from '@dubbo-mesh/protocol';
-import { FakeClock, USER_SERVICE, startTestProvider, waitUntil } from '@dubbo-mesh/test-support';
+import { FakeClock, USER_SERVICE, startTestProvider, eventually } from '@dubbo-mesh/test-support';
 import { buildConfig } from './fixtures/mesh.js';
 import { userClient } from './fixtures/consumer.js';
 
@@ -179,17 +179,17 @@ t.test('a failed extra connection does not take an endpoint with a working conne
   const answers: boolean[] = [];
   const send = () => endpoint.send(encodeRequest(1n, body), { upstreamId: 0, onResponse: () => answers.push(true), onError: () => answers.push(false) });
   send();
-  await waitUntil(() => held.length === 1, 'the first call to reach the provider');
+  await eventually(() => held.length === 1, 'the first call to reach the provider');
   // The provider stops accepting: its open connection still works, a new one is refused.
   await provider.stopAccepting();
   send(); // the first connection is busy: a second is dialled, and refused
-  await waitUntil(() => stats.counters.upstream_cx_connect_fail === 1, 'the extra connection to fail');
+  await eventually(() => stats.counters.upstream_cx_connect_fail === 1, 'the extra connection to fail');
   t.equal(endpoint.backingOff, true, 'dialling backs off');
   t.equal(endpoint.available, true, 'but the endpoint keeps taking calls over its open connection');
   send();
-  await waitUntil(() => held.length === 2, 'the later call to arrive over the open connection');
+  await eventually(() => held.length === 2, 'the later call to arrive over the open connection');
   t.equal(stats.counters.upstream_cx_total, 2, 'no dial while backing off');
   while (held.length > 0) held.shift()!();
-  await waitUntil(() => answers.length === 3, 'the answers');
+  await eventually(() => answers.length === 3, 'the answers');
   t.equal(answers.filter((a) => a).length, 2, 'the calls on the open connection are answered; the one queued on the refused dial failed (a proxy retries it)');
 });

@@ -3,7 +3,7 @@
 import t from 'tap';
 import net from 'node:net';
 import { SLAB_SIZE, WriteBuffer } from '@dubbo-mesh/proxy';
-import { seededRandom, waitUntil } from '@dubbo-mesh/test-support';
+import { seededRandom, eventually } from '@dubbo-mesh/test-support';
 
 async function socketPair(): Promise<{ writer: net.Socket; reader: net.Socket; close(): Promise<void> }> {
   let accepted!: (socket: net.Socket) => void;
@@ -64,7 +64,7 @@ t.test('bursts of frames of every size arrive whole and in order, with a reader 
   }
   reader.resume();
   t.ok(stalledUntil < 5000, `the socket buffered writes from burst ${stalledUntil - 30} on`);
-  await waitUntil(() => receivedBytes >= sentBytes, 'every byte to arrive');
+  await eventually(() => receivedBytes >= sentBytes, 'every byte to arrive');
   t.equal(receivedBytes, sentBytes, `${(sentBytes / 2 ** 20).toFixed(1)} MiB in ${sent.length} frames arrived`);
   t.ok(Buffer.concat(received).equals(Buffer.concat(sent)), 'byte for byte, in order');
 });
