@@ -67,6 +67,9 @@ export class SnapshotSinks {
   publish(snapshot: Snapshot): void {
     this.latest = snapshot;
     for (const state of [...this.states]) {
+      // A sink published again from inside its own call: that newer publish has told (or
+      // queued) every sink already; telling the rest this older one now would end them on it.
+      if (this.latest !== snapshot) return;
       if (state.busy) state.pending = snapshot;
       else this.deliver(state, snapshot);
     }
@@ -81,33 +84,46 @@ export class SnapshotSinks {
   }
 
   private deliver(state: SinkState, snapshot: Snapshot): void {
-    let result: void | Promise<void>;
+    // Busy from the start of the call: a publish made from inside the sink waits as pending,
+    // so every sink sees snapshots in the order they were published.
+    state.busy = true;
+    let result: unknown;
     try {
       result = state.sink.onPublished(snapshot, state.accepted);
     } catch (error) {
       this.fail(state.sink, snapshot, error);
+      this.settle(state);
       return;
     }
     if (!isPromiseLike(result)) {
       state.accepted = snapshot;
+      this.settle(state);
       return;
     }
-    state.busy = true;
-    const done = () => {
-      state.busy = false;
-      const next = state.pending;
-      state.pending = undefined;
-      if (next !== undefined && !state.removed) this.deliver(state, next);
-    };
-    result.then(
+    const settle = () => this.settle(state);
+    // Promise.resolve never throws: a thenable whose `then` throws becomes a rejection.
+    Promise.resolve(result).then(
       () => {
         state.accepted = snapshot;
       },
       (error: unknown) => this.fail(state.sink, snapshot, error),
-    ).then(done, done);
+    ).then(settle, settle);
+  }
+
+  /** The sink's call is over: tell it the newest snapshot published meanwhile, if any. */
+  private settle(state: SinkState): void {
+    state.busy = false;
+    const next = state.pending;
+    state.pending = undefined;
+    if (next !== undefined && !state.removed) this.deliver(state, next);
   }
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<void> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+  if (typeof value !== 'object' || value === null) return false;
+  try {
+    return typeof (value as { then?: unknown }).then === 'function';
+  } catch {
+    return true; // a `then` getter that throws: Promise.resolve turns it into a rejection
+  }
 }

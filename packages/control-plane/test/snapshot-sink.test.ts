@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import t from 'tap';
 import { validateResource, type LocatedResource } from '@dubbo-mesh/config';
 import { ControlPlane, Snapshot, SnapshotSinks, type ConfigSource, type SnapshotSink, type SourceState } from '@dubbo-mesh/control-plane';
+import { eventually } from '@dubbo-mesh/test-support';
 
 function service(name: string, port = 20880): LocatedResource {
   const raw = { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboService', metadata: { name }, spec: { interfaces: [`org.example.${name}`], endpoints: [{ address: `127.0.0.1:${port}` }] } };
@@ -214,4 +215,45 @@ t.test('a control plane tells its sinks of each snapshot after publishing it; a 
     `snapshot sink registry-exporter failed on snapshot ${second.version}; publishing goes on`,
   ]);
   t.equal(errors[0]!.fields?.error, 'connection refused');
+});
+
+t.test('a sink that publishes again from inside its call: every sink sees the snapshots in order and ends on the newest', async (t) => {
+  const sinks = new SnapshotSinks(() => {});
+  const [s1, s2, s3] = [snapshot(20001), snapshot(20002), snapshot(20003)];
+  let again = true;
+  const a = recordingSink('a', () => {
+    if (again) {
+      again = false;
+      sinks.publish(s2);
+    }
+  });
+  const b = recordingSink('b');
+  sinks.add(a.sink);
+  sinks.add(b.sink);
+  sinks.publish(s1);
+  t.same(a.calls.map((c) => c.version), [s1.version, s2.version], 'a: s1, then s2 once its call is over');
+  t.same(b.calls.map((c) => c.version), [s2.version], 'b: only the newest (s1 was superseded before its turn)');
+  sinks.publish(s3);
+  t.equal(a.calls.at(-1)!.previous, s2.version, "a's previous is the newest it accepted");
+  t.equal(b.calls.at(-1)!.previous, s2.version);
+});
+
+t.test('a sink answering a thenable whose `then` throws is a failure like a rejection; publish never throws', async (t) => {
+  const failures: string[] = [];
+  const sinks = new SnapshotSinks((sink, _snapshot, error) => failures.push(`${sink.name}: ${(error as Error).message}`));
+  const s1 = snapshot(20001);
+  const s2 = snapshot(20002);
+  const thenThrows = { then() { throw new Error('then threw'); } };
+  const getterThrows = Object.defineProperty({}, 'then', { get() { throw new Error('getter threw'); } });
+  const answers: unknown[] = [thenThrows, getterThrows];
+  sinks.add({ name: 'weird', onPublished: () => answers.shift() as void });
+  const after = recordingSink('after');
+  sinks.add(after.sink);
+  t.doesNotThrow(() => sinks.publish(s1));
+  await after.told(1);
+  await eventually(() => failures.length === 1, 'the first failure');
+  t.doesNotThrow(() => sinks.publish(s2));
+  await eventually(() => failures.length === 2, 'the second failure');
+  t.same(failures, ['weird: then threw', 'weird: getter threw']);
+  t.equal(after.calls.at(-1)!.version, s2.version, 'the other sink is told regardless');
 });
