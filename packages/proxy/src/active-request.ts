@@ -159,6 +159,10 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
   private readonly timeoutMs: number;
   /** The call as filters see it, with its filter state: only when a filter or narrowing applies. */
   private call: ActiveFilterCall | undefined;
+  /** Tokens of filter awaits handed out so far. */
+  private awaitTokens = 0;
+  /** The token of the filter await pending, 0 when none is. */
+  private awaiting = 0;
 
   constructor(
     private readonly downstream: DownstreamConnection,
@@ -258,26 +262,45 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
 
   /**
    * A filter's phase returned a promise: the call waits for it under the route timeout, and
-   * ends at once if its consumer disconnects meanwhile.
+   * ends at once if its consumer disconnects meanwhile. Each await has its own token, set
+   * before `then` is called: a thenable may settle inside `then` (the settle is used at
+   * once), and a settle whose token is no longer current (a thenable calling back twice, or
+   * after the call moved on) is ignored.
    */
   private awaitFilter(filter: ProxyFilter, index: number, phase: 'request' | 'response', promise: PromiseLike<FilterOutcome>): void {
-    // Handlers first, whatever happens next: a rejection is never left unhandled.
-    promise.then(
-      (outcome) => this.onFilterSettled(filter, index, phase, outcome, undefined, false),
-      (error: unknown) => this.onFilterSettled(filter, index, phase, undefined, error, true),
-    );
-    if (!this.downstream.park(this)) return this.onDownstreamClosed();
     const call = this.call!;
+    const token = ++this.awaitTokens;
+    this.awaiting = token;
     call.pendingFilter = filter;
     call.pendingPhase = phase;
+    if (!this.downstream.park(this)) this.onDownstreamClosed();
     // The request phase counts from the call's start; the response phase gets what is left of its try.
-    const since = phase === 'request' ? this.startedAt : this.attemptStartedAt;
-    this.context.timeouts.add(this, Math.max(1, this.timeoutMs - (this.context.clock.now() - since)));
+    else this.context.timeouts.add(this, this.remainingMs(phase === 'request' ? this.startedAt : this.attemptStartedAt, this.context.clock.now()));
+    // Handlers whatever happened above: a rejection is never left unhandled.
+    try {
+      promise.then(
+        (outcome) => this.onFilterSettled(token, filter, index, phase, outcome, undefined, false),
+        (error: unknown) => this.onFilterSettled(token, filter, index, phase, undefined, error, true),
+      );
+    } catch (error) {
+      // A thenable whose then() throws: the phase failed (unless it settled first).
+      this.onFilterSettled(token, filter, index, phase, undefined, error, true);
+    }
   }
 
-  private onFilterSettled(filter: ProxyFilter, index: number, phase: 'request' | 'response', outcome: unknown, error: unknown, failed: boolean): void {
+  /**
+   * What is left at `now` of the route timeout counted from `since`, rounded up to a whole
+   * millisecond: calls with the same timeout then share a few timeout lists instead of one
+   * each per fraction of a millisecond of the clock.
+   */
+  private remainingMs(since: number, now: number): number {
+    return Math.max(1, Math.ceil(this.timeoutMs - (now - since)));
+  }
+
+  private onFilterSettled(token: number, filter: ProxyFilter, index: number, phase: 'request' | 'response', outcome: unknown, error: unknown, failed: boolean): void {
+    if (this.done || token !== this.awaiting) return;
     const call = this.call!;
-    if (this.done || call.pendingFilter !== filter) return;
+    this.awaiting = 0;
     call.pendingFilter = undefined;
     call.pendingPhase = undefined;
     this.context.timeouts.cancel(this);
@@ -305,6 +328,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
   onDownstreamClosed(): void {
     if (this.done) return;
     const call = this.call!;
+    this.awaiting = 0;
     call.pendingFilter = undefined;
     call.pendingPhase = undefined;
     call.response = undefined;
@@ -405,7 +429,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
       return;
     }
     // After filters, the first try gets what is left of the route timeout.
-    this.context.timeouts.add(this, attempt === 1 && this.call !== undefined ? Math.max(1, this.timeoutMs - (this.attemptStartedAt - this.startedAt)) : this.timeoutMs);
+    this.context.timeouts.add(this, attempt === 1 && this.call !== undefined ? this.remainingMs(this.startedAt, this.attemptStartedAt) : this.timeoutMs);
   }
 
   /** Undo the in-flight accounting of the current attempt. */
@@ -475,6 +499,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
       // A filter still pending when the route timeout passes: the call is answered 31, and
       // whatever the filter says later is ignored.
       const phase = call!.pendingPhase;
+      this.awaiting = 0;
       call!.pendingFilter = undefined;
       call!.pendingPhase = undefined;
       call!.response = undefined;

@@ -39,6 +39,11 @@ export class TimeoutQueue {
     return this.size;
   }
 
+  /** Lists in use, one per distinct duration waiting (what `fire` walks): for tests and diagnostics. */
+  get listCount(): number {
+    return this.lists.size;
+  }
+
   /** Expire `entry` `durationMs` from now. An entry already queued is moved. */
   add(entry: TimeoutEntry, requestedMs: number): void {
     if (entry.timeoutList !== undefined) this.cancel(entry);

@@ -308,6 +308,112 @@ t.test('a pending filter obeys the route timeout: answered 31 naming it, nothing
   t.equal(s.proxy.stats.counters.local_response_timeout, 1);
 });
 
+t.test('calls waiting on an async filter share a few timeout lists, whatever fraction of a millisecond they reached it at', async (t) => {
+  const clock = new FakeClock();
+  const firstGates = new Map<number, () => void>();
+  let secondCalls = 0;
+  const never = new Promise<FilterOutcome>(() => {});
+  const first: ProxyFilter = {
+    name: 'first',
+    onRequest: (call) => new Promise<FilterOutcome>((resolve) => firstGates.set(Number(call.attachment('k')), () => resolve(undefined))),
+  };
+  const second: ProxyFilter = { name: 'second', onRequest: () => { secondCalls += 1; return never; } };
+  const s = await setup(t, { filters: [first, second], clock, defaultTimeoutMs: 5000 });
+  const consumer = new RawConsumer(s.port);
+  t.teardown(() => consumer.close());
+  const calls = 40;
+  for (let k = 0; k < calls; k++) consumer.send(BigInt(k + 1), 1, { k });
+  await eventually(() => firstGates.size === calls, 'every call at the first filter');
+  // Each call reaches the second filter a different fraction of a millisecond after it started.
+  for (let k = 0; k < calls; k++) {
+    clock.advance(0.013);
+    firstGates.get(k)!();
+    await eventually(() => secondCalls === k + 1, `call ${k} at the second filter`, 5000);
+  }
+  const timeouts = (s.proxy as unknown as { context: { timeouts: { pending: number; listCount: number } } }).context.timeouts;
+  t.equal(timeouts.pending, calls, 'every call waits under its route timeout');
+  t.ok(timeouts.listCount <= 2, `${calls} calls share ${timeouts.listCount} timeout list(s), not one each`);
+});
+
+t.test('a thenable that settles inside then() is not lost: its reply, or going on, happens at once', async (t) => {
+  const clock = new FakeClock(); // the route timeout never passes unless the test says so
+  const syncThenable: ProxyFilter = {
+    name: 'sync-thenable',
+    onRequest: (call) => ({
+      then(resolve: (value: FilterOutcome) => void) {
+        resolve(call.attachment('mode') === 'deny' ? { status: ResponseStatus.SERVICE_ERROR, message: 'denied' } : undefined);
+      },
+    }) as PromiseLike<FilterOutcome>,
+  };
+  const throwingThen: ProxyFilter = {
+    name: 'throwing-then',
+    onRequest: (call) => ({
+      then() {
+        if (call.attachment('mode') === 'throw') throw new Error('then() threw');
+        return undefined;
+      },
+    }) as unknown as PromiseLike<FilterOutcome>,
+  };
+  const s = await setup(t, { filters: [syncThenable], clock, defaultTimeoutMs: 500 });
+  const consumer = new RawConsumer(s.port);
+  t.teardown(() => consumer.close());
+  consumer.send(1n, 1, { mode: 'deny' });
+  await eventually(() => consumer.frames.length === 1, 'the local reply', 5000);
+  t.equal(status(consumer.frames[0]!), ResponseStatus.SERVICE_ERROR);
+  t.equal(decodeErrorMessage(consumer.frames[0]!.body), 'dubbo-mesh [DM_ERR_FILTER_REPLY]: sync-thenable: denied');
+  consumer.send(2n, 1, {});
+  await eventually(() => consumer.frames.length === 2, 'the answer', 5000);
+  t.equal(status(consumer.frames[1]!), ResponseStatus.OK, 'settled with nothing: the call went on');
+  s.proxy.setFilterChain({ filters: [throwingThen] });
+  consumer.send(3n, 1, { mode: 'throw' });
+  await eventually(() => consumer.frames.length === 3, 'the failure', 5000);
+  t.equal(decodeErrorMessage(consumer.frames[2]!.body), 'dubbo-mesh [DM_ERR_FILTER_FAILED]: filter throwing-then failed: then() threw');
+  t.equal(s.proxy.stats.gauges.request_active, 0);
+  t.equal(allReceived(s).length, 1);
+});
+
+t.test('a thenable that calls back twice: the second settle is ignored, the call goes upstream once', async (t) => {
+  let again: (() => void) | undefined;
+  let twice: (() => void) | undefined;
+  const responseGate = deferred<FilterOutcome>();
+  let responsePhases = 0;
+  const filter: ProxyFilter = {
+    name: 'twice',
+    onRequest: () => ({
+      then(resolve: (value: FilterOutcome) => void) {
+        setImmediate(() => resolve(undefined));
+        again = () => resolve(undefined);
+      },
+    }) as PromiseLike<FilterOutcome>,
+    onResponse: () => { responsePhases += 1; return responseGate.promise; },
+  };
+  const s = await setup(t, { filters: [filter] });
+  const consumer = new RawConsumer(s.port);
+  t.teardown(() => consumer.close());
+  consumer.send(1n, 1, {});
+  await eventually(() => responsePhases === 1, 'the response phase pending', 5000);
+  // The request phase's thenable calls back a second time while the response phase is pending.
+  again!();
+  // And a second call's thenable calls back twice at once, before its first settle is used.
+  const doubleCall: ProxyFilter = {
+    name: 'double',
+    onRequest: () => ({ then(resolve: (value: FilterOutcome) => void) { twice = () => resolve(undefined); setImmediate(() => { twice!(); twice!(); }); } }) as PromiseLike<FilterOutcome>,
+  };
+  await new Promise((resolve) => setImmediate(resolve));
+  responseGate.resolve(undefined);
+  await eventually(() => consumer.frames.length === 1, 'the answer', 5000);
+  s.proxy.setFilterChain({ filters: [doubleCall] });
+  consumer.send(2n, 2, {});
+  await eventually(() => consumer.frames.length === 2, 'the second answer', 5000);
+  // Had a second settle gone on, its copy would now be on the wire: one more call flushes it.
+  consumer.send(3n, 3, {});
+  await eventually(() => consumer.frames.length === 3, 'the third answer', 5000);
+  t.same(consumer.frames.map((frame) => [frame.header.requestId, status(frame)]), [[1n, 20], [2n, 20], [3n, 20]]);
+  t.equal(allReceived(s).length, 3, 'each call went upstream once');
+  t.equal(s.proxy.stats.counters.response, 3);
+  t.equal(s.proxy.stats.gauges.request_active, 0);
+});
+
 t.test('a consumer that disconnects while its filter is pending: the call ends, nothing is sent either way', async (t) => {
   const gate = deferred<FilterOutcome>();
   let called = 0;
