@@ -17,14 +17,24 @@ export const NARROWED_PICKERS_LIMIT = 64;
 interface NarrowedPicker {
   /** The set, in the cluster's member order. */
   readonly members: readonly ClusterMember[];
-  /** The array a narrowing returned for it last (a narrowing that returns the same array is matched without a key). */
-  source: readonly ClusterMember[];
+  /** Their indexes in the cluster's members, ascending. */
+  readonly indexes: readonly number[];
+  /** {@link mixIndex} summed over `indexes`: the cache key (verified against the members, so a collision costs a comparison, never a wrong set). */
+  readonly hash: number;
   picker: Picker | undefined;
   /** Why none of the set is available, when `picker` is undefined. */
   reason: string | undefined;
   epoch: number;
 }
 
+/** A well-spread 32-bit value of a member index (a Murmur3-style finaliser); summed, it keys a set whatever the order it is given in. */
+function mixIndex(index: number): number {
+  let x = Math.imul(index + 1, 0x9e3779b1);
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  return x;
+}
 
 /**
  * The endpoints of one service (or one subset of it), its load balancer and its circuit
@@ -37,9 +47,14 @@ export class Cluster {
   private pickerEpoch = -1;
   /** Pickers built (whole cluster and narrowed sets): for tests and `/clusters`, a measure of rebuilds. */
   pickerBuilds = 0;
-  private narrowed: Map<number | string, NarrowedPicker> | undefined;
+  /** Narrowed sets by hash (a list: sets whose hashes collide share a key). */
+  private narrowed: Map<number, NarrowedPicker[]> | undefined;
+  private narrowedCount = 0;
   private lastNarrowed: NarrowedPicker | undefined;
   private memberIndex: Map<ClusterMember, number> | undefined;
+  /** Per member index, the stamp of the last `pickAmong` that was given it: the set given, with no allocation per call. */
+  private marks: Uint32Array | undefined;
+  private stamp = 0;
 
   constructor(
     /** `namespace/service` or `namespace/service/subset`. */
@@ -90,25 +105,35 @@ export class Cluster {
 
   /**
    * Pick among `members`, a subset of this cluster's members an endpoint narrowing kept
-   * (members of other clusters are ignored). The picker over the available ones of the set
-   * is built once per distinct set and availability epoch, and kept: a narrowing that keeps
-   * the same set call after call builds no picker per call. The set is recognised by the
-   * array itself when the narrowing returns the same one, else by which members it holds.
+   * (members of other clusters are ignored, a member given twice counts once, order does not
+   * matter). The picker over the available ones of the set is built once per distinct set
+   * and availability epoch, and kept: a narrowing that keeps the same set call after call
+   * builds no picker per call. The set is recognised by the members the array holds now,
+   * never by the array itself (a narrowing may refill one array call after call): one pass
+   * over it marks their indexes and sums a hash of them, with no allocation, and a cached
+   * set matches when its members are exactly those marked.
    */
   pickAmong(members: readonly ClusterMember[], context: PickContext, epoch: number): ClusterMember | string {
     if (members === this.members) return this.pick(context, epoch);
+    const index = (this.memberIndex ??= new Map(this.members.map((member, i) => [member, i])));
+    const marks = (this.marks ??= new Uint32Array(this.members.length));
+    if (this.stamp === 0xffffffff) {
+      marks.fill(0);
+      this.stamp = 0;
+    }
+    const stamp = ++this.stamp;
+    let distinct = 0;
+    let hash = 0;
+    for (let k = 0; k < members.length; k++) {
+      const i = index.get(members[k]!);
+      if (i === undefined || marks[i] === stamp) continue;
+      marks[i] = stamp;
+      distinct += 1;
+      hash = (hash + mixIndex(i)) | 0;
+    }
     let entry = this.lastNarrowed;
-    if (entry === undefined || entry.source !== members) {
-      const key = this.setKey(members);
-      const cache = (this.narrowed ??= new Map());
-      entry = cache.get(key);
-      if (entry === undefined) {
-        if (cache.size >= NARROWED_PICKERS_LIMIT) cache.clear();
-        const kept = new Set(members);
-        entry = { members: this.members.filter((member) => kept.has(member)), source: members, picker: undefined, reason: undefined, epoch: -1 };
-        cache.set(key, entry);
-      }
-      entry.source = members;
+    if (entry === undefined || entry.hash !== hash || !holdsMarked(entry, distinct, marks, stamp)) {
+      entry = this.findNarrowed(hash, distinct, marks, stamp) ?? this.addNarrowed(hash, marks, stamp);
       this.lastNarrowed = entry;
     }
     if (entry.epoch !== epoch) {
@@ -124,23 +149,34 @@ export class Cluster {
     return result.type === 'complete' ? (result.endpoint as ClusterMember) : result.reason;
   }
 
-  /** A key of a subset of the members: a bit mask of their indexes for up to 31 members (no string built), else their indexes joined. */
-  private setKey(members: readonly ClusterMember[]): number | string {
-    const index = (this.memberIndex ??= new Map(this.members.map((member, i) => [member, i])));
-    if (this.members.length <= 31) {
-      let mask = 0;
-      for (const member of members) {
-        const i = index.get(member);
-        if (i !== undefined) mask |= 1 << i;
-      }
-      return mask;
+  /** The cached set whose members are exactly those marked with `stamp`. */
+  private findNarrowed(hash: number, distinct: number, marks: Uint32Array, stamp: number): NarrowedPicker | undefined {
+    const candidates = this.narrowed?.get(hash);
+    if (candidates === undefined) return undefined;
+    for (const candidate of candidates) if (holdsMarked(candidate, distinct, marks, stamp)) return candidate;
+    return undefined;
+  }
+
+  /** Cache the set of the members marked with `stamp` (a cache past its limit starts over). */
+  private addNarrowed(hash: number, marks: Uint32Array, stamp: number): NarrowedPicker {
+    const cache = (this.narrowed ??= new Map());
+    if (this.narrowedCount >= NARROWED_PICKERS_LIMIT) {
+      cache.clear();
+      this.narrowedCount = 0;
     }
     const indexes: number[] = [];
-    for (const member of members) {
-      const i = index.get(member);
-      if (i !== undefined) indexes.push(i);
+    const members: ClusterMember[] = [];
+    for (let i = 0; i < marks.length; i++) {
+      if (marks[i] !== stamp) continue;
+      indexes.push(i);
+      members.push(this.members[i]!);
     }
-    return indexes.sort((a, b) => a - b).join(',');
+    const entry: NarrowedPicker = { members, indexes, hash, picker: undefined, reason: undefined, epoch: -1 };
+    const list = cache.get(hash);
+    if (list === undefined) cache.set(hash, [entry]);
+    else list.push(entry);
+    this.narrowedCount += 1;
+    return entry;
   }
 
   /** Why no member (of the cluster, or of a narrowed set) takes calls, naming the first few and their causes. */
@@ -150,4 +186,12 @@ export class Cluster {
     const more = members.length > 3 ? `; and ${members.length - 3} more` : '';
     return `all ${members.length} endpoint${members.length === 1 ? ' is' : 's are'} unavailable (${reasons.join('; ')}${more})`;
   }
+}
+
+/** Whether `entry`'s members are exactly the `distinct` members marked with `stamp`. */
+function holdsMarked(entry: NarrowedPicker, distinct: number, marks: Uint32Array, stamp: number): boolean {
+  const indexes = entry.indexes;
+  if (indexes.length !== distinct) return false;
+  for (let k = 0; k < indexes.length; k++) if (marks[indexes[k]!] !== stamp) return false;
+  return true;
 }

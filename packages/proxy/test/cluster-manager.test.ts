@@ -88,3 +88,33 @@ t.test('pickAmong keeps at most NARROWED_PICKERS_LIMIT sets', async (t) => {
   cluster.pickAmong(subsets[0]!, {}, manager.epoch);
   t.equal(cluster.pickerBuilds, builds + 1, 'the oldest went when the cache started over');
 });
+
+t.test('pickAmong recognises a set by its members, not by the array: a narrowing may refill one scratch array', async (t) => {
+  for (const size of [3, 40]) {
+    const manager = new ClusterManager({ maxPayload: 1 << 20, heartbeatIntervalMs: 60_000, stats: new ProxyStats(), removedEndpointGraceMs: 0 });
+    t.teardown(() => manager.close());
+    manager.apply(new RoutingTable(config(Object.fromEntries(Array.from({ length: size }, (_, i) => [`127.0.0.1:${4000 + i}`, i % 2 === 0 ? 'v1' : 'v2']))), 'a'));
+    const cluster = manager.clusterOf({ serviceId: 'default/svc', subset: undefined })!;
+    const byId = (port: number) => cluster.members.find((member) => member.id === `127.0.0.1:${port}`)!;
+    const scratch: ClusterMember[] = [];
+    const narrow = (...ports: number[]) => {
+      scratch.length = 0;
+      for (const port of ports) scratch.push(byId(port));
+      return scratch;
+    };
+    const pick = (members: readonly ClusterMember[]) => {
+      const picked = cluster.pickAmong(members, {}, manager.epoch);
+      return typeof picked === 'string' ? picked : picked.id;
+    };
+    t.same([pick(narrow(4000)), pick(narrow(4002)), pick(narrow(4002)), pick(narrow(4000))], ['127.0.0.1:4000', '127.0.0.1:4002', '127.0.0.1:4002', '127.0.0.1:4000'], `${size} members: each pick from the set the scratch array holds now`);
+    const picked = new Set<string>();
+    for (let i = 0; i < 10; i++) picked.add(pick(narrow(4000, 4001)));
+    t.same([...picked].sort(), ['127.0.0.1:4000', '127.0.0.1:4001'], `${size} members: a grown scratch array`);
+    t.equal(pick(narrow(4001)), '127.0.0.1:4001', `${size} members: shrunk again`);
+    t.equal(pick(narrow(4002, 4002)), '127.0.0.1:4002', `${size} members: a member given twice counts once`);
+    const builds = cluster.pickerBuilds;
+    for (let i = 0; i < 20; i++) pick(cluster.members.filter((member) => member.labels.version === 'v1'));
+    for (let i = 0; i < 20; i++) pick(narrow(4000));
+    t.equal(cluster.pickerBuilds, builds + 1, `${size} members: sets seen before build nothing; a new one (v1) builds once for 20 new arrays`);
+  }
+});
