@@ -1,4 +1,4 @@
-import { ConfigUnreadableError, ControlPlaneListenError, StartConfigInvalidError, startControlPlaneApp } from '@dubbo-mesh/control-plane';
+import { AdminPageError, ConfigUnreadableError, ControlPlaneListenError, StartConfigInvalidError, startControlPlaneApp } from '@dubbo-mesh/control-plane';
 import { EXIT_UNAVAILABLE } from './exit-codes.js';
 import { UsageError, addressFlag, defineFlags, logLevelFlag, parseFlags } from './flags.js';
 import { createLogger } from './logging.js';
@@ -35,6 +35,7 @@ export async function runControlPlaneCommand(argv: readonly string[]): Promise<n
     app = await startControlPlaneApp({ configPaths, grpc, admin, logger });
   } catch (error) {
     if (error instanceof ConfigUnreadableError) throw fileFailure('control-plane', 'config', error.path, error.cause);
+    if (error instanceof AdminPageError) throw new StartUpError(`dubbo-mesh control-plane: the admin API cannot serve its web page (is the installation complete?): ${error.message}`);
     if (error instanceof ControlPlaneListenError) throw listenFailure('control-plane', error.listener, error.address, error.cause);
     if (error instanceof StartConfigInvalidError) {
       const count = `${error.errors.length} error${error.errors.length === 1 ? '' : 's'}`;

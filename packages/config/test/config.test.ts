@@ -218,3 +218,19 @@ t.test('a document yaml cannot turn into data (an alias bomb) is an error of tha
   t.equal(parsed!.errors.length, 1);
   t.match(parsed!.errors[0], /^mesh\.yaml:[67]:\d+: Excessive alias count/, 'where the document begins');
 });
+
+t.test('a duration with surrounding whitespace (a YAML block scalar gives "2s\\n") and a status of any value are accepted, as before', async (t) => {
+  const route = (timeout: string, status?: unknown) => validateResource({
+    apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboRoute', metadata: { name: 'r' }, ...(status === undefined ? {} : { status }),
+    spec: { hosts: ['org.example.S'], routes: [{ destinations: [{ service: 's' }], timeout }] },
+  });
+  for (const text of ['2s\n', ' 2s ', '\t2s\r\n']) {
+    const result = route(text);
+    t.ok(result.valid, JSON.stringify(text));
+    if (result.valid && result.result.kind === 'DubboRoute') t.equal(result.result.routes[0]!.timeoutMs, 2000);
+  }
+  t.notOk(route('2 s').valid, 'whitespace inside is still an error');
+  for (const status of [null, 'x', [], { conditions: [] }]) t.ok(route('1s', status).valid, `status ${JSON.stringify(status)}`);
+  const fromYaml = parseMeshYaml('apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboRoute\nmetadata: {name: r}\nstatus:\nspec:\n  hosts: [org.example.S]\n  routes:\n    - destinations: [{service: s}]\n      timeout: |\n        2s\n', 'route.yaml');
+  t.same(fromYaml.errors, [], 'a block-scalar timeout and an empty status: line');
+});

@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AdminPageError } from './errors.js';
 
 /**
  * The folder of the admin page's files: `web/` beside this package's `src/` and `dist/`,
@@ -58,7 +59,7 @@ export async function registerAdminPage(server: FastifyInstance, options: AdminP
   const directory = options.directory ?? ADMIN_PAGE_DIRECTORY;
   const files = await readPageFiles(directory);
   const index = files.get('index.html');
-  if (index === undefined) throw new Error(`admin page: ${path.join(directory, 'index.html')} is missing`);
+  if (index === undefined) throw new AdminPageError(`admin page: ${path.join(directory, 'index.html')} is missing`);
   server.get('/', (request, reply) => sendPageFile(request, reply, index));
   for (const [name, file] of files) {
     if (name === 'index.html') continue;
@@ -71,7 +72,7 @@ async function readPageFiles(directory: string): Promise<Map<string, PageFile>> 
   try {
     entries = await readdir(directory, { withFileTypes: true });
   } catch (error) {
-    throw new Error(`admin page: cannot read ${directory}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+    throw new AdminPageError(`admin page: cannot read ${directory}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
   }
   const files = new Map<string, PageFile>();
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {

@@ -5,6 +5,7 @@ import { access, constants } from 'node:fs/promises';
 import { startControlPlaneAdmin } from './admin.js';
 import { ControlPlane } from './control-plane.js';
 import type { FileSourceOptions } from './file-source.js';
+import { AdminPageError } from './errors.js';
 
 /** Stable codes of the control-plane application's start-up failures. */
 export const ControlPlaneAppErrorCode = {
@@ -118,6 +119,8 @@ export async function startControlPlaneApp(options: ControlPlaneAppOptions): Pro
     adminServer = await startControlPlaneAdmin(controlPlane, admin.host, admin.port);
   } catch (error) {
     await controlPlane.stop().catch(() => {});
+    // A broken installation (the web page's files) is not the --admin address's fault.
+    if (error instanceof AdminPageError) throw error;
     throw new ControlPlaneListenError('admin', admin, error);
   }
   logger.info({ grpc: `${grpc.host}:${grpcPort}`, admin: `${admin.host}:${adminServer.port}`, version: controlPlane.snapshot.version }, 'control plane ready');

@@ -16,3 +16,16 @@ export class ListenError extends Error {
     this.code = code ?? 'DM_ERR_LISTEN';
   }
 }
+
+/**
+ * The admin web page's files cannot be served (a broken installation: the package's `web/`
+ * folder is missing or unreadable). Not a listen failure: no flag of the user's is at fault.
+ */
+export class AdminPageError extends Error {
+  readonly code = 'DM_ERR_ADMIN_PAGE';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AdminPageError';
+  }
+}

@@ -58,7 +58,7 @@ export class Snapshot {
   readonly version: string;
   /** Resources by type name, types in the order they first appear. */
   readonly types: ReadonlyMap<string, TypedResources>;
-  /** Every resource, type after type (the order of {@link types}). */
+  /** Every resource, type after type (the order of {@link types}: by type name). */
   readonly resources: readonly WireResource[];
   /** The service-key mappings (interface, group, version → service) the services define. */
   readonly mappings: readonly WireMapping[];
@@ -84,7 +84,8 @@ export class Snapshot {
       versions.set(key, resource.version);
     }
     const types = new Map<string, TypedResources>();
-    for (const [type, resources] of grouped) {
+    // Types in name order: the same resources give the same versions whichever kind a source listed first.
+    for (const [type, resources] of [...grouped].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const typeByKey = new Map<string, WireResource>();
       for (const resource of resources) typeByKey.set(wireKeyOf(resource), resource);
       const typeVersion = digest(resources, wireKeyOf, (r) => r.version);

@@ -298,9 +298,9 @@ t.test('the page and its assets over HTTP: types, caching, 404 for anything else
 
 t.test('registerAdminPage rejects, naming the folder, when the files cannot be read', async (t) => {
   const missing = path.join(tmpdir(), 'dm-page-missing-folder');
-  await t.rejects(registerAdminPage(Fastify(), { directory: missing }), { message: `admin page: cannot read ${missing}: ENOENT` });
+  await t.rejects(registerAdminPage(Fastify(), { directory: missing }), { name: 'AdminPageError', code: 'DM_ERR_ADMIN_PAGE', message: `admin page: cannot read ${missing}: ENOENT` });
   const empty = await mkdtemp(path.join(tmpdir(), 'dm-page-'));
   t.teardown(() => rm(empty, { recursive: true, force: true }));
-  await t.rejects(registerAdminPage(Fastify(), { directory: empty }), { message: `admin page: ${path.join(empty, 'index.html')} is missing` });
+  await t.rejects(registerAdminPage(Fastify(), { directory: empty }), { name: 'AdminPageError', code: 'DM_ERR_ADMIN_PAGE', message: `admin page: ${path.join(empty, 'index.html')} is missing` });
   t.equal(path.basename(ADMIN_PAGE_DIRECTORY), 'web', 'the page comes from the package, not the working directory');
 });

@@ -34,9 +34,11 @@ const names = (response: { resources: Array<{ kind: string; name: string }> }) =
 
 t.test('a snapshot groups its resources by type, each type with a version of its own', async (t) => {
   const a = snapshot([service('users'), route('users'), service('orders'), policy('users')]);
-  t.same([...a.types.keys()], ['DubboService', 'DubboRoute', 'DubboPolicy'], 'types in the order they first appear');
+  t.same([...a.types.keys()], ['DubboPolicy', 'DubboRoute', 'DubboService'], 'types by name');
   t.same(a.resourcesOf('DubboService').map((r) => r.name), ['users', 'orders']);
-  t.same(a.resources.map((r) => `${r.kind}/${r.name}`), ['DubboService/users', 'DubboService/orders', 'DubboRoute/users', 'DubboPolicy/users'], 'every resource, type after type');
+  t.same(a.resources.map((r) => `${r.kind}/${r.name}`), ['DubboPolicy/users', 'DubboRoute/users', 'DubboService/users', 'DubboService/orders'], 'every resource, type after type');
+  const reordered = snapshot([policy('users'), service('users'), service('orders'), route('users')]);
+  t.equal(reordered.version, a.version, 'the same resources listed kind by kind in another order: the same version');
   t.same(a.resourcesOf('DubboGateway'), [], 'a type the snapshot has none of');
   t.equal(a.typeVersion('DubboGateway'), undefined);
   t.equal(a.types.get('DubboRoute')!.byKey.get('DubboRoute/default/users')?.name, 'users');

@@ -125,8 +125,12 @@ export function constant<T extends string>(value: T): SchemaNode<T> {
 }
 
 const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-/** Surrounding blanks are allowed (written without `\s`, which RE2 and JavaScript read differently). */
-const DURATION = /^[ \t]*([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)[ \t]*$/;
+/**
+ * Surrounding ASCII whitespace is allowed, newlines included (a YAML block scalar,
+ * `timeout: |` then `2s`, gives "2s\n"). Written without `\s`, which RE2 (the CRD's pattern)
+ * and JavaScript read differently, so the CRD accepts exactly what a file does.
+ */
+const DURATION = /^[ \t\n\r\f\v]*([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)[ \t\n\r\f\v]*$/;
 
 /**
  * Parse a duration string (`500ms`, `2s`, `1.5s`, `1m`, `1h`) into whole milliseconds, or

@@ -90,7 +90,7 @@ t.test('OpenAPI: each node emits its structural schema', async (t) => {
     properties: {
       name: { type: 'string', minLength: 1, pattern: '^[a-z]+$' },
       port: { type: 'integer', minimum: 1, maximum: 65535 },
-      timeout: { type: 'string', pattern: '^[ \\t]*([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h)[ \\t]*$' },
+      timeout: { type: 'string', pattern: '^[ \\t\\n\\r\\f\\v]*([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h)[ \\t\\n\\r\\f\\v]*$' },
       labels: { type: 'object', additionalProperties: { type: 'string' } },
       subsets: { type: 'array', items: { type: 'object', properties: { name: { type: 'string', minLength: 1 } }, required: ['name'] }, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] },
       kind: { type: 'string', enum: ['a', 'b'] },
