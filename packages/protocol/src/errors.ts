@@ -13,6 +13,7 @@ export const ErrorCode = {
   BAD_DESCRIPTOR: 'DM_ERR_BAD_DESCRIPTOR',
   UNSUPPORTED_SERIALIZATION: 'DM_ERR_UNSUPPORTED_SERIALIZATION',
   ENCODE: 'DM_ERR_ENCODE',
+  ATTACHMENT_REWRITE: 'DM_ERR_ATTACHMENT_REWRITE',
 } as const;
 /** One of the error codes of this package. */
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -97,6 +98,26 @@ export class UnsupportedSerializationError extends DubboProtocolError {
 export class EncodeError extends DubboProtocolError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.ENCODE, message, options);
+  }
+}
+
+/**
+ * An attachment change the rewrite cannot make without changing what the request means: the
+ * old value defines Hessian state (a class definition, a type, or a value a back-reference
+ * may name) whose index a later attachment, copied as it is, may use. Removing or replacing
+ * the value would shift those indexes; the rewrite refuses rather than re-encoding the map.
+ */
+export class AttachmentRewriteError extends DubboProtocolError {
+  constructor(
+    /** The attachment whose change was refused. */
+    readonly key: string,
+    /** The first attachment after it that may name what its value defines. */
+    readonly laterKey: string | undefined,
+  ) {
+    super(
+      ErrorCode.ATTACHMENT_REWRITE,
+      `attachment ${JSON.stringify(key)} cannot be changed: its value defines a Hessian class, type or shared value that ${laterKey === undefined ? 'the bytes after the attachments' : `attachment ${JSON.stringify(laterKey)} after it`} may name, and the proxy copies the other attachments as they are`,
+    );
   }
 }
 

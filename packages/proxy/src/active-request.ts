@@ -1,5 +1,5 @@
 import {
-  BC_INT_ZERO, HEADER_LENGTH, ResponseFlag, ResponseStatus, decodeErrorMessage, isKnownResponseStatus, peekRequest, requestIdHigh, requestIdLow, rewriteRequestFrame,
+  BC_INT_ZERO, HEADER_LENGTH, PayloadTooLargeError, ResponseFlag, ResponseStatus, decodeErrorMessage, isKnownResponseStatus, peekRequest, requestIdHigh, requestIdLow, rewriteRequestFrame,
   writeRequestIdWords, type Frame, type FrameHeader, type RequestPeek,
 } from '@dubbo-mesh/protocol';
 import { DEFAULT_RETRY_POLICY, type RetryOn, type RetryPolicy } from '@dubbo-mesh/config';
@@ -50,6 +50,8 @@ export interface RequestContext {
   readonly onComplete?: (entry: AccessLogEntry) => void;
   /** This proxy's identity, for the context of filtered calls (absent: the node id is `unknown`). */
   readonly node?: NodeIdentity;
+  /** The payload limit a request rewritten by filters must stay within (absent: not checked). */
+  readonly maxPayload?: number;
 }
 
 /** The identity a context reports when its proxy gave none. */
@@ -228,12 +230,14 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
     call.requestPhaseOver = true;
     if (call.changes !== undefined) {
       try {
-        const bytes = rewriteRequestFrame(this.frame.bytes, this.peek!, call.changes);
+        const bytes = rewriteRequestFrame(this.frame.bytes, this.peek!, call.changes, this.context.maxPayload);
         // Read again, so the hash key, the narrowings and the access log see what is sent.
         this.peek = call.peek = peekRequest(bytes.subarray(HEADER_LENGTH));
         call.rewritten = bytes;
       } catch (error) {
-        return this.finish(new FilterFailedError('attachment rewrite', describe(error), { cause: error }));
+        // Refused changes (one that would change what a later attachment means, or a body past the payload limit) are named.
+        const detail = error instanceof PayloadTooLargeError ? `the rewritten request body is ${error.bodyLength} bytes, over the payload limit of ${error.maxPayload} bytes` : describe(error);
+        return this.finish(new FilterFailedError('attachment rewrite', detail, { cause: error }));
       }
     }
     this.attempt();

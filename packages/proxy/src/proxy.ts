@@ -147,6 +147,7 @@ export class DubboProxy {
       retryBudget: new RetryBudget(options.retryBudget?.percent, options.retryBudget?.minRetriesPerSecond, options.retryBudget?.ttlSeconds, clock),
       timeouts: new TimeoutQueue(clock),
       defaultTimeoutMs: options.defaultTimeoutMs ?? 3000,
+      maxPayload: this.maxPayload,
       onComplete: options.onAccessLog,
       node: this.node,
     };

@@ -414,6 +414,35 @@ t.test('a thenable that calls back twice: the second settle is ignored, the call
   t.equal(s.proxy.stats.gauges.request_active, 0);
 });
 
+t.test('an attachment change the rewrite cannot make safely, or one past the payload limit, answers 80 naming it; nothing goes upstream', async (t) => {
+  const filter: ProxyFilter = {
+    name: 'rewriter',
+    onRequest(call) {
+      if (call.attachment('mode') === 'remove-shared') call.removeAttachment('ctx');
+      if (call.attachment('mode') === 'grow') call.setAttachment('x-big', 'y'.repeat(3000));
+      if (call.attachment('mode') === 'remove-reference') call.removeAttachment('ctx2');
+    },
+  };
+  const s = await setup(t, { filters: [filter], maxPayload: 2048 });
+  const consumer = new RawConsumer(s.port);
+  t.teardown(() => consumer.close());
+  // Attachments go sorted by key: ctx, ctx2 (a back-reference to ctx), mode, other, path. Removing ctx would make ctx2 name another value.
+  const shared = { $class: 'java.util.HashMap', $: { k: 'shared' } };
+  const other = { $class: 'java.util.HashMap', $: { k: 'other' } };
+  const refused = await consumer.call(1, { mode: 'remove-shared', ctx: shared, other, ctx2: shared });
+  t.equal(status(refused), ResponseStatus.SERVER_ERROR);
+  t.match(decodeErrorMessage(refused.body), /^dubbo-mesh \[DM_ERR_FILTER_FAILED\]: attachment rewrite failed: attachment "ctx" cannot be changed: its value defines a Hessian class, type or shared value that attachment "ctx2" after it may name/);
+  const tooLarge = await consumer.call(2, { mode: 'grow' });
+  t.equal(status(tooLarge), ResponseStatus.SERVER_ERROR);
+  t.match(decodeErrorMessage(tooLarge.body), /^dubbo-mesh \[DM_ERR_FILTER_FAILED\]: attachment rewrite failed: the rewritten request body is \d+ bytes, over the payload limit of 2048 bytes$/);
+  t.equal(allReceived(s).length, 0, 'neither call was sent');
+  const ok = await consumer.call(3, { mode: 'remove-reference', ctx: shared, other, ctx2: shared });
+  t.equal(status(ok), ResponseStatus.OK, 'removing a back-reference (it defines nothing) is safe and done');
+  t.same(allReceived(s)[0]!.attachments.ctx, { k: 'shared' });
+  t.equal(allReceived(s)[0]!.attachments.ctx2, undefined);
+  t.equal(s.proxy.stats.counters.filter_error, 2);
+});
+
 t.test('a consumer that disconnects while its filter is pending: the call ends, nothing is sent either way', async (t) => {
   const gate = deferred<FilterOutcome>();
   let called = 0;
