@@ -198,3 +198,56 @@ t.test('delta streams send only what changed since the snapshot the proxy holds'
   t.same(resync.resources.map((r) => r.name), ['user-split']);
   t.same(resync.removed_resources, ['DubboService/default/orders']);
 });
+
+/** A mesh file big enough that its snapshot is a large response (≥ 256 KiB), with `port` in every endpoint. */
+function largeMesh(port: number): string {
+  const docs: string[] = [];
+  for (let i = 0; i < 300; i += 1) {
+    const endpoints = Array.from({ length: 12 }, (_, j) => `    - {address: 10.${i >> 8}.${i & 255}.${j}:${port}, labels: {version: v1, zone: zone-${j}}}`).join('\n');
+    docs.push(`apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: large-${i}}\nspec:\n  interfaces: [org.example.large.Service${i}]\n  endpoints:\n${endpoints}\n`);
+  }
+  return docs.join('---\n');
+}
+
+t.test('a stream waiting for a large-response slot is not sent the version another stream of its node just rejected', async (t) => {
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'mesh.yaml');
+  await writeConfig(file, largeMesh(20880));
+  const controlPlane = new ControlPlane({ configPaths: [file] });
+  const port = await controlPlane.start('127.0.0.1', 0);
+  const streams: Array<grpc.ClientDuplexStream<object, Response>> = [];
+  t.teardown(async () => {
+    for (const stream of streams) stream.cancel();
+    await controlPlane.stop();
+  });
+  const open = (id: string) => {
+    const stream = plainClient(`127.0.0.1:${port}`);
+    streams.push(stream);
+    const incoming = responses(stream);
+    stream.write({ node: { ...node, id }, version_info: '', response_nonce: '' });
+    return { stream, incoming, node: { ...node, id } };
+  };
+  // Every slot but one is held by proxies that never answer their first (large) response.
+  const fillers = Array.from({ length: 15 }, (_, i) => open(`filler-${i}`));
+  for (const filler of fillers) t.ok(await filler.incoming.next(), 'a filler got its snapshot');
+  const rejected = controlPlane.snapshot!.version;
+  // The node's first stream takes the last slot; its second stream waits in line.
+  const x = open('twice');
+  const xFirst = (await x.incoming.next())!;
+  t.equal(xFirst.version_info, rejected);
+  const secondOpened = next(controlPlane, 'stream-open', (status: { node: { id: string } }) => status.node.id === 'twice');
+  const y = open('twice');
+  await secondOpened;
+  // The first stream rejects it: the slot it frees must not carry that version to the second.
+  const nacked = next(controlPlane, 'nack');
+  x.stream.write({ node: x.node, version_info: '', response_nonce: xFirst.nonce, error_detail: { code: 3, message: 'rejected for the test', errors: ['x'] } });
+  await nacked;
+  await writeConfig(file, largeMesh(20881));
+  // Both streams of the node want the new version and share the one free slot: answer the
+  // first stream's responses so the second gets its turn.
+  x.stream.on('data', (response: Response) => x.stream.write({ node: x.node, version_info: response.version_info, response_nonce: response.nonce }));
+  const yFirst = (await y.incoming.next(60_000))!;
+  t.ok(yFirst, 'the waiting stream is answered');
+  t.not(yFirst.version_info, rejected, 'its first response is the next version, not the one its node rejected');
+  t.equal(yFirst.version_info, controlPlane.snapshot!.version);
+});

@@ -102,16 +102,19 @@ export class DiscoveryStream {
       this.context.hooks.onStaleRequest?.(status);
       return;
     }
-    this.releaseSlot();
     if (request.errorDetail !== null) {
-      status.lastNack = { version: status.sentVersion, message: request.errorDetail.message, errors: request.errorDetail.errors, at: new Date() };
+      // Recorded before the slot is released: a stream of the same node waiting for the slot
+      // must not be sent the version just rejected.
       this.context.rejected.set(status.node.id, status.sentVersion);
+      this.releaseSlot();
+      status.lastNack = { version: status.sentVersion, message: request.errorDetail.message, errors: request.errorDetail.errors, at: new Date() };
       this.context.metrics.nacks.inc();
       this.context.hooks.onNack?.(status, status.sentVersion, request.errorDetail.errors);
       // Do not send the rejected version again: wait for a newer one.
       this.watch(this.snapshotVersionOf(status.sentVersion), status.sentVersion);
       return;
     }
+    this.releaseSlot();
     status.ackedVersion = request.versionInfo;
     if (this.sent !== undefined) this.held = this.sent;
     this.context.metrics.acks.inc();
