@@ -462,6 +462,24 @@ t.test('a consumer that disconnects while its filter is pending: the call ends, 
   t.equal(s.proxy.stats.counters.upstream_cx_total, 0, 'no upstream connection was even opened');
 });
 
+t.test('a one-way call whose consumer closes while its filter is pending is dropped, never sent', async (t) => {
+  const gate = deferred<FilterOutcome>();
+  let called = 0;
+  const filter: ProxyFilter = { name: 'slow', onRequest: () => { called += 1; return gate.promise; } };
+  const s = await setup(t, { filters: [filter] });
+  const consumer = new RawConsumer(s.port);
+  consumer.send(1n, 1, {}, false);
+  await eventually(() => called === 1, 'called === 1');
+  consumer.close();
+  await eventually(() => s.proxy.stats.counters.request_abandoned === 1, 'the one-way call abandoned');
+  gate.resolve(undefined);
+  await gate.promise;
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(s.proxy.stats.gauges.request_active, 0);
+  t.equal(s.proxy.stats.counters.upstream_cx_total, 0, 'not sent: no upstream connection was opened');
+  t.equal(allReceived(s).length, 0);
+});
+
 t.test('a drain waits for a pending filter; past the drain timeout the call is dropped', async (t) => {
   const clock = new FakeClock();
   const gates = [deferred<FilterOutcome>(), deferred<FilterOutcome>()];
