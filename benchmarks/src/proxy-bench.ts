@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { USER_SERVICE } from '@dubbo-mesh/test-support';
 import { runLoad, type LoadResult } from './load-generator.js';
-import { children, cpuSeconds, freePort, rssMiB, start, waitForPort } from './processes.js';
+import { freePort } from '@dubbo-mesh/test-support';
+import { children, cpuSeconds, rssMiB, start, waitForPort } from './processes.js';
 
 const { values } = parseArgs({
   options: {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import dubboJs from 'apache-dubbo-js';
 import { USER_SERVICE, closeDirectlyDubbo, makeUser, startTestProvider, userValue } from '@dubbo-mesh/test-support';
 import { startChild } from './fixtures/child.js';
-import { meshYaml } from './fixtures/mesh-yaml.js';
+import { userServiceMeshYaml as meshYaml } from '@dubbo-mesh/test-support';
 
 const bin = fileURLToPath(new URL('../bin/dubbo-mesh.js', import.meta.url));
 const { DirectlyDubbo, java } = dubboJs as unknown as {

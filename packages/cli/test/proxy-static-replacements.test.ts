@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startChild } from './fixtures/child.js';
-import { meshYaml } from './fixtures/mesh-yaml.js';
+import { userServiceMeshYaml as meshYaml } from '@dubbo-mesh/test-support';
 
 t.test('proxy --static sees every replacement of its file: renames over it and a ConfigMap ..data symlink swap', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));

@@ -1,13 +1,13 @@
 // startControlPlaneApp, what `dubbo-mesh control-plane` runs: ready with the first snapshot,
 // and each start-up failure a typed error naming its input, with nothing left listening.
 import t, { type Test } from 'tap';
-import net from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  ConfigUnreadableError, ControlPlaneAppErrorCode, ControlPlaneListenError, StartConfigInvalidError, startControlPlaneApp, type ControlPlaneAppLogger,
+  ConfigUnreadableError, ControlPlaneAppErrorCode, ControlPlaneListenError, StartConfigInvalidError, startControlPlaneApp,
 } from '@dubbo-mesh/control-plane';
+import { busyPort, canBind, freePort, recordingLogger } from '@dubbo-mesh/test-support';
 
 const SERVICE = `apiVersion: dubbo-mesh.io/v1alpha1
 kind: DubboService
@@ -18,12 +18,6 @@ spec:
 `;
 const ANY = { host: '127.0.0.1', port: 0 };
 
-function recorder(): ControlPlaneAppLogger & { lines: Array<{ level: string; message: string; fields: Record<string, unknown> }> } {
-  const lines: Array<{ level: string; message: string; fields: Record<string, unknown> }> = [];
-  const at = (level: string) => (fields: Record<string, unknown>, message: string) => void lines.push({ level, message, fields });
-  return { lines, info: at('info'), warn: at('warn'), error: at('error') };
-}
-
 async function folder(t: Test, files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dm-cp-app-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -31,34 +25,10 @@ async function folder(t: Test, files: Record<string, string>): Promise<string> {
   return dir;
 }
 
-async function busyPort(t: Test): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return (server.address() as net.AddressInfo).port;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function canBind(port: number): Promise<boolean> {
-  const server = net.createServer();
-  const bound = await new Promise<boolean>((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => resolve(true));
-  });
-  if (bound) await new Promise((resolve) => server.close(resolve));
-  return bound;
-}
 
 t.test('it starts on valid files, says it is ready with the version, serves the admin API, and stops', async (t) => {
   const dir = await folder(t, { 'mesh.yaml': SERVICE });
-  const logger = recorder();
+  const logger = recordingLogger();
   const app = await startControlPlaneApp({ configPaths: [dir], grpc: ANY, admin: ANY, logger });
   const version = app.controlPlane.snapshot!.version;
   t.ok(app.grpcPort > 0 && app.adminPort > 0, 'bound ports');
@@ -77,7 +47,7 @@ t.test('an unreadable path, an invalid file, a port in use: typed errors, nothin
     'good.yaml': SERVICE,
     'bad.yaml': 'apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboPolicy\nmetadata: {name: p}\nspec: {service: ghost}\n',
   });
-  const logger = recorder();
+  const logger = recordingLogger();
   const good = path.join(dir, 'good.yaml');
   const missing = path.join(dir, 'missing.yaml');
 

@@ -10,8 +10,9 @@ import dubboJs from 'apache-dubbo-js';
 import { ControlPlane, startControlPlaneApp, type ConfigSource, type SourceState } from '@dubbo-mesh/control-plane';
 import { parseMeshYaml } from '@dubbo-mesh/config';
 import { AdminListenError, ListenError, SidecarErrorCode, StaticConfigInvalidError, StaticConfigUnreadableError, startSidecar } from '@dubbo-mesh/sidecar';
-import { USER_SERVICE, closeDirectlyDubbo, makeUser, startTestProvider, userValue } from '@dubbo-mesh/test-support';
-import { busyPort, canBind, freePort, meshYaml, recordingLogger } from './fixtures/sidecar.js';
+import {
+  USER_SERVICE, busyPort, canBind, closeDirectlyDubbo, freePort, makeUser, recordingLogger, startTestProvider, userServiceMeshYaml as meshYaml, userValue,
+} from '@dubbo-mesh/test-support';
 
 const { DirectlyDubbo, java } = dubboJs as unknown as {
   DirectlyDubbo: { from(options: object): { proxyService(options: object): Record<string, (...args: unknown[]) => Promise<{ res: unknown; err: Error | null }>> } };

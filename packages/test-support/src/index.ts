@@ -6,3 +6,6 @@ export * from './seeded-random.js';
 export * from './fake-clock.js';
 export * from './wait.js';
 export * from './browser.js';
+export * from './ports.js';
+export * from './recording-logger.js';
+export * from './mesh-yaml.js';
