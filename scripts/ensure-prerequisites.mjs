@@ -11,9 +11,7 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 
 /** What the suite needs: `command` (an absolute path, or a name looked up in PATH), its Debian package, and who needs it. */
-const PREREQUISITES = [
-  { command: '/usr/bin/chromium', debianPackage: 'chromium', neededBy: "the control plane's web page test (headless Chromium)" },
-];
+const PREREQUISITES = [{ command: '/usr/bin/chromium', debianPackage: 'chromium', neededBy: "the control plane's web page test (headless Chromium)" }];
 
 const SELF = 'ensure-prerequisites';
 
@@ -34,7 +32,11 @@ function present(command) {
 
 /** Run apt-get quietly; its output is shown only when it fails. */
 function aptGet(args) {
-  const result = spawnSync('apt-get', args, { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const result = spawnSync('apt-get', args, {
+    encoding: 'utf8',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return { ok: result.status === 0, output: `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error.message) : ''}` };
 }
 

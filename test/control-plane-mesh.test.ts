@@ -25,14 +25,21 @@ async function setup(t: Test, mode: 'delta' | 'sotw' = 'delta', weights = { v1: 
   const client = userClient(mesh.outboundAddress);
   const dir = await tempDir(t);
   const file = path.join(dir, 'mesh.yaml');
-  const yaml = (w: { v1: number; v2: number }) => meshYaml(mesh.instances.map((i) => ({ address: i.inboundAddress, version: i.version })), w);
+  const yaml = (w: { v1: number; v2: number }) =>
+    meshYaml(
+      mesh.instances.map((i) => ({ address: i.inboundAddress, version: i.version })),
+      w,
+    );
   await writeConfig(file, yaml(weights));
   const controlPlane = new ControlPlane({ configPaths: [file] });
   const grpcPort = await controlPlane.start('127.0.0.1', 0);
   const discovery = new DiscoveryClient({
-    address: `127.0.0.1:${grpcPort}`, node: { id: 'consumer-1', role: 'proxy' },
+    address: `127.0.0.1:${grpcPort}`,
+    node: { id: 'consumer-1', role: 'proxy' },
     apply: (config, version) => mesh.outbound.applySnapshot(config, version),
-    initialBackoffMs: 50, maxBackoffMs: 500, mode,
+    initialBackoffMs: 50,
+    maxBackoffMs: 500,
+    mode,
   });
   const first = new Promise((resolve) => discovery.once('ack', resolve));
   discovery.start();
@@ -65,7 +72,7 @@ async function pushed(s: Setup, change: () => Promise<void>): Promise<string> {
 
 t.test('a file change shifts traffic; an invalid change is refused while the old config serves (delta stream)', async (t) => {
   const s = await setup(t);
-  t.equal(s.mesh.outbound.snapshot!.version, s.controlPlane.snapshot!.version, 'the proxy runs the control plane\'s snapshot');
+  t.equal(s.mesh.outbound.snapshot!.version, s.controlPlane.snapshot!.version, "the proxy runs the control plane's snapshot");
   const before = await Promise.all(Array.from({ length: 40 }, (_, i) => subsetOf(s.client, i)));
   t.same(new Set(before), new Set(['v1']), 'all traffic on v1');
 
@@ -82,9 +89,12 @@ t.test('a file change shifts traffic; an invalid change is refused while the old
   const refused = next(s.controlPlane, 'refused');
   await writeConfig(s.file, s.yaml({ v1: 0, v2: 100 }).replace('subset: v2, weight: 100', 'subset: v3, weight: 100'));
   await refused;
-  const ready = await (await fetch(`http://127.0.0.1:${admin.port}/readyz`)).json() as { version: string; lastRefusal: { errors: string[]; source: string } };
+  const ready = (await (await fetch(`http://127.0.0.1:${admin.port}/readyz`)).json()) as { version: string; lastRefusal: { errors: string[]; source: string } };
   t.equal(ready.version, goodVersion, 'the previous snapshot stays in force');
-  t.match(ready.lastRefusal.errors.join('\n'), /mesh\.yaml:\d+:\d+: DubboRoute default\/user-split: spec\.routes\[0\]\.destinations\[1\]\.subset: service user-provider has no subset "v3"/);
+  t.match(
+    ready.lastRefusal.errors.join('\n'),
+    /mesh\.yaml:\d+:\d+: DubboRoute default\/user-split: spec\.routes\[0\]\.destinations\[1\]\.subset: service user-provider has no subset "v3"/,
+  );
   t.equal(ready.lastRefusal.source, s.file, 'the refusal names the file');
   t.equal(s.mesh.outbound.snapshot!.version, goodVersion, 'the proxy keeps it too');
   const still = await Promise.all(Array.from({ length: 20 }, (_, i) => subsetOf(s.client, i)));
@@ -146,9 +156,18 @@ class TamperedSource implements ConfigSource {
     const { resources } = await loadMeshResources([this.file]);
     this.emit!({
       kind: 'resources',
-      resources: resources.map((item) => (tamper && item.resource.kind === 'DubboPolicy'
-        ? { ...item, raw: { ...(item.raw as object), spec: { ...(item.raw as { spec: object }).spec, connectionPool: { maxConnections: 0 }, loadBalancer: { policy: 'fastest' } } }, resource: { ...item.resource, loadBalancer: { policy: 'least-request' } } as typeof item.resource }
-        : item)),
+      resources: resources.map((item) =>
+        tamper && item.resource.kind === 'DubboPolicy'
+          ? {
+              ...item,
+              raw: {
+                ...(item.raw as object),
+                spec: { ...(item.raw as { spec: object }).spec, connectionPool: { maxConnections: 0 }, loadBalancer: { policy: 'fastest' } },
+              },
+              resource: { ...item.resource, loadBalancer: { policy: 'least-request' } } as typeof item.resource,
+            }
+          : item,
+      ),
     });
   }
   async stop(): Promise<void> {}
@@ -158,11 +177,21 @@ t.test('a snapshot the proxy cannot validate is NACKed with every error, and the
   const mesh = await startMesh();
   const dir = await tempDir(t);
   const file = path.join(dir, 'mesh.yaml');
-  await writeConfig(file, meshYaml(mesh.instances.map((i) => ({ address: i.inboundAddress, version: i.version })), { v1: 100, v2: 0 }));
+  await writeConfig(
+    file,
+    meshYaml(
+      mesh.instances.map((i) => ({ address: i.inboundAddress, version: i.version })),
+      { v1: 100, v2: 0 },
+    ),
+  );
   const source = new TamperedSource(file);
   const controlPlane = new ControlPlane({ sources: [source] });
   const port = await controlPlane.start('127.0.0.1', 0);
-  const discovery = new DiscoveryClient({ address: `127.0.0.1:${port}`, node: { id: 'consumer-1', role: 'proxy' }, apply: (config, version) => mesh.outbound.applySnapshot(config, version) });
+  const discovery = new DiscoveryClient({
+    address: `127.0.0.1:${port}`,
+    node: { id: 'consumer-1', role: 'proxy' },
+    apply: (config, version) => mesh.outbound.applySnapshot(config, version),
+  });
   t.teardown(async () => {
     discovery.close();
     await controlPlane.stop();
@@ -184,8 +213,11 @@ t.test('a snapshot the proxy cannot validate is NACKed with every error, and the
   t.pass('the control plane recorded the NACK');
 });
 
-t.test('a snapshot bigger than grpc-js\'s 4 MiB default message size reaches the proxy', async (t) => {
-  const endpoints = Array.from({ length: 90_000 }, (_, i) => ({ address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:20880`, labels: { version: 'v1' } }));
+t.test("a snapshot bigger than grpc-js's 4 MiB default message size reaches the proxy", async (t) => {
+  const endpoints = Array.from({ length: 90_000 }, (_, i) => ({
+    address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:20880`,
+    labels: { version: 'v1' },
+  }));
   const raw = { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboService', metadata: { name: 'big' }, spec: { interfaces: ['org.example.Big'], endpoints } };
   const validated = validateResource(raw);
   if (!validated.valid) throw new Error(validated.errors.join('\n'));
@@ -199,7 +231,11 @@ t.test('a snapshot bigger than grpc-js\'s 4 MiB default message size reaches the
   const encoded = new DubboMeshDiscoveryView().stateOfTheWorld(controlPlane.snapshot!);
   t.ok(encoded.length > 4 * 1024 * 1024, `${encoded.length} bytes`);
   let applied = 0;
-  const discovery = new DiscoveryClient({ address: `127.0.0.1:${port}`, node: { id: 'big-1', role: 'proxy' }, apply: (config) => (applied = config.services[0]!.endpoints.length) });
+  const discovery = new DiscoveryClient({
+    address: `127.0.0.1:${port}`,
+    node: { id: 'big-1', role: 'proxy' },
+    apply: (config) => (applied = config.services[0]!.endpoints.length),
+  });
   t.teardown(async () => {
     discovery.close();
     await controlPlane.stop();

@@ -11,12 +11,24 @@ import { meshYaml, next, tempDir, writeConfig } from './fixtures/control-plane.j
 
 const protoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../proto');
 
-interface Response { version_info: string; nonce: string; resources: Array<{ kind: string; name: string; json: string }>; mappings: Array<{ interface: string; service: string }> }
+interface Response {
+  version_info: string;
+  nonce: string;
+  resources: Array<{ kind: string; name: string; json: string }>;
+  mappings: Array<{ interface: string; service: string }>;
+}
 
 /** A stream of `method` from a client built from proto/ alone. */
 function plainClient<R = Response>(address: string, method: 'StreamSnapshots' | 'DeltaSnapshots' = 'StreamSnapshots'): grpc.ClientDuplexStream<object, R> {
-  const definition = protoLoader.loadSync('dubbo_mesh/discovery/v1/discovery.proto', { includeDirs: [protoRoot], keepCase: true, defaults: true, enums: String });
-  const api = grpc.loadPackageDefinition(definition) as unknown as { dubbo_mesh: { discovery: { v1: { SnapshotDiscoveryService: grpc.ServiceClientConstructor } } } };
+  const definition = protoLoader.loadSync('dubbo_mesh/discovery/v1/discovery.proto', {
+    includeDirs: [protoRoot],
+    keepCase: true,
+    defaults: true,
+    enums: String,
+  });
+  const api = grpc.loadPackageDefinition(definition) as unknown as {
+    dubbo_mesh: { discovery: { v1: { SnapshotDiscoveryService: grpc.ServiceClientConstructor } } };
+  };
   const client = new api.dubbo_mesh.discovery.v1.SnapshotDiscoveryService(address, grpc.credentials.createInsecure());
   return (client as unknown as Record<string, () => grpc.ClientDuplexStream<object, R>>)[method]!.call(client);
 }
@@ -28,22 +40,28 @@ function responses(stream: grpc.ClientDuplexStream<object, Response>): { next(ti
   stream.on('data', (r: Response) => (waiters.length > 0 ? waiters.shift()!(r) : queue.push(r)));
   stream.on('error', () => {});
   return {
-    next: (timeoutMs = 20_000) => queue.length > 0 ? Promise.resolve(queue.shift()) : new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        resolve(undefined);
-      }, timeoutMs);
-      const waiter = (r: Response) => {
-        clearTimeout(timer);
-        resolve(r);
-      };
-      waiters.push(waiter);
-    }),
+    next: (timeoutMs = 20_000) =>
+      queue.length > 0
+        ? Promise.resolve(queue.shift())
+        : new Promise((resolve) => {
+            const timer = setTimeout(() => {
+              waiters.splice(waiters.indexOf(waiter), 1);
+              resolve(undefined);
+            }, timeoutMs);
+            const waiter = (r: Response) => {
+              clearTimeout(timer);
+              resolve(r);
+            };
+            waiters.push(waiter);
+          }),
   };
 }
 
 const node = { id: 'plain-1', service: '', namespace: 'default', labels: { app: 'test' }, role: 'PROXY' };
-const v1Only = [{ address: '127.0.0.1:20991', version: 'v1' }, { address: '127.0.0.1:20992', version: 'v2' }];
+const v1Only = [
+  { address: '127.0.0.1:20991', version: 'v1' },
+  { address: '127.0.0.1:20992', version: 'v2' },
+];
 
 t.test('a plain grpc-js client reads snapshots, ACKs, NACKs, and its stale nonces are ignored', async (t) => {
   const dir = await tempDir(t);
@@ -68,7 +86,10 @@ t.test('a plain grpc-js client reads snapshots, ACKs, NACKs, and its stale nonce
   t.same(first.resources.map((r) => `${r.kind}/${r.name}`).sort(), ['DubboPolicy/user-provider', 'DubboRoute/user-split', 'DubboService/user-provider']);
   const service = JSON.parse(first.resources.find((r) => r.kind === 'DubboService')!.json) as { spec: { endpoints: unknown[] } };
   t.equal(service.spec.endpoints.length, 2, 'resources are the YAML documents as JSON');
-  t.same(first.mappings.map((m) => `${m.interface}→${m.service}`), ['org.apache.dubbo.benchmark.service.UserService→default/user-provider']);
+  t.same(
+    first.mappings.map((m) => `${m.interface}→${m.service}`),
+    ['org.apache.dubbo.benchmark.service.UserService→default/user-provider'],
+  );
 
   const acked = next(controlPlane, 'ack');
   stream.write({ node, version_info: first.version_info, response_nonce: first.nonce });
@@ -100,9 +121,18 @@ t.test('a plain grpc-js client reads snapshots, ACKs, NACKs, and its stale nonce
 
   // NACK the second: recorded, the proxy keeps the first, and the same version is not sent again.
   const nacked = next(controlPlane, 'nack');
-  stream.write({ node, version_info: first.version_info, response_nonce: second.nonce, error_detail: { code: 3, message: 'rejected for the test', errors: ['resources[0]: spec.port: bad'] } });
+  stream.write({
+    node,
+    version_info: first.version_info,
+    response_nonce: second.nonce,
+    error_detail: { code: 3, message: 'rejected for the test', errors: ['resources[0]: spec.port: bad'] },
+  });
   await nacked;
-  const proxies = await (await fetch(`http://127.0.0.1:${admin.port}/api/v1/proxies`)).json() as Array<{ node: { id: string }; ackedVersion: string; lastNack: { version: string; errors: string[] } }>;
+  const proxies = (await (await fetch(`http://127.0.0.1:${admin.port}/api/v1/proxies`)).json()) as Array<{
+    node: { id: string };
+    ackedVersion: string;
+    lastNack: { version: string; errors: string[] };
+  }>;
   t.equal(proxies[0]!.node.id, 'plain-1');
   t.equal(proxies[0]!.ackedVersion, first.version_info, 'the admin API shows the version the proxy still holds');
   t.same(proxies[0]!.lastNack.errors, ['resources[0]: spec.port: bad']);
@@ -146,14 +176,22 @@ t.test('a first request without a node id ends the stream with INVALID_ARGUMENT'
   t.equal(controlPlane.proxies().length, 0);
 });
 
-interface DeltaResponse { version_info: string; nonce: string; resources: Array<{ kind: string; namespace: string; name: string; json: string; version: string }>; removed_resources: string[] }
+interface DeltaResponse {
+  version_info: string;
+  nonce: string;
+  resources: Array<{ kind: string; namespace: string; name: string; json: string; version: string }>;
+  removed_resources: string[];
+}
 
 t.test('delta streams send only what changed since the snapshot the proxy holds', async (t) => {
   const dir = await tempDir(t);
   const file = path.join(dir, 'mesh.yaml');
   const extra = path.join(dir, 'extra.yaml');
   await writeConfig(file, meshYaml(v1Only, { v1: 90, v2: 10 }));
-  await writeConfig(extra, 'apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: orders}\nspec:\n  interfaces: [org.example.Orders]\n  endpoints: [{address: 127.0.0.1:20999}]\n');
+  await writeConfig(
+    extra,
+    'apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: orders}\nspec:\n  interfaces: [org.example.Orders]\n  endpoints: [{address: 127.0.0.1:20999}]\n',
+  );
   const controlPlane = new ControlPlane({ configPaths: [dir] });
   const port = await controlPlane.start('127.0.0.1', 0);
   const streams: Array<grpc.ClientDuplexStream<object, DeltaResponse>> = [];
@@ -171,12 +209,19 @@ t.test('delta streams send only what changed since the snapshot the proxy holds'
   const first = (await incoming.next())!;
   t.equal(first.resources.length, 4, 'a proxy holding nothing gets every resource');
   t.same(first.removed_resources, []);
-  t.ok(first.resources.every((r) => r.version.length === 16), 'each with its version');
+  t.ok(
+    first.resources.every((r) => r.version.length === 16),
+    'each with its version',
+  );
   stream.write({ node, version_info: first.version_info, response_nonce: first.nonce });
 
   await writeConfig(file, meshYaml(v1Only, { v1: 50, v2: 50 }));
   const second = (await incoming.next())!;
-  t.same(second.resources.map((r) => `${r.kind}/${r.name}`), ['DubboRoute/user-split'], 'one route changed: only it travels');
+  t.same(
+    second.resources.map((r) => `${r.kind}/${r.name}`),
+    ['DubboRoute/user-split'],
+    'one route changed: only it travels',
+  );
   t.same(second.removed_resources, []);
 
   // NACK it: the next delta is computed from what the proxy still holds (the first snapshot).
@@ -185,7 +230,11 @@ t.test('delta streams send only what changed since the snapshot the proxy holds'
   await nacked;
   await rm(extra);
   const third = (await incoming.next())!;
-  t.same(third.resources.map((r) => `${r.kind}/${r.name}`), ['DubboRoute/user-split'], 'the route change the proxy rejected is sent again with the next change');
+  t.same(
+    third.resources.map((r) => `${r.kind}/${r.name}`),
+    ['DubboRoute/user-split'],
+    'the route change the proxy rejected is sent again with the next change',
+  );
   t.same(third.removed_resources, ['DubboService/default/orders'], 'a removed resource is named');
   stream.write({ node, version_info: third.version_info, response_nonce: third.nonce });
 
@@ -195,7 +244,10 @@ t.test('delta streams send only what changed since the snapshot the proxy holds'
   again.stream.write({ node: { ...node, id: 'plain-2' }, version_info: first.version_info, response_nonce: '', initial_resource_versions: heldVersions });
   const resync = (await again.incoming.next())!;
   t.equal(resync.version_info, third.version_info);
-  t.same(resync.resources.map((r) => r.name), ['user-split']);
+  t.same(
+    resync.resources.map((r) => r.name),
+    ['user-split'],
+  );
   t.same(resync.removed_resources, ['DubboService/default/orders']);
 });
 
@@ -203,8 +255,13 @@ t.test('delta streams send only what changed since the snapshot the proxy holds'
 function largeMesh(port: number): string {
   const docs: string[] = [];
   for (let i = 0; i < 300; i += 1) {
-    const endpoints = Array.from({ length: 12 }, (_, j) => `    - {address: 10.${i >> 8}.${i & 255}.${j}:${port}, labels: {version: v1, zone: zone-${j}}}`).join('\n');
-    docs.push(`apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: large-${i}}\nspec:\n  interfaces: [org.example.large.Service${i}]\n  endpoints:\n${endpoints}\n`);
+    const endpoints = Array.from(
+      { length: 12 },
+      (_, j) => `    - {address: 10.${i >> 8}.${i & 255}.${j}:${port}, labels: {version: v1, zone: zone-${j}}}`,
+    ).join('\n');
+    docs.push(
+      `apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: large-${i}}\nspec:\n  interfaces: [org.example.large.Service${i}]\n  endpoints:\n${endpoints}\n`,
+    );
   }
   return docs.join('---\n');
 }

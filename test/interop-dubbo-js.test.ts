@@ -4,12 +4,12 @@
 import t from 'tap';
 import dubboJs from 'apache-dubbo-js';
 import { decodeRequestBody, peekRequest, type Frame } from '@dubbo-mesh/protocol';
-import {
-  ProviderException, USER_CLASS, USER_SERVICE, closeDirectlyDubbo, makeUser, startTestProvider, userValue,
-} from '@dubbo-mesh/test-support';
+import { ProviderException, USER_CLASS, USER_SERVICE, closeDirectlyDubbo, makeUser, startTestProvider, userValue } from '@dubbo-mesh/test-support';
 
 const { DirectlyDubbo, java } = dubboJs as unknown as {
-  DirectlyDubbo: { from(options: object): { proxyService(options: object): Record<string, (...args: unknown[]) => Promise<{ res: unknown; err: Error | null }>> } };
+  DirectlyDubbo: {
+    from(options: object): { proxyService(options: object): Record<string, (...args: unknown[]) => Promise<{ res: unknown; err: Error | null }>> };
+  };
   java: { long(value: number): unknown; String(value: string): unknown; int(value: number): unknown };
 };
 
@@ -46,7 +46,10 @@ t.test('apache-dubbo-js gets typed results from a provider built on the protocol
     await provider.close();
   });
   const users = dubbo.proxyService({
-    dubboInterface: USER_SERVICE, version: '1.0.0', group: 'g1', timeout: 3000,
+    dubboInterface: USER_SERVICE,
+    version: '1.0.0',
+    group: 'g1',
+    timeout: 3000,
     methods: {
       getUser: (id: number) => [java.long(id)],
       existUser: (email: string) => [java.String(email)],
@@ -55,7 +58,9 @@ t.test('apache-dubbo-js gets typed results from a provider built on the protocol
     },
   });
   const echo = dubbo.proxyService({
-    dubboInterface: ECHO_SERVICE, version: '2.0.0', timeout: 3000,
+    dubboInterface: ECHO_SERVICE,
+    version: '2.0.0',
+    timeout: 3000,
     methods: {
       echoString: (text: string) => [java.String(text)],
       doubleLong: (n: number) => [java.long(n)],
@@ -79,7 +84,11 @@ t.test('apache-dubbo-js gets typed results from a provider built on the protocol
   t.equal((created[0] as { name: string }).name, 'Doug Lea 7', 'the provider decoded the User argument');
   const list = await users.listUser!(3);
   t.equal(list.err, null);
-  t.same((list.res as Array<{ id: number }>).map((u) => u.id), [31, 32, 33], 'a list of objects');
+  t.same(
+    (list.res as Array<{ id: number }>).map((u) => u.id),
+    [31, 32, 33],
+    'a list of objects',
+  );
 
   t.same(await echo.echoString!('héllo 🚀'), { res: 'héllo 🚀', err: null }, 'string, outside the BMP too');
   t.same(await echo.doubleLong!(2 ** 40), { res: 2 ** 41, err: null }, 'long');
@@ -94,7 +103,7 @@ t.test('apache-dubbo-js gets typed results from a provider built on the protocol
   t.match(String(notFound.err?.message), /service org\.example\.Missing not found/, 'status 60 with its message reaches the client');
 
   t.test('frames captured from apache-dubbo-js decode with peek and full decode alike', async (t) => {
-    t.equal(frames.length, 10, "every one of the 10 calls reached the provider");
+    t.equal(frames.length, 10, 'every one of the 10 calls reached the provider');
     for (const frame of frames) {
       t.equal(frame.bytes[2], 0xc2, 'request, two-way, Hessian2');
       const peek = peekRequest(frame.body);

@@ -16,13 +16,37 @@ if (mode !== 'none' && mode !== 'sync' && mode !== 'async') throw new Error(`fil
 /** The trivial filters measured: each reads one attachment and lets the call go on. */
 const filters: Record<string, ProxyFilter[]> = {
   none: [],
-  sync: [{ name: 'bench-sync', onRequest: (call) => { call.attachment('timeout'); } }],
-  async: [{ name: 'bench-async', onRequest: async (call) => { call.attachment('timeout'); } }],
+  sync: [
+    {
+      name: 'bench-sync',
+      onRequest: (call) => {
+        call.attachment('timeout');
+      },
+    },
+  ],
+  async: [
+    {
+      name: 'bench-async',
+      onRequest: async (call) => {
+        call.attachment('timeout');
+      },
+    },
+  ],
 };
 
 const resources = [
-  { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboService', metadata: { name: 'user-provider' }, spec: { interfaces: [USER_SERVICE], endpoints: [{ address: `127.0.0.1:${providerPort}` }] } },
-  { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboPolicy', metadata: { name: 'user-provider' }, spec: { service: 'user-provider', connectionPool: { maxConnections: 4, maxRequests: 100000, maxPendingRequests: 100000 } } },
+  {
+    apiVersion: 'dubbo-mesh.io/v1alpha1',
+    kind: 'DubboService',
+    metadata: { name: 'user-provider' },
+    spec: { interfaces: [USER_SERVICE], endpoints: [{ address: `127.0.0.1:${providerPort}` }] },
+  },
+  {
+    apiVersion: 'dubbo-mesh.io/v1alpha1',
+    kind: 'DubboPolicy',
+    metadata: { name: 'user-provider' },
+    spec: { service: 'user-provider', connectionPool: { maxConnections: 4, maxRequests: 100000, maxPendingRequests: 100000 } },
+  },
 ].map((raw) => {
   const checked = validateResource(raw);
   if (!checked.valid) throw new Error(checked.errors.join('\n'));

@@ -45,14 +45,29 @@ interface Result {
 
 async function startProxy(dir: string, providerPort: number): Promise<{ pid: number; port: number }> {
   const file = path.join(dir, 'mesh.yaml');
-  await writeFile(file, `apiVersion: dubbo-mesh.io/v1alpha1
+  await writeFile(
+    file,
+    `apiVersion: dubbo-mesh.io/v1alpha1
 kind: DubboService
 metadata: {name: user-provider}
 spec:
   interfaces: [${USER_SERVICE}]
   endpoints: [{address: 127.0.0.1:${providerPort}}]
-`);
-  const proxy = start(process.execPath, ['--max-semi-space-size=8', cli, 'proxy', '--node', 'hostile', '--static', file, '--outbound', '127.0.0.1:0', '--admin', '127.0.0.1:0']);
+`,
+  );
+  const proxy = start(process.execPath, [
+    '--max-semi-space-size=8',
+    cli,
+    'proxy',
+    '--node',
+    'hostile',
+    '--static',
+    file,
+    '--outbound',
+    '127.0.0.1:0',
+    '--admin',
+    '127.0.0.1:0',
+  ]);
   const ready = JSON.parse(await proxy.line((text) => text.includes('"listeners"'))) as { listeners: Record<string, { port: number }> };
   return { pid: proxy.child.pid!, port: ready.listeners.outbound!.port };
 }
@@ -73,31 +88,38 @@ async function sample(pid: number, run: (elapsed: () => number) => Promise<numbe
 
 /** One consumer that writes calls whenever the socket takes them and never reads. */
 function noRead(port: number): (elapsed: () => number) => Promise<number> {
-  return (elapsed) => new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.on('error', () => {});
-    socket.pause();
-    const body = encodeRequestBody({ path: USER_SERVICE, version: '1.0.0', method: 'getUser', parameterTypes: ['long'], arguments: [{ $class: 'long', $: 1 }] });
-    let id = 1;
-    let written = 0;
-    const pump = () => {
-      while (elapsed() < durationMs) {
-        const frame = encodeRequest(BigInt(id++), body);
-        written += frame.length;
-        if (!socket.write(frame)) return; // wait for 'drain': the proxy took what was sent
-      }
-      resolve(written - socket.writableLength);
-      socket.destroy();
-    };
-    socket.on('drain', pump);
-    const check = setInterval(() => {
-      if (elapsed() < durationMs) return;
-      clearInterval(check);
-      resolve(written - socket.writableLength);
-      socket.destroy();
-    }, 200);
-    socket.once('connect', pump);
-  });
+  return (elapsed) =>
+    new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.pause();
+      const body = encodeRequestBody({
+        path: USER_SERVICE,
+        version: '1.0.0',
+        method: 'getUser',
+        parameterTypes: ['long'],
+        arguments: [{ $class: 'long', $: 1 }],
+      });
+      let id = 1;
+      let written = 0;
+      const pump = () => {
+        while (elapsed() < durationMs) {
+          const frame = encodeRequest(BigInt(id++), body);
+          written += frame.length;
+          if (!socket.write(frame)) return; // wait for 'drain': the proxy took what was sent
+        }
+        resolve(written - socket.writableLength);
+        socket.destroy();
+      };
+      socket.on('drain', pump);
+      const check = setInterval(() => {
+        if (elapsed() < durationMs) return;
+        clearInterval(check);
+        resolve(written - socket.writableLength);
+        socket.destroy();
+      }, 200);
+      socket.once('connect', pump);
+    });
 }
 
 /** 100 connections, each sending all but the last byte of an 8 MiB frame. */
@@ -140,9 +162,12 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`proxy: ${cli}; ${durationMs / 1000} s per scenario\n`);
-  console.log('| scenario | RSS at start | RSS max | RSS at end | consumers\' bytes the proxy took |');
+  console.log("| scenario | RSS at start | RSS max | RSS at end | consumers' bytes the proxy took |");
   console.log('| --- | ---: | ---: | ---: | ---: |');
-  for (const r of results) console.log(`| ${r.scenario} | ${r.rssStartMiB.toFixed(0)} MiB | ${r.rssMaxMiB.toFixed(0)} MiB | ${r.rssEndMiB.toFixed(0)} MiB | ${r.sentMiB.toFixed(1)} MiB |`);
+  for (const r of results)
+    console.log(
+      `| ${r.scenario} | ${r.rssStartMiB.toFixed(0)} MiB | ${r.rssMaxMiB.toFixed(0)} MiB | ${r.rssEndMiB.toFixed(0)} MiB | ${r.sentMiB.toFixed(1)} MiB |`,
+    );
 }
 
 await main();

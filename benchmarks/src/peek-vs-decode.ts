@@ -47,7 +47,15 @@ const rows = userServiceCalls().map((call) => {
   const peekAndArgument = measure(() => (sink = peekRequest(body).decodeArgument(0)));
   const baseline = measure(() => (sink = hessianDecodeAll(body, count)));
   const ours = measure(() => (sink = decodeRequestBody(body)));
-  return { request: `${call.method}(${call.parameterTypes.join(', ')})`, bytes: body.length, peek, peekAndArgument, baseline, ours, speedup: baseline.medianNs / peek.medianNs };
+  return {
+    request: `${call.method}(${call.parameterTypes.join(', ')})`,
+    bytes: body.length,
+    peek,
+    peekAndArgument,
+    baseline,
+    ours,
+    speedup: baseline.medianNs / peek.medianNs,
+  };
 });
 void sink;
 

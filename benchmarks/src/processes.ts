@@ -20,17 +20,18 @@ export function start(command: string, args: string[]): { child: ChildProcess; l
     lines.push(...parts);
     for (const waiter of waiters.splice(0)) waiter();
   });
-  const line = (predicate: (text: string) => boolean) => new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${command} ${args.join(' ')}: no ready line`)), 15000);
-    const check = () => {
-      const found = lines.find(predicate);
-      if (found !== undefined) {
-        clearTimeout(timer);
-        resolve(found);
-      } else waiters.push(check);
-    };
-    check();
-  });
+  const line = (predicate: (text: string) => boolean) =>
+    new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${command} ${args.join(' ')}: no ready line`)), 15000);
+      const check = () => {
+        const found = lines.find(predicate);
+        if (found !== undefined) {
+          clearTimeout(timer);
+          resolve(found);
+        } else waiters.push(check);
+      };
+      check();
+    });
   return { child, line };
 }
 
@@ -38,7 +39,10 @@ export async function waitForPort(port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const ok = await new Promise<boolean>((resolve) => {
       const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => { socket.destroy(); resolve(true); });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
       socket.once('error', () => resolve(false));
     });
     if (ok) return;
@@ -57,4 +61,3 @@ export function rssMiB(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) / 1024 : NaN;
 }
-

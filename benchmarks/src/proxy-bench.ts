@@ -32,7 +32,12 @@ const { values } = parseArgs({
   },
 });
 const seconds = (text: string) => Number(text.replace(/s$/, '')) * 1000;
-const options = { connections: Number(values.connections), inFlight: Number(values['in-flight']), durationMs: seconds(values.duration!), warmupMs: seconds(values.warmup!) };
+const options = {
+  connections: Number(values.connections),
+  inFlight: Number(values['in-flight']),
+  durationMs: seconds(values.duration!),
+  warmupMs: seconds(values.warmup!),
+};
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cli = path.resolve(here, '../../packages/cli/bin/dubbo-mesh.js');
@@ -45,7 +50,9 @@ interface Row extends LoadResult {
 async function measure(scenario: string, port: number, proxies: ChildProcess[]): Promise<Row> {
   const cpu: number[] = [];
   const result = await runLoad({
-    host: '127.0.0.1', port, ...options,
+    host: '127.0.0.1',
+    port,
+    ...options,
     onMeasure: () => cpu.push(proxies.reduce((sum, p) => sum + cpuSeconds(p.pid!), 0)),
   });
   const row: Row = { scenario, ...result };
@@ -73,11 +80,29 @@ spec:
 `;
 }
 
-async function startProxy(dir: string, name: string, endpointPort: number, extra: string[] = []): Promise<{ child: ChildProcess; listeners: Record<string, { port: number }> }> {
+async function startProxy(
+  dir: string,
+  name: string,
+  endpointPort: number,
+  extra: string[] = [],
+): Promise<{ child: ChildProcess; listeners: Record<string, { port: number }> }> {
   const file = path.join(dir, `${name}.yaml`);
   await writeFile(file, meshYaml(endpointPort));
   const nodeOptions = values['proxy-node-options']!.split(' ').filter((option) => option !== '');
-  const proxy = start(process.execPath, [...nodeOptions, cli, 'proxy', '--node', name, '--static', file, '--outbound', '127.0.0.1:0', '--admin', '127.0.0.1:0', ...extra]);
+  const proxy = start(process.execPath, [
+    ...nodeOptions,
+    cli,
+    'proxy',
+    '--node',
+    name,
+    '--static',
+    file,
+    '--outbound',
+    '127.0.0.1:0',
+    '--admin',
+    '127.0.0.1:0',
+    ...extra,
+  ]);
   const ready = JSON.parse(await proxy.line((text) => text.includes('"proxy ready"'))) as { listeners: Record<string, { port: number }> };
   return { child: proxy.child, listeners: ready.listeners };
 }
@@ -100,7 +125,10 @@ async function main(): Promise<void> {
 
     const haproxyPort = await freePort();
     const haproxyConfig = path.join(dir, 'haproxy.cfg');
-    await writeFile(haproxyConfig, `global\n  maxconn 4096\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\nfrontend fe\n  bind 127.0.0.1:${haproxyPort}\n  default_backend be\nbackend be\n  server s1 127.0.0.1:${providerPort}\n`);
+    await writeFile(
+      haproxyConfig,
+      `global\n  maxconn 4096\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\nfrontend fe\n  bind 127.0.0.1:${haproxyPort}\n  default_backend be\nbackend be\n  server s1 127.0.0.1:${providerPort}\n`,
+    );
     const haproxy = start('haproxy', ['-f', haproxyConfig, '-db']);
     await waitForPort(haproxyPort);
     rows.push(await measure('haproxy (mode tcp), one hop', haproxyPort, [haproxy.child]));
@@ -128,10 +156,16 @@ async function main(): Promise<void> {
       process.stdout.write(`${JSON.stringify({ options, rows }, null, 2)}\n`);
     } else {
       const f = (n: number | undefined, digits = 2) => (n === undefined ? '-' : n.toFixed(digits));
-      console.log(`Node ${process.version}; ${options.connections} connections × ${options.inFlight} calls in flight; ${options.durationMs / 1000} s after ${options.warmupMs / 1000} s warm-up; getUser(long) against a canned provider; proxy Node options: ${values['proxy-node-options'] || '(none)'}\n`);
-      console.log('scenario                        QPS      p50 ms   p99 ms  p99.9 ms  errors  proxy CPU s/1000  proxy RSS MiB  QPS vs HAProxy  p99 vs HAProxy');
+      console.log(
+        `Node ${process.version}; ${options.connections} connections × ${options.inFlight} calls in flight; ${options.durationMs / 1000} s after ${options.warmupMs / 1000} s warm-up; getUser(long) against a canned provider; proxy Node options: ${values['proxy-node-options'] || '(none)'}\n`,
+      );
+      console.log(
+        'scenario                        QPS      p50 ms   p99 ms  p99.9 ms  errors  proxy CPU s/1000  proxy RSS MiB  QPS vs HAProxy  p99 vs HAProxy',
+      );
       for (const row of rows) {
-        console.log(`${row.scenario.padEnd(28)} ${f(row.qps, 0).padStart(7)} ${f(row.p50Ms).padStart(8)} ${f(row.p99Ms).padStart(8)} ${f(row.p999Ms).padStart(9)} ${String(row.errors).padStart(7)} ${f(row.proxyCpuSecondsPer1000, 4).padStart(17)} ${f(row.proxyRssMiB, 0).padStart(14)} ${(row.qps / baseline.qps).toFixed(2).padStart(15)} ${(row.p99Ms / baseline.p99Ms).toFixed(2).padStart(15)}`);
+        console.log(
+          `${row.scenario.padEnd(28)} ${f(row.qps, 0).padStart(7)} ${f(row.p50Ms).padStart(8)} ${f(row.p99Ms).padStart(8)} ${f(row.p999Ms).padStart(9)} ${String(row.errors).padStart(7)} ${f(row.proxyCpuSecondsPer1000, 4).padStart(17)} ${f(row.proxyRssMiB, 0).padStart(14)} ${(row.qps / baseline.qps).toFixed(2).padStart(15)} ${(row.p99Ms / baseline.p99Ms).toFixed(2).padStart(15)}`,
+        );
       }
     }
   } finally {

@@ -160,7 +160,9 @@ async function main(): Promise<void> {
   let child: ChildProcess | undefined;
   const clients: grpc.Client[] = [];
   try {
-    child = spawn(process.execPath, [cli, 'control-plane', '--config', configPath, '--grpc', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child = spawn(process.execPath, [cli, 'control-plane', '--config', configPath, '--grpc', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'info'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const logLines: Array<Record<string, unknown>> = [];
     let buffered = '';
     const waiters: Array<() => void> = [];
@@ -171,43 +173,53 @@ async function main(): Promise<void> {
       for (const part of parts) if (part.startsWith('{')) logLines.push(JSON.parse(part) as Record<string, unknown>);
       for (const waiter of waiters.splice(0)) waiter();
     });
-    const logLine = (predicate: (line: Record<string, unknown>) => boolean, after = 0) => new Promise<Record<string, unknown>>((resolve) => {
-      const check = () => {
-        const found = logLines.slice(after).find(predicate);
-        if (found) resolve(found);
-        else waiters.push(check);
-      };
-      check();
-    });
+    const logLine = (predicate: (line: Record<string, unknown>) => boolean, after = 0) =>
+      new Promise<Record<string, unknown>>((resolve) => {
+        const check = () => {
+          const found = logLines.slice(after).find(predicate);
+          if (found) resolve(found);
+          else waiters.push(check);
+        };
+        check();
+      });
     const startedAt = Date.now();
     const ready = await logLine((l) => l.msg === 'control plane ready');
     const startSeconds = (Date.now() - startedAt) / 1000;
 
     const method = discoveryServiceDefinition()[mode]!;
-    const Client = grpc.makeGenericClientConstructor({
-      [mode]: { ...method, responseDeserialize: (bytes: Buffer) => bytes },
-    }, 'SnapshotDiscoveryService');
+    const Client = grpc.makeGenericClientConstructor(
+      {
+        [mode]: { ...method, responseDeserialize: (bytes: Buffer) => bytes },
+      },
+      'SnapshotDiscoveryService',
+    );
     const sims: SimulatedProxy[] = [];
     let streamsEnded = 0;
-    await Promise.all(Array.from({ length: proxies }, (_, i) => new Promise<void>((resolve) => {
-      const client = new Client(ready.grpc as string, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 512 * 1024 * 1024 });
-      clients.push(client);
-      const sim: SimulatedProxy = { version: '', bytes: 0 };
-      sims.push(sim);
-      const node = { id: `sim-${i}`, service: '', namespace: 'default', labels: {}, role: 'PROXY' };
-      const stream = (client as unknown as Record<string, () => grpc.ClientDuplexStream<object, Buffer>>)[mode]!.call(client);
-      stream.on('data', (bytes: Buffer) => {
-        const { version, nonce } = versionAndNonce(bytes);
-        sim.version = version;
-        sim.bytes = bytes.length;
-        stream.write({ node, version_info: version, response_nonce: nonce });
-        sim.onVersion?.(version);
-        if (sims.length > 0) resolve();
-      });
-      stream.on('error', () => {});
-      stream.on('close', () => (streamsEnded += 1));
-      stream.write({ node, version_info: '', response_nonce: '', initial_resource_versions: {} });
-    })));
+    await Promise.all(
+      Array.from(
+        { length: proxies },
+        (_, i) =>
+          new Promise<void>((resolve) => {
+            const client = new Client(ready.grpc as string, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 512 * 1024 * 1024 });
+            clients.push(client);
+            const sim: SimulatedProxy = { version: '', bytes: 0 };
+            sims.push(sim);
+            const node = { id: `sim-${i}`, service: '', namespace: 'default', labels: {}, role: 'PROXY' };
+            const stream = (client as unknown as Record<string, () => grpc.ClientDuplexStream<object, Buffer>>)[mode]!.call(client);
+            stream.on('data', (bytes: Buffer) => {
+              const { version, nonce } = versionAndNonce(bytes);
+              sim.version = version;
+              sim.bytes = bytes.length;
+              stream.write({ node, version_info: version, response_nonce: nonce });
+              sim.onVersion?.(version);
+              if (sims.length > 0) resolve();
+            });
+            stream.on('error', () => {});
+            stream.on('close', () => (streamsEnded += 1));
+            stream.write({ node, version_info: '', response_nonce: '', initial_resource_versions: {} });
+          }),
+      ),
+    );
     const initialBytes = sims[0]!.bytes;
     // The floor: the slowest /healthz answer over a second with nothing changing (on a loaded
     // machine this is far from 0, and no change can be measured below it).
@@ -262,13 +274,29 @@ async function main(): Promise<void> {
         streamsEnded: streamsEnded - endedBefore,
       });
     }
-    const summary = { mode: values.mode, layout: values.layout, initialBytes, idleHealthzMaxMs, proxies, serviceKeys: services * interfaces, endpoints: services * endpoints, startSeconds, rows };
+    const summary = {
+      mode: values.mode,
+      layout: values.layout,
+      initialBytes,
+      idleHealthzMaxMs,
+      proxies,
+      serviceKeys: services * interfaces,
+      endpoints: services * endpoints,
+      startSeconds,
+      rows,
+    };
     if (values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else {
-      console.log(`Node ${process.version}; ${values.mode} streams; ${proxies} simulated proxies, ${services * interfaces} service keys, ${services * endpoints} endpoints (${services} DubboServices ${oneFile ? 'in one file' : 'one per file'}); control plane up with its first snapshot in ${startSeconds.toFixed(1)} s; first response ${initialBytes} bytes; /healthz max over 1 s idle ${idleHealthzMaxMs.toFixed(0)} ms`);
-      console.log('change  file→published ms  →all p50 ms  →all p99 ms  →all max ms  publish→p50 ms  publish→p99 ms  bytes/push  CP RSS MiB  CP CPU s  /healthz max ms  CP loop max ms  streams ended');
+      console.log(
+        `Node ${process.version}; ${values.mode} streams; ${proxies} simulated proxies, ${services * interfaces} service keys, ${services * endpoints} endpoints (${services} DubboServices ${oneFile ? 'in one file' : 'one per file'}); control plane up with its first snapshot in ${startSeconds.toFixed(1)} s; first response ${initialBytes} bytes; /healthz max over 1 s idle ${idleHealthzMaxMs.toFixed(0)} ms`,
+      );
+      console.log(
+        'change  file→published ms  →all p50 ms  →all p99 ms  →all max ms  publish→p50 ms  publish→p99 ms  bytes/push  CP RSS MiB  CP CPU s  /healthz max ms  CP loop max ms  streams ended',
+      );
       for (const r of rows) {
-        console.log(`${String(r.change).padStart(6)} ${r.publishMs!.toFixed(0).padStart(17)} ${r.p50Ms!.toFixed(0).padStart(12)} ${r.p99Ms!.toFixed(0).padStart(12)} ${r.maxMs!.toFixed(0).padStart(12)} ${r.pushP50Ms!.toFixed(0).padStart(15)} ${r.pushP99Ms!.toFixed(0).padStart(15)} ${String(r.bytesPerPush).padStart(11)} ${r.controlPlaneRssMiB!.toFixed(0).padStart(11)} ${r.controlPlaneCpuSeconds!.toFixed(2).padStart(9)} ${r.healthzMaxMs!.toFixed(0).padStart(16)} ${r.loopMaxMs!.toFixed(0).padStart(15)} ${String(r.streamsEnded).padStart(14)}`);
+        console.log(
+          `${String(r.change).padStart(6)} ${r.publishMs!.toFixed(0).padStart(17)} ${r.p50Ms!.toFixed(0).padStart(12)} ${r.p99Ms!.toFixed(0).padStart(12)} ${r.maxMs!.toFixed(0).padStart(12)} ${r.pushP50Ms!.toFixed(0).padStart(15)} ${r.pushP99Ms!.toFixed(0).padStart(15)} ${String(r.bytesPerPush).padStart(11)} ${r.controlPlaneRssMiB!.toFixed(0).padStart(11)} ${r.controlPlaneCpuSeconds!.toFixed(2).padStart(9)} ${r.healthzMaxMs!.toFixed(0).padStart(16)} ${r.loopMaxMs!.toFixed(0).padStart(15)} ${String(r.streamsEnded).padStart(14)}`,
+        );
       }
     }
   } finally {

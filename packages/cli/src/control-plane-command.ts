@@ -8,8 +8,8 @@ const FLAGS = defineFlags([
   { name: 'config', type: 'string', multiple: true, description: 'a mesh YAML file or a folder of them, watched (repeatable)' },
   { name: 'kubernetes', type: 'boolean', description: 'read the mesh kinds from the Kubernetes API (not in this build yet)' },
   { name: 'zookeeper', type: 'string', description: 'import services from ZooKeeper HOST:PORT[,HOST:PORT] (not in this build yet)' },
-  { name: 'grpc', type: 'string', default: '127.0.0.1:15010', description: 'the discovery API\'s address HOST:PORT' },
-  { name: 'admin', type: 'string', default: '127.0.0.1:15000', description: 'the admin API\'s address HOST:PORT' },
+  { name: 'grpc', type: 'string', default: '127.0.0.1:15010', description: "the discovery API's address HOST:PORT" },
+  { name: 'admin', type: 'string', default: '127.0.0.1:15000', description: "the admin API's address HOST:PORT" },
   { name: 'log-level', type: 'string', default: 'info', description: 'the least severe log level written' },
 ]);
 
@@ -20,7 +20,9 @@ const FLAGS = defineFlags([
 export async function runControlPlaneCommand(argv: readonly string[]): Promise<number> {
   const values = parseFlags('control-plane', argv, FLAGS);
   if (values.kubernetes === true || values.zookeeper !== undefined) {
-    process.stderr.write(`dubbo-mesh control-plane: ${values.kubernetes === true ? '--kubernetes' : '--zookeeper'} is not available in this build yet; it lands with the Kubernetes and registry-bridge issues. Use --config PATH.\n`);
+    process.stderr.write(
+      `dubbo-mesh control-plane: ${values.kubernetes === true ? '--kubernetes' : '--zookeeper'} is not available in this build yet; it lands with the Kubernetes and registry-bridge issues. Use --config PATH.\n`,
+    );
     return EXIT_UNAVAILABLE;
   }
   const configPaths = (values.config as string[] | undefined) ?? [];
@@ -35,7 +37,8 @@ export async function runControlPlaneCommand(argv: readonly string[]): Promise<n
     app = await startControlPlaneApp({ configPaths, grpc, admin, logger });
   } catch (error) {
     if (error instanceof ConfigUnreadableError) throw fileFailure('control-plane', 'config', error.path, error.cause);
-    if (error instanceof AdminPageError) throw new StartUpError(`dubbo-mesh control-plane: the admin API cannot serve its web page (is the installation complete?): ${error.message}`);
+    if (error instanceof AdminPageError)
+      throw new StartUpError(`dubbo-mesh control-plane: the admin API cannot serve its web page (is the installation complete?): ${error.message}`);
     if (error instanceof ControlPlaneListenError) throw listenFailure('control-plane', error.listener, error.address, error.cause);
     if (error instanceof StartConfigInvalidError) {
       const count = `${error.errors.length} error${error.errors.length === 1 ? '' : 's'}`;

@@ -5,7 +5,7 @@ import { listenFailure } from './start-up-failure.js';
 
 const FLAGS = defineFlags([
   { name: 'duration', type: 'string', description: 'stop after this long and print the JSON summary last (default: run until Ctrl-C)' },
-  { name: 'admin', type: 'string', default: '127.0.0.1:15000', description: 'the control plane\'s admin API address HOST:PORT' },
+  { name: 'admin', type: 'string', default: '127.0.0.1:15000', description: "the control plane's admin API address HOST:PORT" },
 ]);
 
 /** The exit code of a demo stopped by Ctrl-C before it was up (128 + SIGINT, as a shell reports it). */

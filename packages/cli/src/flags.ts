@@ -62,7 +62,8 @@ export function durationFlag(command: string, flag: string, value: string): numb
 /** A count flag value (a whole number ≥ `min`), or a UsageError naming the flag. */
 export function countFlag(command: string, flag: string, value: string, min = 1): number {
   const count = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(count) || count < min) throw new UsageError(`dubbo-mesh ${command}: --${flag}: ${JSON.stringify(value)} is not a whole number of at least ${min}`);
+  if (!Number.isSafeInteger(count) || count < min)
+    throw new UsageError(`dubbo-mesh ${command}: --${flag}: ${JSON.stringify(value)} is not a whole number of at least ${min}`);
   return count;
 }
 
@@ -72,7 +73,8 @@ const BYTE_UNITS: Record<string, number> = { '': 1, KiB: 1024, MiB: 1024 ** 2, G
 export function bytesFlag(command: string, flag: string, value: string): number {
   const match = /^(\d+)(KiB|MiB|GiB)?$/.exec(value.trim());
   const bytes = match === null ? NaN : Number(match[1]) * BYTE_UNITS[match[2] ?? '']!;
-  if (!Number.isSafeInteger(bytes) || bytes < 1) throw new UsageError(`dubbo-mesh ${command}: --${flag}: ${JSON.stringify(value)} is not a size like 64MiB, 512KiB or 1048576`);
+  if (!Number.isSafeInteger(bytes) || bytes < 1)
+    throw new UsageError(`dubbo-mesh ${command}: --${flag}: ${JSON.stringify(value)} is not a size like 64MiB, 512KiB or 1048576`);
   return bytes;
 }
 

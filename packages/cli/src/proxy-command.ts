@@ -1,6 +1,13 @@
 import {
-  AdminListenError, ListenError, NO_LISTENER, StaticConfigInvalidError, StaticConfigUnreadableError, sidecarFlags, startSidecar,
-  type SidecarConfigSource, type SidecarHandle,
+  AdminListenError,
+  ListenError,
+  NO_LISTENER,
+  StaticConfigInvalidError,
+  StaticConfigUnreadableError,
+  sidecarFlags,
+  startSidecar,
+  type SidecarConfigSource,
+  type SidecarHandle,
 } from '@dubbo-mesh/sidecar';
 import { createLogger } from './logging.js';
 import { UsageError, addressFlag, bytesFlag, countFlag, durationFlag, labelsFlag, logLevelFlag, parseFlags } from './flags.js';
@@ -23,7 +30,8 @@ export async function runProxyCommand(role: 'proxy' | 'gateway', argv: readonly 
   const staticPath = values.static as string | undefined;
   if (values['control-plane'] !== undefined && staticPath !== undefined) throw new UsageError(`dubbo-mesh ${role}: give --control-plane or --static, not both`);
   const controlPlaneFlag = values['control-plane'] as string | undefined;
-  if (staticPath === undefined && controlPlaneFlag === undefined) throw new UsageError(`dubbo-mesh ${role}: one of --control-plane HOST:PORT or --static PATH is required`);
+  if (staticPath === undefined && controlPlaneFlag === undefined)
+    throw new UsageError(`dubbo-mesh ${role}: one of --control-plane HOST:PORT or --static PATH is required`);
   const level = logLevelFlag(role, values['log-level'] as string);
   const admin = addressFlag(role, 'admin', values.admin as string);
   const drainTimeoutMs = durationFlag(role, 'drain-timeout', values['drain-timeout'] as string);
@@ -43,15 +51,25 @@ export async function runProxyCommand(role: 'proxy' | 'gateway', argv: readonly 
   if (targetFlag !== undefined && inboundFlag === undefined) throw new UsageError(`dubbo-mesh ${role}: --inbound-target needs --inbound`);
   const inbound = inboundFlag === undefined ? undefined : addressFlag(role, 'inbound', inboundFlag);
   const inboundTarget = inbound === undefined ? undefined : addressFlag(role, 'inbound-target', targetFlag ?? '127.0.0.1:20880');
-  if (outbound === undefined && inbound === undefined) throw new UsageError(`dubbo-mesh ${role}: --outbound none needs --inbound: a proxy needs at least one listener`);
-  const config: SidecarConfigSource = staticPath !== undefined ? { kind: 'static', path: staticPath } : { kind: 'control-plane', address: addressFlag(role, 'control-plane', controlPlaneFlag!) };
+  if (outbound === undefined && inbound === undefined)
+    throw new UsageError(`dubbo-mesh ${role}: --outbound none needs --inbound: a proxy needs at least one listener`);
+  const config: SidecarConfigSource =
+    staticPath !== undefined ? { kind: 'static', path: staticPath } : { kind: 'control-plane', address: addressFlag(role, 'control-plane', controlPlaneFlag!) };
   const listenerAddresses: Record<ListenError['listener'], Address | undefined> = { outbound, inbound, gateway: outbound };
 
   const logger = createLogger(level, { node, role });
   let sidecar: SidecarHandle;
   try {
     sidecar = await startSidecar({
-      role, config, outbound, inbound, inboundTarget, admin, limits, maxBufferedFrameBytes, logger,
+      role,
+      config,
+      outbound,
+      inbound,
+      inboundTarget,
+      admin,
+      limits,
+      maxBufferedFrameBytes,
+      logger,
       node: { id: node, service: values.service as string | undefined, namespace: values.namespace as string | undefined, labels },
       accessLog: values['access-log'] === true,
     });

@@ -7,7 +7,10 @@ import { listenCause } from '@dubbo-mesh/config';
  * an invalid file), then the message, and exits 1 (`EXIT_START_UP`).
  */
 export class StartUpError extends Error {
-  constructor(message: string, readonly details: readonly string[] = []) {
+  constructor(
+    message: string,
+    readonly details: readonly string[] = [],
+  ) {
     super(message);
     this.name = 'StartUpError';
   }

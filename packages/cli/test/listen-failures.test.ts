@@ -16,7 +16,6 @@ async function busyPort(t: Test): Promise<number> {
 
 const files = serviceFileForTests();
 
-
 t.test('every listener flag: an address in use is one line naming the flag', async (t) => {
   const file = files.file();
   const port = await busyPort(t);
@@ -25,17 +24,28 @@ t.test('every listener flag: an address in use is one line naming the flag', asy
   // Independent processes: run them side by side (each start costs most of a second of CPU).
   const cases: Array<[string, string[], string | RegExp]> = [
     ['proxy --outbound', ['proxy', ...base, '--admin', '127.0.0.1:0', '--outbound', busy], `dubbo-mesh proxy: --outbound ${busy}: address already in use`],
-    ['proxy --inbound', ['proxy', ...base, '--admin', '127.0.0.1:0', '--outbound', '127.0.0.1:0', '--inbound', busy, '--inbound-target', '127.0.0.1:20880'], `dubbo-mesh proxy: --inbound ${busy}: address already in use`],
+    [
+      'proxy --inbound',
+      ['proxy', ...base, '--admin', '127.0.0.1:0', '--outbound', '127.0.0.1:0', '--inbound', busy, '--inbound-target', '127.0.0.1:20880'],
+      `dubbo-mesh proxy: --inbound ${busy}: address already in use`,
+    ],
     // The outbound listener was bound before the admin API failed: it is closed again (the process exits).
     ['proxy --admin', ['proxy', ...base, '--outbound', '127.0.0.1:0', '--admin', busy], `dubbo-mesh proxy: --admin ${busy}: address already in use`],
     ['gateway --listen', ['gateway', ...base, '--admin', '127.0.0.1:0', '--listen', busy], `dubbo-mesh gateway: --listen ${busy}: address already in use`],
     ['gateway --admin', ['gateway', ...base, '--listen', '127.0.0.1:0', '--admin', busy], `dubbo-mesh gateway: --admin ${busy}: address already in use`],
-    ['control-plane --grpc', ['control-plane', '--config', file, '--grpc', busy, '--admin', '127.0.0.1:0'], new RegExp(`^dubbo-mesh control-plane: --grpc ${busy}: .*address already in use`)],
-    ['control-plane --admin', ['control-plane', '--config', file, '--grpc', '127.0.0.1:0', '--admin', busy], `dubbo-mesh control-plane: --admin ${busy}: address already in use`],
+    [
+      'control-plane --grpc',
+      ['control-plane', '--config', file, '--grpc', busy, '--admin', '127.0.0.1:0'],
+      new RegExp(`^dubbo-mesh control-plane: --grpc ${busy}: .*address already in use`),
+    ],
+    [
+      'control-plane --admin',
+      ['control-plane', '--config', file, '--grpc', '127.0.0.1:0', '--admin', busy],
+      `dubbo-mesh control-plane: --admin ${busy}: address already in use`,
+    ],
     // What `npm start` meets when 15000 is taken.
     ['demo --admin', ['demo', '--admin', busy], `dubbo-mesh demo: --admin ${busy}: address already in use`],
   ];
   const finished = await Promise.all(cases.map(([, args]) => runToEnd(args)));
   cases.forEach(([what, , expected], i) => oneLine(t, finished[i]!, expected, what));
 });
-

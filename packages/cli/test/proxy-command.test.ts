@@ -13,7 +13,9 @@ import { userServiceMeshYaml as meshYaml } from '@dubbo-mesh/test-support';
 
 const bin = fileURLToPath(new URL('../bin/dubbo-mesh.js', import.meta.url));
 const { DirectlyDubbo, java } = dubboJs as unknown as {
-  DirectlyDubbo: { from(options: object): { proxyService(options: object): Record<string, (...args: unknown[]) => Promise<{ res: unknown; err: Error | null }>> } };
+  DirectlyDubbo: {
+    from(options: object): { proxyService(options: object): Record<string, (...args: unknown[]) => Promise<{ res: unknown; err: Error | null }>> };
+  };
   java: { long(value: number): unknown };
 };
 
@@ -31,7 +33,10 @@ t.test('bad flags and bad files exit non-zero naming the flag or the file, line 
   const missing = spawnSync(process.execPath, [bin, 'gateway', '--static', file], { encoding: 'utf8', env: { ...process.env, DUBBO_MESH_NODE: '' } });
   t.equal(missing.status, 2);
   t.match(missing.stderr, 'dubbo-mesh gateway: --node is required');
-  const envTwin = spawnSync(process.execPath, [bin, 'gateway', '--static', file], { encoding: 'utf8', env: { ...process.env, DUBBO_MESH_NODE: 'gw', DUBBO_MESH_LISTEN: 'nope' } });
+  const envTwin = spawnSync(process.execPath, [bin, 'gateway', '--static', file], {
+    encoding: 'utf8',
+    env: { ...process.env, DUBBO_MESH_NODE: 'gw', DUBBO_MESH_LISTEN: 'nope' },
+  });
   t.match(envTwin.stderr, 'dubbo-mesh gateway: --listen: "nope" is not host:port', 'flags come from their DUBBO_MESH_* twins');
   const unknown = spawnSync(process.execPath, [bin, 'proxy', '--nod', 'x'], { encoding: 'utf8' });
   t.equal(unknown.status, 2);
@@ -62,27 +67,33 @@ t.test('proxy --static serves calls, reloads the file, refuses a bad change, dra
   const call = await waitFor((l) => l.msg === 'call');
   const access = call.access as { serviceKey: string; status: number; durationMs: number };
   t.match(access, { serviceKey: `${USER_SERVICE}:1.0.0`, status: 20 });
-  t.ok(access.durationMs > 0 && /^\d+(\.\d{1,3})?$/.test(String(access.durationMs)), `the access log's duration is rounded to 3 decimals: ${access.durationMs}`);
+  t.ok(
+    access.durationMs > 0 && /^\d+(\.\d{1,3})?$/.test(String(access.durationMs)),
+    `the access log's duration is rounded to 3 decimals: ${access.durationMs}`,
+  );
 
   t.same(await (await fetch(`${admin}/ready`)).json(), { ready: true, version: ready.version });
-  const stats = await (await fetch(`${admin}/stats`)).json() as { counters: Record<string, number> };
+  const stats = (await (await fetch(`${admin}/stats`)).json()) as { counters: Record<string, number> };
   t.equal(stats.counters.response_success, 1);
-  const clusters = await (await fetch(`${admin}/clusters`)).json() as { endpoints: Array<{ address: string; available: boolean }> };
-  t.same(clusters.endpoints.map((e) => [e.address, e.available]), [[`127.0.0.1:${provider.port}`, true]]);
+  const clusters = (await (await fetch(`${admin}/clusters`)).json()) as { endpoints: Array<{ address: string; available: boolean }> };
+  t.same(
+    clusters.endpoints.map((e) => [e.address, e.available]),
+    [[`127.0.0.1:${provider.port}`, true]],
+  );
   const metrics = await (await fetch(`${admin}/metrics`)).text();
   t.match(metrics, /dubbo_mesh_response_success_total\{node="n1"\} 1/);
   t.match(metrics, /dubbo_mesh_request_time_ms_count\{node="n1"\} 1/);
-  t.match(metrics, /^process_resident_memory_bytes \d/m, "the process metrics under their standard names");
+  t.match(metrics, /^process_resident_memory_bytes \d/m, 'the process metrics under their standard names');
 
   await writeFile(file, meshYaml(provider.port).replace('timeout: 2s', 'timeout: never'));
   const refused = await waitFor((l) => l.msg === `refused the changed config in ${file}; the last valid config stays in force`);
   t.match((refused.errors as string[])[0], /spec\.routes\[0\]\.timeout: must be a duration/);
-  t.equal((await (await fetch(`${admin}/config_dump`)).json() as { version: string }).version, ready.version, 'the previous config stays in force');
+  t.equal(((await (await fetch(`${admin}/config_dump`)).json()) as { version: string }).version, ready.version, 'the previous config stays in force');
   t.equal(((await users.getUser!(10)).res as { id: number }).id, 10, 'and serves');
 
   await writeFile(file, meshYaml(provider.port, '3s'));
   const applied = await waitFor((l) => l.msg === `applied the changed config in ${file}`);
-  const dump = await (await fetch(`${admin}/config_dump`)).json() as { version: string; config: { routes: Array<{ routes: Array<{ timeoutMs: number }> }> } };
+  const dump = (await (await fetch(`${admin}/config_dump`)).json()) as { version: string; config: { routes: Array<{ routes: Array<{ timeoutMs: number }> }> } };
   t.equal(dump.version, applied.version);
   t.equal(dump.config.routes[0]!.routes[0]!.timeoutMs, 3000, 'the new config is in force');
 
@@ -105,7 +116,21 @@ t.test('proxy --outbound none: a provider-side sidecar with only its inbound lis
   const readies: Array<Record<string, unknown>> = [];
   for (const node of ['provider-a', 'provider-b']) {
     // Without --outbound none both would take the default outbound address, 127.0.0.1:20881.
-    const child = startChild(['proxy', '--node', node, '--static', file, '--outbound', 'none', '--inbound', '127.0.0.1:0', '--inbound-target', `127.0.0.1:${provider.port}`, '--admin', '127.0.0.1:0']);
+    const child = startChild([
+      'proxy',
+      '--node',
+      node,
+      '--static',
+      file,
+      '--outbound',
+      'none',
+      '--inbound',
+      '127.0.0.1:0',
+      '--inbound-target',
+      `127.0.0.1:${provider.port}`,
+      '--admin',
+      '127.0.0.1:0',
+    ]);
     children.push(child);
     readies.push(await child.waitFor((l) => l.msg === 'proxy ready'));
   }

@@ -23,7 +23,10 @@ async function freePort(): Promise<number> {
 t.test('a proxy says what is true: listening but not ready before its first snapshot, ready after, and a reconnect with the snapshot unchanged', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'dm-cp-cli-'));
   const file = path.join(dir, 'mesh.yaml');
-  await writeFile(file, `apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: s}\nspec:\n  interfaces: [org.example.S]\n  endpoints: [{address: 127.0.0.1:20880}]\n`);
+  await writeFile(
+    file,
+    `apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: s}\nspec:\n  interfaces: [org.example.S]\n  endpoints: [{address: 127.0.0.1:20880}]\n`,
+  );
   const grpcAddress = `127.0.0.1:${await freePort()}`;
   const children: Array<ReturnType<typeof startChild>> = [];
   t.teardown(async () => {
@@ -33,11 +36,16 @@ t.test('a proxy says what is true: listening but not ready before its first snap
   const proxy = startChild(['proxy', '--node', 'early', '--control-plane', grpcAddress, '--outbound', '127.0.0.1:0', '--admin', '127.0.0.1:0']);
   children.push(proxy);
   const listening = await proxy.waitFor((l) => l.msg === 'proxy listening; waiting for its first snapshot from the control plane');
-  const unreachable = await proxy.waitFor((l) => l.msg === 'control plane unreachable; no snapshot yet: calls are answered 70 (SERVICE_ERROR) until one arrives');
+  const unreachable = await proxy.waitFor(
+    (l) => l.msg === 'control plane unreachable; no snapshot yet: calls are answered 70 (SERVICE_ERROR) until one arrives',
+  );
   t.equal(unreachable.version, null);
   const notReady = await fetch(`http://${listening.admin as string}/ready`);
   t.same([notReady.status, await notReady.json()], [503, { ready: false, version: null }], '/ready is 503 before the first snapshot');
-  t.notOk(proxy.lines.some((l) => l.msg === 'proxy ready' || /serving the last snapshot|stays in force/.test(String(l.msg))), 'nothing claims a snapshot it does not have');
+  t.notOk(
+    proxy.lines.some((l) => l.msg === 'proxy ready' || /serving the last snapshot|stays in force/.test(String(l.msg))),
+    'nothing claims a snapshot it does not have',
+  );
 
   const first = startChild(['control-plane', '--config', file, '--grpc', grpcAddress, '--admin', '127.0.0.1:0']);
   children.push(first);
@@ -70,12 +78,19 @@ t.test('a snapshot rejected before any was accepted says that calls are answered
     DeltaSnapshots: (stream: grpc.ServerDuplexStream<{ response_nonce: string }, object>) => {
       stream.on('data', (request: { response_nonce: string }) => {
         if (request.response_nonce !== '') return; // the NACK
-        stream.write({ version_info: 'bad-1', nonce: '1', removed_resources: [], resources: [{ kind: 'DubboService', namespace: 'default', name: 'x', json: '{"kind":"DubboService"}', version: 'v1' }] });
+        stream.write({
+          version_info: 'bad-1',
+          nonce: '1',
+          removed_resources: [],
+          resources: [{ kind: 'DubboService', namespace: 'default', name: 'x', json: '{"kind":"DubboService"}', version: 'v1' }],
+        });
       });
     },
     StreamSnapshots: (stream: grpc.ServerDuplexStream<object, object>) => stream.end(),
   });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+  );
   const proxy = startChild(['proxy', '--node', 'n1', '--control-plane', `127.0.0.1:${port}`, '--outbound', '127.0.0.1:0', '--admin', '127.0.0.1:0']);
   t.teardown(() => {
     proxy.process.kill('SIGKILL');
@@ -85,5 +100,8 @@ t.test('a snapshot rejected before any was accepted says that calls are answered
   t.equal(rejected.msg, 'rejected a snapshot from the control plane; no snapshot yet: calls are answered 70 (SERVICE_ERROR) until a valid one arrives');
   t.equal(rejected.version, 'bad-1');
   t.ok((rejected.errors as string[]).length > 0, 'with the errors');
-  t.notOk(proxy.lines.some((l) => l.msg === 'proxy ready'), 'and it is not ready');
+  t.notOk(
+    proxy.lines.some((l) => l.msg === 'proxy ready'),
+    'and it is not ready',
+  );
 });

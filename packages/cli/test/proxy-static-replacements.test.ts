@@ -15,7 +15,9 @@ t.test('proxy --static sees every replacement of its file: renames over it and a
     for (const child of children) child.process.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
   });
-  const timeoutOf = async (admin: unknown) => ((await (await fetch(`http://${admin as string}/config_dump`)).json()) as { config: { routes: Array<{ routes: Array<{ timeoutMs: number }> }> } }).config.routes[0]!.routes[0]!.timeoutMs;
+  const timeoutOf = async (admin: unknown) =>
+    ((await (await fetch(`http://${admin as string}/config_dump`)).json()) as { config: { routes: Array<{ routes: Array<{ timeoutMs: number }> }> } }).config
+      .routes[0]!.routes[0]!.timeoutMs;
 
   // A file replaced by a rename, as `mv tmp file`, `sed -i` and editors do: each one is seen.
   const file = path.join(dir, 'mesh.yaml');
@@ -44,7 +46,9 @@ t.test('proxy --static sees every replacement of its file: renames over it and a
   t.equal(await timeoutOf(ready.admin), 6000, 'a valid replacement after a refused one is applied');
   // Written in place and found empty, as a file caught mid-write looks: refused, the config stays.
   await writeFile(file, '');
-  const empty = await plain.waitFor((l) => l.msg === `refused the changed config in ${file}; the last valid config stays in force` && (l.errors as string[]).join('\n').includes('empty file'));
+  const empty = await plain.waitFor(
+    (l) => l.msg === `refused the changed config in ${file}; the last valid config stays in force` && (l.errors as string[]).join('\n').includes('empty file'),
+  );
   t.match((empty.errors as string[]).join('\n'), `${file}: empty file`, 'an empty file is refused, naming it');
   t.equal(await timeoutOf(ready.admin), 6000, 'and the last valid config stays in force');
 

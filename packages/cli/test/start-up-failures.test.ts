@@ -10,14 +10,17 @@ import { SERVICE_YAML, oneLine, serviceFileForTests } from './fixtures/start-up.
 
 const files = serviceFileForTests();
 
-
 t.test('an address not on this host, a missing file: one line each', async (t) => {
   const dir = files.dir();
   const file = files.file();
   const missing = path.join(dir, 'missing.yaml');
   const cases: Array<[string, string[], string]> = [
     // 192.0.2.1 is TEST-NET-1 (RFC 5737): never an address of this host.
-    ['an address not on this host', ['proxy', '--node', 'n1', '--static', file, '--outbound', '127.0.0.1:0', '--admin', '192.0.2.1:15001'], 'dubbo-mesh proxy: --admin 192.0.2.1:15001: address not available on this host'],
+    [
+      'an address not on this host',
+      ['proxy', '--node', 'n1', '--static', file, '--outbound', '127.0.0.1:0', '--admin', '192.0.2.1:15001'],
+      'dubbo-mesh proxy: --admin 192.0.2.1:15001: address not available on this host',
+    ],
     ['a missing --static file', ['proxy', '--node', 'n1', '--static', missing], `dubbo-mesh proxy: --static ${missing}: cannot read: no such file or folder`],
     ['a missing --config file', ['control-plane', '--config', missing], `dubbo-mesh control-plane: --config ${missing}: cannot read: no such file or folder`],
   ];
@@ -34,19 +37,33 @@ t.test('an unreadable --static file and a privileged port: one line each', async
   await chmod(file, 0o644);
   const secret = path.join(dir, 'secret.yaml');
   await writeFile(secret, SERVICE_YAML, { mode: 0o000 });
-  oneLine(t, await runToEnd(['proxy', '--node', 'n1', '--static', secret, '--outbound', '127.0.0.1:0', '--admin', '127.0.0.1:0'], asUser), `dubbo-mesh proxy: --static ${secret}: cannot read: permission denied`, 'an unreadable --static file');
+  oneLine(
+    t,
+    await runToEnd(['proxy', '--node', 'n1', '--static', secret, '--outbound', '127.0.0.1:0', '--admin', '127.0.0.1:0'], asUser),
+    `dubbo-mesh proxy: --static ${secret}: cannot read: permission denied`,
+    'an unreadable --static file',
+  );
 
   // A port below the unprivileged start needs privileges.
   const unprivilegedStart = Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8').trim());
   if (unprivilegedStart <= 1) return t.skip('this host lets anyone bind every port');
   const privileged = `127.0.0.1:${unprivilegedStart - 1}`;
-  oneLine(t, await runToEnd(['gateway', '--node', 'g1', '--static', file, '--listen', privileged, '--admin', '127.0.0.1:0'], asUser), `dubbo-mesh gateway: --listen ${privileged}: permission denied (ports below 1024 need privileges)`, 'a privileged port');
+  oneLine(
+    t,
+    await runToEnd(['gateway', '--node', 'g1', '--static', file, '--listen', privileged, '--admin', '127.0.0.1:0'], asUser),
+    `dubbo-mesh gateway: --listen ${privileged}: permission denied (ports below 1024 need privileges)`,
+    'a privileged port',
+  );
 });
 
 t.test('a bad --log-level exits 2 naming the flag and the allowed values, for every command that has it', async (t) => {
   const file = files.file();
   const allowed = 'trace, debug, info, warn, error, fatal, silent';
-  const commands = [['proxy', '--node', 'n1', '--static', file], ['gateway', '--node', 'g1', '--static', file], ['control-plane', '--config', file]];
+  const commands = [
+    ['proxy', '--node', 'n1', '--static', file],
+    ['gateway', '--node', 'g1', '--static', file],
+    ['control-plane', '--config', file],
+  ];
   const finished = await Promise.all(commands.map((args) => runToEnd([...args, '--log-level', 'loud', '--admin', '127.0.0.1:0'])));
   commands.forEach((args, i) => {
     t.equal(finished[i]!.code, 2, `${args[0]}: exits 2`);

@@ -9,7 +9,10 @@ function flagsIn(usage: string): string[] {
 }
 
 t.test('proxy and gateway usage lines name every flag of the spec, and no other', async (t) => {
-  for (const [name, flags] of [['proxy', PROXY_FLAGS], ['gateway', GATEWAY_FLAGS]] as Array<[string, readonly FlagSpec[]]>) {
+  for (const [name, flags] of [
+    ['proxy', PROXY_FLAGS],
+    ['gateway', GATEWAY_FLAGS],
+  ] as Array<[string, readonly FlagSpec[]]>) {
     const usage = COMMANDS.find((command) => command.name === name)!.usage;
     t.same(new Set(flagsIn(usage)), new Set(flags.map((flag) => flag.name)), `${name}: the synopsis and the spec agree`);
     for (const flag of flags) {

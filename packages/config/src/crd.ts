@@ -53,7 +53,12 @@ export interface CustomResourceDefinition {
 /** The whole `apiextensions.k8s.io/v1` CustomResourceDefinition of a registered kind. */
 export function customResourceDefinition(kind: string): CustomResourceDefinition {
   const definition = kindDefinition(kind);
-  if (definition === undefined) throw new Error(`unknown kind ${JSON.stringify(kind)}; known: ${kindDefinitions().map((d) => d.kind).join(', ')}`);
+  if (definition === undefined)
+    throw new Error(
+      `unknown kind ${JSON.stringify(kind)}; known: ${kindDefinitions()
+        .map((d) => d.kind)
+        .join(', ')}`,
+    );
   const { plural, singular, shortNames } = definition.names;
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
@@ -63,13 +68,15 @@ export function customResourceDefinition(kind: string): CustomResourceDefinition
       group: API_GROUP,
       names: { kind: definition.kind, listKind: `${definition.kind}List`, plural, singular, shortNames: [...shortNames], categories: ['dubbo-mesh'] },
       scope: 'Namespaced',
-      versions: [{
-        name: API_GROUP_VERSION,
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        schema: { openAPIV3Schema: kindOpenApiSchema(definition) },
-      }],
+      versions: [
+        {
+          name: API_GROUP_VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          schema: { openAPIV3Schema: kindOpenApiSchema(definition) },
+        },
+      ],
     },
   };
 }

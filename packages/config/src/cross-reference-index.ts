@@ -64,8 +64,11 @@ export class CrossReferenceIndex {
     for (const resource of current) if (!this.resources.has(resource)) added.push(resource);
     const removed: MeshResource[] = [];
     for (const resource of this.resources) if (!current.has(resource)) removed.push(resource);
-    const incremental = this.resources.size > 0 && current.size === items.length && added.length + removed.length <= items.length / 2
-      && items.every((item) => item.issues === undefined);
+    const incremental =
+      this.resources.size > 0 &&
+      current.size === items.length &&
+      added.length + removed.length <= items.length / 2 &&
+      items.every((item) => item.issues === undefined);
     if (incremental && this.holds(added, removed)) {
       for (const resource of removed) this.remove(resource);
       for (const resource of added) this.add(resource);

@@ -4,9 +4,7 @@
  * a service with no DubboPolicy.
  */
 import { DEFAULT_HASH_ON } from '@dubbo-mesh/load-balancer';
-import type {
-  ConnectionPoolConfig, HashOn, HealthCheckConfig, LoadBalancerConfig, OutlierDetectionConfig, RetryOn, RetryPolicy,
-} from './types.js';
+import type { ConnectionPoolConfig, HashOn, HealthCheckConfig, LoadBalancerConfig, OutlierDetectionConfig, RetryOn, RetryPolicy } from './types.js';
 
 /** `metadata.namespace` when absent. */
 export const DEFAULT_NAMESPACE = 'default';

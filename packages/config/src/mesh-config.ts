@@ -117,9 +117,13 @@ export function configOf(items: readonly LocatedResource[]): MeshConfig {
  * assemble them. Returns every error found, with the origins of the resources at fault; a
  * resource that failed validation makes the set invalid with its own errors too.
  */
-export function assembleMeshConfig(items: readonly LocatedResource[]): { valid: true; result: MeshConfig } | { valid: false; errors: string[]; origins: string[] } {
+export function assembleMeshConfig(
+  items: readonly LocatedResource[],
+): { valid: true; result: MeshConfig } | { valid: false; errors: string[]; origins: string[] } {
   const unvalidated = items.filter((item) => item.issues !== undefined);
-  const own = unvalidated.flatMap((item) => item.issues!.map((issue) => `${item.locate?.(issue.path) ?? ''}${resourceLabel(item.resource)}: ${formatPath(issue.path) || '(root)'}: ${issue.message}`));
+  const own = unvalidated.flatMap((item) =>
+    item.issues!.map((issue) => `${item.locate?.(issue.path) ?? ''}${resourceLabel(item.resource)}: ${formatPath(issue.path) || '(root)'}: ${issue.message}`),
+  );
   const { errors, offending } = checkCrossReferences(items);
   if (own.length > 0 || errors.length > 0) return { valid: false, errors: [...own, ...errors], origins: originsOf([...unvalidated, ...offending]) };
   return { valid: true, result: configOf(items) };

@@ -1,6 +1,14 @@
 import {
-  CheckContext, anything, constant, describe, formatPath, isObject, oneOf,
-  type CheckOptions, type SchemaNode, type ValidationIssue,
+  CheckContext,
+  anything,
+  constant,
+  describe,
+  formatPath,
+  isObject,
+  oneOf,
+  type CheckOptions,
+  type SchemaNode,
+  type ValidationIssue,
 } from '@dubbo-mesh/schema';
 import { DEFAULT_NAMESPACE } from './defaults.js';
 import { kindDefinition, kindNames } from './kind-registry.js';
@@ -13,23 +21,23 @@ export { parseAddress } from './kinds/dubbo-service.js';
 /** Every error collected, or the validated value (CONVENTIONS 7). */
 export type ValidationResult<T> =
   | {
-    readonly valid: true;
-    readonly result: T;
-    /** With `unknownFields: 'warn'`: each field that was ignored, as `Kind ns/name: path: message`. */
-    readonly warnings?: readonly string[];
-  }
+      readonly valid: true;
+      readonly result: T;
+      /** With `unknownFields: 'warn'`: each field that was ignored, as `Kind ns/name: path: message`. */
+      readonly warnings?: readonly string[];
+    }
   | {
-    readonly valid: false;
-    readonly errors: readonly string[];
-    readonly issues: readonly ValidationIssue[];
-    /**
-     * The value as far as it could be read (fields with an issue fall back to defaults), when
-     * its kind and spec could be read at all. Never to be used as config: it lets the
-     * cross-references of a file be checked, and reported, together with its field errors.
-     */
-    readonly partial?: T;
-    readonly warnings?: readonly string[];
-  };
+      readonly valid: false;
+      readonly errors: readonly string[];
+      readonly issues: readonly ValidationIssue[];
+      /**
+       * The value as far as it could be read (fields with an issue fall back to defaults), when
+       * its kind and spec could be read at all. Never to be used as config: it lets the
+       * cross-references of a file be checked, and reported, together with its field errors.
+       */
+      readonly partial?: T;
+      readonly warnings?: readonly string[];
+    };
 
 /** The `Kind namespace/name` a message starts with, read as far as the raw value allows. */
 export function resourceLabel(raw: unknown): string {
@@ -91,7 +99,8 @@ export function validateResource(raw: unknown, options: CheckOptions = {}): Vali
     }
   }
   const label = context.issues.length + context.warnings.length > 0 ? resourceLabel(raw) : '';
-  const warnings = context.warnings.length === 0 ? undefined : context.warnings.map((issue) => `${label}: ${formatPath(issue.path) || '(root)'}: ${issue.message}`);
+  const warnings =
+    context.warnings.length === 0 ? undefined : context.warnings.map((issue) => `${label}: ${formatPath(issue.path) || '(root)'}: ${issue.message}`);
   if (context.issues.length > 0 || resource === undefined) {
     const errors = context.issues.map((issue) => `${label}: ${formatPath(issue.path) || '(root)'}: ${issue.message}`);
     const invalid = { valid: false as const, issues: context.issues, errors, ...(warnings === undefined ? {} : { warnings }) };

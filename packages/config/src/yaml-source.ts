@@ -27,11 +27,11 @@ interface Position {
 type ChunkDocument =
   | { readonly ok: true; readonly resource: MeshResource; readonly raw: unknown; readonly position: (path: FieldPath) => Position | undefined }
   | {
-    readonly ok: false;
-    readonly errors: ReadonlyArray<{ readonly at: Position | undefined; readonly message: string }>;
-    readonly partial?: { readonly resource: MeshResource; readonly raw: unknown; readonly issues: readonly ValidationIssue[] };
-    readonly position: (path: FieldPath) => Position | undefined;
-  };
+      readonly ok: false;
+      readonly errors: ReadonlyArray<{ readonly at: Position | undefined; readonly message: string }>;
+      readonly partial?: { readonly resource: MeshResource; readonly raw: unknown; readonly issues: readonly ValidationIssue[] };
+      readonly position: (path: FieldPath) => Position | undefined;
+    };
 
 /** What one chunk of a file (its text from one `---` to the next) parses to, wherever it sits in the file. */
 interface ParsedChunk {
@@ -92,7 +92,10 @@ function splitDocuments(text: string): Chunk[] {
  * " at line L, column C:" before a picture of the line; the position is already in front.
  */
 function yamlErrorMessage(message: string): string {
-  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/:$/, '');
+  return message
+    .split('\n')[0]!
+    .replace(/ at line \d+, column \d+:?$/, '')
+    .replace(/:$/, '');
 }
 
 function documentPositions(document: Document, lines: LineCounter): (path: FieldPath) => Position | undefined {
@@ -169,7 +172,12 @@ function parseChunk(text: string): ParsedChunk {
 }
 
 /** Adds a chunk's documents to a file's result, with positions moved to where the chunk sits. */
-function addChunk(out: { resources: LocatedResource[]; errors: string[]; partial: LocatedResource[] }, chunk: ParsedChunk, file: string, startLine: number): void {
+function addChunk(
+  out: { resources: LocatedResource[]; errors: string[]; partial: LocatedResource[] },
+  chunk: ParsedChunk,
+  file: string,
+  startLine: number,
+): void {
   const where = (at: Position | undefined) => (at === undefined ? `${file}: ` : `${file}:${at.line + startLine - 1}:${at.col}: `);
   for (const document of chunk.documents) {
     const locate = (fieldPath: FieldPath) => where(document.position(fieldPath));
@@ -283,7 +291,10 @@ export function cannotReadError(what: string, error: unknown): string {
  * file, line and field), and the resources that failed validation as far as they could be
  * read (`partial`). `parse` may be a caching parser.
  */
-export async function loadMeshResources(paths: readonly string[], parse: FileParser = parseMeshFile): Promise<{ resources: LocatedResource[]; errors: string[]; files: string[]; partial: LocatedResource[] }> {
+export async function loadMeshResources(
+  paths: readonly string[],
+  parse: FileParser = parseMeshFile,
+): Promise<{ resources: LocatedResource[]; errors: string[]; files: string[]; partial: LocatedResource[] }> {
   const errors: string[] = [];
   const resources: LocatedResource[] = [];
   const partial: LocatedResource[] = [];
@@ -319,7 +330,9 @@ export async function loadMeshResources(paths: readonly string[], parse: FilePar
  * does not hide the cross-reference errors of the same files. With any error the result is
  * invalid as a whole, so a half-valid change never replaces a good config.
  */
-export async function loadMeshConfig(paths: readonly string[]): Promise<{ valid: true; result: MeshConfig; files: string[] } | { valid: false; errors: string[]; origins: string[] }> {
+export async function loadMeshConfig(
+  paths: readonly string[],
+): Promise<{ valid: true; result: MeshConfig; files: string[] } | { valid: false; errors: string[]; origins: string[] }> {
   const { resources, errors, files, partial } = await loadMeshResources(paths);
   if (errors.length > 0) {
     const crossReferences = checkCrossReferences([...resources, ...partial]);

@@ -53,9 +53,16 @@ t.test('the example of SPEC parses, normalised', async (t) => {
   const [service, route, policy] = parsed.resources.map((r) => r.resource);
   t.match(service, { kind: 'DubboService', metadata: { name: 'user-provider', namespace: 'default' }, port: 20880 });
   if (service?.kind !== 'DubboService' || route?.kind !== 'DubboRoute' || policy?.kind !== 'DubboPolicy') throw new Error('kinds');
-  t.same(service.interfaces, [{ interface: 'org.apache.dubbo.benchmark.service.UserService' }, { interface: 'org.example.OrderService', group: 'g1', version: '1.0.0' }]);
+  t.same(service.interfaces, [
+    { interface: 'org.apache.dubbo.benchmark.service.UserService' },
+    { interface: 'org.example.OrderService', group: 'g1', version: '1.0.0' },
+  ]);
   t.same(service.endpoints[0], { address: '127.0.0.1:20891', host: '127.0.0.1', port: 20891, labels: { version: 'v1' }, weight: 100 });
-  t.same(route.routes[0]!.match[0], { method: { prefix: 'get' }, attachments: { 'x-tier': { exact: 'gold' } }, arguments: [{ index: 0, match: { exact: '42' } }] });
+  t.same(route.routes[0]!.match[0], {
+    method: { prefix: 'get' },
+    attachments: { 'x-tier': { exact: 'gold' } },
+    arguments: [{ index: 0, match: { exact: '42' } }],
+  });
   t.equal(route.routes[0]!.timeoutMs, 2000);
   t.same(route.routes[0]!.retries, { attempts: 2, retryOn: ['connect-failure', 'unavailable', 'timeout'] });
   t.same(policy.connectionPool, { maxConnections: 4, maxPendingRequests: 1024, maxRequests: 10000, connectTimeoutMs: 1000 });
@@ -100,7 +107,12 @@ t.test('kind, apiVersion, metadata and unknown fields', async (t) => {
       'DubboThing default/Bad_Name: metadata.name: "Bad_Name" is not a valid name (lower case letters, digits, - and .)',
     ]);
   }
-  const typo = validateResource({ apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboPolicy', metadata: { name: 'p' }, spec: { service: 's', loadBalancer: { polcy: 'random' } } });
+  const typo = validateResource({
+    apiVersion: 'dubbo-mesh.io/v1alpha1',
+    kind: 'DubboPolicy',
+    metadata: { name: 'p' },
+    spec: { service: 's', loadBalancer: { polcy: 'random' } },
+  });
   t.match(typo, { valid: false, errors: ['DubboPolicy default/p: spec.loadBalancer.polcy: unknown field (expected one of: policy, hash)'] });
 });
 
@@ -114,9 +126,11 @@ t.test('YAML syntax errors name file and line, in one complete line', async (t) 
 
 t.test('an empty file is an error; a file of comments only is empty on purpose', async (t) => {
   for (const text of ['', '   \n\n', '---\n', '---\n---\n']) {
-    t.same(parseMeshYaml(text, 'mesh.yaml').errors, [
-      'mesh.yaml: empty file (no YAML document): refused, the last valid state stays; to clear a file on purpose delete it or leave only a comment in it',
-    ], JSON.stringify(text));
+    t.same(
+      parseMeshYaml(text, 'mesh.yaml').errors,
+      ['mesh.yaml: empty file (no YAML document): refused, the last valid state stays; to clear a file on purpose delete it or leave only a comment in it'],
+      JSON.stringify(text),
+    );
   }
   t.same(parseMeshYaml('# nothing here on purpose\n', 'mesh.yaml'), { resources: [], errors: [], partial: [] });
 });
@@ -125,9 +139,10 @@ t.test('a misspelled field does not hide the cross-reference errors of the same 
   const dir = await mkdtemp(path.join(tmpdir(), 'dm-config-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'mesh.yaml');
-  await writeFile(file, SPEC_EXAMPLE
-    .replace('loadBalancer: {policy: random}', 'loadBalancer: {polcy: random}')
-    .replace('subset: v2, weight: 10', 'subset: v3, weight: 10'));
+  await writeFile(
+    file,
+    SPEC_EXAMPLE.replace('loadBalancer: {policy: random}', 'loadBalancer: {polcy: random}').replace('subset: v2, weight: 10', 'subset: v3, weight: 10'),
+  );
   const result = await loadMeshConfig([dir]);
   t.same(result, {
     valid: false,
@@ -140,7 +155,8 @@ t.test('a misspelled field does not hide the cross-reference errors of the same 
 });
 
 t.test('a big file parsed again reuses every document whose text did not change', async (t) => {
-  const doc = (i: number, port = 20880) => `apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: s${i}}\nspec:\n  interfaces: [org.example.S${i}]\n  endpoints: [{address: 127.0.0.1:${port}}]\n`;
+  const doc = (i: number, port = 20880) =>
+    `apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: s${i}}\nspec:\n  interfaces: [org.example.S${i}]\n  endpoints: [{address: 127.0.0.1:${port}}]\n`;
   const text = (changed: number) => ['# generated', ...Array.from({ length: 50 }, (_, i) => doc(i, i === 7 ? changed : 20880))].join('\n---\n');
   const cache = new MeshYamlCache();
   const first = await cache.parse(text(1), 'big.yaml');
@@ -150,7 +166,11 @@ t.test('a big file parsed again reuses every document whose text did not change'
   t.equal(second.resources.filter((r, i) => r.resource !== first.resources[i]!.resource).length, 1, 'one document parsed again');
   const moved = await cache.parse(`# two more lines\n#\n${text(2)}`, 'big.yaml');
   t.equal(moved.resources[10]!.resource, second.resources[10]!.resource, 'a document that moved is reused');
-  t.equal(moved.resources[10]!.locate!(['spec', 'endpoints', 0, 'address']), second.resources[10]!.locate!(['spec', 'endpoints', 0, 'address']).replace(/:(\d+):/, (_, line: string) => `:${Number(line) + 2}:`), 'and located where it is now');
+  t.equal(
+    moved.resources[10]!.locate!(['spec', 'endpoints', 0, 'address']),
+    second.resources[10]!.locate!(['spec', 'endpoints', 0, 'address']).replace(/:(\d+):/, (_, line: string) => `:${Number(line) + 2}:`),
+    'and located where it is now',
+  );
   const broken = await cache.parse(text(2).replace('org.example.S3]', 'org.example.S3'), 'big.yaml');
   t.equal(broken.errors.length, 1);
   t.match(broken.errors[0], /^big\.yaml:\d+:\d+: /);
@@ -159,7 +179,10 @@ t.test('a big file parsed again reuses every document whose text did not change'
 t.test('cross-references are checked', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'dm-config-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  await writeFile(path.join(dir, 'a.yaml'), SPEC_EXAMPLE.replace('subset: v2, weight: 10', 'subset: v3, weight: 10').replace('{service: user-provider, subset: v1', '{service: nobody, subset: v1'));
+  await writeFile(
+    path.join(dir, 'a.yaml'),
+    SPEC_EXAMPLE.replace('subset: v2, weight: 10', 'subset: v3, weight: 10').replace('{service: user-provider, subset: v1', '{service: nobody, subset: v1'),
+  );
   const result = await loadMeshConfig([dir]);
   t.equal(result.valid, false);
   if (!result.valid) {
@@ -208,7 +231,12 @@ t.test('a big file is parsed in slices, letting the event loop run between them'
 });
 
 t.test('a document yaml cannot turn into data (an alias bomb) is an error of that document, naming file and line; the others stay', async (t) => {
-  const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]'].join('\n');
+  const bomb = [
+    'a: &a [x, x, x, x, x, x, x, x, x, x]',
+    'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]',
+    'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]',
+    'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]',
+  ].join('\n');
   const good = 'apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: s}\nspec:\n  interfaces: [org.example.S]\n';
   let parsed: ReturnType<typeof parseMeshYaml> | undefined;
   t.doesNotThrow(() => {
@@ -220,10 +248,14 @@ t.test('a document yaml cannot turn into data (an alias bomb) is an error of tha
 });
 
 t.test('a duration with surrounding whitespace (a YAML block scalar gives "2s\\n") and a status of any value are accepted, as before', async (t) => {
-  const route = (timeout: string, status?: unknown) => validateResource({
-    apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboRoute', metadata: { name: 'r' }, ...(status === undefined ? {} : { status }),
-    spec: { hosts: ['org.example.S'], routes: [{ destinations: [{ service: 's' }], timeout }] },
-  });
+  const route = (timeout: string, status?: unknown) =>
+    validateResource({
+      apiVersion: 'dubbo-mesh.io/v1alpha1',
+      kind: 'DubboRoute',
+      metadata: { name: 'r' },
+      ...(status === undefined ? {} : { status }),
+      spec: { hosts: ['org.example.S'], routes: [{ destinations: [{ service: 's' }], timeout }] },
+    });
   for (const text of ['2s\n', ' 2s ', '\t2s\r\n']) {
     const result = route(text);
     t.ok(result.valid, JSON.stringify(text));
@@ -231,6 +263,9 @@ t.test('a duration with surrounding whitespace (a YAML block scalar gives "2s\\n
   }
   t.notOk(route('2 s').valid, 'whitespace inside is still an error');
   for (const status of [null, 'x', [], { conditions: [] }]) t.ok(route('1s', status).valid, `status ${JSON.stringify(status)}`);
-  const fromYaml = parseMeshYaml('apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboRoute\nmetadata: {name: r}\nstatus:\nspec:\n  hosts: [org.example.S]\n  routes:\n    - destinations: [{service: s}]\n      timeout: |\n        2s\n', 'route.yaml');
+  const fromYaml = parseMeshYaml(
+    'apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboRoute\nmetadata: {name: r}\nstatus:\nspec:\n  hosts: [org.example.S]\n  routes:\n    - destinations: [{service: s}]\n      timeout: |\n        2s\n',
+    'route.yaml',
+  );
   t.same(fromYaml.errors, [], 'a block-scalar timeout and an empty status: line');
 });

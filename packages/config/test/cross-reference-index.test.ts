@@ -28,14 +28,31 @@ function universe(): LocatedResource[] {
   const out: LocatedResource[] = [];
   for (let s = 0; s < 5; s++) {
     out.push(located({ ...meta(`s${s}`), kind: 'DubboService', spec: { interfaces: [`org.example.S${s}`], endpoints: [{ address: `10.0.0.${s}:1` }] } }));
-    out.push(located({ ...meta(`s${s}`), kind: 'DubboService', spec: { interfaces: [`org.example.S${s}`, `org.example.Shared${s % 2}`], endpoints: [{ address: `10.0.1.${s}:1` }] } }));
+    out.push(
+      located({
+        ...meta(`s${s}`),
+        kind: 'DubboService',
+        spec: { interfaces: [`org.example.S${s}`, `org.example.Shared${s % 2}`], endpoints: [{ address: `10.0.1.${s}:1` }] },
+      }),
+    );
     out.push(located({ ...meta(`p${s}`), kind: 'DubboPolicy', spec: { service: `s${s}`, subsets: [{ name: 'v1', labels: { v: '1' } }] } }));
     out.push(located({ ...meta(`p${s}`), kind: 'DubboPolicy', spec: { service: `s${s}`, subsets: [{ name: 'v2', labels: { v: '2' } }] } }));
     out.push(located({ ...meta(`q${s}`), kind: 'DubboPolicy', spec: { service: `s${s}` } }));
   }
   for (let r = 0; r < 4; r++) {
-    for (const [target, subset] of [[r, undefined], [r, 'v1'], [r + 1, 'v2'], [7, undefined]] as const) {
-      out.push(located({ ...meta(`r${r}`), kind: 'DubboRoute', spec: { hosts: ['*'], routes: [{ destinations: [{ service: `s${target}`, ...(subset === undefined ? {} : { subset }) }] }] } }));
+    for (const [target, subset] of [
+      [r, undefined],
+      [r, 'v1'],
+      [r + 1, 'v2'],
+      [7, undefined],
+    ] as const) {
+      out.push(
+        located({
+          ...meta(`r${r}`),
+          kind: 'DubboRoute',
+          spec: { hosts: ['*'], routes: [{ destinations: [{ service: `s${target}`, ...(subset === undefined ? {} : { subset }) }] }] },
+        }),
+      );
     }
   }
   return out;
@@ -60,7 +77,9 @@ t.test('the incremental index decides exactly as the full check, over random cha
     const expected = assembleMeshConfig(candidate);
     const actual = index.assemble(candidate);
     if (actual.valid !== expected.valid) {
-      t.fail(`step ${step}: index says ${actual.valid}, full check says ${expected.valid}: ${candidate.map((i) => `${i.resource.kind}/${i.resource.metadata.name}`).join(' ')}`);
+      t.fail(
+        `step ${step}: index says ${actual.valid}, full check says ${expected.valid}: ${candidate.map((i) => `${i.resource.kind}/${i.resource.metadata.name}`).join(' ')}`,
+      );
       return;
     }
     if (expected.valid && actual.valid) {

@@ -5,12 +5,22 @@ import { parseAllDocuments } from 'yaml';
 import { Ajv } from 'ajv';
 import { structuralSchemaProblems, type OpenApiSchema } from '@dubbo-mesh/schema';
 import {
-  DEFAULT_CONNECTION_POOL, DEFAULT_HEALTH_CHECK, DEFAULT_OUTLIER_DETECTION, DEFAULT_RETRY_ON, KINDS, customResourceDefinition,
-  customResourceDefinitions, kindDefinition, kindNames, kindOpenApiSchema, validateResource,
+  DEFAULT_CONNECTION_POOL,
+  DEFAULT_HEALTH_CHECK,
+  DEFAULT_OUTLIER_DETECTION,
+  DEFAULT_RETRY_ON,
+  KINDS,
+  customResourceDefinition,
+  customResourceDefinitions,
+  kindDefinition,
+  kindNames,
+  kindOpenApiSchema,
+  validateResource,
 } from '@dubbo-mesh/config';
 
-const examples = ['../../demo/examples/mesh.yaml', '../../demo/examples/demo/traffic.yaml']
-  .map((file) => readFileSync(fileURLToPath(new URL(file, import.meta.url)), 'utf8'));
+const examples = ['../../demo/examples/mesh.yaml', '../../demo/examples/demo/traffic.yaml'].map((file) =>
+  readFileSync(fileURLToPath(new URL(file, import.meta.url)), 'utf8'),
+);
 
 /** Documents that use every field of every kind (SPEC's example, and more). */
 const FULL = `apiVersion: dubbo-mesh.io/v1alpha1
@@ -56,7 +66,10 @@ spec:
   healthCheck: {interval: 5s, timeout: 1s, unhealthyThreshold: 3, healthyThreshold: 1}
 `;
 
-const documents = (text: string): Array<Record<string, unknown>> => parseAllDocuments(text).map((doc) => doc.toJS() as Record<string, unknown>).filter((doc) => doc !== null);
+const documents = (text: string): Array<Record<string, unknown>> =>
+  parseAllDocuments(text)
+    .map((doc) => doc.toJS() as Record<string, unknown>)
+    .filter((doc) => doc !== null);
 const corpus = [...examples, FULL].flatMap(documents);
 
 /**
@@ -91,8 +104,14 @@ const BEYOND_OPENAPI: Array<{ why: string; holds: (path: ReadonlyArray<string | 
   { why: 'a regular expression must compile', holds: (_path, message) => message.startsWith('is not a valid regular expression') },
   { why: 'weights of a route must not all be 0', holds: (_path, message) => message === 'weights must not all be 0' },
   { why: 'a duration rounds to whole milliseconds and must be longer than 0', holds: (_path, message) => message === 'must be longer than 0' },
-  { why: 'duplicate subset names: the API server refuses them by x-kubernetes-list-map-keys, JSON Schema cannot', holds: (_path, message) => message.endsWith('is defined twice') },
-  { why: 'a load-balancer field of another policy: a CEL rule in the CRD, which ajv does not run', holds: (_path, message) => message.startsWith('is only for policy') },
+  {
+    why: 'duplicate subset names: the API server refuses them by x-kubernetes-list-map-keys, JSON Schema cannot',
+    holds: (_path, message) => message.endsWith('is defined twice'),
+  },
+  {
+    why: 'a load-balancer field of another policy: a CEL rule in the CRD, which ajv does not run',
+    holds: (_path, message) => message.startsWith('is only for policy'),
+  },
 ];
 
 type Json = unknown;
@@ -123,7 +142,8 @@ function mutations(doc: Json): Array<{ name: string; doc: Json }> {
     }
     if (path.length === 0) continue;
     out.push({ name: `${where} removed`, doc: mutate(doc, path, (p, k) => (Array.isArray(p) ? p.splice(k as number, 1) : delete p[k])) });
-    const wrong: Json[] = typeof value === 'string' ? [5, true, { a: 1 }] : typeof value === 'number' ? ['5', -1, 1e9, 1.5] : Array.isArray(value) ? [{}, 'x', []] : ['x', 5, []];
+    const wrong: Json[] =
+      typeof value === 'string' ? [5, true, { a: 1 }] : typeof value === 'number' ? ['5', -1, 1e9, 1.5] : Array.isArray(value) ? [{}, 'x', []] : ['x', 5, []];
     for (const replacement of wrong) out.push({ name: `${where} = ${JSON.stringify(replacement)}`, doc: mutate(doc, path, (p, k) => (p[k] = replacement)) });
   }
   return out.map((m) => ({ ...m, doc: (m.doc as { root?: Json }).root ?? m.doc }));
@@ -190,10 +210,19 @@ t.test('a CustomResourceDefinition per kind, whole', async (t) => {
   const spec = crd.spec.versions[0]!.schema.openAPIV3Schema.properties!.spec!;
   t.same(spec.required, ['service']);
   t.match(spec.properties!.subsets, { type: 'array', 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'], items: { required: ['name'] } });
-  t.same(spec.properties!.loadBalancer!.properties!.policy, { type: 'string', enum: ['random', 'round-robin', 'least-active', 'shortest-response', 'consistent-hash', 'least-request'] }, 'the policies registered');
-  t.same(spec.properties!.loadBalancer!['x-kubernetes-validations'], [{ rule: "!has(self.hash) || (has(self.policy) && self.policy in ['consistent-hash'])", message: 'hash is only for policy consistent-hash' }]);
+  t.same(
+    spec.properties!.loadBalancer!.properties!.policy,
+    { type: 'string', enum: ['random', 'round-robin', 'least-active', 'shortest-response', 'consistent-hash', 'least-request'] },
+    'the policies registered',
+  );
+  t.same(spec.properties!.loadBalancer!['x-kubernetes-validations'], [
+    { rule: "!has(self.hash) || (has(self.policy) && self.policy in ['consistent-hash'])", message: 'hash is only for policy consistent-hash' },
+  ]);
   t.same(spec.properties!.connectionPool!.properties!.maxConnections, { type: 'integer', minimum: 1, maximum: 1024 });
-  t.same(customResourceDefinitions().map((c) => c.metadata.name), ['dubboservices.dubbo-mesh.io', 'dubboroutes.dubbo-mesh.io', 'dubbopolicies.dubbo-mesh.io']);
+  t.same(
+    customResourceDefinitions().map((c) => c.metadata.name),
+    ['dubboservices.dubbo-mesh.io', 'dubboroutes.dubbo-mesh.io', 'dubbopolicies.dubbo-mesh.io'],
+  );
   t.throws(() => customResourceDefinition('DubboThing'), /unknown kind "DubboThing"; known: DubboService, DubboRoute, DubboPolicy/);
 });
 
@@ -247,7 +276,12 @@ status:
 t.test('a resource as `kubectl get -o yaml` prints it validates: Kubernetes metadata and status are accepted', async (t) => {
   const [doc] = documents(KUBECTL_GET);
   const result = validateResource(doc);
-  t.same(result.valid ? result.result : result.errors, { kind: 'DubboRoute', metadata: { name: 'user-canary', namespace: 'shop' }, hosts: ['org.example.S'], routes: [{ name: 'route-0', match: [], destinations: [{ service: 's', weight: 1 }] }] });
+  t.same(result.valid ? result.result : result.errors, {
+    kind: 'DubboRoute',
+    metadata: { name: 'user-canary', namespace: 'shop' },
+    hosts: ['org.example.S'],
+    routes: [{ name: 'route-0', match: [], destinations: [{ service: 's', weight: 1 }] }],
+  });
   t.equal(crdValidators.get('DubboRoute')!(doc), true, 'and its CRD schema accepts it');
   const lenient = validateResource(doc, { unknownFields: 'warn' });
   t.same(lenient, { valid: true, result: result.valid ? result.result : undefined }, 'no warning either');
@@ -257,7 +291,10 @@ t.test('a resource as `kubectl get -o yaml` prints it validates: Kubernetes meta
 
 t.test('unknown fields: an error in a file, a warning naming resource and path when lenient', async (t) => {
   const doc = {
-    apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboRoute', metadata: { name: 'r', zone: 'z' }, extra: true,
+    apiVersion: 'dubbo-mesh.io/v1alpha1',
+    kind: 'DubboRoute',
+    metadata: { name: 'r', zone: 'z' },
+    extra: true,
     spec: { hosts: ['org.example.S'], mirror: 'x', routes: [{ canary: true, destinations: [{ service: 's', priority: 1 }] }] },
   };
   const strict = validateResource(doc);
@@ -277,36 +314,106 @@ t.test('unknown fields: an error in a file, a warning naming resource and path w
     'DubboRoute default/r: spec.routes[0].canary: unknown field, ignored (expected one of: name, match, destinations, timeout, retries)',
     'DubboRoute default/r: spec.routes[0].destinations[0].priority: unknown field, ignored (expected one of: service, subset, weight)',
   ]);
-  t.same(lenient.valid ? lenient.result : undefined, { kind: 'DubboRoute', metadata: { name: 'r', namespace: 'default' }, hosts: ['org.example.S'], routes: [{ name: 'route-0', match: [], destinations: [{ service: 's', weight: 1 }] }] }, 'the unknown fields are left out');
+  t.same(
+    lenient.valid ? lenient.result : undefined,
+    {
+      kind: 'DubboRoute',
+      metadata: { name: 'r', namespace: 'default' },
+      hosts: ['org.example.S'],
+      routes: [{ name: 'route-0', match: [], destinations: [{ service: 's', weight: 1 }] }],
+    },
+    'the unknown fields are left out',
+  );
   const wrong = validateResource({ ...doc, spec: { ...doc.spec, hosts: [] } }, { unknownFields: 'warn' });
-  t.match(wrong, { valid: false, errors: ['DubboRoute default/r: spec.hosts: must name at least one interface'] }, 'lenient is about unknown fields only: a wrong value stays an error');
-  const policy = validateResource({ apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboPolicy', metadata: { name: 'p' }, spec: { service: 's', loadBalancer: { policy: 'random', ring: 3 } } }, { unknownFields: 'warn' });
-  t.same(policy.warnings, ['DubboPolicy default/p: spec.loadBalancer.ring: unknown field, ignored (expected one of: policy, hash)'], 'the load-balancer registry is lenient too');
+  t.match(
+    wrong,
+    { valid: false, errors: ['DubboRoute default/r: spec.hosts: must name at least one interface'] },
+    'lenient is about unknown fields only: a wrong value stays an error',
+  );
+  const policy = validateResource(
+    { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboPolicy', metadata: { name: 'p' }, spec: { service: 's', loadBalancer: { policy: 'random', ring: 3 } } },
+    { unknownFields: 'warn' },
+  );
+  t.same(
+    policy.warnings,
+    ['DubboPolicy default/p: spec.loadBalancer.ring: unknown field, ignored (expected one of: policy, hash)'],
+    'the load-balancer registry is lenient too',
+  );
 });
 
 t.test('defaults come from the one table', async (t) => {
-  const policy = validateResource({ apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboPolicy', metadata: { name: 'p' }, spec: { service: 's', outlierDetection: {}, healthCheck: {}, connectionPool: {}, loadBalancer: { policy: 'consistent-hash' } } });
-  t.same(policy.valid && policy.result, {
-    kind: 'DubboPolicy', metadata: { name: 'p', namespace: 'default' }, service: 's', subsets: [],
-    loadBalancer: { policy: 'consistent-hash', hash: { argument: 0 } },
-    connectionPool: DEFAULT_CONNECTION_POOL, outlierDetection: DEFAULT_OUTLIER_DETECTION, healthCheck: DEFAULT_HEALTH_CHECK,
+  const policy = validateResource({
+    apiVersion: 'dubbo-mesh.io/v1alpha1',
+    kind: 'DubboPolicy',
+    metadata: { name: 'p' },
+    spec: { service: 's', outlierDetection: {}, healthCheck: {}, connectionPool: {}, loadBalancer: { policy: 'consistent-hash' } },
   });
-  const route = validateResource({ apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboRoute', metadata: { name: 'r' }, spec: { hosts: ['*'], routes: [{ destinations: [{ service: 's' }], retries: { attempts: 1 } }] } });
+  t.same(policy.valid && policy.result, {
+    kind: 'DubboPolicy',
+    metadata: { name: 'p', namespace: 'default' },
+    service: 's',
+    subsets: [],
+    loadBalancer: { policy: 'consistent-hash', hash: { argument: 0 } },
+    connectionPool: DEFAULT_CONNECTION_POOL,
+    outlierDetection: DEFAULT_OUTLIER_DETECTION,
+    healthCheck: DEFAULT_HEALTH_CHECK,
+  });
+  const route = validateResource({
+    apiVersion: 'dubbo-mesh.io/v1alpha1',
+    kind: 'DubboRoute',
+    metadata: { name: 'r' },
+    spec: { hosts: ['*'], routes: [{ destinations: [{ service: 's' }], retries: { attempts: 1 } }] },
+  });
   t.same(route.valid && route.result.kind === 'DubboRoute' && route.result.routes[0]!.retries, { attempts: 1, retryOn: DEFAULT_RETRY_ON });
-  const service = validateResource({ apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboService', metadata: { name: 's' }, spec: { interfaces: ['a.B'], endpoints: [{ address: 'h:1' }] } });
-  t.same(service.valid && service.result.kind === 'DubboService' && service.result.endpoints, [{ address: 'h:1', host: 'h', port: 1, labels: {}, weight: 100 }]);
+  const service = validateResource({
+    apiVersion: 'dubbo-mesh.io/v1alpha1',
+    kind: 'DubboService',
+    metadata: { name: 's' },
+    spec: { interfaces: ['a.B'], endpoints: [{ address: 'h:1' }] },
+  });
+  t.same(service.valid && service.result.kind === 'DubboService' && service.result.endpoints, [
+    { address: 'h:1', host: 'h', port: 1, labels: {}, weight: 100 },
+  ]);
 });
 
 t.test('semantic rules and load-balancer fields keep their messages', async (t) => {
   const base = { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboPolicy', metadata: { name: 'p' } };
-  t.match(validateResource({ ...base, spec: { service: 's', loadBalancer: { policy: 'random', hash: { argument: 1 } } } }), { valid: false, errors: ['DubboPolicy default/p: spec.loadBalancer.hash: is only for policy consistent-hash'] });
-  t.match(validateResource({ ...base, spec: { service: 's', loadBalancer: { policy: 'consistent-hash', hash: { argument: 1, attachment: 'a' } } } }), { valid: false, errors: ['DubboPolicy default/p: spec.loadBalancer.hash: must have exactly one of argument, attachment (has argument, attachment)'] });
-  t.match(validateResource({ ...base, spec: { service: 's', loadBalancer: { policy: 'fastest' } } }), { valid: false, errors: ['DubboPolicy default/p: spec.loadBalancer.policy: must be one of random, round-robin, least-active, shortest-response, consistent-hash, least-request, got string "fastest"'] });
-  t.match(validateResource({ ...base, spec: { service: 's', subsets: [{ name: 'a' }, { name: 'a' }] } }), { valid: false, errors: ['DubboPolicy default/p: spec.subsets[1].name: subset "a" is defined twice'] });
+  t.match(validateResource({ ...base, spec: { service: 's', loadBalancer: { policy: 'random', hash: { argument: 1 } } } }), {
+    valid: false,
+    errors: ['DubboPolicy default/p: spec.loadBalancer.hash: is only for policy consistent-hash'],
+  });
+  t.match(validateResource({ ...base, spec: { service: 's', loadBalancer: { policy: 'consistent-hash', hash: { argument: 1, attachment: 'a' } } } }), {
+    valid: false,
+    errors: ['DubboPolicy default/p: spec.loadBalancer.hash: must have exactly one of argument, attachment (has argument, attachment)'],
+  });
+  t.match(validateResource({ ...base, spec: { service: 's', loadBalancer: { policy: 'fastest' } } }), {
+    valid: false,
+    errors: [
+      'DubboPolicy default/p: spec.loadBalancer.policy: must be one of random, round-robin, least-active, shortest-response, consistent-hash, least-request, got string "fastest"',
+    ],
+  });
+  t.match(validateResource({ ...base, spec: { service: 's', subsets: [{ name: 'a' }, { name: 'a' }] } }), {
+    valid: false,
+    errors: ['DubboPolicy default/p: spec.subsets[1].name: subset "a" is defined twice'],
+  });
   t.match(validateResource({ ...base, spec: {} }), { valid: false, errors: ['DubboPolicy default/p: spec.service: is required'] });
-  t.match(validateResource({ ...base, spec: { service: 's', connectionPool: { connectTimeout: '0s' } } }), { valid: false, errors: ['DubboPolicy default/p: spec.connectionPool.connectTimeout: must be longer than 0'] });
+  t.match(validateResource({ ...base, spec: { service: 's', connectionPool: { connectTimeout: '0s' } } }), {
+    valid: false,
+    errors: ['DubboPolicy default/p: spec.connectionPool.connectTimeout: must be longer than 0'],
+  });
   const route = { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboRoute', metadata: { name: 'r' } };
-  t.match(validateResource({ ...route, spec: { hosts: ['a'], routes: [{ destinations: [{ service: 's', weight: 0 }] }] } }), { valid: false, errors: ['DubboRoute default/r: spec.routes[0].destinations: weights must not all be 0'] });
-  t.match(validateResource({ apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboService', metadata: { name: 's' }, spec: { interfaces: ['a'], endpoints: [{ address: 'nowhere' }] } }), { valid: false, errors: ['DubboService default/s: spec.endpoints[0].address: "nowhere" is not host:port'] });
+  t.match(validateResource({ ...route, spec: { hosts: ['a'], routes: [{ destinations: [{ service: 's', weight: 0 }] }] } }), {
+    valid: false,
+    errors: ['DubboRoute default/r: spec.routes[0].destinations: weights must not all be 0'],
+  });
+  t.match(
+    validateResource({
+      apiVersion: 'dubbo-mesh.io/v1alpha1',
+      kind: 'DubboService',
+      metadata: { name: 's' },
+      spec: { interfaces: ['a'], endpoints: [{ address: 'nowhere' }] },
+    }),
+    { valid: false, errors: ['DubboService default/s: spec.endpoints[0].address: "nowhere" is not host:port'] },
+  );
   t.match(validateResource('text'), { valid: false, errors: ['resource default/(unnamed): (root): must be an object, got string "text"'] });
 });

@@ -6,13 +6,24 @@ import type { SourceStateName, SourceStatus } from './source-status.js';
 
 const counts = {
   type: 'object',
-  properties: { services: { type: 'integer' }, endpoints: { type: 'integer' }, routes: { type: 'integer' }, policies: { type: 'integer' }, mappings: { type: 'integer' } },
+  properties: {
+    services: { type: 'integer' },
+    endpoints: { type: 'integer' },
+    routes: { type: 'integer' },
+    policies: { type: 'integer' },
+    mappings: { type: 'integer' },
+  },
   required: ['services', 'endpoints', 'routes', 'policies', 'mappings'],
 } as const;
 const anyObject = { type: 'object', additionalProperties: true } as const;
 const refusal = {
   type: ['object', 'null'],
-  properties: { errors: { type: 'array', items: { type: 'string' } }, source: { type: ['string', 'null'] }, origins: { type: 'array', items: { type: 'string' } }, at: { type: 'string' } },
+  properties: {
+    errors: { type: 'array', items: { type: 'string' } },
+    source: { type: ['string', 'null'] },
+    origins: { type: 'array', items: { type: 'string' } },
+    at: { type: 'string' },
+  },
 } as const;
 const resourceList = { 200: { type: 'array', items: anyObject } } as const;
 
@@ -76,66 +87,136 @@ export async function startControlPlaneAdmin(controlPlane: ControlPlane, host: s
   const server = Fastify({ logger: false });
   await registerAdminPage(server);
   server.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
-  server.get('/readyz', {
-    schema: {
-      response: {
-        '2xx': { type: 'object', properties: { ready: { type: 'boolean' }, version: { type: ['string', 'null'] }, lastRefusal: refusal } },
-        '5xx': { type: 'object', properties: { ready: { type: 'boolean' }, version: { type: ['string', 'null'] }, lastRefusal: refusal } },
+  server.get(
+    '/readyz',
+    {
+      schema: {
+        response: {
+          '2xx': { type: 'object', properties: { ready: { type: 'boolean' }, version: { type: ['string', 'null'] }, lastRefusal: refusal } },
+          '5xx': { type: 'object', properties: { ready: { type: 'boolean' }, version: { type: ['string', 'null'] }, lastRefusal: refusal } },
+        },
       },
     },
-  }, async (_request, reply) => {
-    const snapshot = controlPlane.snapshot;
-    const last = controlPlane.builder.lastRefusal;
-    return reply.code(snapshot === undefined ? 503 : 200).send({
-      ready: snapshot !== undefined,
-      version: snapshot?.version ?? null,
-      lastRefusal: last === undefined ? null : { errors: last.errors, source: last.source ?? null, origins: last.origins, at: last.at.toISOString() },
-    });
-  });
+    async (_request, reply) => {
+      const snapshot = controlPlane.snapshot;
+      const last = controlPlane.builder.lastRefusal;
+      return reply.code(snapshot === undefined ? 503 : 200).send({
+        ready: snapshot !== undefined,
+        version: snapshot?.version ?? null,
+        lastRefusal: last === undefined ? null : { errors: last.errors, source: last.source ?? null, origins: last.origins, at: last.at.toISOString() },
+      });
+    },
+  );
   server.get('/metrics', async (_request, reply) => {
     reply.type('text/plain; version=0.0.4');
     return controlPlane.metrics.registry.metrics();
   });
-  server.get('/api/v1/snapshots', {
-    schema: { response: { 200: { type: 'array', items: { type: 'object', properties: { node: { type: 'string' }, version: { type: 'string' }, counts }, required: ['node', 'version', 'counts'] } } } },
-  }, async () => controlPlane.cache.nodes().map((node) => {
-    const snapshot = controlPlane.cache.get(node)!;
-    return { node, version: snapshot.version, counts: snapshot.counts };
-  }));
-  server.get<{ Params: { node: string } }>('/api/v1/snapshots/:node', {
-    schema: {
-      response: {
-        200: { type: 'object', properties: { node: { type: 'string' }, version: { type: 'string' }, counts, resources: { type: 'array', items: anyObject }, mappings: { type: 'array', items: anyObject } } },
-        404: { type: 'object', properties: { error: { type: 'string' } } },
+  server.get(
+    '/api/v1/snapshots',
+    {
+      schema: {
+        response: {
+          200: {
+            type: 'array',
+            items: { type: 'object', properties: { node: { type: 'string' }, version: { type: 'string' }, counts }, required: ['node', 'version', 'counts'] },
+          },
+        },
       },
     },
-  }, async (request, reply) => {
-    const snapshot = controlPlane.cache.get(request.params.node);
-    if (snapshot === undefined) return reply.code(404).send({ error: `no snapshot for node ${request.params.node} (is it connected?)` });
-    return { node: request.params.node, version: snapshot.version, counts: snapshot.counts, resources: snapshot.resources.map((r) => JSON.parse(r.json) as unknown), mappings: snapshot.mappings };
-  });
-  server.get('/api/v1/proxies', {
-    schema: {
-      response: {
-        200: {
-          type: 'array',
-          items: {
+    async () =>
+      controlPlane.cache.nodes().map((node) => {
+        const snapshot = controlPlane.cache.get(node)!;
+        return { node, version: snapshot.version, counts: snapshot.counts };
+      }),
+  );
+  server.get<{ Params: { node: string } }>(
+    '/api/v1/snapshots/:node',
+    {
+      schema: {
+        response: {
+          200: {
             type: 'object',
             properties: {
-              node: anyObject, peer: { type: 'string' }, connectedAt: { type: 'string' }, sentVersion: { type: 'string' }, ackedVersion: { type: 'string' },
-              lastNack: { type: ['object', 'null'], properties: { version: { type: 'string' }, message: { type: 'string' }, errors: { type: 'array', items: { type: 'string' } }, at: { type: 'string' } } },
+              node: { type: 'string' },
+              version: { type: 'string' },
+              counts,
+              resources: { type: 'array', items: anyObject },
+              mappings: { type: 'array', items: anyObject },
+            },
+          },
+          404: { type: 'object', properties: { error: { type: 'string' } } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const snapshot = controlPlane.cache.get(request.params.node);
+      if (snapshot === undefined) return reply.code(404).send({ error: `no snapshot for node ${request.params.node} (is it connected?)` });
+      return {
+        node: request.params.node,
+        version: snapshot.version,
+        counts: snapshot.counts,
+        resources: snapshot.resources.map((r) => JSON.parse(r.json) as unknown),
+        mappings: snapshot.mappings,
+      };
+    },
+  );
+  server.get(
+    '/api/v1/proxies',
+    {
+      schema: {
+        response: {
+          200: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                node: anyObject,
+                peer: { type: 'string' },
+                connectedAt: { type: 'string' },
+                sentVersion: { type: 'string' },
+                ackedVersion: { type: 'string' },
+                lastNack: {
+                  type: ['object', 'null'],
+                  properties: {
+                    version: { type: 'string' },
+                    message: { type: 'string' },
+                    errors: { type: 'array', items: { type: 'string' } },
+                    at: { type: 'string' },
+                  },
+                },
+              },
             },
           },
         },
       },
     },
-  }, async () => controlPlane.proxies().map((p) => ({
-    node: p.node, peer: p.peer, connectedAt: p.connectedAt.toISOString(), sentVersion: p.sentVersion, ackedVersion: p.ackedVersion,
-    lastNack: p.lastNack === undefined ? null : { ...p.lastNack, at: p.lastNack.at.toISOString() },
-  })));
-  server.get('/api/v1/mappings', {
-    schema: { response: { 200: { type: 'array', items: { type: 'object', properties: { interface: { type: 'string' }, group: { type: 'string' }, version: { type: 'string' }, service: { type: 'string' } } } } } },
-  }, async () => controlPlane.snapshot?.mappings ?? []);
+    async () =>
+      controlPlane.proxies().map((p) => ({
+        node: p.node,
+        peer: p.peer,
+        connectedAt: p.connectedAt.toISOString(),
+        sentVersion: p.sentVersion,
+        ackedVersion: p.ackedVersion,
+        lastNack: p.lastNack === undefined ? null : { ...p.lastNack, at: p.lastNack.at.toISOString() },
+      })),
+  );
+  server.get(
+    '/api/v1/mappings',
+    {
+      schema: {
+        response: {
+          200: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: { interface: { type: 'string' }, group: { type: 'string' }, version: { type: 'string' }, service: { type: 'string' } },
+            },
+          },
+        },
+      },
+    },
+    async () => controlPlane.snapshot?.mappings ?? [],
+  );
   server.get('/api/v1/sources', { schema: { response: sourceList } }, async () => controlPlane.sourceStatuses().map(sourceStatusJson));
   server.get('/api/v1/services', { schema: { response: resourceList } }, async () => parsedResources(controlPlane.snapshot, 'DubboService'));
   server.get('/api/v1/routes', { schema: { response: resourceList } }, async () => parsedResources(controlPlane.snapshot, 'DubboRoute'));

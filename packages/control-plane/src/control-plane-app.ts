@@ -21,7 +21,11 @@ export type ControlPlaneAppErrorCodeValue = (typeof ControlPlaneAppErrorCode)[ke
 
 /** Base of the control-plane application's start-up failures, classified by `code`. */
 export class ControlPlaneAppError extends Error {
-  constructor(readonly code: ControlPlaneAppErrorCodeValue, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: ControlPlaneAppErrorCodeValue,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'ControlPlaneAppError';
   }
@@ -29,7 +33,10 @@ export class ControlPlaneAppError extends Error {
 
 /** A `--config` path cannot be read; `cause` is the system's error (its `code` is the errno code). */
 export class ConfigUnreadableError extends ControlPlaneAppError {
-  constructor(readonly path: string, cause: unknown) {
+  constructor(
+    readonly path: string,
+    cause: unknown,
+  ) {
     super(ControlPlaneAppErrorCode.CONFIG_UNREADABLE, `cannot read ${path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = 'ConfigUnreadableError';
   }
@@ -45,8 +52,16 @@ export class StartConfigInvalidError extends ControlPlaneAppError {
 
 /** The gRPC server (`grpc`) or the admin API (`admin`) cannot listen; `cause` is the error with the errno `code`. */
 export class ControlPlaneListenError extends ControlPlaneAppError {
-  constructor(readonly listener: 'grpc' | 'admin', readonly address: { readonly host: string; readonly port: number }, cause: unknown) {
-    super(ControlPlaneAppErrorCode.LISTEN, `the ${listener === 'grpc' ? 'gRPC server' : 'admin API'} cannot listen on ${address.host}:${address.port}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  constructor(
+    readonly listener: 'grpc' | 'admin',
+    readonly address: { readonly host: string; readonly port: number },
+    cause: unknown,
+  ) {
+    super(
+      ControlPlaneAppErrorCode.LISTEN,
+      `the ${listener === 'grpc' ? 'gRPC server' : 'admin API'} cannot listen on ${address.host}:${address.port}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
     this.name = 'ControlPlaneListenError';
   }
 }
@@ -110,7 +125,7 @@ export async function startControlPlaneApp(options: ControlPlaneAppOptions): Pro
   }
   const invalid = controlPlane.builder.invalidSources;
   if (controlPlane.snapshot === undefined || invalid.size > 0) {
-    const errors = invalid.size > 0 ? [...invalid.values()].flat() : controlPlane.builder.lastRefusal?.errors ?? [];
+    const errors = invalid.size > 0 ? [...invalid.values()].flat() : (controlPlane.builder.lastRefusal?.errors ?? []);
     await controlPlane.stop();
     throw new StartConfigInvalidError(errors);
   }

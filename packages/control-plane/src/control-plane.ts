@@ -79,7 +79,11 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     this.sources = [...(options.configPaths ?? []).map((p) => new FileSource([p], fileOptions)), ...(options.sources ?? [])];
     this.sinks = new SnapshotSinks((sink, snapshot, error) => {
       this.metrics.sinkFailures.inc({ sink: sink.name });
-      log('error', `snapshot sink ${sink.name} failed on snapshot ${snapshot.version}; publishing goes on`, { sink: sink.name, version: snapshot.version, error: error instanceof Error ? error.message : String(error) });
+      log('error', `snapshot sink ${sink.name} failed on snapshot ${snapshot.version}; publishing goes on`, {
+        sink: sink.name,
+        version: snapshot.version,
+        error: error instanceof Error ? error.message : String(error),
+      });
     });
     for (const sink of options.sinks ?? []) this.sinks.add(sink);
     this.builder = new SnapshotBuilder({
@@ -88,33 +92,41 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
         this.metrics.configRefusals.inc();
         const current = this.builder.current;
         const inForce = current === undefined ? 'no snapshot has been published yet' : `snapshot ${current.version} stays in force`;
-        log('error', `refused a config change${refusal.source === undefined ? '' : ` from ${refusal.source}`}; ${inForce}`, { errors: refusal.errors, source: refusal.source ?? null });
+        log('error', `refused a config change${refusal.source === undefined ? '' : ` from ${refusal.source}`}; ${inForce}`, {
+          errors: refusal.errors,
+          source: refusal.source ?? null,
+        });
         this.emit('refused', refusal);
       },
     });
-    this.server = new DiscoveryServer(this.cache, this.metrics, {
-      onStreamOpen: (status) => {
-        log('info', 'proxy connected', { node: status.node.id, peer: status.peer, version: status.ackedVersion });
-        const current = this.builder.current;
-        if (current !== undefined && this.cache.get(status.node.id) !== current) this.cache.set(status.node.id, current);
-        this.emit('stream-open', status);
+    this.server = new DiscoveryServer(
+      this.cache,
+      this.metrics,
+      {
+        onStreamOpen: (status) => {
+          log('info', 'proxy connected', { node: status.node.id, peer: status.peer, version: status.ackedVersion });
+          const current = this.builder.current;
+          if (current !== undefined && this.cache.get(status.node.id) !== current) this.cache.set(status.node.id, current);
+          this.emit('stream-open', status);
+        },
+        onAck: (status, version) => {
+          this.checkConvergence();
+          this.emit('ack', status, version);
+        },
+        onNack: (status, version, errors) => {
+          log('warn', 'proxy rejected a snapshot (NACK); it keeps its last good one', { node: status.node.id, version, errors });
+          this.emit('nack', status, version, errors);
+        },
+        onStaleRequest: (status) => this.emit('stale', status),
+        onStreamClosed: (status) => {
+          log('info', 'proxy disconnected', { node: status.node.id });
+          if (![...this.server.proxies.values()].some((p) => p.node.id === status.node.id)) this.cache.clear(status.node.id);
+          this.checkConvergence();
+          this.emit('stream-closed', status);
+        },
       },
-      onAck: (status, version) => {
-        this.checkConvergence();
-        this.emit('ack', status, version);
-      },
-      onNack: (status, version, errors) => {
-        log('warn', 'proxy rejected a snapshot (NACK); it keeps its last good one', { node: status.node.id, version, errors });
-        this.emit('nack', status, version, errors);
-      },
-      onStaleRequest: (status) => this.emit('stale', status),
-      onStreamClosed: (status) => {
-        log('info', 'proxy disconnected', { node: status.node.id });
-        if (![...this.server.proxies.values()].some((p) => p.node.id === status.node.id)) this.cache.clear(status.node.id);
-        this.checkConvergence();
-        this.emit('stream-closed', status);
-      },
-    }, options.view);
+      options.view,
+    );
   }
 
   /**

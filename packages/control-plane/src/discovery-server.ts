@@ -29,7 +29,10 @@ export class DiscoveryServer {
     readonly view: DiscoveryView = new DubboMeshDiscoveryView(),
   ) {
     this.context = {
-      cache, view, metrics, hooks,
+      cache,
+      view,
+      metrics,
+      hooks,
       largeResponses: new LargeResponseSlots(),
       rejected: new Map(),
       opened: (stream) => {

@@ -140,7 +140,16 @@ export class DiscoveryStream {
       this.stream.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'the first request must carry node.id' });
       return;
     }
-    this.status = { stream: this.id, node, peer: this.stream.getPeer(), connectedAt: new Date(), sentVersion: '', sentNonce: '', ackedVersion: request.versionInfo, lastNack: undefined };
+    this.status = {
+      stream: this.id,
+      node,
+      peer: this.stream.getPeer(),
+      connectedAt: new Date(),
+      sentVersion: '',
+      sentNonce: '',
+      ackedVersion: request.versionInfo,
+      lastNack: undefined,
+    };
     if (this.subscription.mode === 'delta' && request.initialResourceVersions !== undefined) this.held = request.initialResourceVersions;
     this.context.opened(this);
     this.context.hooks.onStreamOpen?.(this.status);

@@ -1,7 +1,11 @@
 import type * as grpc from '@grpc/grpc-js';
 import {
-  PreEncodedResponse, encodeSharedDeltaResponse, encodeSharedResponse, preEncodingServiceDefinition,
-  type DeltaDiscoveryRequest, type DiscoveryRequest,
+  PreEncodedResponse,
+  encodeSharedDeltaResponse,
+  encodeSharedResponse,
+  preEncodingServiceDefinition,
+  type DeltaDiscoveryRequest,
+  type DiscoveryRequest,
 } from '@dubbo-mesh/discovery';
 import type { DiscoveryView, HeldResources, StreamRequest, Subscription } from './discovery-view.js';
 import { encodedResourceEntry, wireKeyOf } from './resource-encoding.js';
@@ -37,7 +41,7 @@ export class DubboMeshDiscoveryView implements DiscoveryView {
   readRequest(request: unknown): StreamRequest {
     const wire = request as DiscoveryRequest | DeltaDiscoveryRequest;
     // Only delta requests have the field (proto-loader fills in defaults per message type).
-    const initial = 'initial_resource_versions' in wire ? wire.initial_resource_versions ?? {} : undefined;
+    const initial = 'initial_resource_versions' in wire ? (wire.initial_resource_versions ?? {}) : undefined;
     let versions: ResourceVersions | undefined;
     return {
       node: wire.node,

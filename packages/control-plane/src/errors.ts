@@ -9,8 +9,13 @@ import { listenCause } from '@dubbo-mesh/config';
 export class ListenError extends Error {
   readonly code: string;
 
-  constructor(readonly host: string, readonly port: number, code: string | undefined, options?: { cause?: unknown }) {
-    const said = options?.cause instanceof Error ? options.cause.message : code ?? 'unknown error';
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    code: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    const said = options?.cause instanceof Error ? options.cause.message : (code ?? 'unknown error');
     super(`cannot listen on ${host}:${port}: ${listenCause(code, said)}`, options);
     this.name = 'ListenError';
     this.code = code ?? 'DM_ERR_LISTEN';

@@ -2,9 +2,7 @@ import { statSync, watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import {
-  MeshYamlCache, cannotReadError, checkCrossReferences, configFiles, originsOf, type LocatedResource, type ParsedYaml,
-} from '@dubbo-mesh/config';
+import { MeshYamlCache, cannotReadError, checkCrossReferences, configFiles, originsOf, type LocatedResource, type ParsedYaml } from '@dubbo-mesh/config';
 import type { ConfigSource, SourceState } from './source.js';
 
 /**
@@ -122,7 +120,10 @@ export class FileSource implements ConfigSource {
   private dirty: Set<string> | 'all' = 'all';
   private rescanTimer: unknown;
 
-  constructor(private readonly paths: readonly string[], private readonly options: FileSourceOptions = {}) {
+  constructor(
+    private readonly paths: readonly string[],
+    private readonly options: FileSourceOptions = {},
+  ) {
     this.name = `file:${paths.join(',')}`;
     this.watchedNames = new Set(paths.map((p) => path.basename(p)));
     this.settleMs = options.settleMs ?? 100;
@@ -226,10 +227,12 @@ export class FileSource implements ConfigSource {
     this.timerDue = due;
     this.timer = this.timers.setTimeout(() => {
       this.timer = undefined;
-      this.reading = this.reading.then(() => (this.stopped ? undefined : this.look())).catch((error: unknown) => {
-        // Not expected (read errors become states); never let one stop the watching.
-        this.emit?.({ kind: 'invalid', errors: [`${this.name}: ${(error as Error).message}`] });
-      });
+      this.reading = this.reading
+        .then(() => (this.stopped ? undefined : this.look()))
+        .catch((error: unknown) => {
+          // Not expected (read errors become states); never let one stop the watching.
+          this.emit?.({ kind: 'invalid', errors: [`${this.name}: ${(error as Error).message}`] });
+        });
     }, delayMs);
   }
 
@@ -242,7 +245,7 @@ export class FileSource implements ConfigSource {
     const listed: string[] = [];
     for (const configPath of this.paths) {
       try {
-        listed.push(...await configFiles(configPath));
+        listed.push(...(await configFiles(configPath)));
       } catch (error) {
         pathErrors.set(configPath, cannotReadError(configPath, error));
       }
@@ -295,7 +298,8 @@ export class FileSource implements ConfigSource {
       if (seen?.stamp !== GONE) this.unsettled.set(file, { stamp: GONE, seenAt: now });
       waiting = true;
     }
-    for (const file of this.unsettled.keys()) if (!stamps.has(file) && !(this.files.has(file) && this.unsettled.get(file)!.stamp === GONE)) this.unsettled.delete(file);
+    for (const file of this.unsettled.keys())
+      if (!stamps.has(file) && !(this.files.has(file) && this.unsettled.get(file)!.stamp === GONE)) this.unsettled.delete(file);
     for (const [file, stamp] of ready) {
       let text: string;
       try {

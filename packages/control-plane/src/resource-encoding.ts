@@ -22,7 +22,8 @@ export function wireKeyOf(resource: WireResource): string {
 /** The service-key mappings one service defines, made once per validated service. */
 export function wireMappingsOf(service: DubboServiceConfig): readonly WireMapping[] {
   let mappings = mappingsByService.get(service);
-  if (mappings === undefined) mappingsByService.set(service, (mappings = Object.freeze(toWireMappings({ services: [service], routes: [], policies: [] }).map((m) => Object.freeze(m)))));
+  if (mappings === undefined)
+    mappingsByService.set(service, (mappings = Object.freeze(toWireMappings({ services: [service], routes: [], policies: [] }).map((m) => Object.freeze(m)))));
   return mappings;
 }
 
@@ -32,7 +33,12 @@ export function wireResourceOf(item: LocatedResource): WireResource {
   if (typeof raw !== 'object' || raw === null) return toWireResources([item])[0]!;
   let wire = wireByRaw.get(raw);
   // The same raw object under another name cannot happen with a source's cache; checked anyway.
-  if (wire === undefined || wire.kind !== item.resource.kind || wire.name !== item.resource.metadata.name || wire.namespace !== item.resource.metadata.namespace) {
+  if (
+    wire === undefined ||
+    wire.kind !== item.resource.kind ||
+    wire.name !== item.resource.metadata.name ||
+    wire.namespace !== item.resource.metadata.namespace
+  ) {
     wire = Object.freeze(toWireResources([item])[0]!);
     wireByRaw.set(raw, wire);
   }

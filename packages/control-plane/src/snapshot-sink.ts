@@ -102,12 +102,14 @@ export class SnapshotSinks {
     }
     const settle = () => this.settle(state);
     // Promise.resolve never throws: a thenable whose `then` throws becomes a rejection.
-    Promise.resolve(result).then(
-      () => {
-        state.accepted = snapshot;
-      },
-      (error: unknown) => this.fail(state.sink, snapshot, error),
-    ).then(settle, settle);
+    Promise.resolve(result)
+      .then(
+        () => {
+          state.accepted = snapshot;
+        },
+        (error: unknown) => this.fail(state.sink, snapshot, error),
+      )
+      .then(settle, settle);
   }
 
   /** The sink's call is over: tell it the newest snapshot published meanwhile, if any. */

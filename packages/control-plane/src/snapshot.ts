@@ -68,7 +68,11 @@ export class Snapshot {
   /** Resource key → version, over every type. */
   readonly versions: ResourceVersions;
 
-  private constructor(version: string | undefined, readonly config: MeshConfig, items: readonly LocatedResource[]) {
+  private constructor(
+    version: string | undefined,
+    readonly config: MeshConfig,
+    items: readonly LocatedResource[],
+  ) {
     // Everything per resource is made once and reused by later snapshots (resource-encoding.ts):
     // a change to one of thousands of resources costs one resource, plus a pass over the list.
     const grouped = new Map<string, WireResource[]>();
@@ -93,7 +97,13 @@ export class Snapshot {
     }
     this.types = types;
     this.resources = Object.freeze([...types.values()].flatMap((typed) => typed.resources));
-    this.version = version ?? digest(types.values(), (typed) => typed.type, (typed) => typed.version);
+    this.version =
+      version ??
+      digest(
+        types.values(),
+        (typed) => typed.type,
+        (typed) => typed.version,
+      );
     this.byKey = byKey;
     this.versions = versions;
     this.mappings = Object.freeze(config.services.flatMap(wireMappingsOf));
@@ -122,7 +132,11 @@ export class Snapshot {
    * The version is a digest of the content unless one is given. With the index of the
    * previous snapshot's resources, only what changed is checked (the builder keeps one).
    */
-  static create(items: readonly LocatedResource[], version?: string, index?: CrossReferenceIndex): { valid: true; snapshot: Snapshot } | { valid: false; errors: string[]; origins: string[] } {
+  static create(
+    items: readonly LocatedResource[],
+    version?: string,
+    index?: CrossReferenceIndex,
+  ): { valid: true; snapshot: Snapshot } | { valid: false; errors: string[]; origins: string[] } {
     const assembled = index === undefined ? assembleMeshConfig(items) : index.assemble(items);
     if (!assembled.valid) return assembled;
     return { valid: true, snapshot: new Snapshot(version, assembled.result, items) };

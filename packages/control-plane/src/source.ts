@@ -4,20 +4,20 @@ import type { LocatedResource } from '@dubbo-mesh/config';
 export type SourceState =
   | { readonly kind: 'resources'; readonly resources: readonly LocatedResource[] }
   | {
-    readonly kind: 'invalid';
-    readonly errors: readonly string[];
-    /**
-     * Where the errors are (files, for a file source): a refusal is attributed to them, so the
-     * log, `/readyz` and `lastRefusal` all name the same place. Absent: the source as a whole.
-     */
-    readonly origins?: readonly string[];
-    /**
-     * What could be read anyway, including resources that failed validation (with their
-     * `issues`): never published, only used to report cross-reference errors together with
-     * the field errors, so a misspelled field does not hide them.
-     */
-    readonly resources?: readonly LocatedResource[];
-  };
+      readonly kind: 'invalid';
+      readonly errors: readonly string[];
+      /**
+       * Where the errors are (files, for a file source): a refusal is attributed to them, so the
+       * log, `/readyz` and `lastRefusal` all name the same place. Absent: the source as a whole.
+       */
+      readonly origins?: readonly string[];
+      /**
+       * What could be read anyway, including resources that failed validation (with their
+       * `issues`): never published, only used to report cross-reference errors together with
+       * the field errors, so a misspelled field does not hide them.
+       */
+      readonly resources?: readonly LocatedResource[];
+    };
 
 /**
  * A source of mesh resources (files now; Kubernetes and ZooKeeper later). It emits its whole

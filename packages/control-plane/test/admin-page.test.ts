@@ -72,7 +72,12 @@ async function startMesh(t: Test, files: Record<string, string>) {
 
 /** A discovery client named `id` whose snapshots go to `apply`; resolves once it answered its first snapshot (ACK or NACK). */
 async function connect(t: Test, grpcPort: number, id: string, apply: (config: MeshConfig, version: string) => void): Promise<DiscoveryClient> {
-  const client = new DiscoveryClient({ address: `127.0.0.1:${grpcPort}`, node: { id, role: 'proxy', service: 'web', labels: { app: 'web' } }, apply, initialBackoffMs: 10 });
+  const client = new DiscoveryClient({
+    address: `127.0.0.1:${grpcPort}`,
+    node: { id, role: 'proxy', service: 'web', labels: { app: 'web' } },
+    apply,
+    initialBackoffMs: 10,
+  });
   t.teardown(() => client.close());
   const answered = new Promise<void>((resolve) => {
     client.once('ack', () => resolve());
@@ -108,8 +113,12 @@ t.test('an operator sees services, endpoints, route weights, proxies with their 
   await waitForText(page, '#status', /^Refreshed /, 'the time of the last refresh');
   const service = await waitForText(page, '#services article[data-service="default/user-provider"]', 'default/user-provider', 'the service');
   for (const address of ['127.0.0.1:20891', '127.0.0.1:20892', '127.0.0.1:20893']) t.match(service, address, `endpoint ${address} is listed`);
-  t.match(await page.locator('#services tr[data-address="127.0.0.1:20893"]').textContent(), /version=v2\s*50\s*v2\s*not reported to the control plane/, 'its labels, weight, subset, and no invented health');
-  t.match(await page.locator('#services .note').textContent(), /are not\s+reported to the control\s+plane/, 'the page says why there is no health state');
+  t.match(
+    await page.locator('#services tr[data-address="127.0.0.1:20893"]').textContent(),
+    /version=v2\s*50\s*v2\s*not reported to the control plane/,
+    'its labels, weight, subset, and no invented health',
+  );
+  t.match(await page.locator('#services .note').textContent(), /are not\s+reported\s+to\s+the\s+control\s+plane/, 'the page says why there is no health state');
   const rule = await waitForText(page, '#routes tr[data-rule="split"]', 'weight 90', 'the route rule');
   t.match(rule, /user-provider\/v1 weight 90/);
   t.match(rule, /user-provider\/v2 weight 10/);
@@ -117,7 +126,12 @@ t.test('an operator sees services, endpoints, route weights, proxies with their 
   t.match(await page.locator('#mappings').textContent(), /org\.example\.UserService\s*any\s*any\s*default\/user-provider/);
   await waitForText(page, '#overview', first, 'the version in force');
 
-  const consumer = await waitForText(page, '#proxies tr[data-node="consumer-1"]', `${first} current`, "the proxy's ACKed version, equal to the control plane's");
+  const consumer = await waitForText(
+    page,
+    '#proxies tr[data-node="consumer-1"]',
+    `${first} current`,
+    "the proxy's ACKed version, equal to the control plane's",
+  );
   t.match(consumer, /^consumer-1proxy/, 'its node id and role');
   t.match(consumer, /none$/, 'no NACK');
   const billing = await waitForText(page, '#proxies tr[data-node="billing-1"]', 'rejected', 'the NACK on its proxy row');
@@ -196,7 +210,9 @@ spec:
 t.test('names, labels and errors are shown as text: markup in them is never parsed or run', async (t) => {
   const hostile = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">';
   const mesh = await startMesh(t, {
-    'services.yaml': services.replace('labels: {version: v2}', `labels: {version: v2, note: '${hostile}'}`).replace('loadBalancer:', 'healthCheck: {interval: 5s}\n  loadBalancer:'),
+    'services.yaml': services
+      .replace('labels: {version: v2}', `labels: {version: v2, note: '${hostile}'}`)
+      .replace('loadBalancer:', 'healthCheck: {interval: 5s}\n  loadBalancer:'),
     'routes.yaml': route(90, 10),
   });
   await connect(t, mesh.grpcPort, 'hostile-1', () => {
@@ -205,7 +221,11 @@ t.test('names, labels and errors are shown as text: markup in them is never pars
   const { page, pageErrors } = await openPage(t, mesh.url);
   const endpoint = await waitForText(page, '#services tr[data-address="127.0.0.1:20893"]', 'note=', 'the label');
   t.match(endpoint, `note=${hostile}`, 'the label value is text');
-  t.match(await page.locator('#services article').textContent(), 'health checked by each proxy (interval: 5s)', 'a configured health check is named, not its results');
+  t.match(
+    await page.locator('#services article').textContent(),
+    'health checked by each proxy (interval: 5s)',
+    'a configured health check is named, not its results',
+  );
   await waitForText(page, '#proxies tr[data-node="hostile-1"]', `applying the snapshot failed: ${hostile}`, 'the NACK error as text');
 
   const refused = new Promise<Refusal>((resolve) => mesh.controlPlane.once('refused', resolve));
@@ -227,8 +247,24 @@ t.test('sources: each with its state, last change, refusal and error, as GET /ap
   const at = '2026-12-01T10:00:00.000Z';
   server.get('/readyz', async () => ({ ready: true, version: 'v-sources', lastRefusal: null }));
   server.get('/api/v1/sources', async () => [
-    { name: '/etc/mesh', type: 'file', state: 'refused', lastChange: at, resources: 3, lastRefusal: { errors: ['/etc/mesh/a.yaml:3:1: <b>bad</b> field'], origins: ['/etc/mesh/a.yaml'], at }, error: null },
-    { name: 'kubernetes', type: 'kubernetes', state: 'unreachable', lastChange: null, resources: 0, lastRefusal: null, error: 'connect ECONNREFUSED <i>10.0.0.1</i>:443' },
+    {
+      name: '/etc/mesh',
+      type: 'file',
+      state: 'refused',
+      lastChange: at,
+      resources: 3,
+      lastRefusal: { errors: ['/etc/mesh/a.yaml:3:1: <b>bad</b> field'], origins: ['/etc/mesh/a.yaml'], at },
+      error: null,
+    },
+    {
+      name: 'kubernetes',
+      type: 'kubernetes',
+      state: 'unreachable',
+      lastChange: null,
+      resources: 0,
+      lastRefusal: null,
+      error: 'connect ECONNREFUSED <i>10.0.0.1</i>:443',
+    },
   ]);
   await server.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(() => server.close());
@@ -238,7 +274,11 @@ t.test('sources: each with its state, last change, refusal and error, as GET /ap
   t.match(text, /\/etc\/mesh\s*file\s*refused/);
   t.match(text, 'in /etc/mesh/a.yaml');
   t.match(text, '/etc/mesh/a.yaml:3:1: <b>bad</b> field', 'the refusal error, as text');
-  t.match(text, /kubernetes\s*kubernetes\s*unreachable\s*never\s*0\s*none\s*connect ECONNREFUSED <i>10\.0\.0\.1<\/i>:443/, 'a source with an error and no refusal');
+  t.match(
+    text,
+    /kubernetes\s*kubernetes\s*unreachable\s*never\s*0\s*none\s*connect ECONNREFUSED <i>10\.0\.0\.1<\/i>:443/,
+    'a source with an error and no refusal',
+  );
   t.equal(await page.locator('#sources b, #sources i').count(), 0, 'no element made from the data');
   t.match(await page.locator('#services').textContent(), 'Not available: GET /api/v1/services answered 404', 'a missing API marks its section only');
   t.match(await page.locator('#overview').textContent(), 'Snapshot in force: v-sources', 'the rest is shown');
@@ -246,7 +286,11 @@ t.test('sources: each with its state, last change, refusal and error, as GET /ap
 });
 
 /** A raw GET (fetch would resolve `..` in the path before sending it). */
-function rawGet(port: number, target: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function rawGet(
+  port: number,
+  target: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const request = httpRequest({ host: '127.0.0.1', port, path: target, headers }, (response) => {
       let body = '';
@@ -275,13 +319,27 @@ t.test('the page and its assets over HTTP: types, caching, 404 for anything else
   t.equal((await rawGet(port, '/', { 'if-none-match': `"other", W/${etag}` })).status, 304, 'a weak tag in a list matches too');
   t.equal((await rawGet(port, '/', { 'if-none-match': '"other"' })).status, 200);
 
-  for (const [name, type] of [['app.js', 'text/javascript; charset=utf-8'], ['dom.js', 'text/javascript; charset=utf-8'], ['sections.js', 'text/javascript; charset=utf-8'], ['style.css', 'text/css; charset=utf-8']] as const) {
+  for (const [name, type] of [
+    ['app.js', 'text/javascript; charset=utf-8'],
+    ['dom.js', 'text/javascript; charset=utf-8'],
+    ['sections.js', 'text/javascript; charset=utf-8'],
+    ['style.css', 'text/css; charset=utf-8'],
+  ] as const) {
     const asset = await rawGet(port, `/ui/${name}`);
     t.equal(asset.status, 200, name);
     t.equal(asset.headers['content-type'], type, `${name}: ${type}`);
     t.ok(asset.headers.etag, `${name} has an ETag`);
   }
-  for (const target of ['/ui/nope.js', '/ui/index.html', '/ui/', '/ui/../package.json', '/ui/%2e%2e/src/admin.ts', '/ui/..%2f..%2fpackage.json', '/index.html', '/ui/app.js/x']) {
+  for (const target of [
+    '/ui/nope.js',
+    '/ui/index.html',
+    '/ui/',
+    '/ui/../package.json',
+    '/ui/%2e%2e/src/admin.ts',
+    '/ui/..%2f..%2fpackage.json',
+    '/index.html',
+    '/ui/app.js/x',
+  ]) {
     t.equal((await rawGet(port, target)).status, 404, `${target}: 404`);
   }
 
@@ -291,16 +349,27 @@ t.test('the page and its assets over HTTP: types, caching, 404 for anything else
   t.same(JSON.parse(ready.body), { ready: true, version: mesh.controlPlane.snapshot!.version, lastRefusal: null });
   t.same(JSON.parse((await rawGet(port, '/healthz')).body), { status: 'ok' });
   const servicesJson = JSON.parse((await rawGet(port, '/api/v1/services')).body) as Array<{ metadata: { name: string } }>;
-  t.same(servicesJson.map((s) => s.metadata.name), ['user-provider']);
+  t.same(
+    servicesJson.map((s) => s.metadata.name),
+    ['user-provider'],
+  );
   t.match((await rawGet(port, '/metrics')).headers['content-type'], /^text\/plain/);
   t.equal((await rawGet(port, '/api/v1/nope')).status, 404);
 });
 
 t.test('registerAdminPage rejects, naming the folder, when the files cannot be read', async (t) => {
   const missing = path.join(tmpdir(), 'dm-page-missing-folder');
-  await t.rejects(registerAdminPage(Fastify(), { directory: missing }), { name: 'AdminPageError', code: 'DM_ERR_ADMIN_PAGE', message: `admin page: cannot read ${missing}: ENOENT` });
+  await t.rejects(registerAdminPage(Fastify(), { directory: missing }), {
+    name: 'AdminPageError',
+    code: 'DM_ERR_ADMIN_PAGE',
+    message: `admin page: cannot read ${missing}: ENOENT`,
+  });
   const empty = await mkdtemp(path.join(tmpdir(), 'dm-page-'));
   t.teardown(() => rm(empty, { recursive: true, force: true }));
-  await t.rejects(registerAdminPage(Fastify(), { directory: empty }), { name: 'AdminPageError', code: 'DM_ERR_ADMIN_PAGE', message: `admin page: ${path.join(empty, 'index.html')} is missing` });
+  await t.rejects(registerAdminPage(Fastify(), { directory: empty }), {
+    name: 'AdminPageError',
+    code: 'DM_ERR_ADMIN_PAGE',
+    message: `admin page: ${path.join(empty, 'index.html')} is missing`,
+  });
   t.equal(path.basename(ADMIN_PAGE_DIRECTORY), 'web', 'the page comes from the package, not the working directory');
 });

@@ -29,7 +29,11 @@ spec:
   routes: [{destinations: [{service: ${service}, subset: ${subset}}]}]
 `;
 
-interface LogLine { level: string; message: string; fields: Record<string, unknown> | undefined }
+interface LogLine {
+  level: string;
+  message: string;
+  fields: Record<string, unknown> | undefined;
+}
 
 /** A control plane on a temp folder whose log lines can be awaited. */
 async function setup(t: { teardown(fn: () => Promise<void>): void }, files: Record<string, string>) {
@@ -70,11 +74,16 @@ t.test('a cross-reference refusal is attributed to its file, the same in the log
   const line = await refused;
   t.equal(line.message, `refused a config change from ${file}; snapshot ${good} stays in force`);
   t.equal(s.controlPlane.builder.lastRefusal?.source, file);
-  const ready = await (await fetch(`http://127.0.0.1:${admin.port}/readyz`)).json() as { version: string; lastRefusal: { source: string; origins: string[]; errors: string[] } };
+  const ready = (await (await fetch(`http://127.0.0.1:${admin.port}/readyz`)).json()) as {
+    version: string;
+    lastRefusal: { source: string; origins: string[]; errors: string[] };
+  };
   t.equal(ready.version, good, 'the snapshot in force stays');
   t.equal(ready.lastRefusal.source, file, '/readyz names the file the log names');
   t.same(ready.lastRefusal.origins, [file]);
-  t.match(ready.lastRefusal.errors, [new RegExp(`^${file}:\\d+:\\d+: DubboRoute default/r: spec\\.routes\\[0\\]\\.destinations\\[0\\]\\.subset: service users has no subset "v9"`)]);
+  t.match(ready.lastRefusal.errors, [
+    new RegExp(`^${file}:\\d+:\\d+: DubboRoute default/r: spec\\.routes\\[0\\]\\.destinations\\[0\\]\\.subset: service users has no subset "v9"`),
+  ]);
 });
 
 t.test('a misspelled field and a cross-reference error are refused together', async (t) => {
@@ -89,7 +98,10 @@ t.test('a misspelled field and a cross-reference error are refused together', as
   const errors = line.fields!.errors as string[];
   t.equal(errors.length, 2, errors.join('\n'));
   t.match(errors[0], new RegExp(`^${a}:\\d+:\\d+: DubboPolicy default/users: spec\\.loadBalancr: unknown field`));
-  t.match(errors[1], new RegExp(`^${b}:\\d+:\\d+: DubboRoute default/r: spec\\.routes\\[0\\]\\.destinations\\[0\\]\\.subset: service users has no subset "v1"`));
+  t.match(
+    errors[1],
+    new RegExp(`^${b}:\\d+:\\d+: DubboRoute default/r: spec\\.routes\\[0\\]\\.destinations\\[0\\]\\.subset: service users has no subset "v1"`),
+  );
   t.same(s.controlPlane.builder.lastRefusal?.origins, [a, b], 'both files are named');
   t.equal(line.message, `refused a config change from ${a}, ${b}; snapshot ${s.controlPlane.snapshot!.version} stays in force`);
 });
@@ -112,11 +124,26 @@ t.test('/metrics: # HELP on every metric; Node process metrics under their stand
   const typed = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!);
   const helped = new Set([...text.matchAll(/^# HELP (\S+) \S/gm)].map((m) => m[1]!));
   t.ok(typed.length > 20, `${typed.length} metrics`);
-  t.same(typed.filter((name) => !helped.has(name)), [], 'every metric has a # HELP line');
-  for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds', 'dubbo_mesh_cp_snapshots_total', 'dubbo_mesh_cp_connected_proxies']) {
+  t.same(
+    typed.filter((name) => !helped.has(name)),
+    [],
+    'every metric has a # HELP line',
+  );
+  for (const name of [
+    'process_cpu_seconds_total',
+    'process_resident_memory_bytes',
+    'nodejs_heap_size_used_bytes',
+    'nodejs_eventloop_lag_seconds',
+    'dubbo_mesh_cp_snapshots_total',
+    'dubbo_mesh_cp_connected_proxies',
+  ]) {
     t.ok(typed.includes(name), name);
   }
-  t.same(typed.filter((name) => name.startsWith('dubbo_mesh_cp_') && /^dubbo_mesh_cp_(process|nodejs)_/.test(name)), [], 'no prefix on the process metrics');
+  t.same(
+    typed.filter((name) => name.startsWith('dubbo_mesh_cp_') && /^dubbo_mesh_cp_(process|nodejs)_/.test(name)),
+    [],
+    'no prefix on the process metrics',
+  );
 });
 
 t.test('an address in use rejects start() with a ListenError carrying EADDRINUSE', async (t) => {
@@ -125,7 +152,10 @@ t.test('an address in use rejects start() with a ListenError carrying EADDRINUSE
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())));
   const { port } = taken.address() as AddressInfo;
-  const error = await s.controlPlane.start('127.0.0.1', port).then(() => undefined, (e: unknown) => e);
+  const error = await s.controlPlane.start('127.0.0.1', port).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   t.type(error, ListenError);
   t.equal((error as ListenError).code, 'EADDRINUSE');
   t.equal((error as Error).message, `cannot listen on 127.0.0.1:${port}: address already in use`);
@@ -138,7 +168,11 @@ t.test('snapshots reuse the wire form and bytes of unchanged resources, and enco
   const second = Snapshot.create((await cache.parse(text(2), 'mesh.yaml')).resources);
   if (!first.valid || !second.valid) throw new Error('invalid');
   t.not(first.snapshot.version, second.snapshot.version);
-  t.same(second.snapshot.resources.filter((r) => !first.snapshot.resources.includes(r)).map((r) => `${r.kind}/${r.name}`), ['DubboService/a'], 'one resource made again');
+  t.same(
+    second.snapshot.resources.filter((r) => !first.snapshot.resources.includes(r)).map((r) => `${r.kind}/${r.name}`),
+    ['DubboService/a'],
+    'one resource made again',
+  );
   const again = Snapshot.create((await cache.parse(text(1), 'mesh.yaml')).resources);
   t.equal(again.valid && again.snapshot.version, first.snapshot.version, 'equal content, equal version');
 
@@ -174,7 +208,13 @@ function decodeFields(bytes: Buffer): string[] {
   }
   const scalars = new Map<number, string>();
   for (const [field, value] of fields) if (field <= 2) scalars.set(field, value);
-  return [...[...scalars].map(([field, value]) => `${field}:${value}`), ...fields.filter(([field]) => field > 2).sort((a, b) => a[0] - b[0]).map(([field, value]) => `${field}:${value}`)];
+  return [
+    ...[...scalars].map(([field, value]) => `${field}:${value}`),
+    ...fields
+      .filter(([field]) => field > 2)
+      .sort((a, b) => a[0] - b[0])
+      .map(([field, value]) => `${field}:${value}`),
+  ];
 }
 
 t.test('a route in one --config folder may name a service in another; each error is reported once', async (t) => {

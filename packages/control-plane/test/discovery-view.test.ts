@@ -5,15 +5,35 @@ import { once } from 'node:events';
 import t from 'tap';
 import { validateResource, type LocatedResource } from '@dubbo-mesh/config';
 import { createDiscoveryClient, encodeSharedResponse, type DiscoveryResponse } from '@dubbo-mesh/discovery';
-import { ControlPlane, DubboMeshDiscoveryView, type ConfigSource, type DiscoveryView, type Snapshot, type SourceState, type Subscription } from '@dubbo-mesh/control-plane';
+import {
+  ControlPlane,
+  DubboMeshDiscoveryView,
+  type ConfigSource,
+  type DiscoveryView,
+  type Snapshot,
+  type SourceState,
+  type Subscription,
+} from '@dubbo-mesh/control-plane';
 
 function resource(raw: Record<string, unknown>): LocatedResource {
   const result = validateResource(raw);
   if (!result.valid) throw new Error(result.errors.join('\n'));
   return { resource: result.result, raw };
 }
-const service = (port: number) => resource({ apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboService', metadata: { name: 'users' }, spec: { interfaces: ['org.example.Users'], endpoints: [{ address: `127.0.0.1:${port}` }] } });
-const route = (timeout: string) => resource({ apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboRoute', metadata: { name: 'users' }, spec: { hosts: ['org.example.Users'], routes: [{ timeout, destinations: [{ service: 'users' }] }] } });
+const service = (port: number) =>
+  resource({
+    apiVersion: 'dubbo-mesh.io/v1alpha1',
+    kind: 'DubboService',
+    metadata: { name: 'users' },
+    spec: { interfaces: ['org.example.Users'], endpoints: [{ address: `127.0.0.1:${port}` }] },
+  });
+const route = (timeout: string) =>
+  resource({
+    apiVersion: 'dubbo-mesh.io/v1alpha1',
+    kind: 'DubboRoute',
+    metadata: { name: 'users' },
+    spec: { hosts: ['org.example.Users'], routes: [{ timeout, destinations: [{ service: 'users' }] }] },
+  });
 
 /** Routes only, versioned by the route type's version. */
 class RoutesOnlyView implements DiscoveryView {
@@ -71,14 +91,18 @@ t.test('a per-type view: streams get their type, versioned by it, and nothing wh
   const first = await nextResponse();
   const snapshot = controlPlane.snapshot!;
   t.equal(first.version_info, snapshot.typeVersion('DubboRoute'), "the route type's version, not the snapshot's");
-  t.same(first.resources.map((r) => `${r.kind}/${r.name}`), ['DubboRoute/users'], 'only its type');
+  t.same(
+    first.resources.map((r) => `${r.kind}/${r.name}`),
+    ['DubboRoute/users'],
+    'only its type',
+  );
   const acked = once(controlPlane, 'ack');
   stream.write({ node, version_info: first.version_info, response_nonce: first.nonce, error_detail: null });
   t.same((await acked)[1], first.version_info);
 
   let published = once(controlPlane, 'published');
   source.set([service(2), route('1s')]);
-  const [servicesChanged] = await published as [Snapshot];
+  const [servicesChanged] = (await published) as [Snapshot];
   t.not(servicesChanged.version, snapshot.version, 'a new snapshot…');
   t.equal(servicesChanged.typeVersion('DubboRoute'), first.version_info, '…with the same routes');
   t.equal(await pushes(), 1, 'nothing sent: the stream has that route version');
@@ -95,7 +119,12 @@ t.test('a per-type view: streams get their type, versioned by it, and nothing wh
 
   // NACK it: a snapshot with other changes but the same rejected route version is not sent.
   const nacked = once(controlPlane, 'nack');
-  stream.write({ node, version_info: first.version_info, response_nonce: second.nonce, error_detail: { code: 3, message: 'no', errors: ['timeout too long'] } });
+  stream.write({
+    node,
+    version_info: first.version_info,
+    response_nonce: second.nonce,
+    error_detail: { code: 3, message: 'no', errors: ['timeout too long'] },
+  });
   t.equal((await nacked)[1], second.version_info);
   published = once(controlPlane, 'published');
   source.set([service(3), route('2s')]);

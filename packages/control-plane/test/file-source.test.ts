@@ -4,7 +4,8 @@ import path from 'node:path';
 import t from 'tap';
 import { FileSource, type SourceState, type SourceTimers } from '@dubbo-mesh/control-plane';
 
-const service = (port: number, name = 's') => `apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: ${name}}\nspec:\n  interfaces: [org.example.${name}]\n  endpoints: [{address: 127.0.0.1:${port}}]\n`;
+const service = (port: number, name = 's') =>
+  `apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: ${name}}\nspec:\n  interfaces: [org.example.${name}]\n  endpoints: [{address: 127.0.0.1:${port}}]\n`;
 
 function portOf(state: SourceState | undefined): number | undefined {
   if (state?.kind !== 'resources') return undefined;
@@ -13,7 +14,11 @@ function portOf(state: SourceState | undefined): number | undefined {
 }
 
 /** Every state a source emits, and a way to wait for one that holds a predicate (the latest, or a later one). */
-function recorder(): { states: SourceState[]; emit: (state: SourceState) => void; until: (predicate: (state: SourceState) => boolean) => Promise<SourceState> } {
+function recorder(): {
+  states: SourceState[];
+  emit: (state: SourceState) => void;
+  until: (predicate: (state: SourceState) => boolean) => Promise<SourceState>;
+} {
   const states: SourceState[] = [];
   const waiters: Array<{ predicate: (state: SourceState) => boolean; resolve: (state: SourceState) => void }> = [];
   return {
@@ -191,17 +196,23 @@ t.test('an empty file is refused; a file with only a comment is empty on purpose
 
   await writeFile(file, '# a.yaml is cleared on purpose\n');
   const cleared = await until((state) => state.kind === 'resources');
-  t.same(cleared.kind === 'resources' ? cleared.resources.map((r) => r.resource.metadata.name) : [], ['b'], 'a comment-only file has no resources and no error');
+  t.same(
+    cleared.kind === 'resources' ? cleared.resources.map((r) => r.resource.metadata.name) : [],
+    ['b'],
+    'a comment-only file has no resources and no error',
+  );
 
   await rm(other);
   const deleted = await until((state) => state.kind === 'resources' && state.resources.length === 0);
   t.equal(deleted.kind, 'resources', 'a deleted file takes its resources with it');
 });
 
-t.test('a misspelled field and a dangling reference are reported together (a proxy\'s --static: the source is the whole config)', async (t) => {
+t.test("a misspelled field and a dangling reference are reported together (a proxy's --static: the source is the whole config)", async (t) => {
   const dir = await tempFolder(t);
   const file = path.join(dir, 'mesh.yaml');
-  await writeFile(file, `${service(20001)}---
+  await writeFile(
+    file,
+    `${service(20001)}---
 apiVersion: dubbo-mesh.io/v1alpha1
 kind: DubboPolicy
 metadata: {name: p}
@@ -213,7 +224,8 @@ metadata: {name: r}
 spec:
   hosts: [org.example.s]
   routes: [{destinations: [{service: nobody}]}]
-`);
+`,
+  );
   const { emit, until } = recorder();
   const source = new FileSource([file], { settleMs: 20 });
   t.teardown(() => source.stop());
@@ -229,9 +241,10 @@ t.test('a change that spans two files is emitted once, whole, when the slower on
   const { dir, timers, source, states, until } = await onFakeTime(t, { 'a.yaml': service(20001, 'a'), 'b.yaml': service(20002, 'b') }, { rescanIntervalMs: 0 });
   const a = path.join(dir, 'a.yaml');
   const b = path.join(dir, 'b.yaml');
-  const ports = (state: SourceState | undefined) => (state?.kind === 'resources'
-    ? state.resources.map((r) => (r.resource.kind === 'DubboService' ? `${r.resource.metadata.name}:${r.resource.endpoints[0]?.port}` : '')).join(' ')
-    : state?.kind);
+  const ports = (state: SourceState | undefined) =>
+    state?.kind === 'resources'
+      ? state.resources.map((r) => (r.resource.kind === 'DubboService' ? `${r.resource.metadata.name}:${r.resource.endpoints[0]?.port}` : '')).join(' ')
+      : state?.kind;
   t.equal(ports(states[0]), 'a:20001 b:20002');
 
   // Sizes change too: with fake time, these writes may fall in the same mtime tick as the first ones.
@@ -261,7 +274,6 @@ t.test('every file is looked at again every rescan interval, so a change whose w
   t.same(states.map(portOf), [20001, 2002]);
 });
 
-
 t.test('a deleted file is dropped only once it has stayed gone for a settle interval: rm, then a new copy, publishes nothing without it', async (t) => {
   const { dir, timers, source, states } = await onFakeTime(t, { 'a.yaml': service(20001, 'a'), 'b.yaml': service(20002, 'b') });
   const b = path.join(dir, 'b.yaml');
@@ -280,7 +292,11 @@ t.test('a deleted file is dropped only once it has stayed gone for a settle inte
   await writeFile(b, service(20002, 'b')); // the new copy
   for (let i = 0; i < 20 && states.length === emitted; i++) await look();
   t.ok(states.length > emitted, 'the folder is published again once b has settled');
-  t.same(states.slice(emitted).map(names), states.slice(emitted).map(() => ['a', 'b']), 'and no state ever lacked b');
+  t.same(
+    states.slice(emitted).map(names),
+    states.slice(emitted).map(() => ['a', 'b']),
+    'and no state ever lacked b',
+  );
   // Gone for good: dropped after the settle interval.
   await rm(b);
   source.rescan();

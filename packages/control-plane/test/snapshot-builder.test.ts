@@ -14,7 +14,10 @@ function service(name: string): LocatedResource {
 /** A source the test drives by hand. */
 class ScriptedSource implements ConfigSource {
   private emitState: ((state: SourceState) => void) | undefined;
-  constructor(readonly name: string, private readonly first: LocatedResource[]) {}
+  constructor(
+    readonly name: string,
+    private readonly first: LocatedResource[],
+  ) {}
   async start(emit: (state: SourceState) => void): Promise<void> {
     this.emitState = emit;
     emit({ kind: 'resources', resources: this.first });

@@ -3,13 +3,16 @@ import { parseMeshYaml } from '@dubbo-mesh/config';
 import { Snapshot, SnapshotCache } from '@dubbo-mesh/control-plane';
 
 function snapshot(port: number): Snapshot {
-  const { resources, errors } = parseMeshYaml(`apiVersion: dubbo-mesh.io/v1alpha1
+  const { resources, errors } = parseMeshYaml(
+    `apiVersion: dubbo-mesh.io/v1alpha1
 kind: DubboService
 metadata: {name: users}
 spec:
   interfaces: [org.example.Users]
   endpoints: [{address: 127.0.0.1:${port}}]
-`, 'test.yaml');
+`,
+    'test.yaml',
+  );
   if (errors.length > 0) throw new Error(errors.join('\n'));
   const created = Snapshot.create(resources);
   if (!created.valid) throw new Error(created.errors.join('\n'));
@@ -57,11 +60,14 @@ t.test('snapshots are per node', async (t) => {
 });
 
 t.test('a snapshot is only built from resources whose cross-references hold', async (t) => {
-  const { resources } = parseMeshYaml(`apiVersion: dubbo-mesh.io/v1alpha1
+  const { resources } = parseMeshYaml(
+    `apiVersion: dubbo-mesh.io/v1alpha1
 kind: DubboPolicy
 metadata: {name: users}
 spec: {service: nobody}
-`, 'bad.yaml');
+`,
+    'bad.yaml',
+  );
   const created = Snapshot.create(resources);
   t.equal(created.valid, false);
   if (!created.valid) t.match(created.errors[0]!, /bad\.yaml:4:\d+: DubboPolicy default\/users: spec\.service: no DubboService "nobody"/);

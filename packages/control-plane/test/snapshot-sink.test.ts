@@ -7,7 +7,12 @@ import { ControlPlane, Snapshot, SnapshotSinks, type ConfigSource, type Snapshot
 import { eventually } from '@dubbo-mesh/test-support';
 
 function service(name: string, port = 20880): LocatedResource {
-  const raw = { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboService', metadata: { name }, spec: { interfaces: [`org.example.${name}`], endpoints: [{ address: `127.0.0.1:${port}` }] } };
+  const raw = {
+    apiVersion: 'dubbo-mesh.io/v1alpha1',
+    kind: 'DubboService',
+    metadata: { name },
+    spec: { interfaces: [`org.example.${name}`], endpoints: [{ address: `127.0.0.1:${port}` }] },
+  };
   const result = validateResource(raw);
   if (!result.valid) throw new Error(result.errors.join('\n'));
   return { resource: result.result, raw };
@@ -43,10 +48,11 @@ function recordingSink(name: string, answer: (snapshot: Snapshot) => void | Prom
     },
   };
   /** Resolves once the sink has been told `count` times in all. */
-  const told = (count: number) => new Promise<void>((resolve) => {
-    const check = () => (calls.length >= count ? resolve() : waiters.push(check));
-    check();
-  });
+  const told = (count: number) =>
+    new Promise<void>((resolve) => {
+      const check = () => (calls.length >= count ? resolve() : waiters.push(check));
+      check();
+    });
   return { sink, calls, told };
 }
 
@@ -67,7 +73,11 @@ t.test('a sink that throws or rejects is reported and later snapshots still come
   const b = snapshot(2);
   sinks.publish(a);
   t.same(good.calls, [{ version: a.version, previous: undefined }], 'the sink after a throwing one is told');
-  t.same(failures.map((f) => f.sink), ['thrower'], 'the throw is reported at once, the rejection when it settles');
+  t.same(
+    failures.map((f) => f.sink),
+    ['thrower'],
+    'the throw is reported at once, the rejection when it settles',
+  );
   sinks.publish(b);
   // The rejection of the first call is reported once its promise settles; the second call waits for it.
   await rejecter.told(2);
@@ -83,7 +93,11 @@ t.test('a sink that throws or rejects is reported and later snapshots still come
   t.same(thrower.calls.at(-1), { version: c.version, previous: undefined }, 'a sink that failed on every earlier snapshot still has no previous');
   sinks.publish(a);
   t.same(thrower.calls.at(-1), { version: a.version, previous: c.version }, 'once it took one, that is its previous');
-  t.same(good.calls.map((call) => call.previous), [undefined, a.version, b.version, c.version], 'the good sink saw every snapshot in order');
+  t.same(
+    good.calls.map((call) => call.previous),
+    [undefined, a.version, b.version, c.version],
+    'the good sink saw every snapshot in order',
+  );
 });
 
 t.test('a hanging sink holds back nobody; a slow one is told of the newest snapshot when it is done', async (t) => {
@@ -103,9 +117,20 @@ t.test('a hanging sink holds back nobody; a slow one is told of the newest snaps
   sinks.publish(a);
   sinks.publish(b);
   sinks.publish(c);
-  t.same(fast.calls.map((call) => call.version), [a.version, b.version, c.version], 'the fast sink is told of each at once');
-  t.same(slow.calls.map((call) => call.version), [a.version], 'the slow sink is busy with the first');
-  t.same(hanging.calls.map((call) => call.version), [a.version]);
+  t.same(
+    fast.calls.map((call) => call.version),
+    [a.version, b.version, c.version],
+    'the fast sink is told of each at once',
+  );
+  t.same(
+    slow.calls.map((call) => call.version),
+    [a.version],
+    'the slow sink is busy with the first',
+  );
+  t.same(
+    hanging.calls.map((call) => call.version),
+    [a.version],
+  );
   work[0]!.resolve();
   await slow.told(2);
   t.same(slow.calls[1], { version: c.version, previous: a.version }, 'then the newest, b skipped, with the one it took as previous');
@@ -174,7 +199,10 @@ t.test('a removed slow sink is not told of what was published while it worked', 
 /** A source the test drives by hand. */
 class ScriptedSource implements ConfigSource {
   private emitState: ((state: SourceState) => void) | undefined;
-  constructor(readonly name: string, private readonly first: LocatedResource[]) {}
+  constructor(
+    readonly name: string,
+    private readonly first: LocatedResource[],
+  ) {}
   async start(emit: (state: SourceState) => void): Promise<void> {
     this.emitState = emit;
     emit({ kind: 'resources', resources: this.first });
@@ -190,7 +218,11 @@ t.test('a control plane tells its sinks of each snapshot after publishing it; a 
   const logged: Array<{ level: string; message: string; fields: Record<string, unknown> | undefined }> = [];
   const hangs = recordingSink('hangs', () => new Promise<void>(() => {}));
   const fails = recordingSink('registry-exporter', () => Promise.reject(new Error('connection refused')));
-  const controlPlane = new ControlPlane({ sources: [source], sinks: [hangs.sink, fails.sink], log: (level, message, fields) => logged.push({ level, message, fields }) });
+  const controlPlane = new ControlPlane({
+    sources: [source],
+    sinks: [hangs.sink, fails.sink],
+    log: (level, message, fields) => logged.push({ level, message, fields }),
+  });
   t.teardown(() => controlPlane.stop());
   await controlPlane.start('127.0.0.1', 0);
   const first = controlPlane.snapshot!;
@@ -201,7 +233,7 @@ t.test('a control plane tells its sinks of each snapshot after publishing it; a 
 
   const published = once(controlPlane, 'published');
   source.set([service('users', 2)]);
-  const [second] = await published as [Snapshot];
+  const [second] = (await published) as [Snapshot];
   t.not(second.version, first.version);
   t.same(added.calls.at(-1), { version: second.version, previous: first.version }, 'told before the published event');
   t.equal(hangs.calls.length, 1, 'the hanging sink held back neither the publish nor the others');
@@ -210,10 +242,13 @@ t.test('a control plane tells its sinks of each snapshot after publishing it; a 
   const metrics = await controlPlane.metrics.registry.metrics();
   t.match(metrics, /dubbo_mesh_cp_sink_failures_total\{sink="registry-exporter"\} 2/);
   const errors = logged.filter((line) => line.level === 'error');
-  t.same(errors.map((line) => line.message), [
-    `snapshot sink registry-exporter failed on snapshot ${first.version}; publishing goes on`,
-    `snapshot sink registry-exporter failed on snapshot ${second.version}; publishing goes on`,
-  ]);
+  t.same(
+    errors.map((line) => line.message),
+    [
+      `snapshot sink registry-exporter failed on snapshot ${first.version}; publishing goes on`,
+      `snapshot sink registry-exporter failed on snapshot ${second.version}; publishing goes on`,
+    ],
+  );
   t.equal(errors[0]!.fields?.error, 'connection refused');
 });
 
@@ -231,8 +266,16 @@ t.test('a sink that publishes again from inside its call: every sink sees the sn
   sinks.add(a.sink);
   sinks.add(b.sink);
   sinks.publish(s1);
-  t.same(a.calls.map((c) => c.version), [s1.version, s2.version], 'a: s1, then s2 once its call is over');
-  t.same(b.calls.map((c) => c.version), [s2.version], 'b: only the newest (s1 was superseded before its turn)');
+  t.same(
+    a.calls.map((c) => c.version),
+    [s1.version, s2.version],
+    'a: s1, then s2 once its call is over',
+  );
+  t.same(
+    b.calls.map((c) => c.version),
+    [s2.version],
+    'b: only the newest (s1 was superseded before its turn)',
+  );
   sinks.publish(s3);
   t.equal(a.calls.at(-1)!.previous, s2.version, "a's previous is the newest it accepted");
   t.equal(b.calls.at(-1)!.previous, s2.version);
@@ -243,8 +286,16 @@ t.test('a sink answering a thenable whose `then` throws is a failure like a reje
   const sinks = new SnapshotSinks((sink, _snapshot, error) => failures.push(`${sink.name}: ${(error as Error).message}`));
   const s1 = snapshot(20001);
   const s2 = snapshot(20002);
-  const thenThrows = { then() { throw new Error('then threw'); } };
-  const getterThrows = Object.defineProperty({}, 'then', { get() { throw new Error('getter threw'); } });
+  const thenThrows = {
+    then() {
+      throw new Error('then threw');
+    },
+  };
+  const getterThrows = Object.defineProperty({}, 'then', {
+    get() {
+      throw new Error('getter threw');
+    },
+  });
   const answers: unknown[] = [thenThrows, getterThrows];
   sinks.add({ name: 'weird', onPublished: () => answers.shift() as void });
   const after = recordingSink('after');

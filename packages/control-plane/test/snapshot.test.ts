@@ -17,9 +17,27 @@ function resource(raw: Record<string, unknown>): LocatedResource {
   }
   return located;
 }
-const service = (name: string, port = 20880) => resource({ apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboService', metadata: { name }, spec: { interfaces: [`org.example.${name}`], endpoints: [{ address: `127.0.0.1:${port}`, labels: { version: 'v1' } }] } });
-const policy = (name: string) => resource({ apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboPolicy', metadata: { name }, spec: { service: name, subsets: [{ name: 'v1', labels: { version: 'v1' } }] } });
-const route = (name: string, weight = 100) => resource({ apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboRoute', metadata: { name }, spec: { hosts: [`org.example.${name}`], routes: [{ destinations: [{ service: name, weight }] }] } });
+const service = (name: string, port = 20880) =>
+  resource({
+    apiVersion: 'dubbo-mesh.io/v1alpha1',
+    kind: 'DubboService',
+    metadata: { name },
+    spec: { interfaces: [`org.example.${name}`], endpoints: [{ address: `127.0.0.1:${port}`, labels: { version: 'v1' } }] },
+  });
+const policy = (name: string) =>
+  resource({
+    apiVersion: 'dubbo-mesh.io/v1alpha1',
+    kind: 'DubboPolicy',
+    metadata: { name },
+    spec: { service: name, subsets: [{ name: 'v1', labels: { version: 'v1' } }] },
+  });
+const route = (name: string, weight = 100) =>
+  resource({
+    apiVersion: 'dubbo-mesh.io/v1alpha1',
+    kind: 'DubboRoute',
+    metadata: { name },
+    spec: { hosts: [`org.example.${name}`], routes: [{ destinations: [{ service: name, weight }] }] },
+  });
 
 function snapshot(items: LocatedResource[]): Snapshot {
   const created = Snapshot.create(items);
@@ -35,8 +53,15 @@ const names = (response: { resources: Array<{ kind: string; name: string }> }) =
 t.test('a snapshot groups its resources by type, each type with a version of its own', async (t) => {
   const a = snapshot([service('users'), route('users'), service('orders'), policy('users')]);
   t.same([...a.types.keys()], ['DubboPolicy', 'DubboRoute', 'DubboService'], 'types by name');
-  t.same(a.resourcesOf('DubboService').map((r) => r.name), ['users', 'orders']);
-  t.same(a.resources.map((r) => `${r.kind}/${r.name}`), ['DubboPolicy/users', 'DubboRoute/users', 'DubboService/users', 'DubboService/orders'], 'every resource, type after type');
+  t.same(
+    a.resourcesOf('DubboService').map((r) => r.name),
+    ['users', 'orders'],
+  );
+  t.same(
+    a.resources.map((r) => `${r.kind}/${r.name}`),
+    ['DubboPolicy/users', 'DubboRoute/users', 'DubboService/users', 'DubboService/orders'],
+    'every resource, type after type',
+  );
   const reordered = snapshot([policy('users'), service('users'), service('orders'), route('users')]);
   t.equal(reordered.version, a.version, 'the same resources listed kind by kind in another order: the same version');
   t.same(a.resourcesOf('DubboGateway'), [], 'a type the snapshot has none of');
@@ -63,7 +88,10 @@ t.test('the view sends the whole snapshot on state-of-the-world streams, encoded
   t.equal(decoded.version_info, a.version);
   t.equal(view.versionOf(a), a.version);
   t.same(names(decoded), ['DubboPolicy/users', 'DubboRoute/users', 'DubboService/users']);
-  t.same(decoded.mappings.map((m) => `${m.interface}→${m.service}`), ['org.example.users→default/users']);
+  t.same(
+    decoded.mappings.map((m) => `${m.interface}→${m.service}`),
+    ['org.example.users→default/users'],
+  );
   t.same(Object.keys(view.methods), ['StreamSnapshots', 'DeltaSnapshots']);
   t.same(view.methods.DeltaSnapshots, { mode: 'delta' });
 });
@@ -73,8 +101,18 @@ t.test('a delta from a held snapshot sends what changed, type by type, and the k
   const a = snapshot([service('users'), service('orders'), policy('users'), route('users')]);
   const cases: Array<[string, Snapshot, string[], string[]]> = [
     ['one route changed', snapshot([service('users'), service('orders'), policy('users'), route('users', 50)]), ['DubboRoute/users'], []],
-    ['a type gone, a service changed', snapshot([service('users', 1), service('orders'), route('users')]), ['DubboService/users'], ['DubboPolicy/default/users']],
-    ['a service removed and one added', snapshot([service('users'), service('payments'), policy('users'), route('users')]), ['DubboService/payments'], ['DubboService/default/orders']],
+    [
+      'a type gone, a service changed',
+      snapshot([service('users', 1), service('orders'), route('users')]),
+      ['DubboService/users'],
+      ['DubboPolicy/default/users'],
+    ],
+    [
+      'a service removed and one added',
+      snapshot([service('users'), service('payments'), policy('users'), route('users')]),
+      ['DubboService/payments'],
+      ['DubboService/default/orders'],
+    ],
     ['nothing changed', snapshot([service('users'), service('orders'), policy('users'), route('users')]), [], []],
   ];
   for (const [what, b, changed, removed] of cases) {

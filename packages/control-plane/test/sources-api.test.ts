@@ -28,10 +28,14 @@ t.test('a file source shows starting, ok, invalid with its refusal, ok again, an
   const sources = async () => {
     const response = await fetch(`http://127.0.0.1:${admin.port}/api/v1/sources`);
     t.equal(response.status, 200);
-    return await response.json() as SourceStatusJson[];
+    return (await response.json()) as SourceStatusJson[];
   };
 
-  t.same(await sources(), [{ name: `file:${dir}`, type: 'file', state: 'starting', lastChange: null, resources: 0, lastRefusal: null, error: null }], 'before start');
+  t.same(
+    await sources(),
+    [{ name: `file:${dir}`, type: 'file', state: 'starting', lastChange: null, resources: 0, lastRefusal: null, error: null }],
+    'before start',
+  );
 
   await controlPlane.start('127.0.0.1', 0);
   const [ok] = await sources();
@@ -85,7 +89,7 @@ spec:
   await writeFile(path.join(dirB, 'route.yaml'), route('nobody'));
   await refused;
   const response = await fetch(`http://127.0.0.1:${admin.port}/api/v1/sources`);
-  const [a, b] = await response.json() as SourceStatusJson[];
+  const [a, b] = (await response.json()) as SourceStatusJson[];
   t.match(a, { name: `file:${dirA}`, state: 'ok', resources: 1, lastRefusal: null, error: null });
   t.match(b, { name: `file:${dirB}`, state: 'invalid', resources: 1 }, 'valid on its own, refused with the others: its route in force stays');
   t.match(b!.error, /spec\.routes\[0\]\.destinations\[0\]\.service: no DubboService "nobody"/);

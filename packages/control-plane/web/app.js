@@ -9,9 +9,7 @@
  * changes the interval, default 2000.
  */
 import { h, replaceChildren } from './dom.js';
-import {
-  renderMappings, renderOverview, renderPolicies, renderProxies, renderRefusal, renderRoutes, renderServices, renderSources,
-} from './sections.js';
+import { renderMappings, renderOverview, renderPolicies, renderProxies, renderRefusal, renderRoutes, renderServices, renderSources } from './sections.js';
 
 /** The JSON APIs the page reads, by the name the sections use; paths relative to the page. */
 const APIS = {
@@ -99,10 +97,13 @@ function renderStatus(now, reason) {
     return;
   }
   status.dataset.state = 'unreachable';
-  replaceChildren(status,
-    h('strong', {}, 'Control plane unreachable'), ` since ${unreachableSince.toLocaleTimeString()} (${reason}); `,
+  replaceChildren(
+    status,
+    h('strong', {}, 'Control plane unreachable'),
+    ` since ${unreachableSince.toLocaleTimeString()} (${reason}); `,
     lastAnswerAt === undefined ? 'nothing received yet' : `showing what it answered at ${lastAnswerAt.toLocaleTimeString()}`,
-    `; retrying ${every}.`);
+    `; retrying ${every}.`,
+  );
   document.body.classList.add('stale');
 }
 

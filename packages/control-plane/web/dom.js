@@ -42,10 +42,29 @@ export function replaceChildren(parent, ...children) {
  * carries attributes of its own.
  */
 export function table(className, columns, rows) {
-  return h('table', { class: className },
-    h('thead', {}, h('tr', {}, columns.map((column) => h('th', { scope: 'col' }, column)))),
-    h('tbody', {}, rows.map((row) => {
-      const { attributes, cells } = Array.isArray(row) ? { attributes: {}, cells: row } : row;
-      return h('tr', attributes, cells.map((cell) => h('td', {}, cell)));
-    })));
+  return h(
+    'table',
+    { class: className },
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        columns.map((column) => h('th', { scope: 'col' }, column)),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      rows.map((row) => {
+        const { attributes, cells } = Array.isArray(row) ? { attributes: {}, cells: row } : row;
+        return h(
+          'tr',
+          attributes,
+          cells.map((cell) => h('td', {}, cell)),
+        );
+      }),
+    ),
+  );
 }

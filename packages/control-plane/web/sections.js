@@ -18,9 +18,7 @@ export function resourceName(resource) {
 
 /** What a person reads for an API that did not answer with its data. */
 export function unavailable(result) {
-  const said = result.kind === 'unreachable'
-    ? `no answer (${result.reason})`
-    : `answered ${result.status}${result.statusText ? ` ${result.statusText}` : ''}`;
+  const said = result.kind === 'unreachable' ? `no answer (${result.reason})` : `answered ${result.status}${result.statusText ? ` ${result.statusText}` : ''}`;
   const hint = result.status === 404 ? ' — this control plane does not serve it' : '';
   return h('p', { class: 'unavailable' }, `Not available: GET /${result.path} ${said}${hint}.`);
 }
@@ -37,7 +35,11 @@ export function time(iso) {
 function labels(map) {
   const entries = Object.entries(map ?? {});
   if (entries.length === 0) return h('span', { class: 'muted' }, 'none');
-  return h('span', { class: 'labels' }, entries.map(([key, value]) => h('span', { class: 'label' }, `${key}=${value}`)));
+  return h(
+    'span',
+    { class: 'labels' },
+    entries.map(([key, value]) => h('span', { class: 'label' }, `${key}=${value}`)),
+  );
 }
 
 function code(text) {
@@ -45,7 +47,9 @@ function code(text) {
 }
 
 function defaulted(value, render = (v) => String(v)) {
-  return value === undefined || value === null ? h('span', { class: 'muted', title: 'left out: the default of docs/configuration.md applies' }, 'default') : render(value);
+  return value === undefined || value === null
+    ? h('span', { class: 'muted', title: 'left out: the default of docs/configuration.md applies' }, 'default')
+    : render(value);
 }
 
 function plural(count, one, many = `${one}s`) {
@@ -57,11 +61,17 @@ function compact(value) {
   if (value === undefined || value === null) return '';
   if (typeof value !== 'object') return String(value);
   if (Array.isArray(value)) return `[${value.map(compact).join(', ')}]`;
-  return Object.entries(value).map(([key, inner]) => `${key}: ${typeof inner === 'object' && inner !== null && !Array.isArray(inner) ? `{${compact(inner)}}` : compact(inner)}`).join(', ');
+  return Object.entries(value)
+    .map(([key, inner]) => `${key}: ${typeof inner === 'object' && inner !== null && !Array.isArray(inner) ? `{${compact(inner)}}` : compact(inner)}`)
+    .join(', ');
 }
 
 function errorList(errors) {
-  return h('ul', { class: 'errors' }, (errors ?? []).map((error) => h('li', {}, code(error))));
+  return h(
+    'ul',
+    { class: 'errors' },
+    (errors ?? []).map((error) => h('li', {}, code(error))),
+  );
 }
 
 /** The top of the page: the snapshot in force and how many of everything there is. */
@@ -69,7 +79,13 @@ export function renderOverview({ readyz, services, routes, policies, mappings, p
   const nodes = [];
   if (readyz.kind !== 'ok') nodes.push(unavailable(readyz));
   else if (readyz.data.version === null || readyz.data.version === undefined) {
-    nodes.push(h('p', { class: 'warning', 'data-field': 'version' }, 'No snapshot has been published yet: a proxy that connects gets nothing until the sources give a valid configuration (see the refused change below).'));
+    nodes.push(
+      h(
+        'p',
+        { class: 'warning', 'data-field': 'version' },
+        'No snapshot has been published yet: a proxy that connects gets nothing until the sources give a valid configuration (see the refused change below).',
+      ),
+    );
   } else {
     nodes.push(h('p', { 'data-field': 'version' }, 'Snapshot in force: ', code(readyz.data.version)));
   }
@@ -85,7 +101,9 @@ export function renderOverview({ readyz, services, routes, policies, mappings, p
     const version = readyz.kind === 'ok' ? readyz.data.version : undefined;
     const current = proxies.data.filter((proxy) => version && proxy.ackedVersion === version).length;
     const nacked = proxies.data.filter((proxy) => proxy.lastNack).length;
-    counts.push(`${plural(proxies.data.length, 'proxy', 'proxies')} connected (${current} on the snapshot in force${nacked > 0 ? `, ${nacked} with a NACK` : ''})`);
+    counts.push(
+      `${plural(proxies.data.length, 'proxy', 'proxies')} connected (${current} on the snapshot in force${nacked > 0 ? `, ${nacked} with a NACK` : ''})`,
+    );
   }
   if (counts.length > 0) nodes.push(h('p', { class: 'counts' }, counts.join(' · ')));
   return nodes;
@@ -97,28 +115,58 @@ export function renderRefusal({ readyz }) {
   const refusal = readyz.data.lastRefusal;
   if (!refusal) return h('p', { class: 'ok' }, 'None: the latest state of every source is in force.');
   const version = readyz.data.version;
-  return h('div', { class: 'refusal' },
-    h('p', {}, 'Refused at ', time(refusal.at), refusal.source ? [' from ', code(refusal.source)] : '', '. ',
-      version ? ['Snapshot ', code(version), ' stays in force.'] : 'No snapshot has been published yet.'),
-    (refusal.origins ?? []).length > 0 ? h('p', {}, 'Files: ', refusal.origins.map((origin, i) => [i > 0 ? ', ' : '', code(origin)])) : null,
-    errorList(refusal.errors));
+  return h(
+    'div',
+    { class: 'refusal' },
+    h(
+      'p',
+      {},
+      'Refused at ',
+      time(refusal.at),
+      refusal.source ? [' from ', code(refusal.source)] : '',
+      '. ',
+      version ? ['Snapshot ', code(version), ' stays in force.'] : 'No snapshot has been published yet.',
+    ),
+    (refusal.origins ?? []).length > 0
+      ? h(
+          'p',
+          {},
+          'Files: ',
+          refusal.origins.map((origin, i) => [i > 0 ? ', ' : '', code(origin)]),
+        )
+      : null,
+    errorList(refusal.errors),
+  );
 }
 
 /** Every source with its state (GET /api/v1/sources). */
 export function renderSources({ sources }) {
   if (sources.kind !== 'ok') return unavailable(sources);
   if (sources.data.length === 0) return h('p', { class: 'muted' }, 'No sources.');
-  return table('sources', ['Name', 'Type', 'State', 'Last change', 'Resources', 'Last refusal', 'Error'], sources.data.map((source) => [
-    code(source.name),
-    source.type,
-    h('span', { class: `state state-${String(source.state).replace(/[^a-z-]/gi, '')}` }, source.state),
-    time(source.lastChange),
-    String(source.resources ?? ''),
-    source.lastRefusal
-      ? [h('div', {}, 'at ', time(source.lastRefusal.at), (source.lastRefusal.origins ?? []).length > 0 ? [' in ', source.lastRefusal.origins.map((o, i) => [i > 0 ? ', ' : '', code(o)])] : ''), errorList(source.lastRefusal.errors)]
-      : h('span', { class: 'muted' }, 'none'),
-    source.error ? h('span', { class: 'error-text' }, source.error) : h('span', { class: 'muted' }, 'none'),
-  ]));
+  return table(
+    'sources',
+    ['Name', 'Type', 'State', 'Last change', 'Resources', 'Last refusal', 'Error'],
+    sources.data.map((source) => [
+      code(source.name),
+      source.type,
+      h('span', { class: `state state-${String(source.state).replace(/[^a-z-]/gi, '')}` }, source.state),
+      time(source.lastChange),
+      String(source.resources ?? ''),
+      source.lastRefusal
+        ? [
+            h(
+              'div',
+              {},
+              'at ',
+              time(source.lastRefusal.at),
+              (source.lastRefusal.origins ?? []).length > 0 ? [' in ', source.lastRefusal.origins.map((o, i) => [i > 0 ? ', ' : '', code(o)])] : '',
+            ),
+            errorList(source.lastRefusal.errors),
+          ]
+        : h('span', { class: 'muted' }, 'none'),
+      source.error ? h('span', { class: 'error-text' }, source.error) : h('span', { class: 'muted' }, 'none'),
+    ]),
+  );
 }
 
 /** Connected proxies: who, since when, which version they ACKed, and their last NACK. */
@@ -126,28 +174,42 @@ export function renderProxies({ readyz, proxies }) {
   if (proxies.kind !== 'ok') return unavailable(proxies);
   if (proxies.data.length === 0) return h('p', { class: 'muted' }, 'No proxy is connected.');
   const version = readyz.kind === 'ok' ? readyz.data.version : undefined;
-  return table('proxies', ['Node', 'Role', 'Identity', 'Peer', 'Connected', 'Sent', 'ACKed', 'Last NACK'], proxies.data.map((proxy) => {
-    const node = proxy.node ?? {};
-    const acked = proxy.ackedVersion
-      ? [code(proxy.ackedVersion), ' ', proxy.ackedVersion === version ? h('span', { class: 'badge ok' }, 'current') : h('span', { class: 'badge warn' }, 'behind')]
-      : h('span', { class: 'muted' }, 'none yet');
-    const nack = proxy.lastNack
-      ? h('div', { class: 'nack' }, h('div', {}, 'rejected ', code(proxy.lastNack.version), ' at ', time(proxy.lastNack.at)), h('div', {}, proxy.lastNack.message), errorList(proxy.lastNack.errors))
-      : h('span', { class: 'muted' }, 'none');
-    return {
-      attributes: { 'data-node': node.id },
-      cells: [
-        code(node.id ?? '?'),
-        String(node.role ?? '').toLowerCase(),
-        [node.service ? ['service ', code(node.service), ' '] : '', node.namespace ? ['namespace ', code(node.namespace), ' '] : '', labels(node.labels)],
-        proxy.peer,
-        time(proxy.connectedAt),
-        proxy.sentVersion ? code(proxy.sentVersion) : h('span', { class: 'muted' }, 'nothing yet'),
-        acked,
-        nack,
-      ],
-    };
-  }));
+  return table(
+    'proxies',
+    ['Node', 'Role', 'Identity', 'Peer', 'Connected', 'Sent', 'ACKed', 'Last NACK'],
+    proxies.data.map((proxy) => {
+      const node = proxy.node ?? {};
+      const acked = proxy.ackedVersion
+        ? [
+            code(proxy.ackedVersion),
+            ' ',
+            proxy.ackedVersion === version ? h('span', { class: 'badge ok' }, 'current') : h('span', { class: 'badge warn' }, 'behind'),
+          ]
+        : h('span', { class: 'muted' }, 'none yet');
+      const nack = proxy.lastNack
+        ? h(
+            'div',
+            { class: 'nack' },
+            h('div', {}, 'rejected ', code(proxy.lastNack.version), ' at ', time(proxy.lastNack.at)),
+            h('div', {}, proxy.lastNack.message),
+            errorList(proxy.lastNack.errors),
+          )
+        : h('span', { class: 'muted' }, 'none');
+      return {
+        attributes: { 'data-node': node.id },
+        cells: [
+          code(node.id ?? '?'),
+          String(node.role ?? '').toLowerCase(),
+          [node.service ? ['service ', code(node.service), ' '] : '', node.namespace ? ['namespace ', code(node.namespace), ' '] : '', labels(node.labels)],
+          proxy.peer,
+          time(proxy.connectedAt),
+          proxy.sentVersion ? code(proxy.sentVersion) : h('span', { class: 'muted' }, 'nothing yet'),
+          acked,
+          nack,
+        ],
+      };
+    }),
+  );
 }
 
 function interfaceText(entry) {
@@ -166,7 +228,9 @@ function policyOf(policies, service) {
 
 function subsetsOf(policy, endpoint) {
   const endpointLabels = endpoint?.labels ?? {};
-  return (policy?.spec?.subsets ?? []).filter((subset) => Object.entries(subset?.labels ?? {}).every(([key, value]) => endpointLabels[key] === value)).map((subset) => subset.name);
+  return (policy?.spec?.subsets ?? [])
+    .filter((subset) => Object.entries(subset?.labels ?? {}).every(([key, value]) => endpointLabels[key] === value))
+    .map((subset) => subset.name);
 }
 
 /** Services with their interfaces and endpoints (labels, weight, subsets, and what is known of health). */
@@ -178,34 +242,54 @@ export function renderServices({ services, policies }) {
     const policy = policyOf(policies, service);
     const healthCheck = policy?.spec?.healthCheck;
     const endpoints = spec.endpoints ?? [];
-    return h('article', { class: 'service', 'data-service': resourceName(service) },
+    return h(
+      'article',
+      { class: 'service', 'data-service': resourceName(service) },
       h('h3', {}, resourceName(service)),
-      h('p', { class: 'meta' },
-        'Interfaces: ', (spec.interfaces ?? []).map((entry, i) => [i > 0 ? ', ' : '', code(interfaceText(entry))]),
+      h(
+        'p',
+        { class: 'meta' },
+        'Interfaces: ',
+        (spec.interfaces ?? []).map((entry, i) => [i > 0 ? ', ' : '', code(interfaceText(entry))]),
         spec.port !== undefined ? ['; port ', String(spec.port)] : '',
-        '; ', policy ? ['policy ', code(resourceName(policy))] : 'no DubboPolicy (defaults apply)',
-        '; ', healthCheck ? `health checked by each proxy (${compact(healthCheck) || 'default intervals'})` : 'no active health check configured'),
+        '; ',
+        policy ? ['policy ', code(resourceName(policy))] : 'no DubboPolicy (defaults apply)',
+        '; ',
+        healthCheck ? `health checked by each proxy (${compact(healthCheck) || 'default intervals'})` : 'no active health check configured',
+      ),
       endpoints.length === 0
         ? h('p', { class: 'muted' }, 'No endpoints.')
-        : table('endpoints', ['Address', 'Labels', 'Weight', 'Subsets', 'Health'], endpoints.map((endpoint) => {
-          const subsets = subsetsOf(policy, endpoint);
-          return {
-            attributes: { 'data-address': endpoint?.address },
-            cells: [
-              code(endpoint?.address ?? '?'),
-              labels(endpoint?.labels),
-              endpoint?.weight === 0 ? h('span', { class: 'warning' }, '0 (never picked)') : defaulted(endpoint?.weight),
-              subsets.length > 0 ? subsets.join(', ') : h('span', { class: 'muted' }, 'none'),
-              h('span', { class: 'muted', title: 'health checks and ejections happen in each proxy; see its GET /clusters' }, 'not reported to the control plane'),
-            ],
-          };
-        })));
+        : table(
+            'endpoints',
+            ['Address', 'Labels', 'Weight', 'Subsets', 'Health'],
+            endpoints.map((endpoint) => {
+              const subsets = subsetsOf(policy, endpoint);
+              return {
+                attributes: { 'data-address': endpoint?.address },
+                cells: [
+                  code(endpoint?.address ?? '?'),
+                  labels(endpoint?.labels),
+                  endpoint?.weight === 0 ? h('span', { class: 'warning' }, '0 (never picked)') : defaulted(endpoint?.weight),
+                  subsets.length > 0 ? subsets.join(', ') : h('span', { class: 'muted' }, 'none'),
+                  h(
+                    'span',
+                    { class: 'muted', title: 'health checks and ejections happen in each proxy; see its GET /clusters' },
+                    'not reported to the control plane',
+                  ),
+                ],
+              };
+            }),
+          ),
+    );
   });
 }
 
 function matchText(match) {
   const parts = [];
-  const rule = (value) => Object.entries(value ?? {}).map(([op, operand]) => `${op} ${JSON.stringify(operand)}`).join(' ');
+  const rule = (value) =>
+    Object.entries(value ?? {})
+      .map(([op, operand]) => `${op} ${JSON.stringify(operand)}`)
+      .join(' ');
   if (match?.method) parts.push(`method ${rule(match.method)}`);
   for (const [key, value] of Object.entries(match?.attachments ?? {})) parts.push(`attachment ${key} ${rule(value)}`);
   for (const argument of match?.arguments ?? []) {
@@ -221,21 +305,50 @@ export function renderRoutes({ routes }) {
   if (routes.data.length === 0) return h('p', { class: 'muted' }, 'No routes: each call goes to the one service that provides its key.');
   return routes.data.map((route) => {
     const spec = route?.spec ?? {};
-    return h('article', { class: 'route', 'data-route': resourceName(route) },
+    return h(
+      'article',
+      { class: 'route', 'data-route': resourceName(route) },
       h('h3', {}, resourceName(route)),
-      h('p', { class: 'meta' }, 'Hosts: ', (spec.hosts ?? []).map((host, i) => [i > 0 ? ', ' : '', code(host)])),
-      table('rules', ['#', 'Rule', 'Match', 'Destinations', 'Timeout', 'Retries'], (spec.routes ?? []).map((rule, i) => ({
-        attributes: { 'data-rule': rule?.name ?? `route-${i}` },
-        cells: [
-          String(i),
-          rule?.name ?? h('span', { class: 'muted' }, `route-${i}`),
-          (rule?.match ?? []).length === 0 ? h('span', { class: 'muted' }, 'always') : h('ul', {}, rule.match.map((match) => h('li', {}, matchText(match)))),
-          h('ul', { class: 'destinations' }, (rule?.destinations ?? []).map((destination) => h('li', {},
-            code(`${destination?.service ?? '?'}${destination?.subset ? `/${destination.subset}` : ''}`), ' weight ', defaulted(destination?.weight)))),
-          defaulted(rule?.timeout),
-          defaulted(rule?.retries, compact),
-        ],
-      }))));
+      h(
+        'p',
+        { class: 'meta' },
+        'Hosts: ',
+        (spec.hosts ?? []).map((host, i) => [i > 0 ? ', ' : '', code(host)]),
+      ),
+      table(
+        'rules',
+        ['#', 'Rule', 'Match', 'Destinations', 'Timeout', 'Retries'],
+        (spec.routes ?? []).map((rule, i) => ({
+          attributes: { 'data-rule': rule?.name ?? `route-${i}` },
+          cells: [
+            String(i),
+            rule?.name ?? h('span', { class: 'muted' }, `route-${i}`),
+            (rule?.match ?? []).length === 0
+              ? h('span', { class: 'muted' }, 'always')
+              : h(
+                  'ul',
+                  {},
+                  rule.match.map((match) => h('li', {}, matchText(match))),
+                ),
+            h(
+              'ul',
+              { class: 'destinations' },
+              (rule?.destinations ?? []).map((destination) =>
+                h(
+                  'li',
+                  {},
+                  code(`${destination?.service ?? '?'}${destination?.subset ? `/${destination.subset}` : ''}`),
+                  ' weight ',
+                  defaulted(destination?.weight),
+                ),
+              ),
+            ),
+            defaulted(rule?.timeout),
+            defaulted(rule?.retries, compact),
+          ],
+        })),
+      ),
+    );
   });
 }
 
@@ -243,18 +356,28 @@ export function renderRoutes({ routes }) {
 export function renderPolicies({ policies }) {
   if (policies.kind !== 'ok') return unavailable(policies);
   if (policies.data.length === 0) return h('p', { class: 'muted' }, 'No policies: every service uses the defaults.');
-  return table('policies', ['Policy', 'Service', 'Subsets', 'Load balancer', 'Connection pool', 'Outlier detection', 'Health check'], policies.data.map((policy) => {
-    const spec = policy?.spec ?? {};
-    return [
-      code(resourceName(policy)),
-      code(spec.service ?? '?'),
-      (spec.subsets ?? []).length === 0 ? h('span', { class: 'muted' }, 'none') : h('ul', {}, spec.subsets.map((subset) => h('li', {}, code(subset?.name ?? '?'), ' ', labels(subset?.labels)))),
-      defaulted(spec.loadBalancer, compact),
-      defaulted(spec.connectionPool, compact),
-      defaulted(spec.outlierDetection, compact),
-      spec.healthCheck ? compact(spec.healthCheck) || 'on (default intervals)' : h('span', { class: 'muted' }, 'off'),
-    ];
-  }));
+  return table(
+    'policies',
+    ['Policy', 'Service', 'Subsets', 'Load balancer', 'Connection pool', 'Outlier detection', 'Health check'],
+    policies.data.map((policy) => {
+      const spec = policy?.spec ?? {};
+      return [
+        code(resourceName(policy)),
+        code(spec.service ?? '?'),
+        (spec.subsets ?? []).length === 0
+          ? h('span', { class: 'muted' }, 'none')
+          : h(
+              'ul',
+              {},
+              spec.subsets.map((subset) => h('li', {}, code(subset?.name ?? '?'), ' ', labels(subset?.labels))),
+            ),
+        defaulted(spec.loadBalancer, compact),
+        defaulted(spec.connectionPool, compact),
+        defaulted(spec.outlierDetection, compact),
+        spec.healthCheck ? compact(spec.healthCheck) || 'on (default intervals)' : h('span', { class: 'muted' }, 'off'),
+      ];
+    }),
+  );
 }
 
 /** Service keys (interface, group, version) and the mesh service each goes to. */
@@ -262,7 +385,14 @@ export function renderMappings({ mappings }) {
   if (mappings.kind !== 'ok') return unavailable(mappings);
   if (mappings.data.length === 0) return h('p', { class: 'muted' }, 'No service keys.');
   const any = () => h('span', { class: 'muted' }, 'any');
-  return table('mappings', ['Interface', 'Group', 'Version', 'Service'], mappings.data.map((mapping) => [
-    code(mapping.interface), mapping.group ? code(mapping.group) : any(), mapping.version ? code(mapping.version) : any(), code(mapping.service),
-  ]));
+  return table(
+    'mappings',
+    ['Interface', 'Group', 'Version', 'Service'],
+    mappings.data.map((mapping) => [
+      code(mapping.interface),
+      mapping.group ? code(mapping.group) : any(),
+      mapping.version ? code(mapping.version) : any(),
+      code(mapping.service),
+    ]),
+  );
 }

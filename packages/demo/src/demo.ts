@@ -12,7 +12,11 @@ import { TrafficLoop, percentile, type TrafficCounts } from './traffic-loop.js';
 /** The file a user edits to shift the demo's traffic: in this package, found from here (not from the working directory). */
 export const DEMO_TRAFFIC_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../examples/demo/traffic.yaml');
 
-const INSTANCES = [{ name: 'v1-a', version: 'v1' }, { name: 'v1-b', version: 'v1' }, { name: 'v2-a', version: 'v2' }];
+const INSTANCES = [
+  { name: 'v1-a', version: 'v1' },
+  { name: 'v1-b', version: 'v1' },
+  { name: 'v2-a', version: 'v2' },
+];
 
 /** What the demo is run with. */
 export interface DemoOptions {
@@ -57,7 +61,9 @@ ${addresses.map((a) => `    - {address: ${a.address}, labels: {version: ${a.vers
 
 function line(counts: TrafficCounts): string {
   const subsets = Object.keys(counts.bySubset).sort();
-  const share = subsets.map((s) => `${s} ${String(counts.bySubset[s]).padStart(5)} (${((counts.bySubset[s]! / Math.max(1, counts.requests)) * 100).toFixed(0).padStart(3)}%)`).join('  ');
+  const share = subsets
+    .map((s) => `${s} ${String(counts.bySubset[s]).padStart(5)} (${((counts.bySubset[s]! / Math.max(1, counts.requests)) * 100).toFixed(0).padStart(3)}%)`)
+    .join('  ');
   return `${share || 'no answers yet'}  errors ${counts.errors}  p50 ${percentile(counts.latenciesMs, 0.5).toFixed(2)} ms  p99 ${percentile(counts.latenciesMs, 0.99).toFixed(2)} ms`;
 }
 
@@ -98,7 +104,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
         services: { [USER_SERVICE]: { getUser: ([id]) => userValue({ ...makeUser(Number(id)), name: `${instance.name} (demo)` }) } },
       });
       cleanup.push(() => provider.close());
-      const inbound = new DubboProxy({ node: `demo-${instance.name}`, role: 'proxy', inbound: { host: '127.0.0.1', port: 0 }, inboundTarget: { host: '127.0.0.1', port: provider.port } });
+      const inbound = new DubboProxy({
+        node: `demo-${instance.name}`,
+        role: 'proxy',
+        inbound: { host: '127.0.0.1', port: 0 },
+        inboundTarget: { host: '127.0.0.1', port: provider.port },
+      });
       await inbound.start();
       cleanup.push(() => inbound.stop(200).then(() => undefined));
       addresses.push({ address: `127.0.0.1:${inbound.addresses().inbound!.port}`, version: instance.version });
@@ -115,7 +126,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
     const invalid = controlPlane.builder.invalidSources;
     if (controlPlane.snapshot === undefined || invalid.size > 0) {
       // Running on half the config would show a split the file does not ask for.
-      throw new DemoConfigInvalidError(trafficFile, invalid.size > 0 ? [...invalid.values()].flat() : controlPlane.builder.lastRefusal?.errors ?? []);
+      throw new DemoConfigInvalidError(trafficFile, invalid.size > 0 ? [...invalid.values()].flat() : (controlPlane.builder.lastRefusal?.errors ?? []));
     }
     let adminServer: Awaited<ReturnType<typeof startControlPlaneAdmin>>;
     try {
@@ -128,7 +139,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
 
     // The consumer's sidecar, subscribed over gRPC.
     const consumer = new DubboProxy({ node: 'demo-consumer', role: 'proxy', outbound: { host: '127.0.0.1', port: 0 } });
-    const discovery = new DiscoveryClient({ address: `127.0.0.1:${grpcPort}`, node: { id: 'demo-consumer', role: 'proxy' }, apply: (config, version) => consumer.applySnapshot(config, version) });
+    const discovery = new DiscoveryClient({
+      address: `127.0.0.1:${grpcPort}`,
+      node: { id: 'demo-consumer', role: 'proxy' },
+      apply: (config, version) => consumer.applySnapshot(config, version),
+    });
     const first = new Promise<void>((resolve) => discovery.once('ack', () => resolve()));
     discovery.on('ack', (version) => say(`== consumer proxy applied snapshot ${version}`));
     discovery.on('nack', (version, errors) => say(`!! consumer proxy rejected snapshot ${version}: ${errors.join('; ')}`));
@@ -160,9 +175,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
     const ticker = setInterval(() => say(`[${new Date().toISOString().slice(11, 19)}] ${line(traffic.takeWindow())}`), 1000);
     cleanup.push(() => clearInterval(ticker));
     let durationTimer: NodeJS.Timeout | undefined;
-    await Promise.race([interrupted, new Promise<void>((resolve) => {
-      if (durationMs !== undefined) durationTimer = setTimeout(resolve, durationMs);
-    })]);
+    await Promise.race([
+      interrupted,
+      new Promise<void>((resolve) => {
+        if (durationMs !== undefined) durationTimer = setTimeout(resolve, durationMs);
+      }),
+    ]);
     clearTimeout(durationTimer);
     clearInterval(ticker);
     traffic.stop();

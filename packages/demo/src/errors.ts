@@ -17,7 +17,11 @@ export type DemoErrorCodeValue = (typeof DemoErrorCode)[keyof typeof DemoErrorCo
 
 /** Base of the demo's errors. */
 export class DemoError extends Error {
-  constructor(readonly code: DemoErrorCodeValue, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: DemoErrorCodeValue,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'DemoError';
   }
@@ -25,7 +29,10 @@ export class DemoError extends Error {
 
 /** The demo's config is not valid at start: every error, each naming file, line and field. */
 export class DemoConfigInvalidError extends DemoError {
-  constructor(readonly file: string, readonly errors: readonly string[]) {
+  constructor(
+    readonly file: string,
+    readonly errors: readonly string[],
+  ) {
     super(DemoErrorCode.CONFIG_INVALID, `${file} is not valid (${errors.length} error${errors.length === 1 ? '' : 's'})`);
     this.name = 'DemoConfigInvalidError';
   }
@@ -33,7 +40,11 @@ export class DemoConfigInvalidError extends DemoError {
 
 /** The admin API cannot listen on `host:port`; `cause` is the system's error (its `code` is the errno code). */
 export class DemoAdminListenError extends DemoError {
-  constructor(readonly host: string, readonly port: number, cause: unknown) {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    cause: unknown,
+  ) {
     super(DemoErrorCode.ADMIN_LISTEN, `the admin API cannot listen on ${host}:${port}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = 'DemoAdminListenError';
   }

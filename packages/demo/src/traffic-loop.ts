@@ -42,7 +42,11 @@ export class TrafficLoop {
   private nextId = 1n;
   private stopped = false;
 
-  constructor(private readonly address: { host: string; port: number }, private readonly inFlight = 8, private readonly pauseMs = 2) {}
+  constructor(
+    private readonly address: { host: string; port: number },
+    private readonly inFlight = 8,
+    private readonly pauseMs = 2,
+  ) {}
 
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -84,7 +88,11 @@ export class TrafficLoop {
     if (this.stopped || this.socket === undefined || this.socket.destroyed) return;
     const id = this.nextId++;
     const body = encodeRequestBody({
-      path: USER_SERVICE, version: '1.0.0', method: 'getUser', parameterTypes: ['long'], arguments: [{ $class: 'long', $: Number(id % 1000n) }],
+      path: USER_SERVICE,
+      version: '1.0.0',
+      method: 'getUser',
+      parameterTypes: ['long'],
+      arguments: [{ $class: 'long', $: Number(id % 1000n) }],
       attachments: { path: USER_SERVICE, interface: USER_SERVICE, version: '1.0.0', timeout: 3000, application: 'demo-consumer' },
     });
     this.started.set(id, performance.now());

@@ -25,11 +25,12 @@ function printer() {
       }
     },
     // No deadline of its own: the test's timeout is the failure detector.
-    waitFor: (predicate: (line: string) => boolean, from = 0) => new Promise<string>((resolve) => {
-      const seen = lines.slice(from).find(predicate);
-      if (seen !== undefined) resolve(seen);
-      else waiters.push({ predicate, resolve });
-    }),
+    waitFor: (predicate: (line: string) => boolean, from = 0) =>
+      new Promise<string>((resolve) => {
+        const seen = lines.slice(from).find(predicate);
+        if (seen !== undefined) resolve(seen);
+        else waiters.push({ predicate, resolve });
+      }),
   };
 }
 
@@ -69,7 +70,9 @@ t.test('edits of the traffic file: a refusal and a new split are told as they ha
 
   const beforeSplit = out.lines.length;
   await writeFile(file, original.replace('weight: 90', 'weight: 50').replace('weight: 10', 'weight: 50'));
-  const next = (await out.waitFor((line) => line.startsWith('== control plane published snapshot '), beforeSplit)).slice('== control plane published snapshot '.length);
+  const next = (await out.waitFor((line) => line.startsWith('== control plane published snapshot '), beforeSplit)).slice(
+    '== control plane published snapshot '.length,
+  );
   t.not(next, first, 'a new version');
   await out.waitFor((line) => line === `== consumer proxy applied snapshot ${next}`, beforeSplit);
   await out.waitFor((line) => /^\[\d\d:\d\d:\d\d\] v1 /.test(line), beforeSplit);
@@ -78,7 +81,7 @@ t.test('edits of the traffic file: a refusal and a new split are told as they ha
   const outcome = await running;
   t.equal(outcome.kind, 'finished', 'stopped once up, it finishes with its summary');
   const summary = (outcome as { summary: { requests: number; errors: number; bySubset: { v1: number; v2: number } } }).summary;
-  t.same(JSON.parse(out.lines.at(-1)!), summary, 'SPEC\'s JSON summary is the last line');
+  t.same(JSON.parse(out.lines.at(-1)!), summary, "SPEC's JSON summary is the last line");
   t.same(Object.keys(JSON.parse(out.lines.at(-1)!) as object), ['requests', 'errors', 'bySubset', 'p50Ms', 'p99Ms']);
   t.equal(summary.errors, 0);
   t.equal(summary.bySubset.v1 + summary.bySubset.v2, summary.requests);

@@ -89,7 +89,15 @@ let loaded: grpc.GrpcObject | undefined;
 /** The discovery package loaded from proto/ (fields keep their proto names; defaults filled in). */
 export function discoveryPackage(): grpc.GrpcObject {
   if (loaded === undefined) {
-    const definition = protoLoader.loadSync(PROTO_FILE, { includeDirs: [PROTO_ROOT], keepCase: true, enums: String, defaults: true, arrays: true, objects: true, oneofs: true });
+    const definition = protoLoader.loadSync(PROTO_FILE, {
+      includeDirs: [PROTO_ROOT],
+      keepCase: true,
+      enums: String,
+      defaults: true,
+      arrays: true,
+      objects: true,
+      oneofs: true,
+    });
     loaded = grpc.loadPackageDefinition(definition);
   }
   return loaded;
@@ -113,7 +121,10 @@ export function discoveryServiceDefinition(): grpc.ServiceDefinition {
  * nonce field: a push to a thousand proxies encodes the snapshot once, not a thousand times.
  */
 export class PreEncodedResponse {
-  constructor(readonly shared: Buffer, readonly nonce: string) {}
+  constructor(
+    readonly shared: Buffer,
+    readonly nonce: string,
+  ) {}
 
   encode(): Buffer {
     const nonce = Buffer.from(this.nonce, 'utf8');

@@ -1,8 +1,15 @@
 import { EventEmitter } from 'node:events';
 import type { MeshConfig } from '@dubbo-mesh/config';
 import {
-  createDiscoveryClient, resourceKey, type DeltaDiscoveryResponse, type DeltaStream, type DiscoveryResponse, type SnapshotDiscoveryClient,
-  type SnapshotStream, type WireNode, type WireResource,
+  createDiscoveryClient,
+  resourceKey,
+  type DeltaDiscoveryResponse,
+  type DeltaStream,
+  type DiscoveryResponse,
+  type SnapshotDiscoveryClient,
+  type SnapshotStream,
+  type WireNode,
+  type WireResource,
 } from './api.js';
 import { fromWireResources } from './wire.js';
 
@@ -153,7 +160,12 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
     if (!this.answered) this.emit('connected');
     this.attempt = 0;
     this.answered = true;
-    if ('removed_resources' in response && response.version_info === this.acceptedVersion && response.resources.length === 0 && response.removed_resources.length === 0) {
+    if (
+      'removed_resources' in response &&
+      response.version_info === this.acceptedVersion &&
+      response.resources.length === 0 &&
+      response.removed_resources.length === 0
+    ) {
       // The answer to a resync that found nothing changed: ACK it, apply nothing again.
       stream.write({ node: this.node, version_info: response.version_info, response_nonce: response.nonce, error_detail: null } as never);
       this.emit('unchanged', response.version_info);
@@ -181,8 +193,14 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
       this.emit('ack', response.version_info);
     } else {
       stream.write({
-        node: this.node, version_info: this.acceptedVersion, response_nonce: response.nonce,
-        error_detail: { code: INVALID_ARGUMENT, message: `rejected snapshot ${response.version_info}: ${errors.length} error${errors.length === 1 ? '' : 's'}`, errors },
+        node: this.node,
+        version_info: this.acceptedVersion,
+        response_nonce: response.nonce,
+        error_detail: {
+          code: INVALID_ARGUMENT,
+          message: `rejected snapshot ${response.version_info}: ${errors.length} error${errors.length === 1 ? '' : 's'}`,
+          errors,
+        },
       } as never);
       this.emit('nack', response.version_info, errors);
     }

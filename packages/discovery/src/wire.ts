@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
-import {
-  assembleMeshConfig, kindDefinition, kindNames, validateResource, type LocatedResource, type MeshConfig,
-} from '@dubbo-mesh/config';
+import { assembleMeshConfig, kindDefinition, kindNames, validateResource, type LocatedResource, type MeshConfig } from '@dubbo-mesh/config';
 import type { WireMapping, WireResource } from './api.js';
 
 /** A resource as its source gave it: what a client validates again with the file rules. */
 function sourceForm(item: LocatedResource): unknown {
   if (item.raw === undefined) {
-    throw new Error(`${item.resource.kind} ${item.resource.metadata.namespace}/${item.resource.metadata.name} has no source form to send (a source must keep LocatedResource.raw)`);
+    throw new Error(
+      `${item.resource.kind} ${item.resource.metadata.namespace}/${item.resource.metadata.name} has no source form to send (a source must keep LocatedResource.raw)`,
+    );
   }
   return item.raw;
 }
@@ -27,12 +27,14 @@ export function toWireResources(items: readonly LocatedResource[]): WireResource
 
 /** The service-key → service mapping the DubboServices of a config define. */
 export function toWireMappings(config: MeshConfig): WireMapping[] {
-  return config.services.flatMap((service) => service.interfaces.map((pattern) => ({
-    interface: pattern.interface,
-    group: pattern.group ?? '',
-    version: pattern.version ?? '',
-    service: `${service.metadata.namespace}/${service.metadata.name}`,
-  })));
+  return config.services.flatMap((service) =>
+    service.interfaces.map((pattern) => ({
+      interface: pattern.interface,
+      group: pattern.group ?? '',
+      version: pattern.version ?? '',
+      service: `${service.metadata.namespace}/${service.metadata.name}`,
+    })),
+  );
 }
 
 /**
@@ -42,7 +44,9 @@ export function toWireMappings(config: MeshConfig): WireMapping[] {
  * not make older proxies NACK during a rollout): a field it does not know is ignored, and so is
  * a resource of a kind it does not know. Each warning names the resource and the field path.
  */
-export function fromWireResources(resources: readonly WireResource[]): { valid: true; result: MeshConfig; warnings: string[] } | { valid: false; errors: string[] } {
+export function fromWireResources(
+  resources: readonly WireResource[],
+): { valid: true; result: MeshConfig; warnings: string[] } | { valid: false; errors: string[] } {
   const errors: string[] = [];
   const warnings: string[] = [];
   const located: LocatedResource[] = [];

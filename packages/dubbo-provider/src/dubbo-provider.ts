@@ -1,12 +1,27 @@
 import net from 'node:net';
 import {
-  FrameDecoder, ResponseStatus, decodeFrame, decodeRequestBody, encodeErrorResponse, encodeResponse, encodeResponseBody,
-  encodeReadonlyEvent, heartbeatResponseFor, isDubboProtocolError, isHeartbeat, type DubboRequestBody, type DubboResult, type Frame,
+  FrameDecoder,
+  ResponseStatus,
+  decodeFrame,
+  decodeRequestBody,
+  encodeErrorResponse,
+  encodeResponse,
+  encodeResponseBody,
+  encodeReadonlyEvent,
+  heartbeatResponseFor,
+  isDubboProtocolError,
+  isHeartbeat,
+  type DubboRequestBody,
+  type DubboResult,
+  type Frame,
 } from '@dubbo-mesh/protocol';
 
 /** Throw this from a handler to return a business exception (response flag 0/3). */
 export class ProviderException extends Error {
-  constructor(readonly javaClass: string, message: string) {
+  constructor(
+    readonly javaClass: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -67,9 +82,10 @@ export async function startDubboProvider(options: DubboProviderOptions): Promise
     }
     const handler = options.services[request.path]?.[request.method];
     if (handler === undefined) {
-      const message = options.services[request.path] === undefined
-        ? `service ${request.path} not found on this provider`
-        : `method ${request.method} of ${request.path} not found on this provider`;
+      const message =
+        options.services[request.path] === undefined
+          ? `service ${request.path} not found on this provider`
+          : `method ${request.method} of ${request.path} not found on this provider`;
       if (frame.header.twoWay) socket.write(encodeErrorResponse(requestId, ResponseStatus.SERVICE_NOT_FOUND, message));
       return;
     }

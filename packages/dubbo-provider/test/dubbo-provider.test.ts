@@ -3,7 +3,15 @@
 import t from 'tap';
 import net from 'node:net';
 import {
-  FrameDecoder, ResponseStatus, decodeErrorMessage, decodeFrame, decodeResponseBody, encodeHeartbeatRequest, encodeRequest, encodeRequestBody, type Frame,
+  FrameDecoder,
+  ResponseStatus,
+  decodeErrorMessage,
+  decodeFrame,
+  decodeResponseBody,
+  encodeHeartbeatRequest,
+  encodeRequest,
+  encodeRequestBody,
+  type Frame,
 } from '@dubbo-mesh/protocol';
 import { ProviderException, USER_SERVICE, makeUser, startDubboProvider, userValue } from '@dubbo-mesh/dubbo-provider';
 
@@ -22,14 +30,26 @@ async function connect(port: number) {
       waiting.delete(frame.header.requestId);
     }
   });
-  const send = (id: bigint, bytes: Buffer) => new Promise<Frame>((resolve) => {
-    waiting.set(id, resolve);
-    socket.write(bytes);
-  });
-  const call = (id: bigint, path: string, method: string, args: unknown[]) => send(id, encodeRequest(id, encodeRequestBody({
-    path, version: '1.0.0', method, parameterTypes: args.map(() => 'long'), arguments: args.map((a) => ({ $class: 'long', $: a })),
-    attachments: { path, interface: path },
-  })));
+  const send = (id: bigint, bytes: Buffer) =>
+    new Promise<Frame>((resolve) => {
+      waiting.set(id, resolve);
+      socket.write(bytes);
+    });
+  const call = (id: bigint, path: string, method: string, args: unknown[]) =>
+    send(
+      id,
+      encodeRequest(
+        id,
+        encodeRequestBody({
+          path,
+          version: '1.0.0',
+          method,
+          parameterTypes: args.map(() => 'long'),
+          arguments: args.map((a) => ({ $class: 'long', $: a })),
+          attachments: { path, interface: path },
+        }),
+      ),
+    );
   return { socket, send, call };
 }
 
@@ -59,7 +79,7 @@ t.test('a provider answers values, exceptions, unknown services and methods, fai
   t.equal(value.header.status, ResponseStatus.OK);
   const result = decodeResponseBody(value.body);
   t.equal(result.kind, 'value');
-  t.equal((result as { value: { id: number } }).value.id, 7, 'the handler\'s value, as a User bean');
+  t.equal((result as { value: { id: number } }).value.id, 7, "the handler's value, as a User bean");
 
   const nothing = decodeResponseBody((await client.call(2n, USER_SERVICE, 'createUser', [1])).body);
   t.equal(nothing.kind, 'null', 'null is a null result');

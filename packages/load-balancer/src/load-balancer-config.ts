@@ -21,7 +21,10 @@ export class LoadBalancerConfigNode extends SchemaNode<CheckedLoadBalancerConfig
    * `factories` gives the registered load balancers; it must return the same array until one
    * is registered, so what is derived from it is computed once per registration, not per check.
    */
-  constructor(private readonly factories: () => readonly LoadBalancerFactory[], private readonly defaultPolicy: string) {
+  constructor(
+    private readonly factories: () => readonly LoadBalancerFactory[],
+    private readonly defaultPolicy: string,
+  ) {
     super();
   }
 
@@ -96,7 +99,9 @@ export class LoadBalancerConfigNode extends SchemaNode<CheckedLoadBalancerConfig
       properties[field] = factory.config!.fields[field]!.node.toOpenApi();
       // The one rule here OpenAPI cannot say: a field goes with its algorithm.
       const allowed = names.map((name) => `'${name}'`).join(', ');
-      const policy = names.includes(this.defaultPolicy) ? `(!has(self.policy) || self.policy in [${allowed}])` : `(has(self.policy) && self.policy in [${allowed}])`;
+      const policy = names.includes(this.defaultPolicy)
+        ? `(!has(self.policy) || self.policy in [${allowed}])`
+        : `(has(self.policy) && self.policy in [${allowed}])`;
       rules.push({ rule: `!has(self.${field}) || ${policy}`, message: `${field} is only for policy ${names.join(' or ')}` });
     }
     const schema: OpenApiSchema = { type: 'object', properties };

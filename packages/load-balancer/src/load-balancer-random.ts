@@ -1,4 +1,14 @@
-import { WeightedChoice, candidates, unavailable, weightedRandom, type Endpoint, type LoadBalancerFactory, type PickResult, type Picker, type PickerOptions } from './picker.js';
+import {
+  WeightedChoice,
+  candidates,
+  unavailable,
+  weightedRandom,
+  type Endpoint,
+  type LoadBalancerFactory,
+  type PickResult,
+  type Picker,
+  type PickerOptions,
+} from './picker.js';
 
 /** Weighted random, as Dubbo's RandomLoadBalance: uniform when every weight is equal. */
 export const randomLoadBalancer: LoadBalancerFactory = {

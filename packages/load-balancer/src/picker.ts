@@ -30,9 +30,7 @@ export interface PickContext {
 }
 
 /** The outcome of a pick. */
-export type PickResult =
-  | { readonly type: 'complete'; readonly endpoint: Endpoint }
-  | { readonly type: 'unavailable'; readonly reason: string };
+export type PickResult = { readonly type: 'complete'; readonly endpoint: Endpoint } | { readonly type: 'unavailable'; readonly reason: string };
 
 /** Picks endpoints from one fixed list. */
 export interface Picker {

@@ -39,7 +39,12 @@ export function loadBalancerConfigSchema(defaultPolicy: string): LoadBalancerCon
 }
 
 for (const factory of [
-  randomLoadBalancer, roundRobinLoadBalancer, leastActiveLoadBalancer, shortestResponseLoadBalancer, consistentHashLoadBalancer, leastRequestLoadBalancer,
+  randomLoadBalancer,
+  roundRobinLoadBalancer,
+  leastActiveLoadBalancer,
+  shortestResponseLoadBalancer,
+  consistentHashLoadBalancer,
+  leastRequestLoadBalancer,
 ]) {
   registerLoadBalancer(factory);
 }

@@ -1,7 +1,15 @@
 import { BadDescriptorError } from './errors.js';
 
 const PRIMITIVES: Readonly<Record<string, string>> = {
-  Z: 'boolean', B: 'byte', C: 'char', S: 'short', I: 'int', J: 'long', F: 'float', D: 'double', V: 'void',
+  Z: 'boolean',
+  B: 'byte',
+  C: 'char',
+  S: 'short',
+  I: 'int',
+  J: 'long',
+  F: 'float',
+  D: 'double',
+  V: 'void',
 };
 
 const countCache = new Map<string, number>();
@@ -78,7 +86,14 @@ export function countParameters(descriptor: string): number {
 }
 
 const DESCRIPTOR_OF: Readonly<Record<string, string>> = {
-  boolean: 'Z', byte: 'B', char: 'C', short: 'S', int: 'I', long: 'J', float: 'F', double: 'D',
+  boolean: 'Z',
+  byte: 'B',
+  char: 'C',
+  short: 'S',
+  int: 'I',
+  long: 'J',
+  float: 'F',
+  double: 'D',
 };
 
 /** The descriptor of Java type names: `['java.lang.String', 'long']` → `Ljava/lang/String;J`. */

@@ -39,12 +39,13 @@ export class BadMagicError extends DubboProtocolError {
 
 /** A frame whose declared body is longer than the payload limit (or negative). */
 export class PayloadTooLargeError extends DubboProtocolError {
-  constructor(readonly bodyLength: number, readonly maxPayload: number) {
+  constructor(
+    readonly bodyLength: number,
+    readonly maxPayload: number,
+  ) {
     super(
       ErrorCode.PAYLOAD_TOO_LARGE,
-      bodyLength < 0
-        ? `invalid body length ${bodyLength}`
-        : `body length ${bodyLength} exceeds the payload limit of ${maxPayload} bytes`,
+      bodyLength < 0 ? `invalid body length ${bodyLength}` : `body length ${bodyLength} exceeds the payload limit of ${maxPayload} bytes`,
     );
   }
 }
@@ -79,18 +80,21 @@ export class MalformedBodyError extends DubboProtocolError {
 
 /** A JVM parameter descriptor such as `Ljava/lang/String;J` that does not parse. */
 export class BadDescriptorError extends DubboProtocolError {
-  constructor(readonly descriptor: string, detail: string) {
+  constructor(
+    readonly descriptor: string,
+    detail: string,
+  ) {
     super(ErrorCode.BAD_DESCRIPTOR, `bad parameter descriptor ${JSON.stringify(descriptor)}: ${detail}`);
   }
 }
 
 /** A body in a serialization other than Hessian2: carried as opaque bytes, never decoded. */
 export class UnsupportedSerializationError extends DubboProtocolError {
-  constructor(readonly serializationId: number, serializationName: string) {
-    super(
-      ErrorCode.UNSUPPORTED_SERIALIZATION,
-      `serialization ${serializationName} (id ${serializationId}) is not decoded; only Hessian2 (id 2) is`,
-    );
+  constructor(
+    readonly serializationId: number,
+    serializationName: string,
+  ) {
+    super(ErrorCode.UNSUPPORTED_SERIALIZATION, `serialization ${serializationName} (id ${serializationId}) is not decoded; only Hessian2 (id 2) is`);
   }
 }
 

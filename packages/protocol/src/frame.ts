@@ -84,8 +84,7 @@ export class DecodedFrame implements Frame, FrameHeader {
 
 /** Result of {@link decodeFrame}: a frame and where the next one starts, or how many bytes are missing. */
 export type DecodeFrameResult =
-  | { readonly kind: 'frame'; readonly frame: Frame; readonly nextOffset: number }
-  | { readonly kind: 'need-more'; readonly missing: number };
+  { readonly kind: 'frame'; readonly frame: Frame; readonly nextOffset: number } | { readonly kind: 'need-more'; readonly missing: number };
 
 /**
  * Check the bytes that are there of a header: the magic as soon as it is there, the body

@@ -35,12 +35,7 @@ export function flagByte(init: Pick<FrameHeaderInit, 'isRequest' | 'twoWay' | 'e
   if (!Number.isInteger(init.serializationId) || init.serializationId < 0 || init.serializationId > Flag.SERIALIZATION_MASK) {
     throw new EncodeError(`serialization id ${init.serializationId} does not fit in 5 bits`);
   }
-  return (
-    (init.isRequest ? Flag.REQUEST : 0) |
-    (init.isRequest && init.twoWay ? Flag.TWO_WAY : 0) |
-    (init.event ? Flag.EVENT : 0) |
-    init.serializationId
-  );
+  return (init.isRequest ? Flag.REQUEST : 0) | (init.isRequest && init.twoWay ? Flag.TWO_WAY : 0) | (init.event ? Flag.EVENT : 0) | init.serializationId;
 }
 
 /**

@@ -30,7 +30,8 @@ export class SafeHessianDecoder extends hessian.DecoderV2 {
     while (this.byteBuffer.get(this.byteBuffer.position()) !== BC_END) {
       const key = this.read(withType);
       const value = this.read(withType);
-      const name = key !== null && typeof key === 'object' && typeof (key as { name?: unknown }).name === 'string' ? (key as { name: string }).name : String(key);
+      const name =
+        key !== null && typeof key === 'object' && typeof (key as { name?: unknown }).name === 'string' ? (key as { name: string }).name : String(key);
       safeAssign(target, name, value);
       entries.set(key, value);
     }

@@ -1,11 +1,62 @@
 import { HessianDecodeError, HessianLimitError, TruncatedError } from './errors.js';
 import {
-  BC_BINARY, BC_BINARY_CHUNK, BC_BINARY_DIRECT, BC_BINARY_DIRECT_HIGH, BC_BINARY_SHORT, BC_BINARY_SHORT_HIGH, BC_DATE, BC_DATE_MINUTE, BC_DOUBLE, BC_DOUBLE_BYTE,
-  BC_DOUBLE_MILL, BC_DOUBLE_ONE, BC_DOUBLE_SHORT, BC_DOUBLE_ZERO, BC_END, BC_FALSE, BC_INT, BC_INT_BYTE_HIGH, BC_INT_BYTE_LOW, BC_INT_BYTE_ZERO, BC_INT_DIRECT_HIGH,
-  BC_INT_DIRECT_LOW, BC_INT_SHORT_HIGH, BC_INT_SHORT_LOW, BC_INT_SHORT_ZERO, BC_INT_ZERO, BC_LIST_DIRECT, BC_LIST_DIRECT_HIGH, BC_LIST_DIRECT_UNTYPED,
-  BC_LIST_DIRECT_UNTYPED_HIGH, BC_LIST_FIXED, BC_LIST_FIXED_UNTYPED, BC_LIST_VARIABLE, BC_LIST_VARIABLE_UNTYPED, BC_LONG, BC_LONG_BYTE_LOW, BC_LONG_BYTE_ZERO,
-  BC_LONG_DIRECT_HIGH, BC_LONG_DIRECT_LOW, BC_LONG_INT, BC_LONG_SHORT_HIGH, BC_LONG_SHORT_LOW, BC_LONG_SHORT_ZERO, BC_LONG_ZERO, BC_MAP, BC_MAP_UNTYPED, BC_NULL,
-  BC_OBJECT, BC_OBJECT_DEF, BC_OBJECT_DIRECT, BC_OBJECT_DIRECT_HIGH, BC_REF, BC_STRING, BC_STRING_CHUNK, BC_STRING_SHORT, BC_STRING_SHORT_HIGH, BC_TRUE,
+  BC_BINARY,
+  BC_BINARY_CHUNK,
+  BC_BINARY_DIRECT,
+  BC_BINARY_DIRECT_HIGH,
+  BC_BINARY_SHORT,
+  BC_BINARY_SHORT_HIGH,
+  BC_DATE,
+  BC_DATE_MINUTE,
+  BC_DOUBLE,
+  BC_DOUBLE_BYTE,
+  BC_DOUBLE_MILL,
+  BC_DOUBLE_ONE,
+  BC_DOUBLE_SHORT,
+  BC_DOUBLE_ZERO,
+  BC_END,
+  BC_FALSE,
+  BC_INT,
+  BC_INT_BYTE_HIGH,
+  BC_INT_BYTE_LOW,
+  BC_INT_BYTE_ZERO,
+  BC_INT_DIRECT_HIGH,
+  BC_INT_DIRECT_LOW,
+  BC_INT_SHORT_HIGH,
+  BC_INT_SHORT_LOW,
+  BC_INT_SHORT_ZERO,
+  BC_INT_ZERO,
+  BC_LIST_DIRECT,
+  BC_LIST_DIRECT_HIGH,
+  BC_LIST_DIRECT_UNTYPED,
+  BC_LIST_DIRECT_UNTYPED_HIGH,
+  BC_LIST_FIXED,
+  BC_LIST_FIXED_UNTYPED,
+  BC_LIST_VARIABLE,
+  BC_LIST_VARIABLE_UNTYPED,
+  BC_LONG,
+  BC_LONG_BYTE_LOW,
+  BC_LONG_BYTE_ZERO,
+  BC_LONG_DIRECT_HIGH,
+  BC_LONG_DIRECT_LOW,
+  BC_LONG_INT,
+  BC_LONG_SHORT_HIGH,
+  BC_LONG_SHORT_LOW,
+  BC_LONG_SHORT_ZERO,
+  BC_LONG_ZERO,
+  BC_MAP,
+  BC_MAP_UNTYPED,
+  BC_NULL,
+  BC_OBJECT,
+  BC_OBJECT_DEF,
+  BC_OBJECT_DIRECT,
+  BC_OBJECT_DIRECT_HIGH,
+  BC_REF,
+  BC_STRING,
+  BC_STRING_CHUNK,
+  BC_STRING_SHORT,
+  BC_STRING_SHORT_HIGH,
+  BC_TRUE,
   STRING_DIRECT_MAX,
 } from './hessian-codes.js';
 
@@ -135,7 +186,9 @@ export class HessianScanner {
   }
 
   private unexpected(code: number, expected: string): never {
-    throw new HessianDecodeError(`unexpected hessian code 0x${code.toString(16).padStart(2, '0')} at offset ${this.position - 1 - this.origin}, expected ${expected}`);
+    throw new HessianDecodeError(
+      `unexpected hessian code 0x${code.toString(16).padStart(2, '0')} at offset ${this.position - 1 - this.origin}, expected ${expected}`,
+    );
   }
 
   /** Skip `chars` UTF-16 units of UTF-8 data; remembers whether they were all ASCII. */
@@ -248,8 +301,13 @@ export class HessianScanner {
   readScalarAt(start: number, end: number): ScalarValue {
     const code = this.buffer[start]!;
     const container =
-      (code >= BC_LIST_VARIABLE && code <= BC_LIST_FIXED_UNTYPED) || code === BC_MAP_UNTYPED || code === BC_MAP || code === BC_OBJECT_DEF || code === BC_OBJECT ||
-      code === BC_REF || (code >= BC_OBJECT_DIRECT && code <= BC_LIST_DIRECT_UNTYPED_HIGH);
+      (code >= BC_LIST_VARIABLE && code <= BC_LIST_FIXED_UNTYPED) ||
+      code === BC_MAP_UNTYPED ||
+      code === BC_MAP ||
+      code === BC_OBJECT_DEF ||
+      code === BC_OBJECT ||
+      code === BC_REF ||
+      (code >= BC_OBJECT_DIRECT && code <= BC_LIST_DIRECT_UNTYPED_HIGH);
     if (container) return new OpaqueValue(start - this.origin, end - this.origin);
     this.position = start;
     this.end = end;
@@ -322,7 +380,9 @@ export class HessianScanner {
   private skipObjectInstance(definition: number): void {
     const fields = this.classFieldCounts[definition];
     if (fields === undefined) {
-      throw new HessianDecodeError(`object at offset ${this.position - this.origin} names class definition ${definition}, but ${this.classFieldCounts.length} are defined`);
+      throw new HessianDecodeError(
+        `object at offset ${this.position - this.origin} names class definition ${definition}, but ${this.classFieldCounts.length} are defined`,
+      );
     }
     this.referenceCount += 1;
     this.enter();
@@ -379,7 +439,8 @@ export class HessianScanner {
       return;
     }
     switch (code) {
-      case BC_BINARY_CHUNK: case BC_BINARY:
+      case BC_BINARY_CHUNK:
+      case BC_BINARY:
         return this.skipBinaryChunks(code);
       case BC_OBJECT_DEF: {
         // Class definition: name, field count, field names; then the value that uses it.
@@ -389,9 +450,15 @@ export class HessianScanner {
         this.classFieldCounts.push(fields);
         return this.skipValue();
       }
-      case BC_DOUBLE: case BC_DATE: case BC_LONG:
+      case BC_DOUBLE:
+      case BC_DATE:
+      case BC_LONG:
         return this.skipBytes(8);
-      case BC_FALSE: case BC_NULL: case BC_TRUE: case BC_DOUBLE_ZERO: case BC_DOUBLE_ONE:
+      case BC_FALSE:
+      case BC_NULL:
+      case BC_TRUE:
+      case BC_DOUBLE_ZERO:
+      case BC_DOUBLE_ONE:
         return;
       case BC_MAP_UNTYPED:
         this.referenceCount += 1;
@@ -399,7 +466,10 @@ export class HessianScanner {
         this.skipUntilTerminator(2, 'map');
         this.depth -= 1;
         return;
-      case BC_INT: case BC_DATE_MINUTE: case BC_LONG_INT: case BC_DOUBLE_MILL:
+      case BC_INT:
+      case BC_DATE_MINUTE:
+      case BC_LONG_INT:
+      case BC_DOUBLE_MILL:
         return this.skipBytes(4);
       case BC_MAP:
         this.referenceCount += 1;
@@ -413,11 +483,14 @@ export class HessianScanner {
       case BC_REF: {
         const reference = this.readInt();
         if (reference < 0 || reference >= this.referenceCount) {
-          throw new HessianDecodeError(`back-reference ${reference} at offset ${this.position - this.origin} names no earlier value (${this.referenceCount} referable)`);
+          throw new HessianDecodeError(
+            `back-reference ${reference} at offset ${this.position - this.origin} names no earlier value (${this.referenceCount} referable)`,
+          );
         }
         return;
       }
-      case BC_STRING_CHUNK: case BC_STRING:
+      case BC_STRING_CHUNK:
+      case BC_STRING:
         this.position -= 1;
         return this.skipString();
       case BC_LIST_VARIABLE:
@@ -465,25 +538,51 @@ export class HessianScanner {
   readScalar(): ScalarValue {
     const start = this.position;
     const code = this.peekByte();
-    if (code <= STRING_DIRECT_MAX || (code >= BC_STRING_SHORT && code <= BC_STRING_SHORT_HIGH) || code === BC_STRING_CHUNK || code === BC_STRING) return this.readString();
+    if (code <= STRING_DIRECT_MAX || (code >= BC_STRING_SHORT && code <= BC_STRING_SHORT_HIGH) || code === BC_STRING_CHUNK || code === BC_STRING)
+      return this.readString();
     if ((code >= BC_INT_DIRECT_LOW && code <= BC_INT_SHORT_HIGH) || code === BC_INT) return this.readInt();
-    if (code >= BC_LONG_DIRECT_LOW || (code >= BC_LONG_SHORT_LOW && code <= BC_LONG_SHORT_HIGH) || code === BC_LONG_INT || code === BC_LONG) return this.readLong();
+    if (code >= BC_LONG_DIRECT_LOW || (code >= BC_LONG_SHORT_LOW && code <= BC_LONG_SHORT_HIGH) || code === BC_LONG_INT || code === BC_LONG)
+      return this.readLong();
     this.position += 1;
     switch (code) {
-      case BC_NULL: return null;
-      case BC_TRUE: return true;
-      case BC_FALSE: return false;
-      case BC_DOUBLE: this.need(8, 'hessian double'); this.position += 8; return this.buffer.readDoubleBE(this.position - 8);
-      case BC_DOUBLE_ZERO: return 0;
-      case BC_DOUBLE_ONE: return 1;
-      case BC_DOUBLE_BYTE: this.need(1, 'hessian double'); this.position += 1; return this.buffer.readInt8(this.position - 1);
-      case BC_DOUBLE_SHORT: this.need(2, 'hessian double'); this.position += 2; return this.buffer.readInt16BE(this.position - 2);
-      case BC_DOUBLE_MILL: return this.int32() * 0.001;
-      case BC_DATE: this.need(8, 'hessian date'); this.position += 8; return new Date(Number(this.buffer.readBigInt64BE(this.position - 8)));
-      case BC_DATE_MINUTE: return new Date(this.int32() * 60000);
+      case BC_NULL:
+        return null;
+      case BC_TRUE:
+        return true;
+      case BC_FALSE:
+        return false;
+      case BC_DOUBLE:
+        this.need(8, 'hessian double');
+        this.position += 8;
+        return this.buffer.readDoubleBE(this.position - 8);
+      case BC_DOUBLE_ZERO:
+        return 0;
+      case BC_DOUBLE_ONE:
+        return 1;
+      case BC_DOUBLE_BYTE:
+        this.need(1, 'hessian double');
+        this.position += 1;
+        return this.buffer.readInt8(this.position - 1);
+      case BC_DOUBLE_SHORT:
+        this.need(2, 'hessian double');
+        this.position += 2;
+        return this.buffer.readInt16BE(this.position - 2);
+      case BC_DOUBLE_MILL:
+        return this.int32() * 0.001;
+      case BC_DATE:
+        this.need(8, 'hessian date');
+        this.position += 8;
+        return new Date(Number(this.buffer.readBigInt64BE(this.position - 8)));
+      case BC_DATE_MINUTE:
+        return new Date(this.int32() * 60000);
       default:
         this.position = start;
-        if ((code >= BC_BINARY_DIRECT && code <= BC_BINARY_DIRECT_HIGH) || (code >= BC_BINARY_SHORT && code <= BC_BINARY_SHORT_HIGH) || code === BC_BINARY_CHUNK || code === BC_BINARY) {
+        if (
+          (code >= BC_BINARY_DIRECT && code <= BC_BINARY_DIRECT_HIGH) ||
+          (code >= BC_BINARY_SHORT && code <= BC_BINARY_SHORT_HIGH) ||
+          code === BC_BINARY_CHUNK ||
+          code === BC_BINARY
+        ) {
           this.skipValue();
           return readBinaryValue(this.buffer, start, this.position);
         }
@@ -556,8 +655,7 @@ export function decodeModifiedUtf8(buffer: Buffer, start: number, end: number): 
       units.push(((lead & 0x0f) << 12) | ((buffer[position + 1]! & 0x3f) << 6) | (buffer[position + 2]! & 0x3f));
       position += 3;
     } else {
-      const point =
-        ((lead & 0x07) << 18) | ((buffer[position + 1]! & 0x3f) << 12) | ((buffer[position + 2]! & 0x3f) << 6) | (buffer[position + 3]! & 0x3f);
+      const point = ((lead & 0x07) << 18) | ((buffer[position + 1]! & 0x3f) << 12) | ((buffer[position + 2]! & 0x3f) << 6) | (buffer[position + 3]! & 0x3f);
       const offset = point - 0x10000;
       units.push(0xd800 + (offset >> 10), 0xdc00 + (offset & 0x3ff));
       position += 4;

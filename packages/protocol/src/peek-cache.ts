@@ -19,7 +19,6 @@ export interface Head {
   readonly descriptorOffset: number;
 }
 
-
 /** The attachment map of a body, offsets relative to its start. */
 export interface AttachmentMap {
   readonly entriesOffset: number;
@@ -27,7 +26,6 @@ export interface AttachmentMap {
   readonly ranges: readonly number[];
   readonly memo: Map<string, ScalarValue | typeof ABSENT> | undefined;
 }
-
 
 /** Heads and attachment maps longer than this are not remembered. */
 const MAX_HEAD_BYTES = 512;

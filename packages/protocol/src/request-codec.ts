@@ -41,7 +41,11 @@ export function decodeRequestBody(body: Buffer, options: DecodeOptions & PeekOpt
       if (decoded !== null) attachments = decoded as Record<string, unknown>;
     }
     return {
-      dubboVersion: strings[0]!, path: strings[1]!, version: strings[2]!, method: strings[3]!, parameterDescriptor: strings[4]!,
+      dubboVersion: strings[0]!,
+      path: strings[1]!,
+      version: strings[2]!,
+      method: strings[3]!,
+      parameterDescriptor: strings[4]!,
       parameterTypes: parseParameterDescriptor(strings[4]!),
       arguments: args,
       attachments,
@@ -90,6 +94,3 @@ export function encodeRequest(requestId: bigint, body: Buffer, options: { twoWay
     body,
   });
 }
-
-
-

@@ -129,7 +129,8 @@ export class RequestPeek {
     const source = this.source;
     const at = this.base + this.attachmentsOffset;
     for (let i = ranges.length - 3; i >= 0; i -= 3) {
-      if (keyEquals(source, at + ranges[i]!, at + ranges[i + 1]!, name, this.base)) return lazyScanner.reset(source, 0, source.length, this.base).readScalarAt(at + ranges[i + 1]!, at + ranges[i + 2]!);
+      if (keyEquals(source, at + ranges[i]!, at + ranges[i + 1]!, name, this.base))
+        return lazyScanner.reset(source, 0, source.length, this.base).readScalarAt(at + ranges[i + 1]!, at + ranges[i + 2]!);
     }
     return undefined;
   }
@@ -367,4 +368,3 @@ function readAttachmentMap(scanner: HessianScanner, source: Buffer, start: numbe
   cache?.rememberAttachments(source, start, state!, map);
   return map;
 }
-

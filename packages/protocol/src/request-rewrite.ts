@@ -1,8 +1,19 @@
 import { HEADER_LENGTH } from './constants.js';
 import { AttachmentRewriteError, PayloadTooLargeError } from './errors.js';
 import {
-  BC_END, BC_LIST_DIRECT, BC_LIST_DIRECT_UNTYPED_HIGH, BC_LIST_FIXED_UNTYPED, BC_LIST_VARIABLE, BC_MAP, BC_MAP_UNTYPED, BC_NULL, BC_OBJECT, BC_OBJECT_DEF, BC_OBJECT_DIRECT,
-  BC_OBJECT_DIRECT_HIGH, BC_REF,
+  BC_END,
+  BC_LIST_DIRECT,
+  BC_LIST_DIRECT_UNTYPED_HIGH,
+  BC_LIST_FIXED_UNTYPED,
+  BC_LIST_VARIABLE,
+  BC_MAP,
+  BC_MAP_UNTYPED,
+  BC_NULL,
+  BC_OBJECT,
+  BC_OBJECT_DEF,
+  BC_OBJECT_DIRECT,
+  BC_OBJECT_DIRECT_HIGH,
+  BC_REF,
 } from './hessian-codes.js';
 import { HessianScanner } from './hessian-scanner.js';
 import { encodeHessianScalar, encodeHessianString, type WritableScalar } from './hessian-writer.js';
@@ -57,7 +68,8 @@ export function rewriteRequestFrame(frame: Buffer, peek: RequestPeek, changes: A
 /** `parts` (everything before the attachments) followed by the rewritten attachment map and what follows it. */
 function rewrittenParts(peek: RequestPeek, body: Buffer, changes: AttachmentChanges, parts: Buffer[]): Buffer[] {
   // An existing map keeps its header (typed or not); null or no attachments become an untyped map.
-  if (peek.attachmentsOffset < body.length && body[peek.attachmentsOffset] !== BC_NULL) parts.push(body.subarray(peek.attachmentsOffset, peek.attachmentEntriesOffset));
+  if (peek.attachmentsOffset < body.length && body[peek.attachmentsOffset] !== BC_NULL)
+    parts.push(body.subarray(peek.attachmentsOffset, peek.attachmentEntriesOffset));
   else parts.push(MAP_START);
   const pending = new Map<string, WritableScalar | undefined>(changes instanceof Map ? changes : Object.entries(changes));
   const ranges = peek.attachmentOffsets;
@@ -70,7 +82,8 @@ function rewrittenParts(peek: RequestPeek, body: Buffer, changes: AttachmentChan
     const valueEnd = ranges[i + 2]!;
     const key = keyScanner.reset(body, keyStart, valueStart).readString();
     if (!pending.has(key)) {
-      if (changedCompounds !== undefined && checked < changedCompounds.length && mayNameState(body[valueStart]!)) checked = checkShift(peek, body, changedCompounds, key);
+      if (changedCompounds !== undefined && checked < changedCompounds.length && mayNameState(body[valueStart]!))
+        checked = checkShift(peek, body, changedCompounds, key);
       parts.push(body.subarray(keyStart, valueEnd));
       continue;
     }
@@ -79,7 +92,8 @@ function rewrittenParts(peek: RequestPeek, body: Buffer, changes: AttachmentChan
     pending.delete(key);
     if (value !== undefined) parts.push(body.subarray(keyStart, valueStart), encodeHessianScalar(value));
   }
-  if (changedCompounds !== undefined && checked < changedCompounds.length && peek.attachmentsEnd < body.length) checkShift(peek, body, changedCompounds, undefined);
+  if (changedCompounds !== undefined && checked < changedCompounds.length && peek.attachmentsEnd < body.length)
+    checkShift(peek, body, changedCompounds, undefined);
   for (const [key, value] of pending) {
     if (value !== undefined) parts.push(encodeHessianString(key), encodeHessianScalar(value));
   }
@@ -96,10 +110,16 @@ const MAP_END = Buffer.from([BC_END]);
  * null, date, binary) neither defines nor names any.
  */
 function mayNameState(code: number): boolean {
-  return code === BC_MAP || code === BC_MAP_UNTYPED || code === BC_REF || code === BC_OBJECT || code === BC_OBJECT_DEF
-    || (code >= BC_OBJECT_DIRECT && code <= BC_OBJECT_DIRECT_HIGH)
-    || (code >= BC_LIST_VARIABLE && code <= BC_LIST_FIXED_UNTYPED)
-    || (code >= BC_LIST_DIRECT && code <= BC_LIST_DIRECT_UNTYPED_HIGH);
+  return (
+    code === BC_MAP ||
+    code === BC_MAP_UNTYPED ||
+    code === BC_REF ||
+    code === BC_OBJECT ||
+    code === BC_OBJECT_DEF ||
+    (code >= BC_OBJECT_DIRECT && code <= BC_OBJECT_DIRECT_HIGH) ||
+    (code >= BC_LIST_VARIABLE && code <= BC_LIST_FIXED_UNTYPED) ||
+    (code >= BC_LIST_DIRECT && code <= BC_LIST_DIRECT_UNTYPED_HIGH)
+  );
 }
 
 /**

@@ -1,8 +1,26 @@
 import t from 'tap';
 import {
-  ErrorCode, ResponseFlag, SerializationId, decodeErrorMessage, decodeEventData, decodeFrame, decodeResponseBody, encodeErrorMessage,
-  encodeFrame, encodeHeartbeatRequest, encodeHeartbeatResponse, encodeReadonlyEvent, encodeResponseBody, heartbeatResponseFor,
-  isExceptionFlag, isHeartbeat, isReadonlyEvent, javaException, peekResponseFlag, type DubboResult, type Frame,
+  ErrorCode,
+  ResponseFlag,
+  SerializationId,
+  decodeErrorMessage,
+  decodeEventData,
+  decodeFrame,
+  decodeResponseBody,
+  encodeErrorMessage,
+  encodeFrame,
+  encodeHeartbeatRequest,
+  encodeHeartbeatResponse,
+  encodeReadonlyEvent,
+  encodeResponseBody,
+  heartbeatResponseFor,
+  isExceptionFlag,
+  isHeartbeat,
+  isReadonlyEvent,
+  javaException,
+  peekResponseFlag,
+  type DubboResult,
+  type Frame,
 } from '@dubbo-mesh/protocol';
 
 function frameOf(bytes: Buffer): Frame {
@@ -19,11 +37,16 @@ t.test('heartbeat bytes are exactly what Java Dubbo and apache-dubbo-js send', a
   t.notOk(isReadonlyEvent(request));
   t.equal(decodeEventData(request), null);
   t.ok(heartbeatResponseFor(request).equals(encodeHeartbeatResponse(7n)));
-  const kryo = frameOf(encodeFrame({ isRequest: true, twoWay: true, event: true, serializationId: SerializationId.KRYO, requestId: 3n, body: Buffer.from([0x00]) }));
+  const kryo = frameOf(
+    encodeFrame({ isRequest: true, twoWay: true, event: true, serializationId: SerializationId.KRYO, requestId: 3n, body: Buffer.from([0x00]) }),
+  );
   t.ok(isHeartbeat(kryo), 'an event in another serialization is a heartbeat');
   t.equal(frameOf(heartbeatResponseFor(kryo)).header.serializationId, SerializationId.KRYO, 'answered in its own serialization');
   t.ok(frameOf(heartbeatResponseFor(kryo)).body.equals(Buffer.from([0x00])), 'with its own null');
-  t.throws(() => decodeEventData(kryo), { code: ErrorCode.UNSUPPORTED_SERIALIZATION, message: 'serialization KRYO (id 8) is not decoded; only Hessian2 (id 2) is' });
+  t.throws(() => decodeEventData(kryo), {
+    code: ErrorCode.UNSUPPORTED_SERIALIZATION,
+    message: 'serialization KRYO (id 8) is not decoded; only Hessian2 (id 2) is',
+  });
 });
 
 t.test('READONLY event', async (t) => {
@@ -42,7 +65,10 @@ t.test('response bodies of all six flags round-trip', async (t) => {
     [{ kind: 'exception', exception: javaException('java.lang.IllegalStateException', 'boom') }, ResponseFlag.RESPONSE_WITH_EXCEPTION],
     [{ kind: 'value', value: 'hello' }, ResponseFlag.RESPONSE_VALUE],
     [{ kind: 'null' }, ResponseFlag.RESPONSE_NULL_VALUE],
-    [{ kind: 'exception', exception: javaException('org.example.NoSuchUserException', 'no user 9'), attachments: { a: '1' } }, ResponseFlag.RESPONSE_WITH_EXCEPTION_WITH_ATTACHMENTS],
+    [
+      { kind: 'exception', exception: javaException('org.example.NoSuchUserException', 'no user 9'), attachments: { a: '1' } },
+      ResponseFlag.RESPONSE_WITH_EXCEPTION_WITH_ATTACHMENTS,
+    ],
     [{ kind: 'value', value: { $class: 'long', $: 123 }, attachments: { traceId: 'abc' } }, ResponseFlag.RESPONSE_VALUE_WITH_ATTACHMENTS],
     [{ kind: 'null', attachments: {} }, ResponseFlag.RESPONSE_NULL_VALUE_WITH_ATTACHMENTS],
   ];

@@ -1,12 +1,24 @@
 import t from 'tap';
 import { inspect } from 'node:util';
 import {
-  BadMagicError, DEFAULT_MAX_PAYLOAD, ErrorCode, FrameDecoder, HEADER_LENGTH, PayloadTooLargeError, decodeFrame,
-  encodeHeartbeatRequest, encodeRequest, readRequestId, writeRequestId, type Frame,
+  BadMagicError,
+  DEFAULT_MAX_PAYLOAD,
+  ErrorCode,
+  FrameDecoder,
+  HEADER_LENGTH,
+  PayloadTooLargeError,
+  decodeFrame,
+  encodeHeartbeatRequest,
+  encodeRequest,
+  readRequestId,
+  writeRequestId,
+  type Frame,
 } from '@dubbo-mesh/protocol';
 import { requestCorpus } from './fixtures/corpus.js';
 
-const frames = requestCorpus().slice(0, 6).map((entry, i) => encodeRequest(BigInt(i + 1), entry.body));
+const frames = requestCorpus()
+  .slice(0, 6)
+  .map((entry, i) => encodeRequest(BigInt(i + 1), entry.body));
 const sample = frames[2]!;
 
 function drain(decoder: FrameDecoder): Frame[] {
@@ -52,17 +64,20 @@ t.test('many frames in one chunk, and in random chunks', async (t) => {
   t.equal(all[0]!.bytes.buffer, stream.buffer, 'a frame inside one chunk is a view, not a copy');
 
   let seed = 7;
-  const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   const chunked = new FrameDecoder();
   const got: Frame[] = [];
-  for (let offset = 0; offset < stream.length; ) {
+  for (let offset = 0; offset < stream.length;) {
     const size = 1 + Math.floor(random() * 700);
     chunked.push(stream.subarray(offset, offset + size));
     offset += size;
     got.push(...drain(chunked));
   }
   t.equal(got.length, 50);
-  t.ok(got.every((frame, i) => frame.bytes.equals(frames[i % frames.length]!)), 'every frame intact');
+  t.ok(
+    got.every((frame, i) => frame.bytes.equals(frames[i % frames.length]!)),
+    'every frame intact',
+  );
 });
 
 t.test('a bad magic number fails at once and the decoder stays failed', async (t) => {
@@ -86,7 +101,10 @@ t.test('an oversize frame fails as soon as its header arrives', async (t) => {
   header.writeInt32BE(DEFAULT_MAX_PAYLOAD + 1, 12);
   const decoder = new FrameDecoder();
   decoder.push(header);
-  t.throws(() => decoder.next(), { code: ErrorCode.PAYLOAD_TOO_LARGE, message: `body length ${DEFAULT_MAX_PAYLOAD + 1} exceeds the payload limit of 8388608 bytes` });
+  t.throws(() => decoder.next(), {
+    code: ErrorCode.PAYLOAD_TOO_LARGE,
+    message: `body length ${DEFAULT_MAX_PAYLOAD + 1} exceeds the payload limit of 8388608 bytes`,
+  });
   t.equal(decoder.bufferedBytes, 0, 'nothing is kept');
 
   const small = new FrameDecoder({ maxPayload: 64 });
@@ -150,7 +168,7 @@ t.test('frames are Buffer views of the chunk they arrived in, at any offset insi
   t.equal(readRequestId(chunk.subarray(frames[0]!.length + frames[1]!.length)), 99n);
 });
 
-t.test('pendingFrameBytes: the incomplete frame\'s whole size, wherever its header is split', async (t) => {
+t.test("pendingFrameBytes: the incomplete frame's whole size, wherever its header is split", async (t) => {
   for (let split = 0; split < sample.length; split++) {
     const decoder = new FrameDecoder();
     // Fed byte by byte up to the split, so the header spans many chunks.

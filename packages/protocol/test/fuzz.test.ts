@@ -3,9 +3,28 @@
 // memory stays bounded. Seeded, so a failure reproduces (FUZZ_SEED=n to try another).
 import t from 'tap';
 import {
-  DubboProtocolError, FrameDecoder, HEADER_LENGTH, OpaqueValue, decodeEventData, decodeRequestBody, decodeResponseBody,
-  encodeErrorResponse, encodeFrame, encodeHeartbeatRequest, encodeReadonlyEvent, encodeRequest, encodeResponse, encodeResponseBody,
-  PeekCache, isHeartbeat, isReadonlyEvent, javaException, peekRequest, peekRequestFrame, peekResponseFlag, type Frame,
+  DubboProtocolError,
+  FrameDecoder,
+  HEADER_LENGTH,
+  OpaqueValue,
+  decodeEventData,
+  decodeRequestBody,
+  decodeResponseBody,
+  encodeErrorResponse,
+  encodeFrame,
+  encodeHeartbeatRequest,
+  encodeReadonlyEvent,
+  encodeRequest,
+  encodeResponse,
+  encodeResponseBody,
+  PeekCache,
+  isHeartbeat,
+  isReadonlyEvent,
+  javaException,
+  peekRequest,
+  peekRequestFrame,
+  peekResponseFlag,
+  type Frame,
 } from '@dubbo-mesh/protocol';
 import { makeUser, seededRandom, userValue } from '@dubbo-mesh/test-support';
 import { requestCorpus } from './fixtures/corpus.js';
@@ -16,7 +35,9 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20261121);
 const random = seededRandom(SEED);
 const int = (n: number) => Math.floor(random() * n);
 
-const requestBodies = requestCorpus().filter((c) => c.body.length < 20000).map((c) => c.body);
+const requestBodies = requestCorpus()
+  .filter((c) => c.body.length < 20000)
+  .map((c) => c.body);
 const responseBodies = [
   encodeResponseBody({ kind: 'value', value: userValue(makeUser(1)) }),
   encodeResponseBody({ kind: 'value', value: { $class: 'java.util.List', $: [userValue(makeUser(2)), userValue(makeUser(3))] }, attachments: { a: 'b' } }),
@@ -37,13 +58,35 @@ function mutate(input: Buffer): Buffer {
   let out = bytes;
   for (let r = 0; r < rounds; r++) {
     switch (int(7)) {
-      case 0: out[int(out.length)] ^= 1 << int(8); break;
-      case 1: out[int(out.length)] = int(256); break;
-      case 2: { const at = int(out.length); out = Buffer.concat([out.subarray(0, at), Buffer.from(Array.from({ length: 1 + int(8) }, () => int(256))), out.subarray(at)]); break; }
-      case 3: { const at = int(out.length); out = Buffer.concat([out.subarray(0, at), out.subarray(Math.min(out.length, at + 1 + int(16)))]); break; }
-      case 4: out = out.subarray(0, int(out.length + 1)); break;
-      case 5: { const at = int(out.length); const len = int(32); out = Buffer.concat([out.subarray(0, at), out.subarray(at, at + len), out.subarray(at)]); break; }
-      default: { const special = [0x00, 0x1f, 0x43, 0x48, 0x4d, 0x4f, 0x51, 0x52, 0x55, 0x56, 0x57, 0x58, 0x5a, 0x60, 0x70, 0x78, 0x7f, 0xff]; out[int(out.length)] = special[int(special.length)]!; }
+      case 0:
+        out[int(out.length)] ^= 1 << int(8);
+        break;
+      case 1:
+        out[int(out.length)] = int(256);
+        break;
+      case 2: {
+        const at = int(out.length);
+        out = Buffer.concat([out.subarray(0, at), Buffer.from(Array.from({ length: 1 + int(8) }, () => int(256))), out.subarray(at)]);
+        break;
+      }
+      case 3: {
+        const at = int(out.length);
+        out = Buffer.concat([out.subarray(0, at), out.subarray(Math.min(out.length, at + 1 + int(16)))]);
+        break;
+      }
+      case 4:
+        out = out.subarray(0, int(out.length + 1));
+        break;
+      case 5: {
+        const at = int(out.length);
+        const len = int(32);
+        out = Buffer.concat([out.subarray(0, at), out.subarray(at, at + len), out.subarray(at)]);
+        break;
+      }
+      default: {
+        const special = [0x00, 0x1f, 0x43, 0x48, 0x4d, 0x4f, 0x51, 0x52, 0x55, 0x56, 0x57, 0x58, 0x5a, 0x60, 0x70, 0x78, 0x7f, 0xff];
+        out[int(out.length)] = special[int(special.length)]!;
+      }
     }
     if (out.length === 0) out = Buffer.from([int(256)]);
   }
@@ -52,7 +95,14 @@ function mutate(input: Buffer): Buffer {
 
 /** Re-frame a mutated body with a correct header so the mutation reaches the body decoders. */
 function reframe(frame: Buffer, body: Buffer): Buffer {
-  return encodeFrame({ isRequest: (frame[2]! & 0x80) !== 0, twoWay: (frame[2]! & 0x40) !== 0, event: (frame[2]! & 0x20) !== 0, requestId: 9n, status: frame[3], body });
+  return encodeFrame({
+    isRequest: (frame[2]! & 0x80) !== 0,
+    twoWay: (frame[2]! & 0x40) !== 0,
+    event: (frame[2]! & 0x20) !== 0,
+    requestId: 9n,
+    status: frame[3],
+    body,
+  });
 }
 
 t.test(`${ITERATIONS} random and mutated frames give only typed errors`, async (t) => {
@@ -93,12 +143,28 @@ t.test(`${ITERATIONS} random and mutated frames give only typed errors`, async (
       guard('cached peek', body, () => {
         // Half through the frame (compared where it lies in its received chunk), half through a body view.
         const cached = stats.frames % 2 === 0 ? peekRequestFrame(frame, undefined, peekCache) : peekRequest(body, undefined, peekCache);
-        cachedOutcome = JSON.stringify([cached.path, cached.version, cached.method, cached.argumentOffsets, cached.attachmentOffsets, cached.attachment('group'), cached.attachment('timeout')]);
+        cachedOutcome = JSON.stringify([
+          cached.path,
+          cached.version,
+          cached.method,
+          cached.argumentOffsets,
+          cached.attachmentOffsets,
+          cached.attachment('group'),
+          cached.attachment('timeout'),
+        ]);
       });
       let plainOutcome = 'refused';
       guard('peek again', body, () => {
         const plain = peekRequest(body);
-        plainOutcome = JSON.stringify([plain.path, plain.version, plain.method, plain.argumentOffsets, plain.attachmentOffsets, plain.attachment('group'), plain.attachment('timeout')]);
+        plainOutcome = JSON.stringify([
+          plain.path,
+          plain.version,
+          plain.method,
+          plain.argumentOffsets,
+          plain.attachmentOffsets,
+          plain.attachment('group'),
+          plain.attachment('timeout'),
+        ]);
       });
       if (cachedOutcome !== plainOutcome) stats.disagreements += 1;
       if (stats.frames % 8 === 0) {
@@ -130,7 +196,7 @@ t.test(`${ITERATIONS} random and mutated frames give only typed errors`, async (
 
     const decoder = new FrameDecoder({ maxPayload: 1 << 20 });
     guard('framing', input, () => {
-      for (let offset = 0; offset < input.length; ) {
+      for (let offset = 0; offset < input.length;) {
         const size = 1 + int(input.length);
         decoder.push(input.subarray(offset, offset + size));
         offset += size;

@@ -1,7 +1,22 @@
 import t from 'tap';
 import {
-  EncodeError, ErrorCode, Flag, ResponseStatus, SerializationId, encodeErrorResponse, decodeErrorMessage, decodeFrame,
-  isKnownResponseStatus, readHeader, readRequestId, requestIdHigh, requestIdLow, responseStatusName, serializationName, writeHeader, writeRequestId,
+  EncodeError,
+  ErrorCode,
+  Flag,
+  ResponseStatus,
+  SerializationId,
+  encodeErrorResponse,
+  decodeErrorMessage,
+  decodeFrame,
+  isKnownResponseStatus,
+  readHeader,
+  readRequestId,
+  requestIdHigh,
+  requestIdLow,
+  responseStatusName,
+  serializationName,
+  writeHeader,
+  writeRequestId,
   writeRequestIdWords,
 } from '@dubbo-mesh/protocol';
 
@@ -40,11 +55,23 @@ t.test('writeHeader refuses values that do not fit', async (t) => {
 
 t.test('every Dubbo status code is known by name and survives an error response', async (t) => {
   const expected: Record<number, string> = {
-    20: 'OK', 25: 'SERIALIZATION_ERROR', 30: 'CLIENT_TIMEOUT', 31: 'SERVER_TIMEOUT', 35: 'CHANNEL_INACTIVE', 40: 'BAD_REQUEST',
-    50: 'BAD_RESPONSE', 60: 'SERVICE_NOT_FOUND', 70: 'SERVICE_ERROR', 80: 'SERVER_ERROR', 90: 'CLIENT_ERROR',
+    20: 'OK',
+    25: 'SERIALIZATION_ERROR',
+    30: 'CLIENT_TIMEOUT',
+    31: 'SERVER_TIMEOUT',
+    35: 'CHANNEL_INACTIVE',
+    40: 'BAD_REQUEST',
+    50: 'BAD_RESPONSE',
+    60: 'SERVICE_NOT_FOUND',
+    70: 'SERVICE_ERROR',
+    80: 'SERVER_ERROR',
+    90: 'CLIENT_ERROR',
     100: 'SERVER_THREADPOOL_EXHAUSTED_ERROR',
   };
-  t.same(Object.values(ResponseStatus).sort((a, b) => a - b), Object.keys(expected).map(Number));
+  t.same(
+    Object.values(ResponseStatus).sort((a, b) => a - b),
+    Object.keys(expected).map(Number),
+  );
   for (const [code, name] of Object.entries(expected)) {
     const status = Number(code);
     t.equal(responseStatusName(status), name);
@@ -62,8 +89,20 @@ t.test('every Dubbo status code is known by name and survives an error response'
 
 t.test('every serialization id is known by name', async (t) => {
   const expected: Record<number, string> = {
-    2: 'HESSIAN2', 3: 'JAVA', 4: 'COMPACTED_JAVA', 6: 'FASTJSON', 7: 'NATIVE_JAVA', 8: 'KRYO', 9: 'FST', 10: 'NATIVE_HESSIAN',
-    11: 'AVRO', 12: 'PROTOSTUFF', 16: 'GSON', 21: 'PROTOBUF_JSON', 22: 'PROTOBUF', 23: 'FASTJSON2',
+    2: 'HESSIAN2',
+    3: 'JAVA',
+    4: 'COMPACTED_JAVA',
+    6: 'FASTJSON',
+    7: 'NATIVE_JAVA',
+    8: 'KRYO',
+    9: 'FST',
+    10: 'NATIVE_HESSIAN',
+    11: 'AVRO',
+    12: 'PROTOSTUFF',
+    16: 'GSON',
+    21: 'PROTOBUF_JSON',
+    22: 'PROTOBUF',
+    23: 'FASTJSON2',
   };
   for (const [id, name] of Object.entries(expected)) t.equal(serializationName(Number(id)), name);
   t.equal(serializationName(31), 'UNKNOWN(31)');

@@ -11,7 +11,9 @@ function withArgument(argument: Buffer): Buffer {
 
 t.test('a decoded map key __proto__ never changes a prototype', async (t) => {
   const polluting = encodeRequestBody({
-    path: 'p', method: 'm', parameterTypes: ['java.util.Map'],
+    path: 'p',
+    method: 'm',
+    parameterTypes: ['java.util.Map'],
     arguments: [{ $class: 'java.util.HashMap', $: JSON.parse('{"__proto__": {"polluted": true}, "ok": 1}') }],
     attachments: JSON.parse('{"__proto__": "x"}'),
   });
@@ -52,7 +54,10 @@ t.test('declared lengths beyond the bytes there fail at once', async (t) => {
 });
 
 t.test('references must name something that exists', async (t) => {
-  t.throws(() => peekRequest(withArgument(Buffer.from([0x51, 0x90]))), { code: ErrorCode.HESSIAN_DECODE, message: /back-reference 0 .* names no earlier value/ });
+  t.throws(() => peekRequest(withArgument(Buffer.from([0x51, 0x90]))), {
+    code: ErrorCode.HESSIAN_DECODE,
+    message: /back-reference 0 .* names no earlier value/,
+  });
   t.throws(() => peekRequest(withArgument(Buffer.from([0x60]))), { code: ErrorCode.HESSIAN_DECODE, message: /names class definition 0, but 0 are defined/ });
   t.throws(() => peekRequest(withArgument(Buffer.from([0x70, 0x91]))), { code: ErrorCode.HESSIAN_DECODE, message: /type reference 1/ });
   t.throws(() => decodeRequestBody(withArgument(Buffer.from([0x60]))), { code: ErrorCode.HESSIAN_DECODE });

@@ -1,8 +1,19 @@
 import t from 'tap';
 import hessian from 'hessian.js';
 import {
-  ErrorCode, OpaqueValue, PeekCache, decodeRequestBody, encodeRequestBody, rewriteAttachments, isDubboProtocolError, parseParameterDescriptor, peekRequest, peekRequestFrame, toParameterDescriptor,
-  FrameDecoder, encodeRequest,
+  ErrorCode,
+  OpaqueValue,
+  PeekCache,
+  decodeRequestBody,
+  encodeRequestBody,
+  rewriteAttachments,
+  isDubboProtocolError,
+  parseParameterDescriptor,
+  peekRequest,
+  peekRequestFrame,
+  toParameterDescriptor,
+  FrameDecoder,
+  encodeRequest,
 } from '@dubbo-mesh/protocol';
 import { requestCorpus } from './fixtures/corpus.js';
 
@@ -64,7 +75,7 @@ t.test('service key fields and generic invocation', async (t) => {
 
 t.test('arguments that depend on earlier ones are decoded in order', async (t) => {
   const shared = peekRequest(corpus.find((c) => c.name === 'two objects sharing a class definition')!.body);
-  t.equal(shared.independentArguments, 1, 'the second User reuses the first one\'s class definition');
+  t.equal(shared.independentArguments, 1, "the second User reuses the first one's class definition");
   t.equal((shared.decodeArgument(1) as { id: number }).id, 2);
   const refs = peekRequest(corpus.find((c) => c.name === 'back-references to one object')!.body);
   const list = refs.decodeArgument(0) as unknown[];
@@ -195,7 +206,8 @@ t.test('a peek through a PeekCache reads what a plain peek reads, call after cal
 
 t.test('a cached head is reused only when every byte of it matches', async (t) => {
   const cache = new PeekCache();
-  const body = (method: string, path = 'org.example.Api') => encodeRequestBody({ path, version: '1.0.0', method, parameterTypes: ['java.lang.String'], arguments: ['x'], attachments: {} });
+  const body = (method: string, path = 'org.example.Api') =>
+    encodeRequestBody({ path, version: '1.0.0', method, parameterTypes: ['java.lang.String'], arguments: ['x'], attachments: {} });
   const first = peekRequest(body('getUser'), undefined, cache);
   const again = peekRequest(body('getUser'), undefined, cache);
   t.equal(again.path, first.path);
@@ -209,7 +221,8 @@ t.test('a cached head is reused only when every byte of it matches', async (t) =
 
 t.test('a cached attachment map is reused only for the same bytes after the same scanner state', async (t) => {
   const cache = new PeekCache();
-  const body = (argument: unknown, attachments: Record<string, unknown>, types = ['java.lang.String']) => encodeRequestBody({ path: 'org.example.Api', version: '1.0.0', method: 'm', parameterTypes: types, arguments: [argument], attachments });
+  const body = (argument: unknown, attachments: Record<string, unknown>, types = ['java.lang.String']) =>
+    encodeRequestBody({ path: 'org.example.Api', version: '1.0.0', method: 'm', parameterTypes: types, arguments: [argument], attachments });
   const first = peekRequest(body('a', { group: 'g1', timeout: 500 }), undefined, cache);
   t.equal(first.attachment('group'), 'g1');
   const second = peekRequest(body('another argument', { group: 'g1', timeout: 500 }), undefined, cache);
@@ -230,7 +243,14 @@ t.test('a cached attachment map is reused only for the same bytes after the same
 });
 
 t.test('frames peeked where they lie in their chunk: one changed byte anywhere is never taken for the cached one', async (t) => {
-  const base = encodeRequestBody({ path: 'org.example.Api', version: '1.0.0', method: 'getUser', parameterTypes: ['long'], arguments: [{ $class: 'long', $: 7 }], attachments: { group: 'g1', timeout: 500, application: 'app', nested: { $class: 'java.util.HashMap', $: { a: 1 } }, zeros: '\0'.repeat(24) } });
+  const base = encodeRequestBody({
+    path: 'org.example.Api',
+    version: '1.0.0',
+    method: 'getUser',
+    parameterTypes: ['long'],
+    arguments: [{ $class: 'long', $: 7 }],
+    attachments: { group: 'g1', timeout: 500, application: 'app', nested: { $class: 'java.util.HashMap', $: { a: 1 } }, zeros: '\0'.repeat(24) },
+  });
   // What a peek says: refused (with the message), or every field; a read after the peek that
   // fails is recorded as such (it never should: the peek walked the whole body).
   const outcome = (run: () => ReturnType<typeof peekRequest>) => {
@@ -248,9 +268,17 @@ t.test('frames peeked where they lie in their chunk: one changed byte anywhere i
       }
     };
     return JSON.stringify([
-      peek.path, peek.version, peek.method, read(() => peek.dubboVersion), read(() => peek.parameterDescriptor), peek.argumentOffsets, peek.attachmentOffsets,
+      peek.path,
+      peek.version,
+      peek.method,
+      read(() => peek.dubboVersion),
+      read(() => peek.parameterDescriptor),
+      peek.argumentOffsets,
+      peek.attachmentOffsets,
       ...['group', 'timeout', 'application', 'nested', 'zeros'].map((key) => read(() => peek.attachment(key))),
-      read(() => peek.attachments), read(() => peek.decodeArgument(0)), peek.body.length,
+      read(() => peek.attachments),
+      read(() => peek.decodeArgument(0)),
+      peek.body.length,
     ]);
   };
   // The base, then every one-byte change of it, each followed by the base again, all in one chunk at an odd offset.
@@ -277,9 +305,20 @@ t.test('frames peeked where they lie in their chunk: one changed byte anywhere i
     if (cached !== plain || inFrame !== plain) disagreements += 1;
     if (i % 2 === 0 && !cached.startsWith('refused')) hits += 1;
   }
-  t.equal(disagreements, 0, `${bodies.length} frames: a peek in the frame, cached or not, reads what a plain peek of the body reads (offsets, values and errors)`);
-  t.match(outcome(() => peekRequest(base)), /"nested"/, 'a map attachment is seen (as an opaque range)');
+  t.equal(
+    disagreements,
+    0,
+    `${bodies.length} frames: a peek in the frame, cached or not, reads what a plain peek of the body reads (offsets, values and errors)`,
+  );
+  t.match(
+    outcome(() => peekRequest(base)),
+    /"nested"/,
+    'a map attachment is seen (as an opaque range)',
+  );
   t.equal(hits, 2 * base.length, 'the base is peeked after every variant');
   // A frame built by hand (not from a decoder) takes the body path, with the same answer.
-  t.equal(outcome(() => peekRequestFrame({ header: undefined as never, bytes: frames[0]!, body: frames[0]!.subarray(16) }, undefined, cache)), outcome(() => peekRequest(base)));
+  t.equal(
+    outcome(() => peekRequestFrame({ header: undefined as never, bytes: frames[0]!, body: frames[0]!.subarray(16) }, undefined, cache)),
+    outcome(() => peekRequest(base)),
+  );
 });

@@ -1,6 +1,17 @@
 import t from 'tap';
 import {
-  BC_NULL, ErrorCode, FrameDecoder, decodeRequestBody, encodeHessianScalar, encodeHessianString, encodeRequest, encodeRequestBody, peekRequest, peekRequestFrame, rewriteAttachments, rewriteRequestFrame,
+  BC_NULL,
+  ErrorCode,
+  FrameDecoder,
+  decodeRequestBody,
+  encodeHessianScalar,
+  encodeHessianString,
+  encodeRequest,
+  encodeRequestBody,
+  peekRequest,
+  peekRequestFrame,
+  rewriteAttachments,
+  rewriteRequestFrame,
 } from '@dubbo-mesh/protocol';
 import { requestCorpus } from './fixtures/corpus.js';
 
@@ -8,10 +19,7 @@ t.test('attachments are added, changed and removed; argument bytes are copied un
   for (const { name, body } of requestCorpus()) {
     const peek = peekRequest(body);
     const rewritten = rewriteAttachments(peek, { group: 'canary', 'x-mesh-hop': 1, timeout: undefined, 'x-tier': 'gold' });
-    t.ok(
-      rewritten.subarray(0, peek.attachmentsOffset).equals(body.subarray(0, peek.attachmentsOffset)),
-      `${name}: invocation and argument bytes identical`,
-    );
+    t.ok(rewritten.subarray(0, peek.attachmentsOffset).equals(body.subarray(0, peek.attachmentsOffset)), `${name}: invocation and argument bytes identical`);
     const before = decodeRequestBody(body);
     const after = decodeRequestBody(rewritten);
     t.same(after.arguments, before.arguments, `${name}: arguments equal`);
@@ -65,9 +73,21 @@ t.test('rewriteRequestFrame keeps the header and sets the new body length', asyn
 
 t.test('scalar encoding', async (t) => {
   const cases: Array<[string | number | bigint | boolean | null, string]> = [
-    [0, '90'], [-16, '80'], [47, 'bf'], [48, 'c830'], [-2048, 'c000'], [262143, 'd7ffff'], [262144, '4900040000'],
-    [2 ** 40, '4c0000010000000000'], [0.5, '443fe0000000000000'], [true, '54'], [false, '46'], [null, '4e'], [5n, '4c0000000000000005'],
-    ['', '00'], ['a', '0161'],
+    [0, '90'],
+    [-16, '80'],
+    [47, 'bf'],
+    [48, 'c830'],
+    [-2048, 'c000'],
+    [262143, 'd7ffff'],
+    [262144, '4900040000'],
+    [2 ** 40, '4c0000010000000000'],
+    [0.5, '443fe0000000000000'],
+    [true, '54'],
+    [false, '46'],
+    [null, '4e'],
+    [5n, '4c0000000000000005'],
+    ['', '00'],
+    ['a', '0161'],
   ];
   for (const [value, hex] of cases) t.equal(encodeHessianScalar(value).toString('hex'), hex, `${String(value)}`);
   t.equal(encodeHessianString('x'.repeat(32)).subarray(0, 2).toString('hex'), '3020');
@@ -93,10 +113,16 @@ t.test('a changed value that defines a back-reference target a later attachment 
   const other = { $class: 'java.util.HashMap', $: { k: 'other' } };
   const body = encodeRequestBody({ path: 'com.X', method: 'm', parameterTypes: ['long'], arguments: [1], attachments: { a: shared, c: other, d: shared } });
   t.same(decodeRequestBody(body).attachments, { a: { k: 'shared' }, c: { k: 'other' }, d: { k: 'shared' } });
-  for (const [what, change] of [['removed', { a: undefined }], ['replaced', { a: 'str' }]] as const) {
+  for (const [what, change] of [
+    ['removed', { a: undefined }],
+    ['replaced', { a: 'str' }],
+  ] as const) {
     const out = rewritten(body, change);
     t.match(out, { code: ErrorCode.ATTACHMENT_REWRITE, key: 'a' }, `a ${what}: refused, naming the attachment`);
-    t.match((out as { message: string }).message, /^attachment "a" cannot be changed: its value defines a Hessian class, type or shared value that attachment "c" after it may name/);
+    t.match(
+      (out as { message: string }).message,
+      /^attachment "a" cannot be changed: its value defines a Hessian class, type or shared value that attachment "c" after it may name/,
+    );
   }
   // Changing the last one, or one that defines nothing, is safe and done.
   t.same(rewritten(body, { d: undefined }), { a: { k: 'shared' }, c: { k: 'other' } });
@@ -105,10 +131,16 @@ t.test('a changed value that defines a back-reference target a later attachment 
 
 t.test('a changed value that defines a class a later attachment uses: refused with the typed error, not a decode failure', async (t) => {
   const body = encodeRequestBody({
-    path: 'com.X', method: 'm', parameterTypes: ['long'], arguments: [1],
+    path: 'com.X',
+    method: 'm',
+    parameterTypes: ['long'],
+    arguments: [1],
     attachments: { a: { $class: 'com.Ctx', $: { f: 1 } }, b: { $class: 'com.Ctx', $: { f: 2 } }, path: 'com.X' },
   });
-  for (const [what, change] of [['removed', { a: undefined }], ['replaced', { a: 'str' }]] as const) {
+  for (const [what, change] of [
+    ['removed', { a: undefined }],
+    ['replaced', { a: 'str' }],
+  ] as const) {
     t.match(rewritten(body, change), { code: ErrorCode.ATTACHMENT_REWRITE, key: 'a' }, `a ${what}`);
   }
   t.same(rewritten(body, { b: undefined }), { a: { f: 1 }, path: 'com.X' }, 'b only uses the class a defined, and only strings follow it');
@@ -118,7 +150,13 @@ t.test('a changed value that defines a class a later attachment uses: refused wi
 
 t.test('definitions made by the arguments stay valid: an attachment using them may go', async (t) => {
   const ctx = { $class: 'com.Ctx', $: { f: 1 } };
-  const body = encodeRequestBody({ path: 'com.X', method: 'm', parameterTypes: ['com.Ctx'], arguments: [ctx], attachments: { a: ctx, b: { $class: 'com.Ctx', $: { f: 3 } } } });
+  const body = encodeRequestBody({
+    path: 'com.X',
+    method: 'm',
+    parameterTypes: ['com.Ctx'],
+    arguments: [ctx],
+    attachments: { a: ctx, b: { $class: 'com.Ctx', $: { f: 3 } } },
+  });
   t.same(rewritten(body, { a: undefined }), { b: { f: 3 } }, 'a was only a back-reference to the argument: it defined nothing');
   t.same(decodeRequestBody(rewriteAttachments(peekRequest(body), { a: undefined })).arguments, [{ f: 1 }]);
 });
@@ -131,5 +169,8 @@ t.test('rewriteRequestFrame refuses a frame the rewrite makes longer than the pa
   const peek = peekRequestFrame(frame);
   const limit = body.length + 40;
   t.ok(rewriteRequestFrame(frame.bytes, peek, { x: 'y'.repeat(20) }, limit).length <= limit + 16, 'within the limit: rewritten');
-  t.throws(() => rewriteRequestFrame(frame.bytes, peek, { x: 'y'.repeat(60) }, limit), { code: ErrorCode.PAYLOAD_TOO_LARGE, message: /exceeds the payload limit of \d+ bytes/ });
+  t.throws(() => rewriteRequestFrame(frame.bytes, peek, { x: 'y'.repeat(60) }, limit), {
+    code: ErrorCode.PAYLOAD_TOO_LARGE,
+    message: /exceeds the payload limit of \d+ bytes/,
+  });
 });

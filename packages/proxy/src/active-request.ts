@@ -1,6 +1,19 @@
 import {
-  BC_INT_ZERO, HEADER_LENGTH, PayloadTooLargeError, ResponseFlag, ResponseStatus, decodeErrorMessage, isKnownResponseStatus, peekRequest, requestIdHigh, requestIdLow, rewriteRequestFrame,
-  writeRequestIdWords, type Frame, type FrameHeader, type RequestPeek,
+  BC_INT_ZERO,
+  HEADER_LENGTH,
+  PayloadTooLargeError,
+  ResponseFlag,
+  ResponseStatus,
+  decodeErrorMessage,
+  isKnownResponseStatus,
+  peekRequest,
+  requestIdHigh,
+  requestIdLow,
+  rewriteRequestFrame,
+  writeRequestIdWords,
+  type Frame,
+  type FrameHeader,
+  type RequestPeek,
 } from '@dubbo-mesh/protocol';
 import { DEFAULT_RETRY_POLICY, type RetryOn, type RetryPolicy } from '@dubbo-mesh/config';
 import type { PickContext } from '@dubbo-mesh/load-balancer';
@@ -11,7 +24,16 @@ import type { NodeIdentity } from './call-context.js';
 import type { Clock } from './clock.js';
 import type { EndpointNarrowing } from './endpoint-narrowing.js';
 import {
-  FilterFailedError, FilterReplyError, NoHealthyUpstreamError, OverflowError, ProxyError, ProxyErrorCode, RouteTimeoutError, capName, inboundFailure, relayedFailure,
+  FilterFailedError,
+  FilterReplyError,
+  NoHealthyUpstreamError,
+  OverflowError,
+  ProxyError,
+  ProxyErrorCode,
+  RouteTimeoutError,
+  capName,
+  inboundFailure,
+  relayedFailure,
   type ProxyErrorCodeValue,
 } from './errors.js';
 import { ActiveFilterCall } from './filter-call.js';
@@ -24,7 +46,6 @@ import type { CounterName, ProxyStats } from './stats.js';
 import type { UpstreamCall } from './upstream-connection.js';
 import type { UpstreamConnection } from './upstream-connection.js';
 import type { TimeoutEntry, TimeoutQueue } from './timeouts.js';
-
 
 /** One line of the access log. */
 export interface AccessLogEntry {
@@ -103,7 +124,8 @@ function checkOutcome(outcome: unknown): LocalReply | undefined | string {
   if (outcome === undefined || outcome === null) return undefined;
   if (typeof outcome !== 'object') return `returned ${typeof outcome}, not a local reply or nothing`;
   const { status, message } = outcome as Partial<LocalReply>;
-  if (typeof status !== 'number' || !isKnownResponseStatus(status) || status === ResponseStatus.OK) return `answered with status ${String(status)}, which is no Dubbo error status`;
+  if (typeof status !== 'number' || !isKnownResponseStatus(status) || status === ResponseStatus.OK)
+    return `answered with status ${String(status)}, which is no Dubbo error status`;
   if (typeof message !== 'string') return 'answered with a local reply whose message is not a string';
   return outcome as LocalReply;
 }
@@ -179,7 +201,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
     this.startedAt = context.clock.now();
     this.idHigh = requestIdHigh(frame.bytes);
     this.idLow = requestIdLow(frame.bytes);
-    this.retries = target.kind === 'route' ? target.retries ?? DEFAULT_RETRY_POLICY : NO_RETRIES;
+    this.retries = target.kind === 'route' ? (target.retries ?? DEFAULT_RETRY_POLICY) : NO_RETRIES;
     this.timeoutMs = this.resolveTimeout();
   }
 
@@ -236,7 +258,10 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
         call.rewritten = bytes;
       } catch (error) {
         // Refused changes (one that would change what a later attachment means, or a body past the payload limit) are named.
-        const detail = error instanceof PayloadTooLargeError ? `the rewritten request body is ${error.bodyLength} bytes, over the payload limit of ${error.maxPayload} bytes` : describe(error);
+        const detail =
+          error instanceof PayloadTooLargeError
+            ? `the rewritten request body is ${error.bodyLength} bytes, over the payload limit of ${error.maxPayload} bytes`
+            : describe(error);
         return this.finish(new FilterFailedError('attachment rewrite', detail, { cause: error }));
       }
     }
@@ -301,7 +326,15 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
     return Math.max(1, Math.ceil(this.timeoutMs - (now - since)));
   }
 
-  private onFilterSettled(token: number, filter: ProxyFilter, index: number, phase: 'request' | 'response', outcome: unknown, error: unknown, failed: boolean): void {
+  private onFilterSettled(
+    token: number,
+    filter: ProxyFilter,
+    index: number,
+    phase: 'request' | 'response',
+    outcome: unknown,
+    error: unknown,
+    failed: boolean,
+  ): void {
     if (this.done || token !== this.awaiting) return;
     const call = this.call!;
     this.awaiting = 0;
@@ -346,7 +379,13 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
     if (target.kind === 'static') return target.cluster;
     const chosen = target.destinations.length === 1 ? target.destinations[0]! : drawDestination(target, Math.random());
     const cluster = this.context.clusters.clusterOf(chosen);
-    return cluster ?? new NoHealthyUpstreamError(`${chosen.serviceId}${chosen.subset ? `/${chosen.subset}` : ''}`, `not in the config in force (for ${capName(target.serviceKey)})`);
+    return (
+      cluster ??
+      new NoHealthyUpstreamError(
+        `${chosen.serviceId}${chosen.subset ? `/${chosen.subset}` : ''}`,
+        `not in the config in force (for ${capName(target.serviceKey)})`,
+      )
+    );
   }
 
   /** Pick through the narrowings: each keeps a subset of what the one before kept; the picker is the cluster's for that set. */
@@ -362,7 +401,10 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
       }
       if (!Array.isArray(kept)) return new FilterFailedError(`endpoint narrowing ${narrowing.name}`, 'narrow() returned no array');
       if (kept.length === 0) {
-        return new NoHealthyUpstreamError(cluster.name, `endpoint narrowing ${narrowing.name} kept none of ${members.length === cluster.members.length ? 'its' : 'the'} ${members.length} endpoint${members.length === 1 ? '' : 's'}`);
+        return new NoHealthyUpstreamError(
+          cluster.name,
+          `endpoint narrowing ${narrowing.name} kept none of ${members.length === cluster.members.length ? 'its' : 'the'} ${members.length} endpoint${members.length === 1 ? '' : 's'}`,
+        );
       }
       members = kept;
     }
@@ -397,7 +439,8 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
     pickContext.exclude = this.tried;
     pickContext.hashKey = this.hashKey(cluster);
     const narrowings = this.chain?.narrowings;
-    const member = narrowings === undefined || narrowings.length === 0 ? cluster.pick(pickContext, this.context.clusters.epoch) : this.pickNarrowed(cluster, narrowings);
+    const member =
+      narrowings === undefined || narrowings.length === 0 ? cluster.pick(pickContext, this.context.clusters.epoch) : this.pickNarrowed(cluster, narrowings);
     pickContext.hashKey = undefined;
     if (typeof member === 'string') return this.finish(new NoHealthyUpstreamError(cluster.name, member));
     if (member instanceof ProxyError) return this.finish(member);
@@ -465,7 +508,11 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
     const flag = frame.bytes[HEADER_LENGTH];
     const call = this.call!;
     call.response = frame;
-    call.responseView = { status, businessException: status === ResponseStatus.OK && (flag === FLAG_EXCEPTION || flag === FLAG_EXCEPTION_WITH_ATTACHMENTS), endpoint: endpointId };
+    call.responseView = {
+      status,
+      businessException: status === ResponseStatus.OK && (flag === FLAG_EXCEPTION || flag === FLAG_EXCEPTION_WITH_ATTACHMENTS),
+      endpoint: endpointId,
+    };
     this.runResponseFilters(0);
   }
 
@@ -478,7 +525,8 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
     const status = frame.header.status;
     if (status !== ResponseStatus.OK) stats.counters.response_error += 1;
     // A business exception is a normal response, never retried.
-    else if (bytes[HEADER_LENGTH] === FLAG_EXCEPTION || bytes[HEADER_LENGTH] === FLAG_EXCEPTION_WITH_ATTACHMENTS) stats.counters.response_business_exception += 1;
+    else if (bytes[HEADER_LENGTH] === FLAG_EXCEPTION || bytes[HEADER_LENGTH] === FLAG_EXCEPTION_WITH_ATTACHMENTS)
+      stats.counters.response_business_exception += 1;
     else stats.counters.response_success += 1;
     this.downstream.write(bytes);
     this.complete(status, endpointId);
@@ -508,7 +556,9 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
       call!.pendingPhase = undefined;
       call!.response = undefined;
       this.downstream.unpark(this);
-      return this.finish(new RouteTimeoutError(this.timeoutMs, this.target.serviceKey, this.attempts, `the ${phase} phase of filter ${filter.name} had not finished`));
+      return this.finish(
+        new RouteTimeoutError(this.timeoutMs, this.target.serviceKey, this.attempts, `the ${phase} phase of filter ${filter.name} had not finished`),
+      );
     }
     if (this.member !== undefined) this.connection?.cancel(this.upstreamId);
     const member = this.member;

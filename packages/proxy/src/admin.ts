@@ -6,17 +6,26 @@ import { REQUEST_TIME_BUCKETS_MS, statHelp, type ProxyStats } from './stats.js';
 
 /** Prometheus text for the proxy's own stats (counters read at scrape time, no hot-path cost). */
 export function statsToPrometheus(stats: ProxyStats, labels: Record<string, string>): string {
-  const labelText = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`).join(',');
+  const labelText = Object.entries(labels)
+    .map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`)
+    .join(',');
   const lines: string[] = [];
   for (const [name, value] of Object.entries(stats.counters)) {
     const metric = `dubbo_mesh_${name}${name.endsWith('_total') ? '' : '_total'}`;
     lines.push(`# HELP ${metric} ${statHelp(name as keyof ProxyStats['counters'])}`, `# TYPE ${metric} counter`, `${metric}{${labelText}} ${value}`);
   }
   for (const [name, value] of Object.entries(stats.gauges)) {
-    lines.push(`# HELP dubbo_mesh_${name} ${statHelp(name as keyof ProxyStats['gauges'])}`, `# TYPE dubbo_mesh_${name} gauge`, `dubbo_mesh_${name}{${labelText}} ${value}`);
+    lines.push(
+      `# HELP dubbo_mesh_${name} ${statHelp(name as keyof ProxyStats['gauges'])}`,
+      `# TYPE dubbo_mesh_${name} gauge`,
+      `dubbo_mesh_${name}{${labelText}} ${value}`,
+    );
   }
   const histogram = stats.requestTime;
-  lines.push('# HELP dubbo_mesh_request_time_ms Time from a request read to its answer written, in milliseconds', '# TYPE dubbo_mesh_request_time_ms histogram');
+  lines.push(
+    '# HELP dubbo_mesh_request_time_ms Time from a request read to its answer written, in milliseconds',
+    '# TYPE dubbo_mesh_request_time_ms histogram',
+  );
   let cumulative = 0;
   REQUEST_TIME_BUCKETS_MS.forEach((bound, i) => {
     cumulative += histogram.buckets[i]!;

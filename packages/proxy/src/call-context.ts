@@ -34,6 +34,11 @@ export function formatAddress(host: string | undefined, port: number | undefined
 }
 
 /** A frozen identity from the proxy's options. */
-export function nodeIdentity(id: string, service: string | undefined, namespace: string | undefined, labels: Readonly<Record<string, string>> | undefined): NodeIdentity {
+export function nodeIdentity(
+  id: string,
+  service: string | undefined,
+  namespace: string | undefined,
+  labels: Readonly<Record<string, string>> | undefined,
+): NodeIdentity {
   return Object.freeze({ id, service, namespace, labels: Object.freeze({ ...(labels ?? {}) }) });
 }

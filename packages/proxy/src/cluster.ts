@@ -1,5 +1,11 @@
 import {
-  DEFAULT_CONNECTION_POOL, DEFAULT_LOAD_BALANCER, DEFAULT_OUTLIER_DETECTION, type ConnectionPoolConfig, type HashOn, type LoadBalancerConfig, type OutlierDetectionConfig,
+  DEFAULT_CONNECTION_POOL,
+  DEFAULT_LOAD_BALANCER,
+  DEFAULT_OUTLIER_DETECTION,
+  type ConnectionPoolConfig,
+  type HashOn,
+  type LoadBalancerConfig,
+  type OutlierDetectionConfig,
 } from '@dubbo-mesh/config';
 import { getLoadBalancer, type Endpoint, type PickContext, type Picker } from '@dubbo-mesh/load-balancer';
 import type { UpstreamEndpoint } from './upstream-endpoint.js';

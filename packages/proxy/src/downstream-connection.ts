@@ -45,7 +45,10 @@ export const DEFAULT_DOWNSTREAM_LIMITS: DownstreamLimits = Object.freeze({
 export class FrameBudget {
   used = 0;
   /** `stats.gauges.frame_buffer_bytes` follows {@link used}. */
-  constructor(readonly limitBytes: number, private readonly stats?: ProxyStats) {}
+  constructor(
+    readonly limitBytes: number,
+    private readonly stats?: ProxyStats,
+  ) {}
 
   /** Take `bytes` more; false (nothing taken) when that would pass the limit. */
   tryReserve(bytes: number): boolean {
@@ -234,7 +237,9 @@ export class DownstreamConnection implements DrainWaiter {
     // its replies is its fault, and the clock runs.
     if (this.incompleteSince !== 0 && (this.pausedBy & (PAUSED_BY_UPSTREAM | PAUSED_BY_REQUEST_CAP)) === 0 && now - this.incompleteSince >= frameTimeoutMs) {
       counters.downstream_cx_rx_frame_timeout += 1;
-      this.close(`an incomplete frame (${this.decoder.bufferedBytes} of ${this.decoder.pendingFrameBytes} bytes) was not completed within ${frameTimeoutMs} ms`);
+      this.close(
+        `an incomplete frame (${this.decoder.bufferedBytes} of ${this.decoder.pendingFrameBytes} bytes) was not completed within ${frameTimeoutMs} ms`,
+      );
     } else if (idleTimeoutMs > 0 && this.active === 0 && !this.draining && now - this.lastReadAt >= idleTimeoutMs) {
       counters.downstream_cx_idle_timeout += 1;
       this.output.flush();

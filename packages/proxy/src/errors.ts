@@ -107,14 +107,22 @@ export class NoHealthyUpstreamError extends ProxyError {
 /** The proxy has no configuration yet (its control plane has not answered): status 70. */
 export class NoConfigError extends ProxyError {
   constructor(serviceKey: string) {
-    super(ProxyErrorCode.NO_HEALTHY_UPSTREAM, ResponseStatus.SERVICE_ERROR, `no configuration yet, so no route for ${capName(serviceKey)}: the proxy is waiting for its first snapshot from the control plane`);
+    super(
+      ProxyErrorCode.NO_HEALTHY_UPSTREAM,
+      ResponseStatus.SERVICE_ERROR,
+      `no configuration yet, so no route for ${capName(serviceKey)}: the proxy is waiting for its first snapshot from the control plane`,
+    );
   }
 }
 
 /** The route's timeout passed (status 31). `why` says why no further attempt was made, when it was not the policy. */
 export class RouteTimeoutError extends ProxyError {
   constructor(timeoutMs: number, serviceKey: string, attempts: number, why?: string) {
-    super(ProxyErrorCode.ROUTE_TIMEOUT, ResponseStatus.SERVER_TIMEOUT, `no response for ${capName(serviceKey)} within ${timeoutMs} ms (${attempts} attempt${attempts === 1 ? '' : 's'}${why === undefined ? '' : `; ${why}`})`);
+    super(
+      ProxyErrorCode.ROUTE_TIMEOUT,
+      ResponseStatus.SERVER_TIMEOUT,
+      `no response for ${capName(serviceKey)} within ${timeoutMs} ms (${attempts} attempt${attempts === 1 ? '' : 's'}${why === undefined ? '' : `; ${why}`})`,
+    );
   }
 }
 
@@ -157,8 +165,10 @@ export class ApplicationUnreachableError extends ProxyError {
   constructor(cause: ProxyError) {
     const lost = cause.code === ProxyErrorCode.UPSTREAM_UNAVAILABLE;
     super(
-      lost ? ProxyErrorCode.APP_LOST : ProxyErrorCode.APP_NOT_REACHED, ResponseStatus.SERVICE_ERROR,
-      `the application behind the inbound proxy ${lost ? 'lost' : 'did not get'} the call: ${cause.message}`, { cause },
+      lost ? ProxyErrorCode.APP_LOST : ProxyErrorCode.APP_NOT_REACHED,
+      ResponseStatus.SERVICE_ERROR,
+      `the application behind the inbound proxy ${lost ? 'lost' : 'did not get'} the call: ${cause.message}`,
+      { cause },
     );
   }
 }
@@ -166,7 +176,8 @@ export class ApplicationUnreachableError extends ProxyError {
 /** The failure of an inbound call as the inbound proxy answers it: application failures are marked, the rest as they are. */
 export function inboundFailure(error: ProxyError): ProxyError {
   const code = error.code;
-  if (code === ProxyErrorCode.CONNECT_FAILURE || code === ProxyErrorCode.NO_HEALTHY_UPSTREAM || code === ProxyErrorCode.UPSTREAM_UNAVAILABLE) return new ApplicationUnreachableError(error);
+  if (code === ProxyErrorCode.CONNECT_FAILURE || code === ProxyErrorCode.NO_HEALTHY_UPSTREAM || code === ProxyErrorCode.UPSTREAM_UNAVAILABLE)
+    return new ApplicationUnreachableError(error);
   return error;
 }
 

@@ -9,7 +9,13 @@ import type { ProxyFilter } from './filter.js';
 import { FilterChain } from './filter-chain.js';
 import { ClusterManager } from './cluster-manager.js';
 import {
-  DEFAULT_DOWNSTREAM_LIMITS, DEFAULT_MAX_BUFFERED_FRAME_BYTES, DownstreamConnection, FrameBudget, type DownstreamContext, type DownstreamLimits, type RequestHandler,
+  DEFAULT_DOWNSTREAM_LIMITS,
+  DEFAULT_MAX_BUFFERED_FRAME_BYTES,
+  DownstreamConnection,
+  FrameBudget,
+  type DownstreamContext,
+  type DownstreamLimits,
+  type RequestHandler,
 } from './downstream-connection.js';
 import { BadRequestError, ListenError, NoConfigError, ServiceNotFoundError } from './errors.js';
 import { RetryBudget } from './retry-budget.js';
@@ -219,7 +225,12 @@ export class DubboProxy {
     if (outbound !== undefined) await this.listen(role === 'gateway' ? 'gateway' : 'outbound', outbound, this.routedHandler);
     if (inbound !== undefined) {
       if (inboundTarget === undefined) throw new Error('an inbound listener needs an inbound target');
-      this.inboundTarget = { kind: 'static', cluster: this.clusters.staticCluster('inbound', inboundTarget.host, inboundTarget.port, DEFAULT_CONNECTION_POOL), serviceKey: 'inbound', timeoutMs: undefined };
+      this.inboundTarget = {
+        kind: 'static',
+        cluster: this.clusters.staticCluster('inbound', inboundTarget.host, inboundTarget.port, DEFAULT_CONNECTION_POOL),
+        serviceKey: 'inbound',
+        timeoutMs: undefined,
+      };
       await this.listen('inbound', inbound, this.inboundHandler);
     }
   }
@@ -260,7 +271,12 @@ export class DubboProxy {
   private readonly routedHandler: RequestHandler = (connection, frame) => {
     if (frame.header.serializationId !== SerializationId.HESSIAN2) {
       this.stats.counters.request_decoding_error += 1;
-      return sendLocalReply(connection, this.stats, frame.header, new BadRequestError(`serialization ${serializationName(frame.header.serializationId)} is not routed by the mesh; use hessian2`));
+      return sendLocalReply(
+        connection,
+        this.stats,
+        frame.header,
+        new BadRequestError(`serialization ${serializationName(frame.header.serializationId)} is not routed by the mesh; use hessian2`),
+      );
     }
     let peek;
     try {

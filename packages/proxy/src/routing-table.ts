@@ -87,9 +87,14 @@ function compileMatch(match: RouteMatch): CompiledMatch {
 /** The text a rule compares: scalars as strings; structures never match. */
 function scalarText(value: unknown): string | undefined {
   switch (typeof value) {
-    case 'string': return value;
-    case 'number': case 'boolean': case 'bigint': return String(value);
-    default: return undefined;
+    case 'string':
+      return value;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return String(value);
+    default:
+      return undefined;
   }
 }
 
@@ -121,7 +126,12 @@ interface CompiledRule {
 
 function hostPattern(host: string): RegExp | string {
   if (!host.includes('*')) return host;
-  return new RegExp(`^${host.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return new RegExp(
+    `^${host
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 }
 
 /** `group/interface:version` as Dubbo writes a service key. */
@@ -160,7 +170,10 @@ export class RoutingTable {
   private lastGroup = '';
   private lastEntry: KeyEntry | undefined;
 
-  constructor(readonly config: MeshConfig, readonly version: string) {
+  constructor(
+    readonly config: MeshConfig,
+    readonly version: string,
+  ) {
     const policies = new Map(config.policies.map((p) => [`${p.metadata.namespace}/${p.service}`, p]));
     for (const service of config.services) {
       const id = `${service.metadata.namespace}/${service.metadata.name}`;
@@ -228,9 +241,19 @@ export class RoutingTable {
     const entry: KeyEntry = {
       rules,
       decisions: rules.map((rule) => Object.freeze({ kind: 'route' as const, serviceKey, ...rule.decision })),
-      fallback: service === undefined ? undefined : Object.freeze({
-        kind: 'route', serviceKey, rule: 'default', destinations: [{ serviceId: service.id, subset: undefined, weight: 1 }], totalWeight: 1, cumulativeWeights: [1], timeoutMs: undefined, retries: undefined,
-      }),
+      fallback:
+        service === undefined
+          ? undefined
+          : Object.freeze({
+              kind: 'route',
+              serviceKey,
+              rule: 'default',
+              destinations: [{ serviceId: service.id, subset: undefined, weight: 1 }],
+              totalWeight: 1,
+              cumulativeWeights: [1],
+              timeoutMs: undefined,
+              retries: undefined,
+            }),
     };
     if (this.cachedKeys >= CACHE_LIMIT) {
       this.keyCache.clear();

@@ -30,12 +30,13 @@ const COUNTER_HELP = {
   request_abandoned: 'Calls dropped because their consumer disconnected while a filter was pending (nothing sent upstream or back)',
   upstream_rq_retry: 'Retries sent to another instance',
   upstream_rq_retry_budget_exhausted: 'Retries not sent because the retry budget was spent',
-  upstream_rq_relayed_failure: "Answers of an inbound sidecar saying its application did not get or lost the call",
+  upstream_rq_relayed_failure: 'Answers of an inbound sidecar saying its application did not get or lost the call',
   upstream_cx_total: 'Upstream (instance) connections opened or attempted',
   upstream_cx_connect_fail: 'Upstream connect attempts that failed',
   upstream_cx_destroy_with_active_rq: 'Upstream connections that closed with calls in flight',
   upstream_readonly_event: 'READONLY events received from instances',
-  config_unknown_field: 'Fields in snapshots from the control plane that this proxy does not know (one per resource and field path): ignored with a warning, not NACKed',
+  config_unknown_field:
+    'Fields in snapshots from the control plane that this proxy does not know (one per resource and field path): ignored with a warning, not NACKed',
 } as const;
 
 /** Counter names, in the order `/stats` and `/metrics` list them. */
@@ -77,6 +78,10 @@ export class ProxyStats {
 
   /** A plain snapshot for `/stats`. */
   toJSON(): Record<string, unknown> {
-    return { counters: { ...this.counters }, gauges: { ...this.gauges }, request_time_ms: { ...this.requestTime, buckets: [...this.requestTime.buckets], bounds: REQUEST_TIME_BUCKETS_MS } };
+    return {
+      counters: { ...this.counters },
+      gauges: { ...this.gauges },
+      request_time_ms: { ...this.requestTime, buckets: [...this.requestTime.buckets], bounds: REQUEST_TIME_BUCKETS_MS },
+    };
   }
 }

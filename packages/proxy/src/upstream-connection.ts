@@ -1,6 +1,15 @@
 import net from 'node:net';
 import {
-  FrameDecoder, encodeHeartbeatRequest, requestIdHigh, requestIdLow, writeRequestIdWords, heartbeatResponseFor, isDubboProtocolError, isHeartbeat, isReadonlyEvent, type Frame,
+  FrameDecoder,
+  encodeHeartbeatRequest,
+  requestIdHigh,
+  requestIdLow,
+  writeRequestIdWords,
+  heartbeatResponseFor,
+  isDubboProtocolError,
+  isHeartbeat,
+  isReadonlyEvent,
+  type Frame,
 } from '@dubbo-mesh/protocol';
 import { ConnectFailureError, UpstreamUnavailableError, type ProxyError } from './errors.js';
 import { WriteBuffer } from './write-batch.js';
@@ -139,11 +148,18 @@ export class UpstreamConnection {
     this.decoder = new FrameDecoder({ maxPayload: options.maxPayload });
     this.socket = net.connect({ host: options.host, port: options.port, noDelay: true });
     this.output = new WriteBuffer(this.socket, () => this.checkDrained());
-    this.connectTimer = this.clock.setTimer(() => this.fail(new ConnectFailureError(this.id, `connect timeout after ${options.connectTimeoutMs} ms`)), options.connectTimeoutMs);
+    this.connectTimer = this.clock.setTimer(
+      () => this.fail(new ConnectFailureError(this.id, `connect timeout after ${options.connectTimeoutMs} ms`)),
+      options.connectTimeoutMs,
+    );
     this.socket.once('connect', () => this.onConnect());
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', (error: NodeJS.ErrnoException) => {
-      this.fail(this.state === 'connecting' ? new ConnectFailureError(this.id, error.code ?? error.message) : new UpstreamUnavailableError(this.id, error.code ?? error.message));
+      this.fail(
+        this.state === 'connecting'
+          ? new ConnectFailureError(this.id, error.code ?? error.message)
+          : new UpstreamUnavailableError(this.id, error.code ?? error.message),
+      );
     });
     this.socket.on('close', () => this.fail(new UpstreamUnavailableError(this.id, 'connection closed')));
     this.socket.on('drain', () => this.checkDrained());

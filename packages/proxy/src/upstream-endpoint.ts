@@ -108,7 +108,8 @@ export class UpstreamEndpoint {
     if (this.readonly) return `${this.id} sent READONLY`;
     if (!this.healthy) return `${this.id} fails its health checks`;
     const wait = this.connectBackoffUntil - this.clock.now();
-    if (wait > 0) return `${this.id} failed ${this.connectFailures} connect${this.connectFailures === 1 ? '' : 's'} in a row; next attempt in ${Math.ceil(wait)} ms`;
+    if (wait > 0)
+      return `${this.id} failed ${this.connectFailures} connect${this.connectFailures === 1 ? '' : 's'} in a row; next attempt in ${Math.ceil(wait)} ms`;
     return undefined;
   }
 
@@ -300,8 +301,12 @@ export class UpstreamEndpoint {
     stats.counters.upstream_cx_total += 1;
     const connection = new UpstreamConnection(
       {
-        host: this.host, port: this.port, connectTimeoutMs: this.settings.connectTimeoutMs,
-        maxPayload: this.options.maxPayload, heartbeatIntervalMs: this.options.heartbeatIntervalMs, clock: this.clock,
+        host: this.host,
+        port: this.port,
+        connectTimeoutMs: this.settings.connectTimeoutMs,
+        maxPayload: this.options.maxPayload,
+        heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+        clock: this.clock,
       },
       {
         onOpen: () => {

@@ -37,7 +37,10 @@ export class WriteBuffer {
   private used = 0;
 
   /** `onFlushed` runs after each flush that handed bytes to the socket (to re-check backpressure). */
-  constructor(readonly socket: net.Socket, private readonly onFlushed?: () => void) {}
+  constructor(
+    readonly socket: net.Socket,
+    private readonly onFlushed?: () => void,
+  ) {}
 
   /** Queue a copy of `bytes`; it is written when the loop's poll phase ends. Dropped if the socket is gone or ended. */
   write(bytes: Uint8Array): void {

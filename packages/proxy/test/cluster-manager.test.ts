@@ -7,12 +7,22 @@ import { buildConfig } from './fixtures/mesh.js';
 function config(addresses: Record<string, string>) {
   return buildConfig([
     {
-      apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboService', metadata: { name: 'svc' },
+      apiVersion: 'dubbo-mesh.io/v1alpha1',
+      kind: 'DubboService',
+      metadata: { name: 'svc' },
       spec: { interfaces: ['org.example.Api'], endpoints: Object.entries(addresses).map(([address, version]) => ({ address, labels: { version } })) },
     },
     {
-      apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboPolicy', metadata: { name: 'svc' },
-      spec: { service: 'svc', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] },
+      apiVersion: 'dubbo-mesh.io/v1alpha1',
+      kind: 'DubboPolicy',
+      metadata: { name: 'svc' },
+      spec: {
+        service: 'svc',
+        subsets: [
+          { name: 'v1', labels: { version: 'v1' } },
+          { name: 'v2', labels: { version: 'v2' } },
+        ],
+      },
     },
   ]);
 }
@@ -20,7 +30,11 @@ function config(addresses: Record<string, string>) {
 t.test('a destination resolves to the cluster of the snapshot in force, before and after a swap', async (t) => {
   const manager = new ClusterManager({ maxPayload: 1 << 20, heartbeatIntervalMs: 60_000, stats: new ProxyStats(), removedEndpointGraceMs: 0 });
   t.teardown(() => manager.close());
-  const members = (destination: { serviceId: string; subset: string | undefined }) => manager.clusterOf(destination)?.members.map((m) => m.id).sort();
+  const members = (destination: { serviceId: string; subset: string | undefined }) =>
+    manager
+      .clusterOf(destination)
+      ?.members.map((m) => m.id)
+      .sort();
   manager.apply(new RoutingTable(config({ '127.0.0.1:1001': 'v1', '127.0.0.1:1002': 'v2' }), 'a'));
   const v1 = { serviceId: 'default/svc', subset: 'v1' };
   const v2 = { serviceId: 'default/svc', subset: 'v2' };
@@ -31,7 +45,7 @@ t.test('a destination resolves to the cluster of the snapshot in force, before a
   t.equal(manager.clusterOf(v1), manager.clusterOf(v1), 'the same cluster object while the snapshot stays');
   t.equal(manager.clusterOf({ serviceId: 'default/svc', subset: 'v3' }), undefined, 'an unknown subset');
   manager.apply(new RoutingTable(config({ '127.0.0.1:1003': 'v1', '127.0.0.1:1002': 'v2' }), 'b'));
-  t.same(members(v1), ['127.0.0.1:1003'], 'the same destination object after a swap: the new snapshot\'s members');
+  t.same(members(v1), ['127.0.0.1:1003'], "the same destination object after a swap: the new snapshot's members");
   t.same(members(all), ['127.0.0.1:1002', '127.0.0.1:1003']);
   for (let i = 0; i < 20; i++) manager.clusterOf({ serviceId: 'default/svc', subset: i % 2 === 0 ? 'v1' : 'v2' }); // more destinations than are remembered
   t.same(members(v2), ['127.0.0.1:1002']);
@@ -66,7 +80,11 @@ t.test('pickAmong: one picker per narrowed set and epoch, rebuilt when availabil
   t.equal(cluster.pickerBuilds, builds + 3);
   cluster.members.find((member) => member.id === '127.0.0.1:1002')!.upstream.readonly = true;
   manager.epoch += 1;
-  t.match(pick(v1()), /all 2 endpoints are unavailable \(127\.0\.0\.1:1001 sent READONLY; 127\.0\.0\.1:1002 sent READONLY\)/, 'none of the set available: why, naming the set only');
+  t.match(
+    pick(v1()),
+    /all 2 endpoints are unavailable \(127\.0\.0\.1:1001 sent READONLY; 127\.0\.0\.1:1002 sent READONLY\)/,
+    'none of the set available: why, naming the set only',
+  );
   const other = new ClusterManager({ maxPayload: 1 << 20, heartbeatIntervalMs: 60_000, stats: new ProxyStats(), removedEndpointGraceMs: 0 });
   t.teardown(() => other.close());
   other.apply(new RoutingTable(config({ '127.0.0.1:2001': 'v1' }), 'b'));
@@ -93,7 +111,9 @@ t.test('pickAmong recognises a set by its members, not by the array: a narrowing
   for (const size of [3, 40]) {
     const manager = new ClusterManager({ maxPayload: 1 << 20, heartbeatIntervalMs: 60_000, stats: new ProxyStats(), removedEndpointGraceMs: 0 });
     t.teardown(() => manager.close());
-    manager.apply(new RoutingTable(config(Object.fromEntries(Array.from({ length: size }, (_, i) => [`127.0.0.1:${4000 + i}`, i % 2 === 0 ? 'v1' : 'v2']))), 'a'));
+    manager.apply(
+      new RoutingTable(config(Object.fromEntries(Array.from({ length: size }, (_, i) => [`127.0.0.1:${4000 + i}`, i % 2 === 0 ? 'v1' : 'v2']))), 'a'),
+    );
     const cluster = manager.clusterOf({ serviceId: 'default/svc', subset: undefined })!;
     const byId = (port: number) => cluster.members.find((member) => member.id === `127.0.0.1:${port}`)!;
     const scratch: ClusterMember[] = [];
@@ -106,7 +126,11 @@ t.test('pickAmong recognises a set by its members, not by the array: a narrowing
       const picked = cluster.pickAmong(members, {}, manager.epoch);
       return typeof picked === 'string' ? picked : picked.id;
     };
-    t.same([pick(narrow(4000)), pick(narrow(4002)), pick(narrow(4002)), pick(narrow(4000))], ['127.0.0.1:4000', '127.0.0.1:4002', '127.0.0.1:4002', '127.0.0.1:4000'], `${size} members: each pick from the set the scratch array holds now`);
+    t.same(
+      [pick(narrow(4000)), pick(narrow(4002)), pick(narrow(4002)), pick(narrow(4000))],
+      ['127.0.0.1:4000', '127.0.0.1:4002', '127.0.0.1:4002', '127.0.0.1:4000'],
+      `${size} members: each pick from the set the scratch array holds now`,
+    );
     const picked = new Set<string>();
     for (let i = 0; i < 10; i++) picked.add(pick(narrow(4000, 4001)));
     t.same([...picked].sort(), ['127.0.0.1:4000', '127.0.0.1:4001'], `${size} members: a grown scratch array`);

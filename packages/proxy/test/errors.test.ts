@@ -2,8 +2,17 @@
 import t from 'tap';
 import { decodeErrorMessage, decodeFrame } from '@dubbo-mesh/protocol';
 import {
-  ConnectFailureError, NoConfigError, NoHealthyUpstreamError, OverflowError, ProxyErrorCode, RouteTimeoutError, ServiceNotFoundError, UpstreamUnavailableError,
-  capName, inboundFailure, relayedFailure,
+  ConnectFailureError,
+  NoConfigError,
+  NoHealthyUpstreamError,
+  OverflowError,
+  ProxyErrorCode,
+  RouteTimeoutError,
+  ServiceNotFoundError,
+  UpstreamUnavailableError,
+  capName,
+  inboundFailure,
+  relayedFailure,
 } from '@dubbo-mesh/proxy';
 
 function replyMessage(error: { toLocalReply(id: bigint): Buffer }): string {
@@ -12,13 +21,24 @@ function replyMessage(error: { toLocalReply(id: bigint): Buffer }): string {
   return decodeErrorMessage(decoded.frame.body);
 }
 
-t.test('an inbound proxy\'s answer that its application did not get or lost the call is read back with its code', async (t) => {
+t.test("an inbound proxy's answer that its application did not get or lost the call is read back with its code", async (t) => {
   const refused = inboundFailure(new ConnectFailureError('127.0.0.1:20880', 'ECONNREFUSED'));
-  t.equal(replyMessage(refused), 'dubbo-mesh [DM_ERR_APP_NOT_REACHED]: the application behind the inbound proxy did not get the call: cannot connect to 127.0.0.1:20880: ECONNREFUSED', 'the code is on the wire');
+  t.equal(
+    replyMessage(refused),
+    'dubbo-mesh [DM_ERR_APP_NOT_REACHED]: the application behind the inbound proxy did not get the call: cannot connect to 127.0.0.1:20880: ECONNREFUSED',
+    'the code is on the wire',
+  );
   const connect = relayedFailure('10.0.0.5:20891', replyMessage(refused));
   t.equal(connect?.code, ProxyErrorCode.CONNECT_FAILURE);
-  t.equal(connect?.message, 'the sidecar at 10.0.0.5:20891 answered: the application behind the inbound proxy did not get the call: cannot connect to 127.0.0.1:20880: ECONNREFUSED');
-  t.equal(relayedFailure('p', replyMessage(inboundFailure(new NoHealthyUpstreamError('inbound', 'all 1 endpoints are unavailable'))))?.code, ProxyErrorCode.CONNECT_FAILURE, 'READONLY there: not run either');
+  t.equal(
+    connect?.message,
+    'the sidecar at 10.0.0.5:20891 answered: the application behind the inbound proxy did not get the call: cannot connect to 127.0.0.1:20880: ECONNREFUSED',
+  );
+  t.equal(
+    relayedFailure('p', replyMessage(inboundFailure(new NoHealthyUpstreamError('inbound', 'all 1 endpoints are unavailable'))))?.code,
+    ProxyErrorCode.CONNECT_FAILURE,
+    'READONLY there: not run either',
+  );
   const lost = relayedFailure('p', replyMessage(inboundFailure(new UpstreamUnavailableError('127.0.0.1:20880', 'connection closed'))));
   t.equal(lost?.code, ProxyErrorCode.UPSTREAM_UNAVAILABLE);
   t.match(lost?.message, /lost the call: instance 127\.0\.0\.1:20880 became unavailable: connection closed/);
@@ -26,9 +46,17 @@ t.test('an inbound proxy\'s answer that its application did not get or lost the 
 });
 
 t.test('anything else is passed on as it is: retries never multiply across hops', async (t) => {
-  t.equal(relayedFailure('p', replyMessage(new ConnectFailureError('10.0.0.9:20891', 'ECONNREFUSED'))), undefined, 'a routing proxy\'s or gateway\'s final error: it retried already');
+  t.equal(
+    relayedFailure('p', replyMessage(new ConnectFailureError('10.0.0.9:20891', 'ECONNREFUSED'))),
+    undefined,
+    "a routing proxy's or gateway's final error: it retried already",
+  );
   t.equal(relayedFailure('p', replyMessage(new NoHealthyUpstreamError('default/svc', 'all 3 endpoints are unavailable'))), undefined);
-  t.equal(relayedFailure('p', 'java.lang.IllegalStateException: the application behind the inbound proxy did not get the call: x'), undefined, 'a provider\'s own error');
+  t.equal(
+    relayedFailure('p', 'java.lang.IllegalStateException: the application behind the inbound proxy did not get the call: x'),
+    undefined,
+    "a provider's own error",
+  );
   t.equal(relayedFailure('p', replyMessage(new RouteTimeoutError(100, 'org.example.Api', 1))), undefined, 'a timeout there: the call may have run');
   t.equal(relayedFailure('p', replyMessage(new NoConfigError('org.example.Api'))), undefined);
   t.equal(relayedFailure('p', ''), undefined);
@@ -37,8 +65,14 @@ t.test('anything else is passed on as it is: retries never multiply across hops'
 });
 
 t.test("a sidecar from before the codes (0.1.0) is still understood, for one release's rolling upgrades", async (t) => {
-  t.equal(relayedFailure('p', 'dubbo-mesh: the application behind the inbound proxy did not get the call: cannot connect to 127.0.0.1:20880: ECONNREFUSED')?.code, ProxyErrorCode.CONNECT_FAILURE);
-  t.equal(relayedFailure('p', 'dubbo-mesh: the application behind the inbound proxy lost the call: connection closed')?.code, ProxyErrorCode.UPSTREAM_UNAVAILABLE);
+  t.equal(
+    relayedFailure('p', 'dubbo-mesh: the application behind the inbound proxy did not get the call: cannot connect to 127.0.0.1:20880: ECONNREFUSED')?.code,
+    ProxyErrorCode.CONNECT_FAILURE,
+  );
+  t.equal(
+    relayedFailure('p', 'dubbo-mesh: the application behind the inbound proxy lost the call: connection closed')?.code,
+    ProxyErrorCode.UPSTREAM_UNAVAILABLE,
+  );
 });
 
 t.test('a name a consumer chose is cut in messages', async (t) => {

@@ -3,10 +3,25 @@
 import t, { type Test } from 'tap';
 import net from 'node:net';
 import {
-  FrameDecoder, ResponseStatus, decodeErrorMessage, decodeResponseBody, encodeRequest, encodeRequestBody, type DubboRequestBody, type Frame,
+  FrameDecoder,
+  ResponseStatus,
+  decodeErrorMessage,
+  decodeResponseBody,
+  encodeRequest,
+  encodeRequestBody,
+  type DubboRequestBody,
+  type Frame,
 } from '@dubbo-mesh/protocol';
 import {
-  DubboProxy, FilterChain, type ClusterMember, type EndpointNarrowing, type FilterCall, type FilterOutcome, type ProxyFilter, type ProxyOptions, type RouteDecision,
+  DubboProxy,
+  FilterChain,
+  type ClusterMember,
+  type EndpointNarrowing,
+  type FilterCall,
+  type FilterOutcome,
+  type ProxyFilter,
+  type ProxyOptions,
+  type RouteDecision,
 } from '@dubbo-mesh/proxy';
 import { FakeClock, USER_SERVICE, makeUser, startTestProvider, userValue, eventually, type TestProvider } from '@dubbo-mesh/test-support';
 import { buildConfig } from './fixtures/mesh.js';
@@ -39,7 +54,14 @@ class RawConsumer {
   }
 
   send(requestId: bigint, id: number, attachments: Record<string, unknown>, twoWay = true): void {
-    const body = encodeRequestBody({ path: USER_SERVICE, version: '1.0.0', method: 'getUser', parameterTypes: ['long'], arguments: [id], attachments: { path: USER_SERVICE, ...attachments } });
+    const body = encodeRequestBody({
+      path: USER_SERVICE,
+      version: '1.0.0',
+      method: 'getUser',
+      parameterTypes: ['long'],
+      arguments: [id],
+      attachments: { path: USER_SERVICE, ...attachments },
+    });
     this.socket.write(encodeRequest(requestId, body, { twoWay }));
   }
 
@@ -67,27 +89,39 @@ async function setup(t: Test, options: Partial<ProxyOptions> = {}, names = ['v1-
   const providers: TestProvider[] = [];
   for (const name of names) {
     received.set(name, []);
-    providers.push(await startTestProvider({
-      services: {
-        [USER_SERVICE]: {
-          getUser: ([id], request) => {
-            received.get(name)!.push(request);
-            if (id === -1) return null;
-            return userValue({ ...makeUser(id as number), name });
+    providers.push(
+      await startTestProvider({
+        services: {
+          [USER_SERVICE]: {
+            getUser: ([id], request) => {
+              received.get(name)!.push(request);
+              if (id === -1) return null;
+              return userValue({ ...makeUser(id as number), name });
+            },
           },
         },
-      },
-    }));
+      }),
+    );
   }
   const proxy = new DubboProxy({ node: 'consumer-1', role: 'proxy', outbound: { host: '127.0.0.1', port: 0 }, ...options });
   await proxy.start();
-  proxy.applySnapshot(buildConfig([
-    {
-      apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboService', metadata: { name: 'user-provider' },
-      spec: { interfaces: [USER_SERVICE], endpoints: providers.map((p, i) => ({ address: p.address, labels: { version: names[i]!.slice(0, 2) } })) },
-    },
-    { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboPolicy', metadata: { name: 'user-provider' }, spec: { service: 'user-provider', loadBalancer: { policy: 'round-robin' } } },
-  ]), 'v1');
+  proxy.applySnapshot(
+    buildConfig([
+      {
+        apiVersion: 'dubbo-mesh.io/v1alpha1',
+        kind: 'DubboService',
+        metadata: { name: 'user-provider' },
+        spec: { interfaces: [USER_SERVICE], endpoints: providers.map((p, i) => ({ address: p.address, labels: { version: names[i]!.slice(0, 2) } })) },
+      },
+      {
+        apiVersion: 'dubbo-mesh.io/v1alpha1',
+        kind: 'DubboPolicy',
+        metadata: { name: 'user-provider' },
+        spec: { service: 'user-provider', loadBalancer: { policy: 'round-robin' } },
+      },
+    ]),
+    'v1',
+  );
   const close = async () => {
     await proxy.destroy();
     for (const provider of providers) await provider.close();
@@ -102,7 +136,7 @@ function status(frame: Frame): number {
 
 function userName(frame: Frame): string {
   const result = decodeResponseBody(frame.body);
-  return ((result as { value: { name: string } }).value).name;
+  return (result as { value: { name: string } }).value.name;
 }
 
 function allReceived(setup: Setup): DubboRequestBody[] {
@@ -158,7 +192,10 @@ t.test('a request filter adds, replaces and removes attachments; the provider ge
 });
 
 t.test('a local reply from the request phase answers at once, counted; the provider never sees the call', async (t) => {
-  const filter: ProxyFilter = { name: 'deny', onRequest: (call) => (call.attachment('x-user') === 'mallory' ? { status: ResponseStatus.SERVICE_ERROR, message: 'mallory may not call' } : undefined) };
+  const filter: ProxyFilter = {
+    name: 'deny',
+    onRequest: (call) => (call.attachment('x-user') === 'mallory' ? { status: ResponseStatus.SERVICE_ERROR, message: 'mallory may not call' } : undefined),
+  };
   const s = await setup(t, { filters: [filter] });
   const consumer = new RawConsumer(s.port);
   t.teardown(() => consumer.close());
@@ -183,7 +220,12 @@ t.test('an asynchronous request phase: the call waits for it, and a rejected or 
       return undefined;
     },
   };
-  const thrower: ProxyFilter = { name: 'thrower', onRequest: (call) => { if (call.attachment('mode') === 'throw') throw new Error('boom'); } };
+  const thrower: ProxyFilter = {
+    name: 'thrower',
+    onRequest: (call) => {
+      if (call.attachment('mode') === 'throw') throw new Error('boom');
+    },
+  };
   const s = await setup(t, { filters: [thrower, filter] });
   const consumer = new RawConsumer(s.port);
   t.teardown(() => consumer.close());
@@ -208,12 +250,19 @@ t.test('the response phase sees the status, runs in reverse order, and may repla
   const statuses: Array<{ status: number; endpoint: string }> = [];
   const outer: ProxyFilter = {
     name: 'outer',
-    onRequest: () => { order.push('outer request'); },
-    onResponse: (_call, response) => { order.push('outer response'); statuses.push({ status: response.status, endpoint: response.endpoint }); },
+    onRequest: () => {
+      order.push('outer request');
+    },
+    onResponse: (_call, response) => {
+      order.push('outer response');
+      statuses.push({ status: response.status, endpoint: response.endpoint });
+    },
   };
   const inner: ProxyFilter = {
     name: 'inner',
-    onRequest: () => { order.push('inner request'); },
+    onRequest: () => {
+      order.push('inner request');
+    },
     async onResponse(call) {
       order.push('inner response');
       await Promise.resolve();
@@ -247,7 +296,9 @@ t.test('appliesTo is asked once per route decision; a filter that does not apply
       asked.push(decision);
       return decision.serviceKey === 'org.example.Other';
     },
-    onRequest: () => { ran += 1; },
+    onRequest: () => {
+      ran += 1;
+    },
   };
   const s = await setup(t, { filters: [filter] });
   const consumer = new RawConsumer(s.port);
@@ -276,7 +327,10 @@ t.test('the call context: consumer application, consumer address, node identity'
   await consumer.call(1, { 'remote.application': 'web-app', application: 'old-name' });
   await consumer.call(2, { application: 'old-name' });
   await consumer.call(3);
-  t.same(contexts.map((c) => c.application), ['web-app', 'old-name', undefined]);
+  t.same(
+    contexts.map((c) => c.application),
+    ['web-app', 'old-name', undefined],
+  );
   t.equal(contexts[0]!.address, consumer.localAddress, 'the downstream socket remote address');
   t.same(contexts[0]!.node, { id: 'sidecar-7', service: 'web', namespace: 'shop', labels: { zone: 'a' } });
   t.same(s.proxy.node, contexts[0]!.node);
@@ -286,7 +340,13 @@ t.test('a pending filter obeys the route timeout: answered 31 naming it, nothing
   const clock = new FakeClock();
   const gate = deferred<FilterOutcome>();
   let called = 0;
-  const filter: ProxyFilter = { name: 'slow', onRequest: () => { called += 1; return gate.promise; } };
+  const filter: ProxyFilter = {
+    name: 'slow',
+    onRequest: () => {
+      called += 1;
+      return gate.promise;
+    },
+  };
   const s = await setup(t, { filters: [filter], clock, defaultTimeoutMs: 500 });
   const consumer = new RawConsumer(s.port);
   t.teardown(() => consumer.close());
@@ -303,7 +363,11 @@ t.test('a pending filter obeys the route timeout: answered 31 naming it, nothing
   await gate.promise;
   // One more call through the (now resolved) filter: had the late one sent anything, it would be here too.
   t.equal(status(await consumer.call(2)), ResponseStatus.OK);
-  t.same(consumer.frames.map((frame) => frame.header.requestId), [1n, 1000n], 'one answer per call');
+  t.same(
+    consumer.frames.map((frame) => frame.header.requestId),
+    [1n, 1000n],
+    'one answer per call',
+  );
   t.equal(allReceived(s).length, 1, 'only the second call went upstream');
   t.equal(s.proxy.stats.counters.local_response_timeout, 1);
 });
@@ -317,7 +381,13 @@ t.test('calls waiting on an async filter share a few timeout lists, whatever fra
     name: 'first',
     onRequest: (call) => new Promise<FilterOutcome>((resolve) => firstGates.set(Number(call.attachment('k')), () => resolve(undefined))),
   };
-  const second: ProxyFilter = { name: 'second', onRequest: () => { secondCalls += 1; return never; } };
+  const second: ProxyFilter = {
+    name: 'second',
+    onRequest: () => {
+      secondCalls += 1;
+      return never;
+    },
+  };
   const s = await setup(t, { filters: [first, second], clock, defaultTimeoutMs: 5000 });
   const consumer = new RawConsumer(s.port);
   t.teardown(() => consumer.close());
@@ -339,20 +409,22 @@ t.test('a thenable that settles inside then() is not lost: its reply, or going o
   const clock = new FakeClock(); // the route timeout never passes unless the test says so
   const syncThenable: ProxyFilter = {
     name: 'sync-thenable',
-    onRequest: (call) => ({
-      then(resolve: (value: FilterOutcome) => void) {
-        resolve(call.attachment('mode') === 'deny' ? { status: ResponseStatus.SERVICE_ERROR, message: 'denied' } : undefined);
-      },
-    }) as PromiseLike<FilterOutcome>,
+    onRequest: (call) =>
+      ({
+        then(resolve: (value: FilterOutcome) => void) {
+          resolve(call.attachment('mode') === 'deny' ? { status: ResponseStatus.SERVICE_ERROR, message: 'denied' } : undefined);
+        },
+      }) as PromiseLike<FilterOutcome>,
   };
   const throwingThen: ProxyFilter = {
     name: 'throwing-then',
-    onRequest: (call) => ({
-      then() {
-        if (call.attachment('mode') === 'throw') throw new Error('then() threw');
-        return undefined;
-      },
-    }) as unknown as PromiseLike<FilterOutcome>,
+    onRequest: (call) =>
+      ({
+        then() {
+          if (call.attachment('mode') === 'throw') throw new Error('then() threw');
+          return undefined;
+        },
+      }) as unknown as PromiseLike<FilterOutcome>,
   };
   const s = await setup(t, { filters: [syncThenable], clock, defaultTimeoutMs: 500 });
   const consumer = new RawConsumer(s.port);
@@ -379,13 +451,17 @@ t.test('a thenable that calls back twice: the second settle is ignored, the call
   let responsePhases = 0;
   const filter: ProxyFilter = {
     name: 'twice',
-    onRequest: () => ({
-      then(resolve: (value: FilterOutcome) => void) {
-        setImmediate(() => resolve(undefined));
-        again = () => resolve(undefined);
-      },
-    }) as PromiseLike<FilterOutcome>,
-    onResponse: () => { responsePhases += 1; return responseGate.promise; },
+    onRequest: () =>
+      ({
+        then(resolve: (value: FilterOutcome) => void) {
+          setImmediate(() => resolve(undefined));
+          again = () => resolve(undefined);
+        },
+      }) as PromiseLike<FilterOutcome>,
+    onResponse: () => {
+      responsePhases += 1;
+      return responseGate.promise;
+    },
   };
   const s = await setup(t, { filters: [filter] });
   const consumer = new RawConsumer(s.port);
@@ -397,7 +473,16 @@ t.test('a thenable that calls back twice: the second settle is ignored, the call
   // And a second call's thenable calls back twice at once, before its first settle is used.
   const doubleCall: ProxyFilter = {
     name: 'double',
-    onRequest: () => ({ then(resolve: (value: FilterOutcome) => void) { twice = () => resolve(undefined); setImmediate(() => { twice!(); twice!(); }); } }) as PromiseLike<FilterOutcome>,
+    onRequest: () =>
+      ({
+        then(resolve: (value: FilterOutcome) => void) {
+          twice = () => resolve(undefined);
+          setImmediate(() => {
+            twice!();
+            twice!();
+          });
+        },
+      }) as PromiseLike<FilterOutcome>,
   };
   await new Promise((resolve) => setImmediate(resolve));
   responseGate.resolve(undefined);
@@ -408,7 +493,14 @@ t.test('a thenable that calls back twice: the second settle is ignored, the call
   // Had a second settle gone on, its copy would now be on the wire: one more call flushes it.
   consumer.send(3n, 3, {});
   await eventually(() => consumer.frames.length === 3, 'the third answer', 5000);
-  t.same(consumer.frames.map((frame) => [frame.header.requestId, status(frame)]), [[1n, 20], [2n, 20], [3n, 20]]);
+  t.same(
+    consumer.frames.map((frame) => [frame.header.requestId, status(frame)]),
+    [
+      [1n, 20],
+      [2n, 20],
+      [3n, 20],
+    ],
+  );
   t.equal(allReceived(s).length, 3, 'each call went upstream once');
   t.equal(s.proxy.stats.counters.response, 3);
   t.equal(s.proxy.stats.gauges.request_active, 0);
@@ -431,10 +523,16 @@ t.test('an attachment change the rewrite cannot make safely, or one past the pay
   const other = { $class: 'java.util.HashMap', $: { k: 'other' } };
   const refused = await consumer.call(1, { mode: 'remove-shared', ctx: shared, other, ctx2: shared });
   t.equal(status(refused), ResponseStatus.SERVER_ERROR);
-  t.match(decodeErrorMessage(refused.body), /^dubbo-mesh \[DM_ERR_FILTER_FAILED\]: attachment rewrite failed: attachment "ctx" cannot be changed: its value defines a Hessian class, type or shared value that attachment "ctx2" after it may name/);
+  t.match(
+    decodeErrorMessage(refused.body),
+    /^dubbo-mesh \[DM_ERR_FILTER_FAILED\]: attachment rewrite failed: attachment "ctx" cannot be changed: its value defines a Hessian class, type or shared value that attachment "ctx2" after it may name/,
+  );
   const tooLarge = await consumer.call(2, { mode: 'grow' });
   t.equal(status(tooLarge), ResponseStatus.SERVER_ERROR);
-  t.match(decodeErrorMessage(tooLarge.body), /^dubbo-mesh \[DM_ERR_FILTER_FAILED\]: attachment rewrite failed: the rewritten request body is \d+ bytes, over the payload limit of 2048 bytes$/);
+  t.match(
+    decodeErrorMessage(tooLarge.body),
+    /^dubbo-mesh \[DM_ERR_FILTER_FAILED\]: attachment rewrite failed: the rewritten request body is \d+ bytes, over the payload limit of 2048 bytes$/,
+  );
   t.equal(allReceived(s).length, 0, 'neither call was sent');
   const ok = await consumer.call(3, { mode: 'remove-reference', ctx: shared, other, ctx2: shared });
   t.equal(status(ok), ResponseStatus.OK, 'removing a back-reference (it defines nothing) is safe and done');
@@ -446,7 +544,13 @@ t.test('an attachment change the rewrite cannot make safely, or one past the pay
 t.test('a consumer that disconnects while its filter is pending: the call ends, nothing is sent either way', async (t) => {
   const gate = deferred<FilterOutcome>();
   let called = 0;
-  const filter: ProxyFilter = { name: 'slow', onRequest: () => { called += 1; return gate.promise; } };
+  const filter: ProxyFilter = {
+    name: 'slow',
+    onRequest: () => {
+      called += 1;
+      return gate.promise;
+    },
+  };
   const s = await setup(t, { filters: [filter] });
   const consumer = new RawConsumer(s.port);
   consumer.send(1n, 1, {});
@@ -465,7 +569,13 @@ t.test('a consumer that disconnects while its filter is pending: the call ends, 
 t.test('a one-way call whose consumer closes while its filter is pending is dropped, never sent', async (t) => {
   const gate = deferred<FilterOutcome>();
   let called = 0;
-  const filter: ProxyFilter = { name: 'slow', onRequest: () => { called += 1; return gate.promise; } };
+  const filter: ProxyFilter = {
+    name: 'slow',
+    onRequest: () => {
+      called += 1;
+      return gate.promise;
+    },
+  };
   const s = await setup(t, { filters: [filter] });
   const consumer = new RawConsumer(s.port);
   consumer.send(1n, 1, {}, false);
@@ -517,10 +627,20 @@ t.test('setFilterChain swaps the chain atomically: a pending call keeps its chai
   const ranB: number[] = [];
   const a: ProxyFilter = {
     name: 'a',
-    onRequest: (call) => { ranA.push(Number(call.attachment('n'))); return call.attachment('n') === 1 ? gate.promise : undefined; },
-    onResponse: (call) => { ranA.push(-Number(call.attachment('n'))); },
+    onRequest: (call) => {
+      ranA.push(Number(call.attachment('n')));
+      return call.attachment('n') === 1 ? gate.promise : undefined;
+    },
+    onResponse: (call) => {
+      ranA.push(-Number(call.attachment('n')));
+    },
   };
-  const b: ProxyFilter = { name: 'b', onRequest: (call) => { ranB.push(Number(call.attachment('n'))); } };
+  const b: ProxyFilter = {
+    name: 'b',
+    onRequest: (call) => {
+      ranB.push(Number(call.attachment('n')));
+    },
+  };
   const s = await setup(t, { filters: [a] });
   const consumer = new RawConsumer(s.port);
   t.teardown(() => consumer.close());
@@ -575,7 +695,10 @@ t.test('endpoint narrowing keeps the endpoints an attachment names; its picker i
   t.equal(narrowing.calls, 90);
   const none = await consumer.call(1, { 'x-version': 'v9' });
   t.equal(status(none), ResponseStatus.SERVICE_ERROR);
-  t.equal(decodeErrorMessage(none.body), 'dubbo-mesh [DM_ERR_NO_HEALTHY_UPSTREAM]: no healthy instance of default/user-provider: endpoint narrowing by-version kept none of its 3 endpoints');
+  t.equal(
+    decodeErrorMessage(none.body),
+    'dubbo-mesh [DM_ERR_NO_HEALTHY_UPSTREAM]: no healthy instance of default/user-provider: endpoint narrowing by-version kept none of its 3 endpoints',
+  );
   t.equal(s.proxy.stats.counters.local_response_no_healthy_upstream, 1);
 });
 
@@ -596,7 +719,16 @@ t.test('a retry excludes the endpoints already tried within the narrowed set', a
 });
 
 t.test('a narrowing that throws answers 80 naming it', async (t) => {
-  const s = await setup(t, { endpointNarrowings: [{ name: 'broken', narrow: () => { throw new Error('rule table missing'); } }] });
+  const s = await setup(t, {
+    endpointNarrowings: [
+      {
+        name: 'broken',
+        narrow: () => {
+          throw new Error('rule table missing');
+        },
+      },
+    ],
+  });
   const consumer = new RawConsumer(s.port);
   t.teardown(() => consumer.close());
   const answer = await consumer.call(1);
@@ -611,15 +743,37 @@ t.test('FilterChain: selection remembered per decision; a throwing appliesTo is 
     [
       { name: 'both', onRequest: () => undefined, onResponse: () => undefined },
       { name: 'request-only', onRequest: () => undefined },
-      { name: 'broken-selector', appliesTo: () => { asked += 1; throw new Error('bad'); }, onResponse: () => undefined },
+      {
+        name: 'broken-selector',
+        appliesTo: () => {
+          asked += 1;
+          throw new Error('bad');
+        },
+        onResponse: () => undefined,
+      },
     ],
     [],
     (name) => errors.push(name),
   );
-  const decision = { kind: 'route', serviceKey: 'a', rule: 'default', destinations: [{ serviceId: 'ns/a', subset: undefined, weight: 1 }], totalWeight: 1, timeoutMs: undefined, retries: undefined } as const;
+  const decision = {
+    kind: 'route',
+    serviceKey: 'a',
+    rule: 'default',
+    destinations: [{ serviceId: 'ns/a', subset: undefined, weight: 1 }],
+    totalWeight: 1,
+    timeoutMs: undefined,
+    retries: undefined,
+  } as const;
   const selected = chain.select(decision)!;
-  t.same(selected.request.map((f) => f.name), ['both', 'request-only']);
-  t.same(selected.response.map((f) => f.name), ['broken-selector', 'both'], 'response order is reversed');
+  t.same(
+    selected.request.map((f) => f.name),
+    ['both', 'request-only'],
+  );
+  t.same(
+    selected.response.map((f) => f.name),
+    ['broken-selector', 'both'],
+    'response order is reversed',
+  );
   t.equal(chain.select(decision), selected, 'the same decision: the same selection');
   t.equal(asked, 1, 'appliesTo asked once');
   t.not(chain.select({ ...decision }), selected, 'another decision is selected on its own');

@@ -13,10 +13,23 @@ t.test('one gateway address serves every provider, routed per request', async (t
   const orders = await startTestProvider({ services: { [ORDER_SERVICE]: { count: () => ({ $class: 'long', $: 7 }) } } });
   const gateway = new DubboProxy({ node: 'edge', role: 'gateway', outbound: { host: '127.0.0.1', port: 0 } });
   await gateway.start();
-  gateway.applySnapshot(buildConfig([
-    { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboService', metadata: { name: 'user-provider' }, spec: { interfaces: [USER_SERVICE], endpoints: [{ address: users.address }] } },
-    { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboService', metadata: { name: 'order-provider' }, spec: { interfaces: [ORDER_SERVICE], endpoints: [{ address: orders.address }] } },
-  ]), 'edge');
+  gateway.applySnapshot(
+    buildConfig([
+      {
+        apiVersion: 'dubbo-mesh.io/v1alpha1',
+        kind: 'DubboService',
+        metadata: { name: 'user-provider' },
+        spec: { interfaces: [USER_SERVICE], endpoints: [{ address: users.address }] },
+      },
+      {
+        apiVersion: 'dubbo-mesh.io/v1alpha1',
+        kind: 'DubboService',
+        metadata: { name: 'order-provider' },
+        spec: { interfaces: [ORDER_SERVICE], endpoints: [{ address: orders.address }] },
+      },
+    ]),
+    'edge',
+  );
   const address = `127.0.0.1:${gateway.addresses().gateway!.port}`;
   const client = userClient(address);
   t.teardown(async () => {

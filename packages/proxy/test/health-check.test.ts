@@ -7,7 +7,10 @@ import { userClient } from './fixtures/consumer.js';
 import { USER_SERVICE, eventually } from '@dubbo-mesh/test-support';
 
 t.test('heartbeats take a silent instance out of rotation and bring it back', async (t) => {
-  const mesh = await startMesh([{ name: 'v1-a', version: 'v1' }, { name: 'v1-b', version: 'v1' }]);
+  const mesh = await startMesh([
+    { name: 'v1-a', version: 'v1' },
+    { name: 'v1-b', version: 'v1' },
+  ]);
   // A black hole: accepts, reads, never answers — no call and no heartbeat gets a reply.
   const silent = new Set<net.Socket>();
   let answering = false;
@@ -33,22 +36,43 @@ t.test('heartbeats take a silent instance out of rotation and bring it back', as
     await mesh.close();
   });
 
-  mesh.outbound.applySnapshot(buildConfig([
-    {
-      apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboService', metadata: { name: 'user-provider' },
-      spec: { interfaces: [USER_SERVICE], endpoints: [...mesh.instances.map((i) => ({ address: i.inboundAddress })), { address: `127.0.0.1:${blackHolePort}` }] },
-    },
-    {
-      apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboPolicy', metadata: { name: 'user-provider' },
-      // A timeout far above what a loaded machine takes to answer a heartbeat over loopback.
-      spec: { service: 'user-provider', healthCheck: { interval: '50ms', timeout: '1s', unhealthyThreshold: 2, healthyThreshold: 1 } },
-    },
-    { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboRoute', metadata: { name: 'r' }, spec: { hosts: [USER_SERVICE], routes: [{ destinations: [{ service: 'user-provider' }], timeout: '300ms', retries: { attempts: 0 } }] } },
-  ]), 'health');
+  mesh.outbound.applySnapshot(
+    buildConfig([
+      {
+        apiVersion: 'dubbo-mesh.io/v1alpha1',
+        kind: 'DubboService',
+        metadata: { name: 'user-provider' },
+        spec: {
+          interfaces: [USER_SERVICE],
+          endpoints: [...mesh.instances.map((i) => ({ address: i.inboundAddress })), { address: `127.0.0.1:${blackHolePort}` }],
+        },
+      },
+      {
+        apiVersion: 'dubbo-mesh.io/v1alpha1',
+        kind: 'DubboPolicy',
+        metadata: { name: 'user-provider' },
+        // A timeout far above what a loaded machine takes to answer a heartbeat over loopback.
+        spec: { service: 'user-provider', healthCheck: { interval: '50ms', timeout: '1s', unhealthyThreshold: 2, healthyThreshold: 1 } },
+      },
+      {
+        apiVersion: 'dubbo-mesh.io/v1alpha1',
+        kind: 'DubboRoute',
+        metadata: { name: 'r' },
+        spec: { hosts: [USER_SERVICE], routes: [{ destinations: [{ service: 'user-provider' }], timeout: '300ms', retries: { attempts: 0 } }] },
+      },
+    ]),
+    'health',
+  );
   const endpoint = () => mesh.outbound.clusters.allEndpoints().find((e) => e.port === blackHolePort)!;
   await eventually(() => !endpoint().healthy, 'the silent instance to be marked unhealthy');
   t.pass('the silent instance is marked unhealthy by heartbeats alone');
-  t.ok(mesh.outbound.clusters.allEndpoints().filter((e) => e.port !== blackHolePort).every((e) => e.healthy), 'the answering ones stay healthy');
+  t.ok(
+    mesh.outbound.clusters
+      .allEndpoints()
+      .filter((e) => e.port !== blackHolePort)
+      .every((e) => e.healthy),
+    'the answering ones stay healthy',
+  );
 
   const results = await Promise.all(Array.from({ length: 60 }, (_, i) => client.getUser(i)));
   t.equal(results.filter((r) => r.err !== null).length, 0, 'no call went to it (none timed out, with retries off)');

@@ -24,13 +24,18 @@ async function rawConsumer(port: number): Promise<{ socket: net.Socket; frames: 
 }
 
 function echoRequest(id: number, text: string): Buffer {
-  return encodeRequest(BigInt(id), encodeRequestBody({ path: USER_SERVICE, version: '1.0.0', method: 'echo', parameterTypes: ['java.lang.String'], arguments: [text] }));
+  return encodeRequest(
+    BigInt(id),
+    encodeRequestBody({ path: USER_SERVICE, version: '1.0.0', method: 'echo', parameterTypes: ['java.lang.String'], arguments: [text] }),
+  );
 }
 
 function serviceConfig(address: string, pool?: object) {
   return buildConfig([
     { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboService', metadata: { name: 'echo' }, spec: { interfaces: [USER_SERVICE], endpoints: [{ address }] } },
-    ...(pool === undefined ? [] : [{ apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboPolicy', metadata: { name: 'echo' }, spec: { service: 'echo', connectionPool: pool } }]),
+    ...(pool === undefined
+      ? []
+      : [{ apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboPolicy', metadata: { name: 'echo' }, spec: { service: 'echo', connectionPool: pool } }]),
   ]);
 }
 
@@ -59,7 +64,11 @@ t.test('a consumer that writes and never reads stops being read: its unread repl
   consumer.socket.resume();
   await eventually(() => consumer.frames.length >= calls, 'every reply');
   t.equal(new Set(consumer.frames.map((f) => readRequestId(f.bytes))).size, calls, 'every call answered once, after the consumer read again');
-  t.same(consumer.frames.filter((f) => f.header.status !== 20).map((f) => f.header.status), [], 'each with OK');
+  t.same(
+    consumer.frames.filter((f) => f.header.status !== 20).map((f) => f.header.status),
+    [],
+    'each with OK',
+  );
   t.ok(counters.downstream_flow_control_resumed_reading >= 1, 'reading resumed once the replies drained');
 });
 
@@ -98,11 +107,19 @@ t.test('one flooding connection takes at most its share of calls in flight; anot
   }, 1);
   t.teardown(() => clearInterval(releaser));
   await eventually(() => flooder.frames.length >= 100, 'the whole flood to be answered');
-  t.ok(flooder.frames.every((f) => f.header.status === 20), 'every call of the flood answered OK, none with 100');
+  t.ok(
+    flooder.frames.every((f) => f.header.status === 20),
+    'every call of the flood answered OK, none with 100',
+  );
 });
 
 /** A DownstreamConnection on a real socket pair, with fake time and the given limits. */
-async function connectionUnderTest(t: { teardown(fn: () => unknown): void }, limits: Partial<DownstreamLimits>, budget = new FrameBudget(1 << 30), reply?: Buffer) {
+async function connectionUnderTest(
+  t: { teardown(fn: () => unknown): void },
+  limits: Partial<DownstreamLimits>,
+  budget = new FrameBudget(1 << 30),
+  reply?: Buffer,
+) {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
@@ -111,12 +128,20 @@ async function connectionUnderTest(t: { teardown(fn: () => unknown): void }, lim
   const clock = new FakeClock();
   const stats = new ProxyStats();
   const requests: Frame[] = [];
-  const connection = new DownstreamConnection(accepted, (c, frame) => {
-    requests.push(frame);
-    if (reply !== undefined) c.write(reply);
-  }, {
-    stats, clock, maxPayload: 8 << 20, limits: { ...DEFAULT_DOWNSTREAM_LIMITS, ...limits }, frameBudget: budget,
-  });
+  const connection = new DownstreamConnection(
+    accepted,
+    (c, frame) => {
+      requests.push(frame);
+      if (reply !== undefined) c.write(reply);
+    },
+    {
+      stats,
+      clock,
+      maxPayload: 8 << 20,
+      limits: { ...DEFAULT_DOWNSTREAM_LIMITS, ...limits },
+      frameBudget: budget,
+    },
+  );
   t.teardown(() => {
     client.destroy();
     accepted.destroy();

@@ -9,9 +9,16 @@ t.test('an inbound address in use rejects with a ListenError naming the listener
   t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())));
   const port = (taken.address() as net.AddressInfo).port;
   const proxy = new DubboProxy({
-    node: 'n', role: 'proxy', outbound: { host: '127.0.0.1', port: 0 }, inbound: { host: '127.0.0.1', port }, inboundTarget: { host: '127.0.0.1', port: 1 },
+    node: 'n',
+    role: 'proxy',
+    outbound: { host: '127.0.0.1', port: 0 },
+    inbound: { host: '127.0.0.1', port },
+    inboundTarget: { host: '127.0.0.1', port: 1 },
   });
-  const error = await proxy.start().then(() => undefined, (e: unknown) => e);
+  const error = await proxy.start().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   t.ok(error instanceof ListenError, 'a ListenError');
   const listenError = error as ListenError;
   t.equal(listenError.listener, 'inbound');

@@ -24,9 +24,23 @@ t.test('200 concurrent calls from apache-dubbo-js all get their own results', as
 });
 
 t.test('a weighted route splits 10/90 within 3 points over 10,000 calls', async (t) => {
-  mesh.outbound.applySnapshot(mesh.config({
-    route: { hosts: [USER_SERVICE], routes: [{ name: 'canary', destinations: [{ service: 'user-provider', subset: 'v2', weight: 10 }, { service: 'user-provider', subset: 'v1', weight: 90 }] }] },
-  }), 'split');
+  mesh.outbound.applySnapshot(
+    mesh.config({
+      route: {
+        hosts: [USER_SERVICE],
+        routes: [
+          {
+            name: 'canary',
+            destinations: [
+              { service: 'user-provider', subset: 'v2', weight: 10 },
+              { service: 'user-provider', subset: 'v1', weight: 90 },
+            ],
+          },
+        ],
+      },
+    }),
+    'split',
+  );
   const client = userClient(mesh.outboundAddress);
   t.teardown(() => client.close());
   const bySubset = { v1: 0, v2: 0 };
@@ -45,15 +59,18 @@ t.test('a weighted route splits 10/90 within 3 points over 10,000 calls', async 
 });
 
 t.test('match on an attachment value routes gold callers to v2', async (t) => {
-  mesh.outbound.applySnapshot(mesh.config({
-    route: {
-      hosts: ['org.apache.dubbo.benchmark.service.*'],
-      routes: [
-        { name: 'gold', match: [{ attachments: { group: { exact: 'gold' } } }], destinations: [{ service: 'user-provider', subset: 'v2' }] },
-        { name: 'rest', destinations: [{ service: 'user-provider', subset: 'v1' }] },
-      ],
-    },
-  }), 'gold');
+  mesh.outbound.applySnapshot(
+    mesh.config({
+      route: {
+        hosts: ['org.apache.dubbo.benchmark.service.*'],
+        routes: [
+          { name: 'gold', match: [{ attachments: { group: { exact: 'gold' } } }], destinations: [{ service: 'user-provider', subset: 'v2' }] },
+          { name: 'rest', destinations: [{ service: 'user-provider', subset: 'v1' }] },
+        ],
+      },
+    }),
+    'gold',
+  );
   const gold = userClient(mesh.outboundAddress, { group: 'gold' });
   const plain = userClient(mesh.outboundAddress);
   t.teardown(() => {
@@ -85,7 +102,10 @@ t.test('before its first snapshot a proxy answers 70 saying it waits for its con
   });
   t.equal(proxy.ready, false, 'not ready');
   const result = await client.getUser(1);
-  t.match(String(result.err?.message), /dubbo-mesh \[DM_ERR_\w+\]: no configuration yet, so no route for org\.apache\.dubbo\.benchmark\.service\.UserService:1\.0\.0: the proxy is waiting for its first snapshot/);
+  t.match(
+    String(result.err?.message),
+    /dubbo-mesh \[DM_ERR_\w+\]: no configuration yet, so no route for org\.apache\.dubbo\.benchmark\.service\.UserService:1\.0\.0: the proxy is waiting for its first snapshot/,
+  );
   t.equal(proxy.stats.counters.local_response_no_healthy_upstream, 1);
 });
 
@@ -94,7 +114,14 @@ t.test('a one-way call reaches the provider, also on a connection that is still 
   t.teardown(() => mesh.close());
   const instance = mesh.instances[0]!;
   const before = instance.calls;
-  const body = encodeRequestBody({ path: USER_SERVICE, version: '1.0.0', method: 'getUser', parameterTypes: ['long'], arguments: [{ $class: 'long', $: 5 }], attachments: {} });
+  const body = encodeRequestBody({
+    path: USER_SERVICE,
+    version: '1.0.0',
+    method: 'getUser',
+    parameterTypes: ['long'],
+    arguments: [{ $class: 'long', $: 5 }],
+    attachments: {},
+  });
   const socket = net.connect(Number(mesh.outboundAddress.split(':')[1]), '127.0.0.1');
   t.teardown(() => socket.destroy());
   await new Promise((resolve) => socket.once('connect', resolve));
@@ -106,9 +133,15 @@ t.test('a one-way call reaches the provider, also on a connection that is still 
 });
 
 t.test('a route timeout is a local reply 31 the real client sees', async (t) => {
-  mesh.outbound.applySnapshot(mesh.config({
-    route: { hosts: [USER_SERVICE], routes: [{ name: 'slow', destinations: [{ service: 'user-provider', subset: 'v2' }], timeout: '150ms', retries: { attempts: 0 } }] },
-  }), 'slow');
+  mesh.outbound.applySnapshot(
+    mesh.config({
+      route: {
+        hosts: [USER_SERVICE],
+        routes: [{ name: 'slow', destinations: [{ service: 'user-provider', subset: 'v2' }], timeout: '150ms', retries: { attempts: 0 } }],
+      },
+    }),
+    'slow',
+  );
   mesh.instances[2]!.delayMs = 1000;
   const client = userClient(mesh.outboundAddress);
   t.teardown(() => {
@@ -168,6 +201,9 @@ t.test('an undecodable request gets status 40 with its own id; the connection st
   });
   const bad = frames.find((f) => f.id === 77n)!;
   t.equal(bad.status, ResponseStatus.BAD_REQUEST);
-  t.match(decodeErrorMessage(bad.body), /dubbo-mesh \[DM_ERR_\w+\]: cannot decode request: request service path at offset 6 is not a string \(hessian code 0x45\)/);
+  t.match(
+    decodeErrorMessage(bad.body),
+    /dubbo-mesh \[DM_ERR_\w+\]: cannot decode request: request service path at offset 6 is not a string \(hessian code 0x45\)/,
+  );
   t.equal(frames.find((f) => f.id === 78n)!.status, ResponseStatus.OK, 'the next call on the same connection works');
 });

@@ -7,23 +7,29 @@ import { USER_SERVICE, eventually } from '@dubbo-mesh/test-support';
 import { startMesh, type Instance, type Mesh } from './fixtures/mesh.js';
 import { userClient, type UserClient } from './fixtures/consumer.js';
 
-async function load(clients: UserClient[], total: number, concurrency: number, during?: (done: number) => void | Promise<void>): Promise<{ errors: string[]; done: number }> {
+async function load(
+  clients: UserClient[],
+  total: number,
+  concurrency: number,
+  during?: (done: number) => void | Promise<void>,
+): Promise<{ errors: string[]; done: number }> {
   const errors: string[] = [];
   let next = 0;
   let done = 0;
-  await Promise.all(Array.from({ length: concurrency }, async (_, worker) => {
-    while (next < total) {
-      const id = next++;
-      const result = await clients[worker % clients.length]!.getUser(id);
-      if (result.err !== null) errors.push(String(result.err.message));
-      else if ((result.res as { id: number }).id !== id) errors.push(`wrong result for ${id}`);
-      done += 1;
-      await during?.(done);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      while (next < total) {
+        const id = next++;
+        const result = await clients[worker % clients.length]!.getUser(id);
+        if (result.err !== null) errors.push(String(result.err.message));
+        else if ((result.res as { id: number }).id !== id) errors.push(`wrong result for ${id}`);
+        done += 1;
+        await during?.(done);
+      }
+    }),
+  );
   return { errors, done };
 }
-
 
 /** A mesh with one apache-dubbo-js client on its outbound proxy, closed when the test ends. */
 async function meshWithClient(t: Test): Promise<{ mesh: Mesh; client: UserClient }> {
@@ -40,7 +46,10 @@ async function meshWithClient(t: Test): Promise<{ mesh: Mesh; client: UserClient
  * 3,000 calls from two apache-dubbo-js clients over 60 workers; `kill` runs on instance 1
  * after the 800th. The mesh and clients close when the test ends.
  */
-async function loadWithKill(t: Test, kill: (victim: Instance) => Promise<void>): Promise<{ mesh: Mesh; clients: UserClient[]; victim: Instance; errors: string[]; done: number }> {
+async function loadWithKill(
+  t: Test,
+  kill: (victim: Instance) => Promise<void>,
+): Promise<{ mesh: Mesh; clients: UserClient[]; victim: Instance; errors: string[]; done: number }> {
   const mesh = await startMesh();
   const clients = [userClient(mesh.outboundAddress), userClient(mesh.outboundAddress)];
   t.teardown(async () => {
@@ -84,13 +93,23 @@ t.test('an application killed under load behind its live sidecar: no failed call
   const endpoint = mesh.outbound.clusters.allEndpoints().find((e) => e.id === victim.inboundAddress)!;
   t.ok(endpoint.ejected, 'the instance whose application died is ejected');
   // With retries off, the consumer sees the relayed failure, naming both hops.
-  mesh.outbound.applySnapshot(mesh.config({ route: { hosts: [USER_SERVICE], routes: [{ destinations: [{ service: 'user-provider', subset: victim.version }], retries: { attempts: 0 } }] } }), 'no-retries');
+  mesh.outbound.applySnapshot(
+    mesh.config({
+      route: { hosts: [USER_SERVICE], routes: [{ destinations: [{ service: 'user-provider', subset: victim.version }], retries: { attempts: 0 } }] },
+    }),
+    'no-retries',
+  );
   endpoint.ejectedUntil = 0; // let a call reach it again
   mesh.outbound.clusters.epoch += 1;
   const results = await Promise.all(Array.from({ length: 20 }, (_, i) => clients[0]!.getUser(i)));
   const relayed = results.map((r) => String(r.err?.message ?? '')).filter((m) => m.includes('did not get the call'));
-  t.ok(relayed.length > 0, 'a call that reached the dead application\'s sidecar fails with its answer');
-  t.match(relayed[0]!, new RegExp(`dubbo-mesh \\[DM_ERR_\\w+\\]: the sidecar at ${victim.inboundAddress.replace(/\./g, '\\.')} answered: the application behind the inbound proxy did not get the call: (cannot connect to|no healthy instance of inbound: .* failed \\d+ connects? in a row)`));
+  t.ok(relayed.length > 0, "a call that reached the dead application's sidecar fails with its answer");
+  t.match(
+    relayed[0]!,
+    new RegExp(
+      `dubbo-mesh \\[DM_ERR_\\w+\\]: the sidecar at ${victim.inboundAddress.replace(/\./g, '\\.')} answered: the application behind the inbound proxy did not get the call: (cannot connect to|no healthy instance of inbound: .* failed \\d+ connects? in a row)`,
+    ),
+  );
 });
 
 t.test('snapshot swaps under load lose no call', async (t) => {
@@ -107,7 +126,10 @@ t.test('snapshot swaps under load lose no call', async (t) => {
   t.equal(done, 3000);
   t.same(errors, []);
   t.ok(swaps > 10, `${swaps} snapshot swaps during the load`);
-  t.ok(mesh.instances.every((i) => i.calls > 0), 'every instance served under the changing routes');
+  t.ok(
+    mesh.instances.every((i) => i.calls > 0),
+    'every instance served under the changing routes',
+  );
 });
 
 t.test('the circuit breaker answers 100 past maxRequests', async (t) => {
@@ -122,7 +144,7 @@ t.test('the circuit breaker answers 100 past maxRequests', async (t) => {
   t.equal(mesh.outbound.stats.counters.local_response_overflow, 7);
 });
 
-t.test('a provider\'s READONLY event reaches the outbound proxy, which stops sending there', async (t) => {
+t.test("a provider's READONLY event reaches the outbound proxy, which stops sending there", async (t) => {
   const { mesh, client } = await meshWithClient(t);
   await load([client], 60, 6); // connections everywhere
   const leaving = mesh.instances[0]!;
@@ -138,7 +160,10 @@ t.test('a provider\'s READONLY event reaches the outbound proxy, which stops sen
 
 t.test('an instance stopped gracefully (SIGTERM) loses no call even with retries off', async (t) => {
   const { mesh, client } = await meshWithClient(t);
-  mesh.outbound.applySnapshot(mesh.config({ route: { hosts: [USER_SERVICE], routes: [{ destinations: [{ service: 'user-provider' }], retries: { attempts: 0 } }] } }), 'no-retries');
+  mesh.outbound.applySnapshot(
+    mesh.config({ route: { hosts: [USER_SERVICE], routes: [{ destinations: [{ service: 'user-provider' }], retries: { attempts: 0 } }] } }),
+    'no-retries',
+  );
   const leaving = mesh.instances[1]!;
   let stopped: Promise<boolean> | undefined;
   const { errors } = await load([client], 2000, 40, (count) => {
@@ -150,7 +175,10 @@ t.test('an instance stopped gracefully (SIGTERM) loses no call even with retries
 
 t.test('a drain answers the calls in flight before it ends the connection', async (t) => {
   const { mesh, client } = await meshWithClient(t);
-  mesh.outbound.applySnapshot(mesh.config({ route: { hosts: [USER_SERVICE], routes: [{ destinations: [{ service: 'user-provider' }], retries: { attempts: 0 } }] } }), 'no-retries');
+  mesh.outbound.applySnapshot(
+    mesh.config({ route: { hosts: [USER_SERVICE], routes: [{ destinations: [{ service: 'user-provider' }], retries: { attempts: 0 } }] } }),
+    'no-retries',
+  );
   await load([client], 30, 6); // connections everywhere
   for (const instance of mesh.instances) instance.delayMs = 150;
   const before = mesh.instances.reduce((sum, i) => sum + i.calls, 0);
@@ -159,7 +187,11 @@ t.test('a drain answers the calls in flight before it ends the connection', asyn
   await eventually(() => mesh.instances.reduce((sum, i) => sum + i.calls, 0) === before + 9, 'the nine calls to reach their providers');
   const stopped = await Promise.all(mesh.instances.map((i) => i.inbound.stop(2000)));
   const results = await calls;
-  t.same(results.map((r) => r.err?.message ?? null), Array(9).fill(null), 'every call in flight got its answer');
+  t.same(
+    results.map((r) => r.err?.message ?? null),
+    Array(9).fill(null),
+    'every call in flight got its answer',
+  );
   t.same(stopped, [true, true, true], 'each drain ended when its last call was answered');
 });
 
@@ -168,7 +200,14 @@ t.test('a call sent on a connection whose drain has ended is not executed (its a
   t.teardown(() => mesh.close());
   const instance = mesh.instances[0]!;
   const port = Number(mesh.outboundAddress.split(':')[1]);
-  const body = encodeRequestBody({ path: USER_SERVICE, version: '1.0.0', method: 'getUser', parameterTypes: ['long'], arguments: [{ $class: 'long', $: 1 }], attachments: {} });
+  const body = encodeRequestBody({
+    path: USER_SERVICE,
+    version: '1.0.0',
+    method: 'getUser',
+    parameterTypes: ['long'],
+    arguments: [{ $class: 'long', $: 1 }],
+    attachments: {},
+  });
   // A: one slow call keeps the proxy's drain going. B: idle, so its drain ends at once.
   const a = net.connect(port, '127.0.0.1');
   const b = net.connect(port, '127.0.0.1');
@@ -190,7 +229,7 @@ t.test('a call sent on a connection whose drain has ended is not executed (its a
   // The positive signal: the proxy closes its side of B when the late call arrives, instead of executing it.
   await eventually(() => mesh.outbound.stats.gauges.downstream_cx_active === 1, 'the proxy to close B');
   t.equal(instance.calls, before, 'the late call was not forwarded');
-  t.equal(await stopped, true, 'A\'s call was answered and the drain finished');
+  t.equal(await stopped, true, "A's call was answered and the drain finished");
   a.destroy();
   b.destroy();
 });

@@ -8,7 +8,12 @@ import { buildConfig } from './fixtures/mesh.js';
 const IFACE = 'org.example.UserService';
 
 function service(name: string, interfaces: unknown[]): object {
-  return { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboService', metadata: { name }, spec: { interfaces, endpoints: [{ address: `10.0.0.${name.length}:20880` }] } };
+  return {
+    apiVersion: 'dubbo-mesh.io/v1alpha1',
+    kind: 'DubboService',
+    metadata: { name },
+    spec: { interfaces, endpoints: [{ address: `10.0.0.${name.length}:20880` }] },
+  };
 }
 
 function route(name: string, hosts: string[], routes: unknown[]): object {
@@ -16,10 +21,20 @@ function route(name: string, hosts: string[], routes: unknown[]): object {
 }
 
 /** A call's peek; with a cache, calls with equal head bytes share the head object. */
-function call(options: { iface?: string; method?: string; group?: string; version?: string; attachments?: Record<string, unknown> } = {}, cache?: PeekCache): RequestPeek {
+function call(
+  options: { iface?: string; method?: string; group?: string; version?: string; attachments?: Record<string, unknown> } = {},
+  cache?: PeekCache,
+): RequestPeek {
   const attachments: Record<string, unknown> = { ...options.attachments };
   if (options.group !== undefined) attachments.group = options.group;
-  const body = encodeRequestBody({ path: options.iface ?? IFACE, version: options.version ?? '1.0.0', method: options.method ?? 'getUser', parameterTypes: ['long'], arguments: [1], attachments });
+  const body = encodeRequestBody({
+    path: options.iface ?? IFACE,
+    version: options.version ?? '1.0.0',
+    method: options.method ?? 'getUser',
+    parameterTypes: ['long'],
+    arguments: [1],
+    attachments,
+  });
   return peekRequest(body, {}, cache);
 }
 
@@ -28,15 +43,22 @@ function destinations(decision: RouteDecision | undefined): string[] {
 }
 
 t.test('rules apply in order: the first whose match holds; with none, the providing service; with no provider, nothing', async (t) => {
-  const table = new RoutingTable(buildConfig([
-    service('users', [IFACE]),
-    service('admins', ['org.example.AdminService']),
-    route('r', [IFACE], [
-      { name: 'gold', match: [{ attachments: { tier: { exact: 'gold' } } }], destinations: [{ service: 'users', weight: 1 }] },
-      { name: 'list', match: [{ method: { prefix: 'list' } }], destinations: [{ service: 'admins' }] },
-      { name: 'gold-again', match: [{ attachments: { tier: { exact: 'gold' } } }], destinations: [{ service: 'admins' }] },
+  const table = new RoutingTable(
+    buildConfig([
+      service('users', [IFACE]),
+      service('admins', ['org.example.AdminService']),
+      route(
+        'r',
+        [IFACE],
+        [
+          { name: 'gold', match: [{ attachments: { tier: { exact: 'gold' } } }], destinations: [{ service: 'users', weight: 1 }] },
+          { name: 'list', match: [{ method: { prefix: 'list' } }], destinations: [{ service: 'admins' }] },
+          { name: 'gold-again', match: [{ attachments: { tier: { exact: 'gold' } } }], destinations: [{ service: 'admins' }] },
+        ],
+      ),
     ]),
-  ]), 'v1');
+    'v1',
+  );
   t.equal(table.route(call({ attachments: { tier: 'gold' } }))!.rule, 'gold', 'the first matching rule, not a later one that also matches');
   t.equal(table.route(call({ method: 'listUser' }))!.rule, 'list');
   const fallback = table.route(call())!;
@@ -47,15 +69,18 @@ t.test('rules apply in order: the first whose match holds; with none, the provid
 });
 
 t.test('exact hosts come before wildcards, whatever the config order; wildcards keep config order', async (t) => {
-  const table = new RoutingTable(buildConfig([
-    service('users', [IFACE]),
-    service('wild-a', ['org.other.A']),
-    service('wild-b', ['org.other.B']),
-    service('exact', ['org.other.C']),
-    route('a-wild-first', ['org.example.*'], [{ name: 'wild-1', destinations: [{ service: 'wild-a' }] }]),
-    route('b-wild-second', ['org.*'], [{ name: 'wild-2', destinations: [{ service: 'wild-b' }] }]),
-    route('c-exact-last', [IFACE], [{ name: 'exact', match: [{ method: { exact: 'getUser' } }], destinations: [{ service: 'exact' }] }]),
-  ]), 'v1');
+  const table = new RoutingTable(
+    buildConfig([
+      service('users', [IFACE]),
+      service('wild-a', ['org.other.A']),
+      service('wild-b', ['org.other.B']),
+      service('exact', ['org.other.C']),
+      route('a-wild-first', ['org.example.*'], [{ name: 'wild-1', destinations: [{ service: 'wild-a' }] }]),
+      route('b-wild-second', ['org.*'], [{ name: 'wild-2', destinations: [{ service: 'wild-b' }] }]),
+      route('c-exact-last', [IFACE], [{ name: 'exact', match: [{ method: { exact: 'getUser' } }], destinations: [{ service: 'exact' }] }]),
+    ]),
+    'v1',
+  );
   t.equal(table.route(call())!.rule, 'exact', 'the exact host wins though listed last');
   t.equal(table.route(call({ method: 'other' }))!.rule, 'wild-1', 'then the wildcards, in config order');
   t.equal(table.route(call({ iface: 'org.zzz.Thing' }))!.rule, 'wild-2', 'a rule routes a key nothing provides: its destination says where');
@@ -63,22 +88,28 @@ t.test('exact hosts come before wildcards, whatever the config order; wildcards 
 });
 
 t.test('a wildcard is a whole-name pattern: dots are literal and it is anchored', async (t) => {
-  const table = new RoutingTable(buildConfig([
-    service('users', [IFACE, 'orgXexample.UserService', 'x.org.example.UserService']),
-    route('r', ['org.example.*'], [{ name: 'wild', destinations: [{ service: 'users' }] }]),
-  ]), 'v1');
+  const table = new RoutingTable(
+    buildConfig([
+      service('users', [IFACE, 'orgXexample.UserService', 'x.org.example.UserService']),
+      route('r', ['org.example.*'], [{ name: 'wild', destinations: [{ service: 'users' }] }]),
+    ]),
+    'v1',
+  );
   t.equal(table.route(call())!.rule, 'wild');
   t.equal(table.route(call({ iface: 'orgXexample.UserService' }))!.rule, 'default', 'the dot is not any character');
   t.equal(table.route(call({ iface: 'x.org.example.UserService' }))!.rule, 'default', 'anchored at the start');
 });
 
 t.test('the most specific interface pattern provides a key: group and version, then one, then the interface alone', async (t) => {
-  const table = new RoutingTable(buildConfig([
-    service('any', [IFACE]),
-    service('group-only', [{ interface: IFACE, group: 'g1' }]),
-    service('version-only', [{ interface: IFACE, version: '2.0.0' }]),
-    service('both', [{ interface: IFACE, group: 'g1', version: '2.0.0' }]),
-  ]), 'v1');
+  const table = new RoutingTable(
+    buildConfig([
+      service('any', [IFACE]),
+      service('group-only', [{ interface: IFACE, group: 'g1' }]),
+      service('version-only', [{ interface: IFACE, version: '2.0.0' }]),
+      service('both', [{ interface: IFACE, group: 'g1', version: '2.0.0' }]),
+    ]),
+    'v1',
+  );
   t.same(destinations(table.route(call({ group: 'g1', version: '2.0.0' }))), ['default/both']);
   t.same(destinations(table.route(call({ group: 'g1' }))), ['default/group-only']);
   t.same(destinations(table.route(call({ version: '2.0.0' }))), ['default/version-only']);
@@ -87,10 +118,7 @@ t.test('the most specific interface pattern provides a key: group and version, t
 });
 
 t.test('the memo of the last head and group: the same head and group reuse the entry; another group does not', async (t) => {
-  const table = new RoutingTable(buildConfig([
-    service('plain', [IFACE]),
-    service('grouped', [{ interface: IFACE, group: 'g1' }]),
-  ]), 'v1');
+  const table = new RoutingTable(buildConfig([service('plain', [IFACE]), service('grouped', [{ interface: IFACE, group: 'g1' }])]), 'v1');
   const cache = new PeekCache();
   const first = call({}, cache);
   const second = call({ attachments: { other: 'x' } }, cache);
@@ -108,7 +136,10 @@ t.test('decisions are cached per key within a table; a new snapshot is a new tab
   const table = new RoutingTable(buildConfig(resources), 'v1');
   const decision = table.route(call())!;
   t.equal(table.route(call()), decision, 'peeks without a shared head still find the cached entry');
-  const next = new RoutingTable(buildConfig([service('users', [IFACE]), route('r', [IFACE], [{ name: 'changed', destinations: [{ service: 'users' }] }])]), 'v2');
+  const next = new RoutingTable(
+    buildConfig([service('users', [IFACE]), route('r', [IFACE], [{ name: 'changed', destinations: [{ service: 'users' }] }])]),
+    'v2',
+  );
   const changed = next.route(call())!;
   t.not(changed, decision);
   t.equal(changed.rule, 'changed', 'the new table routes by the new rules');
@@ -126,11 +157,39 @@ t.test('past 10,000 cached keys the cache starts over and routing stays right', 
 });
 
 t.test('the destination draw: running sums precomputed on the decision, one search per call', async (t) => {
-  const table = new RoutingTable(buildConfig([
-    service('users', [IFACE]),
-    { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboPolicy', metadata: { name: 'users' }, spec: { service: 'users', subsets: [{ name: 'a', labels: {} }, { name: 'b', labels: {} }, { name: 'c', labels: {} }] } },
-    route('r', [IFACE], [{ name: 'split', destinations: [{ service: 'users', subset: 'a', weight: 10 }, { service: 'users', subset: 'b', weight: 0 }, { service: 'users', subset: 'c', weight: 90 }] }]),
-  ]), 'v1');
+  const table = new RoutingTable(
+    buildConfig([
+      service('users', [IFACE]),
+      {
+        apiVersion: 'dubbo-mesh.io/v1alpha1',
+        kind: 'DubboPolicy',
+        metadata: { name: 'users' },
+        spec: {
+          service: 'users',
+          subsets: [
+            { name: 'a', labels: {} },
+            { name: 'b', labels: {} },
+            { name: 'c', labels: {} },
+          ],
+        },
+      },
+      route(
+        'r',
+        [IFACE],
+        [
+          {
+            name: 'split',
+            destinations: [
+              { service: 'users', subset: 'a', weight: 10 },
+              { service: 'users', subset: 'b', weight: 0 },
+              { service: 'users', subset: 'c', weight: 90 },
+            ],
+          },
+        ],
+      ),
+    ]),
+    'v1',
+  );
   const decision = table.route(call())!;
   t.same(decision.cumulativeWeights, [10, 10, 100]);
   const subset = (random: number) => drawDestination(decision, random).subset;

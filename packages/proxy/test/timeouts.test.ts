@@ -5,7 +5,10 @@ import { FakeClock } from '@dubbo-mesh/test-support';
 
 function entry(name: string, fired: string[]): TimeoutEntry {
   return {
-    timeoutDeadline: 0, timeoutPrev: undefined, timeoutNext: undefined, timeoutList: undefined,
+    timeoutDeadline: 0,
+    timeoutPrev: undefined,
+    timeoutNext: undefined,
+    timeoutList: undefined,
     onTimeout: () => fired.push(name),
   };
 }

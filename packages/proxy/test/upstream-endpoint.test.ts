@@ -4,7 +4,14 @@ import net from 'node:net';
 import t from 'tap';
 import { DEFAULT_CONNECTION_POOL } from '@dubbo-mesh/config';
 import {
-  CONNECT_BACKOFF_BASE_MS, CONNECT_BACKOFF_MAX_MS, DubboProxy, ProxyErrorCode, ProxyStats, UpstreamEndpoint, type ProxyError, type UpstreamCall,
+  CONNECT_BACKOFF_BASE_MS,
+  CONNECT_BACKOFF_MAX_MS,
+  DubboProxy,
+  ProxyErrorCode,
+  ProxyStats,
+  UpstreamEndpoint,
+  type ProxyError,
+  type UpstreamCall,
 } from '@dubbo-mesh/proxy';
 import { encodeRequest, encodeRequestBody } from '@dubbo-mesh/protocol';
 import { FakeClock, USER_SERVICE, startTestProvider, eventually } from '@dubbo-mesh/test-support';
@@ -22,9 +29,19 @@ async function deadPort(): Promise<number> {
 
 function endpointOn(port: number, clock: FakeClock, stats = new ProxyStats()) {
   let changes = 0;
-  const endpoint = new UpstreamEndpoint('127.0.0.1', port, { ...DEFAULT_CONNECTION_POOL, connectTimeoutMs: 5_000 }, {
-    maxPayload: 1 << 20, heartbeatIntervalMs: 60_000, stats, clock, random: () => 0.5, onAvailabilityChange: () => changes++,
-  });
+  const endpoint = new UpstreamEndpoint(
+    '127.0.0.1',
+    port,
+    { ...DEFAULT_CONNECTION_POOL, connectTimeoutMs: 5_000 },
+    {
+      maxPayload: 1 << 20,
+      heartbeatIntervalMs: 60_000,
+      stats,
+      clock,
+      random: () => 0.5,
+      onAvailabilityChange: () => changes++,
+    },
+  );
   return { endpoint, stats, changes: () => changes };
 }
 
@@ -63,7 +80,9 @@ t.test('refused connects back off: 250 ms doubling to 5 s (jittered), unavailabl
   // The instance comes up on that port: the next connect works and the backoff starts over.
   const provider = await startTestProvider({ port, services: { [USER_SERVICE]: { getUser: () => 'ok' } } });
   t.teardown(() => provider.close());
-  const answered = await new Promise<boolean>((resolve) => endpoint.send(encodeRequest(1n, body), { upstreamId: 0, onResponse: () => resolve(true), onError: () => resolve(false) }));
+  const answered = await new Promise<boolean>((resolve) =>
+    endpoint.send(encodeRequest(1n, body), { upstreamId: 0, onResponse: () => resolve(true), onError: () => resolve(false) }),
+  );
   t.equal(answered, true);
   t.equal(endpoint.connectFailures, 0, 'reset by a connect that worked');
 });
@@ -71,9 +90,17 @@ t.test('refused connects back off: 250 ms doubling to 5 s (jittered), unavailabl
 t.test('the jitter spreads waits over ±20%', async (t) => {
   const clock = new FakeClock();
   const port = await deadPort();
-  for (const [random, wait] of [[0, 200], [1, 300]] as const) {
+  for (const [random, wait] of [
+    [0, 200],
+    [1, 300],
+  ] as const) {
     const endpoint = new UpstreamEndpoint('127.0.0.1', port, DEFAULT_CONNECTION_POOL, {
-      maxPayload: 1 << 20, heartbeatIntervalMs: 60_000, stats: new ProxyStats(), clock, random: () => random, onAvailabilityChange: () => {},
+      maxPayload: 1 << 20,
+      heartbeatIntervalMs: 60_000,
+      stats: new ProxyStats(),
+      clock,
+      random: () => random,
+      onAvailabilityChange: () => {},
     });
     await failedSend(endpoint);
     t.equal(endpoint.connectBackoffUntil - clock.now(), wait);
@@ -86,9 +113,17 @@ t.test('a dead instance among live ones is dialled a handful of times, not hundr
   const port = await deadPort();
   const proxy = new DubboProxy({ node: 'p', role: 'proxy', outbound: { host: '127.0.0.1', port: 0 } });
   await proxy.start();
-  proxy.applySnapshot(buildConfig([
-    { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboService', metadata: { name: 's' }, spec: { interfaces: [USER_SERVICE], endpoints: [{ address: live.address }, { address: `127.0.0.1:${port}` }] } },
-  ]), 'v1');
+  proxy.applySnapshot(
+    buildConfig([
+      {
+        apiVersion: 'dubbo-mesh.io/v1alpha1',
+        kind: 'DubboService',
+        metadata: { name: 's' },
+        spec: { interfaces: [USER_SERVICE], endpoints: [{ address: live.address }, { address: `127.0.0.1:${port}` }] },
+      },
+    ]),
+    'v1',
+  );
   const client = userClient(`127.0.0.1:${proxy.addresses().outbound!.port}`);
   t.teardown(async () => {
     client.close();
@@ -168,9 +203,19 @@ t.test('a failed extra connection does not take an endpoint with a working conne
   const provider = await startTestProvider({ services: { [USER_SERVICE]: { getUser: () => new Promise((resolve) => held.push(() => resolve('ok'))) } } });
   const clock = new FakeClock();
   const stats = new ProxyStats();
-  const endpoint = new UpstreamEndpoint(provider.host, provider.port, { ...DEFAULT_CONNECTION_POOL, maxConnections: 2, connectTimeoutMs: 5_000 }, {
-    maxPayload: 1 << 20, heartbeatIntervalMs: 60_000, stats, clock, random: () => 0.5, onAvailabilityChange: () => {},
-  });
+  const endpoint = new UpstreamEndpoint(
+    provider.host,
+    provider.port,
+    { ...DEFAULT_CONNECTION_POOL, maxConnections: 2, connectTimeoutMs: 5_000 },
+    {
+      maxPayload: 1 << 20,
+      heartbeatIntervalMs: 60_000,
+      stats,
+      clock,
+      random: () => 0.5,
+      onAvailabilityChange: () => {},
+    },
+  );
   t.teardown(async () => {
     for (const release of held) release();
     endpoint.close('test over');

@@ -16,11 +16,12 @@ async function socketPair(): Promise<{ writer: net.Socket; reader: net.Socket; c
   return {
     writer,
     reader,
-    close: () => new Promise<void>((resolve) => {
-      writer.destroy();
-      reader.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        writer.destroy();
+        reader.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -49,7 +50,8 @@ t.test('bursts of frames of every size arrive whole and in order, with a reader 
     const frames = 1 + Math.floor(random() * 40);
     for (let i = 0; i < frames; i++) {
       const roll = random();
-      const length = roll < 0.05 ? SLAB_SIZE / 2 + Math.floor(random() * SLAB_SIZE) : roll < 0.2 ? 1 + Math.floor(random() * 20_000) : 1 + Math.floor(random() * 400);
+      const length =
+        roll < 0.05 ? SLAB_SIZE / 2 + Math.floor(random() * SLAB_SIZE) : roll < 0.2 ? 1 + Math.floor(random() * 20_000) : 1 + Math.floor(random() * 400);
       const frame = Buffer.allocUnsafe(length);
       for (let b = 0; b < length; b++) frame[b] = Math.floor(random() * 256);
       const expected = Buffer.from(frame);
@@ -110,5 +112,5 @@ t.test('a backed-up socket holds about the bytes it has to send, not a slab per 
   const held = process.memoryUsage().arrayBuffers - before;
   t.equal(writer.writableLength - waitingBefore, 3000 * 200, 'every small batch waits in the socket');
   // A slab per waiting batch would be 3000 x 64 KiB = 188 MiB; the free list holds at most 4 MiB.
-  t.ok(held < 16 * 2 ** 20, `memory held: ${(held / 2 ** 20).toFixed(1)} MiB for ${(3000 * 200 / 2 ** 20).toFixed(1)} MiB waiting`);
+  t.ok(held < 16 * 2 ** 20, `memory held: ${(held / 2 ** 20).toFixed(1)} MiB for ${((3000 * 200) / 2 ** 20).toFixed(1)} MiB waiting`);
 });

@@ -14,7 +14,10 @@ export interface ListOptions<T> {
 }
 
 class ListNode<T> extends SchemaNode<T[]> {
-  constructor(private readonly item: SchemaNode<T>, private readonly options: ListOptions<T>) {
+  constructor(
+    private readonly item: SchemaNode<T>,
+    private readonly options: ListOptions<T>,
+  ) {
     super();
   }
 

@@ -46,7 +46,10 @@ class ObjectNode<T> extends SchemaNode<T> {
   private readonly known: ReadonlySet<string>;
   private readonly expected: string;
 
-  constructor(private readonly fields: Fields, private readonly options: ObjectOptions) {
+  constructor(
+    private readonly fields: Fields,
+    private readonly options: ObjectOptions,
+  ) {
     super();
     this.names = Object.keys(fields);
     this.specs = this.names.map((name) => fields[name]!);
@@ -97,7 +100,7 @@ class ObjectNode<T> extends SchemaNode<T> {
         return undefined;
       }
     }
-    return usable ? out as T : undefined;
+    return usable ? (out as T) : undefined;
   }
 
   toOpenApi(): OpenApiSchema {

@@ -40,7 +40,8 @@ export function structuralSchemaProblems(schema: OpenApiSchema, path = '(root)')
   const untypedAllowed = schema['x-kubernetes-preserve-unknown-fields'] === true || schema['x-kubernetes-int-or-string'] === true;
   if (schema.type === undefined && !untypedAllowed) problems.push(`${path}: has no type`);
   if (schema.properties !== undefined && schema.additionalProperties !== undefined) problems.push(`${path}: has both properties and additionalProperties`);
-  if (schema.additionalProperties === false) problems.push(`${path}: additionalProperties: false is not allowed (Kubernetes prunes or rejects unknown fields itself)`);
+  if (schema.additionalProperties === false)
+    problems.push(`${path}: additionalProperties: false is not allowed (Kubernetes prunes or rejects unknown fields itself)`);
   for (const junctor of ['oneOf', 'anyOf'] as const) {
     (schema[junctor] ?? []).forEach((branch, i) => {
       for (const keyword of FORBIDDEN_IN_JUNCTORS) {
@@ -55,7 +56,8 @@ export function structuralSchemaProblems(schema: OpenApiSchema, path = '(root)')
   if (schema['x-kubernetes-list-type'] === 'map') {
     const keys = schema['x-kubernetes-list-map-keys'] ?? [];
     if (keys.length === 0) problems.push(`${path}: a list of type map names no keys`);
-    for (const key of keys) if (!(schema.items?.required ?? []).includes(key)) problems.push(`${path}: list map key ${key} is not a required field of its items`);
+    for (const key of keys)
+      if (!(schema.items?.required ?? []).includes(key)) problems.push(`${path}: list map key ${key} is not a required field of its items`);
   }
   return problems;
 }

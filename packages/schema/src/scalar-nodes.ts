@@ -53,7 +53,10 @@ export function string(options: StringOptions = {}): SchemaNode<string> {
 }
 
 class IntegerNode extends SchemaNode<number> {
-  constructor(private readonly min: number, private readonly max: number) {
+  constructor(
+    private readonly min: number,
+    private readonly max: number,
+  ) {
     super();
   }
 
@@ -200,7 +203,10 @@ export function opaqueObject(): SchemaNode<Record<string, unknown>> {
 }
 
 class StringOrNode<S, O> extends SchemaNode<S | O> {
-  constructor(private readonly text: SchemaNode<S>, private readonly object: SchemaNode<O>) {
+  constructor(
+    private readonly text: SchemaNode<S>,
+    private readonly object: SchemaNode<O>,
+  ) {
     super();
   }
 

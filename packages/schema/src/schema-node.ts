@@ -25,7 +25,10 @@ export abstract class SchemaNode<T> {
 }
 
 class RefinedNode<T, U> extends SchemaNode<U> {
-  constructor(private readonly inner: SchemaNode<T>, private readonly fn: (value: T, context: CheckContext) => U | undefined) {
+  constructor(
+    private readonly inner: SchemaNode<T>,
+    private readonly fn: (value: T, context: CheckContext) => U | undefined,
+  ) {
     super();
   }
 

@@ -1,7 +1,21 @@
 import t from 'tap';
 import {
-  CheckContext, anything, constant, duration, formatPath, integer, list, map, object, oneOf, opaqueObject, parseDuration, string, stringOr,
-  structuralSchemaProblems, type SchemaNode,
+  CheckContext,
+  anything,
+  constant,
+  duration,
+  formatPath,
+  integer,
+  list,
+  map,
+  object,
+  oneOf,
+  opaqueObject,
+  parseDuration,
+  string,
+  stringOr,
+  structuralSchemaProblems,
+  type SchemaNode,
 } from '@dubbo-mesh/schema';
 
 function run<T>(node: SchemaNode<T>, value: unknown, unknownFields: 'error' | 'warn' = 'error') {
@@ -38,11 +52,15 @@ t.test('objects: unknown fields first, then fields in declared order, defaults, 
     weight: { node: integer(0, 10), default: 1 },
   });
   t.same(run(node, { name: 'a', timeout: '2s' }).result, { name: 'a', timeoutMs: 2000, weight: 1 });
-  t.same(run(node, { weight: 11, zz: 1, name: 5 }), {
-    result: undefined,
-    issues: ['zz: unknown field (expected one of: name, timeout, weight)', 'name: must be a non-empty string, got number 5', 'weight: must be <= 10'],
-    warnings: [],
-  }, 'a required field that failed makes the object unusable');
+  t.same(
+    run(node, { weight: 11, zz: 1, name: 5 }),
+    {
+      result: undefined,
+      issues: ['zz: unknown field (expected one of: name, timeout, weight)', 'name: must be a non-empty string, got number 5', 'weight: must be <= 10'],
+      warnings: [],
+    },
+    'a required field that failed makes the object unusable',
+  );
   t.same(run(node, {}).issues, ['name: is required']);
   const lenient = run(node, { name: 'a', zz: 1 }, 'warn');
   t.same(lenient, { result: { name: 'a', weight: 1 }, issues: [], warnings: ['zz: unknown field, ignored (expected one of: name, timeout, weight)'] });
@@ -60,11 +78,22 @@ t.test('lists, maps, string-or-object and refinements keep the path of every ite
     uniqueBy: { field: 'name', message: (name) => `${name} twice` },
   });
   t.same(run(items, []).issues, ['(root): must have at least one item']);
-  t.same(run(items, [{ name: 'a' }, { name: 5 }, { name: 'a' }]), { result: [{ name: 'a' }, { name: 'a' }], issues: ['[1].name: must be a non-empty string, got number 5', '[2].name: a twice'], warnings: [] });
+  t.same(run(items, [{ name: 'a' }, { name: 5 }, { name: 'a' }]), {
+    result: [{ name: 'a' }, { name: 'a' }],
+    issues: ['[1].name: must be a non-empty string, got number 5', '[2].name: a twice'],
+    warnings: [],
+  });
   t.same(run(items, {}).issues, ['(root): must be a list, got an object']);
   t.same(run(map(integer(0, 1)), { a: 1, b: 2 }), { result: { a: 1 }, issues: ['b: must be <= 1'], warnings: [] });
-  const key = stringOr(string().refine((s) => ({ interface: s })), object({ interface: { node: string(), required: true } }));
-  t.same(run(list(key), ['A', { interface: 'B' }, 3]), { result: [{ interface: 'A' }, { interface: 'B' }], issues: ['[2]: must be an object, got number 3'], warnings: [] });
+  const key = stringOr(
+    string().refine((s) => ({ interface: s })),
+    object({ interface: { node: string(), required: true } }),
+  );
+  t.same(run(list(key), ['A', { interface: 'B' }, 3]), {
+    result: [{ interface: 'A' }, { interface: 'B' }],
+    issues: ['[2]: must be an object, got number 3'],
+    warnings: [],
+  });
   const even = integer(0, 100).refine((n, context) => {
     if (n % 2 === 1) context.fail('must be even');
     return n % 2 === 1 ? undefined : n / 2;
@@ -81,7 +110,9 @@ t.test('OpenAPI: each node emits its structural schema', async (t) => {
     subsets: { node: list(object({ name: { node: string(), required: true } }), { uniqueBy: { field: 'name', message: String } }) },
     kind: { node: oneOf(['a', 'b']) },
     key: { node: stringOr(string(), object({})) },
-    match: { node: object({ exact: { node: string() }, prefix: { node: string() } }, { exactlyOneOf: ['exact', 'prefix'], cel: [{ rule: 'true', message: 'm' }] }) },
+    match: {
+      node: object({ exact: { node: string() }, prefix: { node: string() } }, { exactlyOneOf: ['exact', 'prefix'], cel: [{ rule: 'true', message: 'm' }] }),
+    },
   });
   const schema = node.toOpenApi();
   t.same(schema, {
@@ -92,12 +123,19 @@ t.test('OpenAPI: each node emits its structural schema', async (t) => {
       port: { type: 'integer', minimum: 1, maximum: 65535 },
       timeout: { type: 'string', pattern: '^[ \\t\\n\\r\\f\\v]*([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h)[ \\t\\n\\r\\f\\v]*$' },
       labels: { type: 'object', additionalProperties: { type: 'string' } },
-      subsets: { type: 'array', items: { type: 'object', properties: { name: { type: 'string', minLength: 1 } }, required: ['name'] }, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] },
+      subsets: {
+        type: 'array',
+        items: { type: 'object', properties: { name: { type: 'string', minLength: 1 } }, required: ['name'] },
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['name'],
+      },
       kind: { type: 'string', enum: ['a', 'b'] },
       key: { 'x-kubernetes-preserve-unknown-fields': true },
       match: {
-        type: 'object', properties: { exact: { type: 'string', minLength: 1 }, prefix: { type: 'string', minLength: 1 } },
-        oneOf: [{ required: ['exact'] }, { required: ['prefix'] }], 'x-kubernetes-validations': [{ rule: 'true', message: 'm' }],
+        type: 'object',
+        properties: { exact: { type: 'string', minLength: 1 }, prefix: { type: 'string', minLength: 1 } },
+        oneOf: [{ required: ['exact'] }, { required: ['prefix'] }],
+        'x-kubernetes-validations': [{ rule: 'true', message: 'm' }],
       },
     },
   });
@@ -105,24 +143,32 @@ t.test('OpenAPI: each node emits its structural schema', async (t) => {
 });
 
 t.test('the structural-schema check finds what Kubernetes would refuse', async (t) => {
-  t.same(structuralSchemaProblems({
-    type: 'object',
-    properties: {
-      untyped: {},
-      both: { type: 'object', properties: {}, additionalProperties: { type: 'string' } },
-      junctor: { type: 'object', oneOf: [{ type: 'string' }] },
-      closed: { type: 'object', additionalProperties: false },
-      list: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' } } }, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] },
-      bare: { type: 'array' },
-      kept: { 'x-kubernetes-preserve-unknown-fields': true },
-      either: { 'x-kubernetes-int-or-string': true },
-    },
-  }), [
-    '(root).untyped: has no type',
-    '(root).both: has both properties and additionalProperties',
-    '(root).junctor.oneOf[0]: sets type inside a junctor',
-    '(root).closed: additionalProperties: false is not allowed (Kubernetes prunes or rejects unknown fields itself)',
-    '(root).list: list map key name is not a required field of its items',
-    '(root).bare: a list with no items schema',
-  ]);
+  t.same(
+    structuralSchemaProblems({
+      type: 'object',
+      properties: {
+        untyped: {},
+        both: { type: 'object', properties: {}, additionalProperties: { type: 'string' } },
+        junctor: { type: 'object', oneOf: [{ type: 'string' }] },
+        closed: { type: 'object', additionalProperties: false },
+        list: {
+          type: 'array',
+          items: { type: 'object', properties: { name: { type: 'string' } } },
+          'x-kubernetes-list-type': 'map',
+          'x-kubernetes-list-map-keys': ['name'],
+        },
+        bare: { type: 'array' },
+        kept: { 'x-kubernetes-preserve-unknown-fields': true },
+        either: { 'x-kubernetes-int-or-string': true },
+      },
+    }),
+    [
+      '(root).untyped: has no type',
+      '(root).both: has both properties and additionalProperties',
+      '(root).junctor.oneOf[0]: sets type inside a junctor',
+      '(root).closed: additionalProperties: false is not allowed (Kubernetes prunes or rejects unknown fields itself)',
+      '(root).list: list map key name is not a required field of its items',
+      '(root).bare: a list with no items schema',
+    ],
+  );
 });

@@ -38,7 +38,10 @@ export function subscribeToControlPlane(options: ControlPlaneSubscriptionOptions
     // A newer control plane during a rollout: the snapshot is applied (fields this proxy does
     // not know are ignored), counted and said once per snapshot, never NACKed.
     proxy.stats.counters.config_unknown_field += warnings.length;
-    logger.warn({ version, warnings }, `applied a snapshot with ${warnings.length} field${warnings.length === 1 ? '' : 's'} this ${role} does not know (ignored); is the control plane newer?`);
+    logger.warn(
+      { version, warnings },
+      `applied a snapshot with ${warnings.length} field${warnings.length === 1 ? '' : 's'} this ${role} does not know (ignored); is the control plane newer?`,
+    );
   });
   client.on('unchanged', (version) => logger.info({ version }, 'the snapshot is unchanged since before the reconnect; it stays in force'));
   client.on('nack', (version, errors) => {

@@ -19,7 +19,11 @@ export type SidecarErrorCodeValue = (typeof SidecarErrorCode)[keyof typeof Sidec
 
 /** Base of the sidecar's errors. */
 export class SidecarError extends Error {
-  constructor(readonly code: SidecarErrorCodeValue, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: SidecarErrorCodeValue,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'SidecarError';
   }
@@ -33,7 +37,10 @@ export function errnoOf(error: unknown): string | undefined {
 
 /** The `--static` file or folder cannot be read; `cause` is what the system said (its `code` is the errno code). */
 export class StaticConfigUnreadableError extends SidecarError {
-  constructor(readonly path: string, cause: unknown) {
+  constructor(
+    readonly path: string,
+    cause: unknown,
+  ) {
     super(SidecarErrorCode.STATIC_UNREADABLE, `cannot read ${path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = 'StaticConfigUnreadableError';
   }
@@ -41,7 +48,10 @@ export class StaticConfigUnreadableError extends SidecarError {
 
 /** The `--static` config is not valid at start: every error, each naming file, line and field. */
 export class StaticConfigInvalidError extends SidecarError {
-  constructor(readonly path: string, readonly errors: readonly string[]) {
+  constructor(
+    readonly path: string,
+    readonly errors: readonly string[],
+  ) {
     super(SidecarErrorCode.STATIC_INVALID, `${path}: invalid configuration (${errors.length} error${errors.length === 1 ? '' : 's'})`);
     this.name = 'StaticConfigInvalidError';
   }
@@ -49,8 +59,14 @@ export class StaticConfigInvalidError extends SidecarError {
 
 /** The admin API cannot listen on `host:port`; `cause` is the system's error (its `code` is the errno code). */
 export class AdminListenError extends SidecarError {
-  constructor(readonly host: string, readonly port: number, cause: unknown) {
-    super(SidecarErrorCode.ADMIN_LISTEN, `the admin API cannot listen on ${host}:${port}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    cause: unknown,
+  ) {
+    super(SidecarErrorCode.ADMIN_LISTEN, `the admin API cannot listen on ${host}:${port}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
     this.name = 'AdminListenError';
   }
 }

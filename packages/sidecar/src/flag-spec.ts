@@ -39,18 +39,43 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 
 /** Flags both the proxy and the gateway take. */
 const COMMON: ReadonlyArray<Omit<FlagSpec, 'env'>> = [
-  { name: 'node', type: 'string', required: true, description: 'this node\'s id, as the control plane, the admin API and the logs name it' },
-  { name: 'control-plane', type: 'string', description: 'take the config from the control plane\'s gRPC address HOST:PORT (this or --static)' },
-  { name: 'static', type: 'string', description: 'take the config from a mesh YAML file or folder, watched: an invalid change is refused and the last valid config stays (this or --control-plane)' },
-  { name: 'admin', type: 'string', default: '127.0.0.1:15001', description: 'the admin API\'s address HOST:PORT (/ready, /stats, /clusters, /config_dump, /metrics)' },
+  { name: 'node', type: 'string', required: true, description: "this node's id, as the control plane, the admin API and the logs name it" },
+  { name: 'control-plane', type: 'string', description: "take the config from the control plane's gRPC address HOST:PORT (this or --static)" },
+  {
+    name: 'static',
+    type: 'string',
+    description:
+      'take the config from a mesh YAML file or folder, watched: an invalid change is refused and the last valid config stays (this or --control-plane)',
+  },
+  {
+    name: 'admin',
+    type: 'string',
+    default: '127.0.0.1:15001',
+    description: "the admin API's address HOST:PORT (/ready, /stats, /clusters, /config_dump, /metrics)",
+  },
   { name: 'access-log', type: 'boolean', description: 'log one JSON line per call' },
   { name: 'drain-timeout', type: 'string', default: '5s', description: 'on SIGTERM, how long calls in flight may take to finish before the proxy closes' },
   { name: 'log-level', type: 'string', default: 'info', description: `the least severe log level written: ${LOG_LEVELS.join(', ')}` },
   // Limits against hostile or broken consumers (docs/operations.md).
-  { name: 'idle-timeout', type: 'string', default: '1h', description: 'close a consumer connection with no call in flight and nothing read for this long (0: never)' },
+  {
+    name: 'idle-timeout',
+    type: 'string',
+    default: '1h',
+    description: 'close a consumer connection with no call in flight and nothing read for this long (0: never)',
+  },
   { name: 'frame-timeout', type: 'string', default: '30s', description: 'close a consumer connection that takes longer than this to complete a frame' },
-  { name: 'max-requests-per-connection', type: 'string', default: '1024', description: 'calls in flight on one consumer connection before the proxy stops reading it' },
-  { name: 'max-buffered-frame-bytes', type: 'string', default: '64MiB', description: 'cap on incomplete frames over all consumer connections (a size like 64MiB, 512KiB or 1048576)' },
+  {
+    name: 'max-requests-per-connection',
+    type: 'string',
+    default: '1024',
+    description: 'calls in flight on one consumer connection before the proxy stops reading it',
+  },
+  {
+    name: 'max-buffered-frame-bytes',
+    type: 'string',
+    default: '64MiB',
+    description: 'cap on incomplete frames over all consumer connections (a size like 64MiB, 512KiB or 1048576)',
+  },
 ];
 
 /** Every flag of `dubbo-mesh proxy`. */
@@ -59,9 +84,18 @@ export const PROXY_FLAGS: readonly FlagSpec[] = defineFlags([
   { name: 'service', type: 'string', description: 'the mesh service this node belongs to, sent to the control plane' },
   { name: 'namespace', type: 'string', default: 'default', description: 'the namespace of this node, sent to the control plane' },
   { name: 'labels', type: 'string', description: 'labels k=v,k=v of this node, sent to the control plane' },
-  { name: 'outbound', type: 'string', default: '127.0.0.1:20881', description: `where the local application sends its calls, HOST:PORT, or ${NO_LISTENER} for no outbound listener` },
+  {
+    name: 'outbound',
+    type: 'string',
+    default: '127.0.0.1:20881',
+    description: `where the local application sends its calls, HOST:PORT, or ${NO_LISTENER} for no outbound listener`,
+  },
   { name: 'inbound', type: 'string', description: 'where other proxies send calls for the local application, HOST:PORT' },
-  { name: 'inbound-target', type: 'string', description: 'the local application\'s Dubbo address that inbound calls go to (127.0.0.1:20880 when --inbound is given)' },
+  {
+    name: 'inbound-target',
+    type: 'string',
+    description: "the local application's Dubbo address that inbound calls go to (127.0.0.1:20880 when --inbound is given)",
+  },
 ]);
 
 /** Every flag of `dubbo-mesh gateway`. */

@@ -81,35 +81,50 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarHand
   const { role, logger, config } = options;
   const node = options.node.id;
   const proxy = new DubboProxy({
-    node, role, outbound: options.outbound, inbound: options.inbound, inboundTarget: options.inboundTarget,
-    limits: options.limits, maxBufferedFrameBytes: options.maxBufferedFrameBytes,
+    node,
+    role,
+    outbound: options.outbound,
+    inbound: options.inbound,
+    inboundTarget: options.inboundTarget,
+    limits: options.limits,
+    maxBufferedFrameBytes: options.maxBufferedFrameBytes,
     onAccessLog: options.accessLog === true ? (entry) => logger.info({ access: accessLogEntry(entry) }, 'call') : undefined,
     log: (message) => logger.warn({}, message),
   });
-  const staticConfig: StaticConfig | undefined = config.kind !== 'static' ? undefined
-    : await startStaticConfig({ path: config.path, logger, apply: (mesh, version) => proxy.applySnapshot(mesh, version) });
+  const staticConfig: StaticConfig | undefined =
+    config.kind !== 'static' ? undefined : await startStaticConfig({ path: config.path, logger, apply: (mesh, version) => proxy.applySnapshot(mesh, version) });
   const stopStatic = async () => staticConfig?.stop();
   // ListenError names its listener already: it goes to the caller as it is.
   await orCleanUp(() => proxy.start(), stopStatic);
-  const adminServer = await orCleanUp(async () => {
-    try {
-      return await startProxyAdmin(proxy, options.admin.host, options.admin.port, node);
-    } catch (error) {
-      throw new AdminListenError(options.admin.host, options.admin.port, error);
-    }
-  }, async () => {
-    await proxy.destroy();
-    await stopStatic();
-  });
+  const adminServer = await orCleanUp(
+    async () => {
+      try {
+        return await startProxyAdmin(proxy, options.admin.host, options.admin.port, node);
+      } catch (error) {
+        throw new AdminListenError(options.admin.host, options.admin.port, error);
+      }
+    },
+    async () => {
+      await proxy.destroy();
+      await stopStatic();
+    },
+  );
   const addresses = proxy.addresses();
   const bound = { listeners: addresses, admin: `${options.admin.host}:${adminServer.port}` };
   let stopSubscription = () => {};
-  if (staticConfig !== undefined) logger.info({ ...bound, version: staticConfig.version, file: config.kind === 'static' ? config.path : undefined }, `${role} ready`);
+  if (staticConfig !== undefined)
+    logger.info({ ...bound, version: staticConfig.version, file: config.kind === 'static' ? config.path : undefined }, `${role} ready`);
   else if (config.kind === 'control-plane') {
     // Listening, not ready: /ready says 503 until the first snapshot is applied.
-    logger.info({ ...bound, controlPlane: `${config.address.host}:${config.address.port}` }, `${role} listening; waiting for its first snapshot from the control plane`);
+    logger.info(
+      { ...bound, controlPlane: `${config.address.host}:${config.address.port}` },
+      `${role} listening; waiting for its first snapshot from the control plane`,
+    );
     stopSubscription = subscribeToControlPlane({
-      role, address: config.address, proxy, logger,
+      role,
+      address: config.address,
+      proxy,
+      logger,
       node: { id: node, role, service: options.node.service, namespace: options.node.namespace, labels: options.node.labels },
     });
   }

@@ -16,7 +16,10 @@ t.test('env twins are DUBBO_MESH_ and the flag in capitals', async (t) => {
 });
 
 t.test('every flag has a one-line description, a unique name, and a default that parses', async (t) => {
-  for (const [role, flags] of [['proxy', PROXY_FLAGS], ['gateway', GATEWAY_FLAGS]] as const) {
+  for (const [role, flags] of [
+    ['proxy', PROXY_FLAGS],
+    ['gateway', GATEWAY_FLAGS],
+  ] as const) {
     t.equal(sidecarFlags(role), flags);
     t.equal(new Set(flags.map((f) => f.name)).size, flags.length, `${role}: no flag twice`);
     for (const flag of flags) {
@@ -25,11 +28,19 @@ t.test('every flag has a one-line description, a unique name, and a default that
     }
     const byName = new Map(flags.map((f) => [f.name, f]));
     t.ok(byName.get('node')?.required, `${role}: --node is required`);
-    for (const name of ['admin', role === 'proxy' ? 'outbound' : 'listen']) t.ok(parseAddress(byName.get(name)!.default!), `${role} --${name}: the default is host:port`);
-    for (const name of ['drain-timeout', 'idle-timeout', 'frame-timeout']) t.ok(parseDuration(byName.get(name)!.default!) !== undefined, `${role} --${name}: the default is a duration`);
+    for (const name of ['admin', role === 'proxy' ? 'outbound' : 'listen'])
+      t.ok(parseAddress(byName.get(name)!.default!), `${role} --${name}: the default is host:port`);
+    for (const name of ['drain-timeout', 'idle-timeout', 'frame-timeout'])
+      t.ok(parseDuration(byName.get(name)!.default!) !== undefined, `${role} --${name}: the default is a duration`);
   }
-  t.same(PROXY_FLAGS.map((f) => f.name).filter((n) => !GATEWAY_FLAGS.some((g) => g.name === n)), ['service', 'namespace', 'labels', 'outbound', 'inbound', 'inbound-target']);
-  t.same(GATEWAY_FLAGS.map((f) => f.name).filter((n) => !PROXY_FLAGS.some((p) => p.name === n)), ['listen']);
+  t.same(
+    PROXY_FLAGS.map((f) => f.name).filter((n) => !GATEWAY_FLAGS.some((g) => g.name === n)),
+    ['service', 'namespace', 'labels', 'outbound', 'inbound', 'inbound-target'],
+  );
+  t.same(
+    GATEWAY_FLAGS.map((f) => f.name).filter((n) => !PROXY_FLAGS.some((p) => p.name === n)),
+    ['listen'],
+  );
   t.match(PROXY_FLAGS.find((f) => f.name === 'outbound')!.description, NO_LISTENER, 'how to turn the outbound listener off is said');
 });
 

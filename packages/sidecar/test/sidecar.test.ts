@@ -11,11 +11,22 @@ import { ControlPlane, startControlPlaneApp, type ConfigSource, type SourceState
 import { parseMeshYaml } from '@dubbo-mesh/config';
 import { AdminListenError, ListenError, SidecarErrorCode, StaticConfigInvalidError, StaticConfigUnreadableError, startSidecar } from '@dubbo-mesh/sidecar';
 import {
-  USER_SERVICE, busyPort, canBind, closeDirectlyDubbo, freePort, makeUser, recordingLogger, startTestProvider, userServiceMeshYaml as meshYaml, userValue,
+  USER_SERVICE,
+  busyPort,
+  canBind,
+  closeDirectlyDubbo,
+  freePort,
+  makeUser,
+  recordingLogger,
+  startTestProvider,
+  userServiceMeshYaml as meshYaml,
+  userValue,
 } from '@dubbo-mesh/test-support';
 
 const { DirectlyDubbo, java } = dubboJs as unknown as {
-  DirectlyDubbo: { from(options: object): { proxyService(options: object): Record<string, (...args: unknown[]) => Promise<{ res: unknown; err: Error | null }>> } };
+  DirectlyDubbo: {
+    from(options: object): { proxyService(options: object): Record<string, (...args: unknown[]) => Promise<{ res: unknown; err: Error | null }>> };
+  };
   java: { long(value: number): unknown };
 };
 const ANY = { host: '127.0.0.1', port: 0 };
@@ -40,12 +51,20 @@ t.test('static: serves, reloads a valid change, refuses an invalid one, drains o
   const file = path.join(await tempDir(t), 'mesh.yaml');
   await writeFile(file, meshYaml(provider.port));
   const logger = recordingLogger();
-  const sidecar = await startSidecar({ role: 'proxy', node: { id: 'n1' }, config: { kind: 'static', path: file }, outbound: ANY, admin: ANY, accessLog: true, logger });
+  const sidecar = await startSidecar({
+    role: 'proxy',
+    node: { id: 'n1' },
+    config: { kind: 'static', path: file },
+    outbound: ANY,
+    admin: ANY,
+    accessLog: true,
+    logger,
+  });
   t.teardown(() => sidecar.destroy());
   const ready = await logger.waitFor((l) => l.message === 'proxy ready');
-  t.equal(ready.fields.version, sidecar.version, 'ready with the file\'s version');
+  t.equal(ready.fields.version, sidecar.version, "ready with the file's version");
   t.same(Object.keys(sidecar.addresses), ['outbound']);
-  t.ok(sidecar.adminPort > 0, 'the admin API\'s bound port');
+  t.ok(sidecar.adminPort > 0, "the admin API's bound port");
 
   const users = usersAt(t, sidecar.addresses.outbound!.port);
   t.equal(((await users.getUser!(4)).res as { id: number }).id, 4, 'a call through the sidecar');
@@ -62,7 +81,9 @@ t.test('static: serves, reloads a valid change, refuses an invalid one, drains o
   const applied = await logger.waitFor((l) => l.message === `applied the changed config in ${file}`);
   t.equal(sidecar.version, applied.fields.version, 'a valid change is in force');
   t.not(sidecar.version, first);
-  const dump = await (await fetch(`http://127.0.0.1:${sidecar.adminPort}/config_dump`)).json() as { config: { routes: Array<{ routes: Array<{ timeoutMs: number }> }> } };
+  const dump = (await (await fetch(`http://127.0.0.1:${sidecar.adminPort}/config_dump`)).json()) as {
+    config: { routes: Array<{ routes: Array<{ timeoutMs: number }> }> };
+  };
   t.equal(dump.config.routes[0]!.routes[0]!.timeoutMs, 3000, 'the admin API shows it');
 
   const stopping = sidecar.stop(1000, 'SIGTERM');
@@ -82,17 +103,24 @@ t.test('control-plane mode: listening at once, ready with the first snapshot, no
   t.teardown(() => controlPlane.stop());
   const logger = recordingLogger();
   const sidecar = await startSidecar({
-    role: 'gateway', node: { id: 'edge', service: 'shop', namespace: 'prod', labels: { zone: 'a' } },
-    config: { kind: 'control-plane', address: { host: '127.0.0.1', port: controlPlane.grpcPort } }, outbound: ANY, admin: ANY, logger,
+    role: 'gateway',
+    node: { id: 'edge', service: 'shop', namespace: 'prod', labels: { zone: 'a' } },
+    config: { kind: 'control-plane', address: { host: '127.0.0.1', port: controlPlane.grpcPort } },
+    outbound: ANY,
+    admin: ANY,
+    logger,
   });
   t.teardown(() => sidecar.destroy());
-  t.ok(logger.lines.some((l) => l.message === 'gateway listening; waiting for its first snapshot from the control plane'), 'listening, not yet ready');
+  t.ok(
+    logger.lines.some((l) => l.message === 'gateway listening; waiting for its first snapshot from the control plane'),
+    'listening, not yet ready',
+  );
   const ready = await logger.waitFor((l) => l.message === 'gateway ready');
   t.equal(ready.fields.version, controlPlane.controlPlane.snapshot!.version);
   t.equal(sidecar.version, ready.fields.version);
   t.same(Object.keys(sidecar.addresses), ['gateway']);
   const status = controlPlane.controlPlane.proxies().find((p) => p.node.id === 'edge');
-  t.match(status?.node, { id: 'edge', service: 'shop', namespace: 'prod', labels: { zone: 'a' } }, 'the node\'s identity reached the control plane');
+  t.match(status?.node, { id: 'edge', service: 'shop', namespace: 'prod', labels: { zone: 'a' } }, "the node's identity reached the control plane");
   t.equal(await sidecar.stop(1000), true);
 });
 
@@ -100,13 +128,27 @@ t.test('control-plane mode: a snapshot with fields this proxy does not know is a
   // A newer control plane during a rollout: its resources carry a field this version lacks.
   const parsed = parseMeshYaml(meshYaml(20880), 'mesh.yaml');
   if (parsed.errors.length > 0) throw new Error(parsed.errors.join('\n'));
-  const newer = parsed.resources.map((item) => ({ ...item, raw: { ...(item.raw as object), spec: { ...(item.raw as { spec: object }).spec, futureField: true } } }));
-  const source: ConfigSource = { name: 'newer', start: async (emit: (state: SourceState) => void) => emit({ kind: 'resources', resources: newer }), stop: async () => {} };
+  const newer = parsed.resources.map((item) => ({
+    ...item,
+    raw: { ...(item.raw as object), spec: { ...(item.raw as { spec: object }).spec, futureField: true } },
+  }));
+  const source: ConfigSource = {
+    name: 'newer',
+    start: async (emit: (state: SourceState) => void) => emit({ kind: 'resources', resources: newer }),
+    stop: async () => {},
+  };
   const controlPlane = new ControlPlane({ sources: [source] });
   const grpcPort = await controlPlane.start('127.0.0.1', 0);
   t.teardown(() => controlPlane.stop());
   const logger = recordingLogger();
-  const sidecar = await startSidecar({ role: 'proxy', node: { id: 'older' }, config: { kind: 'control-plane', address: { host: '127.0.0.1', port: grpcPort } }, outbound: ANY, admin: ANY, logger });
+  const sidecar = await startSidecar({
+    role: 'proxy',
+    node: { id: 'older' },
+    config: { kind: 'control-plane', address: { host: '127.0.0.1', port: grpcPort } },
+    outbound: ANY,
+    admin: ANY,
+    logger,
+  });
   t.teardown(() => sidecar.destroy());
   const warned = await logger.waitFor((l) => l.message.includes('does not know'));
   await logger.waitFor((l) => l.message === 'proxy ready');
@@ -134,16 +176,31 @@ t.test('start-up failures are typed, say which input, and leave nothing listenin
   const invalid = await startSidecar({ ...base, config: { kind: 'static', path: bad }, outbound: ANY }).catch((error: unknown) => error);
   t.ok(invalid instanceof StaticConfigInvalidError, 'an invalid file');
   t.match(invalid, { code: SidecarErrorCode.STATIC_INVALID, path: bad });
-  t.match((invalid as StaticConfigInvalidError).errors.join('\n'), `${bad}:16:16: DubboRoute default/user-route: spec.routes[0].timeout`, 'every error names file, line and field');
+  t.match(
+    (invalid as StaticConfigInvalidError).errors.join('\n'),
+    `${bad}:16:16: DubboRoute default/user-route: spec.routes[0].timeout`,
+    'every error names file, line and field',
+  );
 
   const busy = await busyPort(t);
-  const inUse = await startSidecar({ ...base, config: { kind: 'static', path: file }, outbound: ANY, inbound: { host: '127.0.0.1', port: busy }, inboundTarget: { host: '127.0.0.1', port: 20880 } }).catch((error: unknown) => error);
-  t.ok(inUse instanceof ListenError, 'a listener in use is the proxy\'s ListenError');
+  const inUse = await startSidecar({
+    ...base,
+    config: { kind: 'static', path: file },
+    outbound: ANY,
+    inbound: { host: '127.0.0.1', port: busy },
+    inboundTarget: { host: '127.0.0.1', port: 20880 },
+  }).catch((error: unknown) => error);
+  t.ok(inUse instanceof ListenError, "a listener in use is the proxy's ListenError");
   t.match(inUse, { listener: 'inbound', code: 'EADDRINUSE' }, 'naming which listener');
 
   // The outbound listener binds before the admin API fails: it is closed again.
   const outbound = await freePort();
-  const adminInUse = await startSidecar({ ...base, config: { kind: 'static', path: file }, outbound: { host: '127.0.0.1', port: outbound }, admin: { host: '127.0.0.1', port: busy } }).catch((error: unknown) => error);
+  const adminInUse = await startSidecar({
+    ...base,
+    config: { kind: 'static', path: file },
+    outbound: { host: '127.0.0.1', port: outbound },
+    admin: { host: '127.0.0.1', port: busy },
+  }).catch((error: unknown) => error);
   t.ok(adminInUse instanceof AdminListenError, 'the admin API in use');
   t.match(adminInUse, { code: SidecarErrorCode.ADMIN_LISTEN, host: '127.0.0.1', port: busy, cause: { code: 'EADDRINUSE' } });
   t.ok(await canBind(outbound), 'the outbound listener opened before it is closed again');

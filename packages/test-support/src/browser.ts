@@ -13,7 +13,14 @@ export const CHROMIUM_PATH = process.env.DUBBO_MESH_CHROMIUM ?? '/usr/bin/chromi
  * sandbox, a container's /dev/shm is often 64 MiB (too small for the renderer), and there is
  * no GPU. Nothing here changes what a page does.
  */
-const CONTAINER_SAFE_FLAGS = ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--no-first-run', '--no-default-browser-check', '--disable-extensions'];
+const CONTAINER_SAFE_FLAGS = [
+  '--no-sandbox',
+  '--disable-dev-shm-usage',
+  '--disable-gpu',
+  '--no-first-run',
+  '--no-default-browser-check',
+  '--disable-extensions',
+];
 
 /** Something that runs cleanups when a test ends (tap's `t`). */
 export interface Teardown {
@@ -60,15 +67,25 @@ interface PageGlobals {
 export async function waitForText(page: Page, selector: string, expected: string | RegExp, what: string, timeoutMs = 60_000): Promise<string> {
   const wanted = typeof expected === 'string' ? { text: expected } : { source: expected.source, flags: expected.flags };
   try {
-    const handle = await page.waitForFunction(({ selector, wanted }) => {
-      const text = (globalThis as unknown as PageGlobals).document.querySelector(selector)?.textContent;
-      if (text === null || text === undefined) return false;
-      const holds = wanted.text !== undefined ? text.includes(wanted.text) : new RegExp(wanted.source!, wanted.flags).test(text);
-      return holds ? text : false;
-    }, { selector, wanted: wanted as { text?: string; source?: string; flags?: string } }, { polling: 50, timeout: timeoutMs });
+    const handle = await page.waitForFunction(
+      ({ selector, wanted }) => {
+        const text = (globalThis as unknown as PageGlobals).document.querySelector(selector)?.textContent;
+        if (text === null || text === undefined) return false;
+        const holds = wanted.text !== undefined ? text.includes(wanted.text) : new RegExp(wanted.source!, wanted.flags).test(text);
+        return holds ? text : false;
+      },
+      { selector, wanted: wanted as { text?: string; source?: string; flags?: string } },
+      { polling: 50, timeout: timeoutMs },
+    );
     return (await handle.jsonValue()) as string;
   } catch (error) {
-    const shown = await page.locator(selector).first().textContent({ timeout: 1000 }).catch(() => null);
-    throw new Error(`waiting for ${what}: ${(error as Error).message.split('\n')[0]}; ${selector} shows: ${shown === null ? '(nothing)' : JSON.stringify(shown.slice(0, 2000))}`);
+    const shown = await page
+      .locator(selector)
+      .first()
+      .textContent({ timeout: 1000 })
+      .catch(() => null);
+    throw new Error(
+      `waiting for ${what}: ${(error as Error).message.split('\n')[0]}; ${selector} shows: ${shown === null ? '(nothing)' : JSON.stringify(shown.slice(0, 2000))}`,
+    );
   }
 }

@@ -33,10 +33,11 @@ export function recordingLogger(): RecordingLogger & { lines: LogLine[]; waitFor
     warn: record('warn'),
     error: record('error'),
     // No deadline of its own: the test's timeout is the failure detector.
-    waitFor: (predicate) => new Promise((resolve) => {
-      const seen = lines.find(predicate);
-      if (seen !== undefined) resolve(seen);
-      else waiters.push({ predicate, resolve });
-    }),
+    waitFor: (predicate) =>
+      new Promise((resolve) => {
+        const seen = lines.find(predicate);
+        if (seen !== undefined) resolve(seen);
+        else waiters.push({ predicate, resolve });
+      }),
   };
 }

@@ -13,8 +13,19 @@ export const LABELS: SchemaNode<Record<string, string>> = map(string({ allowEmpt
  * carry (`kubectl get -o yaml` writes them): accepted as they are, the API server owns them.
  */
 const KUBERNETES_METADATA = [
-  'labels', 'annotations', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp',
-  'deletionGracePeriodSeconds', 'generateName', 'selfLink', 'managedFields', 'ownerReferences', 'finalizers',
+  'labels',
+  'annotations',
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'generateName',
+  'selfLink',
+  'managedFields',
+  'ownerReferences',
+  'finalizers',
 ] as const;
 
 /** `metadata`: name and namespace checked (namespace defaults), Kubernetes' own fields accepted. */

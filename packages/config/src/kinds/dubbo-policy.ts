@@ -1,12 +1,8 @@
 import { duration, integer, list, object, string } from '@dubbo-mesh/schema';
 import { loadBalancerConfigSchema } from '@dubbo-mesh/load-balancer';
-import {
-  DEFAULT_CONNECTION_POOL, DEFAULT_HEALTH_CHECK, DEFAULT_LOAD_BALANCER, DEFAULT_OUTLIER_DETECTION,
-} from '../defaults.js';
+import { DEFAULT_CONNECTION_POOL, DEFAULT_HEALTH_CHECK, DEFAULT_LOAD_BALANCER, DEFAULT_OUTLIER_DETECTION } from '../defaults.js';
 import { resourceTarget, type KindDefinition, type SpecOf } from '../kind-definition.js';
-import type {
-  ConnectionPoolConfig, DubboPolicyConfig, HealthCheckConfig, LoadBalancerConfig, OutlierDetectionConfig, SubsetConfig,
-} from '../types.js';
+import type { ConnectionPoolConfig, DubboPolicyConfig, HealthCheckConfig, LoadBalancerConfig, OutlierDetectionConfig, SubsetConfig } from '../types.js';
 import { LABELS, NAME } from './common-nodes.js';
 
 /** The target a policy's subset provides while the policy holds its service. */
@@ -52,23 +48,28 @@ export const dubboPolicyKind: KindDefinition<DubboPolicyConfig> = {
   spec: object<SpecOf<DubboPolicyConfig>>({
     service: { node: string({ rule: NAME }), required: true, fallback: '' },
     subsets: { node: list(SUBSET, { uniqueBy: { field: 'name', message: (name) => `subset ${JSON.stringify(name)} is defined twice` } }), default: [] },
-    loadBalancer: { node: loadBalancerConfigSchema(DEFAULT_LOAD_BALANCER.policy).refine((config) => config as unknown as LoadBalancerConfig), default: DEFAULT_LOAD_BALANCER },
+    loadBalancer: {
+      node: loadBalancerConfigSchema(DEFAULT_LOAD_BALANCER.policy).refine((config) => config as unknown as LoadBalancerConfig),
+      default: DEFAULT_LOAD_BALANCER,
+    },
     connectionPool: { node: CONNECTION_POOL, default: DEFAULT_CONNECTION_POOL },
     outlierDetection: { node: OUTLIER_DETECTION },
     healthCheck: { node: HEALTH_CHECK },
   }),
   claims(policy) {
     const { namespace } = policy.metadata;
-    return [{
-      path: ['spec', 'service'],
-      token: `policy of ${namespace}/${policy.service}`,
-      conflict: () => `service ${policy.service} already has a DubboPolicy`,
-      requires: {
+    return [
+      {
         path: ['spec', 'service'],
-        target: resourceTarget('DubboService', namespace, policy.service),
-        missing: `no DubboService ${JSON.stringify(policy.service)} in namespace ${namespace}`,
+        token: `policy of ${namespace}/${policy.service}`,
+        conflict: () => `service ${policy.service} already has a DubboPolicy`,
+        requires: {
+          path: ['spec', 'service'],
+          target: resourceTarget('DubboService', namespace, policy.service),
+          missing: `no DubboService ${JSON.stringify(policy.service)} in namespace ${namespace}`,
+        },
+        provides: policy.subsets.map((subset) => subsetTarget(namespace, policy.service, subset.name)),
       },
-      provides: policy.subsets.map((subset) => subsetTarget(namespace, policy.service, subset.name)),
-    }];
+    ];
   },
 };

@@ -1,7 +1,16 @@
 import { duration, integer, list, map, object, oneOf, string, type CheckContext } from '@dubbo-mesh/schema';
 import { DEFAULT_DESTINATION_WEIGHT, DEFAULT_RETRY_ON, defaultRouteName } from '../defaults.js';
 import { resourceTarget, type CrossReference, type KindDefinition, type SpecOf } from '../kind-definition.js';
-import { RETRY_ON, type ArgumentMatch, type DubboRouteConfig, type RetryPolicy, type RouteDestination, type RouteMatch, type RouteRule, type StringMatch } from '../types.js';
+import {
+  RETRY_ON,
+  type ArgumentMatch,
+  type DubboRouteConfig,
+  type RetryPolicy,
+  type RouteDestination,
+  type RouteMatch,
+  type RouteRule,
+  type StringMatch,
+} from '../types.js';
 import { NAME, STRING_MATCH, STRING_MATCH_FIELDS } from './common-nodes.js';
 import { subsetTarget } from './dubbo-policy.js';
 
@@ -23,12 +32,11 @@ const DESTINATION = object<RouteDestination>({
   weight: { node: integer(0, 1_000_000), default: DEFAULT_DESTINATION_WEIGHT },
 });
 
-const DESTINATIONS = list(DESTINATION, { minItems: { count: 1, message: 'must have at least one destination' } })
-  .refine((destinations, context) => {
-    // Beyond OpenAPI: the CRD takes all-zero weights, the file validation refuses them.
-    if (destinations.length > 0 && destinations.every((d) => d.weight === 0)) context.fail('weights must not all be 0');
-    return destinations;
-  });
+const DESTINATIONS = list(DESTINATION, { minItems: { count: 1, message: 'must have at least one destination' } }).refine((destinations, context) => {
+  // Beyond OpenAPI: the CRD takes all-zero weights, the file validation refuses them.
+  if (destinations.length > 0 && destinations.every((d) => d.weight === 0)) context.fail('weights must not all be 0');
+  return destinations;
+});
 
 const RETRIES = object<RetryPolicy>({
   attempts: { node: integer(0, 10), required: true },
@@ -61,22 +69,24 @@ export const dubboRouteKind: KindDefinition<DubboRouteConfig> = {
   references(route) {
     const { namespace } = route.metadata;
     const out: CrossReference[] = [];
-    route.routes.forEach((rule, i) => rule.destinations.forEach((destination, j) => {
-      const service: CrossReference = {
-        path: ['spec', 'routes', i, 'destinations', j, 'service'],
-        target: resourceTarget('DubboService', namespace, destination.service),
-        missing: `no DubboService ${JSON.stringify(destination.service)} in namespace ${namespace}`,
-      };
-      out.push(service);
-      if (destination.subset !== undefined) {
-        out.push({
-          path: ['spec', 'routes', i, 'destinations', j, 'subset'],
-          target: subsetTarget(namespace, destination.service, destination.subset),
-          missing: `service ${destination.service} has no subset ${JSON.stringify(destination.subset)} (subsets are defined by its DubboPolicy)`,
-          after: service,
-        });
-      }
-    }));
+    route.routes.forEach((rule, i) =>
+      rule.destinations.forEach((destination, j) => {
+        const service: CrossReference = {
+          path: ['spec', 'routes', i, 'destinations', j, 'service'],
+          target: resourceTarget('DubboService', namespace, destination.service),
+          missing: `no DubboService ${JSON.stringify(destination.service)} in namespace ${namespace}`,
+        };
+        out.push(service);
+        if (destination.subset !== undefined) {
+          out.push({
+            path: ['spec', 'routes', i, 'destinations', j, 'subset'],
+            target: subsetTarget(namespace, destination.service, destination.subset),
+            missing: `service ${destination.service} has no subset ${JSON.stringify(destination.subset)} (subsets are defined by its DubboPolicy)`,
+            after: service,
+          });
+        }
+      }),
+    );
     return out;
   },
 };
