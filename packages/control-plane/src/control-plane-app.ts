@@ -5,66 +5,7 @@ import { access, constants } from 'node:fs/promises';
 import { startControlPlaneAdmin } from './admin.js';
 import { ControlPlane } from './control-plane.js';
 import type { FileSourceOptions } from './file-source.js';
-import { AdminPageError } from './errors.js';
-
-/** Stable codes of the control-plane application's start-up failures. */
-export const ControlPlaneAppErrorCode = {
-  /** A `--config` path cannot be read. */
-  CONFIG_UNREADABLE: 'DM_ERR_CONFIG_UNREADABLE',
-  /** The config at start is not valid (any invalid file is fatal at start). */
-  CONFIG_INVALID: 'DM_ERR_CONFIG_INVALID',
-  /** The gRPC server or the admin API cannot listen on its address. */
-  LISTEN: 'DM_ERR_CONTROL_PLANE_LISTEN',
-} as const;
-/** One of {@link ControlPlaneAppErrorCode}. */
-export type ControlPlaneAppErrorCodeValue = (typeof ControlPlaneAppErrorCode)[keyof typeof ControlPlaneAppErrorCode];
-
-/** Base of the control-plane application's start-up failures, classified by `code`. */
-export class ControlPlaneAppError extends Error {
-  constructor(
-    readonly code: ControlPlaneAppErrorCodeValue,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'ControlPlaneAppError';
-  }
-}
-
-/** A `--config` path cannot be read; `cause` is the system's error (its `code` is the errno code). */
-export class ConfigUnreadableError extends ControlPlaneAppError {
-  constructor(
-    readonly path: string,
-    cause: unknown,
-  ) {
-    super(ControlPlaneAppErrorCode.CONFIG_UNREADABLE, `cannot read ${path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.name = 'ConfigUnreadableError';
-  }
-}
-
-/** The config at start is not valid: every error, each naming file, line and field. */
-export class StartConfigInvalidError extends ControlPlaneAppError {
-  constructor(readonly errors: readonly string[]) {
-    super(ControlPlaneAppErrorCode.CONFIG_INVALID, `invalid configuration (${errors.length} error${errors.length === 1 ? '' : 's'})`);
-    this.name = 'StartConfigInvalidError';
-  }
-}
-
-/** The gRPC server (`grpc`) or the admin API (`admin`) cannot listen; `cause` is the error with the errno `code`. */
-export class ControlPlaneListenError extends ControlPlaneAppError {
-  constructor(
-    readonly listener: 'grpc' | 'admin',
-    readonly address: { readonly host: string; readonly port: number },
-    cause: unknown,
-  ) {
-    super(
-      ControlPlaneAppErrorCode.LISTEN,
-      `the ${listener === 'grpc' ? 'gRPC server' : 'admin API'} cannot listen on ${address.host}:${address.port}: ${cause instanceof Error ? cause.message : String(cause)}`,
-      { cause },
-    );
-    this.name = 'ControlPlaneListenError';
-  }
-}
+import { AdminPageError, ConfigUnreadableError, ControlPlaneListenError, StartConfigInvalidError } from './errors.js';
 
 /** What the application logs through: pino's call shape (fields, then the message). */
 export interface ControlPlaneAppLogger {
