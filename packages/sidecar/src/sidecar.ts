@@ -82,6 +82,10 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarHand
   const node = options.node.id;
   const proxy = new DubboProxy({
     node,
+    // The node's identity, as filters and rules see it in a call's context.
+    service: options.node.service,
+    namespace: options.node.namespace,
+    labels: options.node.labels,
     role,
     outbound: options.outbound,
     inbound: options.inbound,

@@ -121,6 +121,7 @@ t.test('control-plane mode: listening at once, ready with the first snapshot, no
   t.same(Object.keys(sidecar.addresses), ['gateway']);
   const status = controlPlane.controlPlane.proxies().find((p) => p.node.id === 'edge');
   t.match(status?.node, { id: 'edge', service: 'shop', namespace: 'prod', labels: { zone: 'a' } }, "the node's identity reached the control plane");
+  t.same(sidecar.proxy.node, { id: 'edge', service: 'shop', namespace: 'prod', labels: { zone: 'a' } }, "and is the proxy's own identity in a call's context");
   t.equal(await sidecar.stop(1000), true);
 });
 
