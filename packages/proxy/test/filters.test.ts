@@ -688,11 +688,14 @@ t.test('endpoint narrowing keeps the endpoints an attachment names; its picker i
   t.same([...v2], ['v2-a']);
   t.same([...v1].sort(), ['v1-a', 'v1-b'], 'round robin over the narrowed set');
   const cluster = s.proxy.clusters.allClusters()[0]!;
+  // Every connection is open now (availability changes as they open rebuild the pickers of
+  // the sets in use, however the opens fall between calls): from here on nothing changes.
   const builds = cluster.pickerBuilds;
-  t.ok(builds <= 4, `pickers built ${builds} times for 60 calls over two sets (once per set, plus availability changes as connections open)`);
+  t.ok(builds >= 2, `a picker per narrowed set (${builds} built so far)`);
   for (let i = 0; i < 30; i++) await consumer.call(i, { 'x-version': 'v1' });
-  t.equal(cluster.pickerBuilds, builds, 'the same set 30 more times: no picker built');
-  t.equal(narrowing.calls, 90);
+  for (let i = 0; i < 30; i++) await consumer.call(i, { 'x-version': 'v2' });
+  t.equal(cluster.pickerBuilds, builds, 'the same two sets 60 more times: no picker built');
+  t.equal(narrowing.calls, 120);
   const none = await consumer.call(1, { 'x-version': 'v9' });
   t.equal(status(none), ResponseStatus.SERVICE_ERROR);
   t.equal(
