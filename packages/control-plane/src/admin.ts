@@ -44,6 +44,7 @@ const sourceList = {
           required: ['errors', 'origins', 'at'],
         },
         error: { type: ['string', 'null'] },
+        details: { type: 'object', additionalProperties: true },
       },
       required: ['name', 'type', 'state', 'lastChange', 'resources', 'lastRefusal', 'error'],
     },
@@ -65,6 +66,7 @@ export function sourceStatusJson(status: SourceStatus): SourceStatusJson {
     resources: status.resources,
     lastRefusal: refusal === undefined ? null : { errors: [...refusal.errors], origins: [...refusal.origins], at: refusal.at.toISOString() },
     error: status.error ?? null,
+    ...(status.details === undefined ? {} : { details: status.details }),
   };
 }
 
@@ -77,6 +79,8 @@ export interface SourceStatusJson {
   resources: number;
   lastRefusal: { errors: string[]; origins: string[]; at: string } | null;
   error: string | null;
+  /** What the source tells about itself (Kubernetes: objects per kind, last event, last re-list, refused objects). */
+  details?: Record<string, unknown>;
 }
 
 /**

@@ -5,13 +5,31 @@ import { access, constants } from 'node:fs/promises';
 import { startControlPlaneAdmin } from './admin.js';
 import { ControlPlane } from './control-plane.js';
 import type { FileSourceOptions } from './file-source.js';
-import { AdminPageError, ConfigUnreadableError, ControlPlaneListenError, StartConfigInvalidError } from './errors.js';
+import { AdminPageError, ConfigUnreadableError, ControlPlaneListenError, SourceUnavailableError, StartConfigInvalidError } from './errors.js';
+import type { SnapshotSink } from './snapshot-sink.js';
+import type { ConfigSource } from './source.js';
 
 /** What the application logs through: pino's call shape (fields, then the message). */
 export interface ControlPlaneAppLogger {
   info(fields: Record<string, unknown>, message: string): void;
   warn(fields: Record<string, unknown>, message: string): void;
   error(fields: Record<string, unknown>, message: string): void;
+}
+
+/**
+ * Something the control plane application is extended with (the Kubernetes source and its
+ * status writers; later the registry bridge): sources and sinks to add, and a life cycle around
+ * the control plane's own. It is made by its package from parsed flags; the application only
+ * runs it.
+ */
+export interface ControlPlaneExtension {
+  readonly name: string;
+  readonly sources?: readonly ConfigSource[];
+  readonly sinks?: readonly SnapshotSink[];
+  /** After the control plane serves (its sources synced, the gRPC server listening). */
+  start?(controlPlane: ControlPlane): Promise<void>;
+  /** Before the control plane stops. */
+  stop?(): Promise<void>;
 }
 
 /** What `dubbo-mesh control-plane` is started with, already parsed. */
@@ -25,6 +43,8 @@ export interface ControlPlaneAppOptions {
   readonly logger: ControlPlaneAppLogger;
   /** Options of the file sources (settle interval, timers), for tests. */
   readonly fileSource?: FileSourceOptions;
+  /** Sources and sinks beyond the files (`--kubernetes`), each with its life cycle. */
+  readonly extensions?: readonly ControlPlaneExtension[];
 }
 
 /** A running control plane application. */
@@ -56,12 +76,21 @@ export async function startControlPlaneApp(options: ControlPlaneAppOptions): Pro
       throw new ConfigUnreadableError(configPath, error);
     }
   }
-  const controlPlane = new ControlPlane({ configPaths, fileSource: options.fileSource, log: (level, message, fields) => logger[level](fields ?? {}, message) });
+  const extensions = options.extensions ?? [];
+  const controlPlane = new ControlPlane({
+    configPaths,
+    fileSource: options.fileSource,
+    sources: extensions.flatMap((extension) => extension.sources ?? []),
+    sinks: extensions.flatMap((extension) => extension.sinks ?? []),
+    log: (level, message, fields) => logger[level](fields ?? {}, message),
+  });
   let grpcPort: number;
   try {
     grpcPort = await controlPlane.start(grpc.host, grpc.port);
   } catch (error) {
     await controlPlane.stop().catch(() => {});
+    // A source that cannot start says why itself; anything else here is the gRPC address.
+    if (error instanceof SourceUnavailableError) throw error;
     throw new ControlPlaneListenError('grpc', grpc, error);
   }
   const invalid = controlPlane.builder.invalidSources;
@@ -79,6 +108,18 @@ export async function startControlPlaneApp(options: ControlPlaneAppOptions): Pro
     if (error instanceof AdminPageError) throw error;
     throw new ControlPlaneListenError('admin', admin, error);
   }
+  const started: ControlPlaneExtension[] = [];
+  try {
+    for (const extension of extensions) {
+      await extension.start?.(controlPlane);
+      started.push(extension);
+    }
+  } catch (error) {
+    for (const extension of started.reverse()) await extension.stop?.().catch(() => {});
+    await controlPlane.stop().catch(() => {});
+    await adminServer.server.close().catch(() => {});
+    throw error;
+  }
   logger.info({ grpc: `${grpc.host}:${grpcPort}`, admin: `${admin.host}:${adminServer.port}`, version: controlPlane.snapshot.version }, 'control plane ready');
   let stopped: Promise<void> | undefined;
   return {
@@ -88,6 +129,9 @@ export async function startControlPlaneApp(options: ControlPlaneAppOptions): Pro
     stop: (signal) => {
       stopped ??= (async () => {
         logger.info({ signal }, 'stopping');
+        for (const extension of [...extensions].reverse()) {
+          await extension.stop?.().catch((error: unknown) => logger.warn({ extension: extension.name, error: String(error) }, 'an extension failed to stop'));
+        }
         await controlPlane.stop();
         await adminServer.server.close();
       })();

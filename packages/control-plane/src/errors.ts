@@ -43,6 +43,8 @@ export const ControlPlaneAppErrorCode = {
   CONFIG_INVALID: 'DM_ERR_CONFIG_INVALID',
   /** The gRPC server or the admin API cannot listen on its address. */
   LISTEN: 'DM_ERR_CONTROL_PLANE_LISTEN',
+  /** A source other than files (Kubernetes, ZooKeeper) cannot start: its server unreachable, access refused, … */
+  SOURCE_UNAVAILABLE: 'DM_ERR_SOURCE_UNAVAILABLE',
 } as const;
 /** One of {@link ControlPlaneAppErrorCode}. */
 export type ControlPlaneAppErrorCodeValue = (typeof ControlPlaneAppErrorCode)[keyof typeof ControlPlaneAppErrorCode];
@@ -91,5 +93,21 @@ export class ControlPlaneListenError extends ControlPlaneAppError {
       { cause },
     );
     this.name = 'ControlPlaneListenError';
+  }
+}
+
+/**
+ * A source other than files cannot start (`--kubernetes`: no API server, no credentials, the
+ * CRDs not installed, access refused). `flag` names the flag that asked for it, so the command
+ * line says `--kubernetes: …` in one line; `message` says the cause and what to do.
+ */
+export class SourceUnavailableError extends ControlPlaneAppError {
+  constructor(
+    readonly flag: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(ControlPlaneAppErrorCode.SOURCE_UNAVAILABLE, message, options);
+    this.name = 'SourceUnavailableError';
   }
 }

@@ -54,6 +54,8 @@ export class SnapshotBuilder {
   /** Each source's last refused change. */
   private readonly sourceRefusals = new Map<string, SourceRefusal>();
   private readonly stopped = new Set<string>();
+  /** Sources that refuse resource by resource (see {@link ConfigSource.refusal}), by name. */
+  private readonly granular = new Map<string, ConfigSource>();
 
   constructor(private readonly events: BuilderEvents) {}
 
@@ -63,9 +65,13 @@ export class SnapshotBuilder {
     const lastChange = this.changedAt.get(name);
     const lastRefusal = this.sourceRefusals.get(name);
     const resources = this.inForce.get(name)?.length ?? 0;
-    const status = { name, type: source.type ?? 'other', lastChange, resources, lastRefusal };
+    const base = { name, type: source.type ?? 'other', lastChange, resources, lastRefusal };
+    const details = source.details?.();
+    const status = details === undefined ? base : { ...base, details };
     if (this.stopped.has(name)) return { ...status, state: 'stopped', error: undefined };
     if (lastChange === undefined) return { ...status, state: 'starting', error: undefined };
+    const connection = source.connection?.();
+    if (connection !== undefined && !connection.connected) return { ...status, state: 'disconnected', error: connection.error ?? 'not connected' };
     const invalid = this.invalidSources.get(name);
     if (invalid !== undefined) return { ...status, state: 'invalid', error: summarizeErrors(invalid) };
     // Valid, but refused with the other sources' resources (a conflict): it waits outside the merge.
@@ -88,6 +94,7 @@ export class SnapshotBuilder {
    */
   async start(sources: readonly ConfigSource[]): Promise<void> {
     this.starting = true;
+    for (const source of sources) if (source.refusal === 'resource') this.granular.set(source.name, source);
     try {
       for (const source of sources) await source.start((state) => this.onState(source.name, state));
     } finally {
@@ -133,12 +140,23 @@ export class SnapshotBuilder {
    * Build and publish from `states`; false when the merged resources were refused (the
    * refusal is reported unless `quiet`: the caller already reported the fuller merge's).
    */
-  private rebuild(trigger: string | undefined, states: ReadonlyMap<string, readonly LocatedResource[]>, quiet = false): boolean {
-    const built = Snapshot.create([...states.values()].flat(), undefined, this.index);
+  private rebuild(trigger: string | undefined, given: ReadonlyMap<string, readonly LocatedResource[]>, quiet = false): boolean {
+    let states = given;
+    let built = Snapshot.create([...states.values()].flat(), undefined, this.index);
+    // Sources that refuse resource by resource: leave out their resources at fault and try
+    // again (leaving one out can leave another dangling: a route to a service left out).
+    const refused = new Map<string, Map<string, string[]>>();
+    for (let round = 0; !built.valid && this.granular.size > 0 && round < 16; round++) {
+      const pruned = this.prune(states, built.errors, new Set(built.origins), refused);
+      if (pruned === undefined) break;
+      states = pruned;
+      built = Snapshot.create([...states.values()].flat(), undefined, this.index);
+    }
     if (!built.valid) {
       if (!quiet) this.refuse(built.errors, built.origins, trigger);
       return false;
     }
+    for (const [name, source] of this.granular) if (states.has(name)) source.onResourcesRefused?.(refused.get(name) ?? new Map());
     for (const [name, resources] of states) this.inForce.set(name, resources);
     // A refusal stays shown while any source is still invalid or waits outside the merge.
     if (this.invalidSources.size === 0 && [...this.states].every(([name, resources]) => this.inForce.get(name) === resources)) this.lastRefusal = undefined;
@@ -146,6 +164,36 @@ export class SnapshotBuilder {
     this.current = built.snapshot;
     this.events.published(built.snapshot);
     return true;
+  }
+
+  /**
+   * `states` without the resources of granular sources whose origin is at fault, recording
+   * each one's errors (those that start with its label) in `refused`; undefined when no such
+   * resource is at fault (the fault lies with a source that refuses as a whole).
+   */
+  private prune(
+    states: ReadonlyMap<string, readonly LocatedResource[]>,
+    errors: readonly string[],
+    origins: ReadonlySet<string>,
+    refused: Map<string, Map<string, string[]>>,
+  ): Map<string, readonly LocatedResource[]> | undefined {
+    let pruned: Map<string, readonly LocatedResource[]> | undefined;
+    for (const [name, resources] of states) {
+      if (!this.granular.has(name)) continue;
+      const kept = resources.filter((item) => item.origin === undefined || !origins.has(item.origin));
+      if (kept.length === resources.length) continue;
+      pruned ??= new Map(states);
+      pruned.set(name, kept);
+      let bySource = refused.get(name);
+      if (bySource === undefined) refused.set(name, (bySource = new Map()));
+      for (const item of resources) {
+        if (item.origin === undefined || !origins.has(item.origin)) continue;
+        const label = `${item.resource.kind} ${item.resource.metadata.namespace}/${item.resource.metadata.name}:`;
+        const own = errors.filter((error) => error.startsWith(label) || error.includes(` ${label}`));
+        bySource.set(item.origin, [...(bySource.get(item.origin) ?? []), ...(own.length > 0 ? own : errors)]);
+      }
+    }
+    return pruned;
   }
 
   private refuse(errors: readonly string[], origins: readonly string[], source: string | undefined): void {

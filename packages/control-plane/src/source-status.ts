@@ -29,6 +29,8 @@ export interface SourceStatus {
   readonly lastRefusal: SourceRefusal | undefined;
   /** Why it is not `ok` now, in one line; undefined when it is `ok`, `starting` or `stopped`. */
   readonly error: string | undefined;
+  /** What the source tells about itself (a Kubernetes source: objects per kind, last event, last re-list, refused objects). */
+  readonly details?: Record<string, unknown>;
 }
 
 /** Errors as one line: the first, and how many more. */

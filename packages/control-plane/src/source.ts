@@ -28,6 +28,26 @@ export interface ConfigSource {
   readonly name: string;
   /** What kind of source it is, for the admin API: `file`, later `kubernetes`, `zookeeper` (absent: `other`). */
   readonly type?: string;
+  /**
+   * How a cross-reference error among its resources is refused. `source` (the default, files):
+   * the whole change is refused and the last valid state stays, since a file is written as a
+   * whole. `resource` (Kubernetes: each object is applied on its own): the resources at fault
+   * are left out and the rest goes in; the source is told which, by {@link onResourcesRefused}.
+   */
+  readonly refusal?: 'source' | 'resource';
+  /**
+   * With `refusal: 'resource'`: told after each build which of its resources were left out,
+   * by origin, with their errors (an empty map: none).
+   */
+  onResourcesRefused?(refused: ReadonlyMap<string, readonly string[]>): void;
+  /**
+   * Whether the source reaches its server now (network sources); undefined or true: connected.
+   * A source that is not shows as `disconnected` in `GET /api/v1/sources`, its last resources
+   * in force.
+   */
+  connection?(): { readonly connected: boolean; readonly error?: string };
+  /** More about the source for `GET /api/v1/sources` (objects per kind, last event, refused objects …). */
+  details?(): Record<string, unknown>;
   /** Start; resolves after the first state was emitted. */
   start(emit: (state: SourceState) => void): Promise<void>;
   stop(): Promise<void>;

@@ -1,0 +1,131 @@
+import { NetworkingV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { systemClock, type Clock } from './clock.js';
+import { array, record, text, type KubeObject } from './kube-objects.js';
+import type { KubernetesSource } from './kubernetes-source.js';
+import type { Leadership } from './leadership.js';
+
+/** One address of `status.loadBalancer.ingress`. */
+export interface LoadBalancerIngress {
+  ip?: string;
+  hostname?: string;
+}
+
+/**
+ * The gateway's addresses, from its Service: the load balancer's (`status.loadBalancer.ingress`),
+ * else the Service's `spec.externalIPs`; none when it has neither (a ClusterIP gateway: callers
+ * outside the cluster cannot reach it, and nothing is written).
+ */
+export function gatewayAddresses(service: KubeObject | undefined): LoadBalancerIngress[] {
+  const fromBalancer = array(record(record(service?.status)?.loadBalancer)?.ingress)
+    .map(record)
+    .flatMap((entry): LoadBalancerIngress[] => {
+      const ip = text(entry?.ip);
+      const hostname = text(entry?.hostname);
+      if (ip !== undefined) return [{ ip }];
+      return hostname === undefined ? [] : [{ hostname }];
+    });
+  if (fromBalancer.length > 0) return fromBalancer;
+  return array(record(service?.spec)?.externalIPs)
+    .map(text)
+    .flatMap((ip) => (ip === undefined ? [] : [{ ip }]));
+}
+
+/** Options of the Ingress status writer. */
+export interface IngressStatusWriterOptions {
+  readonly source: KubernetesSource;
+  readonly kubeConfig: KubeConfig;
+  readonly leadership: Leadership;
+  /** The gateway's Service (`--kube-gateway-service`, default `dubbo-mesh-gateway` in the control plane's namespace). */
+  readonly gatewayService: { readonly namespace: string; readonly name: string };
+  readonly clock?: Clock;
+  readonly retryMs?: number;
+  readonly log?: (level: 'info' | 'warn', message: string, fields: Record<string, unknown>) => void;
+}
+
+/**
+ * Writes the gateway's address into `status.loadBalancer.ingress` of every Ingress the gateway
+ * serves (SPEC), as ingress controllers do, so `kubectl get ingress` shows where callers outside
+ * the cluster connect. Only the leader writes, and only what differs.
+ */
+export class IngressStatusWriter {
+  private readonly api: NetworkingV1Api;
+  private readonly clock: Clock;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private retryTimer: unknown;
+  private readonly unsubscribe: () => void;
+  private readonly onLeading = () => void this.sync();
+  /** What was last written per Ingress, until the informer shows it (no second write meanwhile). */
+  private readonly written = new Map<string, string>();
+  writes = 0;
+
+  constructor(private readonly options: IngressStatusWriterOptions) {
+    this.api = options.kubeConfig.makeApiClient(NetworkingV1Api);
+    this.clock = options.clock ?? systemClock;
+    this.unsubscribe = options.source.onOutcomes(() => void this.sync());
+    options.leadership.on('started-leading', this.onLeading);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.clock.clearTimer(this.retryTimer);
+    this.unsubscribe();
+    this.options.leadership.off('started-leading', this.onLeading);
+  }
+
+  /** Bring every served Ingress's status up to date (coalesced). */
+  sync(): Promise<void> {
+    if (this.stopped || !this.options.leadership.isLeader) return Promise.resolve();
+    if (this.running !== undefined) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.pass().finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        void this.sync();
+      }
+    });
+    return this.running;
+  }
+
+  private async pass(): Promise<void> {
+    const { namespace, name } = this.options.gatewayService;
+    const addresses = gatewayAddresses(this.options.source.service(namespace, name));
+    if (addresses.length === 0) return;
+    const wanted = JSON.stringify(addresses);
+    let failed = false;
+    for (const ingress of this.options.source.servedIngresses()) {
+      const current = array(record(record(ingress.status)?.loadBalancer)?.ingress).map((entry) => {
+        const e = record(entry) ?? {};
+        return text(e.ip) !== undefined ? { ip: text(e.ip) } : { hostname: text(e.hostname) };
+      });
+      const id = `${ingress.metadata?.namespace ?? ''}/${ingress.metadata?.name ?? ''}`;
+      if (JSON.stringify(current) === wanted) {
+        this.written.delete(id);
+        continue;
+      }
+      if (this.written.get(id) === wanted) continue;
+      try {
+        await this.api.patchNamespacedIngressStatus(
+          { name: ingress.metadata?.name ?? '', namespace: ingress.metadata?.namespace ?? '', body: { status: { loadBalancer: { ingress: addresses } } } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
+        this.written.set(id, wanted);
+        this.writes += 1;
+      } catch (error) {
+        if ((error as { code?: unknown }).code === 404) continue;
+        failed = true;
+        this.options.log?.('warn', `cannot write the status of Ingress ${ingress.metadata?.namespace ?? ''}/${ingress.metadata?.name ?? ''}; retrying`, {
+          error: error instanceof Error ? error.message.split('\n')[0] : String(error),
+        });
+      }
+    }
+    if (failed && !this.stopped) {
+      this.clock.clearTimer(this.retryTimer);
+      this.retryTimer = this.clock.setTimer(() => void this.sync(), this.options.retryMs ?? 5_000);
+    }
+  }
+}
