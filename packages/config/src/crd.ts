@@ -1,5 +1,5 @@
 import type { OpenApiSchema } from '@dubbo-mesh/schema';
-import type { KindDefinition } from './kind-definition.js';
+import type { KindDefinition, PrinterColumn } from './kind-definition.js';
 import { kindDefinition, kindDefinitions } from './kind-registry.js';
 import { API_VERSION } from './types.js';
 
@@ -31,6 +31,30 @@ export function kindOpenApiSchema(definition: KindDefinition): OpenApiSchema {
   };
 }
 
+/**
+ * The columns every CRD ends with: whether the control plane accepted the resource (the
+ * `Accepted` condition its leader writes into the status) and its age. With its own columns a
+ * CRD loses kubectl's default `Age`, so it is listed here.
+ */
+export const COMMON_PRINTER_COLUMNS: readonly PrinterColumn[] = Object.freeze([
+  {
+    name: 'Accepted',
+    type: 'string',
+    jsonPath: '.status.conditions[?(@.type=="Accepted")].status',
+    description: 'Whether the control plane accepted the resource (True) or refused it (False)',
+  },
+  { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+]);
+
+/** One `additionalPrinterColumns` entry. */
+export interface CustomResourceColumn {
+  name: string;
+  type: PrinterColumn['type'];
+  jsonPath: string;
+  description?: string;
+  priority?: number;
+}
+
 /** A CustomResourceDefinition, as `kubectl apply` takes it. */
 export interface CustomResourceDefinition {
   apiVersion: 'apiextensions.k8s.io/v1';
@@ -46,11 +70,15 @@ export interface CustomResourceDefinition {
       storage: true;
       subresources: { status: Record<string, never> };
       schema: { openAPIV3Schema: OpenApiSchema };
+      additionalPrinterColumns: CustomResourceColumn[];
     }>;
   };
 }
 
-/** The whole `apiextensions.k8s.io/v1` CustomResourceDefinition of a registered kind. */
+/**
+ * The whole `apiextensions.k8s.io/v1` CustomResourceDefinition of a registered kind. Throws
+ * for an unknown kind, and for a kind that is no custom resource (`customResource: false`).
+ */
 export function customResourceDefinition(kind: string): CustomResourceDefinition {
   const definition = kindDefinition(kind);
   if (definition === undefined)
@@ -59,7 +87,9 @@ export function customResourceDefinition(kind: string): CustomResourceDefinition
         .map((d) => d.kind)
         .join(', ')}`,
     );
+  if (definition.customResource === false) throw new Error(`kind ${kind} has no CustomResourceDefinition: a source makes it from other objects`);
   const { plural, singular, shortNames } = definition.names;
+  const columns = [...(definition.printerColumns ?? []), ...COMMON_PRINTER_COLUMNS].map((column) => ({ ...column }));
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
@@ -75,13 +105,16 @@ export function customResourceDefinition(kind: string): CustomResourceDefinition
           storage: true,
           subresources: { status: {} },
           schema: { openAPIV3Schema: kindOpenApiSchema(definition) },
+          additionalPrinterColumns: columns,
         },
       ],
     },
   };
 }
 
-/** The CustomResourceDefinitions of every registered kind. */
+/** The CustomResourceDefinitions of every registered kind that is a custom resource. */
 export function customResourceDefinitions(): CustomResourceDefinition[] {
-  return kindDefinitions().map((definition) => customResourceDefinition(definition.kind));
+  return kindDefinitions()
+    .filter((definition) => definition.customResource !== false)
+    .map((definition) => customResourceDefinition(definition.kind));
 }

@@ -1,6 +1,6 @@
 /**
- * @dubbo-mesh/config: the mesh configuration kinds (DubboService, DubboRoute, DubboPolicy), each
- * one module in a registry, validated once at the edge with every error named by file, line
+ * @dubbo-mesh/config: the mesh configuration kinds (DubboService, DubboRoute, DubboPolicy, and
+ * DubboIngress, which has no CRD), each one module in a registry, validated once at the edge with every error named by file, line
  * and field path; their defaults in one table; their CustomResourceDefinitions.
  */
 export * from './types.js';

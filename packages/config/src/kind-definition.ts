@@ -46,6 +46,20 @@ export interface CrossReferenceClaim {
   readonly provides?: readonly string[];
 }
 
+/**
+ * A column `kubectl get` prints for a kind (a CRD's `additionalPrinterColumns`). The API
+ * server shows the first value `jsonPath` finds; an array value is printed as JSON.
+ */
+export interface PrinterColumn {
+  readonly name: string;
+  readonly type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
+  /** A JSONPath from the resource's root, starting with `.`. */
+  readonly jsonPath: string;
+  readonly description?: string;
+  /** 0 (default): shown by `kubectl get`; more: only with `-o wide`. */
+  readonly priority?: number;
+}
+
 /** The spec of a resource of kind `R`: everything but kind and metadata. */
 export type SpecOf<R extends MeshResource> = Omit<R, 'kind' | 'metadata'>;
 
@@ -61,6 +75,14 @@ export interface KindDefinition<R extends MeshResource = MeshResource> {
   /** Where an assembled {@link MeshConfig} keeps resources of this kind. */
   readonly configKey: keyof MeshConfig;
   readonly spec: SchemaNode<SpecOf<R>>;
+  /**
+   * `false`: the kind has no CustomResourceDefinition (Kubernetes users write something else
+   * that a source turns into it, as Ingresses into DubboIngress); files and the discovery API
+   * still carry it. Absent: the kind is a custom resource.
+   */
+  readonly customResource?: false;
+  /** The kind's own columns for `kubectl get`, before the `Accepted` and `Age` every CRD shows. */
+  readonly printerColumns?: readonly PrinterColumn[];
   /** What a resource claims (each once in the mesh). */
   claims?(resource: R): readonly CrossReferenceClaim[];
   /** What a resource refers to (must exist). */

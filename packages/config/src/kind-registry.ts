@@ -1,4 +1,5 @@
 import type { KindDefinition } from './kind-definition.js';
+import { dubboIngressKind } from './kinds/dubbo-ingress.js';
 import { dubboPolicyKind } from './kinds/dubbo-policy.js';
 import { dubboRouteKind } from './kinds/dubbo-route.js';
 import { dubboServiceKind } from './kinds/dubbo-service.js';
@@ -29,4 +30,5 @@ export function kindNames(): readonly string[] {
   return names;
 }
 
-for (const definition of [dubboServiceKind, dubboRouteKind, dubboPolicyKind] as const) registerKind(definition as KindDefinition<MeshResource>);
+for (const definition of [dubboServiceKind, dubboRouteKind, dubboPolicyKind, dubboIngressKind] as const)
+  registerKind(definition as KindDefinition<MeshResource>);

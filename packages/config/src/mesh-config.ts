@@ -2,13 +2,15 @@ import { createHash } from 'node:crypto';
 import { targetOf } from './kind-definition.js';
 import { kindDefinition, kindDefinitions } from './kind-registry.js';
 import { formatPath, resourceLabel, type FieldPath, type ValidationIssue } from './validate.js';
-import type { DubboPolicyConfig, DubboRouteConfig, DubboServiceConfig, MeshResource } from './types.js';
+import type { DubboIngressConfig, DubboPolicyConfig, DubboRouteConfig, DubboServiceConfig, MeshResource } from './types.js';
 
 /** A validated set of resources whose cross-references hold: what a snapshot carries. */
 export interface MeshConfig {
   readonly services: readonly DubboServiceConfig[];
   readonly routes: readonly DubboRouteConfig[];
   readonly policies: readonly DubboPolicyConfig[];
+  /** Routes by target application (none: every call is routed by its service key). */
+  readonly ingresses: readonly DubboIngressConfig[];
 }
 
 /** A resource with a way to say where one of its fields came from (`file:line: `). */
@@ -57,8 +59,8 @@ export function originsOf(items: readonly LocatedResource[]): string[] {
 /**
  * Check the cross-references of a set of resources, as their kinds declare them: names are
  * unique per kind; then, in order, each resource's claims (an exact service key, the one policy
- * of a service — each held by one resource, after what the claim requires exists); then each
- * resource's references (a destination's service, and its subset once the service exists).
+ * of a service, a target application — each held by one resource, after what the claim requires
+ * exists); then each resource's references (a destination's service, and its subset once the service exists).
  * Resources that failed validation (with `issues`) take part as far as they could be read; an
  * error on a field that already has an issue of its own is left out (it would only repeat it).
  */

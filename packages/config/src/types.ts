@@ -6,7 +6,7 @@
 /** apiVersion of every kind. */
 export const API_VERSION = 'dubbo-mesh.io/v1alpha1';
 /** The kinds this version knows. */
-export const KINDS = ['DubboService', 'DubboRoute', 'DubboPolicy'] as const;
+export const KINDS = ['DubboService', 'DubboRoute', 'DubboPolicy', 'DubboIngress'] as const;
 /** One of {@link KINDS}. */
 export type ResourceKind = (typeof KINDS)[number];
 
@@ -152,5 +152,33 @@ export interface DubboPolicyConfig {
   readonly healthCheck?: HealthCheckConfig;
 }
 
+/**
+ * One rule of a DubboIngress: calls whose `target-application` attachment is `host` go to
+ * `endpoints`, whatever their service key.
+ */
+export interface IngressRuleConfig {
+  /** A target application (Dubbo application) name; one rule in the whole mesh may hold it. */
+  readonly host: string;
+  /**
+   * The backend Kubernetes Service's name, in the resource's namespace: named in messages, and
+   * the DubboPolicy of the mesh service of that name (if any) shapes the rule's cluster.
+   */
+  readonly service: string;
+  /** The backend port, as the Ingress gave it (informative: the endpoints carry their ports). */
+  readonly port?: number;
+  /** The instances behind the host (empty when none is ready). */
+  readonly endpoints: readonly EndpointConfig[];
+}
+
+/**
+ * Routes by target application, for a gateway (or an outbound proxy): what the Kubernetes
+ * source makes of Ingresses of class `dubbo`, or written in a file. It has no CRD.
+ */
+export interface DubboIngressConfig {
+  readonly kind: 'DubboIngress';
+  readonly metadata: ResourceMeta;
+  readonly rules: readonly IngressRuleConfig[];
+}
+
 /** Any validated resource. */
-export type MeshResource = DubboServiceConfig | DubboRouteConfig | DubboPolicyConfig;
+export type MeshResource = DubboServiceConfig | DubboRouteConfig | DubboPolicyConfig | DubboIngressConfig;

@@ -22,7 +22,8 @@ const meta = (name: string) => ({ apiVersion: 'dubbo-mesh.io/v1alpha1', metadata
 /**
  * Every resource a random mesh may hold: services (two versions each, the second claiming an
  * interface another service may claim too), policies with different subsets, policies on
- * services that may be missing, routes to services and subsets that may be missing.
+ * services that may be missing, routes to services and subsets that may be missing, ingresses
+ * whose target applications may clash.
  */
 function universe(): LocatedResource[] {
   const out: LocatedResource[] = [];
@@ -38,6 +39,31 @@ function universe(): LocatedResource[] {
     out.push(located({ ...meta(`p${s}`), kind: 'DubboPolicy', spec: { service: `s${s}`, subsets: [{ name: 'v1', labels: { v: '1' } }] } }));
     out.push(located({ ...meta(`p${s}`), kind: 'DubboPolicy', spec: { service: `s${s}`, subsets: [{ name: 'v2', labels: { v: '2' } }] } }));
     out.push(located({ ...meta(`q${s}`), kind: 'DubboPolicy', spec: { service: `s${s}` } }));
+  }
+  // Ingresses whose hosts (target applications, global to the mesh) may clash, across namespaces too.
+  for (let i = 0; i < 3; i++) {
+    const endpoints = [{ address: `10.0.2.${i}:1` }];
+    out.push(located({ ...meta(`i${i}`), kind: 'DubboIngress', spec: { rules: [{ host: `app${i}`, service: `s${i}`, endpoints }] } }));
+    out.push(
+      located({
+        ...meta(`i${i}`),
+        kind: 'DubboIngress',
+        spec: {
+          rules: [
+            { host: `app${i}`, service: `s${i}` },
+            { host: `app${(i + 1) % 3}`, service: `s${i}`, endpoints },
+          ],
+        },
+      }),
+    );
+    out.push(
+      located({
+        apiVersion: 'dubbo-mesh.io/v1alpha1',
+        metadata: { name: `i${i}`, namespace: 'other' },
+        kind: 'DubboIngress',
+        spec: { rules: [{ host: `app${i}`, service: `s${i}` }] },
+      }),
+    );
   }
   for (let r = 0; r < 4; r++) {
     for (const [target, subset] of [

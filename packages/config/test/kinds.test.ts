@@ -64,6 +64,19 @@ spec:
   connectionPool: {maxConnections: 4, maxPendingRequests: 1024, maxRequests: 10000, connectTimeout: 1s}
   outlierDetection: {consecutiveErrors: 5, interval: 5s, baseEjectionTime: 30s, maxEjectionPercent: 50}
   healthCheck: {interval: 5s, timeout: 1s, unhealthyThreshold: 3, healthyThreshold: 1}
+---
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboIngress
+metadata: {name: user-ingress, namespace: shop}
+spec:
+  rules:
+    - host: user-app
+      service: user-provider
+      port: 20880
+      endpoints:
+        - {address: 10.0.0.5:20880, labels: {app: user}, weight: 100}
+        - {address: "[::1]:20881"}
+    - {host: order-app, service: order, endpoints: []}
 `;
 
 const documents = (text: string): Array<Record<string, unknown>> =>
@@ -222,8 +235,64 @@ t.test('a CustomResourceDefinition per kind, whole', async (t) => {
   t.same(
     customResourceDefinitions().map((c) => c.metadata.name),
     ['dubboservices.dubbo-mesh.io', 'dubboroutes.dubbo-mesh.io', 'dubbopolicies.dubbo-mesh.io'],
+    'every kind but DubboIngress, which Kubernetes users write as Ingresses',
   );
-  t.throws(() => customResourceDefinition('DubboThing'), /unknown kind "DubboThing"; known: DubboService, DubboRoute, DubboPolicy/);
+  t.equal(kindDefinition('DubboIngress')!.customResource, false);
+  t.throws(() => customResourceDefinition('DubboIngress'), /kind DubboIngress has no CustomResourceDefinition/);
+  t.throws(() => customResourceDefinition('DubboThing'), /unknown kind "DubboThing"; known: DubboService, DubboRoute, DubboPolicy, DubboIngress$/);
+});
+
+/**
+ * Whether a path of field names leads through a schema (through arrays' items; an object the
+ * schema leaves open, as metadata and status, holds anything).
+ */
+function schemaHas(schema: OpenApiSchema, fields: readonly string[]): boolean {
+  let node: OpenApiSchema | undefined = schema;
+  for (const field of fields) {
+    while (node?.items !== undefined) node = node.items;
+    if (node === undefined) return false;
+    if (node.properties === undefined) return node.type === 'object' || node['x-kubernetes-preserve-unknown-fields'] === true;
+    node = node.properties[field];
+  }
+  return node !== undefined;
+}
+
+t.test("kubectl get shows each kind's own columns, then Accepted and Age", async (t) => {
+  const columns = (kind: string) =>
+    customResourceDefinition(kind).spec.versions[0]!.additionalPrinterColumns.map(({ name, type, jsonPath }) => ({ name, type, jsonPath }));
+  const common = [
+    { name: 'Accepted', type: 'string', jsonPath: '.status.conditions[?(@.type=="Accepted")].status' },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  ];
+  t.same(columns('DubboRoute'), [
+    { name: 'Hosts', type: 'string', jsonPath: '.spec.hosts' },
+    { name: 'Destinations', type: 'string', jsonPath: '.spec.routes[*].destinations[*].service' },
+    ...common,
+  ]);
+  t.same(columns('DubboService'), [
+    { name: 'Interfaces', type: 'string', jsonPath: '.spec.interfaces' },
+    { name: 'Port', type: 'integer', jsonPath: '.spec.port' },
+    ...common,
+  ]);
+  t.same(columns('DubboPolicy'), [
+    { name: 'Service', type: 'string', jsonPath: '.spec.service' },
+    { name: 'Load Balancer', type: 'string', jsonPath: '.spec.loadBalancer.policy' },
+    ...common,
+  ]);
+  t.notOk(schemaHas(customResourceDefinition('DubboRoute').spec.versions[0]!.schema.openAPIV3Schema, ['spec', 'routes', 'nowhere']), 'the check can fail');
+  for (const crd of customResourceDefinitions()) {
+    const schema = crd.spec.versions[0]!.schema.openAPIV3Schema;
+    for (const column of crd.spec.versions[0]!.additionalPrinterColumns) {
+      // The API server refuses a column whose path does not start with a dot; each must also name a field the schema has.
+      t.match(column.jsonPath, /^\./, `${crd.spec.names.kind} ${column.name}: a JSONPath from the root`);
+      t.ok(column.description === undefined || column.description.length > 0);
+      const fields = column.jsonPath
+        .slice(1)
+        .replace(/\[[^\]]*\]/g, '')
+        .split('.');
+      t.ok(schemaHas(schema, fields), `${crd.spec.names.kind} ${column.name}: ${column.jsonPath} names fields of the schema`);
+    }
+  }
 });
 
 const KUBECTL_GET = `apiVersion: dubbo-mesh.io/v1alpha1

@@ -25,8 +25,11 @@ export function toWireResources(items: readonly LocatedResource[]): WireResource
   });
 }
 
-/** The service-key → service mapping the DubboServices of a config define. */
-export function toWireMappings(config: MeshConfig): WireMapping[] {
+/**
+ * The service-key → service mapping the DubboServices of a config define. Only the services are
+ * read: a caller with one service passes just that (other kinds, as DubboIngress, map no key).
+ */
+export function toWireMappings(config: Pick<MeshConfig, 'services'> & Partial<MeshConfig>): WireMapping[] {
   return config.services.flatMap((service) =>
     service.interfaces.map((pattern) => ({
       interface: pattern.interface,

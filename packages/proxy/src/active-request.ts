@@ -97,6 +97,7 @@ const pickContext: PickContext = { exclude: undefined, hashKey: undefined };
 
 const LOCAL_REPLY_COUNTER: Partial<Record<ProxyErrorCodeValue, CounterName>> = {
   [ProxyErrorCode.SERVICE_NOT_FOUND]: 'local_response_service_not_found',
+  [ProxyErrorCode.UNKNOWN_TARGET_APPLICATION]: 'local_response_unknown_target_application',
   [ProxyErrorCode.NO_HEALTHY_UPSTREAM]: 'local_response_no_healthy_upstream',
   [ProxyErrorCode.CONNECT_FAILURE]: 'local_response_no_healthy_upstream',
   [ProxyErrorCode.UPSTREAM_UNAVAILABLE]: 'local_response_no_healthy_upstream',

@@ -1,5 +1,5 @@
 import type { Frame } from '@dubbo-mesh/protocol';
-import { DEFAULT_CONNECTION_POOL, type ConnectionPoolConfig } from '@dubbo-mesh/config';
+import { DEFAULT_CONNECTION_POOL, type ConnectionPoolConfig, type DubboPolicyConfig, type EndpointConfig } from '@dubbo-mesh/config';
 import { Cluster, type ClusterMember } from './cluster.js';
 import { systemClock, type Clock } from './clock.js';
 import type { RoutingTable } from './routing-table.js';
@@ -81,13 +81,16 @@ export class ClusterManager {
     this.recentClusters.length = 0;
     this.nextRecent = 0;
     const wanted = new Set<string>();
-    for (const service of table.services.values()) {
-      for (const e of service.config.endpoints) {
+    const want = (endpoints: readonly EndpointConfig[], policy: DubboPolicyConfig | undefined) => {
+      for (const e of endpoints) {
         wanted.add(`${e.host}:${e.port}`);
         // Health checks start with the snapshot, before any call needs the endpoint.
-        this.endpoint(e.host, e.port, service.policy?.connectionPool ?? DEFAULT_CONNECTION_POOL).configureHealthCheck(service.policy?.healthCheck);
+        this.endpoint(e.host, e.port, policy?.connectionPool ?? DEFAULT_CONNECTION_POOL).configureHealthCheck(policy?.healthCheck);
       }
-    }
+    };
+    for (const service of table.services.values()) want(service.config.endpoints, service.policy);
+    // A DubboIngress rule's endpoints live as a service's: an endpoint a rule no longer lists goes after the grace period.
+    for (const backend of table.ingressBackends.values()) want(backend.endpoints, backend.policy);
     for (const [id, endpoint] of this.endpoints) {
       if (wanted.has(id) || endpoint.isStatic) continue;
       this.endpoints.delete(id);
@@ -118,18 +121,23 @@ export class ClusterManager {
     return cluster;
   }
 
-  /** The cluster of a service (and subset) in the snapshot in force; undefined if unknown. */
+  /**
+   * The cluster of a service (and subset), or of a DubboIngress rule's backend (by its id), in
+   * the snapshot in force; undefined if unknown.
+   */
   cluster(serviceId: string, subset: string | undefined): Cluster | undefined {
     const name = subset === undefined ? serviceId : `${serviceId}/${subset}`;
     let cluster = this.clusters.get(name);
     if (cluster !== undefined) return cluster;
     const service = this.table?.services.get(serviceId);
-    if (service === undefined) return undefined;
-    const policy = service.policy;
+    const backend = service === undefined ? this.table?.ingressBackends.get(serviceId) : undefined;
+    if (service === undefined && backend === undefined) return undefined;
+    const policy = service === undefined ? backend!.policy : service.policy;
+    const endpoints = service === undefined ? backend!.endpoints : service.config.endpoints;
     const subsetLabels = subset === undefined ? undefined : policy?.subsets.find((s) => s.name === subset)?.labels;
     if (subset !== undefined && subsetLabels === undefined) return undefined;
     const members: ClusterMember[] = [];
-    for (const e of service.config.endpoints) {
+    for (const e of endpoints) {
       if (subsetLabels !== undefined && !Object.entries(subsetLabels).every(([k, v]) => e.labels[k] === v)) continue;
       const upstream = this.endpoint(e.host, e.port, policy?.connectionPool ?? DEFAULT_CONNECTION_POOL);
       upstream.configureHealthCheck(policy?.healthCheck);

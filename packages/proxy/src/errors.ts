@@ -4,6 +4,8 @@ import { ResponseStatus, encodeErrorResponse } from '@dubbo-mesh/protocol';
 /** Stable codes of the proxy's errors. */
 export const ProxyErrorCode = {
   SERVICE_NOT_FOUND: 'DM_ERR_SERVICE_NOT_FOUND',
+  /** The call's `target-application` attachment names no host of a DubboIngress (an Ingress of class dubbo): status 60. */
+  UNKNOWN_TARGET_APPLICATION: 'DM_ERR_UNKNOWN_TARGET_APPLICATION',
   NO_HEALTHY_UPSTREAM: 'DM_ERR_NO_HEALTHY_UPSTREAM',
   ROUTE_TIMEOUT: 'DM_ERR_ROUTE_TIMEOUT',
   OVERFLOW: 'DM_ERR_OVERFLOW',
@@ -80,6 +82,22 @@ export class ProxyError extends Error {
 export class ServiceNotFoundError extends ProxyError {
   constructor(serviceKey: string) {
     super(ProxyErrorCode.SERVICE_NOT_FOUND, ResponseStatus.SERVICE_NOT_FOUND, `no mesh service provides ${capName(serviceKey)}`);
+  }
+}
+
+/**
+ * The call names a target application (its `target-application` attachment) that no Ingress
+ * of class dubbo serves (status 60, as for an unknown service key: the consumer asked for
+ * something the mesh does not have). The call is not routed by its service key instead: it
+ * asked for that application.
+ */
+export class UnknownTargetApplicationError extends ProxyError {
+  constructor(readonly targetApplication: string) {
+    super(
+      ProxyErrorCode.UNKNOWN_TARGET_APPLICATION,
+      ResponseStatus.SERVICE_NOT_FOUND,
+      `no Ingress of class dubbo serves target-application ${JSON.stringify(capName(targetApplication))}`,
+    );
   }
 }
 

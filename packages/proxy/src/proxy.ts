@@ -17,9 +17,9 @@ import {
   type DownstreamLimits,
   type RequestHandler,
 } from './downstream-connection.js';
-import { BadRequestError, ListenError, NoConfigError, ServiceNotFoundError } from './errors.js';
+import { BadRequestError, ListenError, NoConfigError, ServiceNotFoundError, UnknownTargetApplicationError } from './errors.js';
 import { RetryBudget } from './retry-budget.js';
-import { RoutingTable, formatServiceKey } from './routing-table.js';
+import { RoutingTable, formatServiceKey, type RouteDecision } from './routing-table.js';
 import { ProxyStats } from './stats.js';
 import { TimeoutQueue } from './timeouts.js';
 
@@ -267,7 +267,7 @@ export class DubboProxy {
     this.listeners.push({ name, server, connections });
   }
 
-  /** Outbound and gateway: route each call by its service key. */
+  /** Outbound and gateway: route each call by the target application it names (DubboIngress), else by its service key. */
   private readonly routedHandler: RequestHandler = (connection, frame) => {
     if (frame.header.serializationId !== SerializationId.HESSIAN2) {
       this.stats.counters.request_decoding_error += 1;
@@ -287,7 +287,15 @@ export class DubboProxy {
       return sendLocalReply(connection, this.stats, frame.header, new BadRequestError(error.message, { cause: error }));
     }
     const table = this.table;
-    const decision = table?.route(peek);
+    let decision: RouteDecision | undefined;
+    // Only with DubboIngress rules in force is a call's target application read (per call: two
+    // calls on one connection may name two applications); without, this costs one branch.
+    if (table !== undefined && table.routesByTargetApplication) {
+      const byApplication = table.routeByTargetApplication(peek);
+      if (typeof byApplication === 'string') return sendLocalReply(connection, this.stats, frame.header, new UnknownTargetApplicationError(byApplication));
+      decision = byApplication;
+    }
+    if (decision === undefined) decision = table?.route(peek);
     if (decision === undefined) {
       const serviceKey = formatServiceKey(peek.path, peek.group, peek.version === '0.0.0' ? '' : peek.version);
       return sendLocalReply(connection, this.stats, frame.header, table === undefined ? new NoConfigError(serviceKey) : new ServiceNotFoundError(serviceKey));

@@ -1,11 +1,33 @@
-import type { DubboPolicyConfig, DubboServiceConfig, MeshConfig, RetryPolicy, RouteMatch, StringMatch } from '@dubbo-mesh/config';
+import type { DubboPolicyConfig, DubboServiceConfig, EndpointConfig, MeshConfig, RetryPolicy, RouteMatch, StringMatch } from '@dubbo-mesh/config';
 import type { RequestPeek } from '@dubbo-mesh/protocol';
+
+/** The attachment naming the application a call is for (Dubbo's own key, as its consumers send it). */
+export const TARGET_APPLICATION_ATTACHMENT = 'target-application';
 
 /** A mesh service with its policy. */
 export interface MeshService {
   /** `namespace/name`. */
   readonly id: string;
   readonly config: DubboServiceConfig;
+  readonly policy: DubboPolicyConfig | undefined;
+}
+
+/**
+ * The backend of one DubboIngress rule: where the calls for one target application go. It has
+ * a cluster of its own (a rule's endpoints are its own: two rules may name one Service on two
+ * ports), shaped by the DubboPolicy of the mesh service that `service` names, if any.
+ */
+export interface IngressBackend {
+  /**
+   * The cluster's name, `namespace/service (ingress host)`: a mesh service's id never holds a
+   * space, so the two never clash.
+   */
+  readonly id: string;
+  /** The target application. */
+  readonly host: string;
+  /** `namespace/service`: the Service behind the host. */
+  readonly service: string;
+  readonly endpoints: readonly EndpointConfig[];
   readonly policy: DubboPolicyConfig | undefined;
 }
 
@@ -148,17 +170,38 @@ const CACHE_LIMIT = 10_000;
  * Decisions are shared by every call of the key: nothing is built per call.
  */
 interface KeyEntry {
+  readonly serviceKey: string;
   readonly rules: readonly CompiledRule[];
   readonly decisions: readonly RouteDecision[];
   readonly fallback: RouteDecision | undefined;
+  /** Target application → the decision of this key's calls for it (built on the first such call). */
+  byTargetApplication: Map<string, RouteDecision> | undefined;
 }
 
+/** What a target application's calls share, whatever their service key. */
+interface TargetApplication {
+  readonly rule: string;
+  /** The one destination, shared by every decision for the host (clusters are remembered by its identity). */
+  readonly destinations: readonly RouteDestination[];
+}
+
+const ONE: readonly number[] = Object.freeze([1]);
+
 /**
- * A snapshot compiled for lookups: service key → mesh service, interface → ordered rules.
- * Immutable; a new snapshot is a new table, swapped in by reference.
+ * A snapshot compiled for lookups: service key → mesh service, interface → ordered rules,
+ * target application → DubboIngress backend. Immutable; a new snapshot is a new table, swapped
+ * in by reference.
  */
 export class RoutingTable {
   readonly services = new Map<string, MeshService>();
+  /** The backends of the DubboIngress rules, by id (the cluster name). */
+  readonly ingressBackends = new Map<string, IngressBackend>();
+  /**
+   * Whether any DubboIngress rule is in force. Without one no call's `target-application` is
+   * read: every call is routed by its service key, at no extra cost.
+   */
+  readonly routesByTargetApplication: boolean;
+  private readonly targetApplications = new Map<string, TargetApplication>();
   private readonly providers = new Map<string, Array<{ group?: string; version?: string; serviceId: string }>>();
   private readonly exactRoutes = new Map<string, CompiledRule[]>();
   private readonly wildcardRoutes: Array<{ pattern: RegExp; rules: CompiledRule[] }> = [];
@@ -184,6 +227,17 @@ export class RoutingTable {
         this.providers.set(pattern.interface, list);
       }
     }
+    for (const ingress of config.ingresses) {
+      const namespace = ingress.metadata.namespace;
+      for (const rule of ingress.rules) {
+        const service = `${namespace}/${rule.service}`;
+        const id = `${service} (ingress ${rule.host})`;
+        this.ingressBackends.set(id, { id, host: rule.host, service, endpoints: rule.endpoints, policy: policies.get(service) });
+        const destinations = Object.freeze([Object.freeze({ serviceId: id, subset: undefined, weight: 1 })]);
+        this.targetApplications.set(rule.host, { rule: `ingress ${rule.host}`, destinations });
+      }
+    }
+    this.routesByTargetApplication = this.targetApplications.size > 0;
     for (const route of config.routes) {
       const namespace = route.metadata.namespace;
       const rules: CompiledRule[] = route.routes.map((rule) => {
@@ -239,6 +293,8 @@ export class RoutingTable {
     const rules = this.rulesFor(iface);
     const service = this.findService(iface, group, version);
     const entry: KeyEntry = {
+      serviceKey,
+      byTargetApplication: undefined,
       rules,
       decisions: rules.map((rule) => Object.freeze({ kind: 'route' as const, serviceKey, ...rule.decision })),
       fallback:
@@ -275,7 +331,8 @@ export class RoutingTable {
   route(peek: RequestPeek): RouteDecision | undefined {
     const group = peek.group;
     let entry: KeyEntry;
-    // The same cached head (path, version) and group as the last call: the same entry.
+    // The same cached head (path, version) and group as the last call: the same entry. (As
+    // entryOf, written out: this is every call's path.)
     if (peek.head === this.lastHead && group === this.lastGroup) entry = this.lastEntry!;
     else {
       entry = this.entry(peek.path, group, peek.version === '0.0.0' ? '' : peek.version);
@@ -289,5 +346,48 @@ export class RoutingTable {
       if (matchList.length === 0 || matchList.some((match) => matches(match, peek))) return entry.decisions[i];
     }
     return entry.fallback;
+  }
+
+  /**
+   * Route one call by the application it names, when {@link routesByTargetApplication}: a
+   * `target-application` attachment that is a host of a DubboIngress rule gives the decision to
+   * that rule's backend (one decision per host and service key, shared by their calls); one
+   * that names no host gives back the name, to be refused; none (absent, empty, not a string)
+   * gives undefined, and the call is routed by its service key ({@link route}).
+   */
+  routeByTargetApplication(peek: RequestPeek): RouteDecision | string | undefined {
+    const name = peek.attachment(TARGET_APPLICATION_ATTACHMENT);
+    if (typeof name !== 'string' || name === '') return undefined;
+    const target = this.targetApplications.get(name);
+    if (target === undefined) return name;
+    const entry = this.entryOf(peek);
+    let decisions = entry.byTargetApplication;
+    if (decisions === undefined) entry.byTargetApplication = decisions = new Map();
+    let decision = decisions.get(name);
+    if (decision === undefined) {
+      decision = Object.freeze({
+        kind: 'route' as const,
+        serviceKey: entry.serviceKey,
+        rule: target.rule,
+        destinations: target.destinations,
+        totalWeight: 1,
+        cumulativeWeights: ONE,
+        timeoutMs: undefined,
+        retries: undefined,
+      });
+      decisions.set(name, decision);
+    }
+    return decision;
+  }
+
+  /** The entry of a call's service key: the same cached head (path, version) and group as the last call, the same entry. */
+  private entryOf(peek: RequestPeek): KeyEntry {
+    const group = peek.group;
+    if (peek.head === this.lastHead && group === this.lastGroup) return this.lastEntry!;
+    const entry = this.entry(peek.path, group, peek.version === '0.0.0' ? '' : peek.version);
+    this.lastHead = peek.head;
+    this.lastGroup = group;
+    this.lastEntry = entry;
+    return entry;
   }
 }

@@ -21,6 +21,7 @@ const COUNTER_HELP = {
   response_business_exception: 'Relayed responses carrying a business exception (never retried)',
   response_error: 'Relayed responses with a non-OK status',
   local_response_service_not_found: 'Local replies 60: no mesh service provides the service key',
+  local_response_unknown_target_application: 'Local replies 60: the target-application attachment names no host of an Ingress of class dubbo',
   local_response_no_healthy_upstream: 'Local replies 70: no instance could take the call',
   local_response_timeout: 'Local replies 31: the route timeout passed',
   local_response_overflow: 'Local replies 100: a connection-pool or circuit-breaker limit',

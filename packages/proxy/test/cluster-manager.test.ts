@@ -144,3 +144,84 @@ t.test('pickAmong recognises a set by its members, not by the array: a narrowing
     t.equal(cluster.pickerBuilds, builds + 1, `${size} members: sets seen before build nothing; a new one (v1) builds once for 20 new arrays`);
   }
 });
+
+function ingressConfig(rules: Array<{ host: string; addresses: string[] }>) {
+  return buildConfig([
+    {
+      apiVersion: 'dubbo-mesh.io/v1alpha1',
+      kind: 'DubboService',
+      metadata: { name: 'svc' },
+      spec: { interfaces: ['org.example.Api'], endpoints: [{ address: '127.0.0.1:1001' }] },
+    },
+    {
+      apiVersion: 'dubbo-mesh.io/v1alpha1',
+      kind: 'DubboPolicy',
+      metadata: { name: 'svc' },
+      spec: { service: 'svc', loadBalancer: { policy: 'least-active' }, connectionPool: { maxRequests: 7 } },
+    },
+    {
+      apiVersion: 'dubbo-mesh.io/v1alpha1',
+      kind: 'DubboIngress',
+      metadata: { name: 'edge' },
+      spec: {
+        rules: rules.map(({ host, addresses }) => ({
+          host,
+          service: host === 'svc-app' ? 'svc' : 'plain',
+          endpoints: addresses.map((address) => ({ address })),
+        })),
+      },
+    },
+  ]);
+}
+
+t.test("a DubboIngress rule's cluster: its own endpoints, its service's policy; kept endpoints stay, a gone rule's go", async (t) => {
+  const manager = new ClusterManager({ maxPayload: 1 << 20, heartbeatIntervalMs: 60_000, stats: new ProxyStats(), removedEndpointGraceMs: 0 });
+  t.teardown(() => manager.close());
+  const svcApp = { serviceId: 'default/svc (ingress svc-app)', subset: undefined };
+  const plainApp = { serviceId: 'default/plain (ingress plain-app)', subset: undefined };
+  const ids = (destination: typeof svcApp) =>
+    manager
+      .clusterOf(destination)
+      ?.members.map((m) => m.id)
+      .sort();
+  manager.apply(
+    new RoutingTable(
+      ingressConfig([
+        { host: 'svc-app', addresses: ['127.0.0.1:2001', '127.0.0.1:2002'] },
+        { host: 'plain-app', addresses: ['127.0.0.1:3001'] },
+      ]),
+      'a',
+    ),
+  );
+  t.same(
+    manager
+      .allEndpoints()
+      .map((e) => e.id)
+      .sort(),
+    ['127.0.0.1:1001', '127.0.0.1:2001', '127.0.0.1:2002', '127.0.0.1:3001'],
+    "the rules' endpoints are the manager's from the snapshot on",
+  );
+  t.same(ids(svcApp), ['127.0.0.1:2001', '127.0.0.1:2002'], "the rule's endpoints, not its service's");
+  const cluster = manager.clusterOf(svcApp)!;
+  t.equal(cluster.name, 'default/svc (ingress svc-app)');
+  t.equal(cluster.loadBalancer.policy, 'least-active', "the DubboPolicy of the service the rule's Service names");
+  t.equal(cluster.pool.maxRequests, 7);
+  t.equal(manager.clusterOf(plainApp)!.loadBalancer.policy, 'random', 'no such policy: the defaults');
+  const kept = manager.allEndpoints().find((e) => e.id === '127.0.0.1:2002')!;
+  manager.apply(new RoutingTable(ingressConfig([{ host: 'svc-app', addresses: ['127.0.0.1:2002', '127.0.0.1:2003'] }]), 'b'));
+  t.same(ids(svcApp), ['127.0.0.1:2002', '127.0.0.1:2003'], 'endpoints that changed: the cluster of the new snapshot has them');
+  t.equal(
+    manager.allEndpoints().find((e) => e.id === '127.0.0.1:2002'),
+    kept,
+    'an endpoint the rule still lists is the same endpoint, with its connections and state',
+  );
+  t.equal(manager.clusterOf(plainApp), undefined, 'a rule that disappeared has no cluster');
+  t.same(
+    manager
+      .allEndpoints()
+      .map((e) => e.id)
+      .sort(),
+    ['127.0.0.1:1001', '127.0.0.1:2002', '127.0.0.1:2003'],
+    'endpoints no rule lists any more leave (closed after the grace period)',
+  );
+});

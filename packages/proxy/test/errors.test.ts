@@ -1,6 +1,6 @@
 // A mesh proxy's local replies, as another proxy reads them when they are relayed.
 import t from 'tap';
-import { decodeErrorMessage, decodeFrame } from '@dubbo-mesh/protocol';
+import { ResponseStatus, decodeErrorMessage, decodeFrame } from '@dubbo-mesh/protocol';
 import {
   ConnectFailureError,
   NoConfigError,
@@ -9,6 +9,7 @@ import {
   ProxyErrorCode,
   RouteTimeoutError,
   ServiceNotFoundError,
+  UnknownTargetApplicationError,
   UpstreamUnavailableError,
   capName,
   inboundFailure,
@@ -81,4 +82,12 @@ t.test('a name a consumer chose is cut in messages', async (t) => {
   t.ok(message.length < 400, `the reply is ${message.length} characters, not 100 KB`);
   t.match(message, /^dubbo-mesh \[DM_ERR_SERVICE_NOT_FOUND\]: no mesh service provides org\.example\.x+…\(99756 more characters\)$/);
   t.equal(capName('short'), 'short');
+  const unknown = new UnknownTargetApplicationError(`app-${'y'.repeat(10_000)}`);
+  t.equal(unknown.code, ProxyErrorCode.UNKNOWN_TARGET_APPLICATION);
+  t.equal(unknown.status, ResponseStatus.SERVICE_NOT_FOUND, 'status 60, as an unknown service key');
+  t.match(
+    replyMessage(unknown),
+    /^dubbo-mesh \[DM_ERR_UNKNOWN_TARGET_APPLICATION\]: no Ingress of class dubbo serves target-application "app-y+…\(9748 more characters\)"$/,
+    'a target application is a name the consumer chose too',
+  );
 });

@@ -205,3 +205,92 @@ t.test('the destination draw: running sums precomputed on the decision, one sear
   const zero = { ...decision, totalWeight: 0, cumulativeWeights: cumulativeWeights(decision.destinations.map((d) => ({ ...d, weight: 0 }))) };
   t.equal(drawDestination(zero, 0.7).subset, 'a', 'weights summing to 0: the first');
 });
+
+function ingress(name: string, rules: unknown[], namespace = 'default'): object {
+  return { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboIngress', metadata: { name, namespace }, spec: { rules } };
+}
+
+t.test('with no DubboIngress rule, calls are not routed by target application at all', async (t) => {
+  const table = new RoutingTable(buildConfig([service('users', [IFACE])]), 'v1');
+  t.equal(table.routesByTargetApplication, false, 'the proxy then reads no target-application');
+  t.equal(table.ingressBackends.size, 0);
+  t.equal(table.route(call({ attachments: { 'target-application': 'user-app' } }))!.rule, 'default', 'routed by service key');
+});
+
+t.test('a target application names its DubboIngress backend, whatever the service key; per host and key one shared decision', async (t) => {
+  const table = new RoutingTable(
+    buildConfig([
+      service('users', [IFACE]),
+      service('orders', ['org.example.OrderService']),
+      {
+        apiVersion: 'dubbo-mesh.io/v1alpha1',
+        kind: 'DubboPolicy',
+        metadata: { name: 'orders' },
+        spec: { service: 'orders', loadBalancer: { policy: 'round-robin' } },
+      },
+      ingress('edge', [
+        { host: 'order-app', service: 'orders', endpoints: [{ address: '10.0.9.1:20880' }] },
+        { host: 'shop-app', service: 'shop', port: 20880, endpoints: [{ address: '10.0.9.2:20880' }] },
+      ]),
+    ]),
+    'v1',
+  );
+  t.equal(table.routesByTargetApplication, true);
+  const byApp = (attachments: Record<string, unknown>, iface?: string) => table.routeByTargetApplication(call({ attachments, iface }));
+  const first = byApp({ 'target-application': 'order-app' });
+  if (first === undefined || typeof first === 'string') return t.fail(`no decision: ${first}`);
+  t.equal(first.rule, 'ingress order-app');
+  t.equal(first.serviceKey, `${IFACE}:1.0.0`, "the call's own service key, for logs and filters");
+  t.same(destinations(first), ['default/orders (ingress order-app)'], "the rule's backend, though UserService is provided by users");
+  t.equal(byApp({ 'target-application': 'order-app' }), first, 'the same decision for the next call of that key and host');
+  const other = byApp({ 'target-application': 'order-app' }, 'org.example.Other');
+  if (other === undefined || typeof other === 'string') return t.fail('no decision');
+  t.not(other, first, 'another key: its own decision');
+  t.equal(other.serviceKey, 'org.example.Other:1.0.0', 'even one no mesh service provides');
+  t.equal(other.destinations, first.destinations, 'the destination is one object per host (clusters are remembered by it)');
+  const shop = byApp({ 'target-application': 'shop-app' });
+  t.same(typeof shop === 'object' && destinations(shop), ['default/shop (ingress shop-app)']);
+  t.equal(byApp({ 'target-application': 'nobody-app' }), 'nobody-app', 'an unknown name is given back, to be refused');
+  t.equal(byApp({ 'target-application': 'Order-App' }), 'Order-App', 'names are compared exactly');
+  t.equal(byApp({}), undefined, 'none: routed by service key');
+  t.equal(byApp({ 'target-application': '' }), undefined, 'empty: routed by service key');
+  t.equal(byApp({ 'target-application': 7 }), undefined, 'not a string: routed by service key');
+  t.same(
+    [...table.ingressBackends.values()].map((backend) => ({
+      id: backend.id,
+      host: backend.host,
+      service: backend.service,
+      endpoints: backend.endpoints.map((e) => e.address),
+      policy: backend.policy?.loadBalancer.policy,
+    })),
+    [
+      { id: 'default/orders (ingress order-app)', host: 'order-app', service: 'default/orders', endpoints: ['10.0.9.1:20880'], policy: 'round-robin' },
+      { id: 'default/shop (ingress shop-app)', host: 'shop-app', service: 'default/shop', endpoints: ['10.0.9.2:20880'], policy: undefined },
+    ],
+    "a rule's backend has the DubboPolicy of the mesh service its Service names, if any",
+  );
+  const elsewhere = new RoutingTable(
+    buildConfig([
+      service('orders', ['org.example.OrderService']),
+      { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboPolicy', metadata: { name: 'orders' }, spec: { service: 'orders' } },
+      ingress('edge', [{ host: 'order-app', service: 'orders' }], 'shop'),
+    ]),
+    'v2',
+  );
+  t.equal(elsewhere.ingressBackends.get('shop/orders (ingress order-app)')?.policy, undefined, 'only a policy of the same namespace');
+});
+
+t.test('the key memo is shared: target-application and service-key routing of one head stay right', async (t) => {
+  const table = new RoutingTable(
+    buildConfig([service('users', [IFACE]), ingress('edge', [{ host: 'user-app', service: 'users', endpoints: [{ address: '10.0.9.1:1' }] }])]),
+    'v1',
+  );
+  const cache = new PeekCache();
+  const a = table.routeByTargetApplication(call({ attachments: { 'target-application': 'user-app' } }, cache));
+  t.equal(typeof a === 'object' && a.rule, 'ingress user-app');
+  t.equal(table.route(call({}, cache))!.rule, 'default', 'the next call of the same head, with no target-application, by its key');
+  const b = table.routeByTargetApplication(call({ attachments: { 'target-application': 'user-app' } }, cache));
+  t.equal(b, a);
+  const grouped = table.routeByTargetApplication(call({ group: 'g', attachments: { 'target-application': 'user-app' } }, cache));
+  t.equal(typeof grouped === 'object' && grouped.serviceKey, `g/${IFACE}:1.0.0`, 'another group: its own key');
+});

@@ -45,6 +45,10 @@ export const dubboPolicyKind: KindDefinition<DubboPolicyConfig> = {
   kind: 'DubboPolicy',
   names: { plural: 'dubbopolicies', singular: 'dubbopolicy', shortNames: ['dp'] },
   configKey: 'policies',
+  printerColumns: [
+    { name: 'Service', type: 'string', jsonPath: '.spec.service', description: 'The mesh service the policy shapes' },
+    { name: 'Load Balancer', type: 'string', jsonPath: '.spec.loadBalancer.policy', description: 'The load-balancing policy (random when absent)' },
+  ],
   spec: object<SpecOf<DubboPolicyConfig>>({
     service: { node: string({ rule: NAME }), required: true, fallback: '' },
     subsets: { node: list(SUBSET, { uniqueBy: { field: 'name', message: (name) => `subset ${JSON.stringify(name)} is defined twice` } }), default: [] },

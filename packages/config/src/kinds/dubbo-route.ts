@@ -62,6 +62,15 @@ export const dubboRouteKind: KindDefinition<DubboRouteConfig> = {
   kind: 'DubboRoute',
   names: { plural: 'dubboroutes', singular: 'dubboroute', shortNames: ['dr'] },
   configKey: 'routes',
+  printerColumns: [
+    { name: 'Hosts', type: 'string', jsonPath: '.spec.hosts', description: 'The interfaces the route applies to' },
+    {
+      name: 'Destinations',
+      type: 'string',
+      jsonPath: '.spec.routes[*].destinations[*].service',
+      description: 'The service of the first destination (kubectl shows the first value; -o yaml shows all)',
+    },
+  ],
   spec: object<SpecOf<DubboRouteConfig>>({
     hosts: { node: list(string(), { minItems: { count: 1, message: 'must name at least one interface' } }), required: true, fallback: [] },
     routes: { node: list(ROUTE, { minItems: { count: 1, message: 'must have at least one route' } }), required: true, fallback: [] },

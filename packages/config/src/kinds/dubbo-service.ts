@@ -1,4 +1,4 @@
-import { integer, list, object, string, stringOr } from '@dubbo-mesh/schema';
+import { integer, list, object, string, stringOr, type SchemaNode } from '@dubbo-mesh/schema';
 import { DEFAULT_WEIGHT } from '../defaults.js';
 import { type KindDefinition, type SpecOf } from '../kind-definition.js';
 import type { DubboServiceConfig, EndpointConfig, ServiceKeyPattern } from '../types.js';
@@ -30,7 +30,15 @@ const ADDRESS = string().refine((address, context) => {
   return { address, host: parsed.host, port: parsed.port };
 });
 
-const ENDPOINT = object<{ address: { address: string; host: string; port: number }; labels: Record<string, string>; weight: number }>({
+/**
+ * One endpoint, `{address, labels, weight}` with the address split: a DubboService's, and a
+ * DubboIngress rule's.
+ */
+export const ENDPOINT: SchemaNode<EndpointConfig> = object<{
+  address: { address: string; host: string; port: number };
+  labels: Record<string, string>;
+  weight: number;
+}>({
   address: { node: ADDRESS, required: true },
   labels: { node: LABELS, default: {} },
   weight: { node: integer(0, 1_000_000), default: DEFAULT_WEIGHT },
@@ -41,6 +49,10 @@ export const dubboServiceKind: KindDefinition<DubboServiceConfig> = {
   kind: 'DubboService',
   names: { plural: 'dubboservices', singular: 'dubboservice', shortNames: ['dsvc'] },
   configKey: 'services',
+  printerColumns: [
+    { name: 'Interfaces', type: 'string', jsonPath: '.spec.interfaces', description: 'The service keys the service provides' },
+    { name: 'Port', type: 'integer', jsonPath: '.spec.port', description: "The application's Dubbo port" },
+  ],
   spec: object<SpecOf<DubboServiceConfig>>({
     port: { node: integer(1, 65535) },
     interfaces: { node: list(SERVICE_KEY_PATTERN, { minItems: { count: 1, message: 'must name at least one interface' } }), required: true, fallback: [] },
