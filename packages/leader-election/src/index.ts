@@ -3,3 +3,5 @@ export * from './errors.js';
 export * from './clock.js';
 export * from './lease-lock.js';
 export * from './micro-time.js';
+export * from './leader-elector-options.js';
+export * from './leader-elector.js';
