@@ -5,3 +5,4 @@ export * from './lease-lock.js';
 export * from './micro-time.js';
 export * from './leader-elector-options.js';
 export * from './leader-elector.js';
+export * from './kubernetes-lease-lock.js';
