@@ -21,7 +21,7 @@ export const COMMANDS: readonly Command[] = [
     name: 'control-plane',
     summary: 'serve versioned route snapshots to proxies over gRPC, with an admin API',
     usage:
-      'dubbo-mesh control-plane [--config PATH]... [--kubernetes] [--zookeeper HOST:PORT[,HOST:PORT]] [--grpc 127.0.0.1:15010] [--admin 127.0.0.1:15000] [--log-level info]',
+      'dubbo-mesh control-plane [--config PATH]... [--kubernetes] [--kube-namespace NS] [--kube-gateway-service NAME] [--zookeeper HOST:PORT[,HOST:PORT]] [--grpc 127.0.0.1:15010] [--admin 127.0.0.1:15000] [--log-level info]',
     run: async (argv) => (await import('./control-plane-command.js')).runControlPlaneCommand(argv),
   },
   {

@@ -1,4 +1,11 @@
-import { AdminPageError, ConfigUnreadableError, ControlPlaneListenError, StartConfigInvalidError, startControlPlaneApp } from '@dubbo-mesh/control-plane';
+import {
+  AdminPageError,
+  ConfigUnreadableError,
+  ControlPlaneListenError,
+  SourceUnavailableError,
+  StartConfigInvalidError,
+  startControlPlaneApp,
+} from '@dubbo-mesh/control-plane';
 import { EXIT_UNAVAILABLE } from './exit-codes.js';
 import { UsageError, addressFlag, defineFlags, logLevelFlag, parseFlags } from './flags.js';
 import { createLogger } from './logging.js';
@@ -6,7 +13,14 @@ import { StartUpError, fileFailure, listenFailure } from './start-up-failure.js'
 
 const FLAGS = defineFlags([
   { name: 'config', type: 'string', multiple: true, description: 'a mesh YAML file or a folder of them, watched (repeatable)' },
-  { name: 'kubernetes', type: 'boolean', description: 'read the mesh kinds from the Kubernetes API (not in this build yet)' },
+  { name: 'kubernetes', type: 'boolean', description: 'read the mesh custom resources, Services, EndpointSlices, Pods and Ingresses from the Kubernetes API' },
+  { name: 'kube-namespace', type: 'string', description: 'with --kubernetes, follow this namespace only (default: every namespace)' },
+  {
+    name: 'kube-gateway-service',
+    type: 'string',
+    description:
+      "with --kubernetes, the gateway's Service (in POD_NAMESPACE) whose address is written into the Ingresses it serves (default dubbo-mesh-gateway)",
+  },
   { name: 'zookeeper', type: 'string', description: 'import services from ZooKeeper HOST:PORT[,HOST:PORT] (not in this build yet)' },
   { name: 'grpc', type: 'string', default: '127.0.0.1:15010', description: "the discovery API's address HOST:PORT" },
   { name: 'admin', type: 'string', default: '127.0.0.1:15000', description: "the admin API's address HOST:PORT" },
@@ -19,14 +33,20 @@ const FLAGS = defineFlags([
  */
 export async function runControlPlaneCommand(argv: readonly string[]): Promise<number> {
   const values = parseFlags('control-plane', argv, FLAGS);
-  if (values.kubernetes === true || values.zookeeper !== undefined) {
+  if (values.zookeeper !== undefined) {
     process.stderr.write(
-      `dubbo-mesh control-plane: ${values.kubernetes === true ? '--kubernetes' : '--zookeeper'} is not available in this build yet; it lands with the Kubernetes and registry-bridge issues. Use --config PATH.\n`,
+      'dubbo-mesh control-plane: --zookeeper is not available in this build yet; it lands with the registry-bridge issue. Use --config PATH or --kubernetes.\n',
     );
     return EXIT_UNAVAILABLE;
   }
+  const kubernetes = values.kubernetes === true;
+  const kubeNamespace = values['kube-namespace'] as string | undefined;
+  const gatewayService = values['kube-gateway-service'] as string | undefined;
+  if (!kubernetes && (kubeNamespace !== undefined || gatewayService !== undefined))
+    throw new UsageError(`dubbo-mesh control-plane: --${kubeNamespace !== undefined ? 'kube-namespace' : 'kube-gateway-service'} needs --kubernetes`);
   const configPaths = (values.config as string[] | undefined) ?? [];
-  if (configPaths.length === 0) throw new UsageError('dubbo-mesh control-plane: give at least one --config PATH (a mesh YAML file or a folder of them)');
+  if (configPaths.length === 0 && !kubernetes)
+    throw new UsageError('dubbo-mesh control-plane: give at least one --config PATH (a mesh YAML file or a folder of them), or --kubernetes');
   const grpc = addressFlag('control-plane', 'grpc', values.grpc as string);
   const admin = addressFlag('control-plane', 'admin', values.admin as string);
   const level = logLevelFlag('control-plane', values['log-level'] as string);
@@ -34,15 +54,22 @@ export async function runControlPlaneCommand(argv: readonly string[]): Promise<n
 
   let app;
   try {
-    app = await startControlPlaneApp({ configPaths, grpc, admin, logger });
+    const log = (level: 'info' | 'warn', message: string, fields: Record<string, unknown>) => logger[level](fields, message);
+    // Loaded only with --kubernetes: the Kubernetes client is a large part of a start's time.
+    const extensions = kubernetes
+      ? [await (await import('@dubbo-mesh/kubernetes')).createKubernetesExtension({ namespace: kubeNamespace, gatewayService, log })]
+      : [];
+    app = await startControlPlaneApp({ configPaths, grpc, admin, logger, extensions });
   } catch (error) {
+    if (error instanceof SourceUnavailableError) throw new StartUpError(`dubbo-mesh control-plane: --${error.flag}: ${error.message}`);
     if (error instanceof ConfigUnreadableError) throw fileFailure('control-plane', 'config', error.path, error.cause);
     if (error instanceof AdminPageError)
       throw new StartUpError(`dubbo-mesh control-plane: the admin API cannot serve its web page (is the installation complete?): ${error.message}`);
     if (error instanceof ControlPlaneListenError) throw listenFailure('control-plane', error.listener, error.address, error.cause);
     if (error instanceof StartConfigInvalidError) {
       const count = `${error.errors.length} error${error.errors.length === 1 ? '' : 's'}`;
-      throw new StartUpError(`dubbo-mesh control-plane: --config ${configPaths.join(' --config ')}: invalid configuration (${count})`, error.errors);
+      const where = configPaths.length > 0 ? `--config ${configPaths.join(' --config ')}` : '--kubernetes';
+      throw new StartUpError(`dubbo-mesh control-plane: ${where}: invalid configuration (${count})`, error.errors);
     }
     throw error;
   }

@@ -38,10 +38,13 @@ t.test('a command whose issue has not landed says so and exits non-zero', async 
 t.test('control-plane: a missing --config names the flag; sources not in this build say so', async (t) => {
   const missing = run('control-plane', '--grpc', '127.0.0.1:0');
   t.equal(missing.status, 2);
-  t.match(missing.stderr, /give at least one --config PATH/);
-  const kubernetes = run('control-plane', '--kubernetes');
-  t.equal(kubernetes.status, 3);
-  t.match(kubernetes.stderr, /--kubernetes is not available in this build yet/);
+  t.match(missing.stderr, /give at least one --config PATH \(a mesh YAML file or a folder of them\), or --kubernetes/);
+  const zookeeper = run('control-plane', '--zookeeper', '127.0.0.1:2181');
+  t.equal(zookeeper.status, 3);
+  t.match(zookeeper.stderr, /--zookeeper is not available in this build yet/);
+  const orphan = run('control-plane', '--config', 'x.yaml', '--kube-namespace', 'default');
+  t.equal(orphan.status, 2);
+  t.match(orphan.stderr, /--kube-namespace needs --kubernetes/);
   const badAddress = run('control-plane', '--config', 'x.yaml', '--grpc', 'nowhere');
   t.equal(badAddress.status, 2);
   t.match(badAddress.stderr, /--grpc/);

@@ -6,7 +6,7 @@ import { startChild } from './fixtures/child.js';
 t.test('demo --duration prints live counts and the JSON summary last, then exits 0, started from any folder', async (t) => {
   // Started in `/`: the .proto files (@dubbo-mesh/proto) and the traffic file (@dubbo-mesh/demo)
   // are found from their packages, not from the working directory.
-  const demo = startChild(['demo', '--duration', '3s', '--admin', '127.0.0.1:0'], { cwd: '/' });
+  const demo = startChild(['demo', '--duration', '3s', '--admin', '127.0.0.1:0'], {}, { cwd: '/' });
   t.teardown(() => demo.process.kill('SIGKILL'));
   const code = await demo.exited;
   t.equal(code, 0);

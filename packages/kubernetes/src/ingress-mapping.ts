@@ -58,6 +58,12 @@ export function mapIngress(ingress: KubeObject, objects: ClusterObjects): Mapped
       notes.push(`${label}: spec.rules[${index}] has no host: no target-application can name it`);
       continue;
     }
+    if (host.includes('*')) {
+      notes.push(
+        `${label}: spec.rules[${index}].host ${JSON.stringify(host)} is a wildcard: a target-application names one application, so the rule is left out`,
+      );
+      continue;
+    }
     const byAddress = new Map<string, RawEndpoint>();
     let first: { service: string; port?: number } | undefined;
     for (const [pathIndex, path] of array(record(rule?.http)?.paths).map(record).entries()) {
