@@ -74,6 +74,9 @@ export class ClusterManager {
    * lists keep their connections; endpoints it no longer lists finish their in-flight calls
    * and close after a grace period.
    */
+  /** Endpoints a mesh service of the table in force lists (their settings are the service's). */
+  private serviceEndpoints: ReadonlySet<string> = new Set();
+
   apply(table: RoutingTable): void {
     this.table = table;
     this.clusters = new Map();
@@ -81,16 +84,23 @@ export class ClusterManager {
     this.recentClusters.length = 0;
     this.nextRecent = 0;
     const wanted = new Set<string>();
-    const want = (endpoints: readonly EndpointConfig[], policy: DubboPolicyConfig | undefined) => {
+    const serviceEndpoints = new Set<string>();
+    const want = (endpoints: readonly EndpointConfig[], policy: DubboPolicyConfig | undefined, ownedByService: boolean) => {
       for (const e of endpoints) {
-        wanted.add(`${e.host}:${e.port}`);
+        const id = `${e.host}:${e.port}`;
+        wanted.add(id);
+        if (ownedByService) serviceEndpoints.add(id);
+        // A mesh service's policy shapes its endpoints' pool and health check; an Ingress
+        // backend that reaches the same endpoint uses it as the service left it.
+        else if (serviceEndpoints.has(id)) continue;
         // Health checks start with the snapshot, before any call needs the endpoint.
         this.endpoint(e.host, e.port, policy?.connectionPool ?? DEFAULT_CONNECTION_POOL).configureHealthCheck(policy?.healthCheck);
       }
     };
-    for (const service of table.services.values()) want(service.config.endpoints, service.policy);
+    for (const service of table.services.values()) want(service.config.endpoints, service.policy, true);
     // A DubboIngress rule's endpoints live as a service's: an endpoint a rule no longer lists goes after the grace period.
-    for (const backend of table.ingressBackends.values()) want(backend.endpoints, backend.policy);
+    for (const backend of table.ingressBackends.values()) want(backend.endpoints, backend.policy, false);
+    this.serviceEndpoints = serviceEndpoints;
     for (const [id, endpoint] of this.endpoints) {
       if (wanted.has(id) || endpoint.isStatic) continue;
       this.endpoints.delete(id);
@@ -139,8 +149,13 @@ export class ClusterManager {
     const members: ClusterMember[] = [];
     for (const e of endpoints) {
       if (subsetLabels !== undefined && !Object.entries(subsetLabels).every(([k, v]) => e.labels[k] === v)) continue;
-      const upstream = this.endpoint(e.host, e.port, policy?.connectionPool ?? DEFAULT_CONNECTION_POOL);
-      upstream.configureHealthCheck(policy?.healthCheck);
+      // An Ingress backend's endpoint that a mesh service lists keeps the service's settings.
+      const shared = backend !== undefined ? this.endpoints.get(`${e.host}:${e.port}`) : undefined;
+      const upstream =
+        shared !== undefined && this.serviceEndpoints.has(shared.id)
+          ? shared
+          : this.endpoint(e.host, e.port, policy?.connectionPool ?? DEFAULT_CONNECTION_POOL);
+      if (upstream !== shared) upstream.configureHealthCheck(policy?.healthCheck);
       members.push({ id: upstream.id, weight: e.weight, stats: upstream.stats, upstream, labels: e.labels });
     }
     cluster = new Cluster(name, members, policy?.loadBalancer, policy?.connectionPool, policy?.outlierDetection);

@@ -365,6 +365,15 @@ export class RoutingTable {
     if (decisions === undefined) entry.byTargetApplication = decisions = new Map();
     let decision = decisions.get(name);
     if (decision === undefined) {
+      // Decisions count toward the cache's bound as entries do: a consumer sending ever new
+      // service keys with every host cannot grow it past CACHE_LIMIT.
+      if (this.cachedKeys >= CACHE_LIMIT) {
+        this.keyCache.clear();
+        this.cachedKeys = 0;
+        this.lastHead = undefined;
+        this.lastEntry = undefined;
+      }
+      this.cachedKeys += 1;
       decision = Object.freeze({
         kind: 'route' as const,
         serviceKey: entry.serviceKey,

@@ -118,6 +118,11 @@ export class UpstreamEndpoint {
    * heartbeat goes over one of the pool's connections (opening one if needed) and must be
    * answered within `timeoutMs`.
    */
+  /** The active health check in force (its service's DubboPolicy's), if any. */
+  get healthCheckConfig(): HealthCheckConfig | undefined {
+    return this.healthCheck;
+  }
+
   configureHealthCheck(config: HealthCheckConfig | undefined): void {
     if (JSON.stringify(config) === JSON.stringify(this.healthCheck)) return;
     this.healthCheck = config;

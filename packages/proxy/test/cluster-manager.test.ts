@@ -225,3 +225,42 @@ t.test("a DubboIngress rule's cluster: its own endpoints, its service's policy; 
     'endpoints no rule lists any more leave (closed after the grace period)',
   );
 });
+
+t.test("an endpoint a mesh service and an Ingress rule share keeps the service's pool and health check, whichever cluster is built last", async (t) => {
+  const manager = new ClusterManager({ maxPayload: 1 << 20, heartbeatIntervalMs: 60_000, stats: new ProxyStats(), removedEndpointGraceMs: 0 });
+  t.teardown(() => manager.close());
+  const config = buildConfig([
+    {
+      apiVersion: 'dubbo-mesh.io/v1alpha1',
+      kind: 'DubboService',
+      metadata: { name: 'users' },
+      spec: { interfaces: ['org.example.Api'], endpoints: [{ address: '127.0.0.1:1' }] },
+    },
+    {
+      apiVersion: 'dubbo-mesh.io/v1alpha1',
+      kind: 'DubboPolicy',
+      metadata: { name: 'users' },
+      spec: { service: 'users', connectionPool: { maxConnections: 1, maxPendingRequests: 3 }, healthCheck: { interval: '1s' } },
+    },
+    // The rule names another Service (no policy) but reaches the same pod.
+    {
+      apiVersion: 'dubbo-mesh.io/v1alpha1',
+      kind: 'DubboIngress',
+      metadata: { name: 'edge' },
+      spec: { rules: [{ host: 'users-app', service: 'users-svc', endpoints: [{ address: '127.0.0.1:1' }] }] },
+    },
+  ]);
+  manager.apply(new RoutingTable(config, 'a'));
+  const endpoint = () => manager.allEndpoints().find((e) => e.id === '127.0.0.1:1')!;
+  const check = (when: string) => {
+    t.equal(endpoint().settings.maxConnections, 1, `${when}: the service's pool`);
+    t.equal(endpoint().settings.maxPendingRequests, 3, `${when}: the service's pending limit`);
+    t.equal(endpoint().healthCheckConfig?.intervalMs, 1000, `${when}: the service's health check`);
+  };
+  check('after apply');
+  manager.clusterOf({ serviceId: 'default/users-svc (ingress users-app)', subset: undefined });
+  check('after the Ingress cluster is built');
+  manager.cluster('default/users', undefined);
+  manager.clusterOf({ serviceId: 'default/users-svc (ingress users-app)', subset: undefined });
+  check('after both, the Ingress cluster last');
+});

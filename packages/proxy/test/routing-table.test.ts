@@ -294,3 +294,27 @@ t.test('the key memo is shared: target-application and service-key routing of on
   const grouped = table.routeByTargetApplication(call({ group: 'g', attachments: { 'target-application': 'user-app' } }, cache));
   t.equal(typeof grouped === 'object' && grouped.serviceKey, `g/${IFACE}:1.0.0`, 'another group: its own key');
 });
+
+t.test('decisions by target application count toward the key cache bound: ever new keys × every host cannot grow it without end', async (t) => {
+  const hosts = Array.from({ length: 50 }, (_, i) => ({ host: `app-${i}`, service: `s${i}`, endpoints: [{ address: `10.1.0.${i + 1}:20880` }] }));
+  const table = new RoutingTable(buildConfig([service('users', [IFACE]), ingress('edge', hosts)]), 'v1');
+  // What the table holds: its cached entries and their decisions by target application.
+  type Entry = { byTargetApplication?: Map<string, unknown> };
+  const cached = () => {
+    let count = 0;
+    for (const byGroup of (table as unknown as { keyCache: Map<string, Map<string, Map<string, Entry>>> }).keyCache.values())
+      for (const byVersion of byGroup.values()) for (const entry of byVersion.values()) count += 1 + (entry.byTargetApplication?.size ?? 0);
+    return count;
+  };
+  let most = 0;
+  // 400 keys, each called for every host: 20,400 decisions and entries if nothing bounded them.
+  for (let k = 0; k < 400; k++) {
+    for (const { host } of hosts) {
+      const decision = table.routeByTargetApplication(call({ iface: `org.example.Api${k}`, attachments: { 'target-application': host } }));
+      if (typeof decision !== 'object' || decision.rule !== `ingress ${host}` || decision.serviceKey !== `org.example.Api${k}:1.0.0`)
+        t.fail(`key ${k}, ${host}: a wrong decision`);
+      most = Math.max(most, cached());
+    }
+  }
+  t.ok(most <= 10_000 + hosts.length, `at most about 10,000 entries and decisions held at once (most: ${most})`);
+});
