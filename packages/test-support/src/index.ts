@@ -9,3 +9,4 @@ export * from './browser.js';
 export * from './ports.js';
 export * from './recording-logger.js';
 export * from './mesh-yaml.js';
+export * from './fake-kube-api-server.js';
