@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import dubboJs from 'apache-dubbo-js';
 import { USER_SERVICE, closeDirectlyDubbo, makeUser, startTestProvider, userValue } from '@dubbo-mesh/test-support';
-import { eventually } from '@dubbo-mesh/test-support';
+import { eventually, freePort, startFakeKubeApiServer } from '@dubbo-mesh/test-support';
 import { startChild } from './fixtures/child.js';
 
 const { DirectlyDubbo, java } = dubboJs as unknown as {
@@ -151,4 +151,48 @@ t.test('control-plane with an invalid file exits 1 naming file, line and field',
   t.equal(await child.exited, 1);
   t.match(stderr, `${file}:4:`);
   t.match(stderr, 'DubboPolicy default/p: spec.service: no DubboService "ghost"');
+});
+
+t.test('control-plane --kubernetes with no API server at KUBECONFIG exits 1 in one line naming the flag and the address', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dm-cp-cli-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  const kubeconfig = path.join(dir, 'kubeconfig');
+  await writeFile(
+    kubeconfig,
+    `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`,
+  );
+  const child = startChild(['control-plane', '--kubernetes', '--grpc', '127.0.0.1:0', '--admin', '127.0.0.1:0'], { KUBECONFIG: kubeconfig });
+  let stderr = '';
+  child.process.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  t.equal(await child.exited, 1);
+  t.equal(stderr.trim().split('\n').length, 1, 'one line, no stack');
+  t.match(stderr, `dubbo-mesh control-plane: --kubernetes: cannot reach the Kubernetes API server at http://127.0.0.1:${port}: ECONNREFUSED`);
+  // The same address without insecure-skip-tls-verify: the client refuses plain HTTP, and the line says so.
+  await writeFile(kubeconfig, (await readFile(kubeconfig, 'utf8')).replace(', insecure-skip-tls-verify: true', ''));
+  const plain = startChild(['control-plane', '--kubernetes', '--grpc', '127.0.0.1:0', '--admin', '127.0.0.1:0'], { KUBECONFIG: kubeconfig });
+  let plainStderr = '';
+  plain.process.stderr!.on('data', (chunk: Buffer) => (plainStderr += chunk.toString()));
+  t.equal(await plain.exited, 1);
+  t.match(
+    plainStderr,
+    /--kubernetes: the API server address http:\/\/127\.0\.0\.1:\d+ is plain HTTP, which the Kubernetes client refuses unless the kubeconfig's cluster sets insecure-skip-tls-verify: true/,
+  );
+});
+
+t.test('control-plane --kubernetes without the CRDs installed says how to install them', async (t) => {
+  const cluster = await startFakeKubeApiServer();
+  t.teardown(() => cluster.close());
+  const dir = await mkdtemp(path.join(tmpdir(), 'dm-cp-cli-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const kubeconfig = path.join(dir, 'kubeconfig');
+  await cluster.writeKubeConfig(kubeconfig);
+  const child = startChild(['control-plane', '--kubernetes', '--grpc', '127.0.0.1:0', '--admin', '127.0.0.1:0'], { KUBECONFIG: kubeconfig });
+  let stderr = '';
+  child.process.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  t.equal(await child.exited, 1);
+  t.match(
+    stderr,
+    /--kubernetes: the dubbo-mesh CustomResourceDefinitions are not installed \(404 on \/apis\/dubbo-mesh.io\/v1alpha1\/dubboservices\): kubectl apply -f deploy\/crds.yaml/,
+  );
 });

@@ -42,6 +42,12 @@ export class SnapshotBuilder {
   private readonly states = new Map<string, readonly LocatedResource[]>();
   /** Each source's state the snapshot in force was built from. */
   private readonly inForce = new Map<string, readonly LocatedResource[]>();
+  /**
+   * Each source's state the resources in force came from: the same as {@link inForce} but for
+   * a source that refuses resource by resource, whose state is in force with its refused
+   * resources left out (the source is still `ok`: each refusal is the object's own).
+   */
+  private readonly inForceFrom = new Map<string, readonly LocatedResource[]>();
   /** The cross-reference index of the resources in force: a change is checked where it is, not everywhere. */
   private readonly index = new CrossReferenceIndex();
   /** The snapshot in force. */
@@ -75,7 +81,7 @@ export class SnapshotBuilder {
     const invalid = this.invalidSources.get(name);
     if (invalid !== undefined) return { ...status, state: 'invalid', error: summarizeErrors(invalid) };
     // Valid, but refused with the other sources' resources (a conflict): it waits outside the merge.
-    if (this.states.get(name) !== this.inForce.get(name)) {
+    if (this.states.get(name) !== this.inForceFrom.get(name)) {
       return { ...status, state: 'invalid', error: summarizeErrors(lastRefusal?.errors ?? []) ?? 'its resources are not in force' };
     }
     return { ...status, state: 'ok', error: undefined };
@@ -157,9 +163,12 @@ export class SnapshotBuilder {
       return false;
     }
     for (const [name, source] of this.granular) if (states.has(name)) source.onResourcesRefused?.(refused.get(name) ?? new Map());
-    for (const [name, resources] of states) this.inForce.set(name, resources);
+    for (const [name, resources] of states) {
+      this.inForce.set(name, resources);
+      this.inForceFrom.set(name, given.get(name) ?? resources);
+    }
     // A refusal stays shown while any source is still invalid or waits outside the merge.
-    if (this.invalidSources.size === 0 && [...this.states].every(([name, resources]) => this.inForce.get(name) === resources)) this.lastRefusal = undefined;
+    if (this.invalidSources.size === 0 && [...this.states].every(([name, resources]) => this.inForceFrom.get(name) === resources)) this.lastRefusal = undefined;
     if (built.snapshot.version === this.current?.version) return true;
     this.current = built.snapshot;
     this.events.published(built.snapshot);
@@ -202,7 +211,7 @@ export class SnapshotBuilder {
     this.lastRefusal = refusal;
     // Attributed to the source whose change it was; at start (no single change), to every
     // source whose state is not in force.
-    const attributed = source !== undefined ? [source] : [...this.states.keys()].filter((name) => this.states.get(name) !== this.inForce.get(name));
+    const attributed = source !== undefined ? [source] : [...this.states.keys()].filter((name) => this.states.get(name) !== this.inForceFrom.get(name));
     for (const name of attributed) this.sourceRefusals.set(name, { errors, origins: unique, at: refusal.at });
     this.events.refused(refusal);
   }

@@ -105,3 +105,62 @@ t.test('source status: an invalid first state; a conflict at start marks every s
     t.match(s.error, /DubboService default\/s/);
   }
 });
+
+/** A source whose objects stand alone (Kubernetes): refused one by one, told which. */
+class GranularSource extends ScriptedSource {
+  readonly refusal = 'resource' as const;
+  readonly told: Array<ReadonlyMap<string, readonly string[]>> = [];
+  onResourcesRefused(refused: ReadonlyMap<string, readonly string[]>): void {
+    this.told.push(refused);
+  }
+}
+
+function located(raw: Record<string, unknown>, origin: string): LocatedResource {
+  const result = validateResource(raw);
+  if (!result.valid) throw new Error(result.errors.join('\n'));
+  return { resource: result.result, raw, origin };
+}
+const route = (name: string, service: string) =>
+  located(
+    {
+      apiVersion: 'dubbo-mesh.io/v1alpha1',
+      kind: 'DubboRoute',
+      metadata: { name },
+      spec: { hosts: ['org.example.x'], routes: [{ name: 'r', destinations: [{ service, weight: 1 }] }] },
+    },
+    `kubernetes DubboRoute default/${name}`,
+  );
+const svc = (name: string, origin: string) => ({ ...service(name), origin });
+
+t.test('a source that refuses resource by resource: the resources at fault are left out, the rest goes in, the source is told and stays ok', async (t) => {
+  const files = new ScriptedSource('files', [svc('s', 'mesh.yaml')]);
+  // `t` claims the key files' `s` holds (the file wins: it comes first); `dangling` names a
+  // service that does not exist; `to-t` names `t`, which is left out: so it goes too.
+  const clash = located(
+    { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboService', metadata: { name: 't' }, spec: { interfaces: ['org.example.s'] } },
+    'kubernetes DubboService default/t',
+  );
+  const cluster = new GranularSource('kubernetes', [
+    svc('u', 'kubernetes DubboService default/u'),
+    clash,
+    route('dangling', 'ghost'),
+    route('to-t', 't'),
+    route('to-u', 'u'),
+  ]);
+  const { builder, refused, names } = await builderWith(files, cluster);
+  t.same(names(), ['s', 'to-u', 'u'], 'everything that holds is in force');
+  t.equal(refused.length, 0, 'no change was refused as a whole');
+  const told = cluster.told.at(-1)!;
+  t.same([...told.keys()].sort(), ['kubernetes DubboRoute default/dangling', 'kubernetes DubboRoute default/to-t', 'kubernetes DubboService default/t']);
+  t.match(told.get('kubernetes DubboRoute default/dangling')!.join('\n'), /DubboRoute default\/dangling: spec\.routes\[0\]\.destinations\[0\]\.service: /);
+  t.match(
+    told.get('kubernetes DubboService default/t')!.join('\n'),
+    /DubboService default\/t: spec\.interfaces\[0\]: service key is already provided by DubboService s/,
+  );
+  const status = builder.sourceStatus(cluster);
+  t.equal(status.state, 'ok', 'per-object refusals leave the source ok');
+  t.equal(status.resources, 2);
+  cluster.set([svc('u', 'kubernetes DubboService default/u'), route('to-u', 'u')]);
+  t.same(cluster.told.at(-1), new Map(), 'told when nothing is refused any more');
+  t.equal(builder.sourceStatus(files).state, 'ok');
+});

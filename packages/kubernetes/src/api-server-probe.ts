@@ -58,14 +58,17 @@ export async function probeApiServer(kubeConfig: KubeConfig, namespace: string |
       );
     if (typeof status === 'number')
       throw new KubernetesUnavailableError(KubernetesUnavailableReason.FAILED, `listing ${path} on ${server} failed with HTTP ${status}`, { cause: error });
+    const said = causeOf(error);
+    if (/skipTLSVerify/.test(said))
+      throw new KubernetesUnavailableError(
+        KubernetesUnavailableReason.FAILED,
+        `the API server address ${server} is plain HTTP, which the Kubernetes client refuses unless the kubeconfig's cluster sets insecure-skip-tls-verify: true`,
+        { cause: error },
+      );
     const hint = server === FALLBACK_SERVER ? ' (no in-cluster config, KUBECONFIG or ~/.kube/config was found)' : '';
-    throw new KubernetesUnavailableError(
-      KubernetesUnavailableReason.UNREACHABLE,
-      `cannot reach the Kubernetes API server at ${server}${hint}: ${causeOf(error)}`,
-      {
-        cause: error,
-      },
-    );
+    throw new KubernetesUnavailableError(KubernetesUnavailableReason.UNREACHABLE, `cannot reach the Kubernetes API server at ${server}${hint}: ${said}`, {
+      cause: error,
+    });
   } finally {
     clearTimeout(timer);
   }

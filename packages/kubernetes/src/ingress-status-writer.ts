@@ -115,6 +115,7 @@ export class IngressStatusWriter {
         );
         this.written.set(id, wanted);
         this.writes += 1;
+        this.options.log?.('info', 'wrote the gateway address into an Ingress status', { ingress: id, addresses: wanted });
       } catch (error) {
         if ((error as { code?: unknown }).code === 404) continue;
         failed = true;

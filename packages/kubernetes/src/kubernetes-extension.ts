@@ -65,14 +65,27 @@ export async function createKubernetesExtension(options: KubernetesExtensionOpti
   const clock = options.clock ?? systemClock;
   const podNamespace = env[KUBERNETES_ENV.POD_NAMESPACE] ?? 'default';
   const identity = options.identity ?? env[KUBERNETES_ENV.POD_NAME] ?? `${hostname()}_${process.pid}`;
-  const source = new KubernetesSource({ kubeConfig, namespace: options.namespace, clock, log: options.log, ...options.source });
   const elector = new LeaderElector({
     lock: new KubernetesLeaseLock(kubeConfig, podNamespace, LEASE_NAME),
     identity,
     clock,
+    ...(options.log === undefined
+      ? {}
+      : {
+          log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) =>
+            options.log!(level === 'error' ? 'warn' : level, message, fields ?? {}),
+        }),
     ...(options.leaseDurationMs === undefined ? {} : { leaseDurationMs: options.leaseDurationMs }),
     ...(options.renewDeadlineMs === undefined ? {} : { renewDeadlineMs: options.renewDeadlineMs }),
     ...(options.retryPeriodMs === undefined ? {} : { retryPeriodMs: options.retryPeriodMs }),
+  });
+  const source = new KubernetesSource({
+    kubeConfig,
+    namespace: options.namespace,
+    clock,
+    log: options.log,
+    leadership: () => ({ identity, leading: elector.isLeader, leader: elector.leader }),
+    ...options.source,
   });
   elector.on('started-leading', () => options.log?.('info', 'leading: this replica writes statuses', { identity, lease: `${podNamespace}/${LEASE_NAME}` }));
   elector.on('stopped-leading', () => options.log?.('warn', 'no longer leading: another replica writes statuses', { identity }));

@@ -29,6 +29,8 @@ export interface KubernetesSourceOptions {
   /** Backoff and watchdog of the informers. */
   readonly informers?: Omit<InformerOptions, 'clock' | 'wallClock' | 'log'>;
   readonly log?: (level: 'info' | 'warn', message: string, fields: Record<string, unknown>) => void;
+  /** Who leads the writes (shown in `GET /api/v1/sources`). */
+  readonly leadership?: () => { readonly identity: string; readonly leading: boolean; readonly leader: string | undefined };
 }
 
 /** A custom resource (or other object) the source refused, with every error. */
@@ -94,6 +96,8 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
   private firstDirtyAt = 0;
   private emitted: readonly LocatedResource[] | undefined;
   private stopped = false;
+  /** The errors of each refused object last logged, so a refusal is logged once, not at every build. */
+  private logged = new Map<string, string>();
   /** Listeners told after each build which objects are accepted or refused (the status writer). */
   private readonly outcomeListeners = new Set<() => void>();
 
@@ -219,6 +223,7 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
     const before = this.builderRefused;
     this.builderRefused = refused;
     if (before.size === 0 && refused.size === 0) return;
+    this.logRefusals();
     for (const listener of this.outcomeListeners) listener();
   }
 
@@ -227,8 +232,10 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
     const latest = (dates: Array<Date | undefined>) =>
       dates.reduce<Date | undefined>((max, date) => (date !== undefined && (max === undefined || date > max) ? date : max), undefined)?.toISOString() ?? null;
     const notes = [...this.units.values()].flatMap((unit) => unit.mapped.notes);
+    const leadership = this.options.leadership?.();
     return {
       namespace: this.options.namespace ?? null,
+      ...(leadership === undefined ? {} : { leadership: { identity: leadership.identity, leading: leadership.leading, leader: leadership.leader ?? null } }),
       connected: statuses.every((status) => status.connected),
       objects: Object.fromEntries(statuses.map((status) => [status.kind, status.objects])),
       lastEvent: latest(statuses.map((status) => status.lastEventAt)),
@@ -336,7 +343,19 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
     for (const unit of units) if (unit.mapped.ok) resources.push(unit.mapped.located);
     this.emitted = resources;
     this.emit({ kind: 'resources', resources });
+    this.logRefusals();
     for (const listener of this.outcomeListeners) listener();
+  }
+
+  /** Log each object newly refused (or refused for other reasons), and each that is no longer. */
+  private logRefusals(): void {
+    const now = new Map(this.refusedObjects().map((refused) => [refused.object, refused.errors.join('\n')]));
+    for (const [object, errors] of now) {
+      if (this.logged.get(object) === errors) continue;
+      this.options.log?.('warn', `refused ${object}; the rest of the cluster's resources are in force`, { object, errors: errors.split('\n') });
+    }
+    for (const object of this.logged.keys()) if (!now.has(object)) this.options.log?.('info', `${object} is accepted now`, { object });
+    this.logged = now;
   }
 
   /** Map one unit again; true when its resource (or refusal) changed. */

@@ -177,7 +177,9 @@ export class StatusWriter implements SnapshotSink {
     const workers = Array.from({ length: Math.min(concurrency, pending.length) }, async () => {
       for (let job = pending.shift(); job !== undefined; job = pending.shift()) await job();
     });
+    const before = this.writes;
     await Promise.all(workers);
+    if (this.writes > before) this.options.log?.('info', 'wrote custom resource statuses', { written: this.writes - before });
     if (failed && !this.stopped) {
       this.clock.clearTimer(this.retryTimer);
       this.retryTimer = this.clock.setTimer(() => void this.sync(), this.options.retryMs ?? 5_000);

@@ -1,0 +1,229 @@
+// The Kubernetes source against the fake API server, through the real @kubernetes/client-node:
+// mapping, debounce, per-object refusal, and the client's traps (an informer that stops on an
+// error, a watch that goes silent, re-lists that must report deletions, replays that must not
+// rebuild). Time is fake: backoffs, the watchdog and the debounce fire when the test says so.
+import t, { type Test } from 'tap';
+import type { LocatedResource } from '@dubbo-mesh/config';
+import type { SourceState } from '@dubbo-mesh/control-plane';
+import { FakeClock, eventually, type FakeKubeApiServer } from '@dubbo-mesh/test-support';
+import { KubernetesSource } from '../dist/index.js';
+import { custom, endpointSlice, pod, service, startCluster } from './fixtures/cluster.js';
+
+interface Running {
+  cluster: FakeKubeApiServer;
+  source: KubernetesSource;
+  clock: FakeClock;
+  states: SourceState[];
+  /** The resources of the last state. */
+  last(): readonly LocatedResource[];
+  /** Wait until the source's store has seen `predicate` hold, then let the debounce fire. */
+  settle(predicate: () => boolean, what: string): Promise<void>;
+}
+
+async function run(t: Test, seed: (cluster: FakeKubeApiServer) => void, namespace?: string): Promise<Running> {
+  const cluster = await startCluster(t);
+  seed(cluster);
+  const clock = new FakeClock();
+  const source = new KubernetesSource({ kubeConfig: cluster.kubeConfig(), clock, namespace, informers: { silenceMs: 60_000 } });
+  const states: SourceState[] = [];
+  await source.start((state) => states.push(state));
+  t.teardown(() => source.stop());
+  return {
+    cluster,
+    source,
+    clock,
+    states,
+    last: () => {
+      const state = states.at(-1);
+      return state?.kind === 'resources' ? state.resources : [];
+    },
+    settle: async (predicate, what) => {
+      await eventually(predicate, what);
+      clock.advance(1_000);
+    },
+  };
+}
+
+const named = (resources: readonly LocatedResource[], kind: string, name: string) =>
+  resources.find((r) => r.resource.kind === kind && r.resource.metadata.name === name);
+const addresses = (resources: readonly LocatedResource[], name: string) =>
+  ((named(resources, 'DubboService', name)?.resource as { endpoints?: Array<{ address: string }> } | undefined)?.endpoints ?? []).map((e) => e.address);
+const hasVersion = (source: KubernetesSource, kind: string, name: string, version: string | undefined) =>
+  source.objects(kind).some((o) => o.metadata?.name === name && o.metadata.resourceVersion === version);
+
+function seedUser(cluster: FakeKubeApiServer): void {
+  cluster.create(service('user'));
+  cluster.create(pod('user-1', { app: 'user', version: 'v1' }));
+  cluster.create(pod('user-2', { app: 'user', version: 'v2' }, { annotations: { 'dubbo-mesh.io/weight': '30' } }));
+  cluster.create(
+    endpointSlice('user-abc', 'user', [
+      { ip: '10.0.0.1', pod: 'user-1' },
+      { ip: '10.0.0.2', pod: 'user-2' },
+    ]),
+  );
+  cluster.create(custom('DubboService', 'user', { interfaces: ['com.example.UserService'] }));
+  cluster.create(
+    custom('DubboPolicy', 'user', {
+      service: 'user',
+      subsets: [
+        { name: 'v1', labels: { version: 'v1' } },
+        { name: 'v2', labels: { version: 'v2' } },
+      ],
+    }),
+  );
+  cluster.create(
+    custom('DubboRoute', 'user', {
+      hosts: ['com.example.UserService'],
+      routes: [{ name: 'all', destinations: [{ service: 'user', subset: 'v1', weight: 100 }] }],
+    }),
+  );
+}
+
+t.test('the first state maps every object once: a DubboService takes its Service endpoints, labelled and weighted by their pods', async (t) => {
+  const r = await run(t, seedUser);
+  t.equal(r.states.length, 1, 'one state for the whole first list');
+  const user = named(r.last(), 'DubboService', 'user')!;
+  t.same((user.resource as { endpoints: unknown }).endpoints, [
+    { address: '10.0.0.1:20880', host: '10.0.0.1', port: 20880, labels: { app: 'user', version: 'v1' }, weight: 100 },
+    { address: '10.0.0.2:20880', host: '10.0.0.2', port: 20880, labels: { app: 'user', version: 'v2' }, weight: 30 },
+  ]);
+  t.ok(named(r.last(), 'DubboRoute', 'user') && named(r.last(), 'DubboPolicy', 'user'), 'routes and policies too');
+  t.equal(user.origin, 'kubernetes DubboService default/user');
+  t.same(user.raw, {
+    apiVersion: 'dubbo-mesh.io/v1alpha1',
+    kind: 'DubboService',
+    metadata: { name: 'user', namespace: 'default' },
+    spec: {
+      interfaces: ['com.example.UserService'],
+      endpoints: [
+        { address: '10.0.0.1:20880', labels: { app: 'user', version: 'v1' } },
+        { address: '10.0.0.2:20880', labels: { app: 'user', version: 'v2' }, weight: 30 },
+      ],
+    },
+  });
+});
+
+t.test('a pod going not-ready leaves at once; terminating endpoints too; a burst of 500 pod changes is one rebuild', async (t) => {
+  const r = await run(t, seedUser);
+  const slice = r.cluster.patch('discovery.k8s.io/v1', 'EndpointSlice', 'default', 'user-abc', {
+    endpoints: [
+      { addresses: ['10.0.0.1'], conditions: { ready: true }, targetRef: { kind: 'Pod', name: 'user-1', namespace: 'default' } },
+      { addresses: ['10.0.0.2'], conditions: { ready: false }, targetRef: { kind: 'Pod', name: 'user-2', namespace: 'default' } },
+    ],
+  });
+  await r.settle(() => hasVersion(r.source, 'EndpointSlice', 'user-abc', slice.metadata.resourceVersion), 'the slice change');
+  t.same(addresses(r.last(), 'user'), ['10.0.0.1:20880'], 'the not-ready endpoint left');
+
+  const states = r.states.length;
+  let lastVersion: string | undefined;
+  for (let i = 0; i < 500; i++)
+    lastVersion = r.cluster.patch('v1', 'Pod', 'default', 'user-1', { metadata: { labels: { app: 'user', version: 'v1', round: String(i) } } }).metadata
+      .resourceVersion;
+  await eventually(() => hasVersion(r.source, 'Pod', 'user-1', lastVersion), 'the 500th pod change');
+  r.clock.advance(1_000);
+  t.equal(r.states.length, states + 1, 'one new state for the burst');
+  t.same((named(r.last(), 'DubboService', 'user')!.resource as { endpoints: Array<{ labels: Record<string, string> }> }).endpoints[0]!.labels.round, '499');
+});
+
+t.test('an invalid custom resource is refused with every error; the rest goes on', async (t) => {
+  const r = await run(t, (cluster) => {
+    seedUser(cluster);
+    cluster.create(custom('DubboRoute', 'broken', { hosts: [], routes: [{ name: 'x', destinations: [{ service: 'user', weight: -1 }] }], colour: 'red' }));
+  });
+  t.ok(named(r.last(), 'DubboService', 'user'), 'the valid resources are in');
+  t.notOk(named(r.last(), 'DubboRoute', 'broken'), 'the invalid one is not');
+  const refused = r.source.refusedObjects();
+  t.equal(refused.length, 1);
+  t.equal(refused[0]!.object, 'DubboRoute default/broken');
+  const errors = refused[0]!.errors.join('\n');
+  t.match(errors, /DubboRoute default\/broken: spec\.colour: unknown field/);
+  t.match(errors, /DubboRoute default\/broken: spec\.routes\[0\]\.destinations\[0\]\.weight: /);
+  const outcome = r.source.outcomes().find((o) => o.name === 'broken')!;
+  t.equal(outcome.accepted, false);
+  t.equal(outcome.generation, 1);
+});
+
+t.test('replays change nothing: a closed watch reconnects and an unchanged re-list emits no state', async (t) => {
+  const r = await run(t, seedUser);
+  const states = r.states.length;
+  r.cluster.closeWatches();
+  const informers = (r.source.details() as { informers: unknown[] }).informers.length;
+  await eventually(() => r.cluster.watchCount() >= informers, 'every watch open again');
+  r.clock.advance(1_000);
+  t.equal(r.states.length, states, 'no new state');
+});
+
+t.test('every watch closed and the history compacted while objects change: the re-list sees them, deletions included', async (t) => {
+  const r = await run(t, seedUser);
+  await r.cluster.stop();
+  r.cluster.remove('v1', 'Pod', 'default', 'user-2');
+  r.cluster.patch('discovery.k8s.io/v1', 'EndpointSlice', 'default', 'user-abc', {
+    endpoints: [{ addresses: ['10.0.0.1'], conditions: { ready: true }, targetRef: { kind: 'Pod', name: 'user-1', namespace: 'default' } }],
+  });
+  r.cluster.remove('dubbo-mesh.io/v1alpha1', 'DubboRoute', 'default', 'user');
+  r.cluster.compact();
+  await r.cluster.restart();
+  // The informers failed while the server was away; their backoff (fake time) starts them again.
+  for (let i = 0; i < 40 && named(r.last(), 'DubboRoute', 'user') !== undefined; i++) {
+    r.clock.advance(2_000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await eventually(() => {
+    r.clock.advance(1_000);
+    return named(r.last(), 'DubboRoute', 'user') === undefined && addresses(r.last(), 'user').length === 1;
+  }, 'the deletions made while the watches were gone');
+  t.same(addresses(r.last(), 'user'), ['10.0.0.1:20880']);
+  t.equal(r.source.objects('Pod').length, 1, 'the deleted pod is gone from the store');
+  t.ok(r.source.connection().connected, 'connected again');
+});
+
+t.test('an informer stopped by an error is started again after a backoff; until then the source says disconnected', async (t) => {
+  const r = await run(t, seedUser);
+  r.cluster.failNext({ path: /\/pods/, watch: true }, 500, 1);
+  r.cluster.closeWatches();
+  await eventually(() => !r.source.connection().connected, 'the pod informer to fail');
+  t.match(r.source.connection().error ?? '', /^Pod: /);
+  const created = r.cluster.create(pod('user-3', { app: 'user' }));
+  r.clock.advance(1_000); // the first backoff
+  await eventually(() => hasVersion(r.source, 'Pod', 'user-3', created.metadata.resourceVersion), 'the restarted informer to see the new pod');
+  t.ok(r.source.connection().connected);
+  const details = r.source.details() as { informers: Array<{ kind: string; restarts: number }> };
+  t.equal(details.informers.find((i) => i.kind === 'Pod')!.restarts, 1);
+});
+
+t.test('a watch gone silent for good is caught by the watchdog, which lists again', async (t) => {
+  const r = await run(t, seedUser);
+  r.cluster.silenceWatches();
+  r.cluster.remove('dubbo-mesh.io/v1alpha1', 'DubboRoute', 'default', 'user');
+  r.clock.advance(30_000);
+  t.ok(named(r.last(), 'DubboRoute', 'user'), 'the silent watch brought nothing');
+  r.clock.advance(45_000); // past silenceMs with nothing received
+  await eventually(() => !r.source.objects('DubboRoute').some((o) => o.metadata?.name === 'user'), 'the watchdog re-list');
+  r.clock.advance(1_000);
+  t.notOk(named(r.last(), 'DubboRoute', 'user'), 'the deletion is seen');
+  const details = r.source.details() as { informers: Array<{ kind: string; watchdogRelists: number }> };
+  t.ok(details.informers.find((i) => i.kind === 'DubboRoute')!.watchdogRelists >= 1);
+});
+
+t.test('a Service annotated dubbo-mesh.io/interfaces is a mesh service with no custom resource', async (t) => {
+  const r = await run(t, (cluster) => {
+    cluster.create(service('orders', { annotations: { 'dubbo-mesh.io/interfaces': 'com.example.OrderService:1.0.0' } }));
+    cluster.create(endpointSlice('orders-x', 'orders', [{ ip: '10.0.1.1' }]));
+  });
+  const orders = named(r.last(), 'DubboService', 'orders');
+  t.same((orders?.resource as { interfaces: unknown }).interfaces, [{ interface: 'com.example.OrderService', version: '1.0.0' }]);
+  t.same(addresses(r.last(), 'orders'), ['10.0.1.1:20880']);
+});
+
+t.test('--kube-namespace follows one namespace only', async (t) => {
+  const r = await run(
+    t,
+    (cluster) => {
+      seedUser(cluster);
+      cluster.create(custom('DubboService', 'other', { interfaces: ['com.example.Other'], endpoints: [{ address: '10.9.9.9:20880' }] }, 'elsewhere'));
+    },
+    'default',
+  );
+  t.notOk(named(r.last(), 'DubboService', 'other'));
+  t.ok(named(r.last(), 'DubboService', 'user'));
+});
