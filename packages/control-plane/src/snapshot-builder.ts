@@ -1,5 +1,11 @@
 import { CrossReferenceIndex, checkCrossReferences, originsOf, type LocatedResource } from '@dubbo-mesh/config';
 import { Snapshot } from './snapshot.js';
+
+/** `Kind/namespace/name` of a located resource. */
+function resourceKeyOf(item: LocatedResource): string {
+  const { kind, metadata } = item.resource;
+  return `${kind}/${metadata.namespace}/${metadata.name}`;
+}
 import type { ConfigSource, SourceState } from './source.js';
 import { summarizeErrors, type SourceRefusal, type SourceStatus } from './source-status.js';
 
@@ -147,25 +153,47 @@ export class SnapshotBuilder {
    * refusal is reported unless `quiet`: the caller already reported the fuller merge's).
    */
   private rebuild(trigger: string | undefined, given: ReadonlyMap<string, readonly LocatedResource[]>, quiet = false): boolean {
-    let states = given;
-    let built = Snapshot.create([...states.values()].flat(), undefined, this.index);
-    // Sources that refuse resource by resource: leave out their resources at fault and try
-    // again (leaving one out can leave another dangling: a route to a service left out).
     const refused = new Map<string, Map<string, string[]>>();
-    for (let round = 0; !built.valid && this.granular.size > 0 && round < 16; round++) {
-      const pruned = this.prune(states, built.errors, new Set(built.origins), refused);
-      if (pruned === undefined) break;
-      states = pruned;
-      built = Snapshot.create([...states.values()].flat(), undefined, this.index);
+    let attempt = this.pruneUntilValid(given, refused);
+    const held = new Map<string, LocatedResource[]>();
+    if (!attempt.built.valid && this.granular.size > 0) {
+      // What still fails is another source's (a file naming a custom resource that was
+      // deleted, or edited into an invalid one). A resource is not lost for that: the last
+      // version in force of what a granular source no longer has stays, and the rest of its
+      // change goes in.
+      const withHeld = new Map(given);
+      for (const [name] of this.granular) {
+        const latest = given.get(name);
+        const before = this.inForce.get(name);
+        if (latest === undefined || before === undefined || latest === before) continue;
+        const keys = new Set(latest.map(resourceKeyOf));
+        const kept = before.filter((item) => !keys.has(resourceKeyOf(item)));
+        if (kept.length === 0) continue;
+        held.set(name, kept);
+        withHeld.set(name, [...latest, ...kept]);
+      }
+      if (held.size > 0) {
+        refused.clear();
+        attempt = this.pruneUntilValid(withHeld, refused);
+      }
     }
+    const { built, states } = attempt;
     if (!built.valid) {
       if (!quiet) this.refuse(built.errors, built.origins, trigger);
       return false;
     }
-    for (const [name, source] of this.granular) if (states.has(name)) source.onResourcesRefused?.(refused.get(name) ?? new Map());
+    for (const [name, source] of this.granular) {
+      // Told only about a build of its latest state (the "alone" retry reuses what is in force).
+      if (given.get(name) !== this.states.get(name)) continue;
+      source.onResourcesRefused?.(refused.get(name) ?? new Map());
+      const kept = (held.get(name) ?? []).filter((item) => states.get(name)?.includes(item));
+      if (kept.length > 0) source.onResourcesHeld?.(kept);
+    }
     for (const [name, resources] of states) {
+      const from = given.get(name) ?? resources;
+      // A source whose in-force resources were reused keeps what they came from.
+      this.inForceFrom.set(name, from === this.inForce.get(name) ? (this.inForceFrom.get(name) ?? from) : from);
       this.inForce.set(name, resources);
-      this.inForceFrom.set(name, given.get(name) ?? resources);
     }
     // A refusal stays shown while any source is still invalid or waits outside the merge.
     if (this.invalidSources.size === 0 && [...this.states].every(([name, resources]) => this.inForceFrom.get(name) === resources)) this.lastRefusal = undefined;
@@ -173,6 +201,23 @@ export class SnapshotBuilder {
     this.current = built.snapshot;
     this.events.published(built.snapshot);
     return true;
+  }
+
+  /** Build from `given`, leaving out the resources at fault of granular sources until it holds or nothing more can be left out. */
+  private pruneUntilValid(
+    given: ReadonlyMap<string, readonly LocatedResource[]>,
+    refused: Map<string, Map<string, string[]>>,
+  ): { built: ReturnType<typeof Snapshot.create>; states: ReadonlyMap<string, readonly LocatedResource[]> } {
+    let states = given;
+    let built = Snapshot.create([...states.values()].flat(), undefined, this.index);
+    // Leaving one out can leave another dangling (a route to a service left out): rounds.
+    for (let round = 0; !built.valid && this.granular.size > 0 && round < 16; round++) {
+      const pruned = this.prune(states, built.errors, new Set(built.origins), refused);
+      if (pruned === undefined) break;
+      states = pruned;
+      built = Snapshot.create([...states.values()].flat(), undefined, this.index);
+    }
+    return { built, states };
   }
 
   /**

@@ -41,6 +41,12 @@ export interface ConfigSource {
    */
   onResourcesRefused?(refused: ReadonlyMap<string, readonly string[]>): void;
   /**
+   * With `refusal: 'resource'`: resources the source no longer has (deleted, or now invalid)
+   * whose last version stays in force because another source's resources need them (a file's
+   * route to a custom resource that was deleted); told after each build that keeps any.
+   */
+  onResourcesHeld?(held: readonly LocatedResource[]): void;
+  /**
    * Whether the source reaches its server now (network sources); undefined or true: connected.
    * A source that is not shows as `disconnected` in `GET /api/v1/sources`, its last resources
    * in force.

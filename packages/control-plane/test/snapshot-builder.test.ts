@@ -164,3 +164,53 @@ t.test('a source that refuses resource by resource: the resources at fault are l
   t.same(cluster.told.at(-1), new Map(), 'told when nothing is refused any more');
   t.equal(builder.sourceStatus(files).state, 'ok');
 });
+
+t.test("a file naming a custom resource that is deleted does not freeze the cluster's other changes: its last version stays", async (t) => {
+  const fileRoute = { ...route('by-file', 'k'), origin: 'mesh.yaml' };
+  const files = new ScriptedSource('files', [fileRoute]);
+  const endpointsOf = (address: string) =>
+    located(
+      {
+        apiVersion: 'dubbo-mesh.io/v1alpha1',
+        kind: 'DubboService',
+        metadata: { name: 'user' },
+        spec: { interfaces: ['org.example.user'], endpoints: [{ address }] },
+      },
+      'kubernetes DubboService default/user',
+    );
+  const k = svc('k', 'kubernetes DubboService default/k');
+  const cluster = new GranularSource('kubernetes', [k, endpointsOf('10.0.0.5:20880')]);
+  const held: string[][] = [];
+  (cluster as unknown as { onResourcesHeld(items: LocatedResource[]): void }).onResourcesHeld = (items) =>
+    held.push(items.map((i) => i.resource.metadata.name));
+  const { builder, refused, names } = await builderWith(files, cluster);
+  t.same(names(), ['by-file', 'k', 'user']);
+  // `k` deleted, and user's pod replaced, in one change.
+  cluster.set([endpointsOf('10.0.0.6:20880')]);
+  t.equal(refused.length, 0, 'nothing refused as a whole');
+  t.same(names(), ['by-file', 'k', 'user'], "k's last version stays: the file still names it");
+  const user = builder.current!.config.services.find((s) => s.metadata.name === 'user')!;
+  t.same(
+    user.endpoints.map((e) => e.address),
+    ['10.0.0.6:20880'],
+    "the cluster's other change went in",
+  );
+  t.same(held.at(-1), ['k'], 'the source is told what is held');
+  // The file stops naming k: it goes.
+  files.set([]);
+  t.same(names(), ['user']);
+});
+
+t.test('a change of another source does not tell a granular source its refusals are over', async (t) => {
+  const files = new ScriptedSource('files', [svc('a', 'mesh.yaml'), route('r', 'k')]);
+  const cluster = new GranularSource('kubernetes', [svc('k', 'kubernetes DubboService default/k'), route('bad', 'ghost')]);
+  const { builder, names } = await builderWith(files, cluster);
+  const told = () => [...cluster.told.at(-1)!.keys()];
+  t.same(told(), ['kubernetes DubboRoute default/bad']);
+  cluster.set([route('bad', 'ghost')]); // k deleted; the file's route still names it: held
+  t.same(told(), ['kubernetes DubboRoute default/bad']);
+  files.set([svc('a', 'mesh.yaml'), svc('b', 'mesh.yaml'), route('r', 'k')]);
+  t.same(names(), ['a', 'b', 'k', 'r'], "the file's change is in, k held");
+  t.same(told(), ['kubernetes DubboRoute default/bad'], 'the bad route is still refused, and the source still told so');
+  t.equal(builder.sourceStatus(cluster).state, 'ok');
+});

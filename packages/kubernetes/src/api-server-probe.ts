@@ -1,7 +1,6 @@
-import { API_GROUP, API_GROUP_VERSION } from '@dubbo-mesh/config';
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { KubernetesUnavailableError, KubernetesUnavailableReason } from './errors.js';
-import { customResourceKinds } from './watched-types.js';
+import { customResourceKinds, informedTypes } from './watched-types.js';
 
 /** The address client-node falls back to when it finds no configuration at all. */
 const FALLBACK_SERVER = 'http://localhost:8080';
@@ -18,58 +17,57 @@ function causeOf(error: unknown): string {
 }
 
 /**
- * One list of the first mesh custom resource kind (at most one item) before anything starts, so
+ * One list of every kind the source follows (at most one item each) before anything starts, so
  * that what a user can fix is one line at start, not an informer retrying for ever: no API
  * server (or no configuration: client-node then tries localhost:8080), credentials refused,
  * RBAC missing, the CRDs not installed.
  */
 export async function probeApiServer(kubeConfig: KubeConfig, namespace: string | undefined, timeoutMs = 10_000): Promise<void> {
   const server = kubeConfig.getCurrentCluster()?.server ?? '(none)';
-  const plural = customResourceKinds()[0]?.names.plural ?? 'dubboservices';
-  const api = kubeConfig.makeApiClient(CustomObjectsApi);
-  const path = `/apis/${API_GROUP}/${API_GROUP_VERSION}${namespace === undefined ? '' : `/namespaces/${namespace}`}/${plural}`;
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const listed =
-      namespace === undefined
-        ? api.listCustomObjectForAllNamespaces({ group: API_GROUP, version: API_GROUP_VERSION, plural, limit: 1 })
-        : api.listNamespacedCustomObject({ group: API_GROUP, version: API_GROUP_VERSION, namespace, plural, limit: 1 });
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(Object.assign(new Error(`no answer in ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })), timeoutMs);
-    });
-    await Promise.race([listed, timeout]);
-  } catch (error) {
-    const status = (error as { code?: unknown }).code;
-    if (status === 401)
-      throw new KubernetesUnavailableError(KubernetesUnavailableReason.UNAUTHORIZED, `the API server at ${server} refused the credentials (401)`, {
+  // Every kind the source will inform on, one item each: an informer that cannot list retries
+  // for ever, so what would keep the source from starting is found here, in one line.
+  for (const type of informedTypes(kubeConfig, namespace)) {
+    const path = type.path;
+    const custom = customResourceKinds().some((definition) => definition.kind === type.kind);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(Object.assign(new Error(`no answer in ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })), timeoutMs);
+      });
+      await Promise.race([type.probe(), timeout]);
+    } catch (error) {
+      const status = (error as { code?: unknown }).code;
+      if (status === 401)
+        throw new KubernetesUnavailableError(KubernetesUnavailableReason.UNAUTHORIZED, `the API server at ${server} refused the credentials (401)`, {
+          cause: error,
+        });
+      if (status === 403)
+        throw new KubernetesUnavailableError(
+          KubernetesUnavailableReason.FORBIDDEN,
+          `the API server at ${server} denies listing ${path} (403): grant the control plane's service account the RBAC rules of docs/kubernetes.md`,
+          { cause: error },
+        );
+      if (status === 404 && custom)
+        throw new KubernetesUnavailableError(
+          KubernetesUnavailableReason.CRDS_MISSING,
+          `the dubbo-mesh CustomResourceDefinitions are not installed (404 on ${path}): kubectl apply -f deploy/crds.yaml`,
+          { cause: error },
+        );
+      if (typeof status === 'number')
+        throw new KubernetesUnavailableError(KubernetesUnavailableReason.FAILED, `listing ${path} on ${server} failed with HTTP ${status}`, { cause: error });
+      const said = causeOf(error);
+      if (/skipTLSVerify/.test(said))
+        throw new KubernetesUnavailableError(
+          KubernetesUnavailableReason.FAILED,
+          `the API server address ${server} is plain HTTP, which the Kubernetes client refuses unless the kubeconfig's cluster sets insecure-skip-tls-verify: true`,
+          { cause: error },
+        );
+      const hint = server === FALLBACK_SERVER ? ' (no in-cluster config, KUBECONFIG or ~/.kube/config was found)' : '';
+      throw new KubernetesUnavailableError(KubernetesUnavailableReason.UNREACHABLE, `cannot reach the Kubernetes API server at ${server}${hint}: ${said}`, {
         cause: error,
       });
-    if (status === 403)
-      throw new KubernetesUnavailableError(
-        KubernetesUnavailableReason.FORBIDDEN,
-        `the API server at ${server} denies listing ${path} (403): grant the control plane's service account the RBAC rules of docs/kubernetes.md`,
-        { cause: error },
-      );
-    if (status === 404)
-      throw new KubernetesUnavailableError(
-        KubernetesUnavailableReason.CRDS_MISSING,
-        `the dubbo-mesh CustomResourceDefinitions are not installed (404 on ${path}): kubectl apply -f deploy/crds.yaml`,
-        { cause: error },
-      );
-    if (typeof status === 'number')
-      throw new KubernetesUnavailableError(KubernetesUnavailableReason.FAILED, `listing ${path} on ${server} failed with HTTP ${status}`, { cause: error });
-    const said = causeOf(error);
-    if (/skipTLSVerify/.test(said))
-      throw new KubernetesUnavailableError(
-        KubernetesUnavailableReason.FAILED,
-        `the API server address ${server} is plain HTTP, which the Kubernetes client refuses unless the kubeconfig's cluster sets insecure-skip-tls-verify: true`,
-        { cause: error },
-      );
-    const hint = server === FALLBACK_SERVER ? ' (no in-cluster config, KUBECONFIG or ~/.kube/config was found)' : '';
-    throw new KubernetesUnavailableError(KubernetesUnavailableReason.UNREACHABLE, `cannot reach the Kubernetes API server at ${server}${hint}: ${said}`, {
-      cause: error,
-    });
-  } finally {
-    clearTimeout(timer);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

@@ -100,7 +100,11 @@ export function serviceEndpoints(objects: ClusterObjects, namespace: string, ser
   const byAddress = new Map<string, RawEndpoint>();
   const service = objects.service(namespace, serviceName);
   if (service === undefined) notes.push(`no Service ${namespace}/${serviceName}: no endpoints`);
-  const slices = objects.slicesOf(namespace, serviceName);
+  // A dual-stack Service has a slice per address family for the same pods: one family only
+  // (IPv4 when it has any), or every pod would be two endpoints. FQDN slices name no pod address.
+  const all = objects.slicesOf(namespace, serviceName).filter((slice) => (slice as { addressType?: unknown }).addressType !== 'FQDN');
+  const hasIPv4 = all.some((slice) => (slice as { addressType?: unknown }).addressType !== 'IPv6');
+  const slices = hasIPv4 ? all.filter((slice) => (slice as { addressType?: unknown }).addressType !== 'IPv6') : all;
   for (const slice of slices) {
     const port = slicePort(slice, choice, service);
     if (port === undefined) {

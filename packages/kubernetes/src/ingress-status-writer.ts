@@ -108,6 +108,7 @@ export class IngressStatusWriter {
         continue;
       }
       if (this.written.get(id) === wanted) continue;
+      if (this.stopped || !this.options.leadership.isLeader) return;
       try {
         await this.api.patchNamespacedIngressStatus(
           { name: ingress.metadata?.name ?? '', namespace: ingress.metadata?.namespace ?? '', body: { status: { loadBalancer: { ingress: addresses } } } },

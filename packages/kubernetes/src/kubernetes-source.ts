@@ -45,6 +45,8 @@ interface Unit {
   readonly mapped: Mapped;
   /** The object whose status tells whether it was accepted (a custom resource), if any. */
   readonly statusTarget: { kind: string; namespace: string; name: string } | undefined;
+  /** The generation of the object it was mapped from (what a status's observedGeneration says). */
+  readonly generation: number | undefined;
   /** The raw JSON it was made from, to keep the same resource object when nothing changed. */
   readonly json: string;
   /** Sort key: older objects first, so of two that claim the same thing the older wins. */
@@ -158,6 +160,11 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
     return this.informer('IngressClass').list() as KubeObject[];
   }
 
+  /** One object the source knows now, by kind, namespace (empty for cluster-scoped) and name. */
+  object(kind: string, namespace: string, name: string): KubeObject | undefined {
+    return this.informers.get(kind)?.get(namespace, name) as KubeObject | undefined;
+  }
+
   /** The objects of one kind the source knows now (a custom resource kind, `Service`, `Pod` …). */
   objects(kind: string): KubeObject[] {
     return (this.informers.get(kind)?.list() ?? []) as KubeObject[];
@@ -194,9 +201,10 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
       const target = unit.statusTarget;
       if (target === undefined) continue;
       const object = this.informer(target.kind).get(target.namespace, target.name) as KubeObject | undefined;
-      if (object === undefined) continue;
+      // Gone, or changed since it was mapped (a new verdict is on its way): nothing to say yet.
+      if (object === undefined || object.metadata?.generation !== unit.generation) continue;
       const errors = unit.mapped.ok ? this.builderRefused.get(unit.mapped.located.origin ?? '') : unit.mapped.errors;
-      out.push({ ...target, generation: object.metadata?.generation, accepted: errors === undefined, errors: errors ?? [], key });
+      out.push({ ...target, generation: unit.generation, accepted: errors === undefined, errors: errors ?? [], key });
     }
     return out;
   }
@@ -219,7 +227,28 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
     return () => this.outcomeListeners.delete(listener);
   }
 
+  /** Held resources logged at the build before, and at this one. */
+  private heldBefore = new Set<string>();
+  private heldNow = new Set<string>();
+
+  onResourcesHeld(held: readonly LocatedResource[]): void {
+    for (const item of held) {
+      const label = `${item.resource.kind} ${item.resource.metadata.namespace}/${item.resource.metadata.name}`;
+      if (!this.heldBefore.has(label))
+        this.options.log?.(
+          'warn',
+          `${label} is gone from the cluster (deleted or now invalid) but another source refers to it: its last version stays in force`,
+          {
+            object: label,
+          },
+        );
+      this.heldNow.add(label);
+    }
+  }
+
   onResourcesRefused(refused: ReadonlyMap<string, readonly string[]>): void {
+    this.heldBefore = this.heldNow;
+    this.heldNow = new Set();
     const before = this.builderRefused;
     this.builderRefused = refused;
     if (before.size === 0 && refused.size === 0) return;
@@ -424,6 +453,14 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
 
   private unit(mapped: Mapped, object: KubeObject, statusTarget: Unit['statusTarget'], backends: readonly string[] = []): Unit {
     const json = mapped.ok ? JSON.stringify(mapped.raw) : JSON.stringify(mapped.errors);
-    return { mapped, statusTarget, json, order: `${createdAt(object)} ${objectKey(object)}`, pods: mapped.pods, backends };
+    return {
+      mapped,
+      statusTarget,
+      generation: object.metadata?.generation,
+      json,
+      order: `${createdAt(object)} ${objectKey(object)}`,
+      pods: mapped.pods,
+      backends,
+    };
   }
 }

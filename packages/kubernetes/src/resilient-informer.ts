@@ -92,6 +92,8 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
   private lastProgress = 0;
   private lastResourceVersion = '';
   private restarts = 0;
+  /** Errors since start (a start that saw none is progress). */
+  private failures = 0;
   private watchdogRelists = 0;
   private onSynced: (() => void) | undefined;
   private readonly wallClock: () => Date;
@@ -191,9 +193,13 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
   }
 
   private run(informer: Informer<T>): void {
+    const failuresBefore = this.failures;
     informer.start().then(
       () => {
-        if (this.informer === informer && this.synced) this.onSynced?.();
+        if (this.informer !== informer || this.stopped) return;
+        // Listed or watching again with no error on the way: connected (the watchdog watches it from here).
+        if (this.failures === failuresBefore) this.progress();
+        if (this.synced) this.onSynced?.();
       },
       (error: unknown) => this.failed(informer, error),
     );
@@ -202,7 +208,9 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
   /** The list function the client informer calls: list, then diff against what is known, so deletions made meanwhile are seen. */
   private async listed(informer: Informer<T>): Promise<KubernetesListObject<T>> {
     const list = await this.type.list();
-    if (this.informer !== informer || this.stopped) return list;
+    // Stopped or replaced meanwhile: fail the client informer's start, so it opens no watch
+    // (it does not check whether it was stopped once its list returns).
+    if (this.informer !== informer || this.stopped) throw new Error(`the ${this.type.kind} informer was stopped`);
     const seen = new Set<string>();
     for (const item of list.items) {
       seen.add(key(item));
@@ -247,6 +255,7 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
   /** The client informer stopped on an error: start it again after the backoff. */
   private failed(informer: Informer<T>, error: unknown): void {
     if (this.informer !== informer || this.stopped) return;
+    this.failures += 1;
     this.connected = false;
     this.lastError = describeError(error);
     const delayMs = this.backoff.next();

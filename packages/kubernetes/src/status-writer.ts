@@ -130,7 +130,7 @@ export class StatusWriter implements SnapshotSink {
     let failed = false;
     for (const outcome of this.options.source.outcomes()) {
       const desired = desiredCondition(outcome.accepted, outcome.errors, outcome.generation);
-      const object = this.options.source.objects(outcome.kind).find((o) => o.metadata?.namespace === outcome.namespace && o.metadata?.name === outcome.name);
+      const object = this.options.source.object(outcome.kind, outcome.namespace, outcome.name);
       const current = currentCondition(object);
       const id = `${outcome.kind}/${outcome.namespace}/${outcome.name}`;
       const signature = JSON.stringify(desired);
@@ -149,6 +149,8 @@ export class StatusWriter implements SnapshotSink {
       const plural = kindDefinition(outcome.kind)?.names.plural;
       if (plural === undefined) continue;
       pending.push(async () => {
+        // Leadership lost while this pass ran: the new leader writes from here.
+        if (this.stopped || !this.options.leadership.isLeader) return;
         try {
           await this.api.patchNamespacedCustomObjectStatus(
             {

@@ -28,56 +28,41 @@ const asList = <T extends KubernetesObject>(value: unknown): KubernetesListObjec
  * namespace, namespaced kinds are followed in it only (IngressClasses are cluster-scoped and
  * always followed).
  */
-export function informedTypes(kubeConfig: KubeConfig, namespace: string | undefined): InformedType[] {
+export function informedTypes(kubeConfig: KubeConfig, namespace: string | undefined): Array<InformedType & { probe(): Promise<unknown> }> {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
   const networking = kubeConfig.makeApiClient(NetworkingV1Api);
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const scoped = (prefix: string, plural: string) =>
     namespace === undefined ? `${prefix}/${plural}` : `${prefix}/namespaces/${encodeURIComponent(namespace)}/${plural}`;
-  const types: InformedType[] = [
-    {
-      kind: 'Service',
-      path: scoped('/api/v1', 'services'),
-      list: async () => asList(namespace === undefined ? await core.listServiceForAllNamespaces() : await core.listNamespacedService({ namespace })),
-    },
-    {
-      kind: 'EndpointSlice',
-      path: scoped('/apis/discovery.k8s.io/v1', 'endpointslices'),
-      list: async () =>
-        asList(namespace === undefined ? await discovery.listEndpointSliceForAllNamespaces() : await discovery.listNamespacedEndpointSlice({ namespace })),
-    },
-    {
-      kind: 'Pod',
-      path: scoped('/api/v1', 'pods'),
-      list: async () => asList(namespace === undefined ? await core.listPodForAllNamespaces() : await core.listNamespacedPod({ namespace })),
-    },
-    {
-      kind: 'Ingress',
-      path: scoped('/apis/networking.k8s.io/v1', 'ingresses'),
-      list: async () =>
-        asList(namespace === undefined ? await networking.listIngressForAllNamespaces() : await networking.listNamespacedIngress({ namespace })),
-    },
-    {
-      kind: 'IngressClass',
-      path: '/apis/networking.k8s.io/v1/ingressclasses',
-      list: async () => asList(await networking.listIngressClass()),
-    },
-  ];
+  // `limit` set: the start-up probe (one item is enough to prove access); unset: the whole list.
+  type Limit = { limit?: number };
+  const types: Array<InformedType & { probe(): Promise<unknown> }> = [];
+  const add = (kind: string, path: string, list: (limit: Limit) => Promise<unknown>) =>
+    types.push({ kind, path, list: async () => asList(await list({})), probe: () => list({ limit: 1 }) });
+  add('Service', scoped('/api/v1', 'services'), (l) =>
+    namespace === undefined ? core.listServiceForAllNamespaces(l) : core.listNamespacedService({ namespace, ...l }),
+  );
+  add('EndpointSlice', scoped('/apis/discovery.k8s.io/v1', 'endpointslices'), (l) =>
+    namespace === undefined ? discovery.listEndpointSliceForAllNamespaces(l) : discovery.listNamespacedEndpointSlice({ namespace, ...l }),
+  );
+  add('Pod', scoped('/api/v1', 'pods'), (l) => (namespace === undefined ? core.listPodForAllNamespaces(l) : core.listNamespacedPod({ namespace, ...l })));
+  add('Ingress', scoped('/apis/networking.k8s.io/v1', 'ingresses'), (l) =>
+    namespace === undefined ? networking.listIngressForAllNamespaces(l) : networking.listNamespacedIngress({ namespace, ...l }),
+  );
+  add('IngressClass', '/apis/networking.k8s.io/v1/ingressclasses', (l) => networking.listIngressClass(l));
+  // The mesh's custom resources first: a missing CRD is the likeliest start-up failure, and the probe says so first.
+  const builtIn = types.splice(0);
   for (const definition of customResourceKinds()) {
     const plural = definition.names.plural;
     const group = API_GROUP;
     const version = API_GROUP_VERSION;
-    types.push({
-      kind: definition.kind,
-      path: scoped(`/apis/${group}/${version}`, plural),
-      list: async () =>
-        asList(
-          namespace === undefined
-            ? await custom.listCustomObjectForAllNamespaces({ group, version, plural })
-            : await custom.listNamespacedCustomObject({ group, version, namespace, plural }),
-        ),
-    });
+    add(definition.kind, scoped(`/apis/${group}/${version}`, plural), (l) =>
+      namespace === undefined
+        ? custom.listCustomObjectForAllNamespaces({ group, version, plural, ...l })
+        : custom.listNamespacedCustomObject({ group, version, namespace, plural, ...l }),
+    );
   }
+  types.push(...builtIn);
   return types;
 }

@@ -232,3 +232,19 @@ t.test('which Ingresses the gateway serves', async (t) => {
   };
   t.ok(servedByGateway(ingress({}), classes(defaultOurs)), 'no class, and the default class is ours');
 });
+
+t.test('a dual-stack Service: one address family only (IPv4), so a pod is one endpoint', async (t) => {
+  const v4 = slice('user-v4', 'user', [{ name: 'dubbo', port: 20880 }], [{ ip: '10.0.0.1', pod: 'p' }]);
+  const v6 = { ...slice('user-v6', 'user', [{ name: 'dubbo', port: 20880 }], [{ ip: 'fd00::1', pod: 'p' }]), addressType: 'IPv6' } as KubeObject;
+  const cluster = objects({ services: [service('user', [{ name: 'dubbo', port: 20880 }])], slices: [v4, v6], pods: [pod('p', { app: 'user' })] });
+  t.same(
+    serviceEndpoints(cluster, 'default', 'user', { name: 'dubbo' }).endpoints.map((e) => e.address),
+    ['10.0.0.1:20880'],
+  );
+  const only6 = objects({ services: [service('user', [{ name: 'dubbo', port: 20880 }])], slices: [v6], pods: [pod('p', { app: 'user' })] });
+  t.same(
+    serviceEndpoints(only6, 'default', 'user', { name: 'dubbo' }).endpoints.map((e) => e.address),
+    ['[fd00::1]:20880'],
+    'an IPv6-only Service: its IPv6 addresses, in brackets',
+  );
+});

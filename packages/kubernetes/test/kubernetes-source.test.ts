@@ -227,3 +227,50 @@ t.test('--kube-namespace follows one namespace only', async (t) => {
   t.notOk(named(r.last(), 'DubboService', 'other'));
   t.ok(named(r.last(), 'DubboService', 'user'));
 });
+
+t.test('after an informer restarted from an error, its watch is watched again: a silent one is still caught', async (t) => {
+  const r = await run(t, seedUser);
+  r.cluster.failNext({ path: /dubboroutes/, watch: true }, 500, 1);
+  r.cluster.closeWatches();
+  await eventually(() => !r.source.connection().connected, 'the route informer to fail');
+  r.clock.advance(1_000); // the backoff: it resumes its watch
+  await eventually(() => r.source.connection().connected, 'the route informer to be connected again');
+  r.cluster.silenceWatches();
+  r.cluster.remove('dubbo-mesh.io/v1alpha1', 'DubboRoute', 'default', 'user');
+  r.clock.advance(75_000);
+  await eventually(() => !r.source.objects('DubboRoute').some((o) => o.metadata?.name === 'user'), 'the watchdog to list the routes again');
+});
+
+t.test('stopped while the first lists run, the source opens no watch', async (t) => {
+  const cluster = await startCluster(t);
+  seedUser(cluster);
+  const source = new KubernetesSource({ kubeConfig: cluster.kubeConfig(), clock: new FakeClock() });
+  const started = source.start(() => {});
+  await source.stop();
+  void started;
+  const informers = (source.details() as { informers: unknown[] }).informers.length;
+  await eventually(
+    () => cluster.requests.filter((request) => request.query.watch === undefined && request.method === 'GET').length >= informers,
+    'every list to be answered',
+  );
+  // A few round trips after the lists: a watch the client opened on their answers has arrived by then.
+  for (let i = 0; i < 3; i++) await (await fetch(`${cluster.url}/api/v1/namespaces/default/pods`)).arrayBuffer();
+  t.equal(cluster.watchCount(), 0, 'no watch open');
+  t.equal(cluster.requests.filter((request) => request.query.watch === 'true').length, 0, 'no watch was ever opened');
+});
+
+t.test('a status says nothing about a generation that has not been mapped yet', async (t) => {
+  const r = await run(t, seedUser);
+  t.equal(r.source.outcomes().find((o) => o.name === 'user' && o.kind === 'DubboRoute')?.generation, 1);
+  const changed = r.cluster.patch('dubbo-mesh.io/v1alpha1', 'DubboRoute', 'default', 'user', {
+    spec: { routes: [{ name: 'all', destinations: [{ service: 'user', subset: 'v9', weight: 100 }] }] },
+  });
+  await eventually(() => hasVersion(r.source, 'DubboRoute', 'user', changed.metadata.resourceVersion), 'the change to reach the informer');
+  t.equal(
+    r.source.outcomes().find((o) => o.name === 'user' && o.kind === 'DubboRoute'),
+    undefined,
+    'generation 2 is not judged yet: no outcome',
+  );
+  r.clock.advance(1_000);
+  t.equal(r.source.outcomes().find((o) => o.name === 'user' && o.kind === 'DubboRoute')?.generation, 2, 'judged once mapped');
+});
