@@ -16,3 +16,4 @@ export * from './ingress-status-writer.js';
 export * from './kubernetes-extension.js';
 export * from './leadership.js';
 export * from './status-writer.js';
+export * from './leader-writer.js';

@@ -1,5 +1,6 @@
 import { NetworkingV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
-import { systemClock, type Clock } from './clock.js';
+import type { Clock } from './clock.js';
+import { LeaderWriter } from './leader-writer.js';
 import { array, record, text, type KubeObject } from './kube-objects.js';
 import type { KubernetesSource } from './kubernetes-source.js';
 import type { Leadership } from './leadership.js';
@@ -47,54 +48,21 @@ export interface IngressStatusWriterOptions {
  * serves (SPEC), as ingress controllers do, so `kubectl get ingress` shows where callers outside
  * the cluster connect. Only the leader writes, and only what differs.
  */
-export class IngressStatusWriter {
+export class IngressStatusWriter extends LeaderWriter {
   private readonly api: NetworkingV1Api;
-  private readonly clock: Clock;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
-  private retryTimer: unknown;
-  private readonly unsubscribe: () => void;
-  private readonly onLeading = () => void this.sync();
   /** What was last written per Ingress, until the informer shows it (no second write meanwhile). */
   private readonly written = new Map<string, string>();
   writes = 0;
 
   constructor(private readonly options: IngressStatusWriterOptions) {
+    super(options);
     this.api = options.kubeConfig.makeApiClient(NetworkingV1Api);
-    this.clock = options.clock ?? systemClock;
-    this.unsubscribe = options.source.onOutcomes(() => void this.sync());
-    options.leadership.on('started-leading', this.onLeading);
   }
 
-  stop(): void {
-    this.stopped = true;
-    this.clock.clearTimer(this.retryTimer);
-    this.unsubscribe();
-    this.options.leadership.off('started-leading', this.onLeading);
-  }
-
-  /** Bring every served Ingress's status up to date (coalesced). */
-  sync(): Promise<void> {
-    if (this.stopped || !this.options.leadership.isLeader) return Promise.resolve();
-    if (this.running !== undefined) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = this.pass().finally(() => {
-      this.running = undefined;
-      if (this.again) {
-        this.again = false;
-        void this.sync();
-      }
-    });
-    return this.running;
-  }
-
-  private async pass(): Promise<void> {
+  protected async pass(): Promise<boolean> {
     const { namespace, name } = this.options.gatewayService;
     const addresses = gatewayAddresses(this.options.source.service(namespace, name));
-    if (addresses.length === 0) return;
+    if (addresses.length === 0) return false;
     const wanted = JSON.stringify(addresses);
     let failed = false;
     for (const ingress of this.options.source.servedIngresses()) {
@@ -108,7 +76,7 @@ export class IngressStatusWriter {
         continue;
       }
       if (this.written.get(id) === wanted) continue;
-      if (this.stopped || !this.options.leadership.isLeader) return;
+      if (!this.mayWrite) return failed;
       try {
         await this.api.patchNamespacedIngressStatus(
           { name: ingress.metadata?.name ?? '', namespace: ingress.metadata?.namespace ?? '', body: { status: { loadBalancer: { ingress: addresses } } } },
@@ -125,9 +93,6 @@ export class IngressStatusWriter {
         });
       }
     }
-    if (failed && !this.stopped) {
-      this.clock.clearTimer(this.retryTimer);
-      this.retryTimer = this.clock.setTimer(() => void this.sync(), this.options.retryMs ?? 5_000);
-    }
+    return failed;
   }
 }

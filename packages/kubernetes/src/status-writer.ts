@@ -1,7 +1,8 @@
 import { API_GROUP, API_GROUP_VERSION, kindDefinition } from '@dubbo-mesh/config';
 import type { Snapshot, SnapshotSink } from '@dubbo-mesh/control-plane';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
-import { systemClock, type Clock } from './clock.js';
+import type { Clock } from './clock.js';
+import { LeaderWriter } from './leader-writer.js';
 import { array, record, text, type KubeObject } from './kube-objects.js';
 import type { KubernetesSource } from './kubernetes-source.js';
 import type { Leadership } from './leadership.js';
@@ -74,16 +75,9 @@ export interface StatusWriterOptions {
  * not write in circles. A snapshot sink: told when a snapshot is published (what is in force
  * changed), and by the source when a refusal changed without a new snapshot.
  */
-export class StatusWriter implements SnapshotSink {
+export class StatusWriter extends LeaderWriter implements SnapshotSink {
   readonly name = 'kubernetes-status';
   private readonly api: CustomObjectsApi;
-  private readonly clock: Clock;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private retryTimer: unknown;
-  private stopped = false;
-  private readonly unsubscribe: () => void;
-  private readonly onLeading = () => this.sync();
   /** What was last written per object (`Kind/ns/name` → JSON of the condition), until the informer shows it. */
   private readonly written = new Map<string, string>();
   /** Writes made, failed (for tests and the log). */
@@ -91,41 +85,15 @@ export class StatusWriter implements SnapshotSink {
   failures = 0;
 
   constructor(private readonly options: StatusWriterOptions) {
+    super(options);
     this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
-    this.clock = options.clock ?? systemClock;
-    this.unsubscribe = options.source.onOutcomes(() => this.sync());
-    options.leadership.on('started-leading', this.onLeading);
   }
 
   onPublished(_snapshot: Snapshot): void {
     this.sync();
   }
 
-  stop(): void {
-    this.stopped = true;
-    this.clock.clearTimer(this.retryTimer);
-    this.unsubscribe();
-    this.options.leadership.off('started-leading', this.onLeading);
-  }
-
-  /** Bring every status up to date (coalesced: one pass at a time, another after it if asked meanwhile). Resolves when done. */
-  sync(): Promise<void> {
-    if (this.stopped || !this.options.leadership.isLeader) return Promise.resolve();
-    if (this.running !== undefined) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = this.pass().finally(() => {
-      this.running = undefined;
-      if (this.again) {
-        this.again = false;
-        void this.sync();
-      }
-    });
-    return this.running;
-  }
-
-  private async pass(): Promise<void> {
+  protected async pass(): Promise<boolean> {
     const pending: Array<() => Promise<void>> = [];
     let failed = false;
     for (const outcome of this.options.source.outcomes()) {
@@ -150,7 +118,7 @@ export class StatusWriter implements SnapshotSink {
       if (plural === undefined) continue;
       pending.push(async () => {
         // Leadership lost while this pass ran: the new leader writes from here.
-        if (this.stopped || !this.options.leadership.isLeader) return;
+        if (!this.mayWrite) return;
         try {
           await this.api.patchNamespacedCustomObjectStatus(
             {
@@ -182,10 +150,7 @@ export class StatusWriter implements SnapshotSink {
     const before = this.writes;
     await Promise.all(workers);
     if (this.writes > before) this.options.log?.('info', 'wrote custom resource statuses', { written: this.writes - before });
-    if (failed && !this.stopped) {
-      this.clock.clearTimer(this.retryTimer);
-      this.retryTimer = this.clock.setTimer(() => void this.sync(), this.options.retryMs ?? 5_000);
-    }
+    return failed;
   }
 
   private now(): string {
