@@ -24,9 +24,9 @@
 // The final state is checked — every Service's endpoints in the snapshot in force are exactly
 // its ready pods, the Deployment's are exactly the new pods — and the run exits 1 when it is
 // wrong (or a flip did not make a new version, or a proxy never got it).
-import { rmSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -83,7 +83,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const cli = path.resolve(here, '../../packages/cli/bin/dubbo-mesh.js');
 /** The control plane's namespace (its Lease) and name, as the downward API gives them. */
 const CONTROL_PLANE_ENV = { POD_NAMESPACE: 'dubbo-mesh', POD_NAME: 'bench-control-plane' };
-/** The API server's answers for the Service endpoints of one resource in the snapshot. */
+/** An endpoint of a DubboService in a snapshot, as the admin API shows it. */
 type SnapshotEndpoint = { address: string; labels?: Record<string, string> };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -96,10 +96,16 @@ function sortedNumbers(values: Iterable<number>): number[] {
   return [...values].sort((a, b) => a - b);
 }
 
-/** Peak resident set size (VmHWM) of a process, in MiB. */
-function peakRssMiB(pid: number, status: string): number {
-  const match = /VmHWM:\s+(\d+) kB/.exec(status);
-  return match === null || pid <= 0 ? NaN : Number(match[1]) / 1024;
+/** Peak resident set size (VmHWM) of a process so far, in MiB. */
+function peakRssMiB(pid: number): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match === null ? NaN : Number(match[1]) / 1024;
+}
+
+/** This process's own CPU time (the simulated proxies' share of the machine), in seconds. */
+function benchCpuSeconds(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
 }
 
 async function adminJson<T>(admin: string, route: string): Promise<T> {
@@ -146,32 +152,37 @@ function endpointDifferences(service: string, actual: readonly SnapshotEndpoint[
 }
 
 /**
- * Record, for every proxy, when it first ACKed each version (the one it holds, and each from now on); `until(version)`
- * resolves once every proxy has (or rejects after the timeout), with each proxy's time.
+ * Record, for every proxy, when it first ACKed each version (the one it holds, and each from
+ * now on); `until(version)` resolves once every proxy has, with each proxy's time (or rejects
+ * after the timeout). Counted as ACKs arrive, so waiting costs the proxies' process nothing.
  */
 function watchArrivals(sims: readonly SimulatedProxy[]): { until(version: string, what: string): Promise<number[]>; stop(): void } {
   // What a proxy holds already counts, from when it arrived.
   const seen = sims.map((sim) => new Map<string, number>(sim.version === '' ? [] : [[sim.version, sim.receivedAt]]));
-  let wake: (() => void) | undefined;
+  let target: string | undefined;
+  let have = 0;
+  let complete: (() => void) | undefined;
   sims.forEach((sim, i) => {
     sim.onVersion = (version) => {
-      if (!seen[i]!.has(version)) seen[i]!.set(version, performance.now());
-      wake?.();
+      if (seen[i]!.has(version)) return;
+      seen[i]!.set(version, performance.now());
+      if (version === target && ++have === sims.length) complete?.();
     };
   });
   return {
     async until(version, what) {
-      const deadline = performance.now() + timeoutMs;
-      for (;;) {
-        const missing = seen.filter((versions) => !versions.has(version)).length;
-        if (missing === 0) return seen.map((versions) => versions.get(version)!);
-        if (performance.now() > deadline) throw new Error(`${what}: ${missing} of ${sims.length} proxies never got version ${version}`);
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, 50);
+      target = version;
+      have = seen.filter((versions) => versions.has(version)).length;
+      if (have < sims.length) {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`${what}: ${sims.length - have} of ${sims.length} proxies never got version ${version}`)), timeoutMs);
+          complete = () => {
+            clearTimeout(timer);
+            resolve();
+          };
         });
-        wake = undefined;
       }
+      return seen.map((versions) => versions.get(version)!);
     },
     stop() {
       for (const sim of sims) sim.onVersion = undefined;
@@ -192,6 +203,7 @@ async function main(): Promise<number> {
       cleanUp();
       process.exit(130);
     });
+  const loadAtStart = loadavg()[0]!;
   const failures: string[] = [];
   const clients: grpc.Client[] = [];
   let proxySet: SimulatedProxies | undefined;
@@ -236,12 +248,14 @@ async function main(): Promise<number> {
       endpoints: first.endpoints as number,
       cpuSeconds: cpuSeconds(pid),
       rssMiB: rssMiB(pid),
+      peakRssMiB: peakRssMiB(pid),
     };
     if (sync.services !== plan.length) failures.push(`initial snapshot: ${sync.services} services, expected ${plan.length}`);
     if (sync.endpoints !== expectedEndpoints()) failures.push(`initial snapshot: ${sync.endpoints} endpoints, expected ${expectedEndpoints()}`);
 
     // The proxies connect and ACK the first snapshot.
     const connectStarted = performance.now();
+    const benchCpuBeforeConnect = benchCpuSeconds();
     proxySet = await connectSimulatedProxies(ready.grpc as string, proxies, mode, clients);
     const sims = proxySet.sims;
     const current = (await adminJson<{ version: string }>(admin, '/readyz')).version;
@@ -252,7 +266,9 @@ async function main(): Promise<number> {
       seconds: (Math.max(...connectArrivals) - connectStarted) / 1000,
       firstResponseBytes: sims[0]!.totalBytes,
       rssMiB: rssMiB(pid),
+      peakRssMiB: peakRssMiB(pid),
       cpuSeconds: cpuSeconds(pid) - sync.cpuSeconds,
+      benchCpuSeconds: benchCpuSeconds() - benchCpuBeforeConnect,
     };
 
     // The leader writes every DubboService its Accepted status: the steady state starts after.
@@ -322,6 +338,7 @@ async function main(): Promise<number> {
       allAckedMaxMs: flips === 0 ? NaN : allSorted[allSorted.length - 1]!,
       cpuSeconds: cpuSeconds(pid) - flipCpuBefore,
       rssMiB: rssMiB(pid),
+      peakRssMiB: peakRssMiB(pid),
     };
 
     // The rolling restart, as the Deployment, ReplicaSet, kubelet and EndpointSlice controllers write it.
@@ -400,14 +417,14 @@ async function main(): Promise<number> {
     const inForce = await adminJson<Array<{ node: string; version: string }>>(admin, '/api/v1/snapshots');
     const behind = sims.filter((sim) => sim.version !== final.version).length;
     if (behind > 0) failures.push(`${behind} proxies do not hold the final version`);
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
     const end = {
       controlPlaneRssMiB: rssMiB(pid),
-      controlPlanePeakRssMiB: peakRssMiB(pid, status),
+      controlPlanePeakRssMiB: peakRssMiB(pid),
       controlPlaneCpuSeconds: cpuSeconds(pid),
       heapUsedMiB: (await metric(admin, 'nodejs_heap_size_used_bytes')) / 2 ** 20,
       apiServerRssMiB: rssMiB(cluster.process.pid!),
-      apiServerPeakRssMiB: peakRssMiB(cluster.process.pid!, await readFile(`/proc/${cluster.process.pid!}/status`, 'utf8')),
+      apiServerPeakRssMiB: peakRssMiB(cluster.process.pid!),
+      benchCpuSeconds: benchCpuSeconds(),
       streamsEnded: proxySet.streamsEnded(),
       nodesInCache: inForce.length,
     };
@@ -415,6 +432,7 @@ async function main(): Promise<number> {
 
     const summary = {
       node: process.version,
+      loadAverage: { start: loadAtStart, end: loadavg()[0]! },
       mode: values.mode,
       services,
       pods,
@@ -464,10 +482,10 @@ function printTable(s: any): void {
       .join(', ')}; a pod is ${s.cluster.podJsonBytes} bytes of JSON)`,
   );
   console.log(
-    `sync         spawn → control plane ready ${f(s.sync.seconds, 1)} s: ${s.sync.services} services, ${s.sync.endpoints} endpoints; CP CPU ${f(s.sync.cpuSeconds, 1)} s, RSS ${f(s.sync.rssMiB)} MiB`,
+    `sync         spawn → control plane ready ${f(s.sync.seconds, 1)} s: ${s.sync.services} services, ${s.sync.endpoints} endpoints; CP CPU ${f(s.sync.cpuSeconds, 1)} s, RSS ${f(s.sync.rssMiB)} MiB (peak ${f(s.sync.peakRssMiB)})`,
   );
   console.log(
-    `connect      ${s.proxies} proxies connected and ACKed in ${f(s.connect.seconds, 1)} s (first response ${mib(s.connect.firstResponseBytes)}); CP CPU ${f(s.connect.cpuSeconds, 1)} s, RSS ${f(s.connect.rssMiB)} MiB`,
+    `connect      ${s.proxies} proxies connected and ACKed in ${f(s.connect.seconds, 1)} s (first response ${mib(s.connect.firstResponseBytes)}); CP CPU ${f(s.connect.cpuSeconds, 1)} s, RSS ${f(s.connect.rssMiB)} MiB (peak ${f(s.connect.peakRssMiB)}); the proxies' own CPU ${f(s.connect.benchCpuSeconds, 1)} s`,
   );
   console.log(`statuses     the leader wrote ${s.statuses.written} Accepted conditions, done ${f(s.statuses.sinceReadySeconds, 1)} s after ready`);
   console.log('flip  service        ready  →published ms  ACK p50 ms  ACK p99 ms  all ACKed ms');
@@ -478,18 +496,18 @@ function printTable(s: any): void {
   }
   const fl = s.flipSummary;
   console.log(
-    `flips        ACK latency over ${s.proxies}×${s.flips}: p50 ${f(fl.ackP50Ms)} ms, p99 ${f(fl.ackP99Ms)} ms (target ≤ 1000: ${s.targets.ackP99Within1s ? 'met' : 'MISSED'}); all ACKed per flip: p50 ${f(fl.allAckedP50Ms)} ms, p99 ${f(fl.allAckedP99Ms)} ms, max ${f(fl.allAckedMaxMs)} ms; CP CPU ${f(fl.cpuSeconds, 2)} s`,
+    `flips        ACK latency over ${s.proxies}×${s.flips}: p50 ${f(fl.ackP50Ms)} ms, p99 ${f(fl.ackP99Ms)} ms (target ≤ 1000: ${s.targets.ackP99Within1s ? 'met' : 'MISSED'}); all ACKed per flip: p50 ${f(fl.allAckedP50Ms)} ms, p99 ${f(fl.allAckedP99Ms)} ms, max ${f(fl.allAckedMaxMs)} ms; CP CPU ${f(fl.cpuSeconds, 2)} s, RSS ${f(fl.rssMiB)} MiB`,
   );
   const r = s.restart;
   console.log(
-    `rolling      ${r.pods} pods replaced with ${r.apiWrites} API writes in ${f(r.writeSeconds, 1)} s (${s.stepMs} ms between steps); ${r.snapshotsPublished} snapshots published; per proxy ${f(r.pushesPerProxyMean, 1)} pushes (min ${r.pushesPerProxyMin}, max ${r.pushesPerProxyMax}), ${mib(r.bytesPerProxyMean)} (max ${mib(r.bytesPerProxyMax)})`,
+    `rolling      ${r.pods} pods replaced with ${r.apiWrites} API writes in ${f(r.writeSeconds, 1)} s (${s.stepMs} ms between steps); ${r.snapshotsPublished} snapshots published; per proxy ${f(r.pushesPerProxyMean, 1)} pushes (min ${r.pushesPerProxyMin}, max ${r.pushesPerProxyMax}), ${mib(r.bytesPerProxyMean)} (max ${mib(r.bytesPerProxyMax)}), ${mib(r.bytesPerProxyMean / Math.max(1, r.pushesPerProxyMean))} a push`,
   );
   console.log(
     `             every proxy at the final version ${f(r.allFinalSeconds, 1)} s after the first write, ${f(r.afterLastWriteMs)} ms after the last; CP CPU ${f(r.cpuSeconds, 1)} s`,
   );
   const e = s.end;
   console.log(
-    `end          CP RSS ${f(e.controlPlaneRssMiB)} MiB, peak ${f(e.controlPlanePeakRssMiB)} MiB (target ≤ 1024: ${s.targets.rssWithin1GiB ? 'met' : 'MISSED'}), heap used ${f(e.heapUsedMiB)} MiB, CPU ${f(e.controlPlaneCpuSeconds, 1)} s in all; fake API server RSS ${f(e.apiServerRssMiB)} MiB (peak ${f(e.apiServerPeakRssMiB)}); streams ended ${e.streamsEnded}`,
+    `end          CP RSS ${f(e.controlPlaneRssMiB)} MiB, peak ${f(e.controlPlanePeakRssMiB)} MiB (target ≤ 1024: ${s.targets.rssWithin1GiB ? 'met' : 'MISSED'}), heap used ${f(e.heapUsedMiB)} MiB, CPU ${f(e.controlPlaneCpuSeconds, 1)} s in all; fake API server RSS ${f(e.apiServerRssMiB)} MiB (peak ${f(e.apiServerPeakRssMiB)}); streams ended ${e.streamsEnded}; load average ${f(s.loadAverage.start, 1)} → ${f(s.loadAverage.end, 1)}`,
   );
   console.log(s.failures.length === 0 ? 'final state   correct' : `final state   WRONG:\n  ${s.failures.join('\n  ')}`);
 }
