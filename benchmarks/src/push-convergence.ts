@@ -24,9 +24,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import * as grpc from '@grpc/grpc-js';
-import { discoveryServiceDefinition } from '@dubbo-mesh/discovery';
+import type * as grpc from '@grpc/grpc-js';
 import { cpuSeconds, rssMiB } from './processes.js';
+import { connectSimulatedProxies, type DiscoveryMode } from './simulated-proxies.js';
 
 const { values } = parseArgs({
   options: {
@@ -45,7 +45,7 @@ const services = Number(values.services);
 const interfaces = Number(values.interfaces);
 const endpoints = Number(values.endpoints);
 const changes = Number(values.changes);
-const mode = values.mode === 'sotw' ? 'StreamSnapshots' : 'DeltaSnapshots';
+const mode: DiscoveryMode = values.mode === 'sotw' ? 'StreamSnapshots' : 'DeltaSnapshots';
 const oneFile = values.layout === 'file';
 if (values.layout !== 'file' && values.layout !== 'folder') throw new Error(`--layout must be folder or file, got ${values.layout}`);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -59,35 +59,6 @@ function serviceYaml(s: number, changed: number): string {
     return `    - {address: 10.${(s >> 8) & 255}.${s & 255}.${e + 1}:${port}, labels: {version: v${e % 2}}}`;
   }).join('\n');
   return `apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: app-${s}}\nspec:\n  interfaces: [${ifaces}]\n  endpoints:\n${eps}\n`;
-}
-
-/** Read field 1 (version) and 2 (nonce) of a DiscoveryResponse without decoding the rest. */
-function versionAndNonce(bytes: Buffer): { version: string; nonce: string } {
-  let version = '';
-  let nonce = '';
-  let at = 0;
-  while (at < bytes.length) {
-    let key = 0;
-    let shift = 0;
-    for (;;) {
-      const b = bytes[at++]!;
-      key |= (b & 0x7f) << shift;
-      if (b < 0x80) break;
-      shift += 7;
-    }
-    let length = 0;
-    shift = 0;
-    for (;;) {
-      const b = bytes[at++]!;
-      length += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) break;
-      shift += 7;
-    }
-    if (key >>> 3 === 1) version = bytes.toString('utf8', at, at + length);
-    else if (key >>> 3 === 2) nonce = bytes.toString('utf8', at, at + length);
-    at += length;
-  }
-  return { version, nonce };
 }
 
 /**
@@ -146,12 +117,6 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 }
 
-interface SimulatedProxy {
-  version: string;
-  bytes: number;
-  onVersion?: (version: string) => void;
-}
-
 async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dm-push-'));
   const configPath = oneFile ? path.join(dir, 'mesh.yaml') : dir;
@@ -186,40 +151,8 @@ async function main(): Promise<void> {
     const ready = await logLine((l) => l.msg === 'control plane ready');
     const startSeconds = (Date.now() - startedAt) / 1000;
 
-    const method = discoveryServiceDefinition()[mode]!;
-    const Client = grpc.makeGenericClientConstructor(
-      {
-        [mode]: { ...method, responseDeserialize: (bytes: Buffer) => bytes },
-      },
-      'SnapshotDiscoveryService',
-    );
-    const sims: SimulatedProxy[] = [];
-    let streamsEnded = 0;
-    await Promise.all(
-      Array.from(
-        { length: proxies },
-        (_, i) =>
-          new Promise<void>((resolve) => {
-            const client = new Client(ready.grpc as string, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 512 * 1024 * 1024 });
-            clients.push(client);
-            const sim: SimulatedProxy = { version: '', bytes: 0 };
-            sims.push(sim);
-            const node = { id: `sim-${i}`, service: '', namespace: 'default', labels: {}, role: 'PROXY' };
-            const stream = (client as unknown as Record<string, () => grpc.ClientDuplexStream<object, Buffer>>)[mode]!.call(client);
-            stream.on('data', (bytes: Buffer) => {
-              const { version, nonce } = versionAndNonce(bytes);
-              sim.version = version;
-              sim.bytes = bytes.length;
-              stream.write({ node, version_info: version, response_nonce: nonce });
-              sim.onVersion?.(version);
-              if (sims.length > 0) resolve();
-            });
-            stream.on('error', () => {});
-            stream.on('close', () => (streamsEnded += 1));
-            stream.write({ node, version_info: '', response_nonce: '', initial_resource_versions: {} });
-          }),
-      ),
-    );
+    const proxySet = await connectSimulatedProxies(ready.grpc as string, proxies, mode, clients);
+    const sims = proxySet.sims;
     const initialBytes = sims[0]!.bytes;
     // The floor: the slowest /healthz answer over a second with nothing changing (on a loaded
     // machine this is far from 0, and no change can be measured below it).
@@ -250,7 +183,7 @@ async function main(): Promise<void> {
       await eventLoopMaxMs(ready.admin as string); // resets the control plane's maximum
       const health = probeHealth(ready.admin as string);
       const cpuBefore = cpuSeconds(child.pid!);
-      const endedBefore = streamsEnded;
+      const endedBefore = proxySet.streamsEnded();
       await writeFile(oneFile ? configPath : path.join(dir, 'app-0.yaml'), text);
       const publishLine = await published;
       version = publishLine.version as string;
@@ -271,7 +204,7 @@ async function main(): Promise<void> {
         controlPlaneCpuSeconds: cpuSeconds(child.pid!) - cpuBefore,
         healthzMaxMs,
         loopMaxMs,
-        streamsEnded: streamsEnded - endedBefore,
+        streamsEnded: proxySet.streamsEnded() - endedBefore,
       });
     }
     const summary = {
