@@ -198,8 +198,14 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     const convergence = this.lastConvergence;
     if (convergence === undefined || convergence.convergedMs !== undefined) return;
     // Proxies that rejected the version are done with it too (their NACK is counted instead).
-    const proxies = [...this.server.proxies.values()].filter((p) => p.lastNack?.version !== convergence.version);
-    if (proxies.length === 0 || proxies.some((p) => p.ackedVersion !== convergence.version)) return;
+    // Called on every ACK: no copy of the proxies, and out at the first one still behind.
+    let any = false;
+    for (const proxy of this.server.proxies.values()) {
+      if (proxy.lastNack?.version === convergence.version) continue;
+      if (proxy.ackedVersion !== convergence.version) return;
+      any = true;
+    }
+    if (!any) return;
     convergence.convergedMs = performance.now() - convergence.publishedAt;
     this.metrics.pushLatency.observe(convergence.convergedMs / 1000);
   }

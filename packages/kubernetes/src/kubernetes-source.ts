@@ -100,6 +100,11 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
   private stopped = false;
   /** The errors of each refused object last logged, so a refusal is logged once, not at every build. */
   private logged = new Map<string, string>();
+  /**
+   * Moves whenever an outcome may have changed (a build mapped something again, the builder
+   * refused or accepted something): a writer that saw this value already has nothing to do.
+   */
+  outcomesVersion = 0;
   /** Listeners told after each build which objects are accepted or refused (the status writer). */
   private readonly outcomeListeners = new Set<() => void>();
 
@@ -252,6 +257,7 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
     const before = this.builderRefused;
     this.builderRefused = refused;
     if (before.size === 0 && refused.size === 0) return;
+    this.outcomesVersion += 1;
     this.logRefusals();
     for (const listener of this.outcomeListeners) listener();
   }
@@ -361,6 +367,7 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
     let changed = false;
     const dirty = [...this.dirty];
     this.dirty.clear();
+    if (dirty.length > 0) this.outcomesVersion += 1;
     for (const key of dirty) changed = this.remap(key) || changed;
     if (!changed && this.emitted !== undefined) {
       // Nothing for proxies; a writer may still have work (a gateway Service's address changed).

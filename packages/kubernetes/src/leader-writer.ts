@@ -25,7 +25,12 @@ export abstract class LeaderWriter {
   private retryTimer: unknown;
   private stopped = false;
   private readonly unsubscribe: () => void;
-  private readonly onLeading = () => void this.sync();
+  private readonly onLeading = () => {
+    this.covered = undefined;
+    void this.sync();
+  };
+  /** The source's outcomes version the last whole, successful pass covered: asked again with nothing new, a pass is skipped. */
+  private covered: number | undefined;
 
   constructor(private readonly writer: LeaderWriterOptions) {
     this.clock = writer.clock ?? systemClock;
@@ -55,6 +60,8 @@ export abstract class LeaderWriter {
       this.again = true;
       return this.running.then(() => this.running);
     }
+    const version = this.writer.source.outcomesVersion;
+    if (version === this.covered) return Promise.resolve();
     this.running = this.pass()
       .catch((error: unknown) => {
         // A pass that broke is a failed pass: logged, and tried again after the retry delay.
@@ -62,6 +69,8 @@ export abstract class LeaderWriter {
         return true;
       })
       .then((failed) => {
+        // Covered only when nothing failed: a failed write is tried again.
+        this.covered = failed ? undefined : version;
         if (!failed || this.stopped) return;
         this.clock.clearTimer(this.retryTimer);
         this.retryTimer = this.clock.setTimer(() => void this.sync(), this.writer.retryMs ?? 5_000);
