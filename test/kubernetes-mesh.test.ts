@@ -7,17 +7,8 @@ import t, { type Test } from 'tap';
 import { startControlPlaneApp, type ControlPlaneApp } from '@dubbo-mesh/control-plane';
 import { createKubernetesExtension, type KubernetesExtension } from '@dubbo-mesh/kubernetes';
 import { startSidecar, type SidecarHandle } from '@dubbo-mesh/sidecar';
-import {
-  USER_SERVICE,
-  eventually,
-  makeUser,
-  recordingLogger,
-  startTestProvider,
-  userValue,
-  type FakeKubeApiServer,
-  type FakeKubeObject,
-  type TestProvider,
-} from '@dubbo-mesh/test-support';
+import { USER_SERVICE, eventually, makeUser, recordingLogger, startTestProvider, userValue, type TestProvider } from '@dubbo-mesh/test-support';
+import { type FakeKubeApiServer, type FakeKubeObject } from '@dubbo-mesh/test-support/fake-kube';
 import { userClient, type UserClient } from '../packages/proxy/test/fixtures/consumer.js';
 import { custom, endpointSlice, ingress, ingressClass, pod, service, startCluster, type SliceEndpoint } from '../packages/kubernetes/test/fixtures/cluster.js';
 

@@ -8,7 +8,7 @@
 //   node dist/fake-cluster-process.js --services N --pods N --rolling N --flips N --kubeconfig PATH
 import { parseArgs } from 'node:util';
 import { kindDefinitions } from '@dubbo-mesh/config';
-import { startFakeKubeApiServer, type FakeKubeObject } from '@dubbo-mesh/test-support';
+import { startFakeKubeApiServer, type FakeKubeObject } from '@dubbo-mesh/test-support/fake-kube';
 import { clusterPlan, dubboServiceObject, podObject, serviceObject, sliceObjects } from './kube-bench-cluster.js';
 
 const { values } = parseArgs({

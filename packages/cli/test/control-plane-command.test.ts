@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import dubboJs from 'apache-dubbo-js';
 import { USER_SERVICE, closeDirectlyDubbo, makeUser, startTestProvider, userValue } from '@dubbo-mesh/test-support';
-import { eventually, freePort, startFakeKubeApiServer } from '@dubbo-mesh/test-support';
+import { eventually, freePort } from '@dubbo-mesh/test-support';
+import { startFakeKubeApiServer } from '@dubbo-mesh/test-support/fake-kube';
 import { startChild } from './fixtures/child.js';
 
 const { DirectlyDubbo, java } = dubboJs as unknown as {

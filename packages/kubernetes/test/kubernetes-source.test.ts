@@ -5,7 +5,8 @@
 import t, { type Test } from 'tap';
 import type { LocatedResource } from '@dubbo-mesh/config';
 import type { SourceState } from '@dubbo-mesh/control-plane';
-import { FakeClock, eventually, type FakeKubeApiServer } from '@dubbo-mesh/test-support';
+import { FakeClock, eventually } from '@dubbo-mesh/test-support';
+import { type FakeKubeApiServer } from '@dubbo-mesh/test-support/fake-kube';
 import { KubernetesSource } from '../dist/index.js';
 import { custom, endpointSlice, pod, service, startCluster } from './fixtures/cluster.js';
 

@@ -2,7 +2,8 @@
 // source's tests use): Leases with its optimistic concurrency and its six-digit MicroTime check,
 // through the real HTTP path of KubernetesLeaseLock. Time is fake: the test moves it.
 import t from 'tap';
-import { FakeClock, eventually, startFakeKubeApiServer } from '@dubbo-mesh/test-support';
+import { FakeClock, eventually } from '@dubbo-mesh/test-support';
+import { startFakeKubeApiServer } from '@dubbo-mesh/test-support/fake-kube';
 import { KubernetesLeaseLock, LeaderElector } from '@dubbo-mesh/leader-election';
 
 t.test('two replicas over the fake API server: one leads, the other takes over only after the lease duration of silence', async (t) => {

@@ -9,4 +9,5 @@ export * from './browser.js';
 export * from './ports.js';
 export * from './recording-logger.js';
 export * from './mesh-yaml.js';
-export * from './fake-kube-api-server.js';
+// The fake Kubernetes API server is `@dubbo-mesh/test-support/fake-kube`: it loads the Kubernetes
+// client, which every other test would otherwise load for nothing.

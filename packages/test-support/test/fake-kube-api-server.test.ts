@@ -3,7 +3,8 @@
 // subresource, Leases with MicroTime, label selectors, stop/restart and silenced watches.
 import * as k8s from '@kubernetes/client-node';
 import t, { type Test } from 'tap';
-import { eventually, startFakeKubeApiServer, type FakeKubeApiServer, type FakeKubeApiServerOptions, type FakeKubeObject } from '@dubbo-mesh/test-support';
+import { eventually } from '@dubbo-mesh/test-support';
+import { startFakeKubeApiServer, type FakeKubeApiServer, type FakeKubeApiServerOptions, type FakeKubeObject } from '@dubbo-mesh/test-support/fake-kube';
 
 const ROUTE_TYPE = { group: 'dubbo-mesh.io', version: 'v1alpha1', plural: 'dubboroutes', kind: 'DubboRoute', namespaced: true, statusSubresource: true };
 

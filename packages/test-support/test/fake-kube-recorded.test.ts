@@ -4,7 +4,7 @@
 // from run to run (uids, timestamps, versions) are compared by type only.
 import { readFile } from 'node:fs/promises';
 import t, { type Test } from 'tap';
-import { startFakeKubeApiServer, type FakeKubeApiServer, type FakeKubeApiServerOptions } from '@dubbo-mesh/test-support';
+import { startFakeKubeApiServer, type FakeKubeApiServer, type FakeKubeApiServerOptions } from '@dubbo-mesh/test-support/fake-kube';
 
 interface Replay {
   request_url: string;

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import t, { type Test } from 'tap';
+import { FakeClock } from '@dubbo-mesh/test-support';
 import {
-  FakeClock,
   FakeKubeErrorCode,
   FakeKubeStatusError,
   FakeKubeUnknownTypeError,
@@ -14,7 +14,7 @@ import {
   type FakeKubeApiServer,
   type FakeKubeApiServerOptions,
   type FakeKubeObject,
-} from '@dubbo-mesh/test-support';
+} from '@dubbo-mesh/test-support/fake-kube';
 
 interface WatchEvent {
   type: string;
