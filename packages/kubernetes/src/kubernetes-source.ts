@@ -105,6 +105,8 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
    * refused or accepted something): a writer that saw this value already has nothing to do.
    */
   outcomesVersion = 0;
+  /** An object of a kind whose status is written (or that feeds one: the gateway's Service) changed since the last build. */
+  private writtenKindChanged = false;
   /** Listeners told after each build which objects are accepted or refused (the status writer). */
   private readonly outcomeListeners = new Set<() => void>();
 
@@ -313,6 +315,7 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
   /** An object changed (or was deleted): mark what it feeds, and schedule a build. */
   private changed(kind: string, object: KubeObject, previous: KubeObject | undefined, deleted = false): void {
     const key = objectKey(object);
+    if (this.customKinds.has(kind) || kind === 'Ingress' || kind === 'Service') this.writtenKindChanged = true;
     if (this.customKinds.has(kind)) this.dirty.add(this.unitOf(kind, object));
     else if (kind === 'Service') {
       this.dirty.add(`svc:${key}`);
@@ -367,8 +370,12 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
     let changed = false;
     const dirty = [...this.dirty];
     this.dirty.clear();
-    if (dirty.length > 0) this.outcomesVersion += 1;
     for (const key of dirty) changed = this.remap(key) || changed;
+    // A writer has work when a resource changed, or an object whose status it writes (a custom
+    // resource, an Ingress, the gateway's Service) did; pod churn that changes nothing does not
+    // make every status be looked at again.
+    if (changed || this.writtenKindChanged) this.outcomesVersion += 1;
+    this.writtenKindChanged = false;
     if (!changed && this.emitted !== undefined) {
       // Nothing for proxies; a writer may still have work (a gateway Service's address changed).
       for (const listener of this.outcomeListeners) listener();
