@@ -7,7 +7,7 @@ import type { ClusterObjects } from './endpoint-mapping.js';
 import { mapIngress, servedByGateway, type IngressClasses } from './ingress-mapping.js';
 import { objectKey, type KubeObject } from './kube-objects.js';
 import { ResilientInformer, type InformerOptions, type InformerStatus } from './resilient-informer.js';
-import { ingressKindKnown, mapAnnotatedService, mapCustomResource, type Mapped } from './resource-mapping.js';
+import { mapAnnotatedService, mapCustomResource, type Mapped } from './resource-mapping.js';
 import { customResourceKinds, informedTypes } from './watched-types.js';
 
 /** What the Kubernetes source is started with. */
@@ -460,7 +460,6 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
     }
     const ingress = this.informer('Ingress').get(namespace, name) as KubeObject | undefined;
     if (ingress === undefined || !servedByGateway(ingress, this)) return undefined;
-    if (!ingressKindKnown()) return undefined;
     const mapped = mapIngress(ingress, this);
     return this.unit(mapped, ingress, undefined, mapped.services);
   }

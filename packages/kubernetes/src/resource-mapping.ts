@@ -1,4 +1,4 @@
-import { API_VERSION, kindDefinition, validateResource, type LocatedResource } from '@dubbo-mesh/config';
+import { API_VERSION, validateResource, type LocatedResource } from '@dubbo-mesh/config';
 import { DUBBO_PORT_NAME, INTERFACES_ANNOTATION } from './annotations.js';
 import { serviceEndpoints, type ClusterObjects, type MappedEndpoints } from './endpoint-mapping.js';
 import { objectLabel, record, type KubeObject } from './kube-objects.js';
@@ -98,9 +98,4 @@ export function mapAnnotatedService(service: KubeObject, objects: ClusterObjects
   if (result.ok) return result;
   // Name the Service and its annotation, not a DubboService the user never wrote.
   return { ...result, errors: result.errors.map((error) => `${label} (annotation ${INTERFACES_ANNOTATION}): ${error.slice(error.indexOf(': ') + 2)}`) };
-}
-
-/** Whether the DubboIngress kind is known (it carries Ingress routing to gateways). */
-export function ingressKindKnown(): boolean {
-  return kindDefinition('DubboIngress') !== undefined;
 }

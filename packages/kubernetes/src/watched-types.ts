@@ -17,7 +17,7 @@ export type WatchedKind = (typeof WATCHED_KINDS)[number];
 
 /** The mesh kinds served as custom resources (kinds with no CRD, such as DubboIngress, are made by the source, never read). */
 export function customResourceKinds(): KindDefinition[] {
-  return kindDefinitions().filter((definition) => (definition as { customResource?: false }).customResource !== false);
+  return kindDefinitions().filter((definition) => definition.customResource !== false);
 }
 
 const asList = <T extends KubernetesObject>(value: unknown): KubernetesListObject<T> => value as KubernetesListObject<T>;
