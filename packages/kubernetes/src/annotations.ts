@@ -21,3 +21,23 @@ export const LEGACY_INGRESS_CLASS_ANNOTATION = 'kubernetes.io/ingress.class';
 export const INGRESS_CLASS = 'dubbo';
 /** An IngressClass that is the cluster's default takes Ingresses that name no class. */
 export const DEFAULT_INGRESS_CLASS_ANNOTATION = 'ingressclass.kubernetes.io/is-default-class';
+
+// The conventions the injector and the control plane share (`@dubbo-mesh/kubernetes/conventions`
+// is this module: it imports nothing, so the injector's admission path loads no Kubernetes client).
+
+/** On a Pod or Namespace: `"true"` (pod) or `enabled` (namespace) asks for the sidecar; `"false"` on a pod refuses it. */
+export const INJECT_LABEL = 'dubbo-mesh.io/inject';
+/** On an injected Pod: what the injector added (JSON), so injecting again changes nothing. */
+export const INJECTED_STATUS_ANNOTATION = 'dubbo-mesh.io/injected';
+/** The sidecar's outbound port on 127.0.0.1, where the application sends its calls (SPEC). */
+export const DEFAULT_OUTBOUND_PORT = 20881;
+/** The sidecar's admin port (`/ready`, `/metrics`), reachable by the kubelet on the pod's address. */
+export const DEFAULT_SIDECAR_ADMIN_PORT = 15001;
+/** The application's Dubbo port when its container names none `dubbo` and no annotation says otherwise. */
+export const DEFAULT_APPLICATION_PORT = 20880;
+/** The ConfigMap the control plane keeps in each namespace with injected pods: Dubbo's resolve file for the Java recipe. */
+export const RESOLVE_CONFIG_MAP = 'dubbo-mesh-resolve';
+/** The ConfigMap's key, and the file name it is mounted as. */
+export const RESOLVE_FILE_KEY = 'dubbo-resolve.properties';
+/** Where the resolve file's folder is mounted in the application's containers. */
+export const RESOLVE_MOUNT_PATH = '/etc/dubbo-mesh/resolve';
