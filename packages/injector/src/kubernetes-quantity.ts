@@ -1,0 +1,47 @@
+// Kubernetes resource quantities (`50m`, `64Mi`, `1.5`, `2e3`), read as the API server reads
+// them (apimachinery `resource.Quantity`), so an annotation the API server would refuse is
+// refused by the webhook first, naming the annotation instead of failing the pod's creation.
+
+/** Sign, number (`1`, `1.5`, `1.`, `.5`), then a binary or decimal SI suffix or a decimal exponent. */
+const QUANTITY = /^([+-]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$/;
+
+const MULTIPLIERS: Readonly<Record<string, number>> = {
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+};
+
+/**
+ * The value of a Kubernetes quantity as a number (`64Mi` → 67108864, `50m` → 0.05), or undefined
+ * when `text` is not one. Precise enough to compare a request with a limit, which is all the
+ * injector does with it; the text itself is what goes into the pod.
+ */
+export function parseQuantity(text: string): number | undefined {
+  const match = QUANTITY.exec(text);
+  if (match === null) return undefined;
+  const [, sign, number, suffix = ''] = match;
+  const multiplier = /^[eE]/.test(suffix) ? 10 ** Number(suffix.slice(1)) : MULTIPLIERS[suffix]!;
+  const value = Number(number) * multiplier;
+  return sign === '-' ? -value : value;
+}
+
+/** Why `text` is not a resource amount (a non-negative quantity), or undefined when it is one. */
+export function resourceQuantityProblem(text: string): string | undefined {
+  const value = parseQuantity(text);
+  if (value === undefined) return `${JSON.stringify(text)} is not a Kubernetes quantity (like 100m, 0.5, 64Mi, 1Gi)`;
+  if (value < 0) return `${JSON.stringify(text)} is negative`;
+  return undefined;
+}
