@@ -1,0 +1,285 @@
+// Per-pod annotations (`dubbo-mesh.io/…`) that override the injector's configuration for one
+// pod. Labels select pods (the webhook's selectors read them too); annotations only the handler
+// reads. Every value is checked here, all errors collected, each naming its annotation and the
+// values it accepts, so a refused pod's message says what to fix.
+
+import {
+  DEFAULT_INBOUND_PORT,
+  DEFAULT_OUTBOUND_PORT,
+  DEFAULT_SIDECAR_ADMIN_PORT,
+  INJECTED_STATUS_ANNOTATION,
+  WEIGHT_ANNOTATION,
+} from '@dubbo-mesh/kubernetes/conventions';
+import { LOG_LEVELS } from '@dubbo-mesh/sidecar/flags';
+import type { PodObject } from './admission-review.js';
+import { imageReferenceProblem, requestOverLimit, type InjectorConfig, type ProxyLogLevel, type SidecarResources } from './injector-config.js';
+import { JAVA_RECIPE_MODES, type JavaRecipeMode } from './java-recipe.js';
+import { resourceQuantityProblem } from './kubernetes-quantity.js';
+
+/** The per-pod annotations the injector reads. */
+export const POD_ANNOTATIONS = Object.freeze({
+  /** The sidecar's image. */
+  proxyImage: 'dubbo-mesh.io/proxy-image',
+  /** The sidecar's CPU request (a Kubernetes quantity). */
+  proxyCpuRequest: 'dubbo-mesh.io/proxy-cpu-request',
+  /** The sidecar's CPU limit. */
+  proxyCpuLimit: 'dubbo-mesh.io/proxy-cpu-limit',
+  /** The sidecar's memory request. */
+  proxyMemoryRequest: 'dubbo-mesh.io/proxy-memory-request',
+  /** The sidecar's memory limit. */
+  proxyMemoryLimit: 'dubbo-mesh.io/proxy-memory-limit',
+  /** The application's Dubbo port, where inbound calls go (wins over a container port named `dubbo`). */
+  appPort: 'dubbo-mesh.io/app-port',
+  /** The sidecar's inbound port. */
+  inboundPort: 'dubbo-mesh.io/inbound-port',
+  /** The sidecar's admin port (probed by the kubelet). */
+  adminPort: 'dubbo-mesh.io/admin-port',
+  /** The sidecar's outbound port on 127.0.0.1 (only with the Java recipe off). */
+  outboundPort: 'dubbo-mesh.io/outbound-port',
+  /** The sidecar's log level. */
+  logLevel: 'dubbo-mesh.io/log-level',
+  /** `true`: a native sidecar (init container with restartPolicy Always); `false`: a plain container. */
+  nativeSidecar: 'dubbo-mesh.io/native-sidecar',
+  /** The Java recipe: `consumer`, `migration` or `off`. */
+  javaRecipe: 'dubbo-mesh.io/java-recipe',
+  /** The containers that get the Java recipe, comma-separated (default: every application container). */
+  javaContainers: 'dubbo-mesh.io/java-containers',
+  /** The mesh service name the sidecar reports (default: the pod's `app`, else `app.kubernetes.io/name` label). */
+  service: 'dubbo-mesh.io/service',
+});
+
+/** Annotations under `dubbo-mesh.io/` that are not the injector's but are known (no "unknown annotation" warning). */
+const OTHER_KNOWN_ANNOTATIONS = new Set<string>([WEIGHT_ANNOTATION, INJECTED_STATUS_ANNOTATION]);
+
+/** What one pod gets: the configuration with its annotations applied. */
+export interface PodInjectionSettings {
+  readonly image: string;
+  readonly resources: SidecarResources;
+  /** The application port the annotation names; undefined: the container port named `dubbo`, else the default. */
+  readonly appPort: number | undefined;
+  readonly inboundPort: number;
+  readonly adminPort: number;
+  readonly outboundPort: number;
+  readonly logLevel: ProxyLogLevel;
+  readonly nativeSidecar: boolean;
+  readonly javaRecipe: JavaRecipeMode;
+  /** The containers named by the annotation; undefined: every application container. */
+  readonly javaContainers: readonly string[] | undefined;
+  /** The service the annotation names; undefined: from the labels. */
+  readonly service: string | undefined;
+}
+
+/** The annotations read: the settings, or every error; warnings either way (an unknown `dubbo-mesh.io/` annotation). */
+export type AnnotationReading =
+  | { readonly valid: true; readonly settings: PodInjectionSettings; readonly warnings: string[] }
+  | { readonly valid: false; readonly errors: string[]; readonly warnings: string[] };
+
+/** A Kubernetes label value (what the `app` label could hold): what `--service` is given from a label. */
+const LABEL_VALUE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)$/;
+/** A container name (DNS-1123 label). */
+const CONTAINER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+const PORT_ANNOTATIONS = ['appPort', 'inboundPort', 'adminPort', 'outboundPort'] as const;
+
+/**
+ * The settings for `pod`: `config` with the pod's annotations applied, every annotation checked
+ * (each error names the annotation and what it accepts), and the sidecar's ports checked
+ * against each other and the ports the pod's containers declare.
+ */
+export function readPodAnnotations(pod: PodObject, config: InjectorConfig): AnnotationReading {
+  const annotations = pod.metadata?.annotations ?? {};
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const known = new Set<string>(Object.values(POD_ANNOTATIONS));
+  for (const key of Object.keys(annotations)) {
+    if (key.startsWith('dubbo-mesh.io/') && !known.has(key) && !OTHER_KNOWN_ANNOTATIONS.has(key)) {
+      warnings.push(`unknown annotation ${key} is ignored (the injector reads ${[...known].join(', ')})`);
+    }
+  }
+  const get = (key: keyof typeof POD_ANNOTATIONS): string | undefined => annotations[POD_ANNOTATIONS[key]];
+  const refuse = (key: keyof typeof POD_ANNOTATIONS, problem: string) => errors.push(`annotation ${POD_ANNOTATIONS[key]}: ${problem}`);
+
+  let image = config.image;
+  const imageValue = get('proxyImage');
+  if (imageValue !== undefined) {
+    const problem = imageReferenceProblem(imageValue);
+    if (problem === undefined) image = imageValue;
+    else refuse('proxyImage', problem);
+  }
+
+  const resources: { -readonly [K in keyof SidecarResources]: SidecarResources[K] } = { ...config.resources };
+  const resourceKeys = {
+    proxyCpuRequest: 'cpuRequest',
+    proxyCpuLimit: 'cpuLimit',
+    proxyMemoryRequest: 'memoryRequest',
+    proxyMemoryLimit: 'memoryLimit',
+  } as const;
+  const resourcesAnnotated = new Set<keyof SidecarResources>();
+  let resourcesValid = true;
+  for (const [annotation, key] of Object.entries(resourceKeys) as Array<[keyof typeof resourceKeys, keyof SidecarResources]>) {
+    const value = get(annotation);
+    if (value === undefined) continue;
+    const problem = resourceQuantityProblem(value);
+    if (problem === undefined) {
+      resources[key] = value;
+      resourcesAnnotated.add(key);
+    } else {
+      refuse(annotation, `${problem}: it takes a Kubernetes quantity (CPU like 100m or 0.5, memory like 128Mi or 1Gi)`);
+      resourcesValid = false;
+    }
+  }
+  if (resourcesValid) {
+    for (const resource of ['cpu', 'memory'] as const) {
+      const requestKey = `${resource}Request` as const;
+      const limitKey = `${resource}Limit` as const;
+      if (requestOverLimit({ [requestKey]: resources[requestKey], [limitKey]: resources[limitKey] }) === undefined) continue;
+      // A limit below the default request lowers the request too, as Kubernetes itself does for
+      // a container that has a limit and no request; a request set above the limit is an error.
+      if (resourcesAnnotated.has(limitKey) && !resourcesAnnotated.has(requestKey)) resources[requestKey] = resources[limitKey];
+      else {
+        const annotation = resource === 'cpu' ? 'proxyCpuRequest' : 'proxyMemoryRequest';
+        const limitAnnotation = resource === 'cpu' ? POD_ANNOTATIONS.proxyCpuLimit : POD_ANNOTATIONS.proxyMemoryLimit;
+        refuse(
+          annotation,
+          `${resources[requestKey]} is more than the ${resource} limit ${resources[limitKey]} (${resourcesAnnotated.has(limitKey) ? limitAnnotation : `the injector's default; raise it with ${limitAnnotation}`})`,
+        );
+      }
+    }
+  }
+
+  const ports: Record<(typeof PORT_ANNOTATIONS)[number], number | undefined> = {
+    appPort: undefined,
+    inboundPort: DEFAULT_INBOUND_PORT,
+    adminPort: DEFAULT_SIDECAR_ADMIN_PORT,
+    outboundPort: DEFAULT_OUTBOUND_PORT,
+  };
+  const portsAnnotated = new Set<string>();
+  for (const key of PORT_ANNOTATIONS) {
+    const value = get(key);
+    if (value === undefined) continue;
+    if (/^[0-9]{1,5}$/.test(value) && Number(value) >= 1 && Number(value) <= 65535) {
+      ports[key] = Number(value);
+      portsAnnotated.add(key);
+    } else refuse(key, `${JSON.stringify(value)} is not a port: it takes a number from 1 to 65535`);
+  }
+
+  let logLevel = config.proxyLogLevel;
+  const logLevelValue = get('logLevel');
+  if (logLevelValue !== undefined) {
+    if ((LOG_LEVELS as readonly string[]).includes(logLevelValue)) logLevel = logLevelValue as ProxyLogLevel;
+    else refuse('logLevel', `${JSON.stringify(logLevelValue)} is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+
+  let nativeSidecar = config.nativeSidecar;
+  const nativeValue = get('nativeSidecar');
+  if (nativeValue !== undefined) {
+    if (nativeValue === 'true' || nativeValue === 'false') nativeSidecar = nativeValue === 'true';
+    else refuse('nativeSidecar', `${JSON.stringify(nativeValue)} is not one of true, false`);
+  }
+
+  let javaRecipe = config.javaRecipe;
+  const recipeValue = get('javaRecipe');
+  if (recipeValue !== undefined) {
+    if ((JAVA_RECIPE_MODES as readonly string[]).includes(recipeValue)) javaRecipe = recipeValue as JavaRecipeMode;
+    else refuse('javaRecipe', `${JSON.stringify(recipeValue)} is not one of ${JAVA_RECIPE_MODES.join(', ')}`);
+  }
+
+  let javaContainers: string[] | undefined;
+  const containersValue = get('javaContainers');
+  if (containersValue !== undefined) {
+    const names = containersValue
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== '');
+    const applicationNames = pod.spec.containers.map((container) => container.name);
+    const unknown = names.filter((name) => !CONTAINER_NAME.test(name) || !applicationNames.includes(name));
+    if (names.length === 0) refuse('javaContainers', `takes a comma-separated list of container names (${applicationNames.join(', ')})`);
+    else if (unknown.length > 0) {
+      refuse(
+        'javaContainers',
+        `${unknown.map((name) => JSON.stringify(name)).join(', ')} names no container of the pod (its containers: ${applicationNames.join(', ')})`,
+      );
+    } else javaContainers = [...new Set(names)];
+  }
+
+  let service: string | undefined;
+  const serviceValue = get('service');
+  if (serviceValue !== undefined) {
+    if (LABEL_VALUE.test(serviceValue)) service = serviceValue;
+    else
+      refuse(
+        'service',
+        `${JSON.stringify(serviceValue)} is not a service name (letters, digits, -, _ and ., up to 63, starting and ending with a letter or digit)`,
+      );
+  }
+
+  // The resolve file the control plane writes for the namespace names 127.0.0.1:20881, so the
+  // recipe and a different outbound port cannot go together.
+  if (portsAnnotated.has('outboundPort') && javaRecipe !== 'off') {
+    refuse(
+      'outboundPort',
+      `is only allowed with ${POD_ANNOTATIONS.javaRecipe}: off, because the namespace's resolve file sends Java calls to 127.0.0.1:${DEFAULT_OUTBOUND_PORT}`,
+    );
+  }
+  const portErrors = portConflicts(pod, ports, portsAnnotated);
+  errors.push(...portErrors);
+
+  if (errors.length > 0) return { valid: false, errors, warnings };
+  return {
+    valid: true,
+    warnings,
+    settings: {
+      image,
+      resources: Object.freeze(resources),
+      appPort: ports.appPort,
+      inboundPort: ports.inboundPort!,
+      adminPort: ports.adminPort!,
+      outboundPort: ports.outboundPort!,
+      logLevel,
+      nativeSidecar,
+      javaRecipe,
+      javaContainers,
+      service,
+    },
+  };
+}
+
+/**
+ * The sidecar's ports must differ from each other and from every port the pod's containers
+ * declare (they share one network namespace: a second listener on a port fails to bind, and the
+ * sidecar or the application would crash-loop). Each error names the annotation that moves it.
+ */
+function portConflicts(pod: PodObject, ports: Record<(typeof PORT_ANNOTATIONS)[number], number | undefined>, annotated: ReadonlySet<string>): string[] {
+  const errors: string[] = [];
+  const sidecarPorts = (['inboundPort', 'adminPort', 'outboundPort'] as const).map((key) => ({ key, port: ports[key]! }));
+  for (let i = 0; i < sidecarPorts.length; i++) {
+    for (let j = i + 1; j < sidecarPorts.length; j++) {
+      if (sidecarPorts[i]!.port === sidecarPorts[j]!.port) {
+        errors.push(
+          `annotations ${POD_ANNOTATIONS[sidecarPorts[i]!.key]} and ${POD_ANNOTATIONS[sidecarPorts[j]!.key]}: the sidecar's ports must differ, both are ${sidecarPorts[i]!.port}`,
+        );
+      }
+    }
+  }
+  if (ports.appPort !== undefined) {
+    for (const { key, port } of sidecarPorts) {
+      if (port === ports.appPort)
+        errors.push(`annotation ${POD_ANNOTATIONS.appPort}: ${port} is also the sidecar's ${describePort(key)} (${POD_ANNOTATIONS[key]})`);
+    }
+  }
+  for (const container of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+    for (const declared of container.ports ?? []) {
+      if ((declared.protocol ?? 'TCP') !== 'TCP') continue;
+      const clash = sidecarPorts.find(({ port }) => port === declared.containerPort);
+      if (clash === undefined) continue;
+      errors.push(
+        `annotation ${POD_ANNOTATIONS[clash.key]}: port ${clash.port}${annotated.has(clash.key) ? '' : ' (the default)'} is also container ${container.name}'s port${declared.name === undefined ? '' : ` ${declared.name}`}: set ${POD_ANNOTATIONS[clash.key]} to a free port`,
+      );
+    }
+  }
+  return errors;
+}
+
+function describePort(key: 'inboundPort' | 'adminPort' | 'outboundPort'): string {
+  return key === 'inboundPort' ? 'inbound port' : key === 'adminPort' ? 'admin port' : 'outbound port';
+}

@@ -1,0 +1,89 @@
+import t from 'tap';
+import { InvalidInjectorConfigError } from '../dist/errors.js';
+import { DEFAULT_SIDECAR_RESOURCES, defaultInjectorConfig, imageReferenceProblem } from '../dist/injector-config.js';
+import { parseQuantity, resourceQuantityProblem } from '../dist/kubernetes-quantity.js';
+
+t.test('the defaults, frozen', async (t) => {
+  const config = defaultInjectorConfig();
+  t.same(config, {
+    controlPlane: 'dubbo-mesh-control-plane.dubbo-mesh.svc:15010',
+    image: 'dubbo-mesh:0.1.0',
+    nativeSidecar: true,
+    javaRecipe: 'consumer',
+    failOpen: false,
+    proxyLogLevel: 'info',
+    resources: { cpuRequest: '50m', memoryRequest: '64Mi', memoryLimit: '256Mi' },
+    drainTimeout: '5s',
+    preStopDelaySeconds: 5,
+    installNamespace: 'dubbo-mesh',
+  });
+  t.ok(Object.isFrozen(config) && Object.isFrozen(config.resources));
+});
+
+t.test('resources merge over the defaults; undefined removes one', async (t) => {
+  t.same(defaultInjectorConfig({ resources: { cpuLimit: '1' } }).resources, { ...DEFAULT_SIDECAR_RESOURCES, cpuLimit: '1' });
+  t.same(defaultInjectorConfig({ resources: { memoryLimit: undefined } }).resources, { cpuRequest: '50m', memoryRequest: '64Mi' });
+});
+
+t.test('each invalid option is refused, naming it', async (t) => {
+  const cases: Array<[Parameters<typeof defaultInjectorConfig>[0], string, RegExp]> = [
+    [{ controlPlane: 'control-plane' }, 'controlPlane', /"control-plane" is not HOST:PORT/],
+    [{ controlPlane: 'cp:70000' }, 'controlPlane', /not HOST:PORT/],
+    [{ image: 'Bad Image' }, 'image', /not an image reference/],
+    [{ javaRecipe: 'all' as never }, 'javaRecipe', /not one of consumer, migration, off/],
+    [{ proxyLogLevel: 'loud' as never }, 'proxyLogLevel', /not one of trace/],
+    [{ resources: { cpuRequest: 'x' } }, 'resources.cpuRequest', /not a Kubernetes quantity/],
+    [{ resources: { memoryRequest: '1Gi' } }, 'resources.memoryRequest', /is more than resources.memoryLimit/],
+    [{ drainTimeout: '5' }, 'drainTimeout', /not a duration/],
+    [{ preStopDelaySeconds: -1 }, 'preStopDelaySeconds', /not a whole number/],
+    [{ installNamespace: 'Dubbo_Mesh' }, 'installNamespace', /not a namespace name/],
+  ];
+  for (const [partial, option, message] of cases) {
+    try {
+      defaultInjectorConfig(partial);
+      t.fail(`${option}: accepted`);
+    } catch (error) {
+      t.ok(error instanceof InvalidInjectorConfigError, option);
+      t.equal((error as InvalidInjectorConfigError).code, 'DM_ERR_INVALID_INJECTOR_CONFIG');
+      t.equal((error as InvalidInjectorConfigError).option, option);
+      t.match((error as Error).message, message);
+    }
+  }
+  t.ok(defaultInjectorConfig({ controlPlane: '[fd00::1]:15010' }), 'an IPv6 control plane');
+  t.ok(defaultInjectorConfig({ controlPlane: '10.0.0.1:15010', drainTimeout: '1.5m', preStopDelaySeconds: 0 }));
+});
+
+t.test('image references', async (t) => {
+  for (const image of [
+    'dubbo-mesh:0.1.0',
+    'dubbo-mesh',
+    'localhost:5000/dubbo-mesh:dev',
+    'ghcr.io/org/team/dubbo-mesh@sha256:' + 'a'.repeat(64),
+    'docker.io/library/x_y.z-w:1',
+  ]) {
+    t.equal(imageReferenceProblem(image), undefined, image);
+  }
+  for (const image of ['', ' dubbo-mesh', 'Dubbo-Mesh:1', 'dubbo-mesh:', 'a/b:c d', 'dubbo-mesh:$(TAG)'])
+    t.ok(imageReferenceProblem(image), JSON.stringify(image));
+});
+
+t.test('quantities as the API server reads them', async (t) => {
+  const values: Array<[string, number]> = [
+    ['50m', 0.05],
+    ['1', 1],
+    ['0.5', 0.5],
+    ['.5', 0.5],
+    ['1.', 1],
+    ['64Mi', 64 * 2 ** 20],
+    ['1Gi', 2 ** 30],
+    ['100M', 1e8],
+    ['2e3', 2000],
+    ['1E-3', 0.001],
+    ['+3k', 3000],
+    ['10u', 1e-5],
+  ];
+  for (const [text, value] of values) t.ok(Math.abs(parseQuantity(text)! - value) < 1e-9 * Math.max(1, value), `${text} = ${value}`);
+  for (const text of ['', 'm', '1.2.3', '64MB', '1 Gi', 'Mi', '1e', '0x10', '1Ki1']) t.equal(parseQuantity(text), undefined, JSON.stringify(text));
+  t.equal(resourceQuantityProblem('64Mi'), undefined);
+  t.match(resourceQuantityProblem('-1'), /negative/);
+});

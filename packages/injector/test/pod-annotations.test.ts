@@ -1,0 +1,140 @@
+import t from 'tap';
+import { defaultInjectorConfig } from '../dist/injector-config.js';
+import { POD_ANNOTATIONS, readPodAnnotations, type AnnotationReading } from '../dist/pod-annotations.js';
+import { simplePod } from './fixtures/reviews.js';
+
+const config = defaultInjectorConfig();
+const read = (annotations: Record<string, string>, spec?: Record<string, unknown>, overrides = config): AnnotationReading =>
+  readPodAnnotations(simplePod({ annotations, spec }), overrides);
+
+function errorsOf(reading: AnnotationReading): string {
+  if (reading.valid) throw new Error(`expected errors, got settings ${JSON.stringify(reading.settings)}`);
+  return reading.errors.join('\n');
+}
+
+function settingsOf(reading: AnnotationReading) {
+  if (!reading.valid) throw new Error(`expected settings, got ${reading.errors.join('; ')}`);
+  return reading.settings;
+}
+
+t.test('no annotations: the configuration as it is', async (t) => {
+  t.same(settingsOf(read({})), {
+    image: 'dubbo-mesh:0.1.0',
+    resources: { cpuRequest: '50m', memoryRequest: '64Mi', memoryLimit: '256Mi' },
+    appPort: undefined,
+    inboundPort: 20891,
+    adminPort: 15001,
+    outboundPort: 20881,
+    logLevel: 'info',
+    nativeSidecar: true,
+    javaRecipe: 'consumer',
+    javaContainers: undefined,
+    service: undefined,
+  });
+  const other = defaultInjectorConfig({ nativeSidecar: false, javaRecipe: 'off', proxyLogLevel: 'warn', image: 'r.example/dm:2' });
+  t.match(settingsOf(read({}, undefined, other)), { nativeSidecar: false, javaRecipe: 'off', logLevel: 'warn', image: 'r.example/dm:2' });
+});
+
+t.test('every annotation, valid, overrides the configuration', async (t) => {
+  const settings = settingsOf(
+    read({
+      [POD_ANNOTATIONS.proxyImage]: 'registry.example.com:5000/mesh/dubbo-mesh:0.2.0',
+      [POD_ANNOTATIONS.proxyCpuRequest]: '0.1',
+      [POD_ANNOTATIONS.proxyCpuLimit]: '1',
+      [POD_ANNOTATIONS.proxyMemoryRequest]: '100M',
+      [POD_ANNOTATIONS.proxyMemoryLimit]: '1Gi',
+      [POD_ANNOTATIONS.appPort]: '20990',
+      [POD_ANNOTATIONS.inboundPort]: '30000',
+      [POD_ANNOTATIONS.adminPort]: '30001',
+      [POD_ANNOTATIONS.outboundPort]: '30002',
+      [POD_ANNOTATIONS.logLevel]: 'debug',
+      [POD_ANNOTATIONS.nativeSidecar]: 'false',
+      [POD_ANNOTATIONS.javaRecipe]: 'off',
+      [POD_ANNOTATIONS.service]: 'user-provider',
+    }),
+  );
+  t.same(settings, {
+    image: 'registry.example.com:5000/mesh/dubbo-mesh:0.2.0',
+    resources: { cpuRequest: '0.1', cpuLimit: '1', memoryRequest: '100M', memoryLimit: '1Gi' },
+    appPort: 20990,
+    inboundPort: 30000,
+    adminPort: 30001,
+    outboundPort: 30002,
+    logLevel: 'debug',
+    nativeSidecar: false,
+    javaRecipe: 'off',
+    javaContainers: undefined,
+    service: 'user-provider',
+  });
+  const containers = { containers: [{ name: 'app' }, { name: 'batch' }, { name: 'nginx' }] };
+  t.same(settingsOf(read({ [POD_ANNOTATIONS.javaContainers]: ' app, batch ,app' }, containers)).javaContainers, ['app', 'batch']);
+  t.equal(settingsOf(read({ [POD_ANNOTATIONS.javaRecipe]: 'migration' })).javaRecipe, 'migration');
+  t.equal(settingsOf(read({ [POD_ANNOTATIONS.nativeSidecar]: 'true' }, undefined, defaultInjectorConfig({ nativeSidecar: false }))).nativeSidecar, true);
+});
+
+t.test('each invalid value is refused with the annotation and what it accepts', async (t) => {
+  const cases: Array<[string, string, RegExp]> = [
+    [POD_ANNOTATIONS.proxyImage, 'Not An Image', /annotation dubbo-mesh.io\/proxy-image: "Not An Image" is not an image reference/],
+    [POD_ANNOTATIONS.proxyImage, '', /annotation dubbo-mesh.io\/proxy-image: "" is not an image reference/],
+    [POD_ANNOTATIONS.proxyCpuRequest, '100 m', /annotation dubbo-mesh.io\/proxy-cpu-request: "100 m" is not a Kubernetes quantity .*CPU like 100m/],
+    [POD_ANNOTATIONS.proxyCpuLimit, '-1', /annotation dubbo-mesh.io\/proxy-cpu-limit: "-1" is negative/],
+    [POD_ANNOTATIONS.proxyMemoryRequest, '64MB', /annotation dubbo-mesh.io\/proxy-memory-request: "64MB" is not a Kubernetes quantity/],
+    [POD_ANNOTATIONS.proxyMemoryLimit, 'lots', /annotation dubbo-mesh.io\/proxy-memory-limit: "lots" is not a Kubernetes quantity .*memory like 128Mi/],
+    [POD_ANNOTATIONS.appPort, '0', /annotation dubbo-mesh.io\/app-port: "0" is not a port: it takes a number from 1 to 65535/],
+    [POD_ANNOTATIONS.inboundPort, '65536', /annotation dubbo-mesh.io\/inbound-port: "65536" is not a port/],
+    [POD_ANNOTATIONS.adminPort, 'admin', /annotation dubbo-mesh.io\/admin-port: "admin" is not a port/],
+    [POD_ANNOTATIONS.outboundPort, '2.5', /annotation dubbo-mesh.io\/outbound-port: "2.5" is not a port/],
+    [POD_ANNOTATIONS.logLevel, 'verbose', /annotation dubbo-mesh.io\/log-level: "verbose" is not one of trace, debug, info, warn, error, fatal, silent/],
+    [POD_ANNOTATIONS.nativeSidecar, 'yes', /annotation dubbo-mesh.io\/native-sidecar: "yes" is not one of true, false/],
+    [POD_ANNOTATIONS.javaRecipe, 'provider', /annotation dubbo-mesh.io\/java-recipe: "provider" is not one of consumer, migration, off/],
+    [POD_ANNOTATIONS.javaContainers, 'app,worker', /annotation dubbo-mesh.io\/java-containers: "worker" names no container of the pod \(its containers: app\)/],
+    [POD_ANNOTATIONS.javaContainers, ' , ', /annotation dubbo-mesh.io\/java-containers: takes a comma-separated list of container names \(app\)/],
+    [POD_ANNOTATIONS.service, 'user provider', /annotation dubbo-mesh.io\/service: "user provider" is not a service name/],
+  ];
+  for (const [annotation, value, expected] of cases) t.match(errorsOf(read({ [annotation]: value })), expected, `${annotation}: ${JSON.stringify(value)}`);
+  const all = read({ [POD_ANNOTATIONS.logLevel]: 'loud', [POD_ANNOTATIONS.javaRecipe]: 'maybe' });
+  t.equal(all.valid ? 0 : all.errors.length, 2, 'every error, not only the first');
+});
+
+t.test('the outbound port can only move with the Java recipe off: the resolve file names 20881', async (t) => {
+  t.match(
+    errorsOf(read({ [POD_ANNOTATIONS.outboundPort]: '30002' })),
+    /annotation dubbo-mesh.io\/outbound-port: is only allowed with dubbo-mesh.io\/java-recipe: off, because the namespace's resolve file sends Java calls to 127.0.0.1:20881/,
+  );
+  t.equal(settingsOf(read({ [POD_ANNOTATIONS.outboundPort]: '30002' }, undefined, defaultInjectorConfig({ javaRecipe: 'off' }))).outboundPort, 30002);
+});
+
+t.test('requests and limits: a request over its limit is refused; a limit under the default request lowers it', async (t) => {
+  t.match(
+    errorsOf(read({ [POD_ANNOTATIONS.proxyMemoryRequest]: '512Mi' })),
+    /annotation dubbo-mesh.io\/proxy-memory-request: 512Mi is more than the memory limit 256Mi \(the injector's default; raise it with dubbo-mesh.io\/proxy-memory-limit\)/,
+  );
+  t.match(
+    errorsOf(read({ [POD_ANNOTATIONS.proxyCpuRequest]: '2', [POD_ANNOTATIONS.proxyCpuLimit]: '1500m' })),
+    /annotation dubbo-mesh.io\/proxy-cpu-request: 2 is more than the cpu limit 1500m \(dubbo-mesh.io\/proxy-cpu-limit\)/,
+  );
+  t.same(settingsOf(read({ [POD_ANNOTATIONS.proxyMemoryLimit]: '32Mi' })).resources, { cpuRequest: '50m', memoryRequest: '32Mi', memoryLimit: '32Mi' });
+  t.same(settingsOf(read({ [POD_ANNOTATIONS.proxyMemoryRequest]: '256Mi' })).resources.memoryRequest, '256Mi', 'equal to the limit is fine');
+});
+
+t.test("the sidecar's ports must differ from each other and from the ports the pod's containers declare", async (t) => {
+  t.match(
+    errorsOf(read({ [POD_ANNOTATIONS.inboundPort]: '15001' })),
+    /annotations dubbo-mesh.io\/inbound-port and dubbo-mesh.io\/admin-port: the sidecar's ports must differ, both are 15001/,
+  );
+  t.match(errorsOf(read({ [POD_ANNOTATIONS.appPort]: '20891' })), /annotation dubbo-mesh.io\/app-port: 20891 is also the sidecar's inbound port/);
+  const declares = { containers: [{ name: 'app', ports: [{ name: 'metrics', containerPort: 15001 }] }] };
+  t.match(
+    errorsOf(read({}, declares)),
+    /annotation dubbo-mesh.io\/admin-port: port 15001 \(the default\) is also container app's port metrics: set dubbo-mesh.io\/admin-port to a free port/,
+  );
+  t.ok(read({ [POD_ANNOTATIONS.adminPort]: '15090' }, declares).valid, 'moved by the annotation');
+  t.ok(read({}, { containers: [{ name: 'app', ports: [{ containerPort: 15001, protocol: 'UDP' }] }] }).valid, 'a UDP port does not clash');
+});
+
+t.test('an unknown dubbo-mesh.io annotation is a warning (a typo), others are not', async (t) => {
+  const reading = read({ 'dubbo-mesh.io/proxy-cpu': '1', 'dubbo-mesh.io/weight': '50', 'example.com/x': 'y' });
+  t.ok(reading.valid);
+  t.equal(reading.warnings.length, 1);
+  t.match(reading.warnings[0], /unknown annotation dubbo-mesh.io\/proxy-cpu is ignored/);
+});
