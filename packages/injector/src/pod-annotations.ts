@@ -93,7 +93,8 @@ export function readPodAnnotations(pod: PodObject, config: InjectorConfig): Anno
   const known = new Set<string>(Object.values(POD_ANNOTATIONS));
   for (const key of Object.keys(annotations)) {
     if (key.startsWith('dubbo-mesh.io/') && !known.has(key) && !OTHER_KNOWN_ANNOTATIONS.has(key)) {
-      warnings.push(`unknown annotation ${key} is ignored (the injector reads ${[...known].join(', ')})`);
+      // Short: the API server may cut a warning longer than 256 characters.
+      warnings.push(`unknown annotation ${key} is ignored (a typo? docs/kubernetes.md lists the injector's annotations)`);
     }
   }
   const get = (key: keyof typeof POD_ANNOTATIONS): string | undefined => annotations[POD_ANNOTATIONS[key]];
