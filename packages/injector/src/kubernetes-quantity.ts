@@ -41,7 +41,7 @@ export function parseQuantity(text: string): number | undefined {
 /** Why `text` is not a resource amount (a non-negative quantity), or undefined when it is one. */
 export function resourceQuantityProblem(text: string): string | undefined {
   const value = parseQuantity(text);
-  if (value === undefined) return `${JSON.stringify(text)} is not a Kubernetes quantity (like 100m, 0.5, 64Mi, 1Gi)`;
+  if (value === undefined) return `${JSON.stringify(text)} is not a Kubernetes quantity`;
   if (value < 0) return `${JSON.stringify(text)} is negative`;
   return undefined;
 }

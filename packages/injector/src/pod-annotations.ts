@@ -125,7 +125,7 @@ export function readPodAnnotations(pod: PodObject, config: InjectorConfig): Anno
       resources[key] = value;
       resourcesAnnotated.add(key);
     } else {
-      refuse(annotation, `${problem}: it takes a Kubernetes quantity (CPU like 100m or 0.5, memory like 128Mi or 1Gi)`);
+      refuse(annotation, `${problem}: it takes ${annotation.startsWith('proxyCpu') ? 'CPU like 100m or 0.5' : 'memory like 128Mi or 1Gi'}`);
       resourcesValid = false;
     }
   }
