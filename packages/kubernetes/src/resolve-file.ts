@@ -4,20 +4,38 @@ import { DEFAULT_OUTBOUND_PORT, RESOLVE_CONFIG_MAP, RESOLVE_FILE_KEY } from './a
 /** Where every resolved reference goes: the sidecar's outbound listener on the pod's loopback. */
 export const RESOLVE_TARGET = `dubbo://127.0.0.1:${DEFAULT_OUTBOUND_PORT}`;
 
-/** The key Dubbo 3.1 and later match every interface with (their resolve-file keys are patterns). */
+/**
+ * The key that matches every interface in Dubbo 3.0.2 and later: their resolve file is a
+ * `RegexProperties` (an exact key first, else each key as a Java regex, a leading `*` read as
+ * `.*`, tried in reverse lexicographic order, so `*` is the last resort). Dubbo 2.7 reads a
+ * plain `Properties`, where this key is never asked for and does nothing.
+ */
 export const RESOLVE_WILDCARD = '*';
 
+/** A Java binary name (`org.example.UserService`, `org.example.Outer$Inner`): dot-separated identifiers. */
+const JAVA_NAME = /^[\p{L}_$][\p{L}\p{N}_$]*(?:\.[\p{L}_$][\p{L}\p{N}_$]*)*$/u;
+
 /**
- * The interface names of every mesh service in a snapshot, distinct and sorted (by UTF-16
- * code unit, so the order does not depend on a locale). Only the interface: the resolve file's
- * key is the interface name, whatever the group and version of a reference.
+ * Whether a mesh interface name can be a key of the resolve file: a Java class name. Others
+ * (a non-Java service's name, say `user-service` or `a+b`) are left out: no Java reference asks
+ * for them, and Dubbo 3 tries every key as a regex, so one that is not a valid regex
+ * (`PatternSyntaxException`) would break the lookup of every interface that has no line of
+ * its own. A Java name is always a valid regex (`.` and `$` are its only metacharacters,
+ * and with one target for every line, what `.` also matches goes to the sidecar anyway).
+ */
+export function isResolvableInterface(name: string): boolean {
+  return JAVA_NAME.test(name);
+}
+
+/**
+ * The interface names of every mesh service in a snapshot that can be resolve-file keys
+ * ({@link isResolvableInterface}), distinct and sorted (by UTF-16 code unit, so the order does
+ * not depend on a locale). Only the interface: the resolve file's key is the interface name,
+ * whatever the group and version of a reference.
  */
 export function resolveInterfaces(snapshot: Pick<Snapshot, 'mappings'>): string[] {
   const names = new Set<string>();
-  for (const mapping of snapshot.mappings) {
-    // The wildcard line is written once, first; an empty name is no key a reference asks for.
-    if (mapping.interface !== '' && mapping.interface !== RESOLVE_WILDCARD) names.add(mapping.interface);
-  }
+  for (const mapping of snapshot.mappings) if (isResolvableInterface(mapping.interface)) names.add(mapping.interface);
   return [...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
@@ -75,8 +93,9 @@ export const RESOLVE_FILE_HEADER: readonly string[] = [
   `# Written by dubbo-mesh (ConfigMap ${RESOLVE_CONFIG_MAP}, key ${RESOLVE_FILE_KEY}): do not edit, the control plane rewrites it.`,
   '# Read by Dubbo through -Ddubbo.resolve.file=<this file>: each reference is sent straight to the URL of its line,',
   `# ${RESOLVE_TARGET}, the sidecar, with no registry, router chain or load balancer in the application.`,
-  `# Dubbo 3.1 and later match keys as patterns: "${RESOLVE_WILDCARD}" sends every reference to the sidecar.`,
-  '# Dubbo 2.7 and 3.0 look up the exact interface name: one line per interface of every mesh service.',
+  `# Dubbo 3.0.2 and later (3.1, 3.2, 3.3) match keys as patterns: an exact key first, else "${RESOLVE_WILDCARD}" sends any reference to the sidecar.`,
+  '# Dubbo 2.7 (and 3.0.0, 3.0.1) look up the exact interface name: one line per interface of every mesh service;',
+  '# a reference to an interface not listed keeps its registry.',
 ];
 
 /**

@@ -7,7 +7,15 @@ import { join } from 'node:path';
 import t from 'tap';
 import { validateResource, type LocatedResource } from '@dubbo-mesh/config';
 import { Snapshot } from '@dubbo-mesh/control-plane';
-import { escapePropertiesKey, escapePropertiesValue, RESOLVE_FILE_HEADER, resolveFileOf, resolveFileText, resolveInterfaces } from '../dist/index.js';
+import {
+  escapePropertiesKey,
+  escapePropertiesValue,
+  isResolvableInterface,
+  RESOLVE_FILE_HEADER,
+  resolveFileOf,
+  resolveFileText,
+  resolveInterfaces,
+} from '../dist/index.js';
 
 function dubboService(name: string, interfaces: unknown[]): LocatedResource {
   const raw = {
@@ -38,6 +46,11 @@ t.test('one line per distinct interface of every mesh service, sorted, after the
     dubboService('zeta', ['a.Zeta', 'B.Upper']),
   );
   t.same(resolveInterfaces(snapshot), ['B.Upper', 'a.Zeta', 'org.example.AuditService', 'org.example.UserService'], 'distinct, by code unit');
+  // Dubbo 3 tries every key as a regex: a name no Java interface has (and that may be no valid regex) is left out.
+  const mixed = snapshotOf(dubboService('mixed', ['user-service', 'a+b', '[x', '*', 'org.example.Outer$Inner', 'café.Ünï_2', 'x..y', '1abc', '.x']));
+  t.same(resolveInterfaces(mixed), ['café.Ünï_2', 'org.example.Outer$Inner'], 'only Java class names');
+  t.ok(isResolvableInterface('org.example.UserService'));
+  t.notOk(isResolvableInterface(''));
   t.equal(
     resolveFileOf(snapshot),
     [
@@ -55,7 +68,7 @@ t.test('one line per distinct interface of every mesh service, sorted, after the
     'the header is comments',
   );
   t.match(RESOLVE_FILE_HEADER.join('\n'), /do not edit/);
-  t.match(RESOLVE_FILE_HEADER.join('\n'), /3\.1/);
+  t.match(RESOLVE_FILE_HEADER.join('\n'), /3\.0\.2/);
   t.match(RESOLVE_FILE_HEADER.join('\n'), /2\.7/);
 
   t.equal(resolveFileOf(snapshotOf()), [...RESOLVE_FILE_HEADER, '*=dubbo://127.0.0.1:20881', ''].join('\n'), 'no mesh service: the wildcard alone');
@@ -78,7 +91,7 @@ t.test('keys and values escaped as java.util.Properties reads them', async (t) =
   t.equal(resolveFileText(['x y']).split('\n').at(-2), 'x\\ y=dubbo://127.0.0.1:20881');
 });
 
-// Names no interface should have, but the file must stay right if one does.
+// Names no Java interface has (resolveInterfaces leaves them out), but the file stays right for any name.
 const AWKWARD = [
   'org.example.UserService',
   'a=b',
