@@ -18,3 +18,4 @@ export * from './leadership.js';
 export * from './status-writer.js';
 export * from './leader-writer.js';
 export * from './resolve-file.js';
+export * from './resolve-config-map-writer.js';
