@@ -1,4 +1,4 @@
-/** @dubbo-mesh/kubernetes: the control plane's Kubernetes source, and the writers of CR and Ingress statuses. */
+/** @dubbo-mesh/kubernetes: the control plane's Kubernetes source, the writers of CR and Ingress statuses, and of the Java recipe's resolve ConfigMap. */
 export * from './annotations.js';
 export * from './backoff.js';
 export * from './clock.js';
@@ -17,3 +17,5 @@ export * from './kubernetes-extension.js';
 export * from './leadership.js';
 export * from './status-writer.js';
 export * from './leader-writer.js';
+export * from './resolve-file.js';
+export * from './resolve-config-map-writer.js';

@@ -7,6 +7,7 @@ import { systemClock, type Clock } from './clock.js';
 import { KubernetesUnavailableError, KubernetesUnavailableReason } from './errors.js';
 import { IngressStatusWriter } from './ingress-status-writer.js';
 import { KubernetesSource, type KubernetesSourceOptions } from './kubernetes-source.js';
+import { ResolveConfigMapWriter } from './resolve-config-map-writer.js';
 import { StatusWriter } from './status-writer.js';
 
 /** Environment variables the Kubernetes extension reads (the downward API sets them in the control plane's pod). */
@@ -50,13 +51,14 @@ export interface KubernetesExtension extends ControlPlaneExtension {
   readonly elector: LeaderElector;
   readonly statusWriter: StatusWriter;
   readonly ingressStatusWriter: IngressStatusWriter;
+  readonly resolveConfigMapWriter: ResolveConfigMapWriter;
 }
 
 /**
  * `--kubernetes`: checks the API server can be used (one line at start if not: unreachable,
  * credentials, RBAC, CRDs missing), then gives the control plane the Kubernetes source, and
- * the status writers as sinks, written only while this replica leads the
- * `dubbo-mesh-control-plane` Lease in `POD_NAMESPACE`.
+ * the status writers and the resolve ConfigMap writer (the Java recipe's file) as sinks, written
+ * only while this replica leads the `dubbo-mesh-control-plane` Lease in `POD_NAMESPACE`.
  */
 export async function createKubernetesExtension(options: KubernetesExtensionOptions = {}): Promise<KubernetesExtension> {
   const env = options.env ?? process.env;
@@ -85,6 +87,8 @@ export async function createKubernetesExtension(options: KubernetesExtensionOpti
     clock,
     log: options.log,
     leadership: () => ({ identity, leading: elector.isLeader, leader: elector.leader }),
+    // The writer is made below, from this source; details are asked for only once both exist.
+    writers: (): Record<string, unknown> => ({ resolveConfigMaps: resolveConfigMapWriter.status() }),
     ...options.source,
   });
   elector.on('started-leading', () => options.log?.('info', 'leading: this replica writes statuses', { identity, lease: `${podNamespace}/${LEASE_NAME}` }));
@@ -98,20 +102,23 @@ export async function createKubernetesExtension(options: KubernetesExtensionOpti
     gatewayService: { namespace: podNamespace, name: options.gatewayService ?? DEFAULT_GATEWAY_SERVICE },
     log: options.log,
   });
+  const resolveConfigMapWriter = new ResolveConfigMapWriter({ source, kubeConfig, leadership: elector, clock, log: options.log });
   return {
     name: 'kubernetes',
     source,
     elector,
     statusWriter,
     ingressStatusWriter,
+    resolveConfigMapWriter,
     sources: [source],
-    sinks: [statusWriter],
+    sinks: [statusWriter, resolveConfigMapWriter],
     start: async () => {
       elector.start();
     },
     stop: async () => {
       statusWriter.stop();
       ingressStatusWriter.stop();
+      resolveConfigMapWriter.stop();
       await elector.stop();
     },
   };

@@ -31,6 +31,8 @@ export interface KubernetesSourceOptions {
   readonly log?: (level: 'info' | 'warn', message: string, fields: Record<string, unknown>) => void;
   /** Who leads the writes (shown in `GET /api/v1/sources`). */
   readonly leadership?: () => { readonly identity: string; readonly leading: boolean; readonly leader: string | undefined };
+  /** What the writers that follow the source report (shown in `GET /api/v1/sources` as `writers`). */
+  readonly writers?: () => Record<string, unknown>;
 }
 
 /** A custom resource (or other object) the source refused, with every error. */
@@ -109,6 +111,8 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
   private writtenKindChanged = false;
   /** Listeners told after each build which objects are accepted or refused (the status writer). */
   private readonly outcomeListeners = new Set<() => void>();
+  /** Listeners told of every pod event (the resolve ConfigMap writer: which namespaces mount it). */
+  private readonly podListeners = new Set<(pod: KubeObject, deleted: boolean) => void>();
 
   constructor(private readonly options: KubernetesSourceOptions) {
     this.name = options.name ?? 'kubernetes';
@@ -234,6 +238,15 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
     return () => this.outcomeListeners.delete(listener);
   }
 
+  /**
+   * Be told of each pod the source's informer sees added, changed or deleted (the initial list
+   * included), without a second watch; {@link objects}`('Pod')` lists what is known now.
+   */
+  onPods(listener: (pod: KubeObject, deleted: boolean) => void): () => void {
+    this.podListeners.add(listener);
+    return () => this.podListeners.delete(listener);
+  }
+
   /** Held resources logged at the build before, and at this one. */
   private heldBefore = new Set<string>();
   private heldNow = new Set<string>();
@@ -291,6 +304,7 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
       refused: this.refusedObjects(),
       notes: notes.slice(0, MAX_NOTES),
       ...(notes.length > MAX_NOTES ? { notesLeftOut: notes.length - MAX_NOTES } : {}),
+      ...(this.options.writers === undefined ? {} : { writers: this.options.writers() }),
     };
   }
 
@@ -344,6 +358,7 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
       }
     } else if (kind === 'Pod') {
       for (const unit of this.podDependents.get(key) ?? []) this.dirty.add(unit);
+      for (const listener of this.podListeners) listener(object, deleted);
     } else if (kind === 'Ingress') this.dirty.add(`ing:${key}`);
     else if (kind === 'IngressClass') for (const ingress of this.informer('Ingress').list()) this.dirty.add(`ing:${objectKey(ingress as KubeObject)}`);
     this.schedule();
