@@ -4,7 +4,8 @@ import type { Leadership } from './leadership.js';
 
 /** What every writer of the leader is given. */
 export interface LeaderWriterOptions {
-  readonly source: KubernetesSource;
+  /** What a pass follows: a version that moves when something to write changed, and a listener told when it moves. */
+  readonly source: Pick<KubernetesSource, 'onOutcomes' | 'outcomesVersion'>;
   readonly leadership: Leadership;
   readonly clock?: Clock;
   /** After a pass with a failed write, the next attempt (default 5 s). */

@@ -76,14 +76,6 @@ class WriterInputs {
     this.outcomesVersion += 1;
     for (const listener of this.listeners) listener();
   }
-
-  /**
-   * As LeaderWriter's source: it reads only `outcomesVersion` and `onOutcomes`, which this has.
-   * (The cast goes once LeaderWriterOptions asks for `Pick<KubernetesSource, 'onOutcomes' | 'outcomesVersion'>`.)
-   */
-  asSource(): KubernetesSource {
-    return this as unknown as KubernetesSource;
-  }
 }
 
 const errorText = (error: unknown): string => (error instanceof Error ? error.message.split('\n')[0]! : String(error));
@@ -133,7 +125,7 @@ export class ResolveConfigMapWriter extends LeaderWriter implements SnapshotSink
 
   constructor(private readonly options: ResolveConfigMapWriterOptions) {
     const inputs = new WriterInputs();
-    super({ ...options, source: inputs.asSource() });
+    super({ ...options, source: inputs });
     this.inputs = inputs;
     this.api = options.kubeConfig.makeApiClient(CoreV1Api);
     this.backoff = new Backoff(options.initialBackoffMs ?? 1_000, options.maxBackoffMs ?? 30_000);
