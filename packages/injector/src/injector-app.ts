@@ -11,14 +11,13 @@
 // makes one of its own.
 // ─────────────────────────────────────────────────────────────────────────────────────────────
 import { hostname } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { KubernetesLeaseLock, LeaderElector, systemClock, type Clock } from '@dubbo-mesh/leader-election';
 import { DEFAULT_SERVICE, DEFAULT_SIDECAR_IMAGE, DEFAULT_WEBHOOK_CONFIG, JAVA_RECIPES } from './injector-flags.js';
 import { InjectorMetrics } from './injector-metrics.js';
 import { startInjectorAdmin, startInjectorServer, type AdmissionHandler, type HostPort, type InjectorLogger, type InjectorServer } from './injector-server.js';
 import { CertificateSecretError, InjectorFlagError, oneLine } from './server-errors.js';
 import { startTlsFileWatcher, type CertificateSource } from './tls-files.js';
-import { startWebhookCertificates } from './webhook-certificates.js';
 
 /** The namespace the injector is installed in unless `POD_NAMESPACE` says otherwise. */
 export const DEFAULT_INJECTOR_NAMESPACE = 'dubbo-mesh';
@@ -173,7 +172,8 @@ export interface InjectorApp {
 }
 
 /** Client-node's own order: in-cluster, else `KUBECONFIG`, else `~/.kube/config`; one line if it cannot. */
-function loadKubeConfig(): KubeConfig {
+async function loadKubeConfig(): Promise<KubeConfig> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const kubeConfig = new KubeConfig();
   try {
     kubeConfig.loadFromDefault();
@@ -217,7 +217,9 @@ export async function startInjectorApp(options: InjectorAppOptions): Promise<Inj
     watcher.on('rejected', () => metrics.certificateReloads.inc({ result: 'rejected' }));
     certificates = watcher;
   } else {
-    const kubeConfig = origin.kubeConfig ?? loadKubeConfig();
+    // Loaded only for its own certificates: the Kubernetes client is most of a start's time.
+    const { startWebhookCertificates } = await import('./webhook-certificates.js');
+    const kubeConfig = origin.kubeConfig ?? (await loadKubeConfig());
     elector = new LeaderElector({
       lock: new KubernetesLeaseLock(kubeConfig, origin.namespace, INJECTOR_LEASE, {
         labels: { 'app.kubernetes.io/name': 'dubbo-mesh-injector', 'app.kubernetes.io/part-of': 'dubbo-mesh' },
