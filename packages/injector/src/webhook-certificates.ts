@@ -67,6 +67,8 @@ export interface WebhookCertificatesOptions {
   readonly certificateValidityMs?: number;
   /** Renew this long before expiry (default 30 days). */
   readonly renewBeforeMs?: number;
+  /** How long one request to the API server may take (default 10000 ms). */
+  readonly requestTimeoutMs?: number;
   readonly log?: (level: 'info' | 'warn', message: string, fields: Record<string, unknown>) => void;
 }
 
@@ -299,7 +301,7 @@ export class WebhookCertificates extends EventEmitter<WebhookCertificatesEvents>
 
   private async readSecret(): Promise<V1Secret | undefined> {
     try {
-      return await this.core.readNamespacedSecret({ name: this.secretName, namespace: this.options.namespace });
+      return await this.answered(this.core.readNamespacedSecret({ name: this.secretName, namespace: this.options.namespace }));
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw error;
@@ -367,7 +369,7 @@ export class WebhookCertificates extends EventEmitter<WebhookCertificatesEvents>
   /** POST a new Secret; a 409 (another replica was first) is thrown for the caller. */
   private async createSecret(now: Date): Promise<Material> {
     const contents = await this.fresh(now, []);
-    const created = await this.core.createNamespacedSecret({ namespace: this.options.namespace, body: this.secretBody(contents) });
+    const created = await this.answered(this.core.createNamespacedSecret({ namespace: this.options.namespace, body: this.secretBody(contents) }));
     this.options.log?.('info', 'created the Secret of the webhook certificates with a new CA', { secret: this.secret });
     return this.mustCheck(created, now);
   }
@@ -378,11 +380,13 @@ export class WebhookCertificates extends EventEmitter<WebhookCertificatesEvents>
     const keep = this.material?.cas ?? [];
     const contents = await this.fresh(now, keep);
     if (this.options.leadership.isLeader) await this.syncCaBundle(contents.caBundle);
-    const replaced = await this.core.replaceNamespacedSecret({
-      name: this.secretName,
-      namespace: this.options.namespace,
-      body: this.secretBody(contents, secret.metadata?.resourceVersion),
-    });
+    const replaced = await this.answered(
+      this.core.replaceNamespacedSecret({
+        name: this.secretName,
+        namespace: this.options.namespace,
+        body: this.secretBody(contents, secret.metadata?.resourceVersion),
+      }),
+    );
     this.options.log?.('warn', 'replaced the Secret of the webhook certificates: it held no usable certificate', { secret: this.secret, why });
     return this.mustCheck(replaced, now);
   }
@@ -417,11 +421,13 @@ export class WebhookCertificates extends EventEmitter<WebhookCertificatesEvents>
     if (contents.caBundle !== material.caBundle) await this.syncCaBundle(contents.caBundle);
     if (this.stopped || !this.options.leadership.isLeader) return;
     try {
-      const written = await this.core.replaceNamespacedSecret({
-        name: this.secretName,
-        namespace: this.options.namespace,
-        body: this.secretBody(contents, material.resourceVersion),
-      });
+      const written = await this.answered(
+        this.core.replaceNamespacedSecret({
+          name: this.secretName,
+          namespace: this.options.namespace,
+          body: this.secretBody(contents, material.resourceVersion),
+        }),
+      );
       this.options.log?.('info', caDue ? 'renewed the CA and the serving certificate' : 'renewed the serving certificate', {
         secret: this.secret,
         reason: caDue
@@ -449,7 +455,7 @@ export class WebhookCertificates extends EventEmitter<WebhookCertificatesEvents>
     const name = this.options.webhookConfig;
     let configuration;
     try {
-      configuration = await this.admission.readMutatingWebhookConfiguration({ name });
+      configuration = await this.answered(this.admission.readMutatingWebhookConfiguration({ name }));
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
       this.warnOnce('webhook', `MutatingWebhookConfiguration ${name} does not exist: the API server sends the injector no pods`, { webhookConfig: name });
@@ -464,9 +470,11 @@ export class WebhookCertificates extends EventEmitter<WebhookCertificatesEvents>
     });
     if (operations.length === 0 || !this.options.leadership.isLeader || this.stopped) return;
     try {
-      await this.admission.patchMutatingWebhookConfiguration(
-        { name, body: [{ op: 'test', path: '/metadata/resourceVersion', value: configuration.metadata?.resourceVersion }, ...operations] },
-        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+      await this.answered(
+        this.admission.patchMutatingWebhookConfiguration(
+          { name, body: [{ op: 'test', path: '/metadata/resourceVersion', value: configuration.metadata?.resourceVersion }, ...operations] },
+          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+        ),
       );
     } catch (error) {
       // 422: the test failed (the configuration changed since it was read); 409 likewise. The next poll reads it again.
@@ -480,6 +488,20 @@ export class WebhookCertificates extends EventEmitter<WebhookCertificatesEvents>
       throw error;
     }
     this.options.log?.('info', 'set the caBundle of the webhook configuration', { webhookConfig: name, webhooks: operations.length });
+  }
+
+  /**
+   * `request`, or an error coded ETIMEDOUT after `requestTimeoutMs`: an API server that does not
+   * answer must not hold up the start or every later poll. Real time: a failure detector, not logic.
+   */
+  private answered<T>(request: Promise<T>): Promise<T> {
+    const timeoutMs = this.options.requestTimeoutMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error(`no answer in ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })), timeoutMs);
+      timer.unref();
+    });
+    return Promise.race([request, timeout]).finally(() => clearTimeout(timer));
   }
 
   private warnOnce(kind: string, message: string, fields: Record<string, unknown>): void {

@@ -5,6 +5,8 @@
 // timers run on a fake clock the test moves.
 import t, { type Test } from 'tap';
 import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
 import { X509Certificate } from 'node:crypto';
 import { FakeClock, eventually } from '@dubbo-mesh/test-support';
 import { startFakeKubeApiServer, type FakeKubeApiServer, type FakeKubeObject } from '@dubbo-mesh/test-support/fake-kube';
@@ -306,4 +308,35 @@ t.test('an API server that does not answer at start is one error naming the Secr
       (e: unknown) => e,
     );
   t.match((forbidden as Error).message, /^cannot keep the serving certificate in Secret dubbo-mesh\/dubbo-mesh-injector-tls: HTTP 403/);
+});
+
+t.test('an API server that takes the connection but never answers fails the start after the request timeout', async (t) => {
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((socket) => void sockets.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [{ name: 'silent', server: `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, skipTLSVerify: true }],
+    users: [{ name: 'silent' }],
+    contexts: [{ name: 'silent', cluster: 'silent', user: 'silent' }],
+    currentContext: 'silent',
+  });
+  const error = await startWebhookCertificates({
+    kubeConfig,
+    namespace: NAMESPACE,
+    service: 'dubbo-mesh-injector',
+    webhookConfig: 'dubbo-mesh-injector',
+    leadership: new ManualLeadership(),
+    clock: new FakeClock(),
+    requestTimeoutMs: 300,
+  }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.ok(error instanceof CertificateSecretError);
+  t.equal((error as Error).message, 'cannot keep the serving certificate in Secret dubbo-mesh/dubbo-mesh-injector-tls: ETIMEDOUT (no answer in 0.3 s)');
 });
