@@ -20,7 +20,7 @@ export const CERTIFICATE_VALIDITY_MS = 365 * 24 * 60 * 60 * 1000;
 export const RENEW_BEFORE_MS = 30 * 24 * 60 * 60 * 1000;
 /** How far back `notBefore` is set, so an API server whose clock is a little behind ours accepts a fresh certificate. */
 export const BACKDATE_MS = 60 * 60 * 1000;
-/** The CA's common name. */
+/** The CA's common name, followed by `-` and 8 hex digits of its serial so a person can tell one generation from the next. */
 export const CA_COMMON_NAME = 'dubbo-mesh-injector-ca';
 
 /** A certificate with its key and its validity. */
@@ -60,8 +60,8 @@ function validity(now: Date, validityMs: number): { notBefore: Date; notAfter: D
 }
 
 /**
- * A new self-signed CA (CN {@link CA_COMMON_NAME}, O dubbo-mesh): may sign certificates and
- * nothing else (path length 0), valid `validityMs` from `now`.
+ * A new self-signed CA (CN {@link CA_COMMON_NAME}-SERIAL unless `commonName` is given, O
+ * dubbo-mesh): may sign certificates and nothing else (path length 0), valid `validityMs` from `now`.
  */
 export async function createCertificateAuthority(options: { now: Date; validityMs?: number; commonName?: string }): Promise<IssuedCertificate> {
   const { privateKey, publicKey } = await newKeyPair();
@@ -69,11 +69,12 @@ export async function createCertificateAuthority(options: { now: Date; validityM
   certificate.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
   certificate.serialNumber = serialNumber();
   const { notBefore, notAfter } = validity(options.now, options.validityMs ?? CERTIFICATE_VALIDITY_MS);
+  const commonName = options.commonName ?? `${CA_COMMON_NAME}-${certificate.serialNumber.slice(0, 8)}`;
   certificate.validity.notBefore = notBefore;
   certificate.validity.notAfter = notAfter;
   const subject = [
     { name: 'organizationName', value: 'dubbo-mesh' },
-    { name: 'commonName', value: options.commonName ?? CA_COMMON_NAME },
+    { name: 'commonName', value: commonName },
   ];
   certificate.setSubject(subject);
   certificate.setIssuer(subject);

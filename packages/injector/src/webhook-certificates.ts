@@ -403,7 +403,8 @@ export class WebhookCertificates extends EventEmitter<WebhookCertificatesEvents>
     const caDue = needsRenewal(currentCa, now, this.renewBeforeMs);
     const names = dnsNamesOf(material.leaf);
     const wrongNames = names.length !== this.dnsNames.length || names.some((name, i) => name !== this.dnsNames[i]);
-    const notByCurrentCa = !material.leaf.checkIssued(currentCa);
+    // By signature: every CA of the injector has the same kind of name, so names alone cannot tell them apart.
+    const notByCurrentCa = !material.leaf.verify(currentCa.publicKey);
     const leafDue = needsRenewal(material.leaf, now, this.renewBeforeMs) || wrongNames || notByCurrentCa;
     if (!caDue && !leafDue) return;
     let contents: { cert: string; key: string; caBundle: string; caKey: string };

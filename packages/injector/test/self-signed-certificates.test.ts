@@ -36,7 +36,8 @@ t.test('a CA that signs, and a serving certificate for the Service that it signe
   const caCert = new X509Certificate(ca.cert);
   t.ok(caCert.ca, 'the CA is a CA');
   t.ok(caCert.verify(caCert.publicKey), 'self-signed');
-  t.match(caCert.subject, /CN=dubbo-mesh-injector-ca/);
+  t.match(caCert.subject, /CN=dubbo-mesh-injector-ca-[0-9a-f]{8}$/m, 'a CA name that tells generations apart');
+  t.not(new X509Certificate((await createCertificateAuthority({ now })).cert).subject, caCert.subject, 'the next CA has another name');
   t.equal(new Date(caCert.validTo).getTime(), Math.floor((now.getTime() + CERTIFICATE_VALIDITY_MS) / 1000) * 1000, 'valid a year from now');
   t.ok(new Date(caCert.validFrom).getTime() < now.getTime(), 'back-dated a little for clocks behind ours');
 
