@@ -41,8 +41,9 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'injector',
     summary: 'Kubernetes mutating admission webhook that adds the sidecar to pods',
-    usage: 'dubbo-mesh injector',
-    run: { landsWith: 'the injector issue (not filed yet)' },
+    usage:
+      'dubbo-mesh injector --control-plane HOST:PORT [--listen 0.0.0.0:9443] [--tls-cert PATH --tls-key PATH] [--image dubbo-mesh:0.1.0] [--admin 127.0.0.1:15002] [--native-sidecar true|false] [--java-recipe consumer|migration|off] [--fail-open] [--webhook-config dubbo-mesh-injector] [--service dubbo-mesh-injector] [--log-level info]',
+    run: async (argv) => (await import('./injector-command.js')).runInjectorCommand(argv),
   },
   {
     name: 'demo',

@@ -1,0 +1,277 @@
+// The injector as the command line starts it, with a small handler written here: from TLS files
+// (rotated through a Secret volume's symlink swap: new connections see the new certificate, an
+// invalid rotation keeps the old one), and with its own certificates in a cluster (the fake API
+// server, the real client-node and the real election on the Lease dubbo-mesh-injector): both
+// replicas serve the Secret's certificate and the leader's caBundle lets a client that trusts
+// only the webhook configuration call either. Plus the flags' checks and start-up failures.
+import t, { type Test } from 'tap';
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { FakeClock, eventually } from '@dubbo-mesh/test-support';
+import { startFakeKubeApiServer, type FakeKubeApiServer, type FakeKubeObject } from '@dubbo-mesh/test-support/fake-kube';
+import { admissionSettingsFromFlags, certificateOriginFromFlags, startInjectorApp, type InjectorApp, type InjectorAppOptions } from '../dist/injector-app.js';
+import type { AdmissionHandler } from '../dist/injector-server.js';
+import { InjectorFlagError, InjectorListenError, TlsFilesError } from '../dist/server-errors.js';
+import type { CertificatePair } from '../dist/tls-files.js';
+import { httpGet, httpsRequest, recordingInjectorLogger, servedFingerprint, testCertificates } from './fixtures/https-fixtures.js';
+
+/** Echoes the review's uid, allowed, no patch: what a handler that skips every pod answers. */
+const handle: AdmissionHandler = (body) => {
+  const uid = (body as { request?: { uid?: string } }).request?.uid;
+  if (typeof uid !== 'string') throw Object.assign(new Error('request.uid: required'), { code: 'DM_ERR_BAD_ADMISSION_REVIEW' });
+  return {
+    review: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true } },
+    decision: { injected: false, reason: 'test', warnings: [] },
+  };
+};
+const REVIEW = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u-1', object: { kind: 'Pod' } } });
+const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
+const LOOPBACK = { host: '127.0.0.1', port: 0 };
+
+async function start(t: Test, options: Partial<InjectorAppOptions> & Pick<InjectorAppOptions, 'certificates'>): Promise<InjectorApp> {
+  const app = await startInjectorApp({ listen: LOOPBACK, admin: LOOPBACK, handle, logger: recordingInjectorLogger(), ...options });
+  t.teardown(() => app.stop('test'));
+  return app;
+}
+
+async function secretVolume(t: Test, pair: CertificatePair) {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dm-injector-tls-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const write = async (version: string, files: CertificatePair) => {
+    await mkdir(path.join(dir, version));
+    await writeFile(path.join(dir, version, 'tls.crt'), files.cert);
+    await writeFile(path.join(dir, version, 'tls.key'), files.key);
+  };
+  await write('..v1', pair);
+  await symlink('..v1', path.join(dir, '..data'));
+  await symlink('..data/tls.crt', path.join(dir, 'tls.crt'));
+  await symlink('..data/tls.key', path.join(dir, 'tls.key'));
+  return {
+    cert: path.join(dir, 'tls.crt'),
+    key: path.join(dir, 'tls.key'),
+    async swap(version: string, files: CertificatePair) {
+      await write(version, files);
+      await symlink(version, path.join(dir, '..data_tmp'));
+      await rename(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
+    },
+  };
+}
+
+t.test('from TLS files: rotated files are served to new connections; an invalid rotation keeps the old certificate', async (t) => {
+  const first = await testCertificates();
+  const second = await testCertificates();
+  const trust = `${first.ca.cert}${second.ca.cert}`;
+  const volume = await secretVolume(t, first.serving);
+  const clock = new FakeClock();
+  const app = await start(t, { certificates: { kind: 'files', certPath: volume.cert, keyPath: volume.key, pollIntervalMs: 0 }, clock });
+  t.same(await httpGet(app.adminPort, '/ready'), { status: 200, body: '{"ready":true}' });
+  t.equal((await httpsRequest(app.port, first.ca.cert, { body: REVIEW })).status, 200);
+  t.equal(await servedFingerprint(app.port, trust), fingerprint(first.serving.cert));
+
+  const watcher = app.certificates as unknown as { reloadScheduled: boolean };
+  await volume.swap('..v2', second.serving);
+  await eventually(() => watcher.reloadScheduled, 'the swap to be seen');
+  clock.advance(1000);
+  await eventually(async () => (await servedFingerprint(app.port, trust)) === fingerprint(second.serving.cert), 'new connections to get the new certificate');
+  t.equal((await httpsRequest(app.port, second.ca.cert, { body: REVIEW })).status, 200, 'reviews answered under it');
+
+  await volume.swap('..v3', { cert: first.serving.cert, key: second.serving.key });
+  await eventually(() => watcher.reloadScheduled, 'the bad swap to be seen');
+  clock.advance(1000);
+  await eventually(async () => /certificate_reloads_total\{result="rejected"\} 1/.test((await httpGet(app.adminPort, '/metrics')).body), 'the rejection');
+  t.equal(await servedFingerprint(app.port, trust), fingerprint(second.serving.cert), 'the old certificate stays');
+  t.match((await httpGet(app.adminPort, '/metrics')).body, /certificate_reloads_total\{result="applied"\} 1/);
+});
+
+async function cluster(t: Test): Promise<FakeKubeApiServer> {
+  const server = await startFakeKubeApiServer();
+  t.teardown(() => server.close());
+  server.addType({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true, builtIn: true, tracksGeneration: false });
+  server.addType({
+    group: 'admissionregistration.k8s.io',
+    version: 'v1',
+    plural: 'mutatingwebhookconfigurations',
+    kind: 'MutatingWebhookConfiguration',
+    namespaced: false,
+    builtIn: true,
+  });
+  server.create({
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name: 'dubbo-mesh-injector' },
+    webhooks: [
+      {
+        name: 'inject.dubbo-mesh.io',
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+        clientConfig: { service: { name: 'dubbo-mesh-injector', namespace: 'dubbo-mesh', path: '/inject', port: 443 } },
+      },
+    ],
+  } as FakeKubeObject);
+  return server;
+}
+
+t.test('in a cluster: both replicas serve the Secret’s certificate; the leader of the Lease sets the caBundle that clients trust', async (t) => {
+  const server = await cluster(t);
+  const clock = new FakeClock();
+  const origin = (identity: string) =>
+    ({
+      kind: 'kubernetes',
+      kubeConfig: server.kubeConfig(),
+      namespace: 'dubbo-mesh',
+      service: 'dubbo-mesh-injector',
+      webhookConfig: 'dubbo-mesh-injector',
+      identity,
+    }) as const;
+  const a = await start(t, { certificates: origin('injector-a'), clock });
+  await eventually(() => a.elector!.isLeader, 'replica a to lead');
+  const b = await start(t, { certificates: origin('injector-b'), clock });
+  await eventually(() => b.elector!.leader === 'injector-a', 'replica b to see the leader');
+  const lease = server.get('coordination.k8s.io/v1', 'Lease', 'dubbo-mesh', 'dubbo-mesh-injector')!;
+  t.equal((lease.spec as { holderIdentity: string }).holderIdentity, 'injector-a');
+
+  // What the API server does: trust what the webhook configuration's caBundle says.
+  const caBundle = () => {
+    const configuration = server.get('admissionregistration.k8s.io/v1', 'MutatingWebhookConfiguration', undefined, 'dubbo-mesh-injector')!;
+    const encoded = (configuration.webhooks as Array<{ clientConfig: { caBundle?: string } }>)[0]!.clientConfig.caBundle;
+    return encoded === undefined ? undefined : Buffer.from(encoded, 'base64').toString('utf8');
+  };
+  await eventually(() => caBundle() !== undefined, 'the leader to set the caBundle');
+  for (const [name, app] of [
+    ['a', a],
+    ['b', b],
+  ] as const) {
+    const answer = await httpsRequest(app.port, caBundle()!, { body: REVIEW });
+    t.equal(answer.status, 200, `replica ${name} is trusted through the caBundle`);
+    t.equal(JSON.parse(answer.body).response.uid, 'u-1');
+  }
+  t.equal(await servedFingerprint(a.port, caBundle()!), await servedFingerprint(b.port, caBundle()!), 'one certificate for both');
+  t.same(await httpGet(b.adminPort, '/ready'), { status: 200, body: '{"ready":true}' });
+
+  // The leader stops: it releases the Lease, and the other replica takes it at its next try.
+  await a.stop('SIGTERM');
+  await eventually(() => {
+    clock.advance(1000);
+    return b.elector!.isLeader;
+  }, 'replica b to lead');
+});
+
+t.test('flags: the handler settings and the certificate origin, each failure naming the flag', async (t) => {
+  t.same(admissionSettingsFromFlags({ 'control-plane': 'dubbo-mesh-control-plane.dubbo-mesh.svc:15010' }), {
+    controlPlane: 'dubbo-mesh-control-plane.dubbo-mesh.svc:15010',
+    image: 'dubbo-mesh:0.1.0',
+    nativeSidecar: true,
+    javaRecipe: 'consumer',
+    failOpen: false,
+  });
+  t.same(
+    admissionSettingsFromFlags({
+      'control-plane': '[::1]:15010',
+      image: 'registry.local/dm:1',
+      'native-sidecar': 'false',
+      'java-recipe': 'migration',
+      'fail-open': true,
+    }),
+    { controlPlane: '[::1]:15010', image: 'registry.local/dm:1', nativeSidecar: false, javaRecipe: 'migration', failOpen: true },
+  );
+  const refused: Array<[Record<string, string | boolean>, string, RegExp]> = [
+    [{}, 'control-plane', /^--control-plane HOST:PORT is required/],
+    [{ 'control-plane': 'nowhere' }, 'control-plane', /^--control-plane: "nowhere" is not HOST:PORT$/],
+    [{ 'control-plane': 'cp:99999' }, 'control-plane', /is not HOST:PORT/],
+    [{ 'control-plane': 'cp:15010', 'native-sidecar': 'yes' }, 'native-sidecar', /^--native-sidecar: "yes" is not true or false$/],
+    [{ 'control-plane': 'cp:15010', 'java-recipe': 'all' }, 'java-recipe', /^--java-recipe: "all" is not one of consumer, migration, off$/],
+    [{ 'control-plane': 'cp:15010', image: 'a b' }, 'image', /^--image/],
+  ];
+  for (const [values, flag, message] of refused) {
+    const error = t.throws(() => admissionSettingsFromFlags(values)) as unknown as InjectorFlagError;
+    t.ok(error instanceof InjectorFlagError, `${JSON.stringify(values)}: an InjectorFlagError`);
+    t.equal(error.flag, flag);
+    t.match(error.message, message);
+  }
+
+  t.same(certificateOriginFromFlags({ 'tls-cert': 'a.crt', 'tls-key': 'a.key' }, {}), { kind: 'files', certPath: 'a.crt', keyPath: 'a.key' });
+  t.match(certificateOriginFromFlags({}, { KUBERNETES_SERVICE_HOST: '10.0.0.1', POD_NAMESPACE: 'mesh-system', POD_NAME: 'injector-0' }), {
+    kind: 'kubernetes',
+    namespace: 'mesh-system',
+    identity: 'injector-0',
+    service: 'dubbo-mesh-injector',
+    webhookConfig: 'dubbo-mesh-injector',
+  });
+  t.match(certificateOriginFromFlags({ service: 'inj', 'webhook-config': 'wh' }, { KUBECONFIG: '/tmp/kc' }), {
+    kind: 'kubernetes',
+    namespace: 'dubbo-mesh',
+    service: 'inj',
+    webhookConfig: 'wh',
+  });
+  const originFailures: Array<[Record<string, string>, Record<string, string>, string, RegExp]> = [
+    [{ 'tls-cert': 'a.crt' }, {}, 'tls-key', /^--tls-cert needs --tls-key/],
+    [{ 'tls-key': 'a.key' }, { KUBERNETES_SERVICE_HOST: '10.0.0.1' }, 'tls-cert', /^--tls-key needs --tls-cert/],
+    [{}, {}, 'tls-cert', /^give --tls-cert PATH and --tls-key PATH: outside a Kubernetes cluster/],
+  ];
+  for (const [values, env, flag, message] of originFailures) {
+    const error = t.throws(() => certificateOriginFromFlags(values, env)) as unknown as InjectorFlagError;
+    t.equal(error.flag, flag);
+    t.match(error.message, message);
+  }
+});
+
+t.test('start-up failures: a bad file or a busy address binds nothing and leaves nothing open', async (t) => {
+  const { serving } = await testCertificates();
+  const other = await testCertificates();
+  const dir = await mkdtemp(path.join(tmpdir(), 'dm-injector-start-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(path.join(dir, 'tls.crt'), serving.cert);
+  await writeFile(path.join(dir, 'tls.key'), serving.key);
+  await writeFile(path.join(dir, 'other.key'), other.serving.key);
+  const files = { kind: 'files', certPath: path.join(dir, 'tls.crt'), keyPath: path.join(dir, 'tls.key') } as const;
+
+  const mismatch = await startInjectorApp({
+    listen: LOOPBACK,
+    admin: LOOPBACK,
+    handle,
+    logger: recordingInjectorLogger(),
+    certificates: { ...files, keyPath: path.join(dir, 'other.key') },
+  }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.ok(mismatch instanceof TlsFilesError);
+  t.equal((mismatch as TlsFilesError).flag, 'tls-key');
+
+  const busy = net.createServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => new Promise<void>((resolve) => busy.close(() => resolve())));
+  const busyAddress = { host: '127.0.0.1', port: (busy.address() as net.AddressInfo).port };
+  const listen = await startInjectorApp({ listen: busyAddress, admin: LOOPBACK, handle, logger: recordingInjectorLogger(), certificates: files }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.equal((listen as InjectorListenError).listener, 'listen');
+
+  // The webhook binds a port first; when the admin API cannot, the webhook's port is free again.
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
+  const webhookPort = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const admin = await startInjectorApp({
+    listen: { host: '127.0.0.1', port: webhookPort },
+    admin: busyAddress,
+    handle,
+    logger: recordingInjectorLogger(),
+    certificates: files,
+  }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.equal((admin as InjectorListenError).listener, 'admin');
+  const again = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    again.once('error', reject);
+    again.listen(webhookPort, '127.0.0.1', () => resolve());
+  });
+  await new Promise<void>((resolve) => again.close(() => resolve()));
+  t.pass('the webhook port was closed again');
+});

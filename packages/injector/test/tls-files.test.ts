@@ -1,0 +1,190 @@
+// --tls-cert/--tls-key: checked at start with one error naming the flag, then followed through a
+// Secret volume's symbolic-link swap (what the kubelet does when cert-manager renews), with the
+// debounce on a fake clock: the test moves time, the file system sends real events.
+import t from 'tap';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { FakeClock, eventually } from '@dubbo-mesh/test-support';
+import { readCertificatePair, startTlsFileWatcher, type CertificatePair } from '../dist/tls-files.js';
+import { TlsFilesError } from '../dist/server-errors.js';
+import { testCertificates } from './fixtures/https-fixtures.js';
+
+const first = await testCertificates();
+const second = await testCertificates();
+
+function fingerprint(pair: CertificatePair): string {
+  return new X509Certificate(pair.cert).fingerprint256;
+}
+
+/** A folder laid out as the kubelet lays out a Secret volume: tls.crt → ..data/tls.crt, ..data → ..VERSION. */
+async function secretVolume(
+  pair: CertificatePair,
+): Promise<{ dir: string; cert: string; key: string; swap(version: string, pair: CertificatePair): Promise<void> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dm-tls-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const write = async (version: string, files: CertificatePair) => {
+    await mkdir(path.join(dir, version));
+    await writeFile(path.join(dir, version, 'tls.crt'), files.cert);
+    await writeFile(path.join(dir, version, 'tls.key'), files.key);
+  };
+  await write('..v1', pair);
+  await symlink('..v1', path.join(dir, '..data'));
+  await symlink('..data/tls.crt', path.join(dir, 'tls.crt'));
+  await symlink('..data/tls.key', path.join(dir, 'tls.key'));
+  return {
+    dir,
+    cert: path.join(dir, 'tls.crt'),
+    key: path.join(dir, 'tls.key'),
+    async swap(version, files) {
+      await write(version, files);
+      await symlink(version, path.join(dir, '..data_tmp'));
+      await rename(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
+    },
+  };
+}
+
+async function failure(promise: Promise<unknown>): Promise<TlsFilesError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof TlsFilesError) return error;
+    throw error;
+  }
+  throw new Error('expected a TlsFilesError');
+}
+
+t.test('at start: each unusable pair is one error naming the flag and the file', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dm-tls-start-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string) => writeFile(path.join(dir, name), text).then(() => path.join(dir, name));
+  const cert = await file('tls.crt', first.serving.cert);
+  const key = await file('tls.key', first.serving.key);
+  const otherKey = await file('other.key', second.serving.key);
+  const junk = await file('junk.pem', 'hello\n');
+  const missing = path.join(dir, 'missing.crt');
+
+  const good = await readCertificatePair(cert, key);
+  t.equal(good.checked.fingerprint256, fingerprint(first.serving));
+  t.equal(good.checked.notAfter.getTime(), first.serving.notAfter.getTime());
+
+  const cases: Array<[string, string, string, string, RegExp]> = [
+    ['missing certificate', missing, key, 'tls-cert', /^cannot read: no such file$/],
+    ['missing key', cert, path.join(dir, 'missing.key'), 'tls-key', /^cannot read: no such file$/],
+    ['a folder as the certificate', dir, key, 'tls-cert', /^cannot read: a folder, not a file$/],
+    ['junk as the certificate', junk, key, 'tls-cert', /^not a PEM certificate/],
+    ['junk as the key', cert, junk, 'tls-key', /^not a valid PEM private key/],
+    [
+      'a key of another certificate',
+      cert,
+      otherKey,
+      'tls-key',
+      new RegExp(`^the key does not match the certificate in --tls-cert ${cert.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`),
+    ],
+    ['a key given as the certificate', key, key, 'tls-cert', /^not a PEM certificate/],
+  ];
+  for (const [what, certPath, keyPath, flag, message] of cases) {
+    const error = await failure(readCertificatePair(certPath, keyPath));
+    t.equal(error.flag, flag, `${what}: names --${flag}`);
+    t.equal(error.path, flag === 'tls-cert' ? certPath : keyPath, `${what}: names the file`);
+    t.match(error.message, message, what);
+    t.notMatch(error.message, /\n/, `${what}: one line`);
+    t.equal(error.code, 'DM_ERR_INJECTOR_TLS_FILES');
+  }
+});
+
+t.test('a Secret volume swap is taken after the debounce; an invalid swap keeps the pair in use', async (t) => {
+  const volume = await secretVolume(first.serving);
+  const clock = new FakeClock();
+  const warnings: string[] = [];
+  const watcher = await startTlsFileWatcher({
+    certPath: volume.cert,
+    keyPath: volume.key,
+    clock,
+    debounceMs: 1000,
+    pollIntervalMs: 0,
+    log: (level, message) => void (level === 'warn' && warnings.push(message)),
+  });
+  t.teardown(() => watcher.stop());
+  t.equal(fingerprint(watcher.current()), fingerprint(first.serving));
+  const changes: CertificatePair[] = [];
+  watcher.onChange((pair) => changes.push(pair));
+
+  await volume.swap('..v2', second.serving);
+  await eventually(() => watcher.reloadScheduled, 'the watch to see the swap');
+  clock.advance(999);
+  t.ok(watcher.reloadScheduled, 'nothing re-read before the folder is quiet for the debounce');
+  t.equal(changes.length, 0);
+  const reloaded = once(watcher, 'reloaded');
+  clock.advance(1);
+  await reloaded;
+  t.equal(fingerprint(watcher.current()), fingerprint(second.serving), 'the new certificate is in use');
+  t.equal(changes.length, 1, 'listeners told once');
+  t.equal(changes[0]!.key, second.serving.key, 'with its key');
+
+  // A renewal gone wrong: the first pair's certificate with the second pair's key.
+  await volume.swap('..v3', { cert: first.serving.cert, key: second.serving.key });
+  await eventually(() => watcher.reloadScheduled, 'the watch to see the bad swap');
+  const rejected = once(watcher, 'rejected');
+  clock.advance(1000);
+  const [error] = (await rejected) as [TlsFilesError];
+  t.equal(error.flag, 'tls-key');
+  t.match(error.message, /the key does not match the certificate/);
+  t.equal(fingerprint(watcher.current()), fingerprint(second.serving), 'the pair in use stays');
+  t.equal(changes.length, 1, 'listeners not told');
+  t.same(warnings, ['the TLS files changed but cannot be used; the certificate in use stays']);
+
+  // The next good renewal is taken again.
+  await volume.swap('..v4', first.serving);
+  await eventually(() => watcher.reloadScheduled, 'the watch to see the repaired swap');
+  const again = once(watcher, 'reloaded');
+  clock.advance(1000);
+  await again;
+  t.equal(fingerprint(watcher.current()), fingerprint(first.serving));
+});
+
+t.test('files rewritten in place are followed too', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dm-tls-plain-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const cert = path.join(dir, 'server.crt');
+  const key = path.join(dir, 'server.key');
+  await writeFile(cert, first.serving.cert);
+  await writeFile(key, first.serving.key);
+  const clock = new FakeClock();
+  const watcher = await startTlsFileWatcher({ certPath: cert, keyPath: key, clock, debounceMs: 500, pollIntervalMs: 0 });
+  t.teardown(() => watcher.stop());
+  await writeFile(cert, second.serving.cert);
+  await writeFile(key, second.serving.key);
+  await eventually(() => watcher.reloadScheduled, 'the watch to see the writes');
+  const reloaded = once(watcher, 'reloaded');
+  clock.advance(500);
+  await reloaded;
+  t.equal(fingerprint(watcher.current()), fingerprint(second.serving));
+});
+
+t.test('the poll re-reads the files when no event comes', async (t) => {
+  const volume = await secretVolume(first.serving);
+  const clock = new FakeClock();
+  // A debounce that never runs out here: only the poll can take the change.
+  const watcher = await startTlsFileWatcher({ certPath: volume.cert, keyPath: volume.key, clock, debounceMs: 1e9, pollIntervalMs: 60_000 });
+  t.teardown(() => watcher.stop());
+  await volume.swap('..v2', second.serving);
+  const reloaded = once(watcher, 'reloaded');
+  clock.advance(60_000);
+  await reloaded;
+  t.equal(fingerprint(watcher.current()), fingerprint(second.serving));
+});
+
+t.test('after stop, a change is not taken', async (t) => {
+  const volume = await secretVolume(first.serving);
+  const clock = new FakeClock();
+  const watcher = await startTlsFileWatcher({ certPath: volume.cert, keyPath: volume.key, clock, debounceMs: 100, pollIntervalMs: 1000 });
+  watcher.stop();
+  t.equal(clock.pendingTimers, 0, 'no timer left');
+  await volume.swap('..v2', second.serving);
+  await watcher.reload();
+  clock.advance(10_000);
+  t.equal(fingerprint(watcher.current()), fingerprint(first.serving));
+});

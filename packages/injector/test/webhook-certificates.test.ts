@@ -1,0 +1,342 @@
+// The injector's own certificates against the fake API server of test-support (Secrets and the
+// MutatingWebhookConfiguration served as built-in types added with addType), through the real
+// client-node: replicas agreeing on one Secret, the leader keeping the webhook's caBundle,
+// renewals on a moved wall clock (the new CA trusted before it is served), repairs. Poll
+// timers run on a fake clock the test moves.
+import t, { type Test } from 'tap';
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { X509Certificate } from 'node:crypto';
+import { FakeClock, eventually } from '@dubbo-mesh/test-support';
+import { startFakeKubeApiServer, type FakeKubeApiServer, type FakeKubeObject } from '@dubbo-mesh/test-support/fake-kube';
+import {
+  CERTIFICATE_SECRET,
+  SECRET_KEYS,
+  startWebhookCertificates,
+  type WebhookCertificates,
+  type WebhookCertificatesOptions,
+} from '../dist/webhook-certificates.js';
+import { CertificateSecretError } from '../dist/server-errors.js';
+import { parseCertificates, serviceDnsNames } from '../dist/self-signed-certificates.js';
+
+const DAY = 24 * 60 * 60 * 1000;
+const NAMESPACE = 'dubbo-mesh';
+const SECRETS_PATH = `/api/v1/namespaces/${NAMESPACE}/secrets`;
+const MWC_PATH = '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/dubbo-mesh-injector';
+
+/** A leadership the test hands out by hand (the real elector is exercised by the app's test). */
+class ManualLeadership extends EventEmitter {
+  isLeader = false;
+  lead(): void {
+    this.isLeader = true;
+    this.emit('started-leading');
+  }
+}
+
+async function cluster(t: Test): Promise<FakeKubeApiServer> {
+  const server = await startFakeKubeApiServer();
+  t.teardown(() => server.close());
+  server.addType({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true, builtIn: true, tracksGeneration: false });
+  server.addType({
+    group: 'admissionregistration.k8s.io',
+    version: 'v1',
+    plural: 'mutatingwebhookconfigurations',
+    kind: 'MutatingWebhookConfiguration',
+    namespaced: false,
+    builtIn: true,
+  });
+  return server;
+}
+
+/** The webhook configuration as deploy/ applies it: two webhooks, no caBundle. */
+function webhookConfiguration(): FakeKubeObject {
+  const webhook = (name: string) => ({
+    name,
+    admissionReviewVersions: ['v1'],
+    sideEffects: 'None',
+    clientConfig: { service: { name: 'dubbo-mesh-injector', namespace: NAMESPACE, path: '/inject', port: 443 } },
+    rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
+  });
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name: 'dubbo-mesh-injector' },
+    webhooks: [webhook('namespace.inject.dubbo-mesh.io'), webhook('pod.inject.dubbo-mesh.io')],
+  } as FakeKubeObject;
+}
+
+function caBundles(server: FakeKubeApiServer): Array<string | undefined> {
+  const configuration = server.get('admissionregistration.k8s.io/v1', 'MutatingWebhookConfiguration', undefined, 'dubbo-mesh-injector')!;
+  return (configuration.webhooks as Array<{ clientConfig: { caBundle?: string } }>).map((w) => w.clientConfig.caBundle);
+}
+
+function secretData(server: FakeKubeApiServer): Record<string, string> {
+  const secret = server.get('v1', 'Secret', NAMESPACE, CERTIFICATE_SECRET)!;
+  return Object.fromEntries(Object.entries(secret.data as Record<string, string>).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')]));
+}
+
+const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
+
+function replica(
+  t: Test,
+  server: FakeKubeApiServer,
+  options: Partial<WebhookCertificatesOptions> & { clock: FakeClock },
+): { start(): Promise<WebhookCertificates>; leadership: ManualLeadership; log: string[] } {
+  const leadership = new ManualLeadership();
+  const log: string[] = [];
+  return {
+    leadership,
+    log,
+    async start() {
+      const certificates = await startWebhookCertificates({
+        kubeConfig: server.kubeConfig(),
+        namespace: NAMESPACE,
+        service: 'dubbo-mesh-injector',
+        webhookConfig: 'dubbo-mesh-injector',
+        leadership,
+        pollIntervalMs: 10_000,
+        log: (level, message) => void log.push(`${level}: ${message}`),
+        ...options,
+      });
+      t.teardown(() => certificates.stop());
+      return certificates;
+    },
+  };
+}
+
+/** Move the fake clock past one poll and wait until `certificates` finished it. */
+async function poll(clock: FakeClock, ...replicas: WebhookCertificates[]): Promise<void> {
+  const synced = replicas.map((r) => new Promise<void>((resolve) => r.once('synced', () => resolve())));
+  clock.advance(10_000);
+  await Promise.all(synced);
+}
+
+t.test('replicas that start together agree on one Secret; the leader puts its CA into every webhook', async (t) => {
+  const server = await cluster(t);
+  server.create(webhookConfiguration());
+  const clock = new FakeClock();
+  const replicas = [replica(t, server, { clock }), replica(t, server, { clock }), replica(t, server, { clock })];
+  const started = await Promise.all(replicas.map((r) => r.start()));
+  const data = secretData(server);
+  t.same(Object.keys(data).sort(), [SECRET_KEYS.caBundle, SECRET_KEYS.caKey, SECRET_KEYS.cert, SECRET_KEYS.key].sort());
+  t.equal(server.get('v1', 'Secret', NAMESPACE, CERTIFICATE_SECRET)!.type, 'kubernetes.io/tls');
+  for (const certificates of started) t.equal(certificates.current().cert, data[SECRET_KEYS.cert], 'each replica serves the Secret’s certificate');
+  const posts = server.requests.filter((r) => r.method === 'POST' && r.path === SECRETS_PATH);
+  t.equal(posts.filter((r) => r.status === 201).length, 1, 'one create won');
+  t.ok(
+    posts.filter((r) => r.status !== 201).every((r) => r.status === 409),
+    `the others (${posts.length - 1} created too) got 409 and read the winner’s`,
+  );
+
+  const leaf = new X509Certificate(data[SECRET_KEYS.cert]!);
+  const [ca] = parseCertificates(data[SECRET_KEYS.caBundle]!);
+  t.ok(leaf.verify(ca!.publicKey), 'ca.crt signed tls.crt');
+  t.match(
+    leaf.subjectAltName,
+    serviceDnsNames('dubbo-mesh-injector', NAMESPACE)
+      .map((n) => `DNS:${n}`)
+      .join(', '),
+  );
+
+  t.same(caBundles(server), [undefined, undefined], 'no replica leads yet: the webhook is not patched');
+  replicas[1]!.leadership.lead();
+  await eventually(() => caBundles(server).every((b) => b !== undefined), 'the leader to patch the caBundle');
+  t.same(caBundles(server), [Buffer.from(data[SECRET_KEYS.caBundle]!).toString('base64'), Buffer.from(data[SECRET_KEYS.caBundle]!).toString('base64')]);
+  const patches = server.requests.filter((r) => r.method === 'PATCH' && r.path === MWC_PATH);
+  t.equal(patches.length, 1, 'one JSON patch for both webhooks');
+
+  // Re-applying deploy/ empties the caBundle: the leader's next poll puts it back; the others leave it.
+  server.replace({ ...webhookConfiguration(), metadata: { name: 'dubbo-mesh-injector' } });
+  t.same(caBundles(server), [undefined, undefined]);
+  await poll(clock, ...started);
+  t.same(caBundles(server), [Buffer.from(data[SECRET_KEYS.caBundle]!).toString('base64'), Buffer.from(data[SECRET_KEYS.caBundle]!).toString('base64')]);
+  t.equal(server.requests.filter((r) => r.method === 'PATCH' && r.path === MWC_PATH).length, 2, 'patched by the leader alone');
+});
+
+t.test('a create that loses the race (409) reads and serves the winner’s Secret', async (t) => {
+  const server = await cluster(t);
+  const clock = new FakeClock();
+  const first = await replica(t, server, { clock }).start();
+  // The second replica's read misses the Secret (as if it read just before the first wrote).
+  server.failNext({ method: 'GET', path: `${SECRETS_PATH}/${CERTIFICATE_SECRET}` }, 404);
+  const second = await replica(t, server, { clock }).start();
+  t.equal(second.current().cert, first.current().cert);
+  t.same(
+    server.requests.filter((r) => r.path.startsWith(SECRETS_PATH)).map((r) => `${r.method} ${r.status}`),
+    ['GET 404', 'POST 201', 'GET 404', 'POST 409', 'GET 200'],
+  );
+});
+
+t.test(
+  'renewal: within 30 days of expiry the leader trusts the new CA in the webhook first, then writes; every replica serves the new certificate',
+  async (t) => {
+    const server = await cluster(t);
+    server.create(webhookConfiguration());
+    const clock = new FakeClock();
+    let now = Date.now();
+    const wallClock = () => new Date(now);
+    const leader = replica(t, server, { clock, wallClock });
+    const follower = replica(t, server, { clock, wallClock });
+    const a = await leader.start();
+    const b = await follower.start();
+    leader.leadership.lead();
+    await eventually(() => caBundles(server)[0] !== undefined, 'the first caBundle');
+    const before = secretData(server);
+    const oldCa = parseCertificates(before[SECRET_KEYS.caBundle]!)[0]!;
+
+    now += 300 * DAY;
+    await poll(clock, a, b);
+    t.equal(secretData(server)[SECRET_KEYS.cert], before[SECRET_KEYS.cert], '65 days before expiry: nothing renewed');
+
+    now += 40 * DAY;
+    const changedB = new Promise<void>((resolve) => b.once('changed', () => resolve()));
+    await poll(clock, a, b);
+    const after = secretData(server);
+    t.not(after[SECRET_KEYS.cert], before[SECRET_KEYS.cert], 'a new serving certificate');
+    const bundle = parseCertificates(after[SECRET_KEYS.caBundle]!);
+    t.equal(bundle.length, 2, 'the bundle holds the new CA and the old one');
+    t.not(bundle[0]!.fingerprint256, oldCa.fingerprint256, 'the new CA first');
+    t.equal(bundle[1]!.fingerprint256, oldCa.fingerprint256, 'the old CA still trusted');
+    t.ok(new X509Certificate(after[SECRET_KEYS.cert]!).verify(bundle[0]!.publicKey), 'signed by the new CA');
+    t.equal(fingerprint(a.current().cert), fingerprint(after[SECRET_KEYS.cert]!), 'the leader serves it at once');
+    t.same(caBundles(server), [Buffer.from(after[SECRET_KEYS.caBundle]!).toString('base64'), Buffer.from(after[SECRET_KEYS.caBundle]!).toString('base64')]);
+    const writes = server.requests.filter((r) => (r.method === 'PATCH' && r.path === MWC_PATH) || (r.method === 'PUT' && r.path.startsWith(SECRETS_PATH)));
+    t.same(
+      writes.slice(-2).map((r) => r.method),
+      ['PATCH', 'PUT'],
+      'the webhook trusts the new CA before the Secret holds a certificate it signed',
+    );
+
+    await poll(clock, a, b);
+    await changedB;
+    t.equal(fingerprint(b.current().cert), fingerprint(after[SECRET_KEYS.cert]!), 'the other replica serves it after its poll');
+    t.ok(leader.log.includes('info: renewed the CA and the serving certificate'), 'logged');
+  },
+);
+
+t.test('a serving certificate due before its CA is renewed alone, from the same CA', async (t) => {
+  const server = await cluster(t);
+  server.create(webhookConfiguration());
+  const clock = new FakeClock();
+  let now = Date.now();
+  const leader = replica(t, server, { clock, wallClock: () => new Date(now), certificateValidityMs: 60 * DAY });
+  const certificates = await leader.start();
+  leader.leadership.lead();
+  await eventually(() => caBundles(server)[0] !== undefined, 'the first caBundle');
+  const before = secretData(server);
+  now += 31 * DAY;
+  await poll(clock, certificates);
+  const after = secretData(server);
+  t.not(after[SECRET_KEYS.cert], before[SECRET_KEYS.cert], 'renewed');
+  t.equal(after[SECRET_KEYS.caBundle], before[SECRET_KEYS.caBundle], 'the same CA bundle');
+  t.equal(after[SECRET_KEYS.caKey], before[SECRET_KEYS.caKey]);
+  t.equal(server.requests.filter((r) => r.method === 'PATCH' && r.path === MWC_PATH).length, 1, 'the webhook needs no new patch');
+  t.ok(leader.log.includes('info: renewed the serving certificate'));
+});
+
+t.test('a Secret that is deleted is made again; one that is broken is repaired by the leader only', async (t) => {
+  const server = await cluster(t);
+  server.create(webhookConfiguration());
+  const clock = new FakeClock();
+  const leader = replica(t, server, { clock });
+  const follower = replica(t, server, { clock });
+  const a = await leader.start();
+  const b = await follower.start();
+  const first = secretData(server);
+
+  server.remove('v1', 'Secret', NAMESPACE, CERTIFICATE_SECRET);
+  await poll(clock, a, b);
+  const second = secretData(server);
+  t.not(second[SECRET_KEYS.cert], first[SECRET_KEYS.cert], 'a new Secret');
+  await poll(clock, a, b);
+  t.equal(a.current().cert, second[SECRET_KEYS.cert], 'both serve it');
+  t.equal(b.current().cert, second[SECRET_KEYS.cert]);
+
+  const broken = server.get('v1', 'Secret', NAMESPACE, CERTIFICATE_SECRET)!;
+  server.replace({ ...broken, data: { ...(broken.data as object), [SECRET_KEYS.cert]: Buffer.from('garbage').toString('base64') } } as FakeKubeObject);
+  await poll(clock, a, b);
+  t.equal(a.current().cert, second[SECRET_KEYS.cert], 'a broken Secret is not served');
+  t.equal(secretData(server)[SECRET_KEYS.cert], 'garbage', 'and no follower rewrites it');
+  t.match(follower.log.join('\n'), /holds no usable certificate \(tls.crt: not a PEM certificate/);
+  leader.leadership.lead();
+  await eventually(() => secretData(server)[SECRET_KEYS.cert] !== 'garbage', 'the leader to repair the Secret');
+  const repaired = secretData(server);
+  t.ok(
+    parseCertificates(repaired[SECRET_KEYS.caBundle]!).some((ca) => ca.fingerprint256 === parseCertificates(second[SECRET_KEYS.caBundle]!)[0]!.fingerprint256),
+    'the CA of the certificate still served stays trusted',
+  );
+  await poll(clock, a, b);
+  t.equal(b.current().cert, repaired[SECRET_KEYS.cert]);
+});
+
+t.test('a missing webhook configuration is warned about once, and patched once it exists', async (t) => {
+  const server = await cluster(t);
+  const clock = new FakeClock();
+  const leader = replica(t, server, { clock });
+  const certificates = await leader.start();
+  leader.leadership.lead();
+  await poll(clock, certificates);
+  await poll(clock, certificates);
+  t.same(
+    leader.log.filter((l) => l.startsWith('warn:')),
+    ['warn: MutatingWebhookConfiguration dubbo-mesh-injector does not exist: the API server sends the injector no pods'],
+  );
+  server.create(webhookConfiguration());
+  await poll(clock, certificates);
+  t.ok(caBundles(server).every((b) => b === Buffer.from(certificates.caBundle()).toString('base64')));
+});
+
+t.test('an API server that does not answer at start is one error naming the Secret', async (t) => {
+  const server = await cluster(t);
+  await server.stop();
+  const error = await replica(t, server, { clock: new FakeClock() })
+    .start()
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  t.ok(error instanceof CertificateSecretError);
+  t.match((error as Error).message, /^cannot keep the serving certificate in Secret dubbo-mesh\/dubbo-mesh-injector-tls: ECONNREFUSED/);
+  t.notMatch((error as Error).message, /\n/);
+  await server.restart();
+  server.failNext({ method: 'POST', path: SECRETS_PATH }, 403);
+  const forbidden = await replica(t, server, { clock: new FakeClock() })
+    .start()
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  t.match((forbidden as Error).message, /^cannot keep the serving certificate in Secret dubbo-mesh\/dubbo-mesh-injector-tls: HTTP 403/);
+});
+
+t.test('an API server that takes the connection but never answers fails the start after the request timeout', async (t) => {
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((socket) => void sockets.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [{ name: 'silent', server: `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, skipTLSVerify: true }],
+    users: [{ name: 'silent' }],
+    contexts: [{ name: 'silent', cluster: 'silent', user: 'silent' }],
+    currentContext: 'silent',
+  });
+  const error = await startWebhookCertificates({
+    kubeConfig,
+    namespace: NAMESPACE,
+    service: 'dubbo-mesh-injector',
+    webhookConfig: 'dubbo-mesh-injector',
+    leadership: new ManualLeadership(),
+    clock: new FakeClock(),
+    requestTimeoutMs: 300,
+  }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.ok(error instanceof CertificateSecretError);
+  t.equal((error as Error).message, 'cannot keep the serving certificate in Secret dubbo-mesh/dubbo-mesh-injector-tls: ETIMEDOUT (no answer in 0.3 s)');
+});
