@@ -12,26 +12,16 @@
 //   npm run bench:injector -- [--rate 500] [--duration 20s] [--warmup 3s] [--connections 8] [--p99-target 20ms] [--json]
 //
 // Exit 0 when the rate was held (≥ 98 % of it answered within the run), every answer was a 200
-// review, and p99 met the target; 1 when not; 3 when the injector package does not export the
-// admission handler yet (see the SEAM in packages/cli/src/injector-command.ts).
+// review, and p99 met the target; 1 when not.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { createCertificateAuthority, issueServingCertificate, serviceDnsNames } from '@dubbo-mesh/injector';
 import { spawnLineChild, type LineChild } from './line-child.js';
 import { cpuSeconds } from './processes.js';
-
-// ─── SEAM (issue #12 integration) ───────────────────────────────────────────────────────────
-// What the benchmark needs of `@dubbo-mesh/injector`'s index: the certificate code (to make the
-// server's files and trust its CA) and the handler the server runs. Until the index exports
-// them the benchmark says so and exits 3; once it does, a static import can replace this.
-type InjectorPackage = typeof import('../../packages/injector/dist/self-signed-certificates.js') & {
-  reviewAdmission(body: unknown, config: unknown): unknown;
-};
-const NEEDED = ['createCertificateAuthority', 'issueServingCertificate', 'serviceDnsNames', 'reviewAdmission'] as const;
-// ─────────────────────────────────────────────────────────────────────────────────────────────
 
 const { values } = parseArgs({
   options: {
@@ -328,21 +318,12 @@ function runLoad(port: number, ca: string, body: string): Promise<Outcome> {
 }
 
 async function main(): Promise<number> {
-  const loaded = (await import('@dubbo-mesh/injector')) as unknown as Partial<InjectorPackage>;
-  const missing = NEEDED.filter((name) => loaded[name] === undefined);
-  if (missing.length > 0) {
-    process.stderr.write(
-      `injector-bench: @dubbo-mesh/injector does not export ${missing.join(', ')} yet: the benchmark needs the admission handler wired into the package index (issue #12)\n`,
-    );
-    return 3;
-  }
-  const injector = loaded as InjectorPackage;
   const dir = await mkdtemp(path.join(tmpdir(), 'dm-injector-bench-'));
   let server: LineChild | undefined;
   try {
     const now = new Date();
-    const ca = await injector.createCertificateAuthority({ now });
-    const serving = await injector.issueServingCertificate(ca, { dnsNames: injector.serviceDnsNames('dubbo-mesh-injector', 'dubbo-mesh'), now });
+    const ca = await createCertificateAuthority({ now });
+    const serving = await issueServingCertificate(ca, { dnsNames: serviceDnsNames('dubbo-mesh-injector', 'dubbo-mesh'), now });
     await writeFile(path.join(dir, 'tls.crt'), serving.cert);
     await writeFile(path.join(dir, 'tls.key'), serving.key);
     server = spawnLineChild([

@@ -3,10 +3,7 @@
 // injector's own tests: each case here is a process start), a review over HTTPS from TLS files, and a start
 // in a cluster (the fake API server through KUBECONFIG) where it keeps its own certificate and
 // patches the webhook's caBundle, and SIGTERM stopping it with exit 0.
-//
-// The command runs the admission handler of the package's index: until the integrator wires it
-// (see the SEAM in src/injector-command.ts), the command says it is not available, which is
-// what this file then checks, and the tests that need the handler are skipped.
+
 import t from 'tap';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
@@ -15,16 +12,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eventually } from '@dubbo-mesh/test-support';
 import { startFakeKubeApiServer, type FakeKubeObject } from '@dubbo-mesh/test-support/fake-kube';
-// The flag table and the certificate code from the injector's build (the test reads them, the command does not).
-import { INJECTOR_FLAGS } from '../../injector/dist/injector-flags.js';
-import { createCertificateAuthority, issueServingCertificate, serviceDnsNames } from '../../injector/dist/self-signed-certificates.js';
+import { INJECTOR_FLAGS, createCertificateAuthority, issueServingCertificate, serviceDnsNames } from '@dubbo-mesh/injector';
 import { COMMANDS } from '../src/commands.js';
 import { runToEnd, startChild } from './fixtures/child.js';
 import { oneLine } from './fixtures/start-up.js';
-
-const injectorPackage = (await import('@dubbo-mesh/injector')) as Record<string, unknown>;
-const wired = ['startInjectorApp', 'INJECTOR_FLAGS', 'reviewAdmission', 'defaultInjectorConfig'].every((name) => injectorPackage[name] !== undefined);
-const needsWiring = wired ? false : 'needs @dubbo-mesh/injector to export the admission handler and the app (the integrator’s wiring)';
 
 const dir = await mkdtemp(path.join(tmpdir(), 'dm-injector-cli-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -117,13 +108,7 @@ t.test('the synopsis names every flag of the injector’s flag table, with its d
   t.match(help.stdout, /^Usage: dubbo-mesh injector --control-plane HOST:PORT/);
 });
 
-t.test('before the handler is wired, the command says it is not available', { skip: wired ? 'wired' : false }, async (t) => {
-  const result = await runToEnd(['injector', ...CP, ...TLS]);
-  t.equal(result.code, 3);
-  t.match(result.stderr, /^dubbo-mesh injector: not available in this build yet; it lands with the injector issue \(#12\)/);
-});
-
-t.test('a bad invocation is one line naming the flag, exit 2', { skip: needsWiring }, async (t) => {
+t.test('a bad invocation is one line naming the flag, exit 2', async (t) => {
   const cases: Array<[string[], NodeJS.ProcessEnv | undefined, RegExp]> = [
     [[...TLS], undefined, /^dubbo-mesh injector: --control-plane HOST:PORT is required/],
     [[...CP, ...TLS, '--java-recipe', 'all'], undefined, /^dubbo-mesh injector: --java-recipe: "all" is not one of consumer, migration, off$/],
@@ -139,7 +124,7 @@ t.test('a bad invocation is one line naming the flag, exit 2', { skip: needsWiri
   });
 });
 
-t.test('start-up failures are one line naming the flag, exit 1', { skip: needsWiring }, async (t) => {
+t.test('start-up failures are one line naming the flag, exit 1', async (t) => {
   const busy = net.createServer();
   await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', () => resolve()));
   t.teardown(() => new Promise<void>((resolve) => busy.close(() => resolve())));
@@ -158,7 +143,7 @@ t.test('start-up failures are one line naming the flag, exit 1', { skip: needsWi
   cases.forEach(([what, , expected], i) => oneLine(t, results[i]!, expected, what));
 });
 
-t.test('from TLS files: ready, a Deployment pod reviewed over HTTPS, SIGTERM stops it with exit 0', { skip: needsWiring }, async (t) => {
+t.test('from TLS files: ready, a Deployment pod reviewed over HTTPS, SIGTERM stops it with exit 0', async (t) => {
   const child = startChild(['injector', ...CP, ...TLS, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'debug']);
   t.teardown(() => child.process.kill('SIGKILL'));
   const ready = await child.waitFor((line) => line.msg === 'injector ready');
@@ -182,7 +167,7 @@ t.test('from TLS files: ready, a Deployment pod reviewed over HTTPS, SIGTERM sto
   t.ok(child.lines.some((line) => line.msg === 'injector stopped'));
 });
 
-t.test('in a cluster: its own certificate in the Secret, the caBundle patched by the leader', { skip: needsWiring }, async (t) => {
+t.test('in a cluster: its own certificate in the Secret, the caBundle patched by the leader', async (t) => {
   const cluster = await startFakeKubeApiServer();
   t.teardown(() => cluster.close());
   cluster.addType({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true, builtIn: true, tracksGeneration: false });

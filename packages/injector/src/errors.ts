@@ -45,7 +45,8 @@ export class BadAdmissionReviewError extends InjectorError {
 export class InvalidInjectorConfigError extends InjectorError {
   constructor(
     readonly option: string,
-    problem: string,
+    /** What is wrong with it, without the option's name. */
+    readonly problem: string,
   ) {
     super(InjectorErrorCode.INVALID_INJECTOR_CONFIG, `injector configuration: ${option}: ${problem}`);
     this.name = 'InvalidInjectorConfigError';

@@ -1,6 +1,6 @@
 // @dubbo-mesh/injector: the sidecar injector. The pure handler (an AdmissionReview in, the
-// response and the decision out) and what it is made of; the HTTPS server and the certificates
-// around it join as their parts land.
+// response and the decision out) and what it is made of; the HTTPS server, its certificates
+// (files, or its own CA kept in a Secret) and the application the command line starts.
 
 export { reviewAdmission, type AdmissionDecision, type AdmissionOutcome } from './admission.js';
 export {
@@ -39,3 +39,34 @@ export { createJsonPatch, type JsonPatchOperation } from './json-patch.js';
 export { POD_ANNOTATIONS, readPodAnnotations, type PodInjectionSettings } from './pod-annotations.js';
 export { injectPod, type InjectedStatus, type InjectionResult } from './pod-injection.js';
 export { SIDECAR_ADMIN_PORT_NAME, SIDECAR_TEMPLATE_VERSION, proxyArgs, sidecarContainer } from './sidecar-template.js';
+export {
+  DEFAULT_INJECTOR_NAMESPACE,
+  INJECTOR_ENV,
+  INJECTOR_LEASE,
+  admissionSettingsFromFlags,
+  certificateOriginFromFlags,
+  startInjectorApp,
+  type AdmissionSettings,
+  type CertificateOrigin,
+  type InjectorApp,
+  type InjectorAppOptions,
+  type InjectorFlagValues,
+} from './injector-app.js';
+export { DEFAULT_SERVICE, DEFAULT_WEBHOOK_CONFIG, INJECTOR_FLAGS } from './injector-flags.js';
+export { InjectorMetrics, REVIEW_RESULTS, type ReviewResult } from './injector-metrics.js';
+export {
+  DEFAULT_BODY_LIMIT_BYTES,
+  INJECT_PATH,
+  startInjectorAdmin,
+  startInjectorServer,
+  type AdmissionHandler,
+  type AdmissionHandlerResult,
+  type InjectorLogger,
+  type InjectorServer,
+  type InjectorServerOptions,
+} from './injector-server.js';
+export * from './server-errors.js';
+export { checkCertificatePair, readCertificatePair, startTlsFileWatcher, type CertificatePair, type CertificateSource } from './tls-files.js';
+export { createCertificateAuthority, issueServingCertificate, serviceDnsNames, type IssuedCertificate } from './self-signed-certificates.js';
+// Types only: a value export would load the Kubernetes client at every start (the app loads it when it keeps its own certificates).
+export type { WebhookCertificates, WebhookCertificatesOptions } from './webhook-certificates.js';

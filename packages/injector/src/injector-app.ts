@@ -2,18 +2,15 @@
 // calls this; the tests call it too): the serving certificate (from files, or kept in a Secret
 // with a leader patching the webhook's caBundle), the HTTPS webhook, the admin API, and a stop.
 //
-// ─── SEAM (issue #12 integration) ───────────────────────────────────────────────────────────
 // The admission handler is the pure `reviewAdmission(body, config)` of admission.ts, with
-// `config = defaultInjectorConfig(settings)` of injector-config.ts, where `settings` is
-// `admissionSettingsFromFlags(values)` below (its fields are the flags' names in camelCase:
-// controlPlane, image, nativeSidecar, javaRecipe, failOpen). The command line and the benchmark
-// build the handler from the package's index; this module only takes it as `handle` and never
-// makes one of its own.
-// ─────────────────────────────────────────────────────────────────────────────────────────────
+// `config = defaultInjectorConfig(admissionSettingsFromFlags(values))`: the command line builds
+// it; this module only takes it as `handle` and never makes one of its own.
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubernetesLeaseLock, LeaderElector, systemClock, type Clock } from '@dubbo-mesh/leader-election';
-import { DEFAULT_SERVICE, DEFAULT_SIDECAR_IMAGE, DEFAULT_WEBHOOK_CONFIG, JAVA_RECIPES } from './injector-flags.js';
+import { DEFAULT_IMAGE } from './injector-config.js';
+import { DEFAULT_SERVICE, DEFAULT_WEBHOOK_CONFIG } from './injector-flags.js';
+import { JAVA_RECIPE_MODES, type JavaRecipeMode } from './java-recipe.js';
 import { InjectorMetrics } from './injector-metrics.js';
 import { startInjectorAdmin, startInjectorServer, type AdmissionHandler, type HostPort, type InjectorLogger, type InjectorServer } from './injector-server.js';
 import { CertificateSecretError, InjectorFlagError, oneLine } from './server-errors.js';
@@ -37,12 +34,12 @@ export const INJECTOR_ENV = {
 } as const;
 
 /** One of the values of `--java-recipe`. */
-export type JavaRecipe = (typeof JAVA_RECIPES)[number];
+export type JavaRecipe = JavaRecipeMode;
 
 /** Flag values as the command line parsed them (the flag or its env twin, else the default). */
 export type InjectorFlagValues = Readonly<Record<string, string | readonly string[] | boolean | undefined>>;
 
-/** The admission handler's settings from the flags, named after them (see the SEAM above). */
+/** The admission handler's settings from the flags, named after them (their names are InjectorConfig's). */
 export interface AdmissionSettings {
   /** `--control-plane`: what injected sidecars get as their `--control-plane`. */
   readonly controlPlane: string;
@@ -66,7 +63,7 @@ const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9
 
 /**
  * The handler's settings from the flags, each checked: `--control-plane` given and HOST:PORT,
- * `--native-sidecar` true or false, `--java-recipe` one of {@link JAVA_RECIPES}. Throws an
+ * `--native-sidecar` true or false, `--java-recipe` one of {@link JAVA_RECIPE_MODES}. Throws an
  * {@link InjectorFlagError} naming the flag.
  */
 export function admissionSettingsFromFlags(values: InjectorFlagValues): AdmissionSettings {
@@ -80,9 +77,9 @@ export function admissionSettingsFromFlags(values: InjectorFlagValues): Admissio
   if (native !== 'true' && native !== 'false')
     throw new InjectorFlagError('native-sidecar', `--native-sidecar: ${JSON.stringify(native)} is not true or false`);
   const recipe = stringFlag(values, 'java-recipe') ?? 'consumer';
-  if (!(JAVA_RECIPES as readonly string[]).includes(recipe))
-    throw new InjectorFlagError('java-recipe', `--java-recipe: ${JSON.stringify(recipe)} is not one of ${JAVA_RECIPES.join(', ')}`);
-  const image = stringFlag(values, 'image') ?? DEFAULT_SIDECAR_IMAGE;
+  if (!(JAVA_RECIPE_MODES as readonly string[]).includes(recipe))
+    throw new InjectorFlagError('java-recipe', `--java-recipe: ${JSON.stringify(recipe)} is not one of ${JAVA_RECIPE_MODES.join(', ')}`);
+  const image = stringFlag(values, 'image') ?? DEFAULT_IMAGE;
   if (image === '' || /\s/.test(image)) throw new InjectorFlagError('image', `--image: ${JSON.stringify(image)} is not an image reference`);
   return Object.freeze({ controlPlane, image, nativeSidecar: native === 'true', javaRecipe: recipe as JavaRecipe, failOpen: values['fail-open'] === true });
 }
@@ -144,7 +141,7 @@ export interface InjectorAppOptions {
   /** `--admin` (port 0: any free port). */
   readonly admin: HostPort;
   readonly certificates: CertificateOrigin;
-  /** The admission handler (see the SEAM at the top of this module). */
+  /** The admission handler (`reviewAdmission` with its configuration). */
   readonly handle: AdmissionHandler;
   readonly logger: InjectorLogger;
   /** Time for debounces, polls and the election. Default: real time. */

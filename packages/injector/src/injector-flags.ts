@@ -1,11 +1,9 @@
 // The flags of `dubbo-mesh injector` as data (SPEC "Command line", the contract of issue #12):
 // the command line parses them, `--help` and the docs read them.
 import { LOG_LEVELS, defineFlags, type FlagSpec } from '@dubbo-mesh/sidecar/flags';
+import { DEFAULT_IMAGE } from './injector-config.js';
+import { JAVA_RECIPE_MODES } from './java-recipe.js';
 
-/** The image injected sidecars run unless `--image` or a pod's annotation says otherwise. */
-export const DEFAULT_SIDECAR_IMAGE = 'dubbo-mesh:0.1.0';
-/** The values of `--java-recipe`. */
-export const JAVA_RECIPES = ['consumer', 'migration', 'off'] as const;
 /** The MutatingWebhookConfiguration and Service names of deploy/. */
 export const DEFAULT_WEBHOOK_CONFIG = 'dubbo-mesh-injector';
 export const DEFAULT_SERVICE = 'dubbo-mesh-injector';
@@ -25,7 +23,7 @@ export const INJECTOR_FLAGS: readonly FlagSpec[] = defineFlags([
     description: "the serving certificate's PEM file, re-read when it changes (with --tls-key; without both, in a cluster, the injector keeps its own)",
   },
   { name: 'tls-key', type: 'string', description: "the serving certificate's private key PEM file, re-read when it changes (with --tls-cert)" },
-  { name: 'image', type: 'string', default: DEFAULT_SIDECAR_IMAGE, description: 'the image of the injected sidecar' },
+  { name: 'image', type: 'string', default: DEFAULT_IMAGE, description: 'the image of the injected sidecar' },
   { name: 'admin', type: 'string', default: '127.0.0.1:15002', description: "the admin API's address HOST:PORT (/ready, /metrics)" },
   {
     name: 'native-sidecar',
@@ -37,7 +35,7 @@ export const INJECTOR_FLAGS: readonly FlagSpec[] = defineFlags([
     name: 'java-recipe',
     type: 'string',
     default: 'consumer',
-    description: `the JVM properties given to application containers: ${JAVA_RECIPES.join(', ')} (a pod's annotation may choose another)`,
+    description: `the JVM properties given to application containers: ${JAVA_RECIPE_MODES.join(', ')} (a pod's annotation may choose another)`,
   },
   {
     name: 'fail-open',
