@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
-import { API_GROUP } from '@dubbo-mesh/config';
+import { API_GROUP, checkCrossReferences, validateResource, type LocatedResource } from '@dubbo-mesh/config';
 import {
   CRD_MANIFEST_PATH,
   INGRESS_CLASS,
@@ -24,6 +24,7 @@ import { readKustomization, readManifest, podTemplate, type Container, type Kube
 import { unknownFieldErrors, validateKubernetesObject } from './support/kubernetes-schemas.js';
 import { grantKey, serviceAccountGrants } from './support/rbac-grants.js';
 import { matchesLabelSelector, type LabelSelector } from './support/label-selector.js';
+import { CustomResourceValidator } from './support/crd-schemas.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const deployDir = path.join(root, 'deploy');
@@ -520,4 +521,132 @@ t.test('kubectl kustomize builds exactly these objects', async (t) => {
   const { parseManifest } = await import('./support/manifests.js');
   const ids = (list: KubeObject[]) => list.map((o) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`).sort();
   t.same(ids(parseManifest(built.stdout, 'kubectl kustomize').map((m) => m.object)), ids(objects));
+});
+
+// examples/kubernetes: the path a user follows (its README), and the demo's mesh files, which
+// are custom resources too.
+const examplesDir = path.join(root, 'examples/kubernetes');
+const demoExamplesDir = path.join(root, 'packages/demo/examples');
+const crds = new CustomResourceValidator(objects.filter((o) => o.kind === 'CustomResourceDefinition'));
+
+async function loadExamples(): Promise<{ files: string[]; objects: ManifestObject[] }> {
+  const { resources } = await readKustomization(examplesDir);
+  const loaded: ManifestObject[] = [];
+  for (const file of resources) loaded.push(...(await readManifest(path.join(examplesDir, file), root)));
+  return { files: [...resources], objects: loaded };
+}
+
+async function yamlFilesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
+}
+
+const examples = await loadExamples();
+const isCustomResource = (object: KubeObject) => object.apiVersion.startsWith(`${API_GROUP}/`);
+
+/** The errors the control plane's own validation finds in one custom resource, on its own. */
+function fieldErrors(raw: KubeObject): readonly string[] {
+  const result = validateResource(raw);
+  return result.valid ? [] : result.errors;
+}
+
+/** The errors the control plane finds in a set of custom resources: each one's, and their cross-references. */
+function meshErrors(resources: readonly KubeObject[]): string[] {
+  const located: LocatedResource[] = [];
+  for (const raw of resources) {
+    const result = validateResource(raw);
+    if (result.valid) located.push({ resource: result.result, raw });
+  }
+  return [...resources.flatMap(fieldErrors), ...checkCrossReferences(located).errors];
+}
+
+t.test('examples/kubernetes: kustomization.yaml lists every manifest, the namespace first', async (t) => {
+  const onDisk = (await readdir(examplesDir)).filter((file) => /\.ya?ml$/.test(file) && file !== 'kustomization.yaml').sort();
+  t.same([...examples.files].sort(), onDisk);
+  t.equal(examples.files[0], 'namespace.yaml');
+  t.ok((await readdir(examplesDir)).includes('README.md'), 'with the README that walks through it');
+});
+
+t.test('examples/kubernetes: every Kubernetes object is valid against the API schemas', async (t) => {
+  const builtIn = examples.objects.filter((m) => !isCustomResource(m.object));
+  t.same(builtIn.map((m) => m.object.kind).sort(), ['Deployment', 'Deployment', 'Deployment', 'Namespace', 'Service']);
+  for (const { object, where } of builtIn) await t.resolves(validateKubernetesObject(object, where), where);
+  t.same(unknownFieldErrors(builtIn, root), []);
+});
+
+t.test('every custom resource example is accepted by its CRD schema and by the control plane; broken ones are refused by both', async (t) => {
+  const demo: ManifestObject[] = [];
+  for (const file of await yamlFilesUnder(demoExamplesDir)) demo.push(...(await readManifest(file, root)));
+  const resources = [...examples.objects, ...demo].filter((m) => isCustomResource(m.object));
+  t.ok(demo.length > 0 && resources.length > demo.length, 'the demo files and the example are read');
+  for (const { object, where } of resources) {
+    t.ok(crds.defines(object), `${where}: has a CRD`);
+    t.same(crds.errors(object), [], `${where}: the CRD schema accepts it`);
+    t.same(fieldErrors(object), [], `${where}: file validation accepts it`);
+  }
+  const example = examples.objects.filter((m) => isCustomResource(m.object)).map((m) => m.object);
+  t.same(meshErrors(example), [], "the example's resources hold together (the route's subsets exist)");
+
+  const route = example.find((o) => o.kind === 'DubboRoute')!;
+  type RouteSpec = { hosts?: string[]; routes: Array<{ destinations: Array<Record<string, unknown>> }> };
+  const broken: Array<[string, (spec: RouteSpec) => void]> = [
+    ['a weight that is not a number', (spec) => (spec.routes[0]!.destinations[0]!.weight = 'ninety')],
+    ['a misspelt field', (spec) => (spec.routes[0]!.destinations[0]!.wieght = 90)],
+    ['no hosts', (spec) => delete spec.hosts],
+    ['no destinations', (spec) => (spec.routes[0]!.destinations = [])],
+  ];
+  for (const [what, breakIt] of broken) {
+    const copy = structuredClone(route);
+    breakIt(copy.spec as RouteSpec);
+    t.not(crds.errors(copy).length, 0, `${what}: refused by the CRD schema`);
+    t.not(fieldErrors(copy).length, 0, `${what}: refused by the control plane`);
+  }
+  const subsetTypo = structuredClone(example);
+  const typoRoute = subsetTypo.find((o) => o.kind === 'DubboRoute')!;
+  (typoRoute.spec as { routes: Array<{ destinations: Array<{ subset: string }> }> }).routes[0]!.destinations[1]!.subset = 'v9';
+  t.match(meshErrors(subsetTypo), [/subset "v9"/], 'a route to a subset no policy defines is refused');
+});
+
+t.test('the example: an injected namespace, one Service over both versions, subsets by version, a 90/10 canary', async (t) => {
+  const get = (kind: string, name: string) => examples.objects.find((m) => m.object.kind === kind && m.object.metadata.name === name)!.object;
+  const namespace = get('Namespace', 'dubbo-demo');
+  t.equal(namespace.metadata.labels?.[INJECT_LABEL], 'enabled');
+  for (const { object, where } of examples.objects)
+    if (object.kind !== 'Namespace') t.equal(object.metadata.namespace, 'dubbo-demo', `${where}: in dubbo-demo`);
+  const service = get('Service', 'user-provider');
+  const serviceSpec = service.spec as { selector: Record<string, string>; ports: Array<{ name: string; targetPort: string }> };
+  t.same(
+    serviceSpec.ports.map((p) => p.name),
+    ['dubbo'],
+    'the port the control plane takes endpoints from',
+  );
+  const pods = Object.fromEntries(examples.objects.filter((m) => m.object.kind === 'Deployment').map((m) => [m.object.metadata.name, podTemplate(m.object)!]));
+  t.same(Object.keys(pods).sort(), ['user-consumer', 'user-provider-v1', 'user-provider-v2']);
+  for (const version of ['v1', 'v2']) {
+    const pod = pods[`user-provider-${version}`]!;
+    t.match(pod.metadata!.labels, { app: 'user-provider', version }, `${version}: labels`);
+    t.ok(matchesLabelSelector({ matchLabels: serviceSpec.selector }, pod.metadata!.labels!), `${version}: behind the Service`);
+    t.same(pod.spec.containers[0]!.ports, [{ name: 'dubbo', containerPort: 20880 }], `${version}: its Dubbo port is named dubbo`);
+  }
+  t.notOk(matchesLabelSelector({ matchLabels: serviceSpec.selector }, pods['user-consumer']!.metadata!.labels!), 'the consumer is not a provider');
+  t.ok(get('DubboService', service.metadata.name), 'a DubboService named as the Service takes its endpoints from it');
+  const policy = get('DubboPolicy', 'user-provider').spec as { subsets: Array<{ name: string; labels: Record<string, string> }> };
+  const providers = Object.keys(pods).filter((name) => matchesLabelSelector({ matchLabels: serviceSpec.selector }, pods[name]!.metadata!.labels!));
+  for (const subset of policy.subsets)
+    t.same(
+      providers.filter((name) => matchesLabelSelector({ matchLabels: subset.labels }, pods[name]!.metadata!.labels!)),
+      [`user-provider-${subset.name}`],
+      `subset ${subset.name} selects that version's pods among the Service's`,
+    );
+  const route = get('DubboRoute', 'user-canary').spec as { routes: Array<{ destinations: Array<{ subset: string; weight: number }> }> };
+  t.same(
+    route.routes[0]!.destinations.map((d) => [d.subset, d.weight]),
+    [
+      ['v1', 90],
+      ['v2', 10],
+    ],
+  );
 });
