@@ -22,6 +22,7 @@ import {
 import { GATEWAY_FLAGS, type FlagSpec } from '@dubbo-mesh/sidecar/flags';
 import { readKustomization, readManifest, podTemplate, type Container, type KubeObject, type ManifestObject } from './support/manifests.js';
 import { unknownFieldErrors, validateKubernetesObject } from './support/kubernetes-schemas.js';
+import { untraced } from './support/untraced.js';
 import { grantKey, serviceAccountGrants } from './support/rbac-grants.js';
 import { matchesLabelSelector, type LabelSelector } from './support/label-selector.js';
 import { CustomResourceValidator } from './support/crd-schemas.js';
@@ -93,7 +94,7 @@ function flagProblems(args: readonly string[], specs: readonly Pick<FlagSpec, 'n
 
 /** The flags a command's `--help` synopsis names: `[--grpc 127.0.0.1:15010]` → grpc (string), `[--kubernetes]` → kubernetes (boolean). */
 function synopsisFlags(command: string): Array<Pick<FlagSpec, 'name' | 'type' | 'multiple'>> {
-  const help = spawnSync(process.execPath, [cli, command, '--help'], { encoding: 'utf8' });
+  const help = spawnSync(...untraced(process.execPath, [cli, command, '--help']), { encoding: 'utf8' });
   if (help.status !== 0) throw new Error(`dubbo-mesh ${command} --help: exit ${help.status}: ${help.stderr}`);
   const usage = help.stdout.split('\n')[0]!;
   return [...usage.matchAll(/--([a-z][a-z-]*)( [^\]|)\s]+)?(\]\.\.\.)?/g)].map((m) => ({
@@ -373,7 +374,7 @@ t.test('the control plane starts with its args: they parse, and it goes on to th
       'current-context': 'none',
     }),
   );
-  const run = spawnSync(process.execPath, [cli, command!, ...args], {
+  const run = spawnSync(...untraced(process.execPath, [cli, command!, ...args]), {
     encoding: 'utf8',
     env: { PATH: process.env.PATH, KUBECONFIG: kubeconfig, POD_NAME: `${CONTROL_PLANE}-0`, POD_NAMESPACE: NAMESPACE },
   });
@@ -384,7 +385,7 @@ t.test('the control plane starts with its args: they parse, and it goes on to th
 t.test('the injector takes only flags of `dubbo-mesh injector`', async (t) => {
   const [command, ...args] = onlyContainer(find('Deployment', INJECTOR)).args!;
   t.equal(command, 'injector');
-  const probe = spawnSync(process.execPath, [cli, 'injector'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+  const probe = spawnSync(...untraced(process.execPath, [cli, 'injector']), { encoding: 'utf8', env: { PATH: process.env.PATH } });
   if (/not available in this build yet/.test(probe.stderr)) {
     t.todo('`dubbo-mesh injector` has not landed in this build: its flags cannot be checked yet');
     return;
