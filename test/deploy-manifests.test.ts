@@ -20,7 +20,7 @@ import {
   informedTypes,
 } from '@dubbo-mesh/kubernetes';
 import { GATEWAY_FLAGS, type FlagSpec } from '@dubbo-mesh/sidecar/flags';
-import { readKustomization, readManifest, podTemplate, type Container, type KubeObject, type ManifestObject } from './support/manifests.js';
+import { parseManifest, readKustomization, readManifest, podTemplate, type Container, type KubeObject, type ManifestObject } from './support/manifests.js';
 import { unknownFieldErrors, validateKubernetesObject } from './support/kubernetes-schemas.js';
 import { untraced } from './support/untraced.js';
 import { grantKey, serviceAccountGrants } from './support/rbac-grants.js';
@@ -395,7 +395,7 @@ t.test('the injector takes only flags of `dubbo-mesh injector`', async (t) => {
   t.same(flagProblems(args, flags), []);
 });
 
-/** A control plane ClusterRole path `/apis/GROUP/VERSION/PLURAL` or `/api/v1/PLURAL` as group and resource. */
+/** An informed type's cluster-wide path, `/apis/GROUP/VERSION/PLURAL` or `/api/v1/PLURAL`, as the group and resource RBAC names. */
 function groupResource(apiPath: string): { group: string; resource: string } {
   const core = /^\/api\/v1\/([a-z]+)$/.exec(apiPath);
   if (core !== null) return { group: '', resource: core[1]! };
@@ -519,7 +519,6 @@ t.test('kubectl kustomize builds exactly these objects', async (t) => {
     return;
   }
   t.equal(built.status, 0, built.stderr);
-  const { parseManifest } = await import('./support/manifests.js');
   const ids = (list: KubeObject[]) => list.map((o) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`).sort();
   t.same(ids(parseManifest(built.stdout, 'kubectl kustomize').map((m) => m.object)), ids(objects));
 });
