@@ -385,11 +385,6 @@ t.test('the control plane starts with its args: they parse, and it goes on to th
 t.test('the injector takes only flags of `dubbo-mesh injector`', async (t) => {
   const [command, ...args] = onlyContainer(find('Deployment', INJECTOR)).args!;
   t.equal(command, 'injector');
-  const probe = spawnSync(...untraced(process.execPath, [cli, 'injector']), { encoding: 'utf8', env: { PATH: process.env.PATH } });
-  if (/not available in this build yet/.test(probe.stderr)) {
-    t.todo('`dubbo-mesh injector` has not landed in this build: its flags cannot be checked yet');
-    return;
-  }
   const flags = synopsisFlags('injector');
   t.ok(flags.length > 0, '`dubbo-mesh injector --help` names its flags');
   t.same(flagProblems(args, flags), []);
