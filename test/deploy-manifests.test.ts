@@ -418,7 +418,7 @@ t.test('the control plane may read exactly what its Kubernetes source informs on
     ...['patch', 'update'].map((verb) => ({ group: 'networking.k8s.io', resource: 'ingresses/status', verb, name: '*' })),
     // The Java recipe's resolve file, in every namespace with injected pods; a create is
     // authorized before the object has a name, so it cannot be limited to one.
-    ...['get', 'list', 'watch', 'update', 'patch'].map((verb) => ({ group: '', resource: 'configmaps', verb, name: RESOLVE_CONFIG_MAP })),
+    ...['get', 'update'].map((verb) => ({ group: '', resource: 'configmaps', verb, name: RESOLVE_CONFIG_MAP })),
     { group: '', resource: 'configmaps', verb: 'create', name: '*' },
   ].map((grant) => `cluster: ${grantKey(grant)}`);
   const lease = [
