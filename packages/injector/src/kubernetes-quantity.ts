@@ -5,6 +5,9 @@
 /** Sign, number (`1`, `1.5`, `1.`, `.5`), then a binary or decimal SI suffix or a decimal exponent. */
 const QUANTITY = /^([+-]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$/;
 
+/** A decimal exponent suffix (`e3`, `E-3`), as opposed to the `E` (exa) and `Ei` (exbi) suffixes. */
+const DECIMAL_EXPONENT = /^[eE][+-]?[0-9]+$/;
+
 const MULTIPLIERS: Readonly<Record<string, number>> = {
   Ki: 2 ** 10,
   Mi: 2 ** 20,
@@ -33,7 +36,8 @@ export function parseQuantity(text: string): number | undefined {
   const match = QUANTITY.exec(text);
   if (match === null) return undefined;
   const [, sign, number, suffix = ''] = match;
-  const multiplier = /^[eE]/.test(suffix) ? 10 ** Number(suffix.slice(1)) : MULTIPLIERS[suffix]!;
+  // `E` and `Ei` are suffixes (exa, exbi); only an `e`/`E` followed by digits is an exponent.
+  const multiplier = DECIMAL_EXPONENT.test(suffix) ? 10 ** Number(suffix.slice(1)) : MULTIPLIERS[suffix]!;
   const value = Number(number) * multiplier;
   return sign === '-' ? -value : value;
 }
@@ -43,5 +47,7 @@ export function resourceQuantityProblem(text: string): string | undefined {
   const value = parseQuantity(text);
   if (value === undefined) return `${JSON.stringify(text)} is not a Kubernetes quantity`;
   if (value < 0) return `${JSON.stringify(text)} is negative`;
+  // An exponent past what a double holds: not a resource amount anything could give.
+  if (!Number.isFinite(value)) return `${JSON.stringify(text)} is too large`;
   return undefined;
 }

@@ -87,3 +87,24 @@ t.test('quantities as the API server reads them', async (t) => {
   t.equal(resourceQuantityProblem('64Mi'), undefined);
   t.match(resourceQuantityProblem('-1'), /negative/);
 });
+
+t.test('E and Ei are the exa and exbi suffixes, not an exponent; an exponent needs its digits', async (t) => {
+  const values: Array<[string, number]> = [
+    ['1E', 1e18],
+    ['1Ei', 2 ** 60],
+    ['2Ei', 2 ** 61],
+    ['1e3', 1000],
+    ['1E+3', 1000],
+    ['0.5', 0.5],
+    ['500m', 0.5],
+    ['1Gi', 2 ** 30],
+    ['1.5Gi', 1.5 * 2 ** 30],
+    ['-1', -1],
+  ];
+  for (const [text, value] of values) t.equal(parseQuantity(text), value, `${text} = ${value}`);
+  for (const text of ['1Eii', '1e+', '1E-', '1iE']) t.equal(parseQuantity(text), undefined, JSON.stringify(text));
+  t.match(resourceQuantityProblem('1e400'), /"1e400" is too large/, 'not a number a comparison can use');
+  t.ok(defaultInjectorConfig({ resources: { cpuRequest: '1E', cpuLimit: '1Ei' } }), 'exa is less than exbi');
+  t.throws(() => defaultInjectorConfig({ resources: { cpuRequest: '1Ei', cpuLimit: '1E' } }), /resources.cpuRequest: is more than resources.cpuLimit/);
+  t.throws(() => defaultInjectorConfig({ resources: { cpuLimit: '1e400' } }), /resources.cpuLimit: "1e400" is too large/);
+});

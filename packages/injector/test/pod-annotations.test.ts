@@ -125,6 +125,26 @@ t.test('requests and limits: a request over its limit is refused; a limit under 
   t.same(settingsOf(read({ [POD_ANNOTATIONS.proxyMemoryRequest]: '256Mi' })).resources.memoryRequest, '256Mi', 'equal to the limit is fine');
 });
 
+t.test('quantities with the exa suffixes, exponents, fractions and a sign, each against a CPU limit of 1E', async (t) => {
+  const cases: Array<[string, RegExp | undefined]> = [
+    ['1E', undefined],
+    ['1Ei', /"?1Ei"? is more than the cpu limit 1E/],
+    ['2Ei', /"?2Ei"? is more than the cpu limit 1E/],
+    ['1e3', undefined],
+    ['0.5', undefined],
+    ['500m', undefined],
+    ['1Gi', undefined],
+    ['1.5Gi', undefined],
+    ['-1', /annotation dubbo-mesh.io\/proxy-cpu-request: "-1" is negative/],
+  ];
+  for (const [value, expected] of cases) {
+    const reading = read({ [POD_ANNOTATIONS.proxyCpuRequest]: value, [POD_ANNOTATIONS.proxyCpuLimit]: '1E' });
+    if (expected === undefined) t.equal(settingsOf(reading).resources.cpuRequest, value, `${value}: accepted`);
+    else t.match(errorsOf(reading), expected, `${value}: refused`);
+  }
+  t.match(errorsOf(read({ [POD_ANNOTATIONS.proxyCpuLimit]: '1e999' })), /annotation dubbo-mesh.io\/proxy-cpu-limit: "1e999" is too large/);
+});
+
 t.test("the sidecar's ports must differ from each other and from the ports the pod's containers declare", async (t) => {
   t.match(
     errorsOf(read({ [POD_ANNOTATIONS.inboundPort]: '15001' })),
