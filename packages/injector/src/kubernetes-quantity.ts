@@ -42,6 +42,31 @@ export function parseQuantity(text: string): number | undefined {
   return sign === '-' ? -value : value;
 }
 
+/** The power of ten of each decimal suffix, and the power of two of each binary one, for {@link isWholeQuantity}. */
+const DECIMAL_POWERS: Readonly<Record<string, number>> = { n: -9, u: -6, m: -3, '': 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+const BINARY_POWERS: Readonly<Record<string, number>> = { Ki: 10, Mi: 20, Gi: 30, Ti: 40, Pi: 50, Ei: 60 };
+
+/**
+ * Whether the quantity `text` is a whole number (`1.5Gi` and `64.1M` are, `500m` and `0.5` are
+ * not), computed exactly: a double would read `64.1M` as 64099999.99999999. Undefined when
+ * `text` is not a quantity.
+ */
+export function isWholeQuantity(text: string): boolean | undefined {
+  const match = QUANTITY.exec(text);
+  if (match === null) return undefined;
+  const [, , number = '', suffix = ''] = match;
+  const [whole = '', fraction = ''] = number.split('.');
+  const digits = `${whole}${fraction}`.replace(/^0+/, '');
+  if (digits === '') return true;
+  // value = digits × 10^tens × 2^twos
+  const tens = (DECIMAL_EXPONENT.test(suffix) ? Number(suffix.slice(1)) : (DECIMAL_POWERS[suffix] ?? 0)) - fraction.length;
+  const twos = BINARY_POWERS[suffix] ?? 0;
+  if (tens >= 0) return true;
+  // 5^-tens must divide digits, which is below 10^length: it cannot once -tens is past 1.5 × length.
+  if (-tens > 2 * digits.length) return false;
+  return (BigInt(digits) * 2n ** BigInt(twos)) % 10n ** BigInt(-tens) === 0n;
+}
+
 /** Why `text` is not a resource amount (a non-negative quantity), or undefined when it is one. */
 export function resourceQuantityProblem(text: string): string | undefined {
   const value = parseQuantity(text);

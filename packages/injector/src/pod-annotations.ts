@@ -12,9 +12,15 @@ import {
 } from '@dubbo-mesh/kubernetes/conventions';
 import { LOG_LEVELS } from '@dubbo-mesh/sidecar/flags';
 import type { PodObject } from './admission-review.js';
-import { imageReferenceProblem, requestOverLimit, type InjectorConfig, type ProxyLogLevel, type SidecarResources } from './injector-config.js';
+import {
+  imageReferenceProblem,
+  requestOverLimit,
+  sidecarResourceProblem,
+  type InjectorConfig,
+  type ProxyLogLevel,
+  type SidecarResources,
+} from './injector-config.js';
 import { JAVA_RECIPE_MODES, type JavaRecipeMode } from './java-recipe.js';
-import { resourceQuantityProblem } from './kubernetes-quantity.js';
 
 /** The per-pod annotations the injector reads. */
 export const POD_ANNOTATIONS = Object.freeze({
@@ -120,7 +126,7 @@ export function readPodAnnotations(pod: PodObject, config: InjectorConfig): Anno
   for (const [annotation, key] of Object.entries(resourceKeys) as Array<[keyof typeof resourceKeys, keyof SidecarResources]>) {
     const value = get(annotation);
     if (value === undefined) continue;
-    const problem = resourceQuantityProblem(value);
+    const problem = sidecarResourceProblem(annotation.startsWith('proxyCpu') ? 'cpu' : 'memory', value);
     if (problem === undefined) {
       resources[key] = value;
       resourcesAnnotated.add(key);

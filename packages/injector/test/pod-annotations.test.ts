@@ -145,6 +145,29 @@ t.test('quantities with the exa suffixes, exponents, fractions and a sign, each 
   t.match(errorsOf(read({ [POD_ANNOTATIONS.proxyCpuLimit]: '1e999' })), /annotation dubbo-mesh.io\/proxy-cpu-limit: "1e999" is too large/);
 });
 
+t.test('memory annotations: whole bytes and at least 16Mi, the message says which', async (t) => {
+  const cases: Array<[string, RegExp | undefined]> = [
+    ['1E', undefined],
+    ['1Ei', undefined],
+    ['2Ei', undefined],
+    ['1e3', /annotation dubbo-mesh.io\/proxy-memory-limit: "1e3" is less than the sidecar's minimum of 16Mi: it takes memory like 128Mi or 1Gi$/],
+    ['0.5', /annotation dubbo-mesh.io\/proxy-memory-limit: "0.5" is not a whole number of bytes: it takes memory like 128Mi/],
+    ['500m', /annotation dubbo-mesh.io\/proxy-memory-limit: "500m" is not a whole number of bytes \(m is a thousandth; 500Mi is mebibytes\)/],
+    ['1Gi', undefined],
+    ['1.5Gi', undefined],
+    ['64.1M', undefined],
+    ['-1', /annotation dubbo-mesh.io\/proxy-memory-limit: "-1" is negative/],
+  ];
+  for (const [value, expected] of cases) {
+    const reading = read({ [POD_ANNOTATIONS.proxyMemoryLimit]: value });
+    if (expected === undefined) t.equal(settingsOf(reading).resources.memoryLimit, value, `${value}: accepted`);
+    else t.match(errorsOf(reading), expected, `${value}: refused`);
+  }
+  t.match(errorsOf(read({ [POD_ANNOTATIONS.proxyMemoryRequest]: '16777215' })), /proxy-memory-request: "16777215" is less than the sidecar's minimum of 16Mi/);
+  t.equal(settingsOf(read({ [POD_ANNOTATIONS.proxyMemoryRequest]: '16Mi' })).resources.memoryRequest, '16Mi');
+  t.equal(settingsOf(read({ [POD_ANNOTATIONS.proxyCpuRequest]: '0.5' })).resources.cpuRequest, '0.5', 'a fraction of a CPU is fine');
+});
+
 t.test("the sidecar's ports must differ from each other and from the ports the pod's containers declare", async (t) => {
   t.match(
     errorsOf(read({ [POD_ANNOTATIONS.inboundPort]: '15001' })),
