@@ -21,6 +21,7 @@ import {
   type SidecarResources,
 } from './injector-config.js';
 import { JAVA_RECIPE_MODES, type JavaRecipeMode } from './java-recipe.js';
+import { SIDECAR_USER_ID } from './sidecar-template.js';
 
 /** The per-pod annotations the injector reads. */
 export const POD_ANNOTATIONS = Object.freeze({
@@ -86,6 +87,8 @@ const LABEL_VALUE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)$/;
 const CONTAINER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 const PORT_ANNOTATIONS = ['appPort', 'inboundPort', 'adminPort', 'outboundPort'] as const;
+/** The lowest port a process without CAP_NET_BIND_SERVICE may bind (Linux's default `ip_unprivileged_port_start`). */
+const UNPRIVILEGED_PORT_START = 1024;
 
 /**
  * The settings for `pod`: `config` with the pod's annotations applied, every annotation checked
@@ -164,10 +167,20 @@ export function readPodAnnotations(pod: PodObject, config: InjectorConfig): Anno
   for (const key of PORT_ANNOTATIONS) {
     const value = get(key);
     if (value === undefined) continue;
-    if (/^[0-9]{1,5}$/.test(value) && Number(value) >= 1 && Number(value) <= 65535) {
+    // The application binds its own port, so any port will do; the sidecar's are bound by a
+    // non-root user with every capability dropped, which the kernel may refuse a port below 1024.
+    const lowest = key === 'appPort' ? 1 : UNPRIVILEGED_PORT_START;
+    if (!/^[0-9]{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) {
+      refuse(key, `${JSON.stringify(value)} is not a port: it takes a number from ${lowest} to 65535`);
+    } else if (Number(value) < lowest) {
+      refuse(
+        key,
+        `${value} is a privileged port the sidecar (user ${SIDECAR_USER_ID}, no capabilities) may not bind: it takes a number from ${lowest} to 65535`,
+      );
+    } else {
       ports[key] = Number(value);
       portsAnnotated.add(key);
-    } else refuse(key, `${JSON.stringify(value)} is not a port: it takes a number from 1 to 65535`);
+    }
   }
 
   let logLevel = config.proxyLogLevel;

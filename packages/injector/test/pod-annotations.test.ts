@@ -90,6 +90,13 @@ t.test('each invalid value is refused with the annotation and what it accepts', 
     ],
     [POD_ANNOTATIONS.appPort, '0', /annotation dubbo-mesh.io\/app-port: "0" is not a port: it takes a number from 1 to 65535/],
     [POD_ANNOTATIONS.inboundPort, '65536', /annotation dubbo-mesh.io\/inbound-port: "65536" is not a port/],
+    [
+      POD_ANNOTATIONS.inboundPort,
+      '80',
+      /^annotation dubbo-mesh.io\/inbound-port: 80 is a privileged port the sidecar \(user 1000, no capabilities\) may not bind: it takes a number from 1024 to 65535$/,
+    ],
+    [POD_ANNOTATIONS.adminPort, '1023', /^annotation dubbo-mesh.io\/admin-port: 1023 is a privileged port .* from 1024 to 65535$/],
+    [POD_ANNOTATIONS.outboundPort, '1', /^annotation dubbo-mesh.io\/outbound-port: 1 is a privileged port .* from 1024 to 65535$/],
     [POD_ANNOTATIONS.adminPort, 'admin', /annotation dubbo-mesh.io\/admin-port: "admin" is not a port/],
     [POD_ANNOTATIONS.outboundPort, '2.5', /annotation dubbo-mesh.io\/outbound-port: "2.5" is not a port/],
     [POD_ANNOTATIONS.logLevel, 'verbose', /annotation dubbo-mesh.io\/log-level: "verbose" is not one of trace, debug, info, warn, error, fatal, silent/],
@@ -100,6 +107,8 @@ t.test('each invalid value is refused with the annotation and what it accepts', 
     [POD_ANNOTATIONS.service, 'user provider', /annotation dubbo-mesh.io\/service: "user provider" is not a service name/],
   ];
   for (const [annotation, value, expected] of cases) t.match(errorsOf(read({ [annotation]: value })), expected, `${annotation}: ${JSON.stringify(value)}`);
+  t.equal(settingsOf(read({ [POD_ANNOTATIONS.appPort]: '80' })).appPort, 80, 'the application binds its own port: any port');
+  t.equal(settingsOf(read({ [POD_ANNOTATIONS.adminPort]: '1024' })).adminPort, 1024, 'the first unprivileged port');
   const all = read({ [POD_ANNOTATIONS.logLevel]: 'loud', [POD_ANNOTATIONS.javaRecipe]: 'maybe' });
   t.equal(all.valid ? 0 : all.errors.length, 2, 'every error, not only the first');
 });
