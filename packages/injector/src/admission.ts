@@ -33,7 +33,9 @@ const REFUSED_CODE = 400;
  * (injection-policy.ts); other operations are allowed unchanged. A pod whose `dubbo-mesh.io/…`
  * annotations are invalid is refused (`allowed: false`, status 400, a message naming each
  * annotation and the values it accepts), or with `config.failOpen` admitted without a sidecar
- * and a warning naming the annotation. An unexpected error while injecting admits the pod
+ * and a warning naming the annotation. A pod that already uses one of the sidecar's default
+ * ports is admitted without a sidecar, with a warning naming the annotation that moves the
+ * sidecar's port (it asked for nothing wrong). An unexpected error while injecting admits the pod
  * without a sidecar and says so: the mesh must not stop a pod from starting by a bug of its own.
  * @throws BadAdmissionReviewError when `body` is not a well-formed AdmissionReview of a Pod (→ HTTP 400).
  */
@@ -62,6 +64,12 @@ export function reviewAdmission(body: unknown, config: InjectorConfig): Admissio
       review: admissionResponse(review, { allowed: false, status: { code: REFUSED_CODE, reason: 'BadRequest', message }, warnings: reading.warnings }),
       decision: { injected: false, reason: `refused: ${reading.errors.join('; ')}`, warnings: reading.warnings },
     };
+  }
+
+  if (reading.clashes !== undefined) {
+    // A default port the pod already uses: not the pod's fault, so it starts, without a sidecar.
+    const warnings = [...reading.warnings, ...reading.clashes.map((clash) => `no dubbo-mesh sidecar: ${clash}`)];
+    return answer({ injected: false, reason: reading.clashes.join('; '), warnings });
   }
 
   let result: ReturnType<typeof injectPod>;

@@ -235,6 +235,31 @@ t.test('an invalid annotation refuses the pod with 400 and a message naming it, 
   t.same(open.decision.warnings, openResponse.warnings);
 });
 
+t.test('a pod using a default port of the sidecar, with no annotations: allowed without a sidecar, the warning names the annotation', async (t) => {
+  for (const [port, annotation] of [
+    [20881, /so set dubbo-mesh.io\/java-recipe: off and dubbo-mesh.io\/outbound-port$/],
+    [15001, /set dubbo-mesh.io\/admin-port to a free port$/],
+    [20891, /set dubbo-mesh.io\/inbound-port to a free port$/],
+  ] as const) {
+    const pod = simplePod({ spec: { containers: [{ name: 'app', image: 'a:1', ports: [{ name: 'other', containerPort: port }] }] } });
+    const outcome = reviewAdmission(reviewOf(pod), config);
+    const response = responseOf(outcome);
+    t.equal(response.allowed, true, `${port}: allowed`);
+    t.equal(response.patch, undefined, `${port}: no sidecar`);
+    t.equal(response.status, undefined);
+    t.equal(response.warnings?.length, 1);
+    t.match(response.warnings?.[0], new RegExp(`^no dubbo-mesh sidecar: port ${port}, the sidecar's default `));
+    t.match(response.warnings?.[0], annotation);
+    t.ok(Buffer.byteLength(response.warnings![0]!) <= 256, 'short enough that the API server keeps it whole');
+    t.same(outcome.decision, { injected: false, reason: response.warnings![0]!.replace('no dubbo-mesh sidecar: ', ''), warnings: response.warnings });
+  }
+  const annotated = simplePod({
+    annotations: { 'dubbo-mesh.io/admin-port': '15090' },
+    spec: { containers: [{ name: 'app', image: 'a:1', ports: [{ containerPort: 15090 }] }] },
+  });
+  t.equal(responseOf(reviewAdmission(reviewOf(annotated), config)).allowed, false, 'a clash the annotations made is refused');
+});
+
 t.test('warnings travel in the response (an unknown annotation) while the pod is injected', async (t) => {
   const outcome = reviewAdmission(reviewOf(simplePod({ annotations: { 'dubbo-mesh.io/proxy-img': 'x:1' } })), config);
   t.equal(outcome.decision.injected, true);

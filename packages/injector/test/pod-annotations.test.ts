@@ -14,7 +14,14 @@ function errorsOf(reading: AnnotationReading): string {
 
 function settingsOf(reading: AnnotationReading) {
   if (!reading.valid) throw new Error(`expected settings, got ${reading.errors.join('; ')}`);
+  if (reading.clashes !== undefined) throw new Error(`expected settings, got clashes ${reading.clashes.join('; ')}`);
   return reading.settings;
+}
+
+function clashesOf(reading: AnnotationReading): string[] {
+  if (!reading.valid) throw new Error(`expected clashes, got errors ${reading.errors.join('; ')}`);
+  if (reading.clashes === undefined) throw new Error(`expected clashes, got settings ${JSON.stringify(reading.settings)}`);
+  return reading.clashes;
 }
 
 t.test('no annotations: the configuration as it is', async (t) => {
@@ -185,11 +192,69 @@ t.test("the sidecar's ports must differ from each other and from the ports the p
   t.match(errorsOf(read({ [POD_ANNOTATIONS.appPort]: '20891' })), /annotation dubbo-mesh.io\/app-port: 20891 is also the sidecar's inbound port/);
   const declares = { containers: [{ name: 'app', ports: [{ name: 'metrics', containerPort: 15001 }] }] };
   t.match(
-    errorsOf(read({}, declares)),
-    /annotation dubbo-mesh.io\/admin-port: port 15001 \(the default\) is also container app's port metrics: set dubbo-mesh.io\/admin-port to a free port/,
+    errorsOf(read({ [POD_ANNOTATIONS.adminPort]: '15090' }, { containers: [{ name: 'app', ports: [{ containerPort: 15090 }] }] })),
+    /^annotation dubbo-mesh.io\/admin-port: port 15090 is also container app's port: set dubbo-mesh.io\/admin-port to a free port$/,
+    'an annotated port the pod uses is refused',
   );
-  t.ok(read({ [POD_ANNOTATIONS.adminPort]: '15090' }, declares).valid, 'moved by the annotation');
-  t.ok(read({}, { containers: [{ name: 'app', ports: [{ containerPort: 15001, protocol: 'UDP' }] }] }).valid, 'a UDP port does not clash');
+  t.equal(settingsOf(read({ [POD_ANNOTATIONS.adminPort]: '15090' }, declares)).adminPort, 15090, 'moved by the annotation');
+  t.equal(
+    settingsOf(read({}, { containers: [{ name: 'app', ports: [{ containerPort: 15001, protocol: 'UDP' }] }] })).adminPort,
+    15001,
+    'a UDP port does not clash',
+  );
+});
+
+t.test('a default port of the sidecar that the pod uses: no sidecar (not refused), and the annotation that moves it', async (t) => {
+  const declaring = (...ports: Array<{ name?: string; containerPort: number }>) => ({ containers: [{ name: 'app', ports }] });
+  t.same(clashesOf(read({}, declaring({ name: 'metrics', containerPort: 15001 }))), [
+    "port 15001, the sidecar's default admin port, is also container app's port metrics: set dubbo-mesh.io/admin-port to a free port",
+  ]);
+  t.same(clashesOf(read({}, declaring({ name: 'dubbo', containerPort: 20891 }))), [
+    "port 20891, the sidecar's default inbound port, is also container app's port dubbo: set dubbo-mesh.io/inbound-port to a free port",
+  ]);
+  t.same(clashesOf(read({}, declaring({ containerPort: 20881 }))), [
+    "port 20881, the sidecar's default outbound port, is also container app's port: the Java recipe's resolve file names 20881, so set dubbo-mesh.io/java-recipe: off and dubbo-mesh.io/outbound-port",
+  ]);
+  t.same(
+    clashesOf(read({ [POD_ANNOTATIONS.javaRecipe]: 'off' }, declaring({ containerPort: 20881 }))),
+    ["port 20881, the sidecar's default outbound port, is also container app's port: set dubbo-mesh.io/outbound-port to a free port"],
+    'with the recipe off, the outbound port alone moves',
+  );
+  const init = { initContainers: [{ name: 'setup', ports: [{ containerPort: 20891 }] }], containers: [{ name: 'app', ports: [{ containerPort: 15001 }] }] };
+  t.equal(clashesOf(read({}, init)).length, 2, 'every clash, init containers too');
+  t.equal(
+    settingsOf(read({ [POD_ANNOTATIONS.javaRecipe]: 'off', [POD_ANNOTATIONS.outboundPort]: '20882' }, declaring({ containerPort: 20881 }))).outboundPort,
+    20882,
+    'what the clash says to set is enough',
+  );
+  t.match(
+    errorsOf(read({ [POD_ANNOTATIONS.logLevel]: 'loud' }, declaring({ containerPort: 15001 }))),
+    /log-level/,
+    'an invalid annotation is refused, clash or not',
+  );
+});
+
+t.test("the application's Dubbo port, annotated, declared or the default 20880, is not one of the sidecar's", async (t) => {
+  t.match(
+    errorsOf(read({ [POD_ANNOTATIONS.inboundPort]: '20880' })),
+    /^annotation dubbo-mesh.io\/inbound-port: 20880 is also the application's Dubbo port \(the default; dubbo-mesh.io\/app-port names another\)$/,
+  );
+  t.match(errorsOf(read({ [POD_ANNOTATIONS.adminPort]: '20880' })), /^annotation dubbo-mesh.io\/admin-port: 20880 is also the application's Dubbo port/);
+  t.match(
+    errorsOf(read({ [POD_ANNOTATIONS.outboundPort]: '20880', [POD_ANNOTATIONS.javaRecipe]: 'off' })),
+    /^annotation dubbo-mesh.io\/outbound-port: 20880 is also the application's Dubbo port/,
+  );
+  t.equal(settingsOf(read({ [POD_ANNOTATIONS.inboundPort]: '20880', [POD_ANNOTATIONS.appPort]: '20990' })).inboundPort, 20880, 'the app is elsewhere');
+  const named = { containers: [{ name: 'app', ports: [{ name: 'dubbo', containerPort: 20990 }] }] };
+  t.match(
+    errorsOf(read({ [POD_ANNOTATIONS.inboundPort]: '20990' }, named)),
+    /^annotation dubbo-mesh.io\/inbound-port: port 20990 is also container app's port dubbo/,
+  );
+  t.equal(settingsOf(read({ [POD_ANNOTATIONS.inboundPort]: '20880' }, named)).inboundPort, 20880, 'the app listens on its port named dubbo, not 20880');
+  t.match(
+    errorsOf(read({ [POD_ANNOTATIONS.appPort]: '30000', [POD_ANNOTATIONS.adminPort]: '30000' })),
+    /annotation dubbo-mesh.io\/app-port: 30000 is also the sidecar's admin port/,
+  );
 });
 
 t.test('an unknown dubbo-mesh.io annotation is a warning (a typo), others are not', async (t) => {
