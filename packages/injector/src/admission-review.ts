@@ -69,6 +69,9 @@ export interface PodObject {
     volumes?: PodVolume[];
     hostNetwork?: boolean;
     restartPolicy?: string;
+    /** The pod's OS (`linux`, `windows`), which decides what a container may set. */
+    os?: { name?: string; [field: string]: unknown };
+    nodeSelector?: Record<string, string>;
     [field: string]: unknown;
   };
   [field: string]: unknown;
@@ -182,6 +185,11 @@ export function parsePod(value: unknown, path: string): PodObject {
     fail(`${path}.spec.hostNetwork`, `is ${describe(spec.hostNetwork)}, not a boolean`);
   if (spec.restartPolicy !== undefined && typeof spec.restartPolicy !== 'string')
     fail(`${path}.spec.restartPolicy`, `is ${describe(spec.restartPolicy)}, not a string`);
+  if (spec.os !== undefined) {
+    if (!isRecord(spec.os)) fail(`${path}.spec.os`, `is ${describe(spec.os)}, not an object`);
+    if (spec.os.name !== undefined && typeof spec.os.name !== 'string') fail(`${path}.spec.os.name`, `is ${describe(spec.os.name)}, not a string`);
+  }
+  checkStringMap(spec.nodeSelector, `${path}.spec.nodeSelector`);
   return value as PodObject;
 }
 

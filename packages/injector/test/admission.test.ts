@@ -188,6 +188,7 @@ t.test('not injected, allowed with no patch: opt-out, hostNetwork, already injec
     ['mesh namespace', reviewOf(simplePod(), { namespace: 'dubbo-mesh' }), /own namespace/],
     ['update', reviewOf(simplePod(), { operation: 'UPDATE' }), /operation UPDATE: only a pod's CREATE is injected/],
     ['delete', { ...reviewOf(null, { operation: 'DELETE' }) }, /operation DELETE/],
+    ['windows', reviewOf(simplePod({ spec: { os: { name: 'windows' } } })), /runs on Windows/],
     [
       'job in plain mode',
       reviewOf(simplePod({ annotations: { 'dubbo-mesh.io/native-sidecar': 'false' }, spec: { restartPolicy: 'Never' } })),
@@ -376,6 +377,24 @@ t.test('bad bodies throw BadAdmissionReviewError naming the field', async (t) =>
       { ...valid(), request: { ...valid().request, object: { metadata: { labels: { a: 1 } }, spec: { containers: [] } } } },
       'request.object.metadata.labels["a"]',
       /number 1, not a string/,
+    ],
+    [
+      'os not an object',
+      { ...valid(), request: { ...valid().request, object: { spec: { containers: [], os: 'windows' } } } },
+      'request.object.spec.os',
+      /"windows", not an object/,
+    ],
+    [
+      'a numeric os name',
+      { ...valid(), request: { ...valid().request, object: { spec: { containers: [], os: { name: 1 } } } } },
+      'request.object.spec.os.name',
+      /number 1, not a string/,
+    ],
+    [
+      'a boolean node selector',
+      { ...valid(), request: { ...valid().request, object: { spec: { containers: [], nodeSelector: { 'kubernetes.io/os': true } } } } },
+      'request.object.spec.nodeSelector["kubernetes.io/os"]',
+      /boolean true, not a string/,
     ],
     [
       'a string port',
