@@ -30,7 +30,7 @@ const REFUSED_CODE = 400;
 
 /**
  * Reviews one AdmissionReview: a Pod CREATE is injected (a JSON Patch) when the pod is chosen
- * (injection-policy.ts); other operations are allowed unchanged. A pod whose `dubbo-mesh.io/…`
+ * (injection-policy.ts); any other review (another operation, a subresource) is allowed unchanged. A pod whose `dubbo-mesh.io/…`
  * annotations are invalid is refused (`allowed: false`, status 400, a message naming each
  * annotation and the values it accepts), or with `config.failOpen` admitted without a sidecar
  * and a warning naming the annotation. A pod that already uses one of the sidecar's default
@@ -46,8 +46,9 @@ export function reviewAdmission(body: unknown, config: InjectorConfig): Admissio
     decision,
   });
   const pod = review.pod;
-  if (review.operation !== 'CREATE' || pod === undefined) {
-    return answer({ injected: false, reason: `operation ${review.operation}: only a pod's CREATE is injected`, warnings: [] });
+  if (pod === undefined) {
+    const what = `${review.operation === '' ? 'no operation' : `operation ${review.operation}`}${review.subResource === '' ? '' : ` on subresource ${review.subResource}`}`;
+    return answer({ injected: false, reason: `${what}: only a pod's own CREATE is injected`, warnings: [] });
   }
   const policy = injectionDecision(pod, review.namespace, config);
   if (!policy.inject) return answer({ injected: false, reason: policy.reason, warnings: policy.warning === undefined ? [] : [policy.warning] });

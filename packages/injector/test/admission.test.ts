@@ -186,7 +186,7 @@ t.test('not injected, allowed with no patch: opt-out, hostNetwork, already injec
     ['hostNetwork', reviewOf(simplePod({ spec: { hostNetwork: true } })), /hostNetwork/],
     ['already injected', reviewOf(simplePod({ spec: { initContainers: [{ name: 'dubbo-mesh-proxy', image: 'x' }] } })), /already has/],
     ['mesh namespace', reviewOf(simplePod(), { namespace: 'dubbo-mesh' }), /own namespace/],
-    ['update', reviewOf(simplePod(), { operation: 'UPDATE' }), /operation UPDATE: only a pod's CREATE is injected/],
+    ['update', reviewOf(simplePod(), { operation: 'UPDATE' }), /operation UPDATE: only a pod's own CREATE is injected/],
     ['delete', { ...reviewOf(null, { operation: 'DELETE' }) }, /operation DELETE/],
     ['windows', reviewOf(simplePod({ spec: { os: { name: 'windows' } } })), /runs on Windows/],
     [
@@ -206,6 +206,60 @@ t.test('not injected, allowed with no patch: opt-out, hostNetwork, already injec
   }
   const job = reviewAdmission(reviewOf(simplePod({ spec: { restartPolicy: 'Never' } })), config);
   t.equal(job.decision.injected, true, 'a Job pod gets a native sidecar, which ends with it');
+});
+
+t.test('any review but a CREATE of the Pod itself is allowed unchanged, whatever its object: kubectl debug, exec, drain, status', async (t) => {
+  const base = reviewOf(simplePod()).request;
+  const review = (request: Record<string, unknown>) => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { ...base, ...request } });
+  const podWithDebugger = { ...simplePod(), spec: { ...simplePod().spec, ephemeralContainers: [{ name: 'debugger', image: 'busybox' }] } };
+  const cases: Array<[string, unknown, RegExp]> = [
+    [
+      'kubectl debug: UPDATE pods/ephemeralcontainers',
+      review({ operation: 'UPDATE', subResource: 'ephemeralcontainers', name: 'web', object: podWithDebugger, oldObject: simplePod() }),
+      /^operation UPDATE on subresource ephemeralcontainers: only a pod's own CREATE is injected$/,
+    ],
+    [
+      'kubectl exec: CONNECT pods/exec',
+      review({
+        operation: 'CONNECT',
+        subResource: 'exec',
+        name: 'web',
+        kind: { group: '', version: 'v1', kind: 'PodExecOptions' },
+        object: { kind: 'PodExecOptions', apiVersion: 'v1', stdin: true, command: ['sh'] },
+      }),
+      /operation CONNECT on subresource exec/,
+    ],
+    [
+      'kubectl drain: CREATE pods/eviction',
+      review({
+        operation: 'CREATE',
+        subResource: 'eviction',
+        name: 'web',
+        kind: { group: 'policy', version: 'v1', kind: 'Eviction' },
+        object: { kind: 'Eviction', apiVersion: 'policy/v1', metadata: { name: 'web', namespace: 'shop' } },
+      }),
+      /operation CREATE on subresource eviction/,
+    ],
+    [
+      'the scheduler: CREATE pods/binding',
+      review({ operation: 'CREATE', subResource: 'binding', object: { kind: 'Binding', target: { name: 'node-1' } } }),
+      /binding/,
+    ],
+    ['the kubelet: UPDATE pods/status', review({ operation: 'UPDATE', subResource: 'status', object: { spec: 'not read' } }), /status/],
+    ['an UPDATE of a Deployment', review({ operation: 'UPDATE', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, object: {} }), /UPDATE/],
+    ['an unknown operation', review({ operation: 'PATCH', object: null }), /^operation PATCH: /],
+    ['no operation', review({ operation: undefined }), /^no operation: /],
+  ];
+  for (const [name, body, reason] of cases) {
+    const outcome = reviewAdmission(body, config);
+    const response = responseOf(outcome);
+    t.equal(response.allowed, true, name);
+    t.equal(response.patch, undefined, name);
+    t.equal(response.status, undefined, name);
+    t.equal(response.uid, base.uid, `${name}: the uid copied`);
+    t.same(outcome.decision.warnings, [], name);
+    t.match(outcome.decision.reason, reason, name);
+  }
 });
 
 t.test('an invalid annotation refuses the pod with 400 and a message naming it, or with fail-open admits it with a warning', async (t) => {
@@ -349,9 +403,13 @@ t.test('bad bodies throw BadAdmissionReviewError naming the field', async (t) =>
       'request.object.kind',
       /"Service", not Pod/,
     ],
-    ['a subresource', { ...valid(), request: { ...valid().request, subResource: 'ephemeralcontainers' } }, 'request.subResource', /only Pods/],
-    ['no operation', { ...valid(), request: { ...valid().request, operation: undefined } }, 'request.operation', /missing/],
-    ['bad operation', { ...valid(), request: { ...valid().request, operation: 'PATCH' } }, 'request.operation', /not one of CREATE/],
+    ['an update without uid', { ...valid(), request: { ...valid().request, operation: 'UPDATE', uid: undefined } }, 'request.uid', /missing/],
+    [
+      'a subresource review of another apiVersion',
+      { ...valid(), apiVersion: 'admission.k8s.io/v1beta1', request: { ...valid().request, subResource: 'exec' } },
+      'apiVersion',
+      /not admission.k8s.io\/v1/,
+    ],
     ['no object', { ...valid(), request: { ...valid().request, object: undefined } }, 'request.object', /missing/],
     ['no spec', { ...valid(), request: { ...valid().request, object: { metadata: {} } } }, 'request.object.spec', /missing/],
     [
