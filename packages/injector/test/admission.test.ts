@@ -160,6 +160,28 @@ t.test('migration mode and annotations: the ports, the image, the containers tha
   t.equal(shipper!.volumeMounts!.length, 1);
 });
 
+t.test('each pod injected in migration mode is warned about the Dubbo versions that cannot start beside the sidecar', async (t) => {
+  const warning =
+    /^Java recipe migration: Dubbo 2.7.12-2.7.23 and 3.0.4 also bind the registered port \(apache\/dubbo#8726\), .*use dubbo-mesh.io\/java-recipe: consumer for them$/;
+  const byAnnotation = reviewAdmission(reviewOf(simplePod({ annotations: { 'dubbo-mesh.io/java-recipe': 'migration' } })), config);
+  t.equal(byAnnotation.decision.injected, true);
+  t.match(responseOf(byAnnotation).warnings, [warning]);
+  t.ok(Buffer.byteLength(responseOf(byAnnotation).warnings![0]!) <= 256, 'the API server keeps it whole');
+  const byConfig = reviewAdmission(reviewOf(deploymentPod()), defaultInjectorConfig({ javaRecipe: 'migration' }));
+  t.equal(responseOf(byConfig).warnings?.filter((w) => warning.test(w)).length, 1, 'once per pod, not per container');
+  t.equal(responseOf(reviewAdmission(reviewOf(simplePod()), config)).warnings, undefined, 'not in consumer mode');
+  const noContainer = simplePod({
+    annotations: { 'dubbo-mesh.io/java-recipe': 'migration' },
+    spec: {
+      containers: [{ name: 'app', image: 'a:1', volumeMounts: [{ name: 'x', mountPath: '/etc/dubbo-mesh/resolve' }] }],
+      volumes: [{ name: 'x', emptyDir: {} }],
+    },
+  });
+  const noRecipe = responseOf(reviewAdmission(reviewOf(noContainer), config)).warnings ?? [];
+  t.match(noRecipe, [/^no Java recipe in container app/]);
+  t.equal(noRecipe.filter((w) => warning.test(w)).length, 0, 'not when no container got the recipe');
+});
+
 t.test('JAVA_TOOL_OPTIONS from a ConfigMap stays its source; an optional one leaves that container out, with a warning', async (t) => {
   const pod = simplePod({
     spec: {
