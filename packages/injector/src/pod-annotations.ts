@@ -325,16 +325,17 @@ function portConflicts(
       if ((entry.protocol ?? 'TCP') !== 'TCP') continue;
       const clash = sidecarPorts.find(({ port }) => port === entry.containerPort);
       if (clash === undefined) continue;
-      const whose = `container ${container.name}'s port${entry.name === undefined ? '' : ` ${entry.name}`}`;
       if (annotated.has(clash.key)) {
+        const whose = `container ${container.name}'s port${entry.name === undefined ? '' : ` ${entry.name}`}`;
         errors.push(`annotation ${POD_ANNOTATIONS[clash.key]}: port ${clash.port} is also ${whose}: set ${POD_ANNOTATIONS[clash.key]} to a free port`);
       } else if (clash.key === 'outboundPort' && javaRecipe !== 'off') {
+        // A warning: at most 256 characters with a container name of 63, the longest there is.
         clashes.push(
-          `port ${clash.port}, the sidecar's default outbound port, is also ${whose}: the Java recipe's resolve file names ${DEFAULT_OUTBOUND_PORT}, so set ${POD_ANNOTATIONS.javaRecipe}: off and ${POD_ANNOTATIONS.outboundPort}`,
+          `container ${container.name} uses port ${clash.port}, the sidecar's outbound port: the Java recipe's resolve file names ${DEFAULT_OUTBOUND_PORT}, so set ${POD_ANNOTATIONS.javaRecipe}: off and ${POD_ANNOTATIONS.outboundPort}`,
         );
       } else {
         clashes.push(
-          `port ${clash.port}, the sidecar's default ${describePort(clash.key)}, is also ${whose}: set ${POD_ANNOTATIONS[clash.key]} to a free port`,
+          `container ${container.name} uses port ${clash.port}, the sidecar's default ${describePort(clash.key)}: set ${POD_ANNOTATIONS[clash.key]} to a free port`,
         );
       }
     }

@@ -325,7 +325,7 @@ t.test('a pod using a default port of the sidecar, with no annotations: allowed 
     t.equal(response.patch, undefined, `${port}: no sidecar`);
     t.equal(response.status, undefined);
     t.equal(response.warnings?.length, 1);
-    t.match(response.warnings?.[0], new RegExp(`^no dubbo-mesh sidecar: port ${port}, the sidecar's default `));
+    t.match(response.warnings?.[0], new RegExp(`^no dubbo-mesh sidecar: container app uses port ${port}, the sidecar's `));
     t.match(response.warnings?.[0], annotation);
     t.ok(Buffer.byteLength(response.warnings![0]!) <= 256, 'short enough that the API server keeps it whole');
     t.same(outcome.decision, { injected: false, reason: response.warnings![0]!.replace('no dubbo-mesh sidecar: ', ''), warnings: response.warnings });

@@ -207,19 +207,21 @@ t.test("the sidecar's ports must differ from each other and from the ports the p
 t.test('a default port of the sidecar that the pod uses: no sidecar (not refused), and the annotation that moves it', async (t) => {
   const declaring = (...ports: Array<{ name?: string; containerPort: number }>) => ({ containers: [{ name: 'app', ports }] });
   t.same(clashesOf(read({}, declaring({ name: 'metrics', containerPort: 15001 }))), [
-    "port 15001, the sidecar's default admin port, is also container app's port metrics: set dubbo-mesh.io/admin-port to a free port",
+    "container app uses port 15001, the sidecar's default admin port: set dubbo-mesh.io/admin-port to a free port",
   ]);
   t.same(clashesOf(read({}, declaring({ name: 'dubbo', containerPort: 20891 }))), [
-    "port 20891, the sidecar's default inbound port, is also container app's port dubbo: set dubbo-mesh.io/inbound-port to a free port",
+    "container app uses port 20891, the sidecar's default inbound port: set dubbo-mesh.io/inbound-port to a free port",
   ]);
   t.same(clashesOf(read({}, declaring({ containerPort: 20881 }))), [
-    "port 20881, the sidecar's default outbound port, is also container app's port: the Java recipe's resolve file names 20881, so set dubbo-mesh.io/java-recipe: off and dubbo-mesh.io/outbound-port",
+    "container app uses port 20881, the sidecar's outbound port: the Java recipe's resolve file names 20881, so set dubbo-mesh.io/java-recipe: off and dubbo-mesh.io/outbound-port",
   ]);
   t.same(
     clashesOf(read({ [POD_ANNOTATIONS.javaRecipe]: 'off' }, declaring({ containerPort: 20881 }))),
-    ["port 20881, the sidecar's default outbound port, is also container app's port: set dubbo-mesh.io/outbound-port to a free port"],
+    ["container app uses port 20881, the sidecar's default outbound port: set dubbo-mesh.io/outbound-port to a free port"],
     'with the recipe off, the outbound port alone moves',
   );
+  const longest = { containers: [{ name: 'a'.repeat(63), ports: [{ name: 'b'.repeat(15), containerPort: 20881 }] }] };
+  t.ok(`no dubbo-mesh sidecar: ${clashesOf(read({}, longest))[0]}`.length <= 256, 'as a warning, short enough for the API server to keep whole');
   const init = { initContainers: [{ name: 'setup', ports: [{ containerPort: 20891 }] }], containers: [{ name: 'app', ports: [{ containerPort: 15001 }] }] };
   t.equal(clashesOf(read({}, init)).length, 2, 'every clash, init containers too');
   t.equal(
