@@ -30,13 +30,14 @@ const REFUSED_CODE = 400;
 
 /**
  * Reviews one AdmissionReview: a Pod CREATE is injected (a JSON Patch) when the pod is chosen
- * (injection-policy.ts); any other review (another operation, a subresource) is allowed unchanged. A pod whose `dubbo-mesh.io/…`
- * annotations are invalid is refused (`allowed: false`, status 400, a message naming each
- * annotation and the values it accepts), or with `config.failOpen` admitted without a sidecar
- * and a warning naming the annotation. A pod that already uses one of the sidecar's default
- * ports is admitted without a sidecar, with a warning naming the annotation that moves the
- * sidecar's port (it asked for nothing wrong). An unexpected error while injecting admits the pod
- * without a sidecar and says so: the mesh must not stop a pod from starting by a bug of its own.
+ * (injection-policy.ts); any other review (another operation, a subresource) is allowed
+ * unchanged. A pod whose `dubbo-mesh.io/…` annotations are invalid is refused (`allowed: false`,
+ * status 400, a message naming each annotation and the values it accepts), or with
+ * `config.failOpen` admitted without a sidecar and a warning naming the annotation. A pod that
+ * already uses one of the sidecar's default ports is admitted without a sidecar, with a warning
+ * naming the annotation that moves the sidecar's port (it asked for nothing wrong). An
+ * unexpected error while injecting admits the pod without a sidecar and says so: the mesh must
+ * not stop a pod from starting by a bug of its own.
  * @throws BadAdmissionReviewError when `body` is not a well-formed AdmissionReview of a Pod (→ HTTP 400).
  */
 export function reviewAdmission(body: unknown, config: InjectorConfig): AdmissionOutcome {
