@@ -69,6 +69,9 @@ export interface PodObject {
     volumes?: PodVolume[];
     hostNetwork?: boolean;
     restartPolicy?: string;
+    /** The pod's OS (`linux`, `windows`), which decides what a container may set. */
+    os?: { name?: string; [field: string]: unknown };
+    nodeSelector?: Record<string, string>;
     [field: string]: unknown;
   };
   [field: string]: unknown;
@@ -76,7 +79,6 @@ export interface PodObject {
 
 /** The operations an admission request can be for. */
 export type AdmissionOperation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
-const OPERATIONS: readonly AdmissionOperation[] = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'];
 
 /** What the webhook needs from a well-formed review of a Pod. */
 export interface ParsedAdmissionReview {
@@ -85,12 +87,15 @@ export interface ParsedAdmissionReview {
   readonly kind: string;
   /** `request.uid`, which the response copies. */
   readonly uid: string;
-  readonly operation: AdmissionOperation;
+  /** `request.operation`: an {@link AdmissionOperation} from an API server; `''` when absent (only a CREATE is checked further). */
+  readonly operation: string;
+  /** `request.subResource` (`ephemeralcontainers`, `exec`, `eviction`…); `''` for the Pod itself. */
+  readonly subResource: string;
   /** `request.namespace`, else the pod's `metadata.namespace`, else `default`. */
   readonly namespace: string;
   /** The pod's name, else `generateName` + `…` (a Deployment's pod has no name yet at admission), for messages. */
   readonly podName: string;
-  /** `request.object` for a CREATE; undefined for other operations. */
+  /** `request.object` for a CREATE of the Pod itself; undefined for any other review. */
   readonly pod: PodObject | undefined;
   /** `request.dryRun`. */
   readonly dryRun: boolean;
@@ -112,8 +117,12 @@ function describe(value: unknown): string {
 }
 
 /**
- * `body` as an `admission.k8s.io/v1` AdmissionReview of a Pod (the core group's `Pod` kind, no
- * subresource), with every field the injector reads checked for its type.
+ * `body` as an `admission.k8s.io/v1` AdmissionReview. For a CREATE of a Pod itself (the core
+ * group's `Pod` kind, no subresource), every field the injector reads is checked for its type.
+ * Any other review (an UPDATE, a `kubectl debug` on `pods/ephemeralcontainers`, a CONNECT on
+ * `pods/exec`, a CREATE on `pods/eviction`…) is checked only for the review's `apiVersion`,
+ * `kind` and `request.uid`, which the response needs: the injector allows it unchanged, so a
+ * webhook configured wider than it should be never refuses what the injector does not inject.
  * @throws BadAdmissionReviewError naming the first field that is missing or wrong.
  */
 export function parseAdmissionReview(body: unknown): ParsedAdmissionReview {
@@ -124,29 +133,26 @@ export function parseAdmissionReview(body: unknown): ParsedAdmissionReview {
   if (!isRecord(request)) fail('request', request === undefined ? 'missing' : `is ${describe(request)}, not an object`);
   if (typeof request.uid !== 'string' || request.uid === '')
     fail('request.uid', request.uid === undefined ? 'missing' : `is ${describe(request.uid)}, not a UID`);
+  const dryRun = request.dryRun === true;
+  const operation = typeof request.operation === 'string' ? request.operation : '';
+  const subResource = typeof request.subResource === 'string' ? request.subResource : request.subResource === undefined ? '' : describe(request.subResource);
+  const requestName = typeof request.name === 'string' && request.name !== '' ? request.name : '(unnamed)';
+  const header = { apiVersion: body.apiVersion, kind: body.kind, uid: request.uid, operation, subResource, dryRun };
+  // Only a CREATE of the Pod itself is injected: nothing else of another review is read.
+  if (operation !== 'CREATE' || subResource !== '') {
+    const namespace = typeof request.namespace === 'string' && request.namespace !== '' ? request.namespace : 'default';
+    return { ...header, namespace, podName: requestName, pod: undefined };
+  }
   const kind = request.kind;
   if (!isRecord(kind)) fail('request.kind', kind === undefined ? 'missing' : `is ${describe(kind)}, not an object`);
   if ((kind.group ?? '') !== '' || kind.kind !== 'Pod') {
     fail('request.kind', `is ${[kind.group, kind.version, kind.kind].filter((part) => typeof part === 'string' && part !== '').join('/')}, not a Pod`);
   }
-  if (request.subResource !== undefined && request.subResource !== '')
-    fail('request.subResource', `is ${describe(request.subResource)}: only Pods themselves are reviewed`);
-  const operation = request.operation;
-  if (typeof operation !== 'string' || !(OPERATIONS as readonly string[]).includes(operation)) {
-    fail('request.operation', operation === undefined ? 'missing' : `is ${describe(operation)}, not one of ${OPERATIONS.join(', ')}`);
-  }
   if (request.namespace !== undefined && typeof request.namespace !== 'string') fail('request.namespace', `is ${describe(request.namespace)}, not a string`);
-  const dryRun = request.dryRun === true;
-  let pod: PodObject | undefined;
-  // Only a CREATE is injected; the pod of any other operation is not read, so a webhook
-  // configured wider than it should be never refuses an update for a shape we do not need.
-  if (operation === 'CREATE') pod = parsePod(request.object, 'request.object');
-  const namespace = (request.namespace as string | undefined) || pod?.metadata?.namespace || 'default';
-  const podName =
-    pod?.metadata?.name ||
-    (pod?.metadata?.generateName ? `${pod.metadata.generateName}…` : undefined) ||
-    (typeof request.name === 'string' && request.name !== '' ? request.name : '(unnamed)');
-  return { apiVersion: body.apiVersion, kind: body.kind, uid: request.uid, operation: operation as AdmissionOperation, namespace, podName, pod, dryRun };
+  const pod = parsePod(request.object, 'request.object');
+  const namespace = (request.namespace as string | undefined) || pod.metadata?.namespace || 'default';
+  const podName = pod.metadata?.name || (pod.metadata?.generateName ? `${pod.metadata.generateName}…` : undefined) || requestName;
+  return { ...header, namespace, podName, pod };
 }
 
 /** `value` as a Pod, its read fields checked; `path` names it in messages. */
@@ -182,6 +188,11 @@ export function parsePod(value: unknown, path: string): PodObject {
     fail(`${path}.spec.hostNetwork`, `is ${describe(spec.hostNetwork)}, not a boolean`);
   if (spec.restartPolicy !== undefined && typeof spec.restartPolicy !== 'string')
     fail(`${path}.spec.restartPolicy`, `is ${describe(spec.restartPolicy)}, not a string`);
+  if (spec.os !== undefined) {
+    if (!isRecord(spec.os)) fail(`${path}.spec.os`, `is ${describe(spec.os)}, not an object`);
+    if (spec.os.name !== undefined && typeof spec.os.name !== 'string') fail(`${path}.spec.os.name`, `is ${describe(spec.os.name)}, not a string`);
+  }
+  checkStringMap(spec.nodeSelector, `${path}.spec.nodeSelector`);
   return value as PodObject;
 }
 

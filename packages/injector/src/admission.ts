@@ -30,11 +30,14 @@ const REFUSED_CODE = 400;
 
 /**
  * Reviews one AdmissionReview: a Pod CREATE is injected (a JSON Patch) when the pod is chosen
- * (injection-policy.ts); other operations are allowed unchanged. A pod whose `dubbo-mesh.io/…`
- * annotations are invalid is refused (`allowed: false`, status 400, a message naming each
- * annotation and the values it accepts), or with `config.failOpen` admitted without a sidecar
- * and a warning naming the annotation. An unexpected error while injecting admits the pod
- * without a sidecar and says so: the mesh must not stop a pod from starting by a bug of its own.
+ * (injection-policy.ts); any other review (another operation, a subresource) is allowed
+ * unchanged. A pod whose `dubbo-mesh.io/…` annotations are invalid is refused (`allowed: false`,
+ * status 400, a message naming each annotation and the values it accepts), or with
+ * `config.failOpen` admitted without a sidecar and a warning naming the annotation. A pod that
+ * already uses one of the sidecar's default ports is admitted without a sidecar, with a warning
+ * naming the annotation that moves the sidecar's port (it asked for nothing wrong). An
+ * unexpected error while injecting admits the pod without a sidecar and says so: the mesh must
+ * not stop a pod from starting by a bug of its own.
  * @throws BadAdmissionReviewError when `body` is not a well-formed AdmissionReview of a Pod (→ HTTP 400).
  */
 export function reviewAdmission(body: unknown, config: InjectorConfig): AdmissionOutcome {
@@ -44,8 +47,9 @@ export function reviewAdmission(body: unknown, config: InjectorConfig): Admissio
     decision,
   });
   const pod = review.pod;
-  if (review.operation !== 'CREATE' || pod === undefined) {
-    return answer({ injected: false, reason: `operation ${review.operation}: only a pod's CREATE is injected`, warnings: [] });
+  if (pod === undefined) {
+    const what = `${review.operation === '' ? 'no operation' : `operation ${review.operation}`}${review.subResource === '' ? '' : ` on subresource ${review.subResource}`}`;
+    return answer({ injected: false, reason: `${what}: only a pod's own CREATE is injected`, warnings: [] });
   }
   const policy = injectionDecision(pod, review.namespace, config);
   if (!policy.inject) return answer({ injected: false, reason: policy.reason, warnings: policy.warning === undefined ? [] : [policy.warning] });
@@ -62,6 +66,12 @@ export function reviewAdmission(body: unknown, config: InjectorConfig): Admissio
       review: admissionResponse(review, { allowed: false, status: { code: REFUSED_CODE, reason: 'BadRequest', message }, warnings: reading.warnings }),
       decision: { injected: false, reason: `refused: ${reading.errors.join('; ')}`, warnings: reading.warnings },
     };
+  }
+
+  if (reading.clashes !== undefined) {
+    // A default port the pod already uses: not the pod's fault, so it starts, without a sidecar.
+    const warnings = [...reading.warnings, ...reading.clashes.map((clash) => `no dubbo-mesh sidecar: ${clash}`)];
+    return answer({ injected: false, reason: reading.clashes.join('; '), warnings });
   }
 
   let result: ReturnType<typeof injectPod>;

@@ -20,8 +20,8 @@ export type InjectionDecision = { readonly inject: true } | { readonly inject: f
  * `"false"` (or any value but `"true"`, with a warning: a typo must not be read as a yes),
  * pods already injected (the sidecar container or the status annotation: injecting again
  * changes nothing), `hostNetwork` pods (the sidecar's ports would be the node's, shared by every
- * such pod on it), the mesh's own pods (install namespace, or labelled part-of dubbo-mesh), and
- * pods with no containers.
+ * such pod on it), the mesh's own pods (install namespace, or labelled part-of dubbo-mesh),
+ * Windows pods (with a warning), and pods with no containers.
  */
 export function injectionDecision(pod: PodObject, namespace: string, config: InjectorConfig): InjectionDecision {
   const labels = pod.metadata?.labels ?? {};
@@ -43,6 +43,23 @@ export function injectionDecision(pod: PodObject, namespace: string, config: Inj
     const reason = "the pod uses the host's network (hostNetwork), where the sidecar's ports would be the node's";
     return { inject: false, reason, warning: label === 'true' ? `no dubbo-mesh sidecar: ${reason}` : undefined };
   }
+  const windows = windowsSource(pod);
+  if (windows !== undefined) {
+    // The image is Linux, and the API server refuses runAsUser, runAsGroup, seccompProfile and
+    // capabilities on a Windows pod's containers: injecting would stop the pod from being created.
+    const reason = `the pod runs on Windows (${windows}), where the sidecar's Linux image cannot run`;
+    return { inject: false, reason, warning: `no dubbo-mesh sidecar: ${reason}` };
+  }
   if (pod.spec.containers.length === 0) return { inject: false, reason: 'the pod has no containers' };
   return { inject: true };
+}
+
+/** The node selector label that pins a pod to an OS. */
+const OS_LABEL = 'kubernetes.io/os';
+
+/** Where `pod` says it runs on Windows (`spec.os.name`, or a node selector), else undefined. */
+function windowsSource(pod: PodObject): string | undefined {
+  if (pod.spec.os?.name === 'windows') return 'spec.os.name: windows';
+  if (pod.spec.nodeSelector?.[OS_LABEL] === 'windows') return `nodeSelector ${OS_LABEL}: windows`;
+  return undefined;
 }

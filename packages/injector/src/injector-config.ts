@@ -1,7 +1,7 @@
 import { LOG_LEVELS } from '@dubbo-mesh/sidecar/flags';
 import { InvalidInjectorConfigError } from './errors.js';
 import { JAVA_RECIPE_MODES, type JavaRecipeMode } from './java-recipe.js';
-import { parseQuantity, resourceQuantityProblem } from './kubernetes-quantity.js';
+import { isWholeQuantity, parseQuantity, resourceQuantityProblem } from './kubernetes-quantity.js';
 
 /** A `--log-level` value of the proxy. */
 export type ProxyLogLevel = (typeof LOG_LEVELS)[number];
@@ -107,7 +107,7 @@ function validate(config: InjectorConfig): void {
     throw new InvalidInjectorConfigError('proxyLogLevel', `${JSON.stringify(config.proxyLogLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
   }
   for (const [key, value] of Object.entries(config.resources)) {
-    const problem = typeof value === 'string' ? resourceQuantityProblem(value) : 'is not a string';
+    const problem = typeof value === 'string' ? sidecarResourceProblem(key.startsWith('memory') ? 'memory' : 'cpu', value) : 'is not a string';
     if (problem !== undefined) throw new InvalidInjectorConfigError(`resources.${key}`, problem);
   }
   const limitProblem = requestOverLimit(config.resources);
@@ -121,6 +121,24 @@ function validate(config: InjectorConfig): void {
   if (!DNS_LABEL.test(config.installNamespace)) {
     throw new InvalidInjectorConfigError('installNamespace', `${JSON.stringify(config.installNamespace)} is not a namespace name`);
   }
+}
+
+/** The least memory the sidecar may be given (request or limit): less is a typo, not a setting a proxy runs in. */
+export const MIN_SIDECAR_MEMORY = '16Mi';
+
+/**
+ * Why `text` is not a CPU or memory amount for the sidecar, or undefined. Memory must be a
+ * whole number of bytes (`500m` is half a byte, a typo for `500Mi`, which the API server would
+ * take) and at least {@link MIN_SIDECAR_MEMORY}.
+ */
+export function sidecarResourceProblem(resource: 'cpu' | 'memory', text: string): string | undefined {
+  const problem = resourceQuantityProblem(text);
+  if (problem !== undefined || resource === 'cpu') return problem;
+  if (isWholeQuantity(text) !== true) {
+    return `${JSON.stringify(text)} is not a whole number of bytes${text.endsWith('m') ? ` (m is a thousandth; ${text.slice(0, -1)}Mi is mebibytes)` : ''}`;
+  }
+  if (parseQuantity(text)! < parseQuantity(MIN_SIDECAR_MEMORY)!) return `${JSON.stringify(text)} is less than the sidecar's minimum of ${MIN_SIDECAR_MEMORY}`;
+  return undefined;
 }
 
 /** `cpu` or `memory` when that request is more than its limit (the API server refuses such a container), else undefined. */

@@ -103,6 +103,14 @@ export const JAVA_RECIPE_MIGRATION_ENV: readonly JavaRecipeEnvironmentVariable[]
   },
 ]);
 
+/**
+ * The warning on every pod the `migration` mode is applied to: the versions
+ * {@link JAVA_RECIPE_MIGRATION_ENV} names as not honouring it cannot be told apart at admission.
+ * ASCII and short: the API server cuts a warning longer than 256 characters.
+ */
+export const JAVA_RECIPE_MIGRATION_WARNING =
+  'Java recipe migration: Dubbo 2.7.12-2.7.23 and 3.0.4 also bind the registered port (apache/dubbo#8726), so such an application cannot start beside the sidecar; use dubbo-mesh.io/java-recipe: consumer for them';
+
 /** The environment variable the JVM reads its extra options from, before the command line's. */
 export const JAVA_TOOL_OPTIONS = 'JAVA_TOOL_OPTIONS';
 /**

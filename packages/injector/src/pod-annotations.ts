@@ -12,9 +12,16 @@ import {
 } from '@dubbo-mesh/kubernetes/conventions';
 import { LOG_LEVELS } from '@dubbo-mesh/sidecar/flags';
 import type { PodObject } from './admission-review.js';
-import { imageReferenceProblem, requestOverLimit, type InjectorConfig, type ProxyLogLevel, type SidecarResources } from './injector-config.js';
+import {
+  imageReferenceProblem,
+  requestOverLimit,
+  sidecarResourceProblem,
+  type InjectorConfig,
+  type ProxyLogLevel,
+  type SidecarResources,
+} from './injector-config.js';
 import { JAVA_RECIPE_MODES, type JavaRecipeMode } from './java-recipe.js';
-import { resourceQuantityProblem } from './kubernetes-quantity.js';
+import { applicationPort, SIDECAR_USER_ID } from './sidecar-template.js';
 
 /** The per-pod annotations the injector reads. */
 export const POD_ANNOTATIONS = Object.freeze({
@@ -69,9 +76,14 @@ export interface PodInjectionSettings {
   readonly service: string | undefined;
 }
 
-/** The annotations read: the settings, or every error; warnings either way (an unknown `dubbo-mesh.io/` annotation). */
+/** The annotations read: the settings, the clashes of the sidecar's default ports, or every error; warnings either way (an unknown `dubbo-mesh.io/` annotation). */
 export type AnnotationReading =
-  | { readonly valid: true; readonly settings: PodInjectionSettings; readonly warnings: string[] }
+  | { readonly valid: true; readonly settings: PodInjectionSettings; readonly clashes?: undefined; readonly warnings: string[] }
+  /**
+   * Valid, but a default port of the sidecar is one the pod uses (a port it declares): the pod is
+   * admitted without a sidecar, and each clash (one line) names the annotation that moves that port.
+   */
+  | { readonly valid: true; readonly settings?: undefined; readonly clashes: string[]; readonly warnings: string[] }
   | { readonly valid: false; readonly errors: string[]; readonly warnings: string[] };
 
 /** A Kubernetes label value (what the `app` label could hold): what `--service` is given from a label. */
@@ -80,11 +92,14 @@ const LABEL_VALUE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)$/;
 const CONTAINER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 const PORT_ANNOTATIONS = ['appPort', 'inboundPort', 'adminPort', 'outboundPort'] as const;
+/** The lowest port a process without CAP_NET_BIND_SERVICE may bind (Linux's default `ip_unprivileged_port_start`). */
+const UNPRIVILEGED_PORT_START = 1024;
 
 /**
  * The settings for `pod`: `config` with the pod's annotations applied, every annotation checked
  * (each error names the annotation and what it accepts), and the sidecar's ports checked
- * against each other and the ports the pod's containers declare.
+ * against each other, the application's Dubbo port and the ports the pod's containers declare
+ * (a clash an annotation made is an error; a clash with a default port is a `clashes` reading).
  */
 export function readPodAnnotations(pod: PodObject, config: InjectorConfig): AnnotationReading {
   const annotations = pod.metadata?.annotations ?? {};
@@ -120,7 +135,7 @@ export function readPodAnnotations(pod: PodObject, config: InjectorConfig): Anno
   for (const [annotation, key] of Object.entries(resourceKeys) as Array<[keyof typeof resourceKeys, keyof SidecarResources]>) {
     const value = get(annotation);
     if (value === undefined) continue;
-    const problem = resourceQuantityProblem(value);
+    const problem = sidecarResourceProblem(annotation.startsWith('proxyCpu') ? 'cpu' : 'memory', value);
     if (problem === undefined) {
       resources[key] = value;
       resourcesAnnotated.add(key);
@@ -158,10 +173,20 @@ export function readPodAnnotations(pod: PodObject, config: InjectorConfig): Anno
   for (const key of PORT_ANNOTATIONS) {
     const value = get(key);
     if (value === undefined) continue;
-    if (/^[0-9]{1,5}$/.test(value) && Number(value) >= 1 && Number(value) <= 65535) {
+    // The application binds its own port, so any port will do; the sidecar's are bound by a
+    // non-root user with every capability dropped, which the kernel may refuse a port below 1024.
+    const lowest = key === 'appPort' ? 1 : UNPRIVILEGED_PORT_START;
+    if (!/^[0-9]{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) {
+      refuse(key, `${JSON.stringify(value)} is not a port: it takes a number from ${lowest} to 65535`);
+    } else if (Number(value) < lowest) {
+      refuse(
+        key,
+        `${value} is a privileged port the sidecar (user ${SIDECAR_USER_ID}, no capabilities) may not bind: it takes a number from ${lowest} to 65535`,
+      );
+    } else {
       ports[key] = Number(value);
       portsAnnotated.add(key);
-    } else refuse(key, `${JSON.stringify(value)} is not a port: it takes a number from 1 to 65535`);
+    }
   }
 
   let logLevel = config.proxyLogLevel;
@@ -222,10 +247,11 @@ export function readPodAnnotations(pod: PodObject, config: InjectorConfig): Anno
       `is only allowed with ${POD_ANNOTATIONS.javaRecipe}: off, because the namespace's resolve file sends Java calls to 127.0.0.1:${DEFAULT_OUTBOUND_PORT}`,
     );
   }
-  const portErrors = portConflicts(pod, ports, portsAnnotated);
-  errors.push(...portErrors);
+  const conflicts = portConflicts(pod, ports, portsAnnotated, javaRecipe);
+  errors.push(...conflicts.errors);
 
   if (errors.length > 0) return { valid: false, errors, warnings };
+  if (conflicts.clashes.length > 0) return { valid: true, clashes: conflicts.clashes, warnings };
   return {
     valid: true,
     warnings,
@@ -245,14 +271,30 @@ export function readPodAnnotations(pod: PodObject, config: InjectorConfig): Anno
   };
 }
 
+/** What the sidecar's ports clash with: `errors` (an annotated port: the pod is refused) and `clashes` (a default port: no sidecar). */
+interface PortConflicts {
+  readonly errors: string[];
+  readonly clashes: string[];
+}
+
 /**
- * The sidecar's ports must differ from each other and from every port the pod's containers
- * declare (they share one network namespace: a second listener on a port fails to bind, and the
- * sidecar or the application would crash-loop). Each error names the annotation that moves it.
+ * The sidecar's ports must differ from each other, from the application's Dubbo port and from
+ * every port the pod's containers declare (they share one network namespace: a second listener
+ * on a port fails to bind, and the sidecar or the application would crash-loop). A clash the
+ * pod's annotations made is an error naming the annotation; a clash with a port the user never
+ * chose (the sidecar's default) is not the pod's fault: the pod is admitted without a sidecar,
+ * and the clash says which annotation moves the sidecar's port.
  */
-function portConflicts(pod: PodObject, ports: Record<(typeof PORT_ANNOTATIONS)[number], number | undefined>, annotated: ReadonlySet<string>): string[] {
+function portConflicts(
+  pod: PodObject,
+  ports: Record<(typeof PORT_ANNOTATIONS)[number], number | undefined>,
+  annotated: ReadonlySet<string>,
+  javaRecipe: JavaRecipeMode,
+): PortConflicts {
   const errors: string[] = [];
+  const clashes: string[] = [];
   const sidecarPorts = (['inboundPort', 'adminPort', 'outboundPort'] as const).map((key) => ({ key, port: ports[key]! }));
+  // Two defaults never clash: only a pair with an annotated port can.
   for (let i = 0; i < sidecarPorts.length; i++) {
     for (let j = i + 1; j < sidecarPorts.length; j++) {
       if (sidecarPorts[i]!.port === sidecarPorts[j]!.port) {
@@ -262,23 +304,43 @@ function portConflicts(pod: PodObject, ports: Record<(typeof PORT_ANNOTATIONS)[n
       }
     }
   }
-  if (ports.appPort !== undefined) {
-    for (const { key, port } of sidecarPorts) {
-      if (port === ports.appPort)
-        errors.push(`annotation ${POD_ANNOTATIONS.appPort}: ${port} is also the sidecar's ${describePort(key)} (${POD_ANNOTATIONS[key]})`);
+  // The port the sidecar sends inbound calls to (sidecar-template.ts), annotated or not. A port
+  // a container declares is checked with the declared ports below.
+  const appPort = applicationPort(pod, ports.appPort);
+  const declared = (port: number) =>
+    [...(pod.spec.initContainers ?? []), ...pod.spec.containers].some((container) =>
+      (container.ports ?? []).some((entry) => entry.containerPort === port && (entry.protocol ?? 'TCP') === 'TCP'),
+    );
+  for (const { key, port } of sidecarPorts) {
+    if (port !== appPort) continue;
+    if (ports.appPort !== undefined) {
+      errors.push(`annotation ${POD_ANNOTATIONS.appPort}: ${port} is also the sidecar's ${describePort(key)} (${POD_ANNOTATIONS[key]})`);
+    } else if (!declared(port)) {
+      // Only an annotated sidecar port can be the default application port here: the defaults differ.
+      errors.push(`annotation ${POD_ANNOTATIONS[key]}: ${port} is also the application's Dubbo port (the default; ${POD_ANNOTATIONS.appPort} names another)`);
     }
   }
   for (const container of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
-    for (const declared of container.ports ?? []) {
-      if ((declared.protocol ?? 'TCP') !== 'TCP') continue;
-      const clash = sidecarPorts.find(({ port }) => port === declared.containerPort);
+    for (const entry of container.ports ?? []) {
+      if ((entry.protocol ?? 'TCP') !== 'TCP') continue;
+      const clash = sidecarPorts.find(({ port }) => port === entry.containerPort);
       if (clash === undefined) continue;
-      errors.push(
-        `annotation ${POD_ANNOTATIONS[clash.key]}: port ${clash.port}${annotated.has(clash.key) ? '' : ' (the default)'} is also container ${container.name}'s port${declared.name === undefined ? '' : ` ${declared.name}`}: set ${POD_ANNOTATIONS[clash.key]} to a free port`,
-      );
+      if (annotated.has(clash.key)) {
+        const whose = `container ${container.name}'s port${entry.name === undefined ? '' : ` ${entry.name}`}`;
+        errors.push(`annotation ${POD_ANNOTATIONS[clash.key]}: port ${clash.port} is also ${whose}: set ${POD_ANNOTATIONS[clash.key]} to a free port`);
+      } else if (clash.key === 'outboundPort' && javaRecipe !== 'off') {
+        // A warning: at most 256 characters with a container name of 63, the longest there is.
+        clashes.push(
+          `container ${container.name} uses port ${clash.port}, the sidecar's outbound port: the Java recipe's resolve file names ${DEFAULT_OUTBOUND_PORT}, so set ${POD_ANNOTATIONS.javaRecipe}: off and ${POD_ANNOTATIONS.outboundPort}`,
+        );
+      } else {
+        clashes.push(
+          `container ${container.name} uses port ${clash.port}, the sidecar's default ${describePort(clash.key)}: set ${POD_ANNOTATIONS[clash.key]} to a free port`,
+        );
+      }
     }
   }
-  return errors;
+  return { errors, clashes };
 }
 
 function describePort(key: 'inboundPort' | 'adminPort' | 'outboundPort'): string {

@@ -5,7 +5,15 @@
 import { INJECTED_STATUS_ANNOTATION, SIDECAR_CONTAINER } from '@dubbo-mesh/kubernetes/conventions';
 import type { PodObject } from './admission-review.js';
 import type { InjectorConfig } from './injector-config.js';
-import { applyJavaRecipe, isResolveVolume, javaRecipeConflict, RESOLVE_VOLUME_NAME, resolveVolume, type JavaRecipeMode } from './java-recipe.js';
+import {
+  applyJavaRecipe,
+  isResolveVolume,
+  JAVA_RECIPE_MIGRATION_WARNING,
+  javaRecipeConflict,
+  RESOLVE_VOLUME_NAME,
+  resolveVolume,
+  type JavaRecipeMode,
+} from './java-recipe.js';
 import type { PodInjectionSettings } from './pod-annotations.js';
 import { applicationPort, serviceFromLabels, sidecarContainer, SIDECAR_TEMPLATE_VERSION } from './sidecar-template.js';
 
@@ -82,6 +90,7 @@ export function injectPod(pod: PodObject, settings: PodInjectionSettings, config
       if (javaContainers.length > 0) {
         if (existing === undefined) injected.spec.volumes = [...(injected.spec.volumes ?? []), resolveVolume()];
         volumes.push(RESOLVE_VOLUME_NAME);
+        if (settings.javaRecipe === 'migration') warnings.push(JAVA_RECIPE_MIGRATION_WARNING);
       }
     }
   }

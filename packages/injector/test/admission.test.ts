@@ -160,6 +160,28 @@ t.test('migration mode and annotations: the ports, the image, the containers tha
   t.equal(shipper!.volumeMounts!.length, 1);
 });
 
+t.test('each pod injected in migration mode is warned about the Dubbo versions that cannot start beside the sidecar', async (t) => {
+  const warning =
+    /^Java recipe migration: Dubbo 2.7.12-2.7.23 and 3.0.4 also bind the registered port \(apache\/dubbo#8726\), .*use dubbo-mesh.io\/java-recipe: consumer for them$/;
+  const byAnnotation = reviewAdmission(reviewOf(simplePod({ annotations: { 'dubbo-mesh.io/java-recipe': 'migration' } })), config);
+  t.equal(byAnnotation.decision.injected, true);
+  t.match(responseOf(byAnnotation).warnings, [warning]);
+  t.ok(Buffer.byteLength(responseOf(byAnnotation).warnings![0]!) <= 256, 'the API server keeps it whole');
+  const byConfig = reviewAdmission(reviewOf(deploymentPod()), defaultInjectorConfig({ javaRecipe: 'migration' }));
+  t.equal(responseOf(byConfig).warnings?.filter((w) => warning.test(w)).length, 1, 'once per pod, not per container');
+  t.equal(responseOf(reviewAdmission(reviewOf(simplePod()), config)).warnings, undefined, 'not in consumer mode');
+  const noContainer = simplePod({
+    annotations: { 'dubbo-mesh.io/java-recipe': 'migration' },
+    spec: {
+      containers: [{ name: 'app', image: 'a:1', volumeMounts: [{ name: 'x', mountPath: '/etc/dubbo-mesh/resolve' }] }],
+      volumes: [{ name: 'x', emptyDir: {} }],
+    },
+  });
+  const noRecipe = responseOf(reviewAdmission(reviewOf(noContainer), config)).warnings ?? [];
+  t.match(noRecipe, [/^no Java recipe in container app/]);
+  t.equal(noRecipe.filter((w) => warning.test(w)).length, 0, 'not when no container got the recipe');
+});
+
 t.test('JAVA_TOOL_OPTIONS from a ConfigMap stays its source; an optional one leaves that container out, with a warning', async (t) => {
   const pod = simplePod({
     spec: {
@@ -186,8 +208,9 @@ t.test('not injected, allowed with no patch: opt-out, hostNetwork, already injec
     ['hostNetwork', reviewOf(simplePod({ spec: { hostNetwork: true } })), /hostNetwork/],
     ['already injected', reviewOf(simplePod({ spec: { initContainers: [{ name: 'dubbo-mesh-proxy', image: 'x' }] } })), /already has/],
     ['mesh namespace', reviewOf(simplePod(), { namespace: 'dubbo-mesh' }), /own namespace/],
-    ['update', reviewOf(simplePod(), { operation: 'UPDATE' }), /operation UPDATE: only a pod's CREATE is injected/],
+    ['update', reviewOf(simplePod(), { operation: 'UPDATE' }), /operation UPDATE: only a pod's own CREATE is injected/],
     ['delete', { ...reviewOf(null, { operation: 'DELETE' }) }, /operation DELETE/],
+    ['windows', reviewOf(simplePod({ spec: { os: { name: 'windows' } } })), /runs on Windows/],
     [
       'job in plain mode',
       reviewOf(simplePod({ annotations: { 'dubbo-mesh.io/native-sidecar': 'false' }, spec: { restartPolicy: 'Never' } })),
@@ -205,6 +228,60 @@ t.test('not injected, allowed with no patch: opt-out, hostNetwork, already injec
   }
   const job = reviewAdmission(reviewOf(simplePod({ spec: { restartPolicy: 'Never' } })), config);
   t.equal(job.decision.injected, true, 'a Job pod gets a native sidecar, which ends with it');
+});
+
+t.test('any review but a CREATE of the Pod itself is allowed unchanged, whatever its object: kubectl debug, exec, drain, status', async (t) => {
+  const base = reviewOf(simplePod()).request;
+  const review = (request: Record<string, unknown>) => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { ...base, ...request } });
+  const podWithDebugger = { ...simplePod(), spec: { ...simplePod().spec, ephemeralContainers: [{ name: 'debugger', image: 'busybox' }] } };
+  const cases: Array<[string, unknown, RegExp]> = [
+    [
+      'kubectl debug: UPDATE pods/ephemeralcontainers',
+      review({ operation: 'UPDATE', subResource: 'ephemeralcontainers', name: 'web', object: podWithDebugger, oldObject: simplePod() }),
+      /^operation UPDATE on subresource ephemeralcontainers: only a pod's own CREATE is injected$/,
+    ],
+    [
+      'kubectl exec: CONNECT pods/exec',
+      review({
+        operation: 'CONNECT',
+        subResource: 'exec',
+        name: 'web',
+        kind: { group: '', version: 'v1', kind: 'PodExecOptions' },
+        object: { kind: 'PodExecOptions', apiVersion: 'v1', stdin: true, command: ['sh'] },
+      }),
+      /operation CONNECT on subresource exec/,
+    ],
+    [
+      'kubectl drain: CREATE pods/eviction',
+      review({
+        operation: 'CREATE',
+        subResource: 'eviction',
+        name: 'web',
+        kind: { group: 'policy', version: 'v1', kind: 'Eviction' },
+        object: { kind: 'Eviction', apiVersion: 'policy/v1', metadata: { name: 'web', namespace: 'shop' } },
+      }),
+      /operation CREATE on subresource eviction/,
+    ],
+    [
+      'the scheduler: CREATE pods/binding',
+      review({ operation: 'CREATE', subResource: 'binding', object: { kind: 'Binding', target: { name: 'node-1' } } }),
+      /binding/,
+    ],
+    ['the kubelet: UPDATE pods/status', review({ operation: 'UPDATE', subResource: 'status', object: { spec: 'not read' } }), /status/],
+    ['an UPDATE of a Deployment', review({ operation: 'UPDATE', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, object: {} }), /UPDATE/],
+    ['an unknown operation', review({ operation: 'PATCH', object: null }), /^operation PATCH: /],
+    ['no operation', review({ operation: undefined }), /^no operation: /],
+  ];
+  for (const [name, body, reason] of cases) {
+    const outcome = reviewAdmission(body, config);
+    const response = responseOf(outcome);
+    t.equal(response.allowed, true, name);
+    t.equal(response.patch, undefined, name);
+    t.equal(response.status, undefined, name);
+    t.equal(response.uid, base.uid, `${name}: the uid copied`);
+    t.same(outcome.decision.warnings, [], name);
+    t.match(outcome.decision.reason, reason, name);
+  }
 });
 
 t.test('an invalid annotation refuses the pod with 400 and a message naming it, or with fail-open admits it with a warning', async (t) => {
@@ -233,6 +310,31 @@ t.test('an invalid annotation refuses the pod with 400 and a message naming it, 
     /^no dubbo-mesh sidecar: annotation dubbo-mesh.io\/java-recipe/,
   ]);
   t.same(open.decision.warnings, openResponse.warnings);
+});
+
+t.test('a pod using a default port of the sidecar, with no annotations: allowed without a sidecar, the warning names the annotation', async (t) => {
+  for (const [port, annotation] of [
+    [20881, /so set dubbo-mesh.io\/java-recipe: off and dubbo-mesh.io\/outbound-port$/],
+    [15001, /set dubbo-mesh.io\/admin-port to a free port$/],
+    [20891, /set dubbo-mesh.io\/inbound-port to a free port$/],
+  ] as const) {
+    const pod = simplePod({ spec: { containers: [{ name: 'app', image: 'a:1', ports: [{ name: 'other', containerPort: port }] }] } });
+    const outcome = reviewAdmission(reviewOf(pod), config);
+    const response = responseOf(outcome);
+    t.equal(response.allowed, true, `${port}: allowed`);
+    t.equal(response.patch, undefined, `${port}: no sidecar`);
+    t.equal(response.status, undefined);
+    t.equal(response.warnings?.length, 1);
+    t.match(response.warnings?.[0], new RegExp(`^no dubbo-mesh sidecar: container app uses port ${port}, the sidecar's `));
+    t.match(response.warnings?.[0], annotation);
+    t.ok(Buffer.byteLength(response.warnings![0]!) <= 256, 'short enough that the API server keeps it whole');
+    t.same(outcome.decision, { injected: false, reason: response.warnings![0]!.replace('no dubbo-mesh sidecar: ', ''), warnings: response.warnings });
+  }
+  const annotated = simplePod({
+    annotations: { 'dubbo-mesh.io/admin-port': '15090' },
+    spec: { containers: [{ name: 'app', image: 'a:1', ports: [{ containerPort: 15090 }] }] },
+  });
+  t.equal(responseOf(reviewAdmission(reviewOf(annotated), config)).allowed, false, 'a clash the annotations made is refused');
 });
 
 t.test('warnings travel in the response (an unknown annotation) while the pod is injected', async (t) => {
@@ -323,9 +425,13 @@ t.test('bad bodies throw BadAdmissionReviewError naming the field', async (t) =>
       'request.object.kind',
       /"Service", not Pod/,
     ],
-    ['a subresource', { ...valid(), request: { ...valid().request, subResource: 'ephemeralcontainers' } }, 'request.subResource', /only Pods/],
-    ['no operation', { ...valid(), request: { ...valid().request, operation: undefined } }, 'request.operation', /missing/],
-    ['bad operation', { ...valid(), request: { ...valid().request, operation: 'PATCH' } }, 'request.operation', /not one of CREATE/],
+    ['an update without uid', { ...valid(), request: { ...valid().request, operation: 'UPDATE', uid: undefined } }, 'request.uid', /missing/],
+    [
+      'a subresource review of another apiVersion',
+      { ...valid(), apiVersion: 'admission.k8s.io/v1beta1', request: { ...valid().request, subResource: 'exec' } },
+      'apiVersion',
+      /not admission.k8s.io\/v1/,
+    ],
     ['no object', { ...valid(), request: { ...valid().request, object: undefined } }, 'request.object', /missing/],
     ['no spec', { ...valid(), request: { ...valid().request, object: { metadata: {} } } }, 'request.object.spec', /missing/],
     [
@@ -351,6 +457,24 @@ t.test('bad bodies throw BadAdmissionReviewError naming the field', async (t) =>
       { ...valid(), request: { ...valid().request, object: { metadata: { labels: { a: 1 } }, spec: { containers: [] } } } },
       'request.object.metadata.labels["a"]',
       /number 1, not a string/,
+    ],
+    [
+      'os not an object',
+      { ...valid(), request: { ...valid().request, object: { spec: { containers: [], os: 'windows' } } } },
+      'request.object.spec.os',
+      /"windows", not an object/,
+    ],
+    [
+      'a numeric os name',
+      { ...valid(), request: { ...valid().request, object: { spec: { containers: [], os: { name: 1 } } } } },
+      'request.object.spec.os.name',
+      /number 1, not a string/,
+    ],
+    [
+      'a boolean node selector',
+      { ...valid(), request: { ...valid().request, object: { spec: { containers: [], nodeSelector: { 'kubernetes.io/os': true } } } } },
+      'request.object.spec.nodeSelector["kubernetes.io/os"]',
+      /boolean true, not a string/,
     ],
     [
       'a string port',

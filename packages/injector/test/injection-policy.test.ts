@@ -40,3 +40,16 @@ t.test("hostNetwork pods, the mesh's own pods and pods without containers are no
   t.match(injectionDecision(simplePod({ labels: { 'app.kubernetes.io/part-of': 'dubbo-mesh' } }), 'shop', config), { inject: false, reason: /part-of/ });
   t.match(injectionDecision(simplePod({ spec: { containers: [] } }), 'shop', config), { inject: false, reason: /no containers/ });
 });
+
+t.test('Windows pods, by spec.os or node selector, are not injected, with a warning', async (t) => {
+  const byOs = injectionDecision(simplePod({ spec: { os: { name: 'windows' } } }), 'shop', config);
+  t.same(byOs, {
+    inject: false,
+    reason: "the pod runs on Windows (spec.os.name: windows), where the sidecar's Linux image cannot run",
+    warning: "no dubbo-mesh sidecar: the pod runs on Windows (spec.os.name: windows), where the sidecar's Linux image cannot run",
+  });
+  const bySelector = injectionDecision(simplePod({ spec: { nodeSelector: { 'kubernetes.io/os': 'windows' } } }), 'shop', config);
+  t.match(bySelector, { inject: false, warning: /Windows \(nodeSelector kubernetes.io\/os: windows\)/ });
+  t.same(injectionDecision(simplePod({ spec: { os: { name: 'linux' }, nodeSelector: { 'kubernetes.io/os': 'linux' } } }), 'shop', config), { inject: true });
+  t.same(injectionDecision(simplePod({ spec: { nodeSelector: { disk: 'ssd' } } }), 'shop', config), { inject: true });
+});
