@@ -20,13 +20,16 @@ export {
   DEFAULT_IMAGE,
   DEFAULT_SIDECAR_RESOURCES,
   INSTALL_NAMESPACE,
+  MIN_SIDECAR_MEMORY,
   defaultInjectorConfig,
+  sidecarResourceProblem,
   type InjectorConfig,
   type ProxyLogLevel,
   type SidecarResources,
 } from './injector-config.js';
 export {
   JAVA_RECIPE_MIGRATION_ENV,
+  JAVA_RECIPE_MIGRATION_WARNING,
   JAVA_RECIPE_MODES,
   JAVA_RECIPE_PROPERTIES,
   RESOLVE_FILE_PATH,
@@ -36,7 +39,7 @@ export {
   type JavaRecipeProperty,
 } from './java-recipe.js';
 export { createJsonPatch, type JsonPatchOperation } from './json-patch.js';
-export { POD_ANNOTATIONS, readPodAnnotations, type PodInjectionSettings } from './pod-annotations.js';
+export { POD_ANNOTATIONS, readPodAnnotations, type AnnotationReading, type PodInjectionSettings } from './pod-annotations.js';
 export { injectPod, type InjectedStatus, type InjectionResult } from './pod-injection.js';
 export { SIDECAR_ADMIN_PORT_NAME, SIDECAR_TEMPLATE_VERSION, proxyArgs, sidecarContainer } from './sidecar-template.js';
 export {
