@@ -262,7 +262,12 @@ export class TlsFileWatcher extends EventEmitter<TlsFileWatcherEvents> implement
     let next: CertificatePair & { checked: CheckedPair };
     try {
       const [cert, key] = await Promise.all([readPart('tls-cert', certPath), readPart('tls-key', keyPath)]);
-      if (this.stopped || (cert === this.pair.cert && key === this.pair.key)) return;
+      if (this.stopped) return;
+      if (cert === this.pair.cert && key === this.pair.key) {
+        // Back to the pair in use: a later return of the bad files is news again.
+        this.refused = undefined;
+        return;
+      }
       next = { cert, key, checked: checkFiles({ cert, key }, certPath, keyPath) };
     } catch (error) {
       if (this.stopped) return;

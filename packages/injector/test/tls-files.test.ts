@@ -145,6 +145,38 @@ t.test('a Secret volume swap is taken after the debounce; an invalid swap keeps 
   t.equal(fingerprint(watcher.current()), fingerprint(first.serving));
 });
 
+t.test('bad files, then the pair in use again, then the same bad files: the second refusal is told and counted too', async (t) => {
+  const volume = await secretVolume(first.serving);
+  const clock = new FakeClock();
+  const warnings: string[] = [];
+  // Re-read by hand: the debounce never runs out on this clock.
+  const watcher = await startTlsFileWatcher({
+    certPath: volume.cert,
+    keyPath: volume.key,
+    clock,
+    debounceMs: 1e9,
+    pollIntervalMs: 0,
+    log: (level, message) => void (level === 'warn' && warnings.push(message)),
+  });
+  t.teardown(() => watcher.stop());
+  const rejections: TlsFilesError[] = [];
+  watcher.on('rejected', (error) => rejections.push(error));
+  const bad = { cert: first.serving.cert, key: second.serving.key };
+
+  await volume.swap('..v2', bad);
+  await watcher.reload();
+  await watcher.reload();
+  t.equal(rejections.length, 1, 'refused once, however often the same bad files are re-read');
+  await volume.swap('..v3', first.serving);
+  await watcher.reload();
+  t.equal(rejections.length, 1, 'the pair in use is no refusal');
+  await volume.swap('..v4', bad);
+  await watcher.reload();
+  t.equal(rejections.length, 2, 'the bad files back again: refused again');
+  t.equal(warnings.length, 2, 'and warned about again');
+  t.equal(fingerprint(watcher.current()), fingerprint(first.serving));
+});
+
 t.test('files rewritten in place are followed too', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'dm-tls-plain-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
