@@ -26,6 +26,16 @@ const keyFile = path.join(dir, 'tls.key');
 await writeFile(certFile, serving.cert);
 await writeFile(keyFile, serving.key);
 const TLS = ['--tls-cert', certFile, '--tls-key', keyFile];
+// Made 400 days ago: expired 35 days ago.
+const longAgo = new Date(Date.now() - 400 * 24 * 60 * 60 * 1000);
+const expired = await issueServingCertificate(await createCertificateAuthority({ now: longAgo }), {
+  dnsNames: serviceDnsNames('dubbo-mesh-injector', 'dubbo-mesh'),
+  now: longAgo,
+});
+const expiredCertFile = path.join(dir, 'expired.crt');
+const expiredKeyFile = path.join(dir, 'expired.key');
+await writeFile(expiredCertFile, expired.cert);
+await writeFile(expiredKeyFile, expired.key);
 const CP = ['--control-plane', 'dubbo-mesh-control-plane.dubbo-mesh.svc:15010'];
 
 /** The environment of a process outside any cluster. */
@@ -137,6 +147,13 @@ t.test('start-up failures are one line naming the flag, exit 1', async (t) => {
       'an unreadable --tls-cert',
       [...CP, '--tls-cert', missing, '--tls-key', keyFile, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'],
       `dubbo-mesh injector: --tls-cert ${missing}: cannot read: no such file`,
+    ],
+    [
+      'an expired --tls-cert',
+      [...CP, '--tls-cert', expiredCertFile, '--tls-key', expiredKeyFile, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'],
+      new RegExp(
+        `^dubbo-mesh injector: --tls-cert ${expiredCertFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the certificate expired on \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z \\(valid from `,
+      ),
     ],
   ];
   const results = await Promise.all(cases.map(([, args]) => runToEnd(['injector', ...args])));

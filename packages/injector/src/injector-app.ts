@@ -87,7 +87,16 @@ export function admissionSettingsFromFlags(values: InjectorFlagValues): Admissio
 /** Where the serving certificate comes from. */
 export type CertificateOrigin =
   /** `--tls-cert` / `--tls-key`, followed as they change. */
-  | { readonly kind: 'files'; readonly certPath: string; readonly keyPath: string; readonly debounceMs?: number; readonly pollIntervalMs?: number }
+  | {
+      readonly kind: 'files';
+      readonly certPath: string;
+      readonly keyPath: string;
+      /** `--service` and `POD_NAMESPACE`: a certificate that does not name `<service>.<namespace>.svc` is warned about. */
+      readonly service?: string;
+      readonly namespace?: string;
+      readonly debounceMs?: number;
+      readonly pollIntervalMs?: number;
+    }
   /** The injector's own CA and certificate in its Secret; the leader of its Lease patches the webhook's caBundle. */
   | {
       readonly kind: 'kubernetes';
@@ -118,7 +127,9 @@ export function certificateOriginFromFlags(values: InjectorFlagValues, env: Read
   const keyPath = stringFlag(values, 'tls-key');
   if (certPath !== undefined && keyPath === undefined) throw new InjectorFlagError('tls-key', '--tls-cert needs --tls-key: give both or neither');
   if (keyPath !== undefined && certPath === undefined) throw new InjectorFlagError('tls-cert', '--tls-key needs --tls-cert: give both or neither');
-  if (certPath !== undefined && keyPath !== undefined) return { kind: 'files', certPath, keyPath };
+  const namespace = env[INJECTOR_ENV.POD_NAMESPACE] || DEFAULT_INJECTOR_NAMESPACE;
+  const service = stringFlag(values, 'service') || DEFAULT_SERVICE;
+  if (certPath !== undefined && keyPath !== undefined) return { kind: 'files', certPath, keyPath, service, namespace };
   const inCluster = (env[INJECTOR_ENV.KUBERNETES_SERVICE_HOST] ?? '') !== '' || (env[INJECTOR_ENV.KUBECONFIG] ?? '') !== '';
   if (!inCluster)
     throw new InjectorFlagError(
@@ -127,8 +138,8 @@ export function certificateOriginFromFlags(values: InjectorFlagValues, env: Read
     );
   return {
     kind: 'kubernetes',
-    namespace: env[INJECTOR_ENV.POD_NAMESPACE] || DEFAULT_INJECTOR_NAMESPACE,
-    service: stringFlag(values, 'service') || DEFAULT_SERVICE,
+    namespace,
+    service,
     webhookConfig: stringFlag(values, 'webhook-config') || DEFAULT_WEBHOOK_CONFIG,
     identity: env[INJECTOR_ENV.POD_NAME] || `${hostname()}_${process.pid}`,
   };
@@ -146,7 +157,7 @@ export interface InjectorAppOptions {
   readonly logger: InjectorLogger;
   /** Time for debounces, polls and the election. Default: real time. */
   readonly clock?: Clock;
-  /** Time for certificate validity. Default `new Date()`. */
+  /** Time for certificate validity (of the TLS files, and of the Secret's). Default `new Date()`. */
   readonly wallClock?: () => Date;
   /** Default {@link DEFAULT_BODY_LIMIT_BYTES}. */
   readonly bodyLimitBytes?: number;
@@ -207,6 +218,8 @@ export async function startInjectorApp(options: InjectorAppOptions): Promise<Inj
       keyPath: origin.keyPath,
       clock,
       log,
+      ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }),
+      ...(origin.service === undefined ? {} : { expectedDnsName: `${origin.service}.${origin.namespace ?? DEFAULT_INJECTOR_NAMESPACE}.svc` }),
       ...(origin.debounceMs === undefined ? {} : { debounceMs: origin.debounceMs }),
       ...(origin.pollIntervalMs === undefined ? {} : { pollIntervalMs: origin.pollIntervalMs }),
     });

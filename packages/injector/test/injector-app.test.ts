@@ -192,7 +192,17 @@ t.test('flags: the handler settings and the certificate origin, each failure nam
     t.match(error.message, message);
   }
 
-  t.same(certificateOriginFromFlags({ 'tls-cert': 'a.crt', 'tls-key': 'a.key' }, {}), { kind: 'files', certPath: 'a.crt', keyPath: 'a.key' });
+  t.same(certificateOriginFromFlags({ 'tls-cert': 'a.crt', 'tls-key': 'a.key' }, {}), {
+    kind: 'files',
+    certPath: 'a.crt',
+    keyPath: 'a.key',
+    service: 'dubbo-mesh-injector',
+    namespace: 'dubbo-mesh',
+  });
+  t.match(certificateOriginFromFlags({ 'tls-cert': 'a.crt', 'tls-key': 'a.key', service: 'inj' }, { POD_NAMESPACE: 'mesh' }), {
+    service: 'inj',
+    namespace: 'mesh',
+  });
   t.match(certificateOriginFromFlags({}, { KUBERNETES_SERVICE_HOST: '10.0.0.1', POD_NAMESPACE: 'mesh-system', POD_NAME: 'injector-0' }), {
     kind: 'kubernetes',
     namespace: 'mesh-system',
@@ -240,6 +250,33 @@ t.test('start-up failures: a bad file or a busy address binds nothing and leaves
   );
   t.ok(mismatch instanceof TlsFilesError);
   t.equal((mismatch as TlsFilesError).flag, 'tls-key');
+
+  // A certificate past its expiry: /ready would say 200 while the API server refuses every handshake.
+  const late = new Date(new X509Certificate(serving.cert).validTo).getTime() + 1000;
+  const expired = await startInjectorApp({
+    listen: LOOPBACK,
+    admin: LOOPBACK,
+    handle,
+    logger: recordingInjectorLogger(),
+    certificates: files,
+    wallClock: () => new Date(late),
+  }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.ok(expired instanceof TlsFilesError, 'an expired certificate is refused at start');
+  t.equal((expired as TlsFilesError).flag, 'tls-cert');
+  t.match((expired as TlsFilesError).message, /^the certificate expired on /);
+
+  // One for another Service is served, with a warning naming the one the API server calls.
+  const logger = recordingInjectorLogger();
+  const elsewhere = await start(t, { certificates: { ...files, service: 'injector', namespace: 'mesh-system' }, logger });
+  t.same(await httpGet(elsewhere.adminPort, '/ready'), { status: 200, body: '{"ready":true}' });
+  t.match(
+    logger.lines.filter((l) => l.level === 'warn').map((l) => l.message),
+    [/^the certificate of --tls-cert does not name injector\.mesh-system\.svc: /],
+  );
+  await elsewhere.stop('test');
 
   const busy = net.createServer();
   await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', () => resolve()));
