@@ -41,6 +41,14 @@ export interface HostPort {
 /** The path the MutatingWebhookConfiguration sends reviews to. */
 export const INJECT_PATH = '/inject';
 
+/**
+ * How long an idle keep-alive connection is kept open: longer than the 90 s after which the API
+ * server's Go client closes its own idle connections, so the server never closes one the client
+ * is about to reuse (Go does not retry a POST that met a closed connection: the review fails,
+ * and `failurePolicy: Ignore` admits the pod without a sidecar).
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 120_000;
+
 /** The largest request body taken (the API server's own limit on a request is in this range); a larger one is answered 413. */
 export const DEFAULT_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
 
@@ -122,6 +130,7 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
     logger: false,
     // Idle keep-alive connections (the API server keeps some) do not hold up close().
     forceCloseConnections: 'idle',
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
   });
   // JSON only (what the API server sends): fastify's text/plain parser would hand a string to the handler.
   app.removeContentTypeParser('text/plain');

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import https from 'node:https';
 import net from 'node:net';
 import { X509Certificate } from 'node:crypto';
-import { startInjectorAdmin, startInjectorServer, type AdmissionHandler, type InjectorServer } from '../dist/injector-server.js';
+import { KEEP_ALIVE_TIMEOUT_MS, startInjectorAdmin, startInjectorServer, type AdmissionHandler, type InjectorServer } from '../dist/injector-server.js';
 import { InjectorMetrics } from '../dist/injector-metrics.js';
 import { InjectorListenError } from '../dist/server-errors.js';
 import type { CertificatePair, CertificateSource } from '../dist/tls-files.js';
@@ -185,7 +185,7 @@ t.test('bad requests get 4xx with one line, a handler bug 500; the server keeps 
   );
 });
 
-t.test('keep-alive connections carry many reviews', async (t) => {
+t.test('keep-alive connections carry many reviews, and are kept idle longer than the API server keeps them (90 s)', async (t) => {
   const { server } = await start(t);
   const agent = new https.Agent({ keepAlive: true, maxSockets: 2 });
   t.teardown(() => agent.destroy());
@@ -194,6 +194,10 @@ t.test('keep-alive connections carry many reviews', async (t) => {
   const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => httpsRequest(server.port, ca.cert, { body: review(`uid-${i}`), agent })));
   t.ok(answers.every((a) => a.status === 200 && JSON.parse(a.body).response.uid.startsWith('uid-')));
   t.ok(sockets.size <= 2, `on at most two connections (${sockets.size})`);
+  // What the server tells a keep-alive client is what its socket timer does (Node sets both from keepAliveTimeout).
+  const timeout = Number(/^timeout=(\d+)$/.exec(String(answers[0]!.headers['keep-alive']))?.[1]);
+  t.equal(timeout, KEEP_ALIVE_TIMEOUT_MS / 1000, `idle connections kept ${timeout} s`);
+  t.ok(timeout > 90, 'longer than Go’s idle timeout, so the API server closes first');
 });
 
 t.test('a new certificate is served to new connections; one TLS cannot use is refused and the old one stays', async (t) => {
