@@ -77,7 +77,7 @@ export interface InjectorServer {
   readonly serving: boolean;
   /** Serve `pair` to new TLS connections (open ones keep theirs); throws if TLS cannot use it, and the old one stays. */
   setCertificate(pair: CertificatePair): void;
-  /** Stop taking connections, let requests in flight finish, close idle keep-alive connections. */
+  /** Stop taking connections, let requests in flight finish (their connections close after the answer), close idle keep-alive connections. */
   close(): Promise<void>;
 }
 
@@ -131,10 +131,21 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
     // Idle keep-alive connections (the API server keeps some) do not hold up close().
     forceCloseConnections: 'idle',
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // A review that still comes while the server closes (on a connection busy when close()
+    // began) is answered, not refused with a 503 that `failurePolicy: Ignore` turns into a pod
+    // without its sidecar; fastify answers it with `Connection: close`.
+    return503OnClosing: false,
   });
   // JSON only (what the API server sends): fastify's text/plain parser would hand a string to the handler.
   app.removeContentTypeParser('text/plain');
   let serving = false;
+  let closing = false;
+  // A connection busy when close() began is not idle then, so close() leaves it open: its
+  // answer closes it, or it would stay open (and close() wait) until the keep-alive timeout.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
 
   const isReview = (method: string, url: string | undefined) => method === 'POST' && url === INJECT_PATH;
   app.addHook('onResponse', async (request, reply) => {
@@ -228,6 +239,7 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
     setCertificate: applyCertificate,
     async close() {
       serving = false;
+      closing = true;
       unsubscribe();
       await app.close();
     },

@@ -5,12 +5,14 @@ import t, { type Test } from 'tap';
 import { EventEmitter } from 'node:events';
 import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { KEEP_ALIVE_TIMEOUT_MS, startInjectorAdmin, startInjectorServer, type AdmissionHandler, type InjectorServer } from '../dist/injector-server.js';
 import { InjectorMetrics } from '../dist/injector-metrics.js';
 import { InjectorListenError } from '../dist/server-errors.js';
 import type { CertificatePair, CertificateSource } from '../dist/tls-files.js';
-import { httpGet, httpsRequest, recordingInjectorLogger, servedFingerprint, testCertificates } from './fixtures/https-fixtures.js';
+import { eventually } from '@dubbo-mesh/test-support';
+import { SERVER_NAME, httpGet, httpsRequest, recordingInjectorLogger, servedFingerprint, testCertificates } from './fixtures/https-fixtures.js';
 
 const { ca, serving } = await testCertificates();
 
@@ -216,6 +218,39 @@ t.test('a new certificate is served to new connections; one TLS cannot use is re
   t.equal(await metric(admin.port, 'dubbo_mesh_injector_certificate_reloads_total{result="applied"}'), 1);
   t.equal(await metric(admin.port, 'dubbo_mesh_injector_certificate_reloads_total{result="rejected"}'), 1);
   t.equal(await metric(admin.port, 'dubbo_mesh_injector_certificate_not_after_seconds'), Math.floor(next.serving.notAfter.getTime() / 1000));
+});
+
+t.test('a review in flight when the server closes is answered with Connection: close, so no kept-alive connection outlives close()', async (t) => {
+  let closing: Promise<void> | undefined;
+  // The handler starts the close while its own review is in flight: the connection is busy, not idle.
+  const closingHandle: AdmissionHandler = (body) => {
+    closing ??= server.close();
+    return handle(body);
+  };
+  const server: InjectorServer = await startInjectorServer({
+    listen: { host: '127.0.0.1', port: 0 },
+    tls: manualSource(serving),
+    handle: closingHandle,
+    logger: recordingInjectorLogger(),
+  });
+  const socket = tls.connect({ host: '127.0.0.1', port: server.port, ca: ca.cert, servername: SERVER_NAME });
+  t.teardown(() => void socket.destroy());
+  await new Promise<void>((resolve) => socket.once('secureConnect', () => resolve()));
+  let text = '';
+  socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  const ended = new Promise<void>((resolve) => socket.once('end', () => resolve()));
+  const body = review('in-flight');
+  socket.write(
+    `POST /inject HTTP/1.1\r\nHost: ${SERVER_NAME}\r\nConnection: keep-alive\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  await eventually(() => text.includes('"uid":"in-flight"'), 'the answer');
+  t.match(text, /^HTTP\/1\.1 200 /, 'answered');
+  const closes = /\r\nconnection: close\r\n/i.test(text);
+  t.ok(closes, 'with Connection: close');
+  // Without it the connection would stay open up to the keep-alive timeout, and close() with it.
+  if (!closes) socket.destroy();
+  else await ended;
+  await closing;
 });
 
 t.test('/ready is 200 while serving and 503 once closed', async (t) => {
