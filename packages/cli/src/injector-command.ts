@@ -28,7 +28,10 @@ const CONFIG_FLAGS: Record<string, string> = { controlPlane: 'control-plane', im
 /**
  * `dubbo-mesh injector`: the flags (or their env twins) as the injector's settings, its
  * certificate origin and its listeners; `startInjectorApp` with the admission handler; its
- * typed start-up failures as one line naming the flag; a stop on SIGTERM/SIGINT (exit 0).
+ * typed start-up failures as one line naming the flag; a stop on SIGTERM/SIGINT (exit 0):
+ * `/ready` turns 503 at once and the webhook serves on for the drain (DEFAULT_DRAIN_MS), so
+ * the API server's reviews still find it while the pod leaves the Service's endpoints; a
+ * second signal closes it without waiting the drain out.
  */
 export async function runInjectorCommand(argv: readonly string[]): Promise<number> {
   const values = parseFlags('injector', argv, INJECTOR_FLAGS);
@@ -63,11 +66,21 @@ export async function runInjectorCommand(argv: readonly string[]): Promise<numbe
   }
   const running = app;
   return new Promise<number>((resolve) => {
-    const shutdown = async (signal: string) => {
-      await running.stop(signal);
-      resolve(0);
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.info({ signal }, 'a second signal: closing without waiting out the drain');
+        void running.stop(signal, { drain: false });
+        return;
+      }
+      stopping = true;
+      void running.stop(signal, { drain: true }).then(() => {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        resolve(0);
+      });
     };
-    process.once('SIGTERM', () => void shutdown('SIGTERM'));
-    process.once('SIGINT', () => void shutdown('SIGINT'));
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   });
 }

@@ -26,6 +26,16 @@ const keyFile = path.join(dir, 'tls.key');
 await writeFile(certFile, serving.cert);
 await writeFile(keyFile, serving.key);
 const TLS = ['--tls-cert', certFile, '--tls-key', keyFile];
+// Made 400 days ago: expired 35 days ago.
+const longAgo = new Date(Date.now() - 400 * 24 * 60 * 60 * 1000);
+const expired = await issueServingCertificate(await createCertificateAuthority({ now: longAgo }), {
+  dnsNames: serviceDnsNames('dubbo-mesh-injector', 'dubbo-mesh'),
+  now: longAgo,
+});
+const expiredCertFile = path.join(dir, 'expired.crt');
+const expiredKeyFile = path.join(dir, 'expired.key');
+await writeFile(expiredCertFile, expired.cert);
+await writeFile(expiredKeyFile, expired.key);
 const CP = ['--control-plane', 'dubbo-mesh-control-plane.dubbo-mesh.svc:15010'];
 
 /** The environment of a process outside any cluster. */
@@ -138,34 +148,51 @@ t.test('start-up failures are one line naming the flag, exit 1', async (t) => {
       [...CP, '--tls-cert', missing, '--tls-key', keyFile, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'],
       `dubbo-mesh injector: --tls-cert ${missing}: cannot read: no such file`,
     ],
+    [
+      'an expired --tls-cert',
+      [...CP, '--tls-cert', expiredCertFile, '--tls-key', expiredKeyFile, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'],
+      new RegExp(
+        `^dubbo-mesh injector: --tls-cert ${expiredCertFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the certificate expired on \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z \\(valid from `,
+      ),
+    ],
   ];
   const results = await Promise.all(cases.map(([, args]) => runToEnd(['injector', ...args])));
   cases.forEach(([what, , expected], i) => oneLine(t, results[i]!, expected, what));
 });
 
-t.test('from TLS files: ready, a Deployment pod reviewed over HTTPS, SIGTERM stops it with exit 0', async (t) => {
-  const child = startChild(['injector', ...CP, ...TLS, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'debug']);
-  t.teardown(() => child.process.kill('SIGKILL'));
-  const ready = await child.waitFor((line) => line.msg === 'injector ready');
-  const port = Number(String(ready.listen).split(':').pop());
-  const adminPort = Number(String(ready.admin).split(':').pop());
-  t.equal((await fetch(`http://127.0.0.1:${adminPort}/ready`)).status, 200);
-  const answer = await post(port, ca.cert, podReview('0f5b6a2c-1111-2222-3333-444455556666'));
-  t.equal(answer.status, 200);
-  const review = JSON.parse(answer.body) as { apiVersion: string; kind: string; response: { uid: string; allowed: boolean; patchType?: string } };
-  t.match(review, {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    response: { uid: '0f5b6a2c-1111-2222-3333-444455556666', allowed: true, patchType: 'JSONPatch' },
-  });
-  const truncated = await post(port, ca.cert, podReview('x').slice(0, 100));
-  t.equal(truncated.status, 400, 'truncated JSON is a 400');
-  t.equal((await post(port, ca.cert, podReview('after'))).status, 200, 'and the webhook still serves');
-  await child.waitFor((line) => line.level === 20 && line.uid === '0f5b6a2c-1111-2222-3333-444455556666');
-  child.process.kill('SIGTERM');
-  t.equal(await child.exited, 0, 'SIGTERM: exit 0');
-  t.ok(child.lines.some((line) => line.msg === 'injector stopped'));
-});
+t.test(
+  'from TLS files: ready, a Deployment pod reviewed over HTTPS; SIGTERM drains (/ready 503, reviews still answered), a second signal ends it with exit 0',
+  async (t) => {
+    const child = startChild(['injector', ...CP, ...TLS, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'debug']);
+    t.teardown(() => child.process.kill('SIGKILL'));
+    const ready = await child.waitFor((line) => line.msg === 'injector ready');
+    const port = Number(String(ready.listen).split(':').pop());
+    const adminPort = Number(String(ready.admin).split(':').pop());
+    t.equal((await fetch(`http://127.0.0.1:${adminPort}/ready`)).status, 200);
+    const answer = await post(port, ca.cert, podReview('0f5b6a2c-1111-2222-3333-444455556666'));
+    t.equal(answer.status, 200);
+    const review = JSON.parse(answer.body) as { apiVersion: string; kind: string; response: { uid: string; allowed: boolean; patchType?: string } };
+    t.match(review, {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: '0f5b6a2c-1111-2222-3333-444455556666', allowed: true, patchType: 'JSONPatch' },
+    });
+    const truncated = await post(port, ca.cert, podReview('x').slice(0, 100));
+    t.equal(truncated.status, 400, 'truncated JSON is a 400');
+    t.equal((await post(port, ca.cert, podReview('after'))).status, 200, 'and the webhook still serves');
+    await child.waitFor((line) => line.level === 20 && line.uid === '0f5b6a2c-1111-2222-3333-444455556666');
+    child.process.kill('SIGTERM');
+    const stopping = await child.waitFor((line) => typeof line.msg === 'string' && line.msg.startsWith('injector stopping'));
+    t.equal(stopping.drainMs, 5000, 'a drain of 5 s');
+    t.equal((await fetch(`http://127.0.0.1:${adminPort}/ready`)).status, 503, 'SIGTERM: /ready answers 503 at once');
+    t.equal((await post(port, ca.cert, podReview('draining'))).status, 200, 'while the webhook still reviews pods');
+    // The drain would end on its own after 5 s; a second signal ends it now.
+    child.process.kill('SIGTERM');
+    t.equal(await child.exited, 0, 'SIGTERM: exit 0');
+    t.ok(child.lines.some((line) => line.msg === 'a second signal: closing without waiting out the drain'));
+    t.ok(child.lines.some((line) => line.msg === 'injector stopped'));
+  },
+);
 
 t.test('in a cluster: its own certificate in the Secret, the caBundle patched by the leader', async (t) => {
   const cluster = await startFakeKubeApiServer();
@@ -214,6 +241,8 @@ t.test('in a cluster: its own certificate in the Secret, the caBundle patched by
   const answer = await post(port, Buffer.from(caBundle()!, 'base64').toString('utf8'), podReview('in-cluster'));
   t.equal(answer.status, 200, 'trusted through the caBundle, as the API server trusts it');
   child.process.kill('SIGTERM');
+  await child.waitFor((line) => typeof line.msg === 'string' && line.msg.startsWith('injector stopping'));
+  child.process.kill('SIGINT');
   t.equal(await child.exited, 0);
   t.equal(
     (cluster.get('coordination.k8s.io/v1', 'Lease', 'dubbo-mesh', 'dubbo-mesh-injector')!.spec as { holderIdentity: string }).holderIdentity,

@@ -21,6 +21,14 @@ export const DEFAULT_INJECTOR_NAMESPACE = 'dubbo-mesh';
 /** The Lease the injector replicas elect the one that patches the webhook's caBundle with (in their namespace). */
 export const INJECTOR_LEASE = 'dubbo-mesh-injector';
 
+/**
+ * How long a stopping injector keeps serving after `/ready` turned 503 (5 s): the pod stays an
+ * endpoint of its Service for a second or two after SIGTERM (kube-proxy and the API server's
+ * own view catch up late), and a review refused meanwhile admits the pod without a sidecar
+ * (`failurePolicy: Ignore`). The pod's terminationGracePeriodSeconds (30 s) covers it.
+ */
+export const DEFAULT_DRAIN_MS = 5000;
+
 /** Environment variables the injector reads (the downward API sets them in its pod). */
 export const INJECTOR_ENV = {
   /** Its namespace: where its Secret and Lease are. */
@@ -87,7 +95,16 @@ export function admissionSettingsFromFlags(values: InjectorFlagValues): Admissio
 /** Where the serving certificate comes from. */
 export type CertificateOrigin =
   /** `--tls-cert` / `--tls-key`, followed as they change. */
-  | { readonly kind: 'files'; readonly certPath: string; readonly keyPath: string; readonly debounceMs?: number; readonly pollIntervalMs?: number }
+  | {
+      readonly kind: 'files';
+      readonly certPath: string;
+      readonly keyPath: string;
+      /** `--service` and `POD_NAMESPACE`: a certificate that does not name `<service>.<namespace>.svc` is warned about. */
+      readonly service?: string;
+      readonly namespace?: string;
+      readonly debounceMs?: number;
+      readonly pollIntervalMs?: number;
+    }
   /** The injector's own CA and certificate in its Secret; the leader of its Lease patches the webhook's caBundle. */
   | {
       readonly kind: 'kubernetes';
@@ -118,7 +135,9 @@ export function certificateOriginFromFlags(values: InjectorFlagValues, env: Read
   const keyPath = stringFlag(values, 'tls-key');
   if (certPath !== undefined && keyPath === undefined) throw new InjectorFlagError('tls-key', '--tls-cert needs --tls-key: give both or neither');
   if (keyPath !== undefined && certPath === undefined) throw new InjectorFlagError('tls-cert', '--tls-key needs --tls-cert: give both or neither');
-  if (certPath !== undefined && keyPath !== undefined) return { kind: 'files', certPath, keyPath };
+  const namespace = env[INJECTOR_ENV.POD_NAMESPACE] || DEFAULT_INJECTOR_NAMESPACE;
+  const service = stringFlag(values, 'service') || DEFAULT_SERVICE;
+  if (certPath !== undefined && keyPath !== undefined) return { kind: 'files', certPath, keyPath, service, namespace };
   const inCluster = (env[INJECTOR_ENV.KUBERNETES_SERVICE_HOST] ?? '') !== '' || (env[INJECTOR_ENV.KUBECONFIG] ?? '') !== '';
   if (!inCluster)
     throw new InjectorFlagError(
@@ -127,8 +146,8 @@ export function certificateOriginFromFlags(values: InjectorFlagValues, env: Read
     );
   return {
     kind: 'kubernetes',
-    namespace: env[INJECTOR_ENV.POD_NAMESPACE] || DEFAULT_INJECTOR_NAMESPACE,
-    service: stringFlag(values, 'service') || DEFAULT_SERVICE,
+    namespace,
+    service,
     webhookConfig: stringFlag(values, 'webhook-config') || DEFAULT_WEBHOOK_CONFIG,
     identity: env[INJECTOR_ENV.POD_NAME] || `${hostname()}_${process.pid}`,
   };
@@ -146,10 +165,18 @@ export interface InjectorAppOptions {
   readonly logger: InjectorLogger;
   /** Time for debounces, polls and the election. Default: real time. */
   readonly clock?: Clock;
-  /** Time for certificate validity. Default `new Date()`. */
+  /** Time for certificate validity (of the TLS files, and of the Secret's). Default `new Date()`. */
   readonly wallClock?: () => Date;
   /** Default {@link DEFAULT_BODY_LIMIT_BYTES}. */
   readonly bodyLimitBytes?: number;
+  /** How long {@link InjectorApp.stop} keeps the webhook serving after `/ready` turned 503, on `clock` (default {@link DEFAULT_DRAIN_MS}; 0: none). */
+  readonly drainMs?: number;
+}
+
+/** Options of {@link InjectorApp.stop}. */
+export interface InjectorStopOptions {
+  /** False: close the webhook without waiting out the drain (also cuts a drain under way short, as a second signal does). Default true. */
+  readonly drain?: boolean;
 }
 
 /** A running injector. */
@@ -164,8 +191,13 @@ export interface InjectorApp {
   readonly certificates: CertificateSource;
   /** The election of the replica that patches the caBundle (own certificates only). */
   readonly elector: LeaderElector | undefined;
-  /** Stop: the admin API, the webhook (requests in flight finish), the certificate source, the election (the Lease is released). */
-  stop(signal?: string): Promise<void>;
+  /**
+   * Stop: `/ready` answers 503 at once while the webhook keeps serving for the drain; then the
+   * webhook closes (requests in flight finish, idle keep-alive connections are closed), then the
+   * admin API, the certificate source and the election (the Lease is released). A second call
+   * resolves with the first; one with `{ drain: false }` cuts the drain short.
+   */
+  stop(signal?: string, options?: InjectorStopOptions): Promise<void>;
 }
 
 /** Client-node's own order: in-cluster, else `KUBECONFIG`, else `~/.kube/config`; one line if it cannot. */
@@ -207,6 +239,8 @@ export async function startInjectorApp(options: InjectorAppOptions): Promise<Inj
       keyPath: origin.keyPath,
       clock,
       log,
+      ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }),
+      ...(origin.service === undefined ? {} : { expectedDnsName: `${origin.service}.${origin.namespace ?? DEFAULT_INJECTOR_NAMESPACE}.svc` }),
       ...(origin.debounceMs === undefined ? {} : { debounceMs: origin.debounceMs }),
       ...(origin.pollIntervalMs === undefined ? {} : { pollIntervalMs: origin.pollIntervalMs }),
     });
@@ -263,9 +297,16 @@ export async function startInjectorApp(options: InjectorAppOptions): Promise<Inj
     await stopCertificates();
     throw error;
   }
+  // Ready while the webhook serves and the injector is not stopping: a stopping replica leaves the Service's endpoints first.
+  let draining = false;
+  const readiness = {
+    get serving() {
+      return server.serving && !draining;
+    },
+  };
   let admin;
   try {
-    admin = await startInjectorAdmin(server, metrics, options.admin);
+    admin = await startInjectorAdmin(readiness, metrics, options.admin);
   } catch (error) {
     await server.close();
     await stopCertificates();
@@ -282,6 +323,7 @@ export async function startInjectorApp(options: InjectorAppOptions): Promise<Inj
     'injector ready',
   );
   let stopping: Promise<void> | undefined;
+  let endDrain: (() => void) | undefined;
   return {
     port: server.port,
     adminPort: admin.port,
@@ -289,11 +331,25 @@ export async function startInjectorApp(options: InjectorAppOptions): Promise<Inj
     server,
     certificates,
     elector,
-    stop(signal) {
+    stop(signal, stopOptions = {}) {
+      const drain = stopOptions.drain !== false;
+      if (!drain) endDrain?.();
       stopping ??= (async () => {
-        logger.info({ signal }, 'injector stopping');
-        await admin.close();
+        draining = true;
+        const drainMs = drain ? Math.max(0, options.drainMs ?? DEFAULT_DRAIN_MS) : 0;
+        logger.info({ signal, drainMs }, 'injector stopping: /ready answers 503; the webhook serves until the drain ends');
+        if (drainMs > 0) {
+          await new Promise<void>((resolve) => {
+            const timer = clock.setTimer(resolve, drainMs);
+            endDrain = () => {
+              clock.clearTimer(timer);
+              resolve();
+            };
+          });
+        }
+        endDrain = undefined;
         await server.close();
+        await admin.close();
         await stopCertificates();
         logger.info({}, 'injector stopped');
       })();

@@ -41,6 +41,14 @@ export interface HostPort {
 /** The path the MutatingWebhookConfiguration sends reviews to. */
 export const INJECT_PATH = '/inject';
 
+/**
+ * How long an idle keep-alive connection is kept open: longer than the 90 s after which the API
+ * server's Go client closes its own idle connections, so the server never closes one the client
+ * is about to reuse (Go does not retry a POST that met a closed connection: the review fails,
+ * and `failurePolicy: Ignore` admits the pod without a sidecar).
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 120_000;
+
 /** The largest request body taken (the API server's own limit on a request is in this range); a larger one is answered 413. */
 export const DEFAULT_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
 
@@ -69,7 +77,7 @@ export interface InjectorServer {
   readonly serving: boolean;
   /** Serve `pair` to new TLS connections (open ones keep theirs); throws if TLS cannot use it, and the old one stays. */
   setCertificate(pair: CertificatePair): void;
-  /** Stop taking connections, let requests in flight finish, close idle keep-alive connections. */
+  /** Stop taking connections, let requests in flight finish (their connections close after the answer), close idle keep-alive connections. */
   close(): Promise<void>;
 }
 
@@ -122,10 +130,22 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
     logger: false,
     // Idle keep-alive connections (the API server keeps some) do not hold up close().
     forceCloseConnections: 'idle',
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // A review that still comes while the server closes (on a connection busy when close()
+    // began) is answered, not refused with a 503 that `failurePolicy: Ignore` turns into a pod
+    // without its sidecar; fastify answers it with `Connection: close`.
+    return503OnClosing: false,
   });
   // JSON only (what the API server sends): fastify's text/plain parser would hand a string to the handler.
   app.removeContentTypeParser('text/plain');
   let serving = false;
+  let closing = false;
+  // A connection busy when close() began is not idle then, so close() leaves it open: its
+  // answer closes it, or it would stay open (and close() wait) until the keep-alive timeout.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
 
   const isReview = (method: string, url: string | undefined) => method === 'POST' && url === INJECT_PATH;
   app.addHook('onResponse', async (request, reply) => {
@@ -219,6 +239,7 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
     setCertificate: applyCertificate,
     async close() {
       serving = false;
+      closing = true;
       unsubscribe();
       await app.close();
     },

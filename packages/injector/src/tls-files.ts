@@ -3,7 +3,10 @@
 // updates the mounted folder by swapping a symbolic link (`..data` → a new timestamped folder),
 // so the folders are watched (a watch on the file itself would keep following the old inode),
 // debounced, and re-read as a pair. A new pair that is not valid is refused and the one in use
-// stays. A slow poll backs the watch up on file systems that send no events.
+// stays. A slow poll backs the watch up on file systems that send no events. A certificate
+// outside its validity is refused too (the API server would refuse every handshake while
+// `/ready` said 200); one that does not name the Service the API server calls is only warned
+// about (a name this side does not know may still be right).
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -11,6 +14,7 @@ import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { systemClock, type Clock } from '@dubbo-mesh/leader-election';
+import { dnsNamesOf } from './self-signed-certificates.js';
 import { TlsFilesError, errnoOf, oneLine, type TlsFileFlag } from './server-errors.js';
 
 /** A serving certificate (PEM, the leaf first, then any intermediates) and its private key (PEM). */
@@ -38,6 +42,8 @@ export interface CheckedPair {
   readonly notAfter: Date;
   /** SHA-256 fingerprint of the leaf (`AB:CD:…`), as `openssl x509 -fingerprint -sha256` prints it. */
   readonly fingerprint256: string;
+  /** The DNS names of the leaf's subjectAltName, in order. */
+  readonly dnsNames: readonly string[];
 }
 
 /** Why a pair is not valid, and which part it is about. */
@@ -79,7 +85,26 @@ export function checkCertificatePair(pair: CertificatePair, origin: PairOrigin =
   } catch (error) {
     throw new InvalidCertificatePairError('cert', `${origin.cert}: TLS cannot use it with ${origin.key}: ${oneLine(error)}`, { cause: error });
   }
-  return { notBefore: new Date(certificate.validFrom), notAfter: new Date(certificate.validTo), fingerprint256: certificate.fingerprint256 };
+  return {
+    notBefore: new Date(certificate.validFrom),
+    notAfter: new Date(certificate.validTo),
+    fingerprint256: certificate.fingerprint256,
+    dnsNames: dnsNamesOf(certificate),
+  };
+}
+
+/**
+ * Whether a certificate for `dnsNames` is valid for `host` as a TLS client checks it (RFC 6125:
+ * case-insensitive, a `*` standing for the whole leftmost label only).
+ */
+export function namesHost(dnsNames: readonly string[], host: string): boolean {
+  const wanted = host.toLowerCase();
+  return dnsNames.some((name) => {
+    const pattern = name.toLowerCase();
+    if (!pattern.startsWith('*.')) return pattern === wanted;
+    const dot = wanted.indexOf('.');
+    return dot > 0 && wanted.slice(dot) === pattern.slice(1);
+  });
 }
 
 /** Plain words for the errno codes of reading a file. */
@@ -100,26 +125,40 @@ async function readPart(flag: TlsFileFlag, file: string): Promise<string> {
   }
 }
 
-/** Check the texts of `--tls-cert certPath` / `--tls-key keyPath`: a TlsFilesError naming the flag and file if they cannot serve. */
-function checkFiles(pair: CertificatePair, certPath: string, keyPath: string): CheckedPair {
+/**
+ * Check the texts of `--tls-cert certPath` / `--tls-key keyPath`: a TlsFilesError naming the flag
+ * and file if they cannot serve, a certificate expired or not yet valid at `now` included.
+ */
+function checkFiles(pair: CertificatePair, certPath: string, keyPath: string, now: Date): CheckedPair {
+  let checked: CheckedPair;
   try {
-    return checkCertificatePair(pair, { cert: `--tls-cert ${certPath}`, key: `--tls-key ${keyPath}` });
+    checked = checkCertificatePair(pair, { cert: `--tls-cert ${certPath}`, key: `--tls-key ${keyPath}` });
   } catch (error) {
     if (!(error instanceof InvalidCertificatePairError)) throw error;
     const [flag, file] = error.part === 'cert' ? (['tls-cert', certPath] as const) : (['tls-key', keyPath] as const);
     // The error carries the flag and file: its message is the cause alone.
     throw new TlsFilesError(flag, file, error.message.replace(`--${flag} ${file}: `, ''), { cause: error });
   }
+  const validity = `valid from ${checked.notBefore.toISOString()} to ${checked.notAfter.toISOString()}`;
+  if (now.getTime() >= checked.notAfter.getTime())
+    throw new TlsFilesError('tls-cert', certPath, `the certificate expired on ${checked.notAfter.toISOString()} (${validity}; now ${now.toISOString()})`);
+  if (now.getTime() < checked.notBefore.getTime())
+    throw new TlsFilesError(
+      'tls-cert',
+      certPath,
+      `the certificate is not valid before ${checked.notBefore.toISOString()} (${validity}; now ${now.toISOString()})`,
+    );
+  return checked;
 }
 
 /**
  * Read and check the pair `--tls-cert certPath` / `--tls-key keyPath`. Throws a
- * {@link TlsFilesError} naming the flag and file: unreadable, not PEM, or a key that does not
- * match the certificate.
+ * {@link TlsFilesError} naming the flag and file: unreadable, not PEM, a key that does not
+ * match the certificate, or a certificate expired or not yet valid at `now`.
  */
-export async function readCertificatePair(certPath: string, keyPath: string): Promise<CertificatePair & { checked: CheckedPair }> {
+export async function readCertificatePair(certPath: string, keyPath: string, now: Date = new Date()): Promise<CertificatePair & { checked: CheckedPair }> {
   const [cert, key] = await Promise.all([readPart('tls-cert', certPath), readPart('tls-key', keyPath)]);
-  return { cert, key, checked: checkFiles({ cert, key }, certPath, keyPath) };
+  return { cert, key, checked: checkFiles({ cert, key }, certPath, keyPath, now) };
 }
 
 /** Options of {@link startTlsFileWatcher}. */
@@ -132,7 +171,14 @@ export interface TlsFileWatcherOptions {
   readonly debounceMs?: number;
   /** Re-read this often whatever the watch says (default 60000 ms; 0: never), for file systems that send no events. */
   readonly pollIntervalMs?: number;
-  /** Where a refused or unreadable new pair and a broken watch are told. */
+  /** Time for the certificate's validity (never compared with `clock`). Default `new Date()`. */
+  readonly wallClock?: () => Date;
+  /**
+   * The name the API server calls the webhook by (`<service>.<namespace>.svc`): a certificate
+   * that does not name it is served, with a warning (the API server will refuse the handshake).
+   */
+  readonly expectedDnsName?: string;
+  /** Where a refused or unreadable new pair, a certificate for other names and a broken watch are told. */
   readonly log?: (level: 'info' | 'warn', message: string, fields: Record<string, unknown>) => void;
 }
 
@@ -262,8 +308,13 @@ export class TlsFileWatcher extends EventEmitter<TlsFileWatcherEvents> implement
     let next: CertificatePair & { checked: CheckedPair };
     try {
       const [cert, key] = await Promise.all([readPart('tls-cert', certPath), readPart('tls-key', keyPath)]);
-      if (this.stopped || (cert === this.pair.cert && key === this.pair.key)) return;
-      next = { cert, key, checked: checkFiles({ cert, key }, certPath, keyPath) };
+      if (this.stopped) return;
+      if (cert === this.pair.cert && key === this.pair.key) {
+        // Back to the pair in use: a later return of the bad files is news again.
+        this.refused = undefined;
+        return;
+      }
+      next = { cert, key, checked: checkFiles({ cert, key }, certPath, keyPath, this.options.wallClock?.() ?? new Date()) };
     } catch (error) {
       if (this.stopped) return;
       // Never thrown out of a timer: anything unexpected is a refusal too.
@@ -287,17 +338,29 @@ export class TlsFileWatcher extends EventEmitter<TlsFileWatcherEvents> implement
       notAfter: next.checked.notAfter.toISOString(),
       fingerprint256: next.checked.fingerprint256,
     });
+    warnIfNotNamed(this.options, next.checked);
     this.emit('reloaded', this.pair, next.checked);
   }
 }
 
+/** Warn (once per pair taken) when the certificate does not name `expectedDnsName`. */
+function warnIfNotNamed(options: TlsFileWatcherOptions, checked: CheckedPair): void {
+  const host = options.expectedDnsName;
+  if (host === undefined || namesHost(checked.dnsNames, host)) return;
+  options.log?.('warn', `the certificate of --tls-cert does not name ${host}: the API server calls the webhook by that name and will refuse the handshake`, {
+    cert: options.certPath,
+    dnsNames: checked.dnsNames,
+  });
+}
+
 /**
  * Read and check `--tls-cert` / `--tls-key` (a {@link TlsFilesError} naming the flag if they
- * cannot serve), then follow them: the returned watcher's `current()` is the pair in use, and
- * `onChange` tells of each new valid pair.
+ * cannot serve, or the certificate is outside its validity), then follow them: the returned
+ * watcher's `current()` is the pair in use, and `onChange` tells of each new valid pair.
  */
 export async function startTlsFileWatcher(options: TlsFileWatcherOptions): Promise<TlsFileWatcher & { readonly checked: CheckedPair }> {
-  const initial = await readCertificatePair(options.certPath, options.keyPath);
+  const initial = await readCertificatePair(options.certPath, options.keyPath, options.wallClock?.() ?? new Date());
+  warnIfNotNamed(options, initial.checked);
   const watcher = new TlsFileWatcher(options, initial);
   watcher.start();
   return Object.assign(watcher, { checked: initial.checked });

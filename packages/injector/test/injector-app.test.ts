@@ -6,13 +6,21 @@
 // only the webhook configuration call either. Plus the flags' checks and start-up failures.
 import t, { type Test } from 'tap';
 import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { FakeClock, eventually } from '@dubbo-mesh/test-support';
 import { startFakeKubeApiServer, type FakeKubeApiServer, type FakeKubeObject } from '@dubbo-mesh/test-support/fake-kube';
-import { admissionSettingsFromFlags, certificateOriginFromFlags, startInjectorApp, type InjectorApp, type InjectorAppOptions } from '../dist/injector-app.js';
+import {
+  DEFAULT_DRAIN_MS,
+  admissionSettingsFromFlags,
+  certificateOriginFromFlags,
+  startInjectorApp,
+  type InjectorApp,
+  type InjectorAppOptions,
+} from '../dist/injector-app.js';
 import type { AdmissionHandler } from '../dist/injector-server.js';
 import { InjectorFlagError, InjectorListenError, TlsFilesError } from '../dist/server-errors.js';
 import type { CertificatePair } from '../dist/tls-files.js';
@@ -33,7 +41,7 @@ const LOOPBACK = { host: '127.0.0.1', port: 0 };
 
 async function start(t: Test, options: Partial<InjectorAppOptions> & Pick<InjectorAppOptions, 'certificates'>): Promise<InjectorApp> {
   const app = await startInjectorApp({ listen: LOOPBACK, admin: LOOPBACK, handle, logger: recordingInjectorLogger(), ...options });
-  t.teardown(() => app.stop('test'));
+  t.teardown(() => app.stop('test', { drain: false }));
   return app;
 }
 
@@ -84,6 +92,85 @@ t.test('from TLS files: rotated files are served to new connections; an invalid 
   await eventually(async () => /certificate_reloads_total\{result="rejected"\} 1/.test((await httpGet(app.adminPort, '/metrics')).body), 'the rejection');
   t.equal(await servedFingerprint(app.port, trust), fingerprint(second.serving.cert), 'the old certificate stays');
   t.match((await httpGet(app.adminPort, '/metrics')).body, /certificate_reloads_total\{result="applied"\} 1/);
+});
+
+/** Whether a TCP connection to 127.0.0.1:`port` is refused (nothing listens). */
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
+  });
+}
+
+t.test('stop: /ready turns 503 at once, the webhook serves through the drain, then closes with its idle keep-alive connections', async (t) => {
+  const { ca, serving } = await testCertificates();
+  const dir = await mkdtemp(path.join(tmpdir(), 'dm-injector-drain-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(path.join(dir, 'tls.crt'), serving.cert);
+  await writeFile(path.join(dir, 'tls.key'), serving.key);
+  const clock = new FakeClock();
+  const logger = recordingInjectorLogger();
+  const app = await start(t, {
+    certificates: { kind: 'files', certPath: path.join(dir, 'tls.crt'), keyPath: path.join(dir, 'tls.key'), pollIntervalMs: 0 },
+    clock,
+    logger,
+  });
+  // The API server keeps its connections: one stays open, idle, through the stop.
+  const agent = new https.Agent({ keepAlive: true });
+  t.teardown(() => agent.destroy());
+  const kept = new Promise<net.Socket>((resolve) => agent.once('free', (socket: net.Socket) => resolve(socket)));
+  t.equal((await httpsRequest(app.port, ca.cert, { body: REVIEW, agent })).status, 200);
+  const idle = await kept;
+  const idleClosed = new Promise<void>((resolve) => idle.once('close', () => resolve()));
+
+  let stopped = false;
+  const stopping = app.stop('SIGTERM').then(() => void (stopped = true));
+  t.same(await httpGet(app.adminPort, '/ready'), { status: 503, body: '{"ready":false}' }, '/ready answers 503 at once');
+  t.equal((await httpsRequest(app.port, ca.cert, { body: REVIEW })).status, 200, 'the webhook still reviews pods');
+  clock.advance(DEFAULT_DRAIN_MS - 1);
+  t.equal((await httpsRequest(app.port, ca.cert, { body: REVIEW })).status, 200, 'until the drain ends');
+  t.same(await httpGet(app.adminPort, '/ready'), { status: 503, body: '{"ready":false}' });
+  t.notOk(stopped, 'not stopped before the drain ends');
+  clock.advance(1);
+  await stopping;
+  await idleClosed;
+  t.pass('the idle keep-alive connection was closed: close() did not wait for its 120 s timeout');
+  t.ok(await refused(app.port), 'the webhook no longer listens');
+  t.ok(await refused(app.adminPort), 'nor the admin API');
+  t.same(
+    logger.lines.filter((l) => /^injector stop/.test(l.message)).map((l) => [l.message, l.fields.drainMs]),
+    [
+      ['injector stopping: /ready answers 503; the webhook serves until the drain ends', DEFAULT_DRAIN_MS],
+      ['injector stopped', undefined],
+    ],
+  );
+
+  // Stopping again resolves with the first stop.
+  await app.stop('SIGTERM');
+});
+
+t.test('stop: a second stop without the drain (a second signal) cuts the drain short', async (t) => {
+  const { serving } = await testCertificates();
+  const dir = await mkdtemp(path.join(tmpdir(), 'dm-injector-drain-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(path.join(dir, 'tls.crt'), serving.cert);
+  await writeFile(path.join(dir, 'tls.key'), serving.key);
+  const clock = new FakeClock();
+  const app = await start(t, {
+    certificates: { kind: 'files', certPath: path.join(dir, 'tls.crt'), keyPath: path.join(dir, 'tls.key'), pollIntervalMs: 0 },
+    clock,
+    drainMs: 60_000,
+  });
+  const first = app.stop('SIGTERM');
+  t.equal(clock.nextTimerAt, clock.now() + 60_000, 'draining for the drainMs given');
+  await app.stop('SIGINT', { drain: false });
+  await first;
+  t.ok(await refused(app.port), 'closed without the clock moving');
+  t.equal(clock.pendingTimers, 0, 'the drain timer is gone');
 });
 
 async function cluster(t: Test): Promise<FakeKubeApiServer> {
@@ -151,8 +238,10 @@ t.test('in a cluster: both replicas serve the Secret’s certificate; the leader
   t.equal(await servedFingerprint(a.port, caBundle()!), await servedFingerprint(b.port, caBundle()!), 'one certificate for both');
   t.same(await httpGet(b.adminPort, '/ready'), { status: 200, body: '{"ready":true}' });
 
-  // The leader stops: it releases the Lease, and the other replica takes it at its next try.
-  await a.stop('SIGTERM');
+  // The leader stops: after the drain it releases the Lease, and the other replica takes it at its next try.
+  const stopping = a.stop('SIGTERM');
+  clock.advance(DEFAULT_DRAIN_MS);
+  await stopping;
   await eventually(() => {
     clock.advance(1000);
     return b.elector!.isLeader;
@@ -192,7 +281,17 @@ t.test('flags: the handler settings and the certificate origin, each failure nam
     t.match(error.message, message);
   }
 
-  t.same(certificateOriginFromFlags({ 'tls-cert': 'a.crt', 'tls-key': 'a.key' }, {}), { kind: 'files', certPath: 'a.crt', keyPath: 'a.key' });
+  t.same(certificateOriginFromFlags({ 'tls-cert': 'a.crt', 'tls-key': 'a.key' }, {}), {
+    kind: 'files',
+    certPath: 'a.crt',
+    keyPath: 'a.key',
+    service: 'dubbo-mesh-injector',
+    namespace: 'dubbo-mesh',
+  });
+  t.match(certificateOriginFromFlags({ 'tls-cert': 'a.crt', 'tls-key': 'a.key', service: 'inj' }, { POD_NAMESPACE: 'mesh' }), {
+    service: 'inj',
+    namespace: 'mesh',
+  });
   t.match(certificateOriginFromFlags({}, { KUBERNETES_SERVICE_HOST: '10.0.0.1', POD_NAMESPACE: 'mesh-system', POD_NAME: 'injector-0' }), {
     kind: 'kubernetes',
     namespace: 'mesh-system',
@@ -240,6 +339,33 @@ t.test('start-up failures: a bad file or a busy address binds nothing and leaves
   );
   t.ok(mismatch instanceof TlsFilesError);
   t.equal((mismatch as TlsFilesError).flag, 'tls-key');
+
+  // A certificate past its expiry: /ready would say 200 while the API server refuses every handshake.
+  const late = new Date(new X509Certificate(serving.cert).validTo).getTime() + 1000;
+  const expired = await startInjectorApp({
+    listen: LOOPBACK,
+    admin: LOOPBACK,
+    handle,
+    logger: recordingInjectorLogger(),
+    certificates: files,
+    wallClock: () => new Date(late),
+  }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.ok(expired instanceof TlsFilesError, 'an expired certificate is refused at start');
+  t.equal((expired as TlsFilesError).flag, 'tls-cert');
+  t.match((expired as TlsFilesError).message, /^the certificate expired on /);
+
+  // One for another Service is served, with a warning naming the one the API server calls.
+  const logger = recordingInjectorLogger();
+  const elsewhere = await start(t, { certificates: { ...files, service: 'injector', namespace: 'mesh-system' }, logger });
+  t.same(await httpGet(elsewhere.adminPort, '/ready'), { status: 200, body: '{"ready":true}' });
+  t.match(
+    logger.lines.filter((l) => l.level === 'warn').map((l) => l.message),
+    [/^the certificate of --tls-cert does not name injector\.mesh-system\.svc: /],
+  );
+  await elsewhere.stop('test');
 
   const busy = net.createServer();
   await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', () => resolve()));

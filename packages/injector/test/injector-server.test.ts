@@ -5,12 +5,14 @@ import t, { type Test } from 'tap';
 import { EventEmitter } from 'node:events';
 import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import { startInjectorAdmin, startInjectorServer, type AdmissionHandler, type InjectorServer } from '../dist/injector-server.js';
+import { KEEP_ALIVE_TIMEOUT_MS, startInjectorAdmin, startInjectorServer, type AdmissionHandler, type InjectorServer } from '../dist/injector-server.js';
 import { InjectorMetrics } from '../dist/injector-metrics.js';
 import { InjectorListenError } from '../dist/server-errors.js';
 import type { CertificatePair, CertificateSource } from '../dist/tls-files.js';
-import { httpGet, httpsRequest, recordingInjectorLogger, servedFingerprint, testCertificates } from './fixtures/https-fixtures.js';
+import { eventually } from '@dubbo-mesh/test-support';
+import { SERVER_NAME, httpGet, httpsRequest, recordingInjectorLogger, servedFingerprint, testCertificates } from './fixtures/https-fixtures.js';
 
 const { ca, serving } = await testCertificates();
 
@@ -185,7 +187,7 @@ t.test('bad requests get 4xx with one line, a handler bug 500; the server keeps 
   );
 });
 
-t.test('keep-alive connections carry many reviews', async (t) => {
+t.test('keep-alive connections carry many reviews, and are kept idle longer than the API server keeps them (90 s)', async (t) => {
   const { server } = await start(t);
   const agent = new https.Agent({ keepAlive: true, maxSockets: 2 });
   t.teardown(() => agent.destroy());
@@ -194,6 +196,10 @@ t.test('keep-alive connections carry many reviews', async (t) => {
   const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => httpsRequest(server.port, ca.cert, { body: review(`uid-${i}`), agent })));
   t.ok(answers.every((a) => a.status === 200 && JSON.parse(a.body).response.uid.startsWith('uid-')));
   t.ok(sockets.size <= 2, `on at most two connections (${sockets.size})`);
+  // What the server tells a keep-alive client is what its socket timer does (Node sets both from keepAliveTimeout).
+  const timeout = Number(/^timeout=(\d+)$/.exec(String(answers[0]!.headers['keep-alive']))?.[1]);
+  t.equal(timeout, KEEP_ALIVE_TIMEOUT_MS / 1000, `idle connections kept ${timeout} s`);
+  t.ok(timeout > 90, 'longer than Go’s idle timeout, so the API server closes first');
 });
 
 t.test('a new certificate is served to new connections; one TLS cannot use is refused and the old one stays', async (t) => {
@@ -212,6 +218,39 @@ t.test('a new certificate is served to new connections; one TLS cannot use is re
   t.equal(await metric(admin.port, 'dubbo_mesh_injector_certificate_reloads_total{result="applied"}'), 1);
   t.equal(await metric(admin.port, 'dubbo_mesh_injector_certificate_reloads_total{result="rejected"}'), 1);
   t.equal(await metric(admin.port, 'dubbo_mesh_injector_certificate_not_after_seconds'), Math.floor(next.serving.notAfter.getTime() / 1000));
+});
+
+t.test('a review in flight when the server closes is answered with Connection: close, so no kept-alive connection outlives close()', async (t) => {
+  let closing: Promise<void> | undefined;
+  // The handler starts the close while its own review is in flight: the connection is busy, not idle.
+  const closingHandle: AdmissionHandler = (body) => {
+    closing ??= server.close();
+    return handle(body);
+  };
+  const server: InjectorServer = await startInjectorServer({
+    listen: { host: '127.0.0.1', port: 0 },
+    tls: manualSource(serving),
+    handle: closingHandle,
+    logger: recordingInjectorLogger(),
+  });
+  const socket = tls.connect({ host: '127.0.0.1', port: server.port, ca: ca.cert, servername: SERVER_NAME });
+  t.teardown(() => void socket.destroy());
+  await new Promise<void>((resolve) => socket.once('secureConnect', () => resolve()));
+  let text = '';
+  socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  const ended = new Promise<void>((resolve) => socket.once('end', () => resolve()));
+  const body = review('in-flight');
+  socket.write(
+    `POST /inject HTTP/1.1\r\nHost: ${SERVER_NAME}\r\nConnection: keep-alive\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  await eventually(() => text.includes('"uid":"in-flight"'), 'the answer');
+  t.match(text, /^HTTP\/1\.1 200 /, 'answered');
+  const closes = /\r\nconnection: close\r\n/i.test(text);
+  t.ok(closes, 'with Connection: close');
+  // Without it the connection would stay open up to the keep-alive timeout, and close() with it.
+  if (!closes) socket.destroy();
+  else await ended;
+  await closing;
 });
 
 t.test('/ready is 200 while serving and 503 once closed', async (t) => {

@@ -8,12 +8,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { FakeClock, eventually } from '@dubbo-mesh/test-support';
-import { readCertificatePair, startTlsFileWatcher, type CertificatePair } from '../dist/tls-files.js';
+import { namesHost, readCertificatePair, startTlsFileWatcher, type CertificatePair } from '../dist/tls-files.js';
 import { TlsFilesError } from '../dist/server-errors.js';
+import { issueServingCertificate } from '../dist/self-signed-certificates.js';
 import { testCertificates } from './fixtures/https-fixtures.js';
 
+const DAY = 24 * 60 * 60 * 1000;
 const first = await testCertificates();
 const second = await testCertificates();
+/** Made 400 days ago: expired 35 days ago. */
+const expired = await testCertificates(new Date(Date.now() - 400 * DAY));
 
 function fingerprint(pair: CertificatePair): string {
   return new X509Certificate(pair.cert).fingerprint256;
@@ -95,6 +99,108 @@ t.test('at start: each unusable pair is one error naming the flag and the file',
   }
 });
 
+t.test('at start: a certificate expired or not yet valid is refused, naming --tls-cert and the dates', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dm-tls-validity-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const cert = path.join(dir, 'tls.crt');
+  const key = path.join(dir, 'tls.key');
+  await writeFile(cert, first.serving.cert);
+  await writeFile(key, first.serving.key);
+  // As the certificate states them (to the second).
+  const leaf = new X509Certificate(first.serving.cert);
+  const notBefore = new Date(leaf.validFrom).toISOString();
+  const notAfter = new Date(leaf.validTo).toISOString();
+
+  const late = await failure(readCertificatePair(cert, key, new Date(new Date(leaf.validTo).getTime() + 1000)));
+  t.equal(late.flag, 'tls-cert');
+  t.equal(late.path, cert);
+  t.match(late.message, new RegExp(`^the certificate expired on ${notAfter.replace(/\./g, '\\.')} \\(valid from ${notBefore.replace(/\./g, '\\.')} to `));
+  t.notMatch(late.message, /\n/);
+  const early = await failure(readCertificatePair(cert, key, new Date(new Date(leaf.validFrom).getTime() - 1000)));
+  t.equal(early.flag, 'tls-cert');
+  t.match(early.message, new RegExp(`^the certificate is not valid before ${notBefore.replace(/\./g, '\\.')} `));
+  t.equal(
+    (await readCertificatePair(cert, key, new Date(first.serving.notBefore.getTime() + 1000))).checked.fingerprint256,
+    fingerprint(first.serving),
+    'within its validity: taken',
+  );
+
+  // The watcher's start checks against its wall clock.
+  await writeFile(cert, expired.serving.cert);
+  await writeFile(key, expired.serving.key);
+  const watcher = await failure(startTlsFileWatcher({ certPath: cert, keyPath: key, clock: new FakeClock(), pollIntervalMs: 0 }));
+  t.match(watcher.message, /^the certificate expired on /);
+  t.equal(watcher.flag, 'tls-cert');
+});
+
+t.test('a rotation to an expired certificate is refused with a warning; the pair in use stays', async (t) => {
+  const volume = await secretVolume(first.serving);
+  const clock = new FakeClock();
+  const warnings: Array<{ message: string; fields: Record<string, unknown> }> = [];
+  const watcher = await startTlsFileWatcher({
+    certPath: volume.cert,
+    keyPath: volume.key,
+    clock,
+    debounceMs: 1e9,
+    pollIntervalMs: 0,
+    log: (level, message, fields) => void (level === 'warn' && warnings.push({ message, fields })),
+  });
+  t.teardown(() => watcher.stop());
+  const rejections: TlsFilesError[] = [];
+  watcher.on('rejected', (error) => rejections.push(error));
+  await volume.swap('..v2', expired.serving);
+  await watcher.reload();
+  t.equal(rejections.length, 1, 'refused');
+  t.equal(rejections[0]?.flag, 'tls-cert');
+  t.match(rejections[0]?.message, /^the certificate expired on /);
+  t.equal(fingerprint(watcher.current()), fingerprint(first.serving), 'the pair in use stays');
+  t.same(
+    warnings.map((w) => [w.message, w.fields.flag]),
+    [['the TLS files changed but cannot be used; the certificate in use stays', '--tls-cert']],
+  );
+});
+
+t.test('a certificate that does not name <service>.<namespace>.svc is served, with a warning', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dm-tls-names-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const other = await issueServingCertificate(first.ca, { dnsNames: ['injector.example.com'], now: new Date() });
+  const cert = path.join(dir, 'tls.crt');
+  const key = path.join(dir, 'tls.key');
+  await writeFile(cert, other.cert);
+  await writeFile(key, other.key);
+  const warnings: Array<{ message: string; fields: Record<string, unknown> }> = [];
+  const options = {
+    certPath: cert,
+    keyPath: key,
+    clock: new FakeClock(),
+    debounceMs: 1e9,
+    pollIntervalMs: 0,
+    expectedDnsName: 'dubbo-mesh-injector.dubbo-mesh.svc',
+    log: (level: string, message: string, fields: Record<string, unknown>) => void (level === 'warn' && warnings.push({ message, fields })),
+  };
+  const watcher = await startTlsFileWatcher(options);
+  t.teardown(() => watcher.stop());
+  t.equal(watcher.current().cert, other.cert, 'served all the same');
+  t.same(warnings, [
+    {
+      message:
+        'the certificate of --tls-cert does not name dubbo-mesh-injector.dubbo-mesh.svc: the API server calls the webhook by that name and will refuse the handshake',
+      fields: { cert, dnsNames: ['injector.example.com'] },
+    },
+  ]);
+  // A renewal that names it is taken without a warning.
+  await writeFile(cert, first.serving.cert);
+  await writeFile(key, first.serving.key);
+  await watcher.reload();
+  t.equal(fingerprint(watcher.current()), fingerprint(first.serving));
+  t.equal(warnings.length, 1, 'no new warning');
+
+  t.ok(namesHost(['*.dubbo-mesh.svc'], 'dubbo-mesh-injector.dubbo-mesh.svc'), 'a wildcard of the leftmost label names it');
+  t.ok(namesHost(['Dubbo-Mesh-Injector.dubbo-mesh.svc'], 'dubbo-mesh-injector.dubbo-mesh.svc'), 'names compare without case');
+  t.notOk(namesHost(['*.svc'], 'dubbo-mesh-injector.dubbo-mesh.svc'), 'a wildcard stands for one label only');
+  t.notOk(namesHost(['dubbo-mesh-injector.dubbo-mesh'], 'dubbo-mesh-injector.dubbo-mesh.svc'));
+});
+
 t.test('a Secret volume swap is taken after the debounce; an invalid swap keeps the pair in use', async (t) => {
   const volume = await secretVolume(first.serving);
   const clock = new FakeClock();
@@ -142,6 +248,38 @@ t.test('a Secret volume swap is taken after the debounce; an invalid swap keeps 
   const again = once(watcher, 'reloaded');
   clock.advance(1000);
   await again;
+  t.equal(fingerprint(watcher.current()), fingerprint(first.serving));
+});
+
+t.test('bad files, then the pair in use again, then the same bad files: the second refusal is told and counted too', async (t) => {
+  const volume = await secretVolume(first.serving);
+  const clock = new FakeClock();
+  const warnings: string[] = [];
+  // Re-read by hand: the debounce never runs out on this clock.
+  const watcher = await startTlsFileWatcher({
+    certPath: volume.cert,
+    keyPath: volume.key,
+    clock,
+    debounceMs: 1e9,
+    pollIntervalMs: 0,
+    log: (level, message) => void (level === 'warn' && warnings.push(message)),
+  });
+  t.teardown(() => watcher.stop());
+  const rejections: TlsFilesError[] = [];
+  watcher.on('rejected', (error) => rejections.push(error));
+  const bad = { cert: first.serving.cert, key: second.serving.key };
+
+  await volume.swap('..v2', bad);
+  await watcher.reload();
+  await watcher.reload();
+  t.equal(rejections.length, 1, 'refused once, however often the same bad files are re-read');
+  await volume.swap('..v3', first.serving);
+  await watcher.reload();
+  t.equal(rejections.length, 1, 'the pair in use is no refusal');
+  await volume.swap('..v4', bad);
+  await watcher.reload();
+  t.equal(rejections.length, 2, 'the bad files back again: refused again');
+  t.equal(warnings.length, 2, 'and warned about again');
   t.equal(fingerprint(watcher.current()), fingerprint(first.serving));
 });
 
