@@ -118,8 +118,9 @@ export type CertificateOrigin =
       readonly webhookConfig: string;
       /** This replica's name in the Lease (`POD_NAME`). */
       readonly identity: string;
-      /** The Secret poll (default 10 s) and the election's timing (client-go's defaults). */
+      /** The Secret poll (default 10 s), how long a new CA is trusted before a certificate it signed is written (default 10 s), and the election's timing (client-go's defaults). */
       readonly pollIntervalMs?: number;
+      readonly caPropagationMs?: number;
       readonly leaseDurationMs?: number;
       readonly renewDeadlineMs?: number;
       readonly retryPeriodMs?: number;
@@ -265,18 +266,26 @@ export async function startInjectorApp(options: InjectorAppOptions): Promise<Inj
     const lease = `${origin.namespace}/${INJECTOR_LEASE}`;
     elector.on('started-leading', () => log('info', 'leading: this replica renews the certificates and keeps the webhook caBundle', { lease }));
     elector.on('stopped-leading', () => log('info', 'no longer leading: another replica keeps the webhook caBundle', { lease }));
-    certificates = await startWebhookCertificates({
-      kubeConfig,
-      namespace: origin.namespace,
-      service: origin.service,
-      webhookConfig: origin.webhookConfig,
-      leadership: elector,
-      clock,
-      ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }),
-      ...(origin.pollIntervalMs === undefined ? {} : { pollIntervalMs: origin.pollIntervalMs }),
-      log,
-    });
+    // The election runs first: a start that finds the Secret unusable waits for the leader to
+    // replace it, and when this is the only replica, the leader is this one.
     elector.start();
+    try {
+      certificates = await startWebhookCertificates({
+        kubeConfig,
+        namespace: origin.namespace,
+        service: origin.service,
+        webhookConfig: origin.webhookConfig,
+        leadership: elector,
+        clock,
+        ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }),
+        ...(origin.pollIntervalMs === undefined ? {} : { pollIntervalMs: origin.pollIntervalMs }),
+        ...(origin.caPropagationMs === undefined ? {} : { caPropagationMs: origin.caPropagationMs }),
+        log,
+      });
+    } catch (error) {
+      await elector.stop();
+      throw error;
+    }
   }
   const stopCertificates = async () => {
     certificates.stop();

@@ -3,20 +3,38 @@
 // the Secret `dubbo-mesh-injector-tls` so every replica serves the same one, and the CA handed to
 // the API server in the MutatingWebhookConfiguration's `caBundle` by the replica that leads.
 //
-// - Any replica creates the Secret when it is missing (a 409 means another replica won: its
-//   Secret is read and used), and at start replaces one it cannot serve from at all.
-// - Every replica re-reads the Secret every poll and serves what it holds when it changes.
-// - The leader renews: within 30 days of expiry a new serving certificate; within 30 days of the
-//   CA's expiry a new CA too, put in the bundle *with* the old one, and the webhook's caBundle
-//   patched *before* the Secret is written, so the API server trusts the new certificate before
-//   any replica serves it, and still trusts the old one replicas serve until they re-read.
+// The rule: the API server trusts a CA before any replica serves a certificate it signed.
+// - A replica that starts while the Secret is missing creates it (bootstrap: nothing trusts
+//   any certificate of ours yet; a 409 means another replica won: its Secret is read and used).
+//   Any other write is the leader's: a replica that does not lead never replaces the Secret
+//   nor mints a CA. A replica that starts while the Secret holds nothing usable waits until
+//   the leader replaced it.
+// - Every replica re-reads the Secret every poll and serves what it holds when it changes, and
+//   reads the webhook configuration to tell (a metric) whether its caBundle trusts that.
+// - The leader renews in two passes: within 30 days of expiry it makes a new serving
+//   certificate (and within 30 days of the CA's expiry a new CA, put in the bundle *with* the
+//   old one) and patches the webhook's caBundle to hold its CA; it writes the Secret only at a
+//   later pass, once the caBundle as read back has held that CA for `caPropagationMs` (API
+//   servers see the caBundle through their informers, a little after it is written). A failed
+//   patch (the configuration changed in between) writes nothing: the next pass tries again.
+//   A Secret that holds nothing usable is replaced the same way. A 409 on the write (another
+//   writer was first) re-reads the Secret and goes again.
 // - The leader keeps every webhook's caBundle equal to the Secret's `ca.crt` (re-applying
-//   `deploy/` empties it; the next poll puts it back).
+//   `deploy/` empties it; the next poll puts it back), or to the bundle of the write it plans,
+//   and writes a deleted Secret again with the certificate replicas serve.
 // Polling rather than watching: these objects change about once a year, and a poll cannot miss
 // an event or leave a watch half-open.
 import { EventEmitter } from 'node:events';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { AdmissionregistrationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import {
+  AdmissionregistrationV1Api,
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1MutatingWebhookConfiguration,
+  type V1Secret,
+} from '@kubernetes/client-node';
 import { systemClock, type Clock } from '@dubbo-mesh/leader-election';
 import {
   CERTIFICATE_VALIDITY_MS,
@@ -37,6 +55,9 @@ export const CERTIFICATE_SECRET = 'dubbo-mesh-injector-tls';
 /** The keys of the Secret: a `kubernetes.io/tls` Secret's two, the CA bundle the API server is given, and the CA's key. */
 export const SECRET_KEYS = { cert: 'tls.crt', key: 'tls.key', caBundle: 'ca.crt', caKey: 'ca.key' } as const;
 
+/** How long the webhook's caBundle must have held a new CA before the leader writes a certificate it signed (10 s: one poll). */
+export const DEFAULT_CA_PROPAGATION_MS = 10_000;
+
 /** Who may renew and patch: the elector of `@dubbo-mesh/leader-election` has this shape. */
 export interface CertificateLeadership {
   readonly isLeader: boolean;
@@ -53,15 +74,18 @@ export interface WebhookCertificatesOptions {
   readonly service: string;
   /** `--webhook-config`: the MutatingWebhookConfiguration whose caBundle the leader keeps. */
   readonly webhookConfig: string;
+  /** Started before (or with) this: a start that waits for the leader to replace an unusable Secret waits on it. */
   readonly leadership: CertificateLeadership;
   /** The Secret's name (default {@link CERTIFICATE_SECRET}). */
   readonly secretName?: string;
-  /** Time for the poll. Default: real time. */
+  /** Time for the poll and the CA's propagation. Default: real time. */
   readonly clock?: Clock;
   /** Time for certificate validity (never compared with `clock`). Default `new Date()`. */
   readonly wallClock?: () => Date;
-  /** How often the Secret (every replica) and the webhook's caBundle (the leader) are re-read. Default 10000 ms. */
+  /** How often the Secret and the webhook configuration are re-read (every replica; the leader also writes). Default 10000 ms. */
   readonly pollIntervalMs?: number;
+  /** How long the caBundle, as read back, must have held a new CA before a certificate it signed is written (default {@link DEFAULT_CA_PROPAGATION_MS}). */
+  readonly caPropagationMs?: number;
   /** Default a year each. */
   readonly caValidityMs?: number;
   readonly certificateValidityMs?: number;
@@ -72,6 +96,14 @@ export interface WebhookCertificatesOptions {
   readonly log?: (level: 'info' | 'warn', message: string, fields: Record<string, unknown>) => void;
 }
 
+/** The Secret's four texts. */
+interface Contents {
+  readonly cert: string;
+  readonly key: string;
+  readonly caBundle: string;
+  readonly caKey: string;
+}
+
 /** The Secret's contents, checked. */
 interface Material {
   readonly pair: CertificatePair;
@@ -80,7 +112,31 @@ interface Material {
   readonly caKey: string;
   readonly leaf: X509Certificate;
   readonly cas: readonly X509Certificate[];
+  /** The CA of {@link cas} that signed {@link leaf}. */
+  readonly signer: X509Certificate;
   readonly resourceVersion: string;
+}
+
+/** A Secret write the leader has made ready: written once the API servers trust the CA that signed its certificate. */
+interface PlannedWrite {
+  readonly contents: Contents;
+  /** SHA-256 fingerprint of the CA that signed `contents.cert`. */
+  readonly signer: string;
+  /** The resourceVersion of the Secret it replaces: a Secret changed since makes the plan stale. */
+  readonly basedOn: string;
+  readonly level: 'info' | 'warn';
+  readonly message: string;
+  readonly fields: Record<string, unknown>;
+  waitingTold: boolean;
+}
+
+/** The webhook configuration as read, and which CAs its caBundles hold. */
+interface WebhookTrust {
+  readonly configuration: V1MutatingWebhookConfiguration;
+  /** Fingerprints of the CAs that every webhook's caBundle holds (none when it has no webhooks). */
+  readonly held: ReadonlySet<string>;
+  /** Every CA any of its caBundles holds. */
+  readonly cas: readonly X509Certificate[];
 }
 
 /** The events of a {@link WebhookCertificates}. */
@@ -89,7 +145,12 @@ export interface WebhookCertificatesEvents {
   changed: [pair: CertificatePair];
   /** A poll (or a sync asked for) finished. */
   synced: [];
+  /** {@link WebhookCertificates.stop} was called. */
+  stopped: [];
 }
+
+/** Passes one sync may run when each asks for another. */
+const MAX_ROUNDS = 5;
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 const unb64 = (text: string | undefined) => (text === undefined ? undefined : Buffer.from(text, 'base64').toString('utf8'));
@@ -122,8 +183,8 @@ function describe(error: unknown): string {
 }
 
 /**
- * Every certificate of `bundle` and `extra` not expired at `now`, without repeats, as PEM in
- * order: what the API server is told to trust.
+ * Every certificate of `certificates` not expired at `now`, without repeats, as PEM in order:
+ * what the API server is told to trust.
  */
 function bundleOf(certificates: readonly X509Certificate[], now: Date): string {
   const seen = new Set<string>();
@@ -134,6 +195,17 @@ function bundleOf(certificates: readonly X509Certificate[], now: Date): string {
     kept.push(certificate.toString().trim());
   }
   return kept.join('\n') + '\n';
+}
+
+/** Which CAs the caBundles of `configuration` hold. */
+function trustOf(configuration: V1MutatingWebhookConfiguration): WebhookTrust {
+  const perWebhook = (configuration.webhooks ?? []).map((webhook) => parseCertificates(unb64(webhook.clientConfig?.caBundle) ?? ''));
+  const held = new Set(perWebhook[0]?.map((ca) => ca.fingerprint256) ?? []);
+  for (const cas of perWebhook.slice(1)) {
+    const here = new Set(cas.map((ca) => ca.fingerprint256));
+    for (const fingerprint of held) if (!here.has(fingerprint)) held.delete(fingerprint);
+  }
+  return { configuration, held, cas: perWebhook.flat() };
 }
 
 /**
@@ -147,9 +219,15 @@ export class WebhookCertificates extends EventEmitter<WebhookCertificatesEvents>
   private readonly wallClock: () => Date;
   private readonly secretName: string;
   private readonly pollIntervalMs: number;
+  private readonly caPropagationMs: number;
   private readonly renewBeforeMs: number;
   private readonly dnsNames: string[];
   private material: Material | undefined;
+  /** The leader's write waiting for its CA to be trusted. */
+  private planned: PlannedWrite | undefined;
+  /** For each CA the caBundles hold (by fingerprint), since when (`clock`) every read has seen it held. */
+  private readonly heldSince = new Map<string, number>();
+  private trusted = false;
   private pollTimer: unknown;
   private running: Promise<void> | undefined;
   private again = false;
@@ -166,6 +244,7 @@ export class WebhookCertificates extends EventEmitter<WebhookCertificatesEvents>
     this.wallClock = options.wallClock ?? (() => new Date());
     this.secretName = options.secretName ?? CERTIFICATE_SECRET;
     this.pollIntervalMs = options.pollIntervalMs ?? 10_000;
+    this.caPropagationMs = options.caPropagationMs ?? DEFAULT_CA_PROPAGATION_MS;
     this.renewBeforeMs = options.renewBeforeMs ?? RENEW_BEFORE_MS;
     this.dnsNames = serviceDnsNames(options.service, options.namespace);
   }
@@ -173,6 +252,16 @@ export class WebhookCertificates extends EventEmitter<WebhookCertificatesEvents>
   /** `namespace/name` of the Secret. */
   get secret(): string {
     return `${this.options.namespace}/${this.secretName}`;
+  }
+
+  /**
+   * Whether the webhook configuration, as this replica last read it, holds in every webhook's
+   * caBundle the CA that signed the certificate it serves: false before the first poll, and
+   * while the configuration is missing or trusts another CA (the API server refuses this
+   * replica's handshakes then, and `failurePolicy: Ignore` admits pods without a sidecar).
+   */
+  get caBundleTrusted(): boolean {
+    return this.trusted;
   }
 
   /** The serving certificate in use. Throws before {@link start} resolved. */
@@ -193,40 +282,52 @@ export class WebhookCertificates extends EventEmitter<WebhookCertificatesEvents>
   }
 
   /**
-   * Get a serving certificate from the Secret, creating the Secret when it is missing (or
-   * replacing one that holds nothing usable), then start polling. Rejects with a
-   * {@link CertificateSecretError} when the API server refuses or does not answer.
+   * Get a serving certificate from the Secret, creating the Secret when it is missing
+   * (bootstrap), or waiting for the leader to replace one that holds nothing usable, then keep
+   * polling. Rejects with a {@link CertificateSecretError} when the API server refuses or does
+   * not answer, or when stopped before it had a certificate.
    */
   async start(): Promise<void> {
+    this.options.leadership.on('started-leading', this.onLeading);
     const now = this.wallClock();
+    let unusable: string | undefined;
     for (let attempt = 1; ; attempt++) {
-      let secret: V1Secret | undefined;
       try {
-        secret = await this.readSecret();
+        const secret = await this.readSecret();
         if (secret === undefined) {
-          this.material = await this.createSecret(now);
+          // Nothing trusts a certificate of ours yet: whoever starts first makes the CA.
+          this.material = await this.createSecret(await this.fresh(now, []), now, 'created the Secret of the webhook certificates with a new CA');
         } else {
           const checked = this.check(secret, now);
-          this.material = typeof checked === 'string' ? await this.replaceSecret(secret, now, checked) : checked;
+          if (typeof checked === 'string') unusable = checked;
+          else this.material = checked;
         }
         break;
       } catch (error) {
         // Another replica wrote first (409): read what it wrote. Anything else ends the start.
         if (statusOf(error) === 409 && attempt < 5) continue;
+        this.stop();
         if (error instanceof CertificateSecretError) throw error;
         throw new CertificateSecretError(`cannot keep the serving certificate in Secret ${this.secret}: ${describe(error)}`, { cause: error });
       }
     }
-    this.options.leadership.on('started-leading', this.onLeading);
     this.schedulePoll();
+    if (this.material === undefined) {
+      this.warnOnce('secret', `Secret ${this.secret} holds no usable certificate (${unusable}); waiting for the leader to replace it`, {
+        secret: this.secret,
+      });
+      await this.firstCertificate();
+    }
     if (this.options.leadership.isLeader) void this.sync();
   }
 
   /** Stop polling; a pass under way finishes but writes nothing more. */
   stop(): void {
+    if (this.stopped) return;
     this.stopped = true;
     this.clock.clearTimer(this.pollTimer);
     this.options.leadership.off('started-leading', this.onLeading);
+    this.emit('stopped');
   }
 
   /**
@@ -241,18 +342,40 @@ export class WebhookCertificates extends EventEmitter<WebhookCertificatesEvents>
       return this.running;
     }
     this.running = (async () => {
-      do {
+      // Again at once after a write met a conflict (bounded: a conflict that keeps coming waits for the next poll).
+      for (let round = 0; round < MAX_ROUNDS; round++) {
         this.again = false;
         try {
           await this.pass();
         } catch (error) {
           this.warnOnce('pass', `cannot bring the webhook certificates up to date; retrying`, { secret: this.secret, error: describe(error) });
         }
-      } while (this.again && !this.stopped);
+        if (!this.again || this.stopped) break;
+      }
       this.running = undefined;
       this.emit('synced');
     })();
     return this.running;
+  }
+
+  /** Resolves once a first certificate is served; rejects if stopped before. */
+  private firstCertificate(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const done = () => {
+        this.off('changed', onChanged);
+        this.off('stopped', onStopped);
+      };
+      const onChanged = () => {
+        done();
+        resolve();
+      };
+      const onStopped = () => {
+        done();
+        reject(new CertificateSecretError(`stopped before Secret ${this.secret} held a usable certificate`));
+      };
+      this.on('changed', onChanged);
+      this.on('stopped', onStopped);
+    });
   }
 
   private schedulePoll(): void {
@@ -266,23 +389,41 @@ export class WebhookCertificates extends EventEmitter<WebhookCertificatesEvents>
     const now = this.wallClock();
     const secret = await this.readSecret();
     if (this.stopped) return;
+    const leading = this.options.leadership.isLeader;
+    if (!leading || secret?.metadata?.resourceVersion !== this.planned?.basedOn) this.planned = undefined;
+    let checked: Material | string | undefined;
     if (secret === undefined) {
-      // Deleted: whoever sees it first makes a new one; the others read it (409) next poll.
-      this.adopt(await this.createSecret(now).catch((error: unknown) => (statusOf(error) === 409 ? undefined : Promise.reject(error))));
-      if (this.options.leadership.isLeader) await this.syncCaBundle();
-      return;
-    }
-    const checked = this.check(secret, now);
-    if (typeof checked === 'string') {
-      this.warnOnce('secret', `Secret ${this.secret} holds no usable certificate (${checked}); serving the last good one`, { secret: this.secret });
-      if (this.options.leadership.isLeader)
-        this.adopt(await this.replaceSecret(secret, now, checked).catch((error: unknown) => (statusOf(error) === 409 ? undefined : Promise.reject(error))));
+      if (this.material === undefined) {
+        // Never served (a start waiting on an unusable Secret that is gone now): the bootstrap.
+        await this.createAgain(await this.fresh(now, []), now, 'created the Secret of the webhook certificates with a new CA');
+        return;
+      }
+      if (leading) {
+        // Deleted: written again with what replicas serve, so that nothing trusted changes.
+        await this.createAgain(this.contentsOf(this.material), now, 'wrote the deleted Secret of the webhook certificates again, with the certificate served');
+        return;
+      }
+      this.warnOnce('secret', `Secret ${this.secret} is missing; serving the last good certificate until the leader writes it again`, {
+        secret: this.secret,
+      });
     } else {
-      this.warned.delete('secret');
-      this.adopt(checked);
-      if (this.options.leadership.isLeader) await this.renewIfDue(checked, now);
+      checked = this.check(secret, now);
+      if (typeof checked === 'string') {
+        const meanwhile = this.material === undefined ? 'waiting for the leader to replace it' : 'serving the last good one';
+        this.warnOnce('secret', `Secret ${this.secret} holds no usable certificate (${checked}); ${meanwhile}`, { secret: this.secret });
+      } else {
+        this.warned.delete('secret');
+        this.adopt(checked);
+      }
     }
-    if (this.options.leadership.isLeader) await this.syncCaBundle();
+    const trust = await this.readWebhook();
+    if (this.stopped) return;
+    if (leading && secret !== undefined && checked !== undefined && this.planned === undefined) this.planned = await this.plan(secret, checked, trust, now);
+    if (this.stopped) return;
+    const wanted = leading ? (this.planned?.contents.caBundle ?? this.material?.caBundle) : undefined;
+    const held = trust === undefined ? undefined : wanted === undefined ? trust.held : await this.syncCaBundle(trust, wanted);
+    this.observe(held);
+    if (this.planned !== undefined && this.options.leadership.isLeader) await this.writePlanned(this.planned, now);
   }
 
   /** Serve `material` if it is new. */
@@ -331,12 +472,17 @@ export class WebhookCertificates extends EventEmitter<WebhookCertificatesEvents>
       return `${SECRET_KEYS.caKey}: ${oneLine(error)}`;
     }
     const leaf = new X509Certificate(cert!);
-    if (!cas.some((ca) => leaf.checkIssued(ca) && leaf.verify(ca.publicKey))) return `${SECRET_KEYS.cert} is not signed by a CA of ${SECRET_KEYS.caBundle}`;
+    const signer = cas.find((ca) => leaf.checkIssued(ca) && leaf.verify(ca.publicKey));
+    if (signer === undefined) return `${SECRET_KEYS.cert} is not signed by a CA of ${SECRET_KEYS.caBundle}`;
     if (new Date(leaf.validTo).getTime() <= now.getTime()) return `${SECRET_KEYS.cert} expired on ${new Date(leaf.validTo).toISOString()}`;
-    return { pair: { cert: cert!, key: key! }, caBundle: caBundle!, caKey: caKey!, leaf, cas, resourceVersion: secret.metadata?.resourceVersion ?? '' };
+    return { pair: { cert: cert!, key: key! }, caBundle: caBundle!, caKey: caKey!, leaf, cas, signer, resourceVersion: secret.metadata?.resourceVersion ?? '' };
   }
 
-  private secretBody(contents: { cert: string; key: string; caBundle: string; caKey: string }, resourceVersion?: string): V1Secret {
+  private contentsOf(material: Material): Contents {
+    return { cert: material.pair.cert, key: material.pair.key, caBundle: material.caBundle, caKey: material.caKey };
+  }
+
+  private secretBody(contents: Contents, resourceVersion?: string): V1Secret {
     return {
       apiVersion: 'v1',
       kind: 'Secret',
@@ -356,7 +502,8 @@ export class WebhookCertificates extends EventEmitter<WebhookCertificatesEvents>
     };
   }
 
-  private async fresh(now: Date, keep: readonly X509Certificate[]): Promise<{ cert: string; key: string; caBundle: string; caKey: string }> {
+  /** A new CA and a serving certificate it signed; the bundle keeps `keep` (those not expired) after the new CA. */
+  private async fresh(now: Date, keep: readonly X509Certificate[]): Promise<Contents> {
     const ca = await createCertificateAuthority({ now, validityMs: this.options.caValidityMs ?? CERTIFICATE_VALIDITY_MS });
     const serving = await issueServingCertificate(ca, {
       dnsNames: this.dnsNames,
@@ -367,28 +514,20 @@ export class WebhookCertificates extends EventEmitter<WebhookCertificatesEvents>
   }
 
   /** POST a new Secret; a 409 (another replica was first) is thrown for the caller. */
-  private async createSecret(now: Date): Promise<Material> {
-    const contents = await this.fresh(now, []);
+  private async createSecret(contents: Contents, now: Date, message: string): Promise<Material> {
     const created = await this.answered(this.core.createNamespacedSecret({ namespace: this.options.namespace, body: this.secretBody(contents) }));
-    this.options.log?.('info', 'created the Secret of the webhook certificates with a new CA', { secret: this.secret });
+    this.options.log?.('info', message, { secret: this.secret });
     return this.mustCheck(created, now);
   }
 
-  /** PUT fresh contents over a Secret that holds nothing usable (at its resourceVersion: a 409 is thrown for the caller). */
-  private async replaceSecret(secret: V1Secret, now: Date, why: string): Promise<Material> {
-    // The CAs the API server may still trust for the certificate served now stay in the bundle.
-    const keep = this.material?.cas ?? [];
-    const contents = await this.fresh(now, keep);
-    if (this.options.leadership.isLeader) await this.syncCaBundle(contents.caBundle);
-    const replaced = await this.answered(
-      this.core.replaceNamespacedSecret({
-        name: this.secretName,
-        namespace: this.options.namespace,
-        body: this.secretBody(contents, secret.metadata?.resourceVersion),
-      }),
-    );
-    this.options.log?.('warn', 'replaced the Secret of the webhook certificates: it held no usable certificate', { secret: this.secret, why });
-    return this.mustCheck(replaced, now);
+  /** {@link createSecret} and serve it, then go again (the caBundle is kept from what the Secret holds); a 409 goes again too, from what the winner wrote. */
+  private async createAgain(contents: Contents, now: Date, message: string): Promise<void> {
+    try {
+      this.adopt(await this.createSecret(contents, now, message));
+    } catch (error) {
+      if (statusOf(error) !== 409) throw error;
+    }
+    this.again = true;
   }
 
   private mustCheck(secret: V1Secret, now: Date): Material {
@@ -397,98 +536,154 @@ export class WebhookCertificates extends EventEmitter<WebhookCertificatesEvents>
     return checked;
   }
 
-  /** The leader's renewals (see the module comment). */
-  private async renewIfDue(material: Material, now: Date): Promise<void> {
+  /**
+   * The leader's next write of the Secret, if one is due: a replacement of one that holds
+   * nothing usable (a new CA, the CAs that may sign a certificate still served kept in the
+   * bundle), or a renewal (see the module comment).
+   */
+  private async plan(secret: V1Secret, checked: Material | string, trust: WebhookTrust | undefined, now: Date): Promise<PlannedWrite | undefined> {
+    const basedOn = secret.metadata?.resourceVersion ?? '';
+    const planned = (contents: Contents, level: 'info' | 'warn', message: string, fields: Record<string, unknown>): PlannedWrite => ({
+      contents,
+      signer: parseCertificates(contents.caBundle)[0]!.fingerprint256,
+      basedOn,
+      level,
+      message,
+      fields,
+      waitingTold: false,
+    });
+    if (typeof checked === 'string') {
+      const keep = [...(this.material?.cas ?? []), ...(trust?.cas ?? [])];
+      return planned(await this.fresh(now, keep), 'warn', 'replaced the Secret of the webhook certificates: it held no usable certificate', { why: checked });
+    }
+    const material = checked;
     const currentCa = material.cas[0]!;
     const caDue = needsRenewal(currentCa, now, this.renewBeforeMs);
     const names = dnsNamesOf(material.leaf);
     const wrongNames = names.length !== this.dnsNames.length || names.some((name, i) => name !== this.dnsNames[i]);
     // By signature: every CA of the injector has the same kind of name, so names alone cannot tell them apart.
-    const notByCurrentCa = !material.leaf.verify(currentCa.publicKey);
+    const notByCurrentCa = material.signer.fingerprint256 !== currentCa.fingerprint256;
     const leafDue = needsRenewal(material.leaf, now, this.renewBeforeMs) || wrongNames || notByCurrentCa;
-    if (!caDue && !leafDue) return;
-    let contents: { cert: string; key: string; caBundle: string; caKey: string };
+    if (!caDue && !leafDue) return undefined;
     if (caDue) {
-      contents = await this.fresh(now, material.cas);
-    } else {
-      const serving = await issueServingCertificate(
-        { cert: currentCa.toString(), key: material.caKey },
-        { dnsNames: this.dnsNames, now, validityMs: this.options.certificateValidityMs ?? CERTIFICATE_VALIDITY_MS },
-      );
-      contents = { cert: serving.cert, key: serving.key, caBundle: bundleOf(material.cas, now), caKey: material.caKey };
+      return planned(await this.fresh(now, material.cas), 'info', 'renewed the CA and the serving certificate', {
+        reason: 'the CA expires within the renewal window',
+      });
     }
-    if (this.stopped || !this.options.leadership.isLeader) return;
-    // The API server must trust the new CA before any replica serves a certificate it signed.
-    if (contents.caBundle !== material.caBundle) await this.syncCaBundle(contents.caBundle);
+    const serving = await issueServingCertificate(
+      { cert: currentCa.toString(), key: material.caKey },
+      { dnsNames: this.dnsNames, now, validityMs: this.options.certificateValidityMs ?? CERTIFICATE_VALIDITY_MS },
+    );
+    return planned(
+      { cert: serving.cert, key: serving.key, caBundle: bundleOf(material.cas, now), caKey: material.caKey },
+      'info',
+      'renewed the serving certificate',
+      {
+        reason: wrongNames
+          ? `the certificate names ${names.join(', ')}`
+          : notByCurrentCa
+            ? 'the certificate is not signed by the current CA'
+            : 'it expires within the renewal window',
+      },
+    );
+  }
+
+  /**
+   * Write `planned` into the Secret if the caBundles have held its CA for `caPropagationMs`;
+   * else wait for a later pass. A 409 (another writer was first) goes again at once: the
+   * Secret is read again, and the caBundle kept from what it holds now, never from what was read before.
+   */
+  private async writePlanned(planned: PlannedWrite, now: Date): Promise<void> {
+    const since = this.heldSince.get(planned.signer);
+    if (since === undefined || this.clock.now() - since < this.caPropagationMs) {
+      if (!planned.waitingTold) {
+        planned.waitingTold = true;
+        this.options.log?.('info', 'the certificate to write waits until the webhook caBundle has trusted its CA long enough for every API server to see it', {
+          secret: this.secret,
+          webhookConfig: this.options.webhookConfig,
+          ca: planned.signer,
+          trusted: since !== undefined,
+        });
+      }
+      return;
+    }
     if (this.stopped || !this.options.leadership.isLeader) return;
     try {
       const written = await this.answered(
         this.core.replaceNamespacedSecret({
           name: this.secretName,
           namespace: this.options.namespace,
-          body: this.secretBody(contents, material.resourceVersion),
+          body: this.secretBody(planned.contents, planned.basedOn),
         }),
       );
-      this.options.log?.('info', caDue ? 'renewed the CA and the serving certificate' : 'renewed the serving certificate', {
-        secret: this.secret,
-        reason: caDue
-          ? 'the CA expires within the renewal window'
-          : wrongNames
-            ? `the certificate names ${names.join(', ')}`
-            : 'it expires within the renewal window',
-      });
+      this.planned = undefined;
+      this.options.log?.(planned.level, planned.message, { secret: this.secret, ...planned.fields });
       this.adopt(this.mustCheck(written, now));
     } catch (error) {
-      // Another writer was first: the next pass reads what it wrote.
-      if (statusOf(error) === 409) return;
-      throw error;
+      // The pass that goes again drops the plan if the Secret changed, and writes it again if not.
+      if (statusOf(error) !== 409) throw error;
+      this.again = true;
+    }
+  }
+
+  /** Read the webhook configuration: which CAs its caBundles hold; undefined (warned about once) when it does not exist. */
+  private async readWebhook(): Promise<WebhookTrust | undefined> {
+    const name = this.options.webhookConfig;
+    try {
+      const configuration = await this.answered(this.admission.readMutatingWebhookConfiguration({ name }));
+      this.warned.delete('webhook');
+      return trustOf(configuration);
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+      this.warnOnce('webhook', `MutatingWebhookConfiguration ${name} does not exist: the API server sends the injector no pods`, { webhookConfig: name });
+      return undefined;
     }
   }
 
   /**
-   * Make every webhook's `clientConfig.caBundle` of the MutatingWebhookConfiguration equal
-   * `bundle` (default: the Secret's), with a JSON patch that first tests the resourceVersion
-   * read, so a configuration changed in between is not half-patched (the next pass reads it
-   * again). A missing configuration is warned about once.
+   * Make every webhook's `clientConfig.caBundle` of the configuration read as `trust` equal
+   * `bundle`, with a JSON patch that first tests the resourceVersion read, so a configuration
+   * changed in between is not half-patched. Returns the CAs every caBundle holds as the API
+   * server answered: after the patch, or as read when the patch failed (422/409: the next
+   * pass reads it again) or was not needed.
    */
-  private async syncCaBundle(bundle = this.material?.caBundle): Promise<void> {
-    if (bundle === undefined || this.stopped) return;
+  private async syncCaBundle(trust: WebhookTrust, bundle: string): Promise<ReadonlySet<string>> {
     const name = this.options.webhookConfig;
-    let configuration;
-    try {
-      configuration = await this.answered(this.admission.readMutatingWebhookConfiguration({ name }));
-    } catch (error) {
-      if (statusOf(error) !== 404) throw error;
-      this.warnOnce('webhook', `MutatingWebhookConfiguration ${name} does not exist: the API server sends the injector no pods`, { webhookConfig: name });
-      return;
-    }
-    this.warned.delete('webhook');
     const wanted = b64(bundle);
-    const webhooks = configuration.webhooks ?? [];
     const operations: object[] = [];
-    webhooks.forEach((webhook, index) => {
+    (trust.configuration.webhooks ?? []).forEach((webhook, index) => {
       if (webhook.clientConfig?.caBundle !== wanted) operations.push({ op: 'add', path: `/webhooks/${index}/clientConfig/caBundle`, value: wanted });
     });
-    if (operations.length === 0 || !this.options.leadership.isLeader || this.stopped) return;
+    if (operations.length === 0 || !this.options.leadership.isLeader || this.stopped) return trust.held;
+    let patched: V1MutatingWebhookConfiguration;
     try {
-      await this.answered(
+      patched = await this.answered(
         this.admission.patchMutatingWebhookConfiguration(
-          { name, body: [{ op: 'test', path: '/metadata/resourceVersion', value: configuration.metadata?.resourceVersion }, ...operations] },
+          { name, body: [{ op: 'test', path: '/metadata/resourceVersion', value: trust.configuration.metadata?.resourceVersion }, ...operations] },
           setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
         ),
       );
     } catch (error) {
       // 422: the test failed (the configuration changed since it was read); 409 likewise. The next poll reads it again.
       if (statusOf(error) === 422 || statusOf(error) === 409) {
-        this.warnOnce('webhook', `the webhook configuration ${name} changed while its caBundle was patched; patching again at the next poll`, {
+        this.warnOnce('patch', `the webhook configuration ${name} changed while its caBundle was patched; patching again at the next poll`, {
           webhookConfig: name,
           error: describe(error),
         });
-        return;
+        return trust.held;
       }
       throw error;
     }
+    this.warned.delete('patch');
     this.options.log?.('info', 'set the caBundle of the webhook configuration', { webhookConfig: name, webhooks: operations.length });
+    return trustOf(patched).held;
+  }
+
+  /** Note which CAs the caBundles hold now (`undefined`: no configuration), and whether they trust the certificate served. */
+  private observe(held: ReadonlySet<string> | undefined): void {
+    for (const fingerprint of [...this.heldSince.keys()]) if (held === undefined || !held.has(fingerprint)) this.heldSince.delete(fingerprint);
+    for (const fingerprint of held ?? []) if (!this.heldSince.has(fingerprint)) this.heldSince.set(fingerprint, this.clock.now());
+    this.trusted = held !== undefined && this.material !== undefined && held.has(this.material.signer.fingerprint256);
   }
 
   /**
@@ -515,9 +710,9 @@ export class WebhookCertificates extends EventEmitter<WebhookCertificatesEvents>
 
 /**
  * Get the injector's serving certificate from its Secret (creating the Secret, with a new CA,
- * if it is missing) and keep it current as the module comment says. Rejects with a
- * {@link CertificateSecretError} (one line, naming the Secret) when the API server refuses or
- * does not answer.
+ * if it is missing; waiting for the leader if it holds nothing usable) and keep it current as
+ * the module comment says. Rejects with a {@link CertificateSecretError} (one line, naming the
+ * Secret) when the API server refuses or does not answer.
  */
 export async function startWebhookCertificates(options: WebhookCertificatesOptions): Promise<WebhookCertificates> {
   const certificates = new WebhookCertificates(options);

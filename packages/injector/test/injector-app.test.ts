@@ -248,6 +248,63 @@ t.test('in a cluster: both replicas serve the Secret’s certificate; the leader
   }, 'replica b to lead');
 });
 
+t.test(
+  'in a cluster, alone, with a Secret that holds nothing usable: its election runs during the start, so it leads, replaces the Secret and starts',
+  async (t) => {
+    const server = await cluster(t);
+    server.create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'dubbo-mesh-injector-tls', namespace: 'dubbo-mesh' },
+      type: 'kubernetes.io/tls',
+      data: { 'tls.crt': Buffer.from('garbage').toString('base64') },
+    } as FakeKubeObject);
+    const clock = new FakeClock();
+    let app: InjectorApp | undefined;
+    // Polls and the CA's propagation of a second, an election that needs no renewal meanwhile:
+    // the test moves the clock a second at a time.
+    const starting = startInjectorApp({
+      listen: LOOPBACK,
+      admin: LOOPBACK,
+      handle,
+      logger: recordingInjectorLogger(),
+      clock,
+      certificates: {
+        kind: 'kubernetes',
+        kubeConfig: server.kubeConfig(),
+        namespace: 'dubbo-mesh',
+        service: 'dubbo-mesh-injector',
+        webhookConfig: 'dubbo-mesh-injector',
+        identity: 'injector-alone',
+        pollIntervalMs: 1000,
+        caPropagationMs: 1000,
+        leaseDurationMs: 600_000,
+        renewDeadlineMs: 400_000,
+        retryPeriodMs: 200_000,
+      },
+    }).then((started) => {
+      t.teardown(() => started.stop('test', { drain: false }));
+      app = started;
+      return started;
+    });
+    const caBundle = () => {
+      const configuration = server.get('admissionregistration.k8s.io/v1', 'MutatingWebhookConfiguration', undefined, 'dubbo-mesh-injector')!;
+      const encoded = (configuration.webhooks as Array<{ clientConfig: { caBundle?: string } }>)[0]!.clientConfig.caBundle;
+      return encoded === undefined ? undefined : Buffer.from(encoded, 'base64').toString('utf8');
+    };
+    await eventually(() => caBundle() !== undefined, 'the leader to put a new CA into the caBundle');
+    t.equal(app, undefined, 'not started: nothing to serve yet');
+    await eventually(() => {
+      if (app === undefined) clock.advance(1000);
+      return app !== undefined;
+    }, 'the Secret to be replaced and the start to end');
+    const started = await starting;
+    t.ok(started.elector!.isLeader);
+    t.same(await httpGet(started.adminPort, '/ready'), { status: 200, body: '{"ready":true}' });
+    t.equal((await httpsRequest(started.port, caBundle()!, { body: REVIEW })).status, 200, 'trusted through the caBundle');
+  },
+);
+
 t.test('flags: the handler settings and the certificate origin, each failure naming the flag', async (t) => {
   t.same(admissionSettingsFromFlags({ 'control-plane': 'dubbo-mesh-control-plane.dubbo-mesh.svc:15010' }), {
     controlPlane: 'dubbo-mesh-control-plane.dubbo-mesh.svc:15010',

@@ -168,8 +168,21 @@ t.test('a create that loses the race (409) reads and serves the winner’s Secre
   );
 });
 
+/** The CAs each webhook's caBundle holds, by fingerprint. */
+function trustedCas(server: FakeKubeApiServer): string[][] {
+  return caBundles(server).map((encoded) => parseCertificates(Buffer.from(encoded ?? '', 'base64').toString('utf8')).map((ca) => ca.fingerprint256));
+}
+
+/** The requests to the Secret and the webhook configuration that write, as `METHOD status` from index `from` on. */
+function writesSince(server: FakeKubeApiServer, from: number): string[] {
+  return server.requests
+    .slice(from)
+    .filter((r) => (r.method === 'PATCH' && r.path === MWC_PATH) || (r.method === 'PUT' && r.path.startsWith(SECRETS_PATH)))
+    .map((r) => `${r.method} ${r.status}`);
+}
+
 t.test(
-  'renewal: within 30 days of expiry the leader trusts the new CA in the webhook first, then writes; every replica serves the new certificate',
+  'renewal of the CA in two passes: the new CA into the caBundle (the old one kept) first, the certificate it signed into the Secret a poll later',
   async (t) => {
     const server = await cluster(t);
     server.create(webhookConfiguration());
@@ -189,24 +202,43 @@ t.test(
     await poll(clock, a, b);
     t.equal(secretData(server)[SECRET_KEYS.cert], before[SECRET_KEYS.cert], '65 days before expiry: nothing renewed');
 
+    // Pass 1: the new CA is trusted, nothing it signed is written or served.
     now += 40 * DAY;
+    let mark = server.requests.length;
+    await poll(clock, a, b);
+    t.same(writesSince(server, mark), ['PATCH 200'], 'pass 1 patches the caBundle and writes no Secret');
+    const [first, second] = trustedCas(server);
+    t.same(first, second, 'both webhooks trust the same CAs');
+    t.equal(first!.length, 2, 'the new CA and the old one');
+    t.equal(first![1], oldCa.fingerprint256, 'the old CA still trusted: replicas serve its certificate');
+    const newCa = first![0]!;
+    t.not(newCa, oldCa.fingerprint256);
+    t.equal(secretData(server)[SECRET_KEYS.cert], before[SECRET_KEYS.cert], 'the Secret unchanged');
+    t.equal(fingerprint(a.current().cert), fingerprint(before[SECRET_KEYS.cert]!), 'the leader serves the old certificate still');
+    t.ok(
+      leader.log.includes('info: the certificate to write waits until the webhook caBundle has trusted its CA long enough for every API server to see it'),
+      'it says why it waits',
+    );
+
+    // Pass 2, a poll (10 s on the clock) later: the certificate the trusted CA signed is written.
+    mark = server.requests.length;
     const changedB = new Promise<void>((resolve) => b.once('changed', () => resolve()));
     await poll(clock, a, b);
+    t.same(writesSince(server, mark), ['PUT 200'], 'pass 2 writes the Secret, the caBundle needs nothing more');
     const after = secretData(server);
     t.not(after[SECRET_KEYS.cert], before[SECRET_KEYS.cert], 'a new serving certificate');
     const bundle = parseCertificates(after[SECRET_KEYS.caBundle]!);
-    t.equal(bundle.length, 2, 'the bundle holds the new CA and the old one');
-    t.not(bundle[0]!.fingerprint256, oldCa.fingerprint256, 'the new CA first');
-    t.equal(bundle[1]!.fingerprint256, oldCa.fingerprint256, 'the old CA still trusted');
-    t.ok(new X509Certificate(after[SECRET_KEYS.cert]!).verify(bundle[0]!.publicKey), 'signed by the new CA');
-    t.equal(fingerprint(a.current().cert), fingerprint(after[SECRET_KEYS.cert]!), 'the leader serves it at once');
-    t.same(caBundles(server), [Buffer.from(after[SECRET_KEYS.caBundle]!).toString('base64'), Buffer.from(after[SECRET_KEYS.caBundle]!).toString('base64')]);
-    const writes = server.requests.filter((r) => (r.method === 'PATCH' && r.path === MWC_PATH) || (r.method === 'PUT' && r.path.startsWith(SECRETS_PATH)));
     t.same(
-      writes.slice(-2).map((r) => r.method),
-      ['PATCH', 'PUT'],
-      'the webhook trusts the new CA before the Secret holds a certificate it signed',
+      bundle.map((ca) => ca.fingerprint256),
+      [newCa, oldCa.fingerprint256],
+      'the Secret’s bundle is what the webhook trusts: the new CA first, the old one kept',
     );
+    t.ok(new X509Certificate(after[SECRET_KEYS.cert]!).verify(bundle[0]!.publicKey), 'signed by the CA the webhook trusted a poll ago');
+    t.equal(fingerprint(a.current().cert), fingerprint(after[SECRET_KEYS.cert]!), 'the leader serves it at once');
+    t.same(trustedCas(server), [
+      [newCa, oldCa.fingerprint256],
+      [newCa, oldCa.fingerprint256],
+    ]);
 
     await poll(clock, a, b);
     await changedB;
@@ -214,6 +246,79 @@ t.test(
     t.ok(leader.log.includes('info: renewed the CA and the serving certificate'), 'logged');
   },
 );
+
+t.test(
+  'a caBundle patch refused (422: the configuration changed in between) writes no certificate of the new CA; the next passes patch, then write',
+  async (t) => {
+    const server = await cluster(t);
+    server.create(webhookConfiguration());
+    const clock = new FakeClock();
+    let now = Date.now();
+    const leader = replica(t, server, { clock, wallClock: () => new Date(now) });
+    const certificates = await leader.start();
+    leader.leadership.lead();
+    await eventually(() => caBundles(server)[0] !== undefined, 'the first caBundle');
+    const before = secretData(server);
+    const oldCa = parseCertificates(before[SECRET_KEYS.caBundle]!)[0]!.fingerprint256;
+
+    now += 340 * DAY;
+    server.failNext({ method: 'PATCH', path: MWC_PATH }, 422);
+    let mark = server.requests.length;
+    await poll(clock, certificates);
+    t.same(writesSince(server, mark), ['PATCH 422'], 'the patch is refused and nothing is written');
+    t.same(trustedCas(server), [[oldCa], [oldCa]], 'the webhook trusts the old CA only');
+    t.match(leader.log.join('\n'), /warn: the webhook configuration dubbo-mesh-injector changed while its caBundle was patched/);
+
+    // Even a poll later the caBundle never held the new CA: still nothing written.
+    server.failNext({ method: 'PATCH', path: MWC_PATH }, 422);
+    mark = server.requests.length;
+    await poll(clock, certificates);
+    t.same(writesSince(server, mark), ['PATCH 422']);
+    t.equal(secretData(server)[SECRET_KEYS.cert], before[SECRET_KEYS.cert], 'the Secret unchanged');
+    t.equal(certificates.current().cert, before[SECRET_KEYS.cert], 'the old certificate served');
+
+    mark = server.requests.length;
+    await poll(clock, certificates);
+    t.same(writesSince(server, mark), ['PATCH 200'], 'the patch goes through, the write waits');
+    const newCa = trustedCas(server)[0]![0]!;
+    mark = server.requests.length;
+    await poll(clock, certificates);
+    t.same(writesSince(server, mark), ['PUT 200'], 'a poll later the certificate is written');
+    const after = secretData(server);
+    t.ok(new X509Certificate(after[SECRET_KEYS.cert]!).verify(parseCertificates(after[SECRET_KEYS.caBundle]!)[0]!.publicKey));
+    t.equal(parseCertificates(after[SECRET_KEYS.caBundle]!)[0]!.fingerprint256, newCa, 'signed by the CA the webhook holds');
+  },
+);
+
+t.test('a 409 on the Secret’s write reads the Secret again and goes on from it, without patching the caBundle from what it read before', async (t) => {
+  const server = await cluster(t);
+  server.create(webhookConfiguration());
+  const clock = new FakeClock();
+  let now = Date.now();
+  const leader = replica(t, server, { clock, wallClock: () => new Date(now) });
+  const certificates = await leader.start();
+  leader.leadership.lead();
+  await eventually(() => caBundles(server)[0] !== undefined, 'the first caBundle');
+  now += 340 * DAY;
+  await poll(clock, certificates);
+  const trusted = trustedCas(server);
+  t.equal(trusted[0]!.length, 2, 'pass 1: the new CA trusted');
+
+  server.failNext({ method: 'PUT', path: `${SECRETS_PATH}/${CERTIFICATE_SECRET}` }, 409);
+  const mark = server.requests.length;
+  await poll(clock, certificates);
+  const after = server.requests
+    .slice(mark)
+    .filter((r) => r.path.startsWith(SECRETS_PATH) || r.path === MWC_PATH)
+    .map((r) => `${r.method} ${r.path === MWC_PATH ? 'webhook' : 'secret'} ${r.status}`);
+  t.same(
+    after,
+    ['GET secret 200', 'GET webhook 200', 'PUT secret 409', 'GET secret 200', 'GET webhook 200', 'PUT secret 200'],
+    'the 409 is followed by a fresh read of the Secret, no patch, and the write again',
+  );
+  t.same(trustedCas(server), trusted, 'the caBundle never went back to the old bundle');
+  t.equal(parseCertificates(secretData(server)[SECRET_KEYS.caBundle]!)[0]!.fingerprint256, trusted[0]![0], 'written with the CA trusted');
+});
 
 t.test('a serving certificate due before its CA is renewed alone, from the same CA', async (t) => {
   const server = await cluster(t);
@@ -235,7 +340,7 @@ t.test('a serving certificate due before its CA is renewed alone, from the same 
   t.ok(leader.log.includes('info: renewed the serving certificate'));
 });
 
-t.test('a Secret that is deleted is made again; one that is broken is repaired by the leader only', async (t) => {
+t.test('a deleted Secret is written again by the leader with the certificate served; a broken one is replaced by the leader only, in two passes', async (t) => {
   const server = await cluster(t);
   server.create(webhookConfiguration());
   const clock = new FakeClock();
@@ -247,27 +352,68 @@ t.test('a Secret that is deleted is made again; one that is broken is repaired b
 
   server.remove('v1', 'Secret', NAMESPACE, CERTIFICATE_SECRET);
   await poll(clock, a, b);
-  const second = secretData(server);
-  t.not(second[SECRET_KEYS.cert], first[SECRET_KEYS.cert], 'a new Secret');
-  await poll(clock, a, b);
-  t.equal(a.current().cert, second[SECRET_KEYS.cert], 'both serve it');
-  t.equal(b.current().cert, second[SECRET_KEYS.cert]);
+  t.notOk(server.get('v1', 'Secret', NAMESPACE, CERTIFICATE_SECRET), 'no replica that does not lead writes it');
+  t.match(follower.log.join('\n'), /warn: Secret dubbo-mesh\/dubbo-mesh-injector-tls is missing; serving the last good certificate/);
+  t.equal(b.current().cert, first[SECRET_KEYS.cert], 'and they serve what they served');
+  leader.leadership.lead();
+  await eventually(() => server.get('v1', 'Secret', NAMESPACE, CERTIFICATE_SECRET) !== undefined, 'the leader to write it again');
+  t.same(secretData(server), first, 'with what replicas serve: no new CA, nothing trusted changes');
+  await eventually(() => caBundles(server)[0] !== undefined, 'the caBundle');
 
   const broken = server.get('v1', 'Secret', NAMESPACE, CERTIFICATE_SECRET)!;
   server.replace({ ...broken, data: { ...(broken.data as object), [SECRET_KEYS.cert]: Buffer.from('garbage').toString('base64') } } as FakeKubeObject);
+  leader.leadership.isLeader = false;
   await poll(clock, a, b);
-  t.equal(a.current().cert, second[SECRET_KEYS.cert], 'a broken Secret is not served');
-  t.equal(secretData(server)[SECRET_KEYS.cert], 'garbage', 'and no follower rewrites it');
+  t.equal(b.current().cert, first[SECRET_KEYS.cert], 'a broken Secret is not served');
+  t.equal(secretData(server)[SECRET_KEYS.cert], 'garbage', 'and no replica that does not lead rewrites it');
   t.match(follower.log.join('\n'), /holds no usable certificate \(tls.crt: not a PEM certificate/);
+  const oldCa = parseCertificates(first[SECRET_KEYS.caBundle]!)[0]!.fingerprint256;
+  t.same(trustedCas(server), [[oldCa], [oldCa]]);
+
   leader.leadership.lead();
-  await eventually(() => secretData(server)[SECRET_KEYS.cert] !== 'garbage', 'the leader to repair the Secret');
+  await eventually(() => trustedCas(server)[0]!.length === 2, 'the leader to trust a new CA');
+  t.equal(secretData(server)[SECRET_KEYS.cert], 'garbage', 'pass 1: not written yet');
+  t.equal(trustedCas(server)[0]![1], oldCa, 'the CA of the certificate still served stays trusted');
+  await poll(clock, a, b);
   const repaired = secretData(server);
-  t.ok(
-    parseCertificates(repaired[SECRET_KEYS.caBundle]!).some((ca) => ca.fingerprint256 === parseCertificates(second[SECRET_KEYS.caBundle]!)[0]!.fingerprint256),
-    'the CA of the certificate still served stays trusted',
-  );
+  t.not(repaired[SECRET_KEYS.cert], 'garbage', 'pass 2: replaced');
+  t.equal(parseCertificates(repaired[SECRET_KEYS.caBundle]!)[0]!.fingerprint256, trustedCas(server)[0]![0], 'by a certificate of the CA trusted');
+  t.ok(leader.log.includes('warn: replaced the Secret of the webhook certificates: it held no usable certificate'));
   await poll(clock, a, b);
   t.equal(b.current().cert, repaired[SECRET_KEYS.cert]);
+});
+
+t.test('a replica that starts while the Secret holds nothing usable waits for a leader to replace it; it never replaces it itself', async (t) => {
+  const server = await cluster(t);
+  server.create(webhookConfiguration());
+  const clock = new FakeClock();
+  const first = replica(t, server, { clock });
+  await first.start();
+  const broken = server.get('v1', 'Secret', NAMESPACE, CERTIFICATE_SECRET)!;
+  server.replace({ ...broken, data: { ...(broken.data as object), [SECRET_KEYS.key]: '' } } as FakeKubeObject);
+  const secretsBefore = server.requests.filter((r) => r.method !== 'GET' && r.path.startsWith(SECRETS_PATH)).length;
+
+  const late = replica(t, server, { clock });
+  let started: WebhookCertificates | undefined;
+  const starting = late.start().then((certificates) => (started = certificates));
+  await eventually(() => late.log.some((l) => /holds no usable certificate \(no tls\.key\); waiting for the leader to replace it/.test(l)), 'the warning');
+  clock.advance(10_000);
+  await eventually(() => server.requests.filter((r) => r.method === 'GET' && r.path.startsWith(SECRETS_PATH)).length >= 4, 'a poll');
+  t.equal(started, undefined, 'not started');
+  t.equal(
+    server.requests.filter((r) => r.method !== 'GET' && r.path.startsWith(SECRETS_PATH)).length,
+    secretsBefore,
+    'no write by a replica that does not lead',
+  );
+
+  late.leadership.lead();
+  await eventually(() => trustedCas(server)[0]!.length > 0, 'the leader to trust its new CA');
+  await eventually(() => {
+    clock.advance(10_000);
+    return started !== undefined;
+  }, 'the start to end once the Secret was replaced');
+  const certificates = await starting;
+  t.equal(certificates.current().cert, secretData(server)[SECRET_KEYS.cert]);
 });
 
 t.test('a missing webhook configuration is warned about once, and patched once it exists', async (t) => {
