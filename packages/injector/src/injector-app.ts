@@ -270,7 +270,7 @@ export async function startInjectorApp(options: InjectorAppOptions): Promise<Inj
     // replace it, and when this is the only replica, the leader is this one.
     elector.start();
     try {
-      certificates = await startWebhookCertificates({
+      const own = await startWebhookCertificates({
         kubeConfig,
         namespace: origin.namespace,
         service: origin.service,
@@ -282,6 +282,9 @@ export async function startInjectorApp(options: InjectorAppOptions): Promise<Inj
         ...(origin.caPropagationMs === undefined ? {} : { caPropagationMs: origin.caPropagationMs }),
         log,
       });
+      const leadership = elector;
+      metrics.watchOwnCertificates({ leading: () => leadership.isLeader, caBundleTrusted: () => own.caBundleTrusted });
+      certificates = own;
     } catch (error) {
       await elector.stop();
       throw error;

@@ -3,6 +3,14 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** How a review ended, the `result` label of `dubbo_mesh_injector_reviews_total`. */
 export type ReviewResult = 'injected' | 'skipped' | 'refused' | 'bad_request' | 'error';
 
+/** What the gauges of the injector's own certificates read when scraped. */
+export interface OwnCertificatesState {
+  /** Whether this replica leads the Lease (renews the certificates, keeps the caBundle). */
+  leading(): boolean;
+  /** Whether every webhook's caBundle, as last read, holds the CA that signed the certificate this replica serves. */
+  caBundleTrusted(): boolean;
+}
+
 /** Every {@link ReviewResult}, so each one is exported at 0 before it first happens (an alert on a rate needs the series). */
 export const REVIEW_RESULTS: readonly ReviewResult[] = ['injected', 'skipped', 'refused', 'bad_request', 'error'];
 
@@ -45,5 +53,31 @@ export class InjectorMetrics {
     for (const result of REVIEW_RESULTS) this.reviews.inc({ result }, 0);
     for (const result of ['applied', 'rejected']) this.certificateReloads.inc({ result }, 0);
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * Export `dubbo_mesh_injector_leader` and `dubbo_mesh_injector_ca_bundle_trusted`, read from
+   * `state` at each scrape. Only with its own certificates: with `--tls-cert` there is no
+   * election, and whoever issued the files keeps the caBundle. A replica whose caBundle gauge
+   * stays 0 serves a certificate the API server refuses (`failurePolicy: Ignore` then admits
+   * pods without a sidecar): with no leader at all (every replica's leader gauge 0) nobody will fix it.
+   */
+  watchOwnCertificates(state: OwnCertificatesState): void {
+    new Gauge({
+      name: 'dubbo_mesh_injector_leader',
+      help: 'Whether this replica leads the injector Lease: renews the certificates and keeps the webhook caBundle (1) or not (0)',
+      registers: [this.registry],
+      collect() {
+        this.set(state.leading() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'dubbo_mesh_injector_ca_bundle_trusted',
+      help: 'Whether every webhook caBundle of the MutatingWebhookConfiguration, as last read, holds the CA of the certificate this replica serves (1) or not (0)',
+      registers: [this.registry],
+      collect() {
+        this.set(state.caBundleTrusted() ? 1 : 0);
+      },
+    });
   }
 }

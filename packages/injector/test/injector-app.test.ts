@@ -90,9 +90,20 @@ t.test('from TLS files: rotated files are served to new connections; an invalid 
   await eventually(() => watcher.reloadScheduled, 'the bad swap to be seen');
   clock.advance(1000);
   await eventually(async () => /certificate_reloads_total\{result="rejected"\} 1/.test((await httpGet(app.adminPort, '/metrics')).body), 'the rejection');
+  t.notMatch(
+    (await httpGet(app.adminPort, '/metrics')).body,
+    /dubbo_mesh_injector_(leader|ca_bundle_trusted)/,
+    'no election and no caBundle of its own with TLS files',
+  );
   t.equal(await servedFingerprint(app.port, trust), fingerprint(second.serving.cert), 'the old certificate stays');
   t.match((await httpGet(app.adminPort, '/metrics')).body, /certificate_reloads_total\{result="applied"\} 1/);
 });
+
+/** The value of an unlabelled gauge on the admin API's /metrics, NaN when it is not exported. */
+async function gauge(adminPort: number, name: string): Promise<number> {
+  const line = (await httpGet(adminPort, '/metrics')).body.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? NaN : Number(line.split(' ')[1]);
+}
 
 /** Whether a TCP connection to 127.0.0.1:`port` is refused (nothing listens). */
 function refused(port: number): Promise<boolean> {
@@ -212,6 +223,7 @@ t.test('in a cluster: both replicas serve the Secret’s certificate; the leader
       service: 'dubbo-mesh-injector',
       webhookConfig: 'dubbo-mesh-injector',
       identity,
+      pollIntervalMs: 1000,
     }) as const;
   const a = await start(t, { certificates: origin('injector-a'), clock });
   await eventually(() => a.elector!.isLeader, 'replica a to lead');
@@ -237,6 +249,14 @@ t.test('in a cluster: both replicas serve the Secret’s certificate; the leader
   }
   t.equal(await servedFingerprint(a.port, caBundle()!), await servedFingerprint(b.port, caBundle()!), 'one certificate for both');
   t.same(await httpGet(b.adminPort, '/ready'), { status: 200, body: '{"ready":true}' });
+
+  // The gauges: who leads, and whether the caBundle trusts what each replica serves (known from its next poll).
+  t.equal(await gauge(b.adminPort, 'dubbo_mesh_injector_ca_bundle_trusted'), 0, 'not known to be trusted before a poll read the caBundle');
+  clock.advance(1000);
+  await eventually(async () => (await gauge(b.adminPort, 'dubbo_mesh_injector_ca_bundle_trusted')) === 1, 'replica b to see the caBundle trust it');
+  await eventually(async () => (await gauge(a.adminPort, 'dubbo_mesh_injector_ca_bundle_trusted')) === 1, 'replica a likewise');
+  t.equal(await gauge(a.adminPort, 'dubbo_mesh_injector_leader'), 1, 'a leads');
+  t.equal(await gauge(b.adminPort, 'dubbo_mesh_injector_leader'), 0, 'b does not');
 
   // The leader stops: after the drain it releases the Lease, and the other replica takes it at its next try.
   const stopping = a.stop('SIGTERM');

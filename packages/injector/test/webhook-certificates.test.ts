@@ -18,7 +18,7 @@ import {
   type WebhookCertificatesOptions,
 } from '../dist/webhook-certificates.js';
 import { CertificateSecretError } from '../dist/server-errors.js';
-import { parseCertificates, serviceDnsNames } from '../dist/self-signed-certificates.js';
+import { createCertificateAuthority, parseCertificates, serviceDnsNames } from '../dist/self-signed-certificates.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const NAMESPACE = 'dubbo-mesh';
@@ -105,6 +105,13 @@ function replica(
   };
 }
 
+/** Make `leadership` lead, and wait until the pass that starts on it finished. */
+async function lead(leadership: ManualLeadership, certificates: WebhookCertificates): Promise<void> {
+  const synced = new Promise<void>((resolve) => certificates.once('synced', () => resolve()));
+  leadership.lead();
+  await synced;
+}
+
 /** Move the fake clock past one poll and wait until `certificates` finished it. */
 async function poll(clock: FakeClock, ...replicas: WebhookCertificates[]): Promise<void> {
   const synced = replicas.map((r) => new Promise<void>((resolve) => r.once('synced', () => resolve())));
@@ -140,18 +147,67 @@ t.test('replicas that start together agree on one Secret; the leader puts its CA
   );
 
   t.same(caBundles(server), [undefined, undefined], 'no replica leads yet: the webhook is not patched');
-  replicas[1]!.leadership.lead();
-  await eventually(() => caBundles(server).every((b) => b !== undefined), 'the leader to patch the caBundle');
+  await poll(clock, ...started);
+  t.same(
+    started.map((r) => r.caBundleTrusted),
+    [false, false, false],
+    'no caBundle: no replica is trusted',
+  );
+  await lead(replicas[1]!.leadership, started[1]!);
+  t.ok(
+    caBundles(server).every((b) => b !== undefined),
+    'the leader patched the caBundle',
+  );
+  t.equal(started[1]!.caBundleTrusted, true, 'and read it back: trusted');
+  await poll(clock, ...started);
+  t.same(
+    started.map((r) => r.caBundleTrusted),
+    [true, true, true],
+    'every replica sees the caBundle trust the certificate it serves',
+  );
   t.same(caBundles(server), [Buffer.from(data[SECRET_KEYS.caBundle]!).toString('base64'), Buffer.from(data[SECRET_KEYS.caBundle]!).toString('base64')]);
   const patches = server.requests.filter((r) => r.method === 'PATCH' && r.path === MWC_PATH);
   t.equal(patches.length, 1, 'one JSON patch for both webhooks');
+
+  // caBundles that hold another CA (not ours): replicas that do not lead say so; the leader puts ours back.
+  const other = await createCertificateAuthority({ now: new Date() });
+  const withCaBundles = (first: string | undefined, second: string | undefined) => {
+    const configuration = server.get('admissionregistration.k8s.io/v1', 'MutatingWebhookConfiguration', undefined, 'dubbo-mesh-injector')!;
+    const webhooks = configuration.webhooks as Array<{ clientConfig: Record<string, unknown> }>;
+    server.replace({
+      ...configuration,
+      webhooks: [
+        { ...webhooks[0]!, clientConfig: { ...webhooks[0]!.clientConfig, caBundle: first } },
+        { ...webhooks[1]!, clientConfig: { ...webhooks[1]!.clientConfig, caBundle: second } },
+      ],
+    } as FakeKubeObject);
+  };
+  const ours = Buffer.from(data[SECRET_KEYS.caBundle]!).toString('base64');
+  const theirs = Buffer.from(other.cert).toString('base64');
+  replicas[1]!.leadership.isLeader = false;
+  withCaBundles(theirs, theirs);
+  await poll(clock, ...started);
+  t.same(
+    started.map((r) => r.caBundleTrusted),
+    [false, false, false],
+    'a caBundle that trusts another CA only: not trusted',
+  );
+  withCaBundles(ours, theirs);
+  await poll(clock, ...started);
+  t.same(
+    started.map((r) => r.caBundleTrusted),
+    [false, false, false],
+    'one webhook that does not trust it is enough to say not trusted',
+  );
+  await lead(replicas[1]!.leadership, started[1]!);
+  t.equal(started[1]!.caBundleTrusted, true, 'the leader put the CA back');
 
   // Re-applying deploy/ empties the caBundle: the leader's next poll puts it back; the others leave it.
   server.replace({ ...webhookConfiguration(), metadata: { name: 'dubbo-mesh-injector' } });
   t.same(caBundles(server), [undefined, undefined]);
   await poll(clock, ...started);
   t.same(caBundles(server), [Buffer.from(data[SECRET_KEYS.caBundle]!).toString('base64'), Buffer.from(data[SECRET_KEYS.caBundle]!).toString('base64')]);
-  t.equal(server.requests.filter((r) => r.method === 'PATCH' && r.path === MWC_PATH).length, 2, 'patched by the leader alone');
+  t.equal(server.requests.filter((r) => r.method === 'PATCH' && r.path === MWC_PATH).length, 3, 'patched by the leader alone');
 });
 
 t.test('a create that loses the race (409) reads and serves the winner’s Secret', async (t) => {
@@ -193,8 +249,8 @@ t.test(
     const follower = replica(t, server, { clock, wallClock });
     const a = await leader.start();
     const b = await follower.start();
-    leader.leadership.lead();
-    await eventually(() => caBundles(server)[0] !== undefined, 'the first caBundle');
+    await lead(leader.leadership, a);
+    t.not(caBundles(server)[0], undefined, 'the first caBundle');
     const before = secretData(server);
     const oldCa = parseCertificates(before[SECRET_KEYS.caBundle]!)[0]!;
 
@@ -256,8 +312,8 @@ t.test(
     let now = Date.now();
     const leader = replica(t, server, { clock, wallClock: () => new Date(now) });
     const certificates = await leader.start();
-    leader.leadership.lead();
-    await eventually(() => caBundles(server)[0] !== undefined, 'the first caBundle');
+    await lead(leader.leadership, certificates);
+    t.not(caBundles(server)[0], undefined, 'the first caBundle');
     const before = secretData(server);
     const oldCa = parseCertificates(before[SECRET_KEYS.caBundle]!)[0]!.fingerprint256;
 
@@ -297,8 +353,8 @@ t.test('a 409 on the Secret’s write reads the Secret again and goes on from it
   let now = Date.now();
   const leader = replica(t, server, { clock, wallClock: () => new Date(now) });
   const certificates = await leader.start();
-  leader.leadership.lead();
-  await eventually(() => caBundles(server)[0] !== undefined, 'the first caBundle');
+  await lead(leader.leadership, certificates);
+  t.not(caBundles(server)[0], undefined, 'the first caBundle');
   now += 340 * DAY;
   await poll(clock, certificates);
   const trusted = trustedCas(server);
@@ -327,8 +383,8 @@ t.test('a serving certificate due before its CA is renewed alone, from the same 
   let now = Date.now();
   const leader = replica(t, server, { clock, wallClock: () => new Date(now), certificateValidityMs: 60 * DAY });
   const certificates = await leader.start();
-  leader.leadership.lead();
-  await eventually(() => caBundles(server)[0] !== undefined, 'the first caBundle');
+  await lead(leader.leadership, certificates);
+  t.not(caBundles(server)[0], undefined, 'the first caBundle');
   const before = secretData(server);
   now += 31 * DAY;
   await poll(clock, certificates);
@@ -355,8 +411,8 @@ t.test('a deleted Secret is written again by the leader with the certificate ser
   t.notOk(server.get('v1', 'Secret', NAMESPACE, CERTIFICATE_SECRET), 'no replica that does not lead writes it');
   t.match(follower.log.join('\n'), /warn: Secret dubbo-mesh\/dubbo-mesh-injector-tls is missing; serving the last good certificate/);
   t.equal(b.current().cert, first[SECRET_KEYS.cert], 'and they serve what they served');
-  leader.leadership.lead();
-  await eventually(() => server.get('v1', 'Secret', NAMESPACE, CERTIFICATE_SECRET) !== undefined, 'the leader to write it again');
+  await lead(leader.leadership, a);
+  t.ok(server.get('v1', 'Secret', NAMESPACE, CERTIFICATE_SECRET), 'the leader wrote it again');
   t.same(secretData(server), first, 'with what replicas serve: no new CA, nothing trusted changes');
   await eventually(() => caBundles(server)[0] !== undefined, 'the caBundle');
 
@@ -370,8 +426,8 @@ t.test('a deleted Secret is written again by the leader with the certificate ser
   const oldCa = parseCertificates(first[SECRET_KEYS.caBundle]!)[0]!.fingerprint256;
   t.same(trustedCas(server), [[oldCa], [oldCa]]);
 
-  leader.leadership.lead();
-  await eventually(() => trustedCas(server)[0]!.length === 2, 'the leader to trust a new CA');
+  await lead(leader.leadership, a);
+  t.equal(trustedCas(server)[0]!.length, 2, 'the leader trusts a new CA');
   t.equal(secretData(server)[SECRET_KEYS.cert], 'garbage', 'pass 1: not written yet');
   t.equal(trustedCas(server)[0]![1], oldCa, 'the CA of the certificate still served stays trusted');
   await poll(clock, a, b);
