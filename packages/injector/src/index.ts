@@ -43,6 +43,7 @@ export { POD_ANNOTATIONS, readPodAnnotations, type AnnotationReading, type PodIn
 export { injectPod, type InjectedStatus, type InjectionResult } from './pod-injection.js';
 export { SIDECAR_ADMIN_PORT_NAME, SIDECAR_TEMPLATE_VERSION, proxyArgs, sidecarContainer } from './sidecar-template.js';
 export {
+  DEFAULT_DRAIN_MS,
   DEFAULT_INJECTOR_NAMESPACE,
   INJECTOR_ENV,
   INJECTOR_LEASE,
@@ -54,12 +55,14 @@ export {
   type InjectorApp,
   type InjectorAppOptions,
   type InjectorFlagValues,
+  type InjectorStopOptions,
 } from './injector-app.js';
 export { DEFAULT_SERVICE, DEFAULT_WEBHOOK_CONFIG, INJECTOR_FLAGS } from './injector-flags.js';
-export { InjectorMetrics, REVIEW_RESULTS, type ReviewResult } from './injector-metrics.js';
+export { InjectorMetrics, REVIEW_RESULTS, type OwnCertificatesState, type ReviewResult } from './injector-metrics.js';
 export {
   DEFAULT_BODY_LIMIT_BYTES,
   INJECT_PATH,
+  KEEP_ALIVE_TIMEOUT_MS,
   startInjectorAdmin,
   startInjectorServer,
   type AdmissionHandler,
