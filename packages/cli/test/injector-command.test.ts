@@ -165,7 +165,7 @@ t.test(
   async (t) => {
     const child = startChild(['injector', ...CP, ...TLS, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'debug']);
     t.teardown(() => child.process.kill('SIGKILL'));
-    const ready = await child.waitFor((line) => line.msg === 'injector ready');
+    const ready = await child.waitFor((line) => line.msg === 'injector ready', 120_000);
     const port = Number(String(ready.listen).split(':').pop());
     const adminPort = Number(String(ready.admin).split(':').pop());
     t.equal((await fetch(`http://127.0.0.1:${adminPort}/ready`)).status, 200);
@@ -224,7 +224,7 @@ t.test('in a cluster: its own certificate in the Secret, the caBundle patched by
   const env = { ...outsideCluster(), KUBECONFIG: kubeconfig, POD_NAMESPACE: 'dubbo-mesh', POD_NAME: 'dubbo-mesh-injector-0' };
   const child = startChild(['injector', ...CP, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'], env);
   t.teardown(() => child.process.kill('SIGKILL'));
-  const ready = await child.waitFor((line) => line.msg === 'injector ready');
+  const ready = await child.waitFor((line) => line.msg === 'injector ready', 120_000);
   const port = Number(String(ready.listen).split(':').pop());
   t.ok(cluster.get('v1', 'Secret', 'dubbo-mesh', 'dubbo-mesh-injector-tls'), 'the Secret was created');
   const caBundle = () =>

@@ -13,7 +13,7 @@ export {
   type PodContainer,
   type PodObject,
 } from './admission-review.js';
-export { BadAdmissionReviewError, InjectorError, InjectorErrorCode, InvalidInjectorConfigError, type InjectorErrorCodeValue } from './errors.js';
+export * from './errors.js';
 export { PART_OF_LABEL, PART_OF_MESH, injectionDecision, type InjectionDecision } from './injection-policy.js';
 export {
   DEFAULT_CONTROL_PLANE,
@@ -71,7 +71,6 @@ export {
   type InjectorServer,
   type InjectorServerOptions,
 } from './injector-server.js';
-export * from './server-errors.js';
 export { checkCertificatePair, readCertificatePair, startTlsFileWatcher, type CertificatePair, type CertificateSource } from './tls-files.js';
 export { createCertificateAuthority, issueServingCertificate, serviceDnsNames, type IssuedCertificate } from './self-signed-certificates.js';
 // Types only: a value export would load the Kubernetes client at every start (the app loads it when it keeps its own certificates).

@@ -13,7 +13,7 @@ import { DEFAULT_SERVICE, DEFAULT_WEBHOOK_CONFIG } from './injector-flags.js';
 import { JAVA_RECIPE_MODES, type JavaRecipeMode } from './java-recipe.js';
 import { InjectorMetrics } from './injector-metrics.js';
 import { startInjectorAdmin, startInjectorServer, type AdmissionHandler, type HostPort, type InjectorLogger, type InjectorServer } from './injector-server.js';
-import { CertificateSecretError, InjectorFlagError, oneLine } from './server-errors.js';
+import { CertificateSecretError, InjectorFlagError, oneLine } from './errors.js';
 import { startTlsFileWatcher, type CertificateSource } from './tls-files.js';
 
 /** The namespace the injector is installed in unless `POD_NAMESPACE` says otherwise. */

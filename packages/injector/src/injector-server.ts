@@ -5,7 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Server as HttpsServer } from 'node:https';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { InjectorMetrics, type ReviewResult } from './injector-metrics.js';
-import { BAD_ADMISSION_REVIEW_CODE, InjectorListenError, oneLine } from './server-errors.js';
+import { InjectorErrorCode, InjectorListenError, oneLine } from './errors.js';
 import type { CertificatePair, CertificateSource } from './tls-files.js';
 
 /** What the server logs through: pino's call shape (fields, then the message); the command line passes its pino logger. */
@@ -159,7 +159,7 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
     try {
       outcome = handle(body);
     } catch (error) {
-      if ((error as { code?: unknown } | null)?.code === BAD_ADMISSION_REVIEW_CODE) {
+      if ((error as { code?: unknown } | null)?.code === InjectorErrorCode.BAD_ADMISSION_REVIEW) {
         metrics.reviews.inc({ result: 'bad_request' });
         logger.info({ ...describeRequest(body), error: oneLine(error) }, 'refused a request that is not an AdmissionReview of a Pod');
         return reply.code(400).send({ error: oneLine(error) });

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { systemClock, type Clock } from '@dubbo-mesh/leader-election';
 import { dnsNamesOf } from './self-signed-certificates.js';
-import { TlsFilesError, errnoOf, oneLine, type TlsFileFlag } from './server-errors.js';
+import { TlsFilesError, errnoOf, oneLine, type TlsFileFlag } from './errors.js';
 
 /** A serving certificate (PEM, the leaf first, then any intermediates) and its private key (PEM). */
 export interface CertificatePair {

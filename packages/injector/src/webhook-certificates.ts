@@ -46,7 +46,7 @@ import {
   parseCertificates,
   serviceDnsNames,
 } from './self-signed-certificates.js';
-import { CertificateSecretError, oneLine } from './server-errors.js';
+import { CertificateSecretError, oneLine } from './errors.js';
 import { checkCertificatePair, type CertificatePair, type CertificateSource } from './tls-files.js';
 
 /** The Secret the injector keeps its CA and serving certificate in (in its own namespace). */
@@ -356,6 +356,17 @@ export class WebhookCertificates extends EventEmitter<WebhookCertificatesEvents>
       this.emit('synced');
     })();
     return this.running;
+  }
+
+  /**
+   * Resolves once no pass is under way and the next poll is scheduled: a test that steps a
+   * fake clock waits for this first, so a step starts a pass of its own rather than landing
+   * inside one already running.
+   */
+  async settled(): Promise<void> {
+    while (this.running !== undefined) await this.running;
+    // The poll after a pass is scheduled in the pass's `finally`, a turn later.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   /** Resolves once a first certificate is served; rejects if stopped before. */

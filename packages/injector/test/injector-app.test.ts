@@ -22,7 +22,7 @@ import {
   type InjectorAppOptions,
 } from '../dist/injector-app.js';
 import type { AdmissionHandler } from '../dist/injector-server.js';
-import { InjectorFlagError, InjectorListenError, TlsFilesError } from '../dist/server-errors.js';
+import { InjectorFlagError, InjectorListenError, TlsFilesError } from '../dist/errors.js';
 import type { CertificatePair } from '../dist/tls-files.js';
 import { httpGet, httpsRequest, recordingInjectorLogger, servedFingerprint, testCertificates } from './fixtures/https-fixtures.js';
 

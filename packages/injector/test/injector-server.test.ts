@@ -9,7 +9,7 @@ import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { KEEP_ALIVE_TIMEOUT_MS, startInjectorAdmin, startInjectorServer, type AdmissionHandler, type InjectorServer } from '../dist/injector-server.js';
 import { InjectorMetrics } from '../dist/injector-metrics.js';
-import { InjectorListenError } from '../dist/server-errors.js';
+import { InjectorListenError } from '../dist/errors.js';
 import type { CertificatePair, CertificateSource } from '../dist/tls-files.js';
 import { eventually } from '@dubbo-mesh/test-support';
 import { SERVER_NAME, httpGet, httpsRequest, recordingInjectorLogger, servedFingerprint, testCertificates } from './fixtures/https-fixtures.js';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { FakeClock, eventually } from '@dubbo-mesh/test-support';
 import { namesHost, readCertificatePair, startTlsFileWatcher, type CertificatePair } from '../dist/tls-files.js';
-import { TlsFilesError } from '../dist/server-errors.js';
+import { TlsFilesError } from '../dist/errors.js';
 import { issueServingCertificate } from '../dist/self-signed-certificates.js';
 import { testCertificates } from './fixtures/https-fixtures.js';
 

@@ -17,7 +17,7 @@ import {
   type WebhookCertificates,
   type WebhookCertificatesOptions,
 } from '../dist/webhook-certificates.js';
-import { CertificateSecretError } from '../dist/server-errors.js';
+import { CertificateSecretError } from '../dist/errors.js';
 import { createCertificateAuthority, parseCertificates, serviceDnsNames } from '../dist/self-signed-certificates.js';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -107,16 +107,21 @@ function replica(
 
 /** Make `leadership` lead, and wait until the pass that starts on it finished. */
 async function lead(leadership: ManualLeadership, certificates: WebhookCertificates): Promise<void> {
+  await certificates.settled();
   const synced = new Promise<void>((resolve) => certificates.once('synced', () => resolve()));
   leadership.lead();
   await synced;
+  await certificates.settled();
 }
 
 /** Move the fake clock past one poll and wait until `certificates` finished it. */
 async function poll(clock: FakeClock, ...replicas: WebhookCertificates[]): Promise<void> {
+  // A pass already under way (a start's, a lead's) would answer for the step: wait it out first.
+  await Promise.all(replicas.map((r) => r.settled()));
   const synced = replicas.map((r) => new Promise<void>((resolve) => r.once('synced', () => resolve())));
   clock.advance(10_000);
   await Promise.all(synced);
+  await Promise.all(replicas.map((r) => r.settled()));
 }
 
 t.test('replicas that start together agree on one Secret; the leader puts its CA into every webhook', async (t) => {
