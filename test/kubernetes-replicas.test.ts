@@ -42,6 +42,8 @@ t.test('only the leader writes statuses; killed, it is replaced within the lease
     return conditions?.some((c) => c.type === 'Accepted' && c.status === status) === true;
   };
   await eventually(accepted('user', 'True'), 'the leader to write Accepted=True');
+  // The leader logs its write once the API server has answered: the status can be seen before the line arrives.
+  await leader.waitFor((l) => l.msg === 'wrote custom resource statuses', 60_000);
   const wrote = (child: Child) => child.lines.filter((l) => l.msg === 'wrote custom resource statuses').length;
   t.ok(wrote(leader) >= 1, 'the leader wrote');
   t.equal(wrote(follower), 0, 'the other replica wrote nothing');
