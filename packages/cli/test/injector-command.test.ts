@@ -16,6 +16,7 @@ import { INJECTOR_FLAGS, createCertificateAuthority, issueServingCertificate, se
 import { COMMANDS } from '../src/commands.js';
 import { runToEnd, startChild } from './fixtures/child.js';
 import { oneLine } from './fixtures/start-up.js';
+import { addInjectorTypes } from '../../injector/test/fixtures/injector-cluster.js';
 
 const dir = await mkdtemp(path.join(tmpdir(), 'dm-injector-cli-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -197,15 +198,7 @@ t.test(
 t.test('in a cluster: its own certificate in the Secret, the caBundle patched by the leader', async (t) => {
   const cluster = await startFakeKubeApiServer();
   t.teardown(() => cluster.close());
-  cluster.addType({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true, builtIn: true, tracksGeneration: false });
-  cluster.addType({
-    group: 'admissionregistration.k8s.io',
-    version: 'v1',
-    plural: 'mutatingwebhookconfigurations',
-    kind: 'MutatingWebhookConfiguration',
-    namespaced: false,
-    builtIn: true,
-  });
+  addInjectorTypes(cluster);
   cluster.create({
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',

@@ -25,6 +25,7 @@ import type { AdmissionHandler } from '../dist/injector-server.js';
 import { InjectorFlagError, InjectorListenError, TlsFilesError } from '../dist/errors.js';
 import type { CertificatePair } from '../dist/tls-files.js';
 import { httpGet, httpsRequest, recordingInjectorLogger, servedFingerprint, testCertificates } from './fixtures/https-fixtures.js';
+import { addInjectorTypes } from './fixtures/injector-cluster.js';
 
 /** Echoes the review's uid, allowed, no patch: what a handler that skips every pod answers. */
 const handle: AdmissionHandler = (body) => {
@@ -187,15 +188,7 @@ t.test('stop: a second stop without the drain (a second signal) cuts the drain s
 async function cluster(t: Test): Promise<FakeKubeApiServer> {
   const server = await startFakeKubeApiServer();
   t.teardown(() => server.close());
-  server.addType({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true, builtIn: true, tracksGeneration: false });
-  server.addType({
-    group: 'admissionregistration.k8s.io',
-    version: 'v1',
-    plural: 'mutatingwebhookconfigurations',
-    kind: 'MutatingWebhookConfiguration',
-    namespaced: false,
-    builtIn: true,
-  });
+  addInjectorTypes(server);
   server.create({
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',

@@ -19,6 +19,7 @@ import {
 } from '../dist/webhook-certificates.js';
 import { CertificateSecretError } from '../dist/errors.js';
 import { createCertificateAuthority, parseCertificates, serviceDnsNames } from '../dist/self-signed-certificates.js';
+import { addInjectorTypes } from './fixtures/injector-cluster.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const NAMESPACE = 'dubbo-mesh';
@@ -37,15 +38,7 @@ class ManualLeadership extends EventEmitter {
 async function cluster(t: Test): Promise<FakeKubeApiServer> {
   const server = await startFakeKubeApiServer();
   t.teardown(() => server.close());
-  server.addType({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true, builtIn: true, tracksGeneration: false });
-  server.addType({
-    group: 'admissionregistration.k8s.io',
-    version: 'v1',
-    plural: 'mutatingwebhookconfigurations',
-    kind: 'MutatingWebhookConfiguration',
-    namespaced: false,
-    builtIn: true,
-  });
+  addInjectorTypes(server);
   return server;
 }
 
