@@ -35,6 +35,13 @@ export interface LocatedResource {
    * reported together with its field errors. Such a resource is never assembled into config.
    */
   readonly issues?: readonly ValidationIssue[];
+  /**
+   * A DubboService that joins the DubboService of the same namespace and name from another
+   * source, if there is one (the registry bridge's imports: an application whose instances are
+   * half in the registry, half in the mesh): the snapshot builder adds its endpoints and
+   * interfaces to that service's. Without such a twin it stands alone.
+   */
+  readonly mergeable?: boolean;
 }
 
 /** Every cross-reference error of a set of resources, and the resources they are about. */

@@ -32,6 +32,11 @@ export interface EndpointConfig {
   readonly labels: Readonly<Record<string, string>>;
   /** Relative weight, default 100 (Dubbo's default weight). */
   readonly weight: number;
+  /**
+   * The service keys this endpoint provides, each one of its service's `interfaces`; absent:
+   * every key of the service (a DubboIngress rule's endpoints never have it).
+   */
+  readonly interfaces?: readonly ServiceKeyPattern[];
 }
 
 /** A mesh service and the service keys it provides. */

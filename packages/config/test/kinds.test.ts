@@ -34,6 +34,7 @@ spec:
   endpoints:
     - {address: 127.0.0.1:20891, labels: {version: v1}, weight: 100}
     - {address: "[::1]:20892"}
+    - {address: 127.0.0.1:20893, interfaces: [{interface: org.example.OrderService, group: g1, version: 1.0.0}]}
 ---
 apiVersion: dubbo-mesh.io/v1alpha1
 kind: DubboRoute
@@ -112,7 +113,14 @@ const crdValidators = new Map(kindNames().map((kind) => [kind, ajv.compile(asApi
 const BEYOND_OPENAPI: Array<{ why: string; holds: (path: ReadonlyArray<string | number>, message: string) => boolean }> = [
   { why: 'apiVersion and kind are fixed by the URL a custom resource is sent to', holds: (path) => path[0] === 'apiVersion' || path[0] === 'kind' },
   { why: 'Kubernetes checks metadata itself (a CRD may only say type: object)', holds: (path) => path[0] === 'metadata' },
-  { why: 'an interface is a string or an object: a structural schema cannot type that', holds: (path) => path[1] === 'interfaces' && path.length > 2 },
+  {
+    why: 'an interface is a string or an object: a structural schema cannot type that',
+    holds: (path) => (path[1] === 'interfaces' && path.length > 2) || (path[1] === 'endpoints' && path[3] === 'interfaces' && path.length > 4),
+  },
+  {
+    why: "an endpoint's own interfaces must be keys of its service: a rule across fields",
+    holds: (_path, message) => message === "is not one of the service's spec.interfaces",
+  },
   { why: 'host:port is parsed', holds: (_path, message) => message.endsWith('is not host:port') },
   { why: 'a regular expression must compile', holds: (_path, message) => message.startsWith('is not a valid regular expression') },
   { why: 'weights of a route must not all be 0', holds: (_path, message) => message === 'weights must not all be 0' },
@@ -485,4 +493,21 @@ t.test('semantic rules and load-balancer fields keep their messages', async (t) 
     { valid: false, errors: ['DubboService default/s: spec.endpoints[0].address: "nowhere" is not host:port'] },
   );
   t.match(validateResource('text'), { valid: false, errors: ['resource default/(unnamed): (root): must be an object, got string "text"'] });
+});
+
+t.test("an endpoint's own interfaces: keys of its service; an empty group or version is exact", async (t) => {
+  const service = (endpoints: unknown[], interfaces: unknown[] = ['com.Foo', { interface: 'com.Bar', group: '', version: '1.0.0' }]) =>
+    validateResource({ apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboService', metadata: { name: 'app' }, spec: { interfaces, endpoints } });
+  const ok = service([{ address: '10.0.0.1:20880', interfaces: [{ interface: 'com.Bar', group: '', version: '1.0.0' }] }, { address: '10.0.0.2:20880' }]);
+  t.ok(ok.valid);
+  if (ok.valid && ok.result.kind === 'DubboService') {
+    t.same(ok.result.interfaces[1], { interface: 'com.Bar', group: '', version: '1.0.0' });
+    t.same(ok.result.endpoints[0]!.interfaces, [{ interface: 'com.Bar', group: '', version: '1.0.0' }]);
+    t.equal(ok.result.endpoints[1]!.interfaces, undefined, 'absent: every key of the service');
+  }
+  const foreign = service([{ address: '10.0.0.1:20880', interfaces: [{ interface: 'com.Bar', version: '1.0.0' }] }]);
+  t.notOk(foreign.valid, 'absent group (any) is not the empty group (none)');
+  if (!foreign.valid) t.match(foreign.errors.join('\n'), /spec\.endpoints\[0\]\.interfaces\[0\]: is not one of the service's spec\.interfaces/);
+  const empty = service([{ address: '10.0.0.1:20880', interfaces: [] }]);
+  t.notOk(empty.valid);
 });

@@ -14,11 +14,24 @@ export function parseAddress(address: string): { host: string; port: number } | 
   return { host, port };
 }
 
-/** `UserService` (any group, any version) or `{interface, group, version}`. */
+/**
+ * `UserService` (any group, any version) or `{interface, group, version}`. An absent group or
+ * version matches any; an empty one matches only a call without one (what an imported Dubbo
+ * provider that registered no group or no version serves).
+ */
 const SERVICE_KEY_PATTERN = stringOr(
   string().refine((name): ServiceKeyPattern => ({ interface: name })),
-  object<ServiceKeyPattern>({ interface: { node: string(), required: true }, group: { node: string() }, version: { node: string() } }),
+  object<ServiceKeyPattern>({
+    interface: { node: string(), required: true },
+    group: { node: string({ allowEmpty: true }) },
+    version: { node: string({ allowEmpty: true }) },
+  }),
 );
+
+/** Whether two service key patterns are the same (absent and empty differ: any versus none). */
+export function sameServiceKeyPattern(a: ServiceKeyPattern, b: ServiceKeyPattern): boolean {
+  return a.interface === b.interface && a.group === b.group && a.version === b.version;
+}
 
 /** `host:port`, split (beyond OpenAPI: the CRD takes any non-empty string). */
 const ADDRESS = string().refine((address, context) => {
@@ -44,6 +57,32 @@ export const ENDPOINT: SchemaNode<EndpointConfig> = object<{
   weight: { node: integer(0, 1_000_000), default: DEFAULT_WEIGHT },
 }).refine(({ address, labels, weight }): EndpointConfig => ({ address: address.address, host: address.host, port: address.port, labels, weight }));
 
+/**
+ * A DubboService's endpoint: an {@link ENDPOINT} that may say which of the service's keys it
+ * provides (`interfaces`), when not all of them (instances of one Dubbo application that
+ * register different versions, as the registry bridge imports them).
+ */
+const SERVICE_ENDPOINT: SchemaNode<EndpointConfig> = object<{
+  address: { address: string; host: string; port: number };
+  labels: Record<string, string>;
+  weight: number;
+  interfaces: ServiceKeyPattern[] | undefined;
+}>({
+  address: { node: ADDRESS, required: true },
+  labels: { node: LABELS, default: {} },
+  weight: { node: integer(0, 1_000_000), default: DEFAULT_WEIGHT },
+  interfaces: {
+    node: list(SERVICE_KEY_PATTERN, { minItems: { count: 1, message: 'must name at least one interface (or be left out: every interface of the service)' } }),
+  },
+}).refine(({ address, labels, weight, interfaces }): EndpointConfig => ({
+  address: address.address,
+  host: address.host,
+  port: address.port,
+  labels,
+  weight,
+  ...(interfaces === undefined ? {} : { interfaces }),
+}));
+
 /** DubboService: a mesh service and the service keys it provides; it claims each exact key. */
 export const dubboServiceKind: KindDefinition<DubboServiceConfig> = {
   kind: 'DubboService',
@@ -56,7 +95,16 @@ export const dubboServiceKind: KindDefinition<DubboServiceConfig> = {
   spec: object<SpecOf<DubboServiceConfig>>({
     port: { node: integer(1, 65535) },
     interfaces: { node: list(SERVICE_KEY_PATTERN, { minItems: { count: 1, message: 'must name at least one interface' } }), required: true, fallback: [] },
-    endpoints: { node: list(ENDPOINT), default: [] },
+    endpoints: { node: list(SERVICE_ENDPOINT), default: [] },
+  }).refine((spec, context) => {
+    // An endpoint's own keys must be keys of its service: routing finds the service by key first.
+    spec.endpoints.forEach((endpoint, i) =>
+      endpoint.interfaces?.forEach((pattern, j) => {
+        if (!spec.interfaces.some((own) => sameServiceKeyPattern(own, pattern)))
+          context.fail("is not one of the service's spec.interfaces", 'endpoints', i, 'interfaces', j);
+      }),
+    );
+    return spec;
   }),
   claims(service) {
     const { namespace, name } = service.metadata;
