@@ -11,7 +11,12 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 
 /** What the suite needs: `command` (an absolute path, or a name looked up in PATH), its Debian package, and who needs it. */
-const PREREQUISITES = [{ command: '/usr/bin/chromium', debianPackage: 'chromium', neededBy: "the control plane's web page test (headless Chromium)" }];
+const PREREQUISITES = [
+  { command: '/usr/bin/chromium', debianPackage: 'chromium', neededBy: "the control plane's web page test (headless Chromium)" },
+  { command: '/usr/share/java/zookeeper.jar', debianPackage: 'zookeeper', neededBy: "the registry bridge's tests (a real ZooKeeper server)" },
+  // Debian's zookeeper package pulls a JRE in as a dependency; listed on its own for a machine that has the jars but no java.
+  { command: 'java', debianPackage: 'default-jre-headless', neededBy: 'running the ZooKeeper server' },
+];
 
 const SELF = 'ensure-prerequisites';
 
@@ -24,8 +29,18 @@ function executable(file) {
   }
 }
 
+function readable(file) {
+  try {
+    accessSync(file, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether `command` can be run: the path itself, or a name found in one of PATH's folders. */
 function present(command) {
+  if (command.endsWith('.jar')) return readable(command);
   if (path.isAbsolute(command)) return executable(command);
   return (process.env.PATH ?? '').split(path.delimiter).some((folder) => folder !== '' && executable(path.join(folder, command)));
 }

@@ -11,3 +11,5 @@ export * from './recording-logger.js';
 export * from './mesh-yaml.js';
 // The fake Kubernetes API server is `@dubbo-mesh/test-support/fake-kube`: it loads the Kubernetes
 // client, which every other test would otherwise load for nothing.
+export * from './zookeeper-server.js';
+export * from './tcp-partition.js';

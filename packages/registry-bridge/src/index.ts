@@ -1,0 +1,8 @@
+/**
+ * @dubbo-mesh/registry-bridge: a ZooKeeper Dubbo registry and the mesh, both ways. The import
+ * source turns registry providers into mesh services; the export sink registers mesh services
+ * as Dubbo providers; one ZooKeeper session, which outlives expiries, serves both.
+ */
+export * from './errors.js';
+export * from './dubbo-url.js';
+export * from './zookeeper-session.js';

@@ -1,0 +1,330 @@
+import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import { ZooKeeperOperationError, ZooKeeperUnavailableError, type ZooKeeperFailure } from './errors.js';
+
+/**
+ * The parts of node-zookeeper-client (CommonJS, no types) this file uses; nothing else in the
+ * bridge touches the library.
+ */
+interface ZkStat {
+  readonly version: number;
+  readonly cversion: number;
+  readonly ephemeralOwner: Buffer;
+  readonly numChildren: number;
+}
+interface ZkException extends Error {
+  readonly code: number;
+  getName?(): string;
+}
+type ZkCallback<T> = (error: ZkException | null | undefined, result: T, stat: ZkStat) => void;
+interface ZkClient {
+  connect(): void;
+  close(): void;
+  getSessionId(): Buffer;
+  getSessionTimeout(): number;
+  on(event: 'connected' | 'disconnected' | 'expired' | 'authenticationFailed', listener: () => void): void;
+  removeAllListeners(): void;
+  getChildren(path: string, watcher: ((event: unknown) => void) | undefined, callback: ZkCallback<string[]>): void;
+  getData(path: string, watcher: ((event: unknown) => void) | undefined, callback: ZkCallback<Buffer | undefined>): void;
+  exists(path: string, watcher: ((event: unknown) => void) | undefined, callback: (error: ZkException | null | undefined, stat: ZkStat | null) => void): void;
+  create(path: string, data: Buffer | undefined, mode: number, callback: (error: ZkException | null | undefined, path: string) => void): void;
+  mkdirp(path: string, callback: (error: ZkException | null | undefined) => void): void;
+  setData(path: string, data: Buffer, version: number, callback: (error: ZkException | null | undefined, stat: ZkStat) => void): void;
+  remove(path: string, version: number, callback: (error: ZkException | null | undefined) => void): void;
+}
+interface ZkModule {
+  createClient(connect: string, options: { sessionTimeout: number; spinDelay: number; retries: number }): ZkClient;
+  readonly CreateMode: { readonly PERSISTENT: number; readonly EPHEMERAL: number; readonly EPHEMERAL_SEQUENTIAL: number };
+  readonly Exception: Record<string, number>;
+}
+
+const zookeeper = createRequire(import.meta.url)('node-zookeeper-client') as ZkModule;
+
+/** Where a session stands. `disconnected`: the connection is lost, the session may live on. */
+export type ZooKeeperState = 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+/** A node's stat, as the bridge needs it. */
+export interface ZooKeeperStat {
+  readonly version: number;
+  readonly cversion: number;
+  /** The session that owns an ephemeral node, hex; `0` for a persistent node. */
+  readonly ephemeralOwner: string;
+  readonly numChildren: number;
+}
+
+/** How a session is made. */
+export interface ZooKeeperSessionOptions {
+  /** `host:port[,host:port]` (`--zookeeper`). */
+  readonly connect: string;
+  /** Asked of the server, which bounds it to 2–20 ticks. Default 30 s. */
+  readonly sessionTimeoutMs?: number;
+  /** How long the first connection may take before start fails. Default 10 s. */
+  readonly connectTimeoutMs?: number;
+  /** Wait between connection attempts. Default 1 s. */
+  readonly spinDelayMs?: number;
+  readonly log?: (level: 'info' | 'warn', message: string, fields: Record<string, unknown>) => void;
+}
+
+/** The session's events. */
+export interface ZooKeeperSessionEvents {
+  /** A connection is up: the first, or again with the same session (watches are kept). */
+  connected: [];
+  /** The connection is lost; the session may still be alive: keep what you have. */
+  disconnected: [];
+  /** The session expired: its ephemeral nodes and watches are gone. A new session is being made. */
+  expired: [];
+  /** A new session began (the first, or after an expiry): re-create ephemerals, re-set watches, re-list. */
+  'session-started': [];
+}
+
+const FAILURES: ReadonlyArray<[string, ZooKeeperFailure]> = [
+  ['NO_NODE', 'NO_NODE'],
+  ['NODE_EXISTS', 'NODE_EXISTS'],
+  ['BAD_VERSION', 'BAD_VERSION'],
+  ['NOT_EMPTY', 'NOT_EMPTY'],
+  ['CONNECTION_LOSS', 'CONNECTION_LOSS'],
+  ['SESSION_EXPIRED', 'SESSION_EXPIRED'],
+];
+
+function failureOf(error: ZkException): ZooKeeperFailure {
+  for (const [name, failure] of FAILURES) if (error.code === zookeeper.Exception[name]) return failure;
+  return 'OTHER';
+}
+
+function statOf(stat: ZkStat): ZooKeeperStat {
+  return {
+    version: stat.version,
+    cversion: stat.cversion,
+    ephemeralOwner: BigInt(`0x${stat.ephemeralOwner.toString('hex')}`).toString(16),
+    numChildren: stat.numChildren,
+  };
+}
+
+const MODES = {
+  persistent: zookeeper.CreateMode.PERSISTENT,
+  ephemeral: zookeeper.CreateMode.EPHEMERAL,
+  'ephemeral-sequential': zookeeper.CreateMode.EPHEMERAL_SEQUENTIAL,
+};
+
+/**
+ * One ZooKeeper session that outlives expiries: the only user of node-zookeeper-client in the
+ * bridge. The library keeps a session across reconnects (and re-sets its watches) but dies
+ * with it; this makes a new client after an expiry and says so (`session-started`), so the
+ * import re-lists and the export re-creates its nodes. Operations go to the client of the
+ * moment; while disconnected they wait for the connection (the library queues them).
+ */
+export class ZooKeeperSession extends EventEmitter<ZooKeeperSessionEvents> {
+  private client: ZkClient | undefined;
+  private currentState: ZooKeeperState = 'connecting';
+  private currentSessionId: string | undefined;
+  private closed = false;
+  /** Set while disconnected: fires when the session must be taken as lost. */
+  private lostTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Operations sent, for the benchmark and `/api/v1/sources`. */
+  readonly counters = { reads: 0, writes: 0, sessions: 0, expiries: 0 };
+
+  constructor(private readonly options: ZooKeeperSessionOptions) {
+    super();
+  }
+
+  /** Where the session stands. */
+  get state(): ZooKeeperState {
+    return this.currentState;
+  }
+
+  /** The session's id (hex), compared with {@link ZooKeeperStat.ephemeralOwner} to tell one's own nodes. */
+  get sessionId(): string | undefined {
+    return this.currentSessionId;
+  }
+
+  /** The negotiated session timeout, once connected. */
+  get sessionTimeoutMs(): number | undefined {
+    return this.client?.getSessionTimeout();
+  }
+
+  /**
+   * Make the first session. Rejects with a one-line {@link ZooKeeperUnavailableError} when no
+   * server answers within the connect timeout.
+   */
+  async start(): Promise<void> {
+    const timeoutMs = this.options.connectTimeoutMs ?? 10_000;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('session-started', onStarted);
+        this.closed = true;
+        this.client?.removeAllListeners();
+        this.client?.close();
+        this.client = undefined;
+        this.currentState = 'closed';
+        reject(new ZooKeeperUnavailableError(this.options.connect, `no ZooKeeper server answered at ${this.options.connect} within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      const onStarted = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.once('session-started', onStarted);
+      this.connectClient();
+    });
+  }
+
+  private connectClient(): void {
+    const client = zookeeper.createClient(this.options.connect, {
+      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
+      spinDelay: this.options.spinDelayMs ?? 1000,
+      retries: 0,
+    });
+    this.client = client;
+    this.currentState = 'connecting';
+    client.on('connected', () => {
+      if (client !== this.client) return;
+      const id = client.getSessionId().toString('hex');
+      const sessionId = BigInt(`0x${id}`).toString(16);
+      const fresh = sessionId !== this.currentSessionId;
+      this.currentSessionId = sessionId;
+      this.currentState = 'connected';
+      clearTimeout(this.lostTimer);
+      if (fresh) {
+        this.counters.sessions += 1;
+        this.options.log?.('info', 'ZooKeeper session started', { zookeeper: this.options.connect, session: sessionId, timeoutMs: client.getSessionTimeout() });
+      } else this.options.log?.('info', 'ZooKeeper connection restored (same session)', { zookeeper: this.options.connect, session: sessionId });
+      this.emit('connected');
+      if (fresh) this.emit('session-started');
+    });
+    client.on('disconnected', () => {
+      if (client !== this.client || this.closed) return;
+      this.currentState = 'disconnected';
+      this.options.log?.('warn', 'ZooKeeper connection lost; the session may live on', { zookeeper: this.options.connect, session: this.currentSessionId });
+      // Away longer than the session timeout: the session is over whatever the client hears
+      // (Curator's rule, which Dubbo runs on). A server restarted empty never says "expired":
+      // it refuses a client that has seen a newer zxid, forever; only a new client gets in.
+      clearTimeout(this.lostTimer);
+      this.lostTimer = setTimeout(() => this.expire(client, 'disconnected longer than the session timeout'), client.getSessionTimeout());
+      this.emit('disconnected');
+    });
+    client.on('expired', () => this.expire(client, 'the server expired it'));
+    client.on('authenticationFailed', () => {
+      if (client !== this.client) return;
+      this.options.log?.('warn', 'ZooKeeper refused the authentication', { zookeeper: this.options.connect });
+    });
+    client.connect();
+  }
+
+  /** The session of `client` is over: a new client, a new session. */
+  private expire(client: ZkClient, why: string): void {
+    if (client !== this.client || this.closed) return;
+    clearTimeout(this.lostTimer);
+    this.counters.expiries += 1;
+    this.options.log?.('warn', 'ZooKeeper session expired: starting a new one', { zookeeper: this.options.connect, session: this.currentSessionId, why });
+    client.removeAllListeners();
+    client.close();
+    this.currentState = 'disconnected';
+    this.emit('expired');
+    if (!this.closed) this.connectClient();
+  }
+
+  private current(operation: string, path: string): ZkClient {
+    if (this.client === undefined || this.closed) throw new ZooKeeperOperationError('CONNECTION_LOSS', operation, path, 'the session is closed');
+    return this.client;
+  }
+
+  private fail(operation: string, path: string, error: ZkException): ZooKeeperOperationError {
+    const failure = failureOf(error);
+    return new ZooKeeperOperationError(failure, operation, path, error.getName?.() ?? error.message, { cause: error });
+  }
+
+  /** A node's children; undefined when the node does not exist (watch it with {@link exists}). The watcher fires once. */
+  getChildren(path: string, watcher?: () => void): Promise<{ children: string[]; stat: ZooKeeperStat } | undefined> {
+    return new Promise((resolve, reject) => {
+      this.counters.reads += 1;
+      this.current('getChildren', path).getChildren(path, watcher === undefined ? undefined : () => watcher(), (error, children, stat) => {
+        if (error) {
+          if (failureOf(error) === 'NO_NODE') resolve(undefined);
+          else reject(this.fail('getChildren', path, error));
+        } else resolve({ children, stat: statOf(stat) });
+      });
+    });
+  }
+
+  /** A node's data and stat; undefined when it does not exist. The watcher fires once. */
+  getData(path: string, watcher?: () => void): Promise<{ data: Buffer | undefined; stat: ZooKeeperStat } | undefined> {
+    return new Promise((resolve, reject) => {
+      this.counters.reads += 1;
+      this.current('getData', path).getData(path, watcher === undefined ? undefined : () => watcher(), (error, data, stat) => {
+        if (error) {
+          if (failureOf(error) === 'NO_NODE') resolve(undefined);
+          else reject(this.fail('getData', path, error));
+        } else resolve({ data: data ?? undefined, stat: statOf(stat) });
+      });
+    });
+  }
+
+  /** A node's stat, undefined when it does not exist; the watcher fires once on its creation, change or deletion. */
+  exists(path: string, watcher?: () => void): Promise<ZooKeeperStat | undefined> {
+    return new Promise((resolve, reject) => {
+      this.counters.reads += 1;
+      this.current('exists', path).exists(path, watcher === undefined ? undefined : () => watcher(), (error, stat) => {
+        if (error) reject(this.fail('exists', path, error));
+        else resolve(stat === null || stat === undefined ? undefined : statOf(stat));
+      });
+    });
+  }
+
+  /** Create a node; resolves with its path (with the sequence number for a sequential node). */
+  create(path: string, data: Buffer | undefined, mode: 'persistent' | 'ephemeral' | 'ephemeral-sequential'): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.counters.writes += 1;
+      this.current('create', path).create(path, data, MODES[mode], (error, created) => {
+        if (error) reject(this.fail('create', path, error));
+        else resolve(created);
+      });
+    });
+  }
+
+  /** Create a node and its missing parents, persistent; an existing node is fine. */
+  mkdirp(path: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.counters.writes += 1;
+      this.current('mkdirp', path).mkdirp(path, (error) => {
+        if (error && failureOf(error) !== 'NODE_EXISTS') reject(this.fail('mkdirp', path, error));
+        else resolve();
+      });
+    });
+  }
+
+  /** Write a node's data if its version is `version` (-1: any). */
+  setData(path: string, data: Buffer, version: number): Promise<ZooKeeperStat> {
+    return new Promise((resolve, reject) => {
+      this.counters.writes += 1;
+      this.current('setData', path).setData(path, data, version, (error, stat) => {
+        if (error) reject(this.fail('setData', path, error));
+        else resolve(statOf(stat));
+      });
+    });
+  }
+
+  /** Delete a node (at `version`, -1: any); false when it was not there. */
+  remove(path: string, version = -1): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.counters.writes += 1;
+      this.current('remove', path).remove(path, version, (error) => {
+        if (error) {
+          if (failureOf(error) === 'NO_NODE') resolve(false);
+          else reject(this.fail('remove', path, error));
+        } else resolve(true);
+      });
+    });
+  }
+
+  /** End the session: its ephemeral nodes go at once. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.currentState = 'closed';
+    clearTimeout(this.lostTimer);
+    const client = this.client;
+    this.client = undefined;
+    if (client === undefined) return;
+    client.removeAllListeners();
+    client.close();
+  }
+}
