@@ -1,3 +1,5 @@
+import { SourceUnavailableError } from '@dubbo-mesh/control-plane';
+
 /** Stable codes of the registry bridge's errors (CONVENTIONS: typed errors with a code). */
 export const RegistryBridgeErrorCode = {
   /** ZooKeeper could not be reached at start (`--zookeeper`). */
@@ -22,14 +24,20 @@ export class RegistryBridgeError extends Error {
   }
 }
 
-/** ZooKeeper could not be reached at start: the message is one line naming the servers. */
-export class ZooKeeperUnavailableError extends RegistryBridgeError {
+/**
+ * ZooKeeper could not be reached at start: the message is one line naming the servers. It is
+ * the control plane's `SourceUnavailableError` for the flag `zookeeper`, so the command line
+ * prints `--zookeeper: …` and exits 1.
+ */
+export class ZooKeeperUnavailableError extends SourceUnavailableError {
+  readonly reason = RegistryBridgeErrorCode.ZOOKEEPER_UNAVAILABLE;
   constructor(
     readonly connect: string,
     message: string,
     options?: ErrorOptions,
   ) {
-    super(RegistryBridgeErrorCode.ZOOKEEPER_UNAVAILABLE, message, options);
+    super('zookeeper', message, options);
+    this.name = 'ZooKeeperUnavailableError';
   }
 }
 
