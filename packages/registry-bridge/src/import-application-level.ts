@@ -181,7 +181,10 @@ class InstanceImport {
   }
 
   start(): void {
-    void this.watch.start();
+    // A node that could not be read at all (retried in the background) holds up nothing.
+    void this.watch.start().then(() => {
+      if (this.attempt === 0) this.resolveSettled();
+    });
   }
 
   stop(): void {

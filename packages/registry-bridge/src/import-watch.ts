@@ -4,6 +4,7 @@
  * missing node watched with `exists` until it appears, a failed read retried with backoff.
  */
 import type { Clock } from '@dubbo-mesh/leader-election';
+import { ZooKeeperOperationError } from './errors.js';
 import type { ZooKeeperSession, ZooKeeperStat } from './zookeeper-session.js';
 
 /** What the import's parts share: the session, the timer clock, where to report. */
@@ -64,7 +65,10 @@ export class ZooKeeperWatch<K extends 'children' | 'data'> {
   private retryTimer: unknown;
   private readonly backoff: RetryBackoff;
   private resolveFirst!: () => void;
-  /** Resolves after the first successful read (the node's value, or that it does not exist). */
+  /**
+   * Resolves after the first successful read (the node's value, or that it does not exist), or
+   * the first failure that is not a lost connection (the node is then retried in the background).
+   */
   readonly firstRead: Promise<void>;
 
   constructor(
@@ -125,6 +129,9 @@ export class ZooKeeperWatch<K extends 'children' | 'data'> {
         if (this.stopped) return;
         this.failing = true;
         this.context.onError(this.path, error instanceof Error ? error : new Error(String(error)));
+        // A node that cannot be read (not a lost connection: that is retried until it is back)
+        // must not hold up the listing of everything else; it is retried on its own.
+        if (!(error instanceof ZooKeeperOperationError && (error.failure === 'CONNECTION_LOSS' || error.failure === 'SESSION_EXPIRED'))) this.resolveFirst();
         this.retryTimer = this.context.clock.setTimer(() => {
           this.retryTimer = undefined;
           this.read();

@@ -1,5 +1,8 @@
 import t from 'tap';
-import { warmUpCurveOf, warmUpWeight } from '@dubbo-mesh/registry-bridge';
+import { FakeClock, startZooKeeper } from '@dubbo-mesh/test-support';
+import { ZooKeeperSession, warmUpCurveOf, warmUpWeight } from '@dubbo-mesh/registry-bridge';
+import { startImport } from './fixtures/import-harness.js';
+import { registerProvider } from './fixtures/import-registry.js';
 
 const T0 = 1_700_000_000_000;
 const MIN = 60_000;
@@ -34,4 +37,38 @@ t.test("Dubbo's edge cases", async (t) => {
   t.same(warmUpWeight({ weight: '5000000' }, T0), { weight: 1_000_000 }, 'capped at the schema maximum');
   t.same(warmUpWeight({ timestamp: String(T0 + 5000) }, T0), { weight: 1, nextStepAt: T0 + 5001 }, 'a provider clock ahead: 1 until it is not');
   t.same(warmUpWeight({ timestamp: String(T0) }, T0), { weight: 100 }, 'uptime 0: full weight (Dubbo warms only while 0 < uptime)');
+});
+
+t.test('a warming provider on a fake clock: re-emitted at each step with its weight climbing, then no more', async (t) => {
+  const server = await startZooKeeper();
+  t.teardown(() => server.close());
+  const writer = new ZooKeeperSession({ connect: server.connect });
+  await writer.start();
+  t.teardown(() => writer.close());
+  const clock = new FakeClock(0);
+  const wallClock = () => T0 + clock.now();
+  const url = (host: string, timestamp: number) =>
+    `dubbo://${host}:20880/org.example.Warm?application=warm&interface=org.example.Warm&release=3.2.16&side=provider&timestamp=${timestamp}&warmup=120000`;
+  // Exported a minute ago with a two-minute warm-up (steps of 6 s); its neighbour has been up for a day.
+  await registerProvider(writer, url('10.8.0.1', T0 - 60_000));
+  await registerProvider(writer, url('10.8.0.2', T0 - 86_400_000));
+  const harness = await startImport(server.connect, { clock, wallClock });
+  t.teardown(() => harness.close());
+  const weights = () =>
+    harness
+      .services()
+      .get('warm')!
+      .endpoints.map((endpoint) => endpoint.weight);
+  t.same(weights(), [50, 100], 'half-way: 60 s / (120 s / 100)');
+  const seen = [weights()[0]];
+  for (let step = 1; step <= 10; step++) {
+    clock.advance(6000);
+    t.equal(harness.states.length, step + 1, `re-emitted at step ${step}`);
+    seen.push(weights()[0]);
+  }
+  t.same(seen, [50, 55, 60, 65, 70, 75, 80, 85, 90, 95, 100], "Dubbo 3's linear climb, full weight once warm");
+  t.equal(clock.pendingTimers, 0, 'all warm: no more steps armed');
+  clock.advance(600_000);
+  t.equal(harness.states.length, 11, 'and nothing more emitted');
+  t.same(harness.states[10]![0]!.raw, harness.states.at(-1)![0]!.raw);
 });
