@@ -154,25 +154,148 @@ function preferred(a: RegistryProvider, b: RegistryProvider): boolean {
   return JSON.stringify(a.parameters) < JSON.stringify(b.parameters);
 }
 
+/** What is derived from one provider alone, computed once per provider object (providers are kept across listings). */
+interface ProviderFacts {
+  /** The DubboService it belongs to; '' when it cannot be named. */
+  readonly name: string;
+  readonly address: string;
+  readonly key: string;
+  /** Its non-volatile parameters (with `application` when only the registration names it). */
+  readonly labels: ReadonlyArray<readonly [string, string]>;
+}
+
+const facts = new WeakMap<RegistryProvider, ProviderFacts>();
+const names = new Map<string, string>();
+
+function memoisedName(text: string): string {
+  let name = names.get(text);
+  if (name === undefined) {
+    // Bounded: application and interface names are few, but a registry is not ours to trust.
+    if (names.size > 100_000) names.clear();
+    names.set(text, (name = serviceNameOf(text)));
+  }
+  return name;
+}
+
+function factsOf(provider: RegistryProvider): ProviderFacts {
+  let known = facts.get(provider);
+  if (known === undefined) {
+    const labels: Array<[string, string]> = [];
+    for (const [key, value] of Object.entries(provider.parameters)) if (!isVolatileParameter(key) && key !== REGISTRY_LABEL) labels.push([key, value]);
+    if (provider.application !== '' && provider.parameters.application === undefined) labels.push(['application', provider.application]);
+    known = {
+      name: memoisedName(provider.application) || memoisedName(provider.interface),
+      address: providerAddress(provider.host, provider.port),
+      key: keyOf(provider),
+      labels,
+    };
+    facts.set(provider, known);
+  }
+  return known;
+}
+
+/** The DubboService a provider belongs to: its application's, else its interface's; '' when neither makes a name. */
+export function serviceNameOfProvider(provider: RegistryProvider): string {
+  return factsOf(provider).name;
+}
+
 /** Labels of one endpoint: every provider's non-volatile parameters; a key whose values differ between them gets them all, sorted, comma-joined. */
 function labelsOf(providers: readonly RegistryProvider[]): Record<string, string> {
   const values = new Map<string, Set<string>>();
-  for (const provider of providers) {
-    const parameters =
-      provider.application !== '' && provider.parameters.application === undefined
-        ? { ...provider.parameters, application: provider.application }
-        : provider.parameters;
-    for (const [key, value] of Object.entries(parameters)) {
-      if (isVolatileParameter(key) || key === REGISTRY_LABEL) continue;
+  for (const provider of providers)
+    for (const [key, value] of factsOf(provider).labels) {
       let set = values.get(key);
       if (set === undefined) values.set(key, (set = new Set()));
       set.add(value);
     }
-  }
   const labels: Record<string, string> = {};
   for (const key of [...values.keys(), REGISTRY_LABEL].sort(compare))
     labels[key] = key === REGISTRY_LABEL ? REGISTRY_LABEL_VALUE : [...values.get(key)!].sort(compare).join(',');
   return labels;
+}
+
+/** Providers by the DubboService they make ({@link serviceNameOfProvider}); those that make none are left out. */
+export function groupByService(providers: Iterable<RegistryProvider>): Map<string, RegistryProvider[]> {
+  const groups = new Map<string, RegistryProvider[]>();
+  for (const provider of providers) {
+    const name = factsOf(provider).name;
+    if (name === '') continue;
+    let group = groups.get(name);
+    if (group === undefined) groups.set(name, (group = []));
+    group.push(provider);
+  }
+  return groups;
+}
+
+/**
+ * One DubboService from the providers of one name ({@link groupByService}); see
+ * {@link importedServices}. `nextWarmUpStepAt`: when one of its endpoints' weight next changes.
+ */
+export function importedService(
+  name: string,
+  providers: readonly RegistryProvider[],
+  options: ImportedServicesOptions,
+): { service: ImportedService; nextWarmUpStepAt: number | undefined } {
+  const applications = new Set<string>();
+  const paths = new Set<string>();
+  // address → key → provider
+  const addresses = new Map<string, Map<string, KeyedProvider>>();
+  for (const provider of providers) {
+    const { address, key } = factsOf(provider);
+    applications.add(provider.application || provider.interface);
+    paths.add(provider.path);
+    let keys = addresses.get(address);
+    if (keys === undefined) addresses.set(address, (keys = new Map()));
+    const held = keys.get(key);
+    if (held !== undefined && !preferred(provider, held.provider)) continue;
+    keys.set(key, { key, pattern: { interface: provider.interface, group: provider.group, version: provider.version }, provider });
+  }
+
+  let nextWarmUpStepAt: number | undefined;
+  const allKeys = new Map<string, KeyedProvider['pattern']>();
+  const endpoints: Array<{ address: string; keys: string[]; labels: Record<string, string>; weight: number }> = [];
+  for (const address of [...addresses.keys()].sort(compare)) {
+    const keyed = [...addresses.get(address)!.values()].sort((a, b) => compare(a.key, b.key));
+    for (const { key, pattern } of keyed) allKeys.set(key, pattern);
+    let weight = 0;
+    for (const { provider } of keyed) {
+      const warm = warmUpWeight(provider.parameters, options.now);
+      weight = Math.max(weight, warm.weight);
+      if (warm.nextStepAt !== undefined && (nextWarmUpStepAt === undefined || warm.nextStepAt < nextWarmUpStepAt)) nextWarmUpStepAt = warm.nextStepAt;
+    }
+    endpoints.push({ address, keys: keyed.map(({ key }) => key), labels: labelsOf(keyed.map(({ provider }) => provider)), weight });
+  }
+  const sortedKeys = [...allKeys.keys()].sort(compare);
+  const sameKeys = endpoints.every((endpoint) => endpoint.keys.length === sortedKeys.length);
+  const pattern = (key: string) => {
+    const { interface: iface, group, version } = allKeys.get(key)!;
+    return { interface: iface, group, version };
+  };
+  const sortedPaths = [...paths].sort(compare);
+  const shownPaths =
+    sortedPaths.slice(0, MAX_ORIGIN_PATHS).join(',') + (sortedPaths.length > MAX_ORIGIN_PATHS ? ` (+${sortedPaths.length - MAX_ORIGIN_PATHS} more)` : '');
+  const service: ImportedService = {
+    name,
+    namespace: options.namespace,
+    applications: [...applications].sort(compare),
+    paths: sortedPaths,
+    origin: `zookeeper:${shownPaths}#${name}`,
+    raw: {
+      apiVersion: API_VERSION,
+      kind: 'DubboService',
+      metadata: { name, namespace: options.namespace },
+      spec: {
+        interfaces: sortedKeys.map(pattern),
+        endpoints: endpoints.map((endpoint) => ({
+          address: endpoint.address,
+          labels: endpoint.labels,
+          weight: endpoint.weight,
+          ...(sameKeys ? {} : { interfaces: endpoint.keys.map(pattern) }),
+        })),
+      },
+    },
+  };
+  return { service, nextWarmUpStepAt };
 }
 
 /**
@@ -190,77 +313,54 @@ function labelsOf(providers: readonly RegistryProvider[]): Record<string, string
  * The same providers at the same moment give deep-equal output, whatever their order.
  */
 export function importedServices(providers: Iterable<RegistryProvider>, options: ImportedServicesOptions): ImportedServices {
-  // name → address → key → provider
-  const byName = new Map<string, { applications: Set<string>; paths: Set<string>; addresses: Map<string, Map<string, KeyedProvider>> }>();
-  for (const provider of providers) {
-    const name = serviceNameOf(provider.application) || serviceNameOf(provider.interface);
-    if (name === '') continue;
-    let service = byName.get(name);
-    if (service === undefined) byName.set(name, (service = { applications: new Set(), paths: new Set(), addresses: new Map() }));
-    service.applications.add(provider.application || provider.interface);
-    service.paths.add(provider.path);
-    const address = providerAddress(provider.host, provider.port);
-    let keys = service.addresses.get(address);
-    if (keys === undefined) service.addresses.set(address, (keys = new Map()));
-    const key = keyOf(provider);
-    const held = keys.get(key);
-    if (held !== undefined && !preferred(provider, held.provider)) continue;
-    keys.set(key, { key, pattern: { interface: provider.interface, group: provider.group, version: provider.version }, provider });
-  }
-
+  const groups = groupByService(providers);
   let nextWarmUpStepAt: number | undefined;
   const services: ImportedService[] = [];
-  for (const name of [...byName.keys()].sort(compare)) {
-    const service = byName.get(name)!;
-    const allKeys = new Map<string, KeyedProvider['pattern']>();
-    const endpoints: Array<{ address: string; keys: string[]; labels: Record<string, string>; weight: number }> = [];
-    for (const address of [...service.addresses.keys()].sort(compare)) {
-      const keyed = [...service.addresses.get(address)!.values()].sort((a, b) => compare(a.key, b.key));
-      for (const { key, pattern } of keyed) allKeys.set(key, pattern);
-      let weight = 0;
-      for (const { provider } of keyed) {
-        const warm = warmUpWeight(provider.parameters, options.now);
-        weight = Math.max(weight, warm.weight);
-        if (warm.nextStepAt !== undefined && (nextWarmUpStepAt === undefined || warm.nextStepAt < nextWarmUpStepAt)) nextWarmUpStepAt = warm.nextStepAt;
-      }
-      endpoints.push({
-        address,
-        keys: keyed.map(({ key }) => key),
-        labels: labelsOf(keyed.map(({ provider }) => provider)),
-        weight,
-      });
-    }
-    const sortedKeys = [...allKeys.keys()].sort(compare);
-    const sameKeys = endpoints.every((endpoint) => endpoint.keys.length === sortedKeys.length);
-    const pattern = (key: string) => {
-      const { interface: iface, group, version } = allKeys.get(key)!;
-      return { interface: iface, group, version };
-    };
-    const paths = [...service.paths].sort(compare);
-    const shownPaths = paths.slice(0, MAX_ORIGIN_PATHS).join(',') + (paths.length > MAX_ORIGIN_PATHS ? ` (+${paths.length - MAX_ORIGIN_PATHS} more)` : '');
-    services.push({
-      name,
-      namespace: options.namespace,
-      applications: [...service.applications].sort(compare),
-      paths,
-      origin: `zookeeper:${shownPaths}#${name}`,
-      raw: {
-        apiVersion: API_VERSION,
-        kind: 'DubboService',
-        metadata: { name, namespace: options.namespace },
-        spec: {
-          interfaces: sortedKeys.map(pattern),
-          endpoints: endpoints.map((endpoint) => ({
-            address: endpoint.address,
-            labels: endpoint.labels,
-            weight: endpoint.weight,
-            ...(sameKeys ? {} : { interfaces: endpoint.keys.map(pattern) }),
-          })),
-        },
-      },
-    });
+  for (const name of [...groups.keys()].sort(compare)) {
+    const built = importedService(name, groups.get(name)!, options);
+    services.push(built.service);
+    if (built.nextWarmUpStepAt !== undefined && (nextWarmUpStepAt === undefined || built.nextWarmUpStepAt < nextWarmUpStepAt))
+      nextWarmUpStepAt = built.nextWarmUpStepAt;
   }
   return { services, nextWarmUpStepAt };
+}
+
+/**
+ * {@link importedServices}, again and again: an application whose providers are the same
+ * objects as at the last build (and whose next warm-up step has not come) keeps its
+ * ImportedService, so one provider's change rebuilds one application, not ten thousand
+ * providers' worth.
+ */
+export class ImportedServiceBuilder {
+  private held = new Map<string, { members: Set<RegistryProvider>; service: ImportedService; nextWarmUpStepAt: number | undefined }>();
+
+  build(providers: Iterable<RegistryProvider>, options: ImportedServicesOptions): ImportedServices {
+    const groups = groupByService(providers);
+    const next = new Map<string, { members: Set<RegistryProvider>; service: ImportedService; nextWarmUpStepAt: number | undefined }>();
+    let nextWarmUpStepAt: number | undefined;
+    const services: ImportedService[] = [];
+    for (const name of [...groups.keys()].sort(compare)) {
+      const group = groups.get(name)!;
+      const held = this.held.get(name);
+      let entry = held;
+      const reusable =
+        held !== undefined &&
+        held.service.namespace === options.namespace &&
+        held.members.size === group.length &&
+        group.every((provider) => held.members.has(provider)) &&
+        (held.nextWarmUpStepAt === undefined || options.now < held.nextWarmUpStepAt);
+      if (!reusable) {
+        const built = importedService(name, group, options);
+        entry = { members: new Set(group), service: built.service, nextWarmUpStepAt: built.nextWarmUpStepAt };
+      }
+      next.set(name, entry!);
+      services.push(entry!.service);
+      if (entry!.nextWarmUpStepAt !== undefined && (nextWarmUpStepAt === undefined || entry!.nextWarmUpStepAt < nextWarmUpStepAt))
+        nextWarmUpStepAt = entry!.nextWarmUpStepAt;
+    }
+    this.held = next;
+    return { services, nextWarmUpStepAt };
+  }
 }
 
 /** A service whose resource failed validation (never expected: reported, not thrown). */
@@ -270,32 +370,49 @@ export interface InvalidImportedService {
   readonly errors: readonly string[];
 }
 
+interface CacheEntry {
+  /** The ImportedService it was made from: the same object again needs no comparison. */
+  readonly service: ImportedService;
+  readonly json: string;
+  readonly origin: string;
+  readonly located: LocatedResource | undefined;
+  readonly errors: readonly string[];
+}
+
 /**
  * Validated resources by content: an imported service whose resource is what it was keeps its
  * `LocatedResource` and `raw` objects, so the control plane re-encodes nothing and a rebuild
  * that changes nothing publishes nothing.
  */
 export class ImportedResourceCache {
-  private entries = new Map<string, { json: string; origin: string; located: LocatedResource | undefined; errors: readonly string[] }>();
+  private entries = new Map<string, CacheEntry>();
 
   /** The located resources of `services` (in their order), and those that failed validation. */
   resolve(services: readonly ImportedService[]): { resources: LocatedResource[]; invalid: InvalidImportedService[] } {
-    const next = new Map<string, { json: string; origin: string; located: LocatedResource | undefined; errors: readonly string[] }>();
+    const next = new Map<string, CacheEntry>();
     const resources: LocatedResource[] = [];
     const invalid: InvalidImportedService[] = [];
     for (const service of services) {
       const key = `${service.namespace}/${service.name}`;
-      const json = JSON.stringify(service.raw);
       const held = this.entries.get(key);
       let entry = held;
-      if (held === undefined || held.json !== json) {
-        const result = validateResource(service.raw);
-        entry = result.valid
-          ? { json, origin: service.origin, located: { resource: result.result, raw: service.raw, origin: service.origin, mergeable: true }, errors: [] }
-          : { json, origin: service.origin, located: undefined, errors: result.errors };
-      } else if (held.origin !== service.origin) {
-        // Same content from other paths: the same raw object (nothing to re-encode), the new origin.
-        entry = { ...held, origin: service.origin, located: held.located === undefined ? undefined : { ...held.located, origin: service.origin } };
+      if (held === undefined || held.service !== service) {
+        const json = JSON.stringify(service.raw);
+        if (held === undefined || held.json !== json) {
+          const result = validateResource(service.raw);
+          entry = result.valid
+            ? {
+                service,
+                json,
+                origin: service.origin,
+                located: { resource: result.result, raw: service.raw, origin: service.origin, mergeable: true },
+                errors: [],
+              }
+            : { service, json, origin: service.origin, located: undefined, errors: result.errors };
+        } else if (held.origin !== service.origin) {
+          // Same content from other paths: the same raw object (nothing to re-encode), the new origin.
+          entry = { ...held, service, origin: service.origin, located: held.located === undefined ? undefined : { ...held.located, origin: service.origin } };
+        } else entry = { ...held, service };
       }
       next.set(key, entry!);
       if (entry!.located !== undefined) resources.push(entry!.located);

@@ -5,7 +5,7 @@ import { ApplicationLevelImport, MetadataCache } from './import-application-leve
 import { InterfaceLevelImport } from './import-interface-level.js';
 import { summariseSkips } from './import-skips.js';
 import type { ImportContext } from './import-watch.js';
-import { ImportedResourceCache, importedServices, type ImportedService, type InvalidImportedService } from './imported-services.js';
+import { ImportedResourceCache, ImportedServiceBuilder, type ImportedService, type InvalidImportedService } from './imported-services.js';
 import { fetchMetadataInfo, type MetadataFetcher } from './metadata-service-client.js';
 import type { ZooKeeperSession } from './zookeeper-session.js';
 
@@ -67,6 +67,7 @@ export class RegistryImportSource implements ConfigSource {
   private readonly clock: Clock;
   private readonly wallClock: () => number;
   private readonly metadataCache = new MetadataCache();
+  private readonly builder = new ImportedServiceBuilder();
   private readonly resourceCache = new ImportedResourceCache();
   private emit: ((state: SourceState) => void) | undefined;
   private current: Generation | undefined;
@@ -286,7 +287,7 @@ export class RegistryImportSource implements ConfigSource {
     this.flushTimer = undefined;
     this.dirty = false;
     const now = this.wallClock();
-    const built = importedServices([...generation.interfaces.providers(), ...generation.applications.providers()], { namespace: this.namespace, now });
+    const built = this.builder.build([...generation.interfaces.providers(), ...generation.applications.providers()], { namespace: this.namespace, now });
     const { resources, invalid } = this.resourceCache.resolve(built.services);
     for (const service of invalid)
       if (!this.invalid.some((held) => held.name === service.name && held.errors.join() === service.errors.join()))

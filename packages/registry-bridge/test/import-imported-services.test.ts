@@ -2,6 +2,7 @@ import t from 'tap';
 import { validateResource } from '@dubbo-mesh/config';
 import {
   ImportedResourceCache,
+  ImportedServiceBuilder,
   REGISTRY_LABEL,
   decodeNodeName,
   encodeNodeName,
@@ -264,4 +265,21 @@ t.test('the sample basic provider (PEERS.md) with a weight and a restarted twin 
   t.equal(spec.endpoints[0]!.weight, 40, 'the newer export is the live one');
   t.equal(spec.endpoints[0]!.labels.weight, '40');
   t.equal(spec.endpoints[0]!.labels.default, 'true');
+});
+
+t.test('the incremental builder rebuilds only the applications whose providers changed, or whose warm-up step came', async (t) => {
+  const builder = new ImportedServiceBuilder();
+  const warming = url(`dubbo://10.0.0.1:20880/a.A?application=a&interface=a.A&timestamp=${NOW - 60_000}`);
+  const b = url('dubbo://10.0.0.2:20880/b.B?application=b&interface=b.B');
+  const first = builder.build([warming, b], { namespace: 'default', now: NOW });
+  t.equal(first.nextWarmUpStepAt, NOW + 30_000, 'up 60 s of 600: the next 30 s step');
+  const c = url('dubbo://10.0.0.3:20880/b.B?application=b&interface=b.B');
+  const second = builder.build([warming, b, c], { namespace: 'default', now: NOW + 1000 });
+  t.equal(second.services[0], first.services[0], 'a: same providers, same step: the same object');
+  t.not(second.services[1], first.services[1], 'b: a provider more: rebuilt');
+  t.strictSame(second, importedServices([warming, b, c], { namespace: 'default', now: NOW + 1000 }), 'as a full build');
+  const third = builder.build([warming, b, c], { namespace: 'default', now: NOW + 30_000 });
+  t.not(third.services[0], second.services[0], "a's next step came: rebuilt");
+  t.equal(third.services[1], second.services[1]);
+  t.strictSame(third, importedServices([warming, b, c], { namespace: 'default', now: NOW + 30_000 }));
 });
