@@ -22,7 +22,7 @@ import {
   type ServiceInstance,
 } from './application-level-metadata.js';
 import { MESH_MARKER_PARAMETER } from './dubbo-url.js';
-import { MetadataServiceError } from './errors.js';
+import { MetadataServiceError, ZooKeeperOperationError } from './errors.js';
 import { isEndpointAddress, type RegistryProvider } from './imported-services.js';
 import type { SkipReason } from './import-skips.js';
 import { RetryBackoff, ZooKeeperWatch, type ImportContext, type WatchedValue } from './import-watch.js';
@@ -257,6 +257,15 @@ class InstanceImport {
       },
       (error: unknown) => {
         if (this.stopped || attempt !== this.attempt) return;
+        const retry = () =>
+          (this.retryTimer = this.context.clock.setTimer(() => {
+            if (!this.stopped && attempt === this.attempt) this.resolve(instance, revision, tries + 1);
+          }, this.backoff.next()));
+        if (error instanceof ZooKeeperOperationError && (error.failure === 'CONNECTION_LOSS' || error.failure === 'SESSION_EXPIRED')) {
+          // ZooKeeper is away, not the metadata: what the instance had stays, as everything else does.
+          retry();
+          return;
+        }
         const storageType = instance.metadata[STORAGE_TYPE_KEY] ?? 'local';
         this.failure = {
           instance: this.path,
@@ -269,9 +278,7 @@ class InstanceImport {
         };
         this.set('failed', []);
         this.resolveSettled();
-        this.retryTimer = this.context.clock.setTimer(() => {
-          if (!this.stopped && attempt === this.attempt) this.resolve(instance, revision, tries + 1);
-        }, this.backoff.next());
+        retry();
       },
     );
   }

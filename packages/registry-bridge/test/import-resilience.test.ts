@@ -1,6 +1,6 @@
 import t from 'tap';
 import { once } from 'node:events';
-import { eventually, startTcpPartition, startZooKeeper } from '@dubbo-mesh/test-support';
+import { FakeClock, eventually, startTcpPartition, startZooKeeper } from '@dubbo-mesh/test-support';
 import { ZooKeeperOperationError, ZooKeeperSession } from '@dubbo-mesh/registry-bridge';
 import { startImport } from './fixtures/import-harness.js';
 import { registerProvider } from './fixtures/import-registry.js';
@@ -124,4 +124,42 @@ t.test('a path that cannot be read is retried with backoff and holds up nothing 
   await eventually(() => states.at(-1) === 2, 'the folder read once it can be');
   t.same(source.details().failingPaths, []);
   t.equal(failures, 0);
+});
+
+t.test('while disconnected a due change (a warm-up step) is held, and emitted once connected again', async (t) => {
+  const local = await startZooKeeper();
+  t.teardown(() => local.close());
+  const writer = new ZooKeeperSession({ connect: local.connect, spinDelayMs: 50, sessionTimeoutMs: 2000 });
+  t.teardown(() => writer.close());
+  await writer.start();
+  const T0 = 1_700_000_000_000;
+  const clock = new FakeClock(0);
+  // A Dubbo 3 provider up a minute of a two-minute warm-up (linear, steps of 6 s): weight 50, 55 at the next step.
+  await registerProvider(
+    writer,
+    url('10.9.0.1', `&dynamic=false&timestamp=${T0 - 60_000}&warmup=120000`)
+      .replace('&timestamp=1600000000000', '')
+      .replace('release=2.7.23', 'release=3.2.16'),
+  );
+  const harness = await startImport(local.connect, { clock, wallClock: () => T0 + clock.now() }, { sessionTimeoutMs: 3000 });
+  t.teardown(() => harness.close());
+  const weight = () => harness.services().get('greeter')?.endpoints[0]?.weight;
+  t.equal(weight(), 50);
+  const emitted = harness.states.length;
+
+  const disconnected = once(harness.session, 'disconnected');
+  await local.stop();
+  await disconnected;
+  clock.advance(6000);
+  t.equal(harness.states.length, emitted, 'the step is due, but nothing is emitted while disconnected');
+  t.equal(weight(), 50);
+
+  const reconnected = once(harness.session, 'connected');
+  await local.start();
+  await reconnected;
+  // The same session (the change was held: emitted after the debounce) or a new one (re-listed, then emitted).
+  await eventually(() => harness.source.details().relisting === false, 'any re-list to finish');
+  clock.advance(100);
+  await eventually(() => weight() === 55, 'the held step emitted');
+  t.equal(harness.states.length, emitted + 1);
 });
