@@ -39,10 +39,12 @@ export class MetadataCache {
   /** Fetches made (reads of the metadata report and MetadataService calls). */
   fetches = 0;
 
+  /** The cache key of one revision of one application. */
   static key(application: string, revision: string): string {
     return `${application}/${revision}`;
   }
 
+  /** A revision's metadata if it is known. */
   get(application: string, revision: string): MetadataInfo | undefined {
     return this.known.get(MetadataCache.key(application, revision));
   }
@@ -76,6 +78,7 @@ export class MetadataCache {
     for (const key of this.known.keys()) if (!keys.has(key)) this.known.delete(key);
   }
 
+  /** Revisions known. */
   get size(): number {
     return this.known.size;
   }
@@ -369,17 +372,20 @@ export class ApplicationLevelImport {
     this.rootWatch = new ZooKeeperWatch(context, options.servicesRoot, 'children', (value) => this.sync(value?.children ?? []));
   }
 
+  /** Resolves once every instance found was read and its metadata tried once. */
   async start(): Promise<void> {
     await this.rootWatch.start();
     await Promise.all([...this.applications.values()].map((folder) => folder.watch.firstRead));
     await Promise.all([...this.applications.values()].flatMap((folder) => [...folder.instances.values()].map((instance) => instance.settled)));
   }
 
+  /** Stop following; nothing it started reports any more. */
   stop(): void {
     this.rootWatch.stop();
     for (const folder of this.applications.values()) folder.stop();
   }
 
+  /** Every provider imported now (one per service of each instance's revision). */
   providers(): RegistryProvider[] {
     const out: RegistryProvider[] = [];
     for (const folder of this.applications.values()) for (const instance of folder.instances.values()) out.push(...instance.providers);
@@ -397,11 +403,13 @@ export class ApplicationLevelImport {
     return keys;
   }
 
+  /** Every instance (or service of one) skipped now, with its reason. */
   *skipped(): Iterable<{ reason: SkipReason; entry: string }> {
     for (const folder of this.applications.values())
       for (const instance of folder.instances.values()) for (const reason of instance.skipped) yield { reason, entry: instance.path };
   }
 
+  /** Counts for `details()`. */
   stats(): ApplicationLevelStats {
     const byStatus: Partial<Record<InstanceStatus, number>> = {};
     const failures: MetadataFailure[] = [];

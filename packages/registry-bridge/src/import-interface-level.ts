@@ -121,6 +121,7 @@ export class InterfaceLevelImport {
     await Promise.all([...this.folders.values()].map((folder) => folder.watch.firstRead));
   }
 
+  /** Stop following; nothing it started reports any more. */
   stop(): void {
     this.stopped = true;
     this.rootWatch.stop();
@@ -143,6 +144,7 @@ export class InterfaceLevelImport {
       for (const [name, node] of folder.nodes) if (node.skipped !== undefined) yield { reason: node.skipped, entry: `${folder.path}/${name}` };
   }
 
+  /** Counts for `details()`. */
   stats(): InterfaceLevelStats {
     let providers = 0;
     let withProviders = 0;

@@ -334,6 +334,7 @@ export function importedServices(providers: Iterable<RegistryProvider>, options:
 export class ImportedServiceBuilder {
   private held = new Map<string, { members: Set<RegistryProvider>; service: ImportedService; nextWarmUpStepAt: number | undefined }>();
 
+  /** What {@link importedServices} gives for these providers, reusing what did not change since the last call. */
   build(providers: Iterable<RegistryProvider>, options: ImportedServicesOptions): ImportedServices {
     const groups = groupByService(providers);
     const next = new Map<string, { members: Set<RegistryProvider>; service: ImportedService; nextWarmUpStepAt: number | undefined }>();
@@ -387,7 +388,7 @@ interface CacheEntry {
 export class ImportedResourceCache {
   private entries = new Map<string, CacheEntry>();
 
-  /** The located resources of `services` (in their order), and those that failed validation. */
+  /** The located resources of `services` (in their order), and those that failed validation; forgets services not given. */
   resolve(services: readonly ImportedService[]): { resources: LocatedResource[]; invalid: InvalidImportedService[] } {
     const next = new Map<string, CacheEntry>();
     const resources: LocatedResource[] = [];

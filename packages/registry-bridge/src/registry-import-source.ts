@@ -121,6 +121,7 @@ export class RegistryImportSource implements ConfigSource {
     await this.firstComplete;
   }
 
+  /** Stop following ZooKeeper (the session is the caller's: it stays open). */
   async stop(): Promise<void> {
     this.stopped = true;
     for (const [event, listener] of this.listeners.splice(0)) this.session.off(event as 'connected', listener);
@@ -140,6 +141,7 @@ export class RegistryImportSource implements ConfigSource {
     return { connected: false, error: this.disconnection ?? `ZooKeeper ${this.session.state}; the last import stays in force` };
   }
 
+  /** Told by the snapshot builder which imported services it left out (a claim conflict with a mesh service): logged and shown in details. */
   onResourcesRefused(refused: ReadonlyMap<string, readonly string[]>): void {
     const before = this.builderRefused;
     this.builderRefused = refused;
@@ -153,6 +155,7 @@ export class RegistryImportSource implements ConfigSource {
     return this.services;
   }
 
+  /** For `GET /api/v1/sources`: what is followed and imported, what is skipped and why, failures, ZooKeeper reads. */
   details(): Record<string, unknown> {
     const generation = this.current;
     const interfaces = generation?.interfaces.stats();
