@@ -1,4 +1,13 @@
-import type { DubboPolicyConfig, DubboServiceConfig, EndpointConfig, MeshConfig, RetryPolicy, RouteMatch, StringMatch } from '@dubbo-mesh/config';
+import type {
+  DubboPolicyConfig,
+  DubboServiceConfig,
+  EndpointConfig,
+  MeshConfig,
+  RetryPolicy,
+  RouteMatch,
+  ServiceKeyPattern,
+  StringMatch,
+} from '@dubbo-mesh/config';
 import type { RequestPeek } from '@dubbo-mesh/protocol';
 
 /** The attachment naming the application a call is for (Dubbo's own key, as its consumers send it). */
@@ -36,6 +45,37 @@ export interface RouteDestination {
   readonly serviceId: string;
   readonly subset: string | undefined;
   readonly weight: number;
+}
+
+/**
+ * Whether a call's group (`''`: none) matches a pattern's, as a Dubbo consumer matches a
+ * provider (`UrlUtils.isMatch`): an absent pattern group matches any; the call's `*` matches
+ * any; a call's comma list matches a pattern group equal to one of its entries (never the
+ * empty one: "no group" is not in a list); otherwise they must be equal.
+ */
+export function groupMatches(patternGroup: string | undefined, callGroup: string): boolean {
+  if (patternGroup === undefined || callGroup === '*' || callGroup === patternGroup) return true;
+  if (patternGroup === '' || !callGroup.includes(',')) return false;
+  return callGroup.split(',').some((entry) => entry.trim() === patternGroup);
+}
+
+/**
+ * Whether a call's version (`''`: none, as the wire's `0.0.0`) matches a pattern's: an absent
+ * pattern version matches any; the call's `*` matches any; otherwise they must be equal (a
+ * call without a version never reaches a versioned pattern).
+ */
+export function versionMatches(patternVersion: string | undefined, callVersion: string): boolean {
+  return patternVersion === undefined || callVersion === '*' || callVersion === patternVersion;
+}
+
+/** Whether a call's key (group and version `''` for none) matches a pattern, by Dubbo's consumer-side rules. */
+export function keyMatchesPattern(pattern: ServiceKeyPattern, iface: string, group: string, version: string): boolean {
+  return pattern.interface === iface && groupMatches(pattern.group, group) && versionMatches(pattern.version, version);
+}
+
+/** Whether a call's key may match several providers' keys: version `*`, group `*` or a group list. */
+function isMultiKey(group: string, version: string): boolean {
+  return version === '*' || group === '*' || group.includes(',');
 }
 
 /** Where a call goes: weighted destinations, with the route's timeout and retries. */
@@ -270,18 +310,49 @@ export class RoutingTable {
   }
 
   /**
-   * The mesh service providing a service key: the most specific pattern wins (group and
-   * version both given, then one, then the interface alone).
+   * The mesh services providing a call's key (Dubbo's consumer-side matching, see
+   * {@link keyMatchesPattern}): the most specific matching pattern wins (group and version both
+   * given, then one, then the interface alone). A call with a wildcard or a group list may
+   * match patterns of several services at the best score: all of them, by id (Dubbo's
+   * consumer would see their providers as one list). An exact key takes the first, as ever.
    */
-  private findService(iface: string, group: string, version: string): MeshService | undefined {
-    let best: { serviceId: string; score: number } | undefined;
+  private findServices(iface: string, group: string, version: string): MeshService[] {
+    const several = isMultiKey(group, version);
+    let best = -1;
+    let found: string[] = [];
     for (const candidate of this.providers.get(iface) ?? []) {
-      if (candidate.group !== undefined && candidate.group !== group) continue;
-      if (candidate.version !== undefined && candidate.version !== version) continue;
+      if (!groupMatches(candidate.group, group) || !versionMatches(candidate.version, version)) continue;
       const score = (candidate.group === undefined ? 0 : 2) + (candidate.version === undefined ? 0 : 1);
-      if (best === undefined || score > best.score) best = { serviceId: candidate.serviceId, score };
+      if (score > best) {
+        best = score;
+        found = [candidate.serviceId];
+      } else if (score === best && several && !found.includes(candidate.serviceId)) found.push(candidate.serviceId);
     }
-    return best === undefined ? undefined : this.services.get(best.serviceId);
+    return found.sort().map((id) => this.services.get(id)!);
+  }
+
+  /**
+   * The default decision of a key: to the one service that provides it (built as it always
+   * was); to each of several (a wildcard call), weighted by their numbers of endpoints.
+   */
+  private defaultDecision(serviceKey: string, services: readonly MeshService[]): RouteDecision | undefined {
+    if (services.length === 0) return undefined;
+    const destinations = services.map((service): RouteDestination => ({
+      serviceId: service.id,
+      subset: undefined,
+      weight: services.length === 1 ? 1 : service.config.endpoints.length,
+    }));
+    const sums = destinations.length === 1 ? [1] : cumulativeWeights(destinations);
+    return Object.freeze({
+      kind: 'route',
+      serviceKey,
+      rule: 'default',
+      destinations,
+      totalWeight: sums[sums.length - 1]!,
+      cumulativeWeights: sums,
+      timeoutMs: undefined,
+      retries: undefined,
+    });
   }
 
   private entry(iface: string, group: string, version: string): KeyEntry {
@@ -291,25 +362,12 @@ export class RoutingTable {
     if (cached !== undefined) return cached;
     const serviceKey = formatServiceKey(iface, group, version);
     const rules = this.rulesFor(iface);
-    const service = this.findService(iface, group, version);
     const entry: KeyEntry = {
       serviceKey,
       byTargetApplication: undefined,
       rules,
       decisions: rules.map((rule) => Object.freeze({ kind: 'route' as const, serviceKey, ...rule.decision })),
-      fallback:
-        service === undefined
-          ? undefined
-          : Object.freeze({
-              kind: 'route',
-              serviceKey,
-              rule: 'default',
-              destinations: [{ serviceId: service.id, subset: undefined, weight: 1 }],
-              totalWeight: 1,
-              cumulativeWeights: [1],
-              timeoutMs: undefined,
-              retries: undefined,
-            }),
+      fallback: this.defaultDecision(serviceKey, this.findServices(iface, group, version)),
     };
     if (this.cachedKeys >= CACHE_LIMIT) {
       this.keyCache.clear();
