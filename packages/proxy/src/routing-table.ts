@@ -40,11 +40,41 @@ export interface IngressBackend {
   readonly policy: DubboPolicyConfig | undefined;
 }
 
+/**
+ * The endpoints of a service that provide one call's service key, when some of the service's
+ * endpoints say which keys they provide (`interfaces`): those without `interfaces` (they
+ * provide every key of the service) and those naming one of `patterns`.
+ */
+export interface EndpointKeyFilter {
+  /**
+   * The service's own patterns that the call's key matches. An endpoint's patterns are
+   * patterns of its service (the schema checks it), so an endpoint provides the key exactly
+   * when it names one of these; and calls whose keys match the same patterns share a cluster
+   * (a consumer sending ever new groups or versions makes no new clusters).
+   */
+  readonly patterns: readonly ServiceKeyPattern[];
+  /** The patterns as service keys (`*` for an absent group or version), for cluster names. */
+  readonly name: string;
+}
+
 /** One destination of a route: a mesh service, or one subset of it, with its weight. */
 export interface RouteDestination {
   readonly serviceId: string;
   readonly subset: string | undefined;
   readonly weight: number;
+  /**
+   * Only the endpoints that provide the call's key. Set only when the service has endpoints
+   * with `interfaces` and some of its endpoints do not provide the key: every other
+   * destination is the plain one (same cluster, same cost as without per-endpoint keys).
+   */
+  readonly keyFilter?: EndpointKeyFilter;
+}
+
+/** Whether an endpoint provides the key a filter is for (see {@link EndpointKeyFilter}). */
+export function endpointProvides(endpoint: EndpointConfig, filter: EndpointKeyFilter): boolean {
+  const own = endpoint.interfaces;
+  if (own === undefined) return true;
+  return own.some((mine) => filter.patterns.some((p) => p.interface === mine.interface && p.group === mine.group && p.version === mine.version));
 }
 
 /**
@@ -76,6 +106,11 @@ export function keyMatchesPattern(pattern: ServiceKeyPattern, iface: string, gro
 /** Whether a call's key may match several providers' keys: version `*`, group `*` or a group list. */
 function isMultiKey(group: string, version: string): boolean {
   return version === '*' || group === '*' || group.includes(',');
+}
+
+/** A pattern written as a service key, `*` where it leaves the group or version open. */
+function formatPattern(pattern: ServiceKeyPattern): string {
+  return formatServiceKey(pattern.interface, pattern.group ?? '*', pattern.version ?? '*');
 }
 
 /** Where a call goes: weighted destinations, with the route's timeout and retries. */
@@ -243,6 +278,8 @@ export class RoutingTable {
   readonly routesByTargetApplication: boolean;
   private readonly targetApplications = new Map<string, TargetApplication>();
   private readonly providers = new Map<string, Array<{ group?: string; version?: string; serviceId: string }>>();
+  /** Services with an endpoint that names its keys (`interfaces`): only their destinations may need a key filter. */
+  private readonly servicesWithEndpointKeys = new Set<string>();
   private readonly exactRoutes = new Map<string, CompiledRule[]>();
   private readonly wildcardRoutes: Array<{ pattern: RegExp; rules: CompiledRule[] }> = [];
   /** interface → group → version → entry. Nested, so a lookup builds no key string. */
@@ -261,6 +298,7 @@ export class RoutingTable {
     for (const service of config.services) {
       const id = `${service.metadata.namespace}/${service.metadata.name}`;
       this.services.set(id, { id, config: service, policy: policies.get(id) });
+      if (service.endpoints.some((endpoint) => endpoint.interfaces !== undefined)) this.servicesWithEndpointKeys.add(id);
       for (const pattern of service.interfaces) {
         const list = this.providers.get(pattern.interface) ?? [];
         list.push({ group: pattern.group, version: pattern.version, serviceId: id });
@@ -332,16 +370,50 @@ export class RoutingTable {
   }
 
   /**
-   * The default decision of a key: to the one service that provides it (built as it always
-   * was); to each of several (a wildcard call), weighted by their numbers of endpoints.
+   * The filter of a call key's endpoints in a service, or undefined when every endpoint of the
+   * service provides the key (always so for a service without per-endpoint `interfaces`).
    */
-  private defaultDecision(serviceKey: string, services: readonly MeshService[]): RouteDecision | undefined {
+  private keyFilter(serviceId: string, iface: string, group: string, version: string): EndpointKeyFilter | undefined {
+    if (!this.servicesWithEndpointKeys.has(serviceId)) return undefined;
+    const service = this.services.get(serviceId)!;
+    const patterns = service.config.interfaces.filter((pattern) => keyMatchesPattern(pattern, iface, group, version));
+    const filter: EndpointKeyFilter = Object.freeze({
+      patterns,
+      // A route may send a key its destination does not declare: then only the endpoints
+      // that provide every key of the service take it. (The name holds no part of the call's
+      // key: consumers sending ever new keys make no new clusters.)
+      name: patterns.length === 0 ? 'none of its keys' : patterns.map(formatPattern).join(', '),
+    });
+    return service.config.endpoints.every((endpoint) => endpointProvides(endpoint, filter)) ? undefined : filter;
+  }
+
+  /** A route's destinations for one call key: the same array when none needs a key filter. */
+  private keyedDestinations(destinations: readonly RouteDestination[], iface: string, group: string, version: string): readonly RouteDestination[] {
+    if (!destinations.some((d) => this.servicesWithEndpointKeys.has(d.serviceId))) return destinations;
+    let changed = false;
+    const keyed = destinations.map((destination) => {
+      const keyFilter = this.keyFilter(destination.serviceId, iface, group, version);
+      if (keyFilter === undefined) return destination;
+      changed = true;
+      return Object.freeze({ ...destination, keyFilter });
+    });
+    return changed ? Object.freeze(keyed) : destinations;
+  }
+
+  /**
+   * The default decision of a key: to the one service that provides it (built as it always
+   * was: a service without per-endpoint keys gets the same plain destination); to each of
+   * several (a wildcard call), weighted by how many of its endpoints provide the key.
+   */
+  private defaultDecision(serviceKey: string, services: readonly MeshService[], iface: string, group: string, version: string): RouteDecision | undefined {
     if (services.length === 0) return undefined;
-    const destinations = services.map((service): RouteDestination => ({
-      serviceId: service.id,
-      subset: undefined,
-      weight: services.length === 1 ? 1 : service.config.endpoints.length,
-    }));
+    const destinations = services.map((service): RouteDestination => {
+      const keyFilter = this.keyFilter(service.id, iface, group, version);
+      const endpoints = service.config.endpoints;
+      if (keyFilter === undefined) return { serviceId: service.id, subset: undefined, weight: services.length === 1 ? 1 : endpoints.length };
+      const weight = services.length === 1 ? 1 : endpoints.filter((endpoint) => endpointProvides(endpoint, keyFilter)).length;
+      return { serviceId: service.id, subset: undefined, weight, keyFilter };
+    });
     const sums = destinations.length === 1 ? [1] : cumulativeWeights(destinations);
     return Object.freeze({
       kind: 'route',
@@ -366,8 +438,11 @@ export class RoutingTable {
       serviceKey,
       byTargetApplication: undefined,
       rules,
-      decisions: rules.map((rule) => Object.freeze({ kind: 'route' as const, serviceKey, ...rule.decision })),
-      fallback: this.defaultDecision(serviceKey, this.findServices(iface, group, version)),
+      decisions: rules.map((rule) => {
+        const destinations = this.keyedDestinations(rule.decision.destinations, iface, group, version);
+        return Object.freeze({ kind: 'route' as const, serviceKey, ...rule.decision, destinations });
+      }),
+      fallback: this.defaultDecision(serviceKey, this.findServices(iface, group, version), iface, group, version),
     };
     if (this.cachedKeys >= CACHE_LIMIT) {
       this.keyCache.clear();

@@ -1,9 +1,10 @@
 // Dubbo's consumer-side service key matching in the routing table (version `*`, group `*`,
-// group lists, an empty group or version against an absent one), and the decisions of calls
-// that match several services.
-import t from 'tap';
+// group lists, an empty group or version against an absent one), the decisions of calls that
+// match several services, and the per-endpoint keys of a DubboService (endpoint `interfaces`):
+// the clusters a key's calls reach hold only the endpoints that provide it.
+import t, { type Test } from 'tap';
 import { encodeRequestBody, peekRequest, type RequestPeek } from '@dubbo-mesh/protocol';
-import { RoutingTable, drawDestination, keyMatchesPattern, type RouteDecision } from '@dubbo-mesh/proxy';
+import { ClusterManager, ProxyStats, RoutingTable, drawDestination, keyMatchesPattern, type RouteDecision } from '@dubbo-mesh/proxy';
 import { buildConfig } from './fixtures/mesh.js';
 
 const FOO = 'org.example.Foo';
@@ -35,7 +36,10 @@ function call(options: { iface?: string; group?: string; version?: string } = {}
 /** The decision's destinations as `service[/subset][ [keys]]=weight`. */
 function described(decision: RouteDecision | undefined): string[] {
   if (decision === undefined) return [];
-  return decision.destinations.map((d) => `${d.serviceId.replace('default/', '')}${d.subset === undefined ? '' : `/${d.subset}`}=${d.weight}`);
+  return decision.destinations.map(
+    (d) =>
+      `${d.serviceId.replace('default/', '')}${d.subset === undefined ? '' : `/${d.subset}`}${d.keyFilter === undefined ? '' : ` [${d.keyFilter.name}]`}=${d.weight}`,
+  );
 }
 
 t.test('the matching table: a call key against a pattern, as Dubbo consumers match providers', async (t) => {
@@ -134,4 +138,183 @@ t.test('a call matching several services: one destination each, by id, weighted 
   }
   t.same(counts, { 'default/a-one': 300, 'default/b-two': 100, 'default/c-grouped': 200 }, 'the draw follows the endpoint counts');
   t.equal(table.route(call({ group: '*', version: '*' })), decision, 'cached per key like any decision');
+});
+
+const APP_INTERFACES = [
+  { interface: FOO, group: '', version: '1.0.0' },
+  { interface: FOO, group: '', version: '2.0.0' },
+  { interface: FOO, group: '', version: '3.0.0' },
+  { interface: BAR, group: '', version: '1.0.0' },
+];
+
+/** One application in a rolling upgrade: old instances serve Foo 1.0.0 and Bar, new ones Foo 2.0.0 and Bar, one serves all. */
+function appConfig(extra: object[] = []) {
+  return buildConfig([
+    service('app', APP_INTERFACES, [
+      { address: '10.1.0.1:20880', labels: { color: 'blue' }, interfaces: [APP_INTERFACES[0], APP_INTERFACES[3]] },
+      { address: '10.1.0.2:20880', labels: { color: 'green' }, interfaces: [APP_INTERFACES[0], APP_INTERFACES[3]] },
+      { address: '10.1.0.3:20880', labels: { color: 'blue' }, interfaces: [APP_INTERFACES[1], APP_INTERFACES[3]] },
+      { address: '10.1.0.4:20880', labels: { color: 'green' }, interfaces: [APP_INTERFACES[1], APP_INTERFACES[3]] },
+    ]),
+    service('plain', [{ interface: FOO, group: 'other' }], endpoints(5, 2)),
+    {
+      apiVersion: 'dubbo-mesh.io/v1alpha1',
+      kind: 'DubboPolicy',
+      metadata: { name: 'app' },
+      spec: { service: 'app', subsets: [{ name: 'blue', labels: { color: 'blue' } }] },
+    },
+    ...extra,
+  ]);
+}
+
+function manager(t: Test, table: RoutingTable): ClusterManager {
+  const clusters = new ClusterManager({ maxPayload: 1 << 20, heartbeatIntervalMs: 60_000, stats: new ProxyStats(), removedEndpointGraceMs: 0 });
+  t.teardown(() => clusters.close());
+  clusters.apply(table);
+  return clusters;
+}
+
+t.test('per-endpoint keys: the default decision of a key reaches only the endpoints that provide it', async (t) => {
+  const table = new RoutingTable(appConfig(), 'v1');
+  const clusters = manager(t, table);
+  const reached = (options: Parameters<typeof call>[0]) => {
+    const decision = table.route(call(options))!;
+    const cluster = clusters.clusterOf(decision.destinations[0]!)!;
+    return { name: cluster.name, members: cluster.members.map((m) => m.id) };
+  };
+  t.same(reached({ version: '1.0.0' }), { name: 'default/app [org.example.Foo:1.0.0]', members: ['10.1.0.1:20880', '10.1.0.2:20880'] });
+  t.same(reached({ version: '2.0.0' }), { name: 'default/app [org.example.Foo:2.0.0]', members: ['10.1.0.3:20880', '10.1.0.4:20880'] });
+  t.same(reached({ version: '3.0.0' }), { name: 'default/app [org.example.Foo:3.0.0]', members: [] }, 'a key no endpoint provides: an empty cluster naming it');
+  const bar = table.route(call({ iface: BAR, version: '1.0.0' }))!;
+  t.equal(bar.destinations[0]!.keyFilter, undefined, 'every endpoint provides Bar: the plain destination');
+  t.equal(clusters.clusterOf(bar.destinations[0]!)!.name, 'default/app');
+  const wildcard = table.route(call({ version: '*' }))!;
+  t.same(described(wildcard), ['app=1'], 'version *: every Foo key, one of which every endpoint provides: the plain destination');
+  t.equal(clusters.clusterOf(wildcard.destinations[0]!)!.members.length, 4);
+  const sameKeys = table.route(call({ group: '*', version: '1.0.0' }))!;
+  t.not(sameKeys, table.route(call({ version: '1.0.0' })), 'another call key, another decision');
+  t.equal(
+    clusters.clusterOf(sameKeys.destinations[0]!),
+    clusters.clusterOf(table.route(call({ version: '1.0.0' }))!.destinations[0]!),
+    'call keys that match the same patterns share one cluster',
+  );
+  t.same(reached({ version: '1.0.0' }).members, ['10.1.0.1:20880', '10.1.0.2:20880'], 'and again (cached)');
+  t.same(
+    clusters
+      .allClusters()
+      .map((c) => c.name)
+      .sort(),
+    ['default/app', 'default/app [org.example.Foo:1.0.0]', 'default/app [org.example.Foo:2.0.0]', 'default/app [org.example.Foo:3.0.0]'],
+    'readable names, one cluster per set of keys',
+  );
+});
+
+t.test('a service without per-endpoint keys: the same destinations and clusters as before', async (t) => {
+  const table = new RoutingTable(
+    appConfig([
+      {
+        apiVersion: 'dubbo-mesh.io/v1alpha1',
+        kind: 'DubboRoute',
+        metadata: { name: 'r' },
+        spec: { hosts: [BAR], routes: [{ name: 'to-plain', destinations: [{ service: 'plain', weight: 1 }] }] },
+      },
+    ]),
+    'v1',
+  );
+  const clusters = manager(t, table);
+  const a = table.route(call({ iface: BAR, version: '1.0.0' }))!;
+  const b = table.route(call({ iface: BAR, version: '9.9.9' }))!;
+  t.not(a, b);
+  t.equal(a.destinations, b.destinations, "a route's destinations are its own array, shared by every key");
+  t.equal(a.destinations[0]!.keyFilter, undefined);
+  t.equal(clusters.clusterOf(a.destinations[0]!)!.name, 'default/plain');
+  const plain = table.route(call({ group: 'other', version: '7' }))!;
+  t.same(described(plain), ['plain=1']);
+  t.equal(clusters.clusterOf(plain.destinations[0]!), clusters.clusterOf(a.destinations[0]!), 'the one cluster of the service');
+});
+
+t.test('a DubboRoute destination to a service with per-endpoint keys is filtered by the call key, subsets included', async (t) => {
+  const table = new RoutingTable(
+    appConfig([
+      {
+        apiVersion: 'dubbo-mesh.io/v1alpha1',
+        kind: 'DubboRoute',
+        metadata: { name: 'r' },
+        spec: {
+          hosts: ['org.example.*'],
+          routes: [
+            {
+              name: 'split',
+              destinations: [
+                { service: 'app', subset: 'blue', weight: 30 },
+                { service: 'app', weight: 60 },
+                { service: 'plain', weight: 10 },
+              ],
+            },
+          ],
+        },
+      },
+    ]),
+    'v1',
+  );
+  const clusters = manager(t, table);
+  const members = (decision: RouteDecision) =>
+    decision.destinations.map((d) => {
+      const cluster = clusters.clusterOf(d)!;
+      return `${cluster.name}: ${cluster.members.map((m) => m.id).join(' ')}`;
+    });
+  const v2 = table.route(call({ version: '2.0.0' }))!;
+  t.equal(v2.rule, 'split');
+  t.same(v2.cumulativeWeights, [30, 90, 100], 'weights unchanged');
+  t.same(members(v2), [
+    'default/app/blue [org.example.Foo:2.0.0]: 10.1.0.3:20880',
+    'default/app [org.example.Foo:2.0.0]: 10.1.0.3:20880 10.1.0.4:20880',
+    'default/plain: 10.0.5.1:20880 10.0.5.2:20880',
+  ]);
+  const v1 = table.route(call({ version: '1.0.0' }))!;
+  t.same(members(v1).slice(0, 2), [
+    'default/app/blue [org.example.Foo:1.0.0]: 10.1.0.1:20880',
+    'default/app [org.example.Foo:1.0.0]: 10.1.0.1:20880 10.1.0.2:20880',
+  ]);
+  t.equal(v1.destinations[2], v2.destinations[2], 'the destination to the service without keys stays the route’s own object');
+  t.same(
+    members(table.route(call({ iface: BAR, version: '1.0.0' }))!).slice(0, 2),
+    ['default/app/blue: 10.1.0.1:20880 10.1.0.3:20880', 'default/app: 10.1.0.1:20880 10.1.0.2:20880 10.1.0.3:20880 10.1.0.4:20880'],
+    'a key every endpoint provides: the plain clusters',
+  );
+  const other = table.route(call({ iface: 'org.example.Other', version: '1.0.0' }))!;
+  t.same(
+    members(other).slice(0, 2),
+    ['default/app/blue [none of its keys]: ', 'default/app [none of its keys]: '],
+    'a key the service does not declare: only endpoints that provide every key (none here)',
+  );
+  const names = clusters.allClusters().map((c) => c.name);
+  t.equal(new Set(names).size, names.length, 'no two clusters share a name');
+  t.ok(names.includes('default/app/blue') && names.includes('default/app/blue [org.example.Foo:2.0.0]'), 'subset clusters and keyed subset clusters apart');
+});
+
+t.test('a wildcard call over services with per-endpoint keys: each weighted by the endpoints that provide the key', async (t) => {
+  const table = new RoutingTable(
+    buildConfig([
+      service('app', APP_INTERFACES, [
+        { address: '10.1.0.1:20880', interfaces: [APP_INTERFACES[0]] },
+        { address: '10.1.0.2:20880', interfaces: [APP_INTERFACES[1]] },
+        { address: '10.1.0.3:20880', interfaces: [APP_INTERFACES[3]] },
+      ]),
+      service('other', [{ interface: FOO, group: '', version: '4.0.0' }], endpoints(6, 3)),
+    ]),
+    'v1',
+  );
+  const clusters = manager(t, table);
+  const decision = table.route(call({ version: '*' }))!;
+  t.same(
+    described(decision),
+    ['app [org.example.Foo:1.0.0, org.example.Foo:2.0.0, org.example.Foo:3.0.0]=2', 'other=3'],
+    'the Bar-only endpoint counts for no Foo call',
+  );
+  t.same(
+    clusters.clusterOf(decision.destinations[0]!)!.members.map((m) => m.id),
+    ['10.1.0.1:20880', '10.1.0.2:20880'],
+  );
+  t.same(described(table.route(call({ version: '4.0.0' }))), ['other=1']);
 });
