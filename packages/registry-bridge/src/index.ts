@@ -7,3 +7,4 @@ export * from './errors.js';
 export * from './dubbo-url.js';
 export * from './zookeeper-session.js';
 export * from './exported-nodes.js';
+export * from './export-writer.js';
