@@ -8,3 +8,4 @@ export * from './dubbo-url.js';
 export * from './zookeeper-session.js';
 export * from './exported-nodes.js';
 export * from './export-writer.js';
+export * from './zookeeper-leader-lock.js';
