@@ -16,7 +16,7 @@ import { METADATA } from './kinds/common-nodes.js';
 import { API_VERSION, type MeshResource, type ResourceMeta } from './types.js';
 
 export { formatPath, type CheckOptions, type FieldPath, type ValidationIssue } from '@dubbo-mesh/schema';
-export { parseAddress } from './kinds/dubbo-service.js';
+export { parseAddress, sameServiceKeyPattern } from './kinds/dubbo-service.js';
 
 /** Every error collected, or the validated value (CONVENTIONS 7). */
 export type ValidationResult<T> =

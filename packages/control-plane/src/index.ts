@@ -10,6 +10,7 @@ export * from './source.js';
 export * from './source-status.js';
 export * from './file-source.js';
 export * from './snapshot-builder.js';
+export * from './mergeable-resources.js';
 export * from './metrics.js';
 export * from './discovery-view.js';
 export * from './dubbo-mesh-discovery-view.js';

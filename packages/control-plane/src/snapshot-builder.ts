@@ -1,4 +1,5 @@
 import { CrossReferenceIndex, checkCrossReferences, originsOf, type LocatedResource } from '@dubbo-mesh/config';
+import { mergeResources, resourcesAtFault } from './mergeable-resources.js';
 import { Snapshot } from './snapshot.js';
 
 /** `Kind/namespace/name` of a located resource. */
@@ -42,6 +43,10 @@ export interface BuilderEvents {
  * the first source catches up, instead of the refused state being forgotten. When the merge
  * of all latest states does not hold, the changed source alone is tried against what is in
  * force, so one source's conflict does not hold back the others' independent changes.
+ *
+ * Before the check, the registry bridge's imports (`LocatedResource.mergeable`) join the mesh
+ * service of the same name from another source (see {@link mergeResources}); each source's
+ * state, its counts and its refusals stay its own.
  */
 export class SnapshotBuilder {
   /** Each source's latest valid state (in force or not). */
@@ -128,9 +133,10 @@ export class SnapshotBuilder {
         // sources' resources: every error at once, not the field errors first and the rest
         // after they are fixed.
         const others = [...this.states].filter(([name]) => name !== source).flatMap(([, resources]) => resources);
-        const crossReferences = checkCrossReferences([...others, ...state.resources]);
+        const merged = mergeResources([...others, ...state.resources]);
+        const crossReferences = checkCrossReferences(merged);
         errors.push(...crossReferences.errors);
-        origins.push(...originsOf(crossReferences.offending));
+        origins.push(...originsOf(resourcesAtFault(merged, crossReferences.offending)));
       }
       this.invalidSources.set(source, errors);
       this.refuse(errors, origins, source);
@@ -209,15 +215,31 @@ export class SnapshotBuilder {
     refused: Map<string, Map<string, string[]>>,
   ): { built: ReturnType<typeof Snapshot.create>; states: ReadonlyMap<string, readonly LocatedResource[]> } {
     let states = given;
-    let built = Snapshot.create([...states.values()].flat(), undefined, this.index);
+    let built = this.build(states);
     // Leaving one out can leave another dangling (a route to a service left out): rounds.
     for (let round = 0; !built.valid && this.granular.size > 0 && round < 16; round++) {
       const pruned = this.prune(states, built.errors, new Set(built.origins), refused);
       if (pruned === undefined) break;
       states = pruned;
-      built = Snapshot.create([...states.values()].flat(), undefined, this.index);
+      built = this.build(states);
     }
     return { built, states };
+  }
+
+  /**
+   * Check and build the snapshot of `states`, with the mergeable imports merged into their
+   * twins first (see {@link mergeResources}). A merged service at fault is blamed on the part
+   * at fault, so the refusal names it and pruning leaves out that source's object.
+   */
+  private build(states: ReadonlyMap<string, readonly LocatedResource[]>): ReturnType<typeof Snapshot.create> {
+    const all = [...states.values()].flat();
+    const items = mergeResources(all);
+    const built = Snapshot.create(items, undefined, this.index);
+    if (built.valid || items === all) return built;
+    // Only when something was merged and the set failed (rare): two more full checks, to find who is at fault.
+    const unvalidated = items.filter((item) => item.issues !== undefined);
+    const { offending } = checkCrossReferences(items);
+    return { ...built, origins: originsOf([...unvalidated, ...resourcesAtFault(items, offending)]) };
   }
 
   /**

@@ -2,7 +2,7 @@ import type { Frame } from '@dubbo-mesh/protocol';
 import { DEFAULT_CONNECTION_POOL, type ConnectionPoolConfig, type DubboPolicyConfig, type EndpointConfig } from '@dubbo-mesh/config';
 import { Cluster, type ClusterMember } from './cluster.js';
 import { systemClock, type Clock } from './clock.js';
-import type { RoutingTable } from './routing-table.js';
+import { endpointProvides, type EndpointKeyFilter, type RoutingTable } from './routing-table.js';
 import type { ProxyStats } from './stats.js';
 import { UpstreamEndpoint } from './upstream-endpoint.js';
 
@@ -119,10 +119,10 @@ export class ClusterManager {
    * table, shared by every call, so the last few are remembered by identity: no key string
    * built and hashed per call.
    */
-  clusterOf(destination: { readonly serviceId: string; readonly subset: string | undefined }): Cluster | undefined {
+  clusterOf(destination: { readonly serviceId: string; readonly subset: string | undefined; readonly keyFilter?: EndpointKeyFilter }): Cluster | undefined {
     const recent = this.recentDestinations;
     for (let i = 0; i < recent.length; i++) if (recent[i] === destination) return this.recentClusters[i];
-    const cluster = this.cluster(destination.serviceId, destination.subset);
+    const cluster = this.cluster(destination.serviceId, destination.subset, destination.keyFilter);
     if (cluster !== undefined) {
       recent[this.nextRecent] = destination;
       this.recentClusters[this.nextRecent] = cluster;
@@ -133,15 +133,21 @@ export class ClusterManager {
 
   /**
    * The cluster of a service (and subset), or of a DubboIngress rule's backend (by its id), in
-   * the snapshot in force; undefined if unknown.
+   * the snapshot in force; undefined if unknown. With a key filter, only the service's (or
+   * subset's) endpoints that provide the call's key, named `namespace/service[/subset] [keys]`
+   * (a service id or subset name holds no space: no clash with the others); it may be empty,
+   * and its calls then fail as an empty subset's do.
    */
-  cluster(serviceId: string, subset: string | undefined): Cluster | undefined {
-    const name = subset === undefined ? serviceId : `${serviceId}/${subset}`;
+  cluster(serviceId: string, subset: string | undefined, keyFilter?: EndpointKeyFilter): Cluster | undefined {
+    const plainName = subset === undefined ? serviceId : `${serviceId}/${subset}`;
+    const name = keyFilter === undefined ? plainName : `${plainName} [${keyFilter.name}]`;
     let cluster = this.clusters.get(name);
     if (cluster !== undefined) return cluster;
     const service = this.table?.services.get(serviceId);
     const backend = service === undefined ? this.table?.ingressBackends.get(serviceId) : undefined;
     if (service === undefined && backend === undefined) return undefined;
+    // A key filter is about a mesh service's endpoints; an Ingress backend's have no keys.
+    if (keyFilter !== undefined && service === undefined) return undefined;
     const policy = service === undefined ? backend!.policy : service.policy;
     const endpoints = service === undefined ? backend!.endpoints : service.config.endpoints;
     const subsetLabels = subset === undefined ? undefined : policy?.subsets.find((s) => s.name === subset)?.labels;
@@ -149,6 +155,7 @@ export class ClusterManager {
     const members: ClusterMember[] = [];
     for (const e of endpoints) {
       if (subsetLabels !== undefined && !Object.entries(subsetLabels).every(([k, v]) => e.labels[k] === v)) continue;
+      if (keyFilter !== undefined && !endpointProvides(e, keyFilter)) continue;
       // An Ingress backend's endpoint that a mesh service lists keeps the service's settings.
       const shared = backend !== undefined ? this.endpoints.get(`${e.host}:${e.port}`) : undefined;
       const upstream =

@@ -1,4 +1,13 @@
-import type { DubboPolicyConfig, DubboServiceConfig, EndpointConfig, MeshConfig, RetryPolicy, RouteMatch, StringMatch } from '@dubbo-mesh/config';
+import type {
+  DubboPolicyConfig,
+  DubboServiceConfig,
+  EndpointConfig,
+  MeshConfig,
+  RetryPolicy,
+  RouteMatch,
+  ServiceKeyPattern,
+  StringMatch,
+} from '@dubbo-mesh/config';
 import type { RequestPeek } from '@dubbo-mesh/protocol';
 
 /** The attachment naming the application a call is for (Dubbo's own key, as its consumers send it). */
@@ -31,11 +40,77 @@ export interface IngressBackend {
   readonly policy: DubboPolicyConfig | undefined;
 }
 
+/**
+ * The endpoints of a service that provide one call's service key, when some of the service's
+ * endpoints say which keys they provide (`interfaces`): those without `interfaces` (they
+ * provide every key of the service) and those naming one of `patterns`.
+ */
+export interface EndpointKeyFilter {
+  /**
+   * The service's own patterns that the call's key matches. An endpoint's patterns are
+   * patterns of its service (the schema checks it), so an endpoint provides the key exactly
+   * when it names one of these; and calls whose keys match the same patterns share a cluster
+   * (a consumer sending ever new groups or versions makes no new clusters).
+   */
+  readonly patterns: readonly ServiceKeyPattern[];
+  /** The patterns as service keys (`*` for an absent group or version), for cluster names. */
+  readonly name: string;
+}
+
 /** One destination of a route: a mesh service, or one subset of it, with its weight. */
 export interface RouteDestination {
   readonly serviceId: string;
   readonly subset: string | undefined;
   readonly weight: number;
+  /**
+   * Only the endpoints that provide the call's key. Set only when the service has endpoints
+   * with `interfaces` and some of its endpoints do not provide the key: every other
+   * destination is the plain one (same cluster, same cost as without per-endpoint keys).
+   */
+  readonly keyFilter?: EndpointKeyFilter;
+}
+
+/** Whether an endpoint provides the key a filter is for (see {@link EndpointKeyFilter}). */
+export function endpointProvides(endpoint: EndpointConfig, filter: EndpointKeyFilter): boolean {
+  const own = endpoint.interfaces;
+  if (own === undefined) return true;
+  return own.some((mine) => filter.patterns.some((p) => p.interface === mine.interface && p.group === mine.group && p.version === mine.version));
+}
+
+/**
+ * Whether a call's group (`''`: none) matches a pattern's, as a Dubbo consumer matches a
+ * provider (`UrlUtils.isMatch`): an absent pattern group matches any; the call's `*` matches
+ * any; a call's comma list matches a pattern group equal to one of its entries (never the
+ * empty one: "no group" is not in a list); otherwise they must be equal.
+ */
+export function groupMatches(patternGroup: string | undefined, callGroup: string): boolean {
+  if (patternGroup === undefined || callGroup === '*' || callGroup === patternGroup) return true;
+  if (patternGroup === '' || !callGroup.includes(',')) return false;
+  return callGroup.split(',').some((entry) => entry.trim() === patternGroup);
+}
+
+/**
+ * Whether a call's version (`''`: none, as the wire's `0.0.0`) matches a pattern's: an absent
+ * pattern version matches any; the call's `*` matches any; otherwise they must be equal (a
+ * call without a version never reaches a versioned pattern).
+ */
+export function versionMatches(patternVersion: string | undefined, callVersion: string): boolean {
+  return patternVersion === undefined || callVersion === '*' || callVersion === patternVersion;
+}
+
+/** Whether a call's key (group and version `''` for none) matches a pattern, by Dubbo's consumer-side rules. */
+export function keyMatchesPattern(pattern: ServiceKeyPattern, iface: string, group: string, version: string): boolean {
+  return pattern.interface === iface && groupMatches(pattern.group, group) && versionMatches(pattern.version, version);
+}
+
+/** Whether a call's key may match several providers' keys: version `*`, group `*` or a group list. */
+function isMultiKey(group: string, version: string): boolean {
+  return version === '*' || group === '*' || group.includes(',');
+}
+
+/** A pattern written as a service key, `*` where it leaves the group or version open. */
+function formatPattern(pattern: ServiceKeyPattern): string {
+  return formatServiceKey(pattern.interface, pattern.group ?? '*', pattern.version ?? '*');
 }
 
 /** Where a call goes: weighted destinations, with the route's timeout and retries. */
@@ -203,6 +278,8 @@ export class RoutingTable {
   readonly routesByTargetApplication: boolean;
   private readonly targetApplications = new Map<string, TargetApplication>();
   private readonly providers = new Map<string, Array<{ group?: string; version?: string; serviceId: string }>>();
+  /** Services with an endpoint that names its keys (`interfaces`): only their destinations may need a key filter. */
+  private readonly servicesWithEndpointKeys = new Set<string>();
   private readonly exactRoutes = new Map<string, CompiledRule[]>();
   private readonly wildcardRoutes: Array<{ pattern: RegExp; rules: CompiledRule[] }> = [];
   /** interface → group → version → entry. Nested, so a lookup builds no key string. */
@@ -221,6 +298,7 @@ export class RoutingTable {
     for (const service of config.services) {
       const id = `${service.metadata.namespace}/${service.metadata.name}`;
       this.services.set(id, { id, config: service, policy: policies.get(id) });
+      if (service.endpoints.some((endpoint) => endpoint.interfaces !== undefined)) this.servicesWithEndpointKeys.add(id);
       for (const pattern of service.interfaces) {
         const list = this.providers.get(pattern.interface) ?? [];
         list.push({ group: pattern.group, version: pattern.version, serviceId: id });
@@ -270,18 +348,83 @@ export class RoutingTable {
   }
 
   /**
-   * The mesh service providing a service key: the most specific pattern wins (group and
-   * version both given, then one, then the interface alone).
+   * The mesh services providing a call's key (Dubbo's consumer-side matching, see
+   * {@link keyMatchesPattern}): the most specific matching pattern wins (group and version both
+   * given, then one, then the interface alone). A call with a wildcard or a group list may
+   * match patterns of several services at the best score: all of them, by id (Dubbo's
+   * consumer would see their providers as one list). An exact key takes the first, as ever.
    */
-  private findService(iface: string, group: string, version: string): MeshService | undefined {
-    let best: { serviceId: string; score: number } | undefined;
+  private findServices(iface: string, group: string, version: string): MeshService[] {
+    const several = isMultiKey(group, version);
+    let best = -1;
+    let found: string[] = [];
     for (const candidate of this.providers.get(iface) ?? []) {
-      if (candidate.group !== undefined && candidate.group !== group) continue;
-      if (candidate.version !== undefined && candidate.version !== version) continue;
+      if (!groupMatches(candidate.group, group) || !versionMatches(candidate.version, version)) continue;
       const score = (candidate.group === undefined ? 0 : 2) + (candidate.version === undefined ? 0 : 1);
-      if (best === undefined || score > best.score) best = { serviceId: candidate.serviceId, score };
+      if (score > best) {
+        best = score;
+        found = [candidate.serviceId];
+      } else if (score === best && several && !found.includes(candidate.serviceId)) found.push(candidate.serviceId);
     }
-    return best === undefined ? undefined : this.services.get(best.serviceId);
+    return found.sort().map((id) => this.services.get(id)!);
+  }
+
+  /**
+   * The filter of a call key's endpoints in a service, or undefined when every endpoint of the
+   * service provides the key (always so for a service without per-endpoint `interfaces`).
+   */
+  private keyFilter(serviceId: string, iface: string, group: string, version: string): EndpointKeyFilter | undefined {
+    if (!this.servicesWithEndpointKeys.has(serviceId)) return undefined;
+    const service = this.services.get(serviceId)!;
+    const patterns = service.config.interfaces.filter((pattern) => keyMatchesPattern(pattern, iface, group, version));
+    const filter: EndpointKeyFilter = Object.freeze({
+      patterns,
+      // A route may send a key its destination does not declare: then only the endpoints
+      // that provide every key of the service take it. (The name holds no part of the call's
+      // key: consumers sending ever new keys make no new clusters.)
+      name: patterns.length === 0 ? 'none of its keys' : patterns.map(formatPattern).join(', '),
+    });
+    return service.config.endpoints.every((endpoint) => endpointProvides(endpoint, filter)) ? undefined : filter;
+  }
+
+  /** A route's destinations for one call key: the same array when none needs a key filter. */
+  private keyedDestinations(destinations: readonly RouteDestination[], iface: string, group: string, version: string): readonly RouteDestination[] {
+    if (!destinations.some((d) => this.servicesWithEndpointKeys.has(d.serviceId))) return destinations;
+    let changed = false;
+    const keyed = destinations.map((destination) => {
+      const keyFilter = this.keyFilter(destination.serviceId, iface, group, version);
+      if (keyFilter === undefined) return destination;
+      changed = true;
+      return Object.freeze({ ...destination, keyFilter });
+    });
+    return changed ? Object.freeze(keyed) : destinations;
+  }
+
+  /**
+   * The default decision of a key: to the one service that provides it (built as it always
+   * was: a service without per-endpoint keys gets the same plain destination); to each of
+   * several (a wildcard call), weighted by how many of its endpoints provide the key.
+   */
+  private defaultDecision(serviceKey: string, services: readonly MeshService[], iface: string, group: string, version: string): RouteDecision | undefined {
+    if (services.length === 0) return undefined;
+    const destinations = services.map((service): RouteDestination => {
+      const keyFilter = this.keyFilter(service.id, iface, group, version);
+      const endpoints = service.config.endpoints;
+      if (keyFilter === undefined) return { serviceId: service.id, subset: undefined, weight: services.length === 1 ? 1 : endpoints.length };
+      const weight = services.length === 1 ? 1 : endpoints.filter((endpoint) => endpointProvides(endpoint, keyFilter)).length;
+      return { serviceId: service.id, subset: undefined, weight, keyFilter };
+    });
+    const sums = destinations.length === 1 ? [1] : cumulativeWeights(destinations);
+    return Object.freeze({
+      kind: 'route',
+      serviceKey,
+      rule: 'default',
+      destinations,
+      totalWeight: sums[sums.length - 1]!,
+      cumulativeWeights: sums,
+      timeoutMs: undefined,
+      retries: undefined,
+    });
   }
 
   private entry(iface: string, group: string, version: string): KeyEntry {
@@ -291,25 +434,15 @@ export class RoutingTable {
     if (cached !== undefined) return cached;
     const serviceKey = formatServiceKey(iface, group, version);
     const rules = this.rulesFor(iface);
-    const service = this.findService(iface, group, version);
     const entry: KeyEntry = {
       serviceKey,
       byTargetApplication: undefined,
       rules,
-      decisions: rules.map((rule) => Object.freeze({ kind: 'route' as const, serviceKey, ...rule.decision })),
-      fallback:
-        service === undefined
-          ? undefined
-          : Object.freeze({
-              kind: 'route',
-              serviceKey,
-              rule: 'default',
-              destinations: [{ serviceId: service.id, subset: undefined, weight: 1 }],
-              totalWeight: 1,
-              cumulativeWeights: [1],
-              timeoutMs: undefined,
-              retries: undefined,
-            }),
+      decisions: rules.map((rule) => {
+        const destinations = this.keyedDestinations(rule.decision.destinations, iface, group, version);
+        return Object.freeze({ kind: 'route' as const, serviceKey, ...rule.decision, destinations });
+      }),
+      fallback: this.defaultDecision(serviceKey, this.findServices(iface, group, version), iface, group, version),
     };
     if (this.cachedKeys >= CACHE_LIMIT) {
       this.keyCache.clear();

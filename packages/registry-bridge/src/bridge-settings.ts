@@ -1,9 +1,9 @@
 import { RegistryBridgeFlagError } from './errors.js';
+import type { ExportMode } from './exported-nodes.js';
 export { RegistryBridgeFlagError } from './errors.js';
 
-/** Where exports go: nowhere, each endpoint's own address, or one address (a gateway's) for every provider. */
-export type ExportMode =
-  { readonly kind: 'none' } | { readonly kind: 'endpoints' } | { readonly kind: 'address'; readonly host: string; readonly port: number };
+/** Where exports go: nowhere, or as the export sink writes them (each endpoint's own address, or one address, a gateway's, for every provider). */
+export type BridgeExportMode = { readonly kind: 'none' } | ExportMode;
 
 /** What the bridge is started with, read from `--zookeeper*` and `--registry-namespace`. */
 export interface RegistryBridgeSettings {
@@ -11,7 +11,7 @@ export interface RegistryBridgeSettings {
   readonly connect: string;
   /** Default `/dubbo`. */
   readonly root: string;
-  readonly exportMode: ExportMode;
+  readonly exportMode: BridgeExportMode;
   /** The namespace imported services are put in. Default `default`. */
   readonly namespace: string;
 }
@@ -63,7 +63,7 @@ export function registryBridgeSettings(values: RegistryBridgeFlagValues): Regist
     );
 
   const exportValue = values.zookeeperExport ?? 'none';
-  let exportMode: ExportMode;
+  let exportMode: BridgeExportMode;
   if (exportValue === 'none') exportMode = { kind: 'none' };
   else if (exportValue === 'endpoints') exportMode = { kind: 'endpoints' };
   else {

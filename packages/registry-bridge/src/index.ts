@@ -16,3 +16,6 @@ export * from './import-watch.js';
 export * from './import-interface-level.js';
 export * from './import-application-level.js';
 export * from './registry-import-source.js';
+export * from './exported-nodes.js';
+export * from './export-writer.js';
+export * from './zookeeper-leader-lock.js';
