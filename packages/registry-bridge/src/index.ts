@@ -9,3 +9,4 @@ export * from './zookeeper-session.js';
 export * from './exported-nodes.js';
 export * from './export-writer.js';
 export * from './zookeeper-leader-lock.js';
+export * from './registry-export-sink.js';
