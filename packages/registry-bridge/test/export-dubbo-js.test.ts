@@ -63,13 +63,13 @@ t.test('apache-dubbo-js in ZooKeeper mode calls a mesh provider the export regis
   // before the export's session (whose nodes going would fire its watch mid-close).
   t.teardown(() => Promise.all(providers.map((provider) => provider.close())));
 
-  const exporterSession = new ZooKeeperSession({ connect: server.connect, spinDelayMs: 50 });
+  const exporterSession = new ZooKeeperSession({ connect: server.connect, spinDelayMs: 50, connectTimeoutMs: 60_000 });
   t.teardown(() => exporterSession.close());
   await exporterSession.start();
   const leadership = Object.assign(new EventEmitter(), { isLeader: true });
   const sink = new RegistryExportSink({ session: exporterSession, mode: { kind: 'endpoints' }, leadership });
   t.teardown(() => sink.stop());
-  const observer = new ZooKeeperSession({ connect: server.connect });
+  const observer = new ZooKeeperSession({ connect: server.connect, connectTimeoutMs: 60_000 });
   t.teardown(() => observer.close());
   await observer.start();
   const providerAddresses = async () =>

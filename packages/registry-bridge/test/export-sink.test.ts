@@ -26,7 +26,7 @@ spec:
 }
 
 async function session(t: Test): Promise<ZooKeeperSession> {
-  const made = new ZooKeeperSession({ connect: server.connect, spinDelayMs: 50 });
+  const made = new ZooKeeperSession({ connect: server.connect, spinDelayMs: 50, connectTimeoutMs: 60_000 });
   t.teardown(() => made.close());
   await made.start();
   return made;
