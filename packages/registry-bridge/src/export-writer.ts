@@ -105,8 +105,6 @@ export class ExportWriter extends EventEmitter<ExportWriterEvents> {
   private readonly mapped = new Set<string>();
   /** Wanted ephemerals another session holds → that session; each watched. */
   private readonly conflicts = new Map<string, string>();
-  /** Folders known to exist (one mkdirp each per session). */
-  private readonly folders = new Map<string, Promise<void>>();
   /** Bumped whenever what is known of ZooKeeper is forgotten (new session, resync): older results are dropped. */
   private epoch = 0;
   private running = false;
@@ -186,7 +184,6 @@ export class ExportWriter extends EventEmitter<ExportWriterEvents> {
     this.persisted.clear();
     this.mapped.clear();
     this.conflicts.clear();
-    this.folders.clear();
   }
 
   private retryNow(): void {
@@ -264,35 +261,29 @@ export class ExportWriter extends EventEmitter<ExportWriterEvents> {
     }
   }
 
-  /** The folder of `path` exists (made once per session). */
-  private folder(path: string, epoch: number): Promise<void> {
-    const folder = parentOf(path);
-    let made = this.folders.get(folder);
-    if (made === undefined) {
-      made = this.session.mkdirp(folder);
-      if (epoch === this.epoch) this.folders.set(folder, made);
-      made.catch(() => {
-        if (this.folders.get(folder) === made) this.folders.delete(folder);
-      });
+  /**
+   * Create a node, making its folder (persistent, as Dubbo makes them) only when it is missing:
+   * in a registry that has the folders already (the usual case, and after a lost session) a
+   * node costs one write.
+   */
+  private async create(path: string, data: Buffer | undefined, mode: 'persistent' | 'ephemeral'): Promise<void> {
+    try {
+      await this.session.create(path, data, mode);
+    } catch (error) {
+      if (failureOf(error) !== 'NO_NODE') throw error;
+      await this.session.mkdirp(parentOf(path));
+      await this.session.create(path, data, mode);
     }
-    return made;
   }
 
   private async createEphemeral(path: string, data: string, epoch: number): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      await this.folder(path, epoch);
       try {
-        await this.session.create(path, data === '' ? undefined : Buffer.from(data), 'ephemeral');
+        await this.create(path, data === '' ? undefined : Buffer.from(data), 'ephemeral');
         if (epoch === this.epoch) this.owned.set(path, data);
         return;
       } catch (error) {
-        const failure = failureOf(error);
-        if (failure === 'NO_NODE' && attempt < 3) {
-          // The folder went meanwhile (someone cleaned the registry up): make it again.
-          this.folders.delete(parentOf(path));
-          continue;
-        }
-        if (failure !== 'NODE_EXISTS') throw error;
+        if (failureOf(error) !== 'NODE_EXISTS') throw error;
       }
       // There already: ours (a create whose answer was lost, or a takeover by this session) or another session's.
       const stat = await this.session.exists(path, () => this.onConflictChanged(path, epoch));
@@ -345,9 +336,8 @@ export class ExportWriter extends EventEmitter<ExportWriterEvents> {
   }
 
   private async createPersistent(path: string, data: string, epoch: number): Promise<void> {
-    await this.folder(path, epoch);
     try {
-      await this.session.create(path, Buffer.from(data), 'persistent');
+      await this.create(path, Buffer.from(data), 'persistent');
     } catch (error) {
       // Content-addressed (the revision is a digest of the content): one already there is the same.
       if (failureOf(error) !== 'NODE_EXISTS') throw error;
@@ -360,10 +350,8 @@ export class ExportWriter extends EventEmitter<ExportWriterEvents> {
     for (let attempt = 1; attempt <= this.mappingAttempts; attempt++) {
       const read = await this.session.getData(path);
       try {
-        if (read === undefined) {
-          await this.folder(path, epoch);
-          await this.session.create(path, Buffer.from(apps.join(',')), 'persistent');
-        } else {
+        if (read === undefined) await this.create(path, Buffer.from(apps.join(',')), 'persistent');
+        else {
           const content = read.data?.toString('utf8') ?? '';
           const listed = mappingApplications(content);
           const missing = apps.filter((app) => !listed.has(app));

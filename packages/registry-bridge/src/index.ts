@@ -19,3 +19,4 @@ export * from './registry-import-source.js';
 export * from './exported-nodes.js';
 export * from './export-writer.js';
 export * from './zookeeper-leader-lock.js';
+export * from './registry-export-sink.js';

@@ -8,7 +8,7 @@ const server = await startZooKeeper();
 t.teardown(() => server.close());
 
 async function session(t: Test, connect = server.connect, sessionTimeoutMs?: number): Promise<ZooKeeperSession> {
-  const made = new ZooKeeperSession({ connect, spinDelayMs: 50, ...(sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs }) });
+  const made = new ZooKeeperSession({ connect, spinDelayMs: 50, connectTimeoutMs: 60_000, ...(sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs }) });
   t.teardown(() => made.close());
   await made.start();
   return made;
