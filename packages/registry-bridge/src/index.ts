@@ -20,3 +20,4 @@ export * from './exported-nodes.js';
 export * from './export-writer.js';
 export * from './zookeeper-leader-lock.js';
 export * from './registry-export-sink.js';
+export * from './registry-bridge-extension.js';

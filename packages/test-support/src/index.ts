@@ -10,6 +10,7 @@ export * from './ports.js';
 export * from './recording-logger.js';
 export * from './mesh-yaml.js';
 // The fake Kubernetes API server is `@dubbo-mesh/test-support/fake-kube`: it loads the Kubernetes
-// client, which every other test would otherwise load for nothing.
+// client, which every other test would otherwise load for nothing. The native Dubbo consumer in
+// ZooKeeper mode (apache-dubbo-js) is `@dubbo-mesh/test-support/native-consumer`, for the same reason.
 export * from './zookeeper-server.js';
 export * from './tcp-partition.js';
