@@ -80,6 +80,7 @@ export class ClusterManager {
   apply(table: RoutingTable): void {
     this.table = table;
     this.clusters = new Map();
+    this.byDestination = new WeakMap();
     this.recentDestinations.length = 0;
     this.recentClusters.length = 0;
     this.nextRecent = 0;
@@ -113,16 +114,26 @@ export class ClusterManager {
   private readonly recentDestinations: Array<{ readonly serviceId: string; readonly subset: string | undefined }> = [];
   private readonly recentClusters: Array<Cluster | undefined> = [];
   private nextRecent = 0;
+  /**
+   * Every destination looked up since the snapshot and its cluster, by identity: calls spread
+   * over more destinations than the recent few (many service keys of keyed services) build
+   * no cluster name per call either. Weak: destinations go with the routing table's entries.
+   */
+  private byDestination = new WeakMap<object, Cluster>();
 
   /**
    * The cluster of a route destination. A route's destinations are objects of the routing
-   * table, shared by every call, so the last few are remembered by identity: no key string
-   * built and hashed per call.
+   * table, shared by every call, so they are remembered by identity (the last few in a list
+   * checked first): no key string built and hashed per call.
    */
   clusterOf(destination: { readonly serviceId: string; readonly subset: string | undefined; readonly keyFilter?: EndpointKeyFilter }): Cluster | undefined {
     const recent = this.recentDestinations;
     for (let i = 0; i < recent.length; i++) if (recent[i] === destination) return this.recentClusters[i];
-    const cluster = this.cluster(destination.serviceId, destination.subset, destination.keyFilter);
+    let cluster = this.byDestination.get(destination);
+    if (cluster === undefined) {
+      cluster = this.cluster(destination.serviceId, destination.subset, destination.keyFilter);
+      if (cluster !== undefined) this.byDestination.set(destination, cluster);
+    }
     if (cluster !== undefined) {
       recent[this.nextRecent] = destination;
       this.recentClusters[this.nextRecent] = cluster;
