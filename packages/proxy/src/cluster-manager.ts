@@ -2,7 +2,7 @@ import type { Frame } from '@dubbo-mesh/protocol';
 import { DEFAULT_CONNECTION_POOL, type ConnectionPoolConfig, type DubboPolicyConfig, type EndpointConfig } from '@dubbo-mesh/config';
 import { Cluster, type ClusterMember } from './cluster.js';
 import { systemClock, type Clock } from './clock.js';
-import { endpointProvides, type EndpointKeyFilter, type RoutingTable } from './routing-table.js';
+import { endpointProvides, inSubset, type EndpointKeyFilter, type RoutingTable } from './routing-table.js';
 import type { ProxyStats } from './stats.js';
 import { UpstreamEndpoint } from './upstream-endpoint.js';
 
@@ -147,7 +147,9 @@ export class ClusterManager {
    * the snapshot in force; undefined if unknown. With a key filter, only the service's (or
    * subset's) endpoints that provide the call's key, named `namespace/service[/subset] [keys]`
    * (a service id or subset name holds no space: no clash with the others); it may be empty,
-   * and its calls then fail as an empty subset's do.
+   * and its calls then fail as an empty subset's do. Key clusters are as many as the distinct
+   * filters the routing table makes, which its services' patterns bound (never the call keys
+   * consumers send).
    */
   cluster(serviceId: string, subset: string | undefined, keyFilter?: EndpointKeyFilter): Cluster | undefined {
     const plainName = subset === undefined ? serviceId : `${serviceId}/${subset}`;
@@ -165,7 +167,7 @@ export class ClusterManager {
     if (subset !== undefined && subsetLabels === undefined) return undefined;
     const members: ClusterMember[] = [];
     for (const e of endpoints) {
-      if (subsetLabels !== undefined && !Object.entries(subsetLabels).every(([k, v]) => e.labels[k] === v)) continue;
+      if (!inSubset(e, subsetLabels)) continue;
       if (keyFilter !== undefined && !endpointProvides(e, keyFilter)) continue;
       // An Ingress backend's endpoint that a mesh service lists keeps the service's settings.
       const shared = backend !== undefined ? this.endpoints.get(`${e.host}:${e.port}`) : undefined;
