@@ -212,6 +212,8 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
   /** The connection the current attempt went on. */
   private connection: UpstreamConnection | undefined;
   private cluster: Cluster | undefined;
+  /** The cluster counting the current attempt for the circuit breaker (see `ClusterManager.breakerOf`). */
+  private breaker: Cluster | undefined;
   private member: ClusterMember | undefined;
   /** The destination of the current attempt (routed calls). */
   private destination: RouteDestination | undefined;
@@ -485,10 +487,16 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
     this.send(cluster, member);
   }
 
+  /** The cluster counting calls for this attempt's circuit breaker: a key cluster's is its service's plain cluster. */
+  private breakerOf(cluster: Cluster): Cluster {
+    return this.destination?.keyFilter === undefined ? cluster : this.context.clusters.breakerOf(cluster);
+  }
+
   /** A member of the cluster for this attempt, or why there is none (the circuit breaker, no available member, a narrowing). */
   private pickIn(cluster: Cluster): ClusterMember | ProxyError {
-    if (cluster.active >= cluster.pool.maxRequests) {
-      return new OverflowError(`${cluster.name} has ${cluster.active} calls in flight (maxRequests ${cluster.pool.maxRequests})`);
+    const breaker = this.breakerOf(cluster);
+    if (breaker.active >= breaker.pool.maxRequests) {
+      return new OverflowError(`${breaker.name} has ${breaker.active} calls in flight (maxRequests ${breaker.pool.maxRequests})`);
     }
     pickContext.exclude = this.tried;
     pickContext.hashKey = this.hashKey(cluster);
@@ -551,9 +559,12 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
     }
     this.attempts += 1;
     this.cluster = cluster;
+    const breaker = this.breakerOf(cluster);
+    this.breaker = breaker;
     this.member = member;
     this.lastEndpointId = member.id;
     cluster.active += 1;
+    if (breaker !== cluster) breaker.active += 1;
     member.stats.active += 1;
     // The first attempt starts with the call (no second clock read), unless filters ran first.
     this.attemptStartedAt = this.attempts === 1 && this.call === undefined ? this.startedAt : this.context.clock.now();
@@ -586,6 +597,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
     if (this.member === undefined) return;
     this.member.stats.active -= 1;
     this.cluster!.active -= 1;
+    if (this.breaker !== this.cluster) this.breaker!.active -= 1;
     this.member = undefined;
     this.context.timeouts.cancel(this);
   }

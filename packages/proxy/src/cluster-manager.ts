@@ -81,6 +81,7 @@ export class ClusterManager {
     this.table = table;
     this.clusters = new Map();
     this.byDestination = new WeakMap();
+    this.breakers = new Map();
     this.recentDestinations.length = 0;
     this.recentClusters.length = 0;
     this.nextRecent = 0;
@@ -120,6 +121,8 @@ export class ClusterManager {
    * no cluster name per call either. Weak: destinations go with the routing table's entries.
    */
   private byDestination = new WeakMap<object, Cluster>();
+  /** A key cluster → the plain cluster of its service (and subset), whose `active` is their circuit breaker's count. */
+  private breakers = new Map<Cluster, Cluster>();
 
   /**
    * The cluster of a route destination. A route's destinations are objects of the routing
@@ -140,6 +143,15 @@ export class ClusterManager {
       this.nextRecent = (this.nextRecent + 1) % RECENT_DESTINATIONS;
     }
     return cluster;
+  }
+
+  /**
+   * The cluster whose `active` count is a cluster's circuit breaker (`maxRequests`): the plain
+   * cluster of its service (and subset) for a key cluster, so a service whose calls span
+   * several keys admits `maxRequests` in all, not per key; the cluster itself otherwise.
+   */
+  breakerOf(cluster: Cluster): Cluster {
+    return this.breakers.get(cluster) ?? cluster;
   }
 
   /**
@@ -180,6 +192,7 @@ export class ClusterManager {
     }
     cluster = new Cluster(name, members, policy?.loadBalancer, policy?.connectionPool, policy?.outlierDetection);
     this.clusters.set(name, cluster);
+    if (keyFilter !== undefined) this.breakers.set(cluster, this.cluster(serviceId, subset)!);
     return cluster;
   }
 

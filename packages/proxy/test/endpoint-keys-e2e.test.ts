@@ -229,3 +229,8 @@ t.test('a wildcard call skips a destination whose endpoints are all unavailable'
   const v1 = await served({ version: '1.0.0' }, 3);
   t.equal(v1.errors.length, 3, 'an exact call of the unavailable key still fails: it has no other destination');
 });
+
+t.test('no call is left counted in flight: key clusters and the service clusters they count on', async (t) => {
+  await eventually(() => outbound.clusters.allClusters().every((cluster) => cluster.active === 0), 'every count back to 0');
+  t.ok(outbound.clusters.allClusters().length > 0);
+});

@@ -523,7 +523,31 @@ t.test('a hostile consumer sending 10,000 different group lists makes no more cl
   t.equal(notInList, 0, 'every destination is sent as one group of its list');
   t.ok(largest <= GROUPS, `at most one destination per group (${largest})`);
   const names = clusters.allClusters().map((c) => c.name);
-  t.equal(names.length, GROUPS + 1, 'one cluster per group of the keyed service, and the other service’s one');
+  t.equal(names.length, GROUPS + 2, 'one cluster per group of the keyed service, its plain one, and the other service’s one');
   t.ok(names.includes('default/per-group [g3/org.example.Foo:1.0.0]'), 'named by the one key it serves');
-  t.ok(names.includes('default/all-groups'));
+  t.ok(names.includes('default/all-groups') && names.includes('default/per-group'));
+});
+
+t.test('key clusters share their service’s circuit breaker, and are found again by their destinations', async (t) => {
+  const table = new RoutingTable(appConfig(), 'v1');
+  const clusters = manager(t, table);
+  const v1 = clusters.clusterOf(table.route(call({ version: '1.0.0' }))!.destinations[0]!)!;
+  const v2 = clusters.clusterOf(table.route(call({ version: '2.0.0' }))!.destinations[0]!)!;
+  const plain = clusters.cluster('default/app', undefined)!;
+  t.not(v1, v2);
+  t.equal(clusters.breakerOf(v1), plain, 'a key cluster counts its calls on the service’s plain cluster');
+  t.equal(clusters.breakerOf(v2), plain);
+  t.equal(clusters.breakerOf(plain), plain, 'a plain cluster is its own');
+  // More destinations than the recent list holds: each still finds its cluster by identity.
+  const destinations: RouteDestination[] = [];
+  for (const group of ['', '*'])
+    for (const version of ['1.0.0', '2.0.0', '3.0.0', '*']) destinations.push(...table.route(call({ group, version }))!.destinations);
+  t.ok(destinations.length > 8, `${destinations.length} destinations`);
+  const first = destinations.map((d) => clusters.clusterOf(d));
+  t.equal(new Set(first).size, 3, 'the three keys’ clusters');
+  t.same(
+    destinations.map((d) => clusters.clusterOf(d)),
+    first,
+    'the same cluster every time',
+  );
 });
