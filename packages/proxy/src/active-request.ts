@@ -1,10 +1,12 @@
 import {
   BC_INT_ZERO,
   HEADER_LENGTH,
+  HessianScanner,
   PayloadTooLargeError,
   ResponseFlag,
   ResponseStatus,
   decodeErrorMessage,
+  encodeHessianString,
   isKnownResponseStatus,
   peekRequest,
   requestIdHigh,
@@ -14,6 +16,7 @@ import {
   type Frame,
   type FrameHeader,
   type RequestPeek,
+  type WritableScalar,
 } from '@dubbo-mesh/protocol';
 import { DEFAULT_RETRY_POLICY, type RetryOn, type RetryPolicy } from '@dubbo-mesh/config';
 import type { PickContext } from '@dubbo-mesh/load-balancer';
@@ -41,7 +44,7 @@ import type { FilterOutcome, LocalReply, ProxyFilter } from './filter.js';
 import type { SelectedChain } from './filter-chain.js';
 import type { ParkedCall } from './downstream-connection.js';
 import type { RetryBudget } from './retry-budget.js';
-import { drawDestination, type RouteDecision } from './routing-table.js';
+import { drawDestination, drawOtherDestination, formatServiceKey, type RouteDecision, type RouteDestination, type ServiceKeyRewrite } from './routing-table.js';
 import type { CounterName, ProxyStats } from './stats.js';
 import type { UpstreamCall } from './upstream-connection.js';
 import type { UpstreamConnection } from './upstream-connection.js';
@@ -115,6 +118,40 @@ const LOCAL_REPLY_COUNTER: Partial<Record<ProxyErrorCodeValue, CounterName>> = {
 const FLAG_EXCEPTION = BC_INT_ZERO + ResponseFlag.RESPONSE_WITH_EXCEPTION;
 const FLAG_EXCEPTION_WITH_ATTACHMENTS = BC_INT_ZERO + ResponseFlag.RESPONSE_WITH_EXCEPTION_WITH_ATTACHMENTS;
 
+/** Reads the head of a rewritten body, to find its service version. */
+const versionScanner = new HessianScanner();
+
+/**
+ * A request frame sent with another service key: the `group` attachment set (removed for
+ * none) and the service version set both in the body's version field and in the `version`
+ * attachment (`0.0.0` for none). A Java provider looks the exporter up by the attachments
+ * (they override the body's version when it decodes the call), and Dubbo 3 also checks the
+ * body's version (`keyWithoutGroup(path, version)`) before it reads the arguments: both must
+ * be concrete. Strings define no Hessian state, so replacing the version string leaves every
+ * later value's meaning as it was. Throws what `rewriteRequestFrame` throws
+ * (`AttachmentRewriteError`, `PayloadTooLargeError`).
+ */
+function rewriteServiceKey(frame: Buffer, peek: RequestPeek, rewrite: ServiceKeyRewrite, maxPayload: number | undefined): Buffer {
+  const version = rewrite.version === '' ? '0.0.0' : rewrite.version;
+  const changes = new Map<string, WritableScalar | undefined>([
+    ['group', rewrite.group === '' ? undefined : rewrite.group],
+    ['version', version],
+  ]);
+  const rewritten = rewriteRequestFrame(frame, peek, changes, maxPayload);
+  // The body starts with the dubbo version and the path, then the service version.
+  const scanner = versionScanner.reset(rewritten, HEADER_LENGTH, rewritten.length, HEADER_LENGTH);
+  scanner.skipValue();
+  scanner.skipValue();
+  const start = scanner.position;
+  scanner.skipValue();
+  const out = Buffer.concat([rewritten.subarray(0, start), encodeHessianString(version), rewritten.subarray(scanner.position)]);
+  const bodyLength = out.length - HEADER_LENGTH;
+  if (maxPayload !== undefined && bodyLength > maxPayload) throw new PayloadTooLargeError(bodyLength, maxPayload);
+  // Header bytes 12-15: the body length, big-endian.
+  out.writeUInt32BE(bodyLength, 12);
+  return out;
+}
+
 /** Whether a phase returned a promise (a thenable from any library counts). */
 function isPromiseLike(value: unknown): value is PromiseLike<FilterOutcome> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
@@ -147,6 +184,11 @@ export function sendLocalReply(downstream: DownstreamConnection, stats: ProxySta
   if (header.twoWay) downstream.write(error.toLocalReply(header.requestId));
 }
 
+/** Whether an attempt failed for its destination alone (no available member, the circuit breaker, not in the config): another destination may take the call. */
+function isDestinationFailure(error: ProxyError): boolean {
+  return error.code === ProxyErrorCode.NO_HEALTHY_UPSTREAM || error.code === ProxyErrorCode.OVERFLOW;
+}
+
 function retryReason(code: ProxyErrorCodeValue): RetryOn | undefined {
   if (code === ProxyErrorCode.CONNECT_FAILURE) return 'connect-failure';
   if (code === ProxyErrorCode.UPSTREAM_UNAVAILABLE) return 'unavailable';
@@ -170,7 +212,11 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
   /** The connection the current attempt went on. */
   private connection: UpstreamConnection | undefined;
   private cluster: Cluster | undefined;
+  /** The cluster counting the current attempt for the circuit breaker (see `ClusterManager.breakerOf`). */
+  private breaker: Cluster | undefined;
   private member: ClusterMember | undefined;
+  /** The destination of the current attempt (routed calls). */
+  private destination: RouteDestination | undefined;
   /** The endpoint of the latest attempt, kept after release for the access log. */
   private lastEndpointId: string | undefined;
   private readonly startedAt: number;
@@ -379,13 +425,15 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
     const target = this.target;
     if (target.kind === 'static') return target.cluster;
     const chosen = target.destinations.length === 1 ? target.destinations[0]! : drawDestination(target, Math.random());
+    this.destination = chosen;
     const cluster = this.context.clusters.clusterOf(chosen);
-    return (
-      cluster ??
-      new NoHealthyUpstreamError(
-        `${chosen.serviceId}${chosen.subset ? `/${chosen.subset}` : ''}`,
-        `not in the config in force (for ${capName(target.serviceKey)})`,
-      )
+    return cluster ?? this.notInConfig(chosen, target);
+  }
+
+  private notInConfig(destination: RouteDestination, target: RouteDecision): ProxyError {
+    return new NoHealthyUpstreamError(
+      `${destination.serviceId}${destination.subset ? `/${destination.subset}` : ''}`,
+      `not in the config in force (for ${capName(target.serviceKey)})`,
     );
   }
 
@@ -433,9 +481,22 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
 
   private attempt(): void {
     const cluster = this.chooseCluster();
-    if (cluster instanceof ProxyError) return this.finish(cluster);
-    if (cluster.active >= cluster.pool.maxRequests) {
-      return this.finish(new OverflowError(`${cluster.name} has ${cluster.active} calls in flight (maxRequests ${cluster.pool.maxRequests})`));
+    if (cluster instanceof ProxyError) return this.noDestinationTakes(cluster);
+    const member = this.pickIn(cluster);
+    if (member instanceof ProxyError) return this.noDestinationTakes(member);
+    this.send(cluster, member);
+  }
+
+  /** The cluster counting calls for this attempt's circuit breaker: a key cluster's is its service's plain cluster. */
+  private breakerOf(cluster: Cluster): Cluster {
+    return this.destination?.keyFilter === undefined ? cluster : this.context.clusters.breakerOf(cluster);
+  }
+
+  /** A member of the cluster for this attempt, or why there is none (the circuit breaker, no available member, a narrowing). */
+  private pickIn(cluster: Cluster): ClusterMember | ProxyError {
+    const breaker = this.breakerOf(cluster);
+    if (breaker.active >= breaker.pool.maxRequests) {
+      return new OverflowError(`${breaker.name} has ${breaker.active} calls in flight (maxRequests ${breaker.pool.maxRequests})`);
     }
     pickContext.exclude = this.tried;
     pickContext.hashKey = this.hashKey(cluster);
@@ -443,16 +504,67 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
     const member =
       narrowings === undefined || narrowings.length === 0 ? cluster.pick(pickContext, this.context.clusters.epoch) : this.pickNarrowed(cluster, narrowings);
     pickContext.hashKey = undefined;
-    if (typeof member === 'string') return this.finish(new NoHealthyUpstreamError(cluster.name, member));
-    if (member instanceof ProxyError) return this.finish(member);
+    return typeof member === 'string' ? new NoHealthyUpstreamError(cluster.name, member) : member;
+  }
+
+  /**
+   * The drawn destination cannot take the call. A call with a wildcard or a group list
+   * ({@link RouteDecision.failover}) goes to another of its destinations, drawn by weight among
+   * those not tried yet, as a Dubbo consumer reaches any matching provider; it fails, with
+   * the first destination's reason, only when none can take it. Any other call fails now.
+   */
+  private noDestinationTakes(error: ProxyError): void {
+    const target = this.target;
+    if (target.kind !== 'route' || target.failover !== true || !isDestinationFailure(error)) return this.finish(error);
+    const skipped: RouteDestination[] = [this.destination!];
+    for (;;) {
+      const next = drawOtherDestination(target, skipped, Math.random());
+      if (next === undefined) {
+        const others = target.destinations.length - 1;
+        const detail = `nor could the ${others} other destination${others === 1 ? '' : 's'} of ${capName(target.serviceKey)} take the call`;
+        return this.finish(new ProxyError(error.code, error.status, `${error.message} (${detail})`, { cause: error }));
+      }
+      skipped.push(next);
+      this.destination = next;
+      const cluster = this.context.clusters.clusterOf(next);
+      const member = cluster === undefined ? this.notInConfig(next, target) : this.pickIn(cluster);
+      if (!(member instanceof ProxyError)) return this.send(cluster!, member);
+      if (!isDestinationFailure(member)) return this.finish(member);
+    }
+  }
+
+  /** Send the call (a new attempt) to a member of a cluster. */
+  private send(cluster: Cluster, member: ClusterMember): void {
     // A retry sends a copy: the first attempt's bytes may still sit in a socket buffer.
     const request = this.call?.rewritten ?? this.frame.bytes;
-    const bytes = this.attempts === 0 ? request : Buffer.from(request);
+    let bytes: Buffer;
+    const rewrite = this.destination?.rewrite;
+    if (rewrite === undefined) bytes = this.attempts === 0 ? request : Buffer.from(request);
+    else {
+      // A call with a wildcard or a group list goes with its provider's concrete key (a new buffer each attempt).
+      try {
+        bytes = rewriteServiceKey(request, this.peek!, rewrite, this.context.maxPayload);
+      } catch (error) {
+        const detail =
+          error instanceof PayloadTooLargeError
+            ? `the body would be ${error.bodyLength} bytes, over the payload limit of ${error.maxPayload} bytes`
+            : describe(error);
+        const key = formatServiceKey(this.peek!.path, rewrite.group, rewrite.version);
+        return this.finish(
+          new ProxyError(ProxyErrorCode.BAD_REQUEST, ResponseStatus.BAD_REQUEST, `cannot send the call as ${capName(key)} to ${cluster.name}: ${detail}`, {
+            cause: error,
+          }),
+        );
+      }
+    }
     this.attempts += 1;
     this.cluster = cluster;
+    const breaker = this.breakerOf(cluster);
+    this.breaker = breaker;
     this.member = member;
     this.lastEndpointId = member.id;
     cluster.active += 1;
+    if (breaker !== cluster) breaker.active += 1;
     member.stats.active += 1;
     // The first attempt starts with the call (no second clock read), unless filters ran first.
     this.attemptStartedAt = this.attempts === 1 && this.call === undefined ? this.startedAt : this.context.clock.now();
@@ -485,6 +597,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
     if (this.member === undefined) return;
     this.member.stats.active -= 1;
     this.cluster!.active -= 1;
+    if (this.breaker !== this.cluster) this.breaker!.active -= 1;
     this.member = undefined;
     this.context.timeouts.cancel(this);
   }

@@ -2,7 +2,7 @@ import type { Frame } from '@dubbo-mesh/protocol';
 import { DEFAULT_CONNECTION_POOL, type ConnectionPoolConfig, type DubboPolicyConfig, type EndpointConfig } from '@dubbo-mesh/config';
 import { Cluster, type ClusterMember } from './cluster.js';
 import { systemClock, type Clock } from './clock.js';
-import { endpointProvides, type EndpointKeyFilter, type RoutingTable } from './routing-table.js';
+import { endpointProvides, inSubset, type EndpointKeyFilter, type RoutingTable } from './routing-table.js';
 import type { ProxyStats } from './stats.js';
 import { UpstreamEndpoint } from './upstream-endpoint.js';
 
@@ -80,6 +80,8 @@ export class ClusterManager {
   apply(table: RoutingTable): void {
     this.table = table;
     this.clusters = new Map();
+    this.byDestination = new WeakMap();
+    this.breakers = new Map();
     this.recentDestinations.length = 0;
     this.recentClusters.length = 0;
     this.nextRecent = 0;
@@ -113,16 +115,28 @@ export class ClusterManager {
   private readonly recentDestinations: Array<{ readonly serviceId: string; readonly subset: string | undefined }> = [];
   private readonly recentClusters: Array<Cluster | undefined> = [];
   private nextRecent = 0;
+  /**
+   * Every destination looked up since the snapshot and its cluster, by identity: calls spread
+   * over more destinations than the recent few (many service keys of keyed services) build
+   * no cluster name per call either. Weak: destinations go with the routing table's entries.
+   */
+  private byDestination = new WeakMap<object, Cluster>();
+  /** A key cluster → the plain cluster of its service (and subset), whose `active` is their circuit breaker's count. */
+  private breakers = new Map<Cluster, Cluster>();
 
   /**
    * The cluster of a route destination. A route's destinations are objects of the routing
-   * table, shared by every call, so the last few are remembered by identity: no key string
-   * built and hashed per call.
+   * table, shared by every call, so they are remembered by identity (the last few in a list
+   * checked first): no key string built and hashed per call.
    */
   clusterOf(destination: { readonly serviceId: string; readonly subset: string | undefined; readonly keyFilter?: EndpointKeyFilter }): Cluster | undefined {
     const recent = this.recentDestinations;
     for (let i = 0; i < recent.length; i++) if (recent[i] === destination) return this.recentClusters[i];
-    const cluster = this.cluster(destination.serviceId, destination.subset, destination.keyFilter);
+    let cluster = this.byDestination.get(destination);
+    if (cluster === undefined) {
+      cluster = this.cluster(destination.serviceId, destination.subset, destination.keyFilter);
+      if (cluster !== undefined) this.byDestination.set(destination, cluster);
+    }
     if (cluster !== undefined) {
       recent[this.nextRecent] = destination;
       this.recentClusters[this.nextRecent] = cluster;
@@ -132,11 +146,22 @@ export class ClusterManager {
   }
 
   /**
+   * The cluster whose `active` count is a cluster's circuit breaker (`maxRequests`): the plain
+   * cluster of its service (and subset) for a key cluster, so a service whose calls span
+   * several keys admits `maxRequests` in all, not per key; the cluster itself otherwise.
+   */
+  breakerOf(cluster: Cluster): Cluster {
+    return this.breakers.get(cluster) ?? cluster;
+  }
+
+  /**
    * The cluster of a service (and subset), or of a DubboIngress rule's backend (by its id), in
    * the snapshot in force; undefined if unknown. With a key filter, only the service's (or
    * subset's) endpoints that provide the call's key, named `namespace/service[/subset] [keys]`
    * (a service id or subset name holds no space: no clash with the others); it may be empty,
-   * and its calls then fail as an empty subset's do.
+   * and its calls then fail as an empty subset's do. Key clusters are as many as the distinct
+   * filters the routing table makes, which its services' patterns bound (never the call keys
+   * consumers send).
    */
   cluster(serviceId: string, subset: string | undefined, keyFilter?: EndpointKeyFilter): Cluster | undefined {
     const plainName = subset === undefined ? serviceId : `${serviceId}/${subset}`;
@@ -154,7 +179,7 @@ export class ClusterManager {
     if (subset !== undefined && subsetLabels === undefined) return undefined;
     const members: ClusterMember[] = [];
     for (const e of endpoints) {
-      if (subsetLabels !== undefined && !Object.entries(subsetLabels).every(([k, v]) => e.labels[k] === v)) continue;
+      if (!inSubset(e, subsetLabels)) continue;
       if (keyFilter !== undefined && !endpointProvides(e, keyFilter)) continue;
       // An Ingress backend's endpoint that a mesh service lists keeps the service's settings.
       const shared = backend !== undefined ? this.endpoints.get(`${e.host}:${e.port}`) : undefined;
@@ -167,6 +192,7 @@ export class ClusterManager {
     }
     cluster = new Cluster(name, members, policy?.loadBalancer, policy?.connectionPool, policy?.outlierDetection);
     this.clusters.set(name, cluster);
+    if (keyFilter !== undefined) this.breakers.set(cluster, this.cluster(serviceId, subset)!);
     return cluster;
   }
 

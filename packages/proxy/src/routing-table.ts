@@ -1,12 +1,13 @@
-import type {
-  DubboPolicyConfig,
-  DubboServiceConfig,
-  EndpointConfig,
-  MeshConfig,
-  RetryPolicy,
-  RouteMatch,
-  ServiceKeyPattern,
-  StringMatch,
+import {
+  sameServiceKeyPattern,
+  type DubboPolicyConfig,
+  type DubboServiceConfig,
+  type EndpointConfig,
+  type MeshConfig,
+  type RetryPolicy,
+  type RouteMatch,
+  type ServiceKeyPattern,
+  type StringMatch,
 } from '@dubbo-mesh/config';
 import type { RequestPeek } from '@dubbo-mesh/protocol';
 
@@ -47,14 +48,29 @@ export interface IngressBackend {
  */
 export interface EndpointKeyFilter {
   /**
-   * The service's own patterns that the call's key matches. An endpoint's patterns are
-   * patterns of its service (the schema checks it), so an endpoint provides the key exactly
-   * when it names one of these; and calls whose keys match the same patterns share a cluster
-   * (a consumer sending ever new groups or versions makes no new clusters).
+   * The service's own patterns that the call's key matches (for a call with a wildcard or a
+   * group list, the one pattern of its destination). An endpoint's patterns are patterns of
+   * its service (the schema checks it), so an endpoint provides the key exactly when it names
+   * one of these; and calls whose keys match the same patterns share a cluster (a consumer
+   * sending ever new groups, versions or group lists makes no new clusters: their number is
+   * bounded by the service's patterns).
    */
   readonly patterns: readonly ServiceKeyPattern[];
   /** The patterns as service keys (`*` for an absent group or version), for cluster names. */
   readonly name: string;
+}
+
+/**
+ * The service key a call with a wildcard or a group list is sent with to one destination: the
+ * concrete key of the provider's pattern it matched. A Dubbo provider finds the exported
+ * service by the exact key it receives (`*` or `a,b` is no key it exports), and a Dubbo
+ * consumer never sends one: it sends the chosen provider's own group and version.
+ */
+export interface ServiceKeyRewrite {
+  /** The group to send; `''`: none (the `group` attachment is removed). */
+  readonly group: string;
+  /** The version to send; `''`: none (sent as `0.0.0`, as Dubbo consumers write it). */
+  readonly version: string;
 }
 
 /** One destination of a route: a mesh service, or one subset of it, with its weight. */
@@ -68,6 +84,20 @@ export interface RouteDestination {
    * destination is the plain one (same cluster, same cost as without per-endpoint keys).
    */
   readonly keyFilter?: EndpointKeyFilter;
+  /**
+   * The group and version to send instead of the call's: set only on destinations of calls
+   * with a wildcard or a group list, when the pattern the destination stands for gives a
+   * concrete group or version other than the call's (an absent group or version in the
+   * pattern has none: the call's is kept for that field).
+   */
+  readonly rewrite?: ServiceKeyRewrite;
+}
+
+/** Whether an endpoint carries every label of a subset (`undefined`: no subset, every endpoint). */
+export function inSubset(endpoint: EndpointConfig, labels: Readonly<Record<string, string>> | undefined): boolean {
+  if (labels === undefined) return true;
+  for (const key in labels) if (endpoint.labels[key] !== labels[key]) return false;
+  return true;
 }
 
 /** Whether an endpoint provides the key a filter is for (see {@link EndpointKeyFilter}). */
@@ -108,6 +138,11 @@ function isMultiKey(group: string, version: string): boolean {
   return version === '*' || group === '*' || group.includes(',');
 }
 
+/** How specific a pattern is: group and version given, then the group, then the version, then neither. */
+function specificity(pattern: { readonly group?: string; readonly version?: string }): number {
+  return (pattern.group === undefined ? 0 : 2) + (pattern.version === undefined ? 0 : 1);
+}
+
 /** A pattern written as a service key, `*` where it leaves the group or version open. */
 function formatPattern(pattern: ServiceKeyPattern): string {
   return formatServiceKey(pattern.interface, pattern.group ?? '*', pattern.version ?? '*');
@@ -130,6 +165,13 @@ export interface RouteDecision {
   readonly cumulativeWeights?: readonly number[];
   readonly timeoutMs: number | undefined;
   readonly retries: RetryPolicy | undefined;
+  /**
+   * Set on the decisions of calls with a wildcard or a group list that have several
+   * destinations: a destination whose cluster can take no call (no available endpoint) gives
+   * way to the others ({@link drawOtherDestination}), as a Dubbo consumer would reach any of
+   * the matching providers. Absent on every other decision (their weights are the route's).
+   */
+  readonly failover?: boolean;
 }
 
 /** Running sums of `destinations`' weights. */
@@ -156,6 +198,33 @@ export function drawDestination(decision: RouteDecision, random: number): RouteD
     else low = middle + 1;
   }
   return destinations[low]!;
+}
+
+/**
+ * Another destination of a decision than those in `skipped` (destinations that could take
+ * no call), drawn by weight with `random` in [0, 1); with weights that sum to 0, the first
+ * left; undefined when none is left. Walks the weights: only calls whose first destination
+ * failed come here.
+ */
+export function drawOtherDestination(decision: RouteDecision, skipped: readonly RouteDestination[], random: number): RouteDestination | undefined {
+  let total = 0;
+  let first: RouteDestination | undefined;
+  for (const destination of decision.destinations) {
+    if (skipped.includes(destination)) continue;
+    first ??= destination;
+    total += destination.weight;
+  }
+  if (first === undefined || !(total > 0)) return first;
+  let point = random * total;
+  let last = first;
+  for (const destination of decision.destinations) {
+    if (skipped.includes(destination) || !(destination.weight > 0)) continue;
+    last = destination;
+    point -= destination.weight;
+    if (point < 0) return destination;
+  }
+  // Rounding may leave a sliver past the last sum: the last one with a weight.
+  return last;
 }
 
 type Predicate = (value: string) => boolean;
@@ -262,6 +331,28 @@ interface TargetApplication {
 
 const ONE: readonly number[] = Object.freeze([1]);
 
+/** A decision of a call with a wildcard or a group list: with several destinations, one that can take no call gives way to the others. */
+function multiKeyDecision(
+  serviceKey: string,
+  rule: string,
+  destinations: readonly RouteDestination[],
+  timeoutMs: number | undefined,
+  retries: RetryPolicy | undefined,
+): RouteDecision {
+  const sums = cumulativeWeights(destinations);
+  return Object.freeze({
+    kind: 'route' as const,
+    serviceKey,
+    rule,
+    destinations,
+    totalWeight: sums[sums.length - 1] ?? 0,
+    cumulativeWeights: sums,
+    timeoutMs,
+    retries,
+    ...(destinations.length > 1 ? { failover: true } : {}),
+  });
+}
+
 /**
  * A snapshot compiled for lookups: service key → mesh service, interface → ordered rules,
  * target application → DubboIngress backend. Immutable; a new snapshot is a new table, swapped
@@ -280,6 +371,10 @@ export class RoutingTable {
   private readonly providers = new Map<string, Array<{ group?: string; version?: string; serviceId: string }>>();
   /** Services with an endpoint that names its keys (`interfaces`): only their destinations may need a key filter. */
   private readonly servicesWithEndpointKeys = new Set<string>();
+  /** Pattern (of a service with per-endpoint keys) → its filter, or null when every endpoint provides it. */
+  private readonly patternFilters = new Map<ServiceKeyPattern, EndpointKeyFilter | null>();
+  /** Pattern → subset (undefined: none) → the summed weights of the endpoints that provide it (bounded by the config: the subsets are a route's). */
+  private readonly patternWeights = new Map<ServiceKeyPattern, Map<string | undefined, number>>();
   private readonly exactRoutes = new Map<string, CompiledRule[]>();
   private readonly wildcardRoutes: Array<{ pattern: RegExp; rules: CompiledRule[] }> = [];
   /** interface → group → version → entry. Nested, so a lookup builds no key string. */
@@ -360,7 +455,7 @@ export class RoutingTable {
     let found: string[] = [];
     for (const candidate of this.providers.get(iface) ?? []) {
       if (!groupMatches(candidate.group, group) || !versionMatches(candidate.version, version)) continue;
-      const score = (candidate.group === undefined ? 0 : 2) + (candidate.version === undefined ? 0 : 1);
+      const score = specificity(candidate);
       if (score > best) {
         best = score;
         found = [candidate.serviceId];
@@ -387,6 +482,132 @@ export class RoutingTable {
     return service.config.endpoints.every((endpoint) => endpointProvides(endpoint, filter)) ? undefined : filter;
   }
 
+  /**
+   * The patterns of a service that a call with a wildcard or a group list matches, the most
+   * specific only (as between services), each once: at most as many as the service declares.
+   */
+  private matchedPatterns(service: MeshService, iface: string, group: string, version: string): ServiceKeyPattern[] {
+    let best = -1;
+    const found: ServiceKeyPattern[] = [];
+    for (const pattern of service.config.interfaces) {
+      if (!keyMatchesPattern(pattern, iface, group, version)) continue;
+      const score = specificity(pattern);
+      if (score < best) continue;
+      if (score > best) {
+        best = score;
+        found.length = 0;
+      }
+      if (!found.some((other) => sameServiceKeyPattern(other, pattern))) found.push(pattern);
+    }
+    return found;
+  }
+
+  /**
+   * The filter of the endpoints of a service that provide one of its patterns, or undefined
+   * when all do. One per pattern of the table's services, so a pattern's calls share one
+   * cluster whatever the call key that reached it.
+   */
+  private patternFilter(service: MeshService, pattern: ServiceKeyPattern): EndpointKeyFilter | undefined {
+    if (!this.servicesWithEndpointKeys.has(service.id)) return undefined;
+    const cached = this.patternFilters.get(pattern);
+    if (cached !== undefined) return cached === null ? undefined : cached;
+    const filter: EndpointKeyFilter = Object.freeze({ patterns: Object.freeze([pattern]), name: formatPattern(pattern) });
+    const needed = !service.config.endpoints.every((endpoint) => endpointProvides(endpoint, filter));
+    this.patternFilters.set(pattern, needed ? filter : null);
+    return needed ? filter : undefined;
+  }
+
+  /**
+   * The summed weights of a service's (or subset's) endpoints that provide one of its patterns,
+   * remembered per pattern and subset: a consumer sending ever new wildcard keys costs no walk
+   * over the endpoints per key.
+   */
+  private patternWeight(service: MeshService, subset: string | undefined, pattern: ServiceKeyPattern, keyFilter: EndpointKeyFilter | undefined): number {
+    let bySubset = this.patternWeights.get(pattern);
+    const cached = bySubset?.get(subset);
+    if (cached !== undefined) return cached;
+    const labels = subset === undefined ? undefined : service.policy?.subsets.find((s) => s.name === subset)?.labels;
+    let weight = 0;
+    // An unknown subset has no endpoints (its cluster is refused): weight 0.
+    if (subset === undefined || labels !== undefined) {
+      for (const endpoint of service.config.endpoints) {
+        if (inSubset(endpoint, labels) && (keyFilter === undefined || endpointProvides(endpoint, keyFilter))) weight += endpoint.weight;
+      }
+    }
+    if (bySubset === undefined) this.patternWeights.set(pattern, (bySubset = new Map()));
+    bySubset.set(subset, weight);
+    return weight;
+  }
+
+  /**
+   * A destination for one matched pattern of a service (and subset) of a call with a wildcard
+   * or a group list: the endpoints providing the pattern (a key filter when not all do), the
+   * sum of their weights (what a Dubbo consumer's load balancer would give them together),
+   * and the key to send when the pattern's differs from the call's.
+   */
+  private patternDestination(service: MeshService, subset: string | undefined, pattern: ServiceKeyPattern, group: string, version: string): RouteDestination {
+    const keyFilter = this.patternFilter(service, pattern);
+    const sentGroup = pattern.group ?? group;
+    const sentVersion = pattern.version ?? version;
+    const rewrite = sentGroup === group && sentVersion === version ? undefined : Object.freeze({ group: sentGroup, version: sentVersion });
+    return Object.freeze({
+      serviceId: service.id,
+      subset,
+      weight: this.patternWeight(service, subset, pattern, keyFilter),
+      ...(keyFilter === undefined ? {} : { keyFilter }),
+      ...(rewrite === undefined ? {} : { rewrite }),
+    });
+  }
+
+  /**
+   * A route's destinations for a call with a wildcard or a group list: each destination to a
+   * service becomes one per matched pattern of the service ({@link patternDestination}), its
+   * route weight split in proportion to their endpoints' weights. The same array when each
+   * destination stays as it was (one pattern, no key to rewrite, no filter).
+   */
+  private concreteDestinations(destinations: readonly RouteDestination[], iface: string, group: string, version: string): readonly RouteDestination[] {
+    let changed = false;
+    const concrete: RouteDestination[] = [];
+    for (const destination of destinations) {
+      const service = this.services.get(destination.serviceId);
+      const patterns = service === undefined ? [] : this.matchedPatterns(service, iface, group, version);
+      if (patterns.length === 0) {
+        // A key its service does not declare: no concrete key to send; filtered as an exact call's.
+        const keyFilter = this.keyFilter(destination.serviceId, iface, group, version);
+        if (keyFilter !== undefined) changed = true;
+        concrete.push(keyFilter === undefined ? destination : Object.freeze({ ...destination, keyFilter }));
+        continue;
+      }
+      const parts = patterns.map((pattern) => this.patternDestination(service!, destination.subset, pattern, group, version));
+      if (parts.length === 1 && parts[0]!.keyFilter === undefined && parts[0]!.rewrite === undefined) {
+        concrete.push(destination);
+        continue;
+      }
+      changed = true;
+      const sum = parts.reduce((total, part) => total + part.weight, 0);
+      for (const part of parts) concrete.push(Object.freeze({ ...part, weight: sum > 0 ? (destination.weight * part.weight) / sum : 0 }));
+    }
+    return changed ? Object.freeze(concrete) : destinations;
+  }
+
+  /**
+   * The default decision of a call with a wildcard or a group list: one destination per
+   * matched pattern of each service that provides the key ({@link patternDestination}),
+   * weighted by its endpoints' weights. One plain destination when that is all it takes.
+   */
+  private wildcardDecision(serviceKey: string, services: readonly MeshService[], iface: string, group: string, version: string): RouteDecision | undefined {
+    if (services.length === 0) return undefined;
+    const destinations: RouteDestination[] = [];
+    for (const service of services) {
+      for (const pattern of this.matchedPatterns(service, iface, group, version))
+        destinations.push(this.patternDestination(service, undefined, pattern, group, version));
+    }
+    const only = destinations.length === 1 ? destinations[0]! : undefined;
+    if (only !== undefined && only.keyFilter === undefined && only.rewrite === undefined)
+      return this.defaultDecision(serviceKey, services[0], iface, group, version);
+    return multiKeyDecision(serviceKey, 'default', Object.freeze(destinations), undefined, undefined);
+  }
+
   /** A route's destinations for one call key: the same array when none needs a key filter. */
   private keyedDestinations(destinations: readonly RouteDestination[], iface: string, group: string, version: string): readonly RouteDestination[] {
     if (!destinations.some((d) => this.servicesWithEndpointKeys.has(d.serviceId))) return destinations;
@@ -401,27 +622,22 @@ export class RoutingTable {
   }
 
   /**
-   * The default decision of a key: to the one service that provides it (built as it always
-   * was: a service without per-endpoint keys gets the same plain destination); to each of
-   * several (a wildcard call), weighted by how many of its endpoints provide the key.
+   * The default decision of a key to the one service that provides it (calls with a wildcard
+   * or a group list have {@link wildcardDecision}): over all its endpoints, or those that
+   * provide the key when its endpoints name their keys.
    */
-  private defaultDecision(serviceKey: string, services: readonly MeshService[], iface: string, group: string, version: string): RouteDecision | undefined {
-    if (services.length === 0) return undefined;
-    const destinations = services.map((service): RouteDestination => {
-      const keyFilter = this.keyFilter(service.id, iface, group, version);
-      const endpoints = service.config.endpoints;
-      if (keyFilter === undefined) return { serviceId: service.id, subset: undefined, weight: services.length === 1 ? 1 : endpoints.length };
-      const weight = services.length === 1 ? 1 : endpoints.filter((endpoint) => endpointProvides(endpoint, keyFilter)).length;
-      return { serviceId: service.id, subset: undefined, weight, keyFilter };
-    });
-    const sums = destinations.length === 1 ? [1] : cumulativeWeights(destinations);
+  private defaultDecision(serviceKey: string, service: MeshService | undefined, iface: string, group: string, version: string): RouteDecision | undefined {
+    if (service === undefined) return undefined;
+    const keyFilter = this.keyFilter(service.id, iface, group, version);
+    const destination: RouteDestination =
+      keyFilter === undefined ? { serviceId: service.id, subset: undefined, weight: 1 } : { serviceId: service.id, subset: undefined, weight: 1, keyFilter };
     return Object.freeze({
       kind: 'route',
       serviceKey,
       rule: 'default',
-      destinations,
-      totalWeight: sums[sums.length - 1]!,
-      cumulativeWeights: sums,
+      destinations: [destination],
+      totalWeight: 1,
+      cumulativeWeights: ONE,
       timeoutMs: undefined,
       retries: undefined,
     });
@@ -434,16 +650,18 @@ export class RoutingTable {
     if (cached !== undefined) return cached;
     const serviceKey = formatServiceKey(iface, group, version);
     const rules = this.rulesFor(iface);
-    const entry: KeyEntry = {
-      serviceKey,
-      byTargetApplication: undefined,
-      rules,
-      decisions: rules.map((rule) => {
-        const destinations = this.keyedDestinations(rule.decision.destinations, iface, group, version);
-        return Object.freeze({ kind: 'route' as const, serviceKey, ...rule.decision, destinations });
-      }),
-      fallback: this.defaultDecision(serviceKey, this.findServices(iface, group, version), iface, group, version),
-    };
+    const entry: KeyEntry = isMultiKey(group, version)
+      ? this.multiKeyEntry(serviceKey, rules, iface, group, version)
+      : {
+          serviceKey,
+          byTargetApplication: undefined,
+          rules,
+          decisions: rules.map((rule) => {
+            const destinations = this.keyedDestinations(rule.decision.destinations, iface, group, version);
+            return Object.freeze({ kind: 'route' as const, serviceKey, ...rule.decision, destinations });
+          }),
+          fallback: this.defaultDecision(serviceKey, this.findServices(iface, group, version)[0], iface, group, version),
+        };
     if (this.cachedKeys >= CACHE_LIMIT) {
       this.keyCache.clear();
       this.cachedKeys = 0;
@@ -455,6 +673,23 @@ export class RoutingTable {
     byVersion.set(version, entry);
     this.cachedKeys += 1;
     return entry;
+  }
+
+  /**
+   * The entry of a key with a wildcard or a group list: its decisions send each call to one
+   * concrete key of one provider ({@link concreteDestinations}, {@link wildcardDecision}).
+   */
+  private multiKeyEntry(serviceKey: string, rules: readonly CompiledRule[], iface: string, group: string, version: string): KeyEntry {
+    return {
+      serviceKey,
+      byTargetApplication: undefined,
+      rules,
+      decisions: rules.map(({ decision }) => {
+        const destinations = this.concreteDestinations(decision.destinations, iface, group, version);
+        return multiKeyDecision(serviceKey, decision.rule, destinations, decision.timeoutMs, decision.retries);
+      }),
+      fallback: this.wildcardDecision(serviceKey, this.findServices(iface, group, version), iface, group, version),
+    };
   }
 
   /**
