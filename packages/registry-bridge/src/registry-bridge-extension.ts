@@ -1,23 +1,16 @@
 import { hostname } from 'node:os';
 import type { ConfigSource, ControlPlaneExtension } from '@dubbo-mesh/control-plane';
 import type { RegistryBridgeSettings } from './bridge-settings.js';
-import { RegistryExportSink } from './registry-export-sink.js';
+import { RegistryExportSink, type ExportLeadership } from './registry-export-sink.js';
 import { RegistryImportSource } from './registry-import-source.js';
 import { ZooKeeperLeaderLock } from './zookeeper-leader-lock.js';
 import { ZooKeeperSession } from './zookeeper-session.js';
-
-/** Who may write exports: the Kubernetes Lease's elector with `--kubernetes`, else the bridge's own ZooKeeper lock. */
-export interface BridgeLeadership {
-  readonly isLeader: boolean;
-  on(event: 'started-leading' | 'stopped-leading', listener: () => void): unknown;
-  off(event: 'started-leading' | 'stopped-leading', listener: () => void): unknown;
-}
 
 /** What `--zookeeper` is started with. */
 export interface RegistryBridgeExtensionOptions {
   readonly settings: RegistryBridgeSettings;
   /** The Kubernetes extension's Lease elector (`--kubernetes`); absent: a ZooKeeper lock elects the exporter. */
-  readonly leadership?: BridgeLeadership;
+  readonly leadership?: ExportLeadership;
   /** This replica's identity in the ZooKeeper lock; default `POD_NAME`, else host name and process id. */
   readonly identity?: string;
   /** Asked of ZooKeeper; default 30 s. */
