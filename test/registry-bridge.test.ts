@@ -281,3 +281,23 @@ t.test('two control planes, one exporter; when it is cut off, the other takes ov
   t.same(await owners(), [second.bridge.session.sessionId], 'and writes nothing');
   await eventually(async () => ((await native.getUser(2)).res as { name?: string } | null)?.name === 'mesh-d', 'native calls go on');
 });
+
+t.test('ZooKeeper stopped: the import stays in force and mesh calls go on; restarted, changes flow again', async (t) => {
+  const a = await provider(t, 'kept-a', '127.0.0.7');
+  const plane = await startPlane(t);
+  const consumer = await meshConsumer(t, plane);
+  await register(t, '127.0.0.7', a.port, 'kept-provider');
+  await consumer.applied(plane, () => endpointsOf(plane, 'kept-provider').length === 1);
+  const sources = () => plane.app.controlPlane.sourceStatuses().find((status) => status.name === 'zookeeper');
+  await zk.stop();
+  await eventually(() => sources()?.state === 'disconnected', 'the source to show disconnected');
+  const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => consumer.who(i)));
+  t.same([...new Set(answers)], ['kept-a'], 'calls go on with the last import');
+  t.equal(endpointsOf(plane, 'kept-provider').length, 1, 'the endpoint is kept while ZooKeeper is away');
+  await zk.start();
+  await eventually(() => sources()?.state === 'ok', 'the source to reconnect');
+  const b = await provider(t, 'kept-b', '127.0.0.8');
+  await register(t, '127.0.0.8', b.port, 'kept-provider');
+  await consumer.applied(plane, () => endpointsOf(plane, 'kept-provider').length === 2);
+  t.pass('a provider registered after the restart is imported');
+});
