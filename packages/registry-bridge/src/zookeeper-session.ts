@@ -100,6 +100,31 @@ function statOf(stat: ZkStat): ZooKeeperStat {
   };
 }
 
+/**
+ * Close a client, whatever its state. The library's close() writes a goodbye to its socket and
+ * throws when it has none yet (still connecting): then the socket, if any, is simply dropped.
+ */
+function closeClient(client: ZkClient): void {
+  const manager = (client as unknown as { connectionManager?: { socket?: { destroy(): void }; connect(): void; findNextServer(callback: unknown): void } })
+    .connectionManager;
+  try {
+    client.close();
+  } catch {
+    // Still connecting: no further attempt may start (it would reconnect for ever), and a socket being opened is dropped.
+    if (manager !== undefined) {
+      manager.connect = () => undefined;
+      manager.findNextServer = () => undefined;
+      manager.socket?.destroy();
+    }
+  }
+}
+
+/** An operation sent and not answered yet, and how to give up on it. */
+interface PendingOperation {
+  readonly client: ZkClient;
+  abandon(failure: ZooKeeperFailure, why: string): void;
+}
+
 const MODES = {
   persistent: zookeeper.CreateMode.PERSISTENT,
   ephemeral: zookeeper.CreateMode.EPHEMERAL,
@@ -118,10 +143,16 @@ export class ZooKeeperSession extends EventEmitter<ZooKeeperSessionEvents> {
   private currentState: ZooKeeperState = 'connecting';
   private currentSessionId: string | undefined;
   private closed = false;
+  /** Ends a start in progress (see {@link close}). */
+  private cancelStart: (() => void) | undefined;
+  /** Asks the server something now and then (see {@link watchLiveness}). */
+  private livenessTimer: ReturnType<typeof setInterval> | undefined;
+  /** Operations sent and not answered yet. */
+  private readonly pending = new Set<PendingOperation>();
   /** Set while disconnected: fires when the session must be taken as lost. */
   private lostTimer: ReturnType<typeof setTimeout> | undefined;
   /** Operations sent, for the benchmark and `/api/v1/sources`. */
-  readonly counters = { reads: 0, writes: 0, sessions: 0, expiries: 0 };
+  readonly counters = { reads: 0, writes: 0, sessions: 0, expiries: 0, silentConnections: 0 };
 
   constructor(private readonly options: ZooKeeperSessionOptions) {
     super();
@@ -153,14 +184,21 @@ export class ZooKeeperSession extends EventEmitter<ZooKeeperSessionEvents> {
         this.off('session-started', onStarted);
         this.closed = true;
         this.client?.removeAllListeners();
-        this.client?.close();
+        if (this.client !== undefined) closeClient(this.client);
         this.client = undefined;
         this.currentState = 'closed';
         reject(new ZooKeeperUnavailableError(this.options.connect, `no ZooKeeper server answered at ${this.options.connect} within ${timeoutMs / 1000} s`));
       }, timeoutMs);
       const onStarted = () => {
         clearTimeout(timer);
+        this.cancelStart = undefined;
         resolve();
+      };
+      // Closed while starting (a control plane stopped during its start): the start ends at once.
+      this.cancelStart = () => {
+        clearTimeout(timer);
+        this.off('session-started', onStarted);
+        reject(new ZooKeeperUnavailableError(this.options.connect, `closed before a ZooKeeper server answered at ${this.options.connect}`));
       };
       this.once('session-started', onStarted);
       this.connectClient();
@@ -187,6 +225,7 @@ export class ZooKeeperSession extends EventEmitter<ZooKeeperSessionEvents> {
         this.counters.sessions += 1;
         this.options.log?.('info', 'ZooKeeper session started', { zookeeper: this.options.connect, session: sessionId, timeoutMs: client.getSessionTimeout() });
       } else this.options.log?.('info', 'ZooKeeper connection restored (same session)', { zookeeper: this.options.connect, session: sessionId });
+      this.watchLiveness(client);
       this.emit('connected');
       if (fresh) this.emit('session-started');
     });
@@ -209,14 +248,54 @@ export class ZooKeeperSession extends EventEmitter<ZooKeeperSessionEvents> {
     client.connect();
   }
 
+  /**
+   * Ask the server something every third of the session timeout, and drop the connection when
+   * no answer comes within two thirds of it (the Java client's read timeout). The library has
+   * no read timeout of its own: across a silent network loss it would wait on a dead socket
+   * while the server expires the session. Dropped, the library reconnects with the same
+   * session (to another server of the ensemble, if any), or the session is taken as lost.
+   */
+  private watchLiveness(client: ZkClient): void {
+    clearInterval(this.livenessTimer);
+    const timeoutMs = client.getSessionTimeout();
+    let asking = false;
+    this.livenessTimer = setInterval(
+      () => {
+        if (client !== this.client || this.currentState !== 'connected' || asking) return;
+        asking = true;
+        const deadline = setTimeout(
+          () => {
+            if (client !== this.client || this.closed) return;
+            this.counters.silentConnections += 1;
+            this.options.log?.('warn', 'ZooKeeper did not answer within two thirds of the session timeout: reconnecting', {
+              zookeeper: this.options.connect,
+              session: this.currentSessionId,
+              timeoutMs,
+            });
+            (client as unknown as { connectionManager?: { socket?: { destroy(): void } } }).connectionManager?.socket?.destroy();
+          },
+          (timeoutMs * 2) / 3,
+        );
+        client.exists('/', undefined, () => {
+          asking = false;
+          clearTimeout(deadline);
+        });
+      },
+      Math.max(50, timeoutMs / 3),
+    );
+    this.livenessTimer.unref();
+  }
+
   /** The session of `client` is over: a new client, a new session. */
   private expire(client: ZkClient, why: string): void {
     if (client !== this.client || this.closed) return;
     clearTimeout(this.lostTimer);
+    clearInterval(this.livenessTimer);
     this.counters.expiries += 1;
     this.options.log?.('warn', 'ZooKeeper session expired: starting a new one', { zookeeper: this.options.connect, session: this.currentSessionId, why });
     client.removeAllListeners();
-    client.close();
+    closeClient(client);
+    this.abandon(client, 'SESSION_EXPIRED', `the session was lost (${why})`);
     this.currentState = 'disconnected';
     this.emit('expired');
     if (!this.closed) this.connectClient();
@@ -232,87 +311,126 @@ export class ZooKeeperSession extends EventEmitter<ZooKeeperSessionEvents> {
     return new ZooKeeperOperationError(failure, operation, path, error.getName?.() ?? error.message, { cause: error });
   }
 
+  /**
+   * Send one operation on the client of the moment, tracked until it settles: the library
+   * never calls back an operation still queued on a client that is given up (a session taken
+   * as lost while disconnected), so {@link expire} and {@link close} reject those themselves,
+   * and a caller (an export pass, a metadata read) never waits forever.
+   */
+  private track<T>(
+    operation: string,
+    path: string,
+    counter: 'reads' | 'writes',
+    run: (client: ZkClient, resolve: (value: T) => void, fail: (error: ZkException) => void) => void,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const client = this.current(operation, path);
+      this.counters[counter] += 1;
+      let settled = false;
+      const entry: PendingOperation = {
+        client,
+        abandon: (failure, why) => {
+          if (settled) return;
+          settled = true;
+          this.pending.delete(entry);
+          reject(new ZooKeeperOperationError(failure, operation, path, why));
+        },
+      };
+      this.pending.add(entry);
+      run(
+        client,
+        (value) => {
+          if (settled) return;
+          settled = true;
+          this.pending.delete(entry);
+          resolve(value);
+        },
+        (error) => {
+          if (settled) return;
+          settled = true;
+          this.pending.delete(entry);
+          reject(this.fail(operation, path, error));
+        },
+      );
+    });
+  }
+
+  /** Reject every operation still waiting on `client` (undefined: on any client). */
+  private abandon(client: ZkClient | undefined, failure: ZooKeeperFailure, why: string): void {
+    for (const entry of [...this.pending]) if (client === undefined || entry.client === client) entry.abandon(failure, why);
+  }
+
   /** A node's children; undefined when the node does not exist (watch it with {@link exists}). The watcher fires once. */
   getChildren(path: string, watcher?: () => void): Promise<{ children: string[]; stat: ZooKeeperStat } | undefined> {
-    return new Promise((resolve, reject) => {
-      this.counters.reads += 1;
-      this.current('getChildren', path).getChildren(path, watcher === undefined ? undefined : () => watcher(), (error, children, stat) => {
-        if (error) {
-          if (failureOf(error) === 'NO_NODE') resolve(undefined);
-          else reject(this.fail('getChildren', path, error));
-        } else resolve({ children, stat: statOf(stat) });
-      });
-    });
+    return this.track('getChildren', path, 'reads', (client, resolve, fail) =>
+      client.getChildren(path, watcher === undefined ? undefined : () => watcher(), (error, children, stat) => {
+        if (!error) resolve({ children, stat: statOf(stat) });
+        else if (failureOf(error) === 'NO_NODE') resolve(undefined);
+        else fail(error);
+      }),
+    );
   }
 
   /** A node's data and stat; undefined when it does not exist. The watcher fires once. */
   getData(path: string, watcher?: () => void): Promise<{ data: Buffer | undefined; stat: ZooKeeperStat } | undefined> {
-    return new Promise((resolve, reject) => {
-      this.counters.reads += 1;
-      this.current('getData', path).getData(path, watcher === undefined ? undefined : () => watcher(), (error, data, stat) => {
-        if (error) {
-          if (failureOf(error) === 'NO_NODE') resolve(undefined);
-          else reject(this.fail('getData', path, error));
-        } else resolve({ data: data ?? undefined, stat: statOf(stat) });
-      });
-    });
+    return this.track('getData', path, 'reads', (client, resolve, fail) =>
+      client.getData(path, watcher === undefined ? undefined : () => watcher(), (error, data, stat) => {
+        if (!error) resolve({ data: data ?? undefined, stat: statOf(stat) });
+        else if (failureOf(error) === 'NO_NODE') resolve(undefined);
+        else fail(error);
+      }),
+    );
   }
 
   /** A node's stat, undefined when it does not exist; the watcher fires once on its creation, change or deletion. */
   exists(path: string, watcher?: () => void): Promise<ZooKeeperStat | undefined> {
-    return new Promise((resolve, reject) => {
-      this.counters.reads += 1;
-      this.current('exists', path).exists(path, watcher === undefined ? undefined : () => watcher(), (error, stat) => {
-        if (error) reject(this.fail('exists', path, error));
+    return this.track('exists', path, 'reads', (client, resolve, fail) =>
+      client.exists(path, watcher === undefined ? undefined : () => watcher(), (error, stat) => {
+        if (error) fail(error);
         else resolve(stat === null || stat === undefined ? undefined : statOf(stat));
-      });
-    });
+      }),
+    );
   }
 
   /** Create a node; resolves with its path (with the sequence number for a sequential node). */
   create(path: string, data: Buffer | undefined, mode: 'persistent' | 'ephemeral' | 'ephemeral-sequential'): Promise<string> {
-    return new Promise((resolve, reject) => {
-      this.counters.writes += 1;
-      this.current('create', path).create(path, data, MODES[mode], (error, created) => {
-        if (error) reject(this.fail('create', path, error));
+    return this.track('create', path, 'writes', (client, resolve, fail) =>
+      client.create(path, data, MODES[mode], (error, created) => {
+        if (error) fail(error);
         else resolve(created);
-      });
-    });
+      }),
+    );
   }
 
   /** Create a node and its missing parents, persistent; an existing node is fine. */
   mkdirp(path: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.counters.writes += 1;
-      this.current('mkdirp', path).mkdirp(path, (error) => {
-        if (error && failureOf(error) !== 'NODE_EXISTS') reject(this.fail('mkdirp', path, error));
+    return this.track('mkdirp', path, 'writes', (client, resolve, fail) =>
+      client.mkdirp(path, (error) => {
+        if (error && failureOf(error) !== 'NODE_EXISTS') fail(error);
         else resolve();
-      });
-    });
+      }),
+    );
   }
 
   /** Write a node's data if its version is `version` (-1: any). */
   setData(path: string, data: Buffer, version: number): Promise<ZooKeeperStat> {
-    return new Promise((resolve, reject) => {
-      this.counters.writes += 1;
-      this.current('setData', path).setData(path, data, version, (error, stat) => {
-        if (error) reject(this.fail('setData', path, error));
+    return this.track('setData', path, 'writes', (client, resolve, fail) =>
+      client.setData(path, data, version, (error, stat) => {
+        if (error) fail(error);
         else resolve(statOf(stat));
-      });
-    });
+      }),
+    );
   }
 
   /** Delete a node (at `version`, -1: any); false when it was not there. */
   remove(path: string, version = -1): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.counters.writes += 1;
-      this.current('remove', path).remove(path, version, (error) => {
-        if (error) {
-          if (failureOf(error) === 'NO_NODE') resolve(false);
-          else reject(this.fail('remove', path, error));
-        } else resolve(true);
-      });
-    });
+    return this.track('remove', path, 'writes', (client, resolve, fail) =>
+      client.remove(path, version, (error) => {
+        if (!error) resolve(true);
+        else if (failureOf(error) === 'NO_NODE') resolve(false);
+        else fail(error);
+      }),
+    );
   }
 
   /** End the session: its ephemeral nodes go at once. */
@@ -321,10 +439,14 @@ export class ZooKeeperSession extends EventEmitter<ZooKeeperSessionEvents> {
     this.closed = true;
     this.currentState = 'closed';
     clearTimeout(this.lostTimer);
+    clearInterval(this.livenessTimer);
+    this.cancelStart?.();
+    this.cancelStart = undefined;
     const client = this.client;
     this.client = undefined;
     if (client === undefined) return;
     client.removeAllListeners();
-    client.close();
+    closeClient(client);
+    this.abandon(undefined, 'CONNECTION_LOSS', 'the session is closed');
   }
 }

@@ -113,3 +113,44 @@ t.test('a restarted server keeps sessions; a wiped one makes the client start a 
   t.not(short.sessionId, shortFirst, 'an empty server knows no session: a new one');
   t.equal(await short.exists('/short'), undefined);
 });
+
+t.test('an operation waiting when the session is given up is rejected, not left hanging', async (t) => {
+  const partition = await startTcpPartition({ host: '127.0.0.1', port: server.port });
+  t.teardown(() => partition.close());
+  const session = new ZooKeeperSession({ connect: partition.address, sessionTimeoutMs: 1000, spinDelayMs: 50 });
+  t.teardown(() => session.close());
+  await session.start();
+  const disconnected = once(session, 'disconnected');
+  partition.cut();
+  await disconnected;
+  // Queued by the library on a client that will be given up: it never calls these back itself.
+  const waiting = session.create('/never', undefined, 'ephemeral').catch((e: unknown) => e);
+  const error = await waiting;
+  t.ok(error instanceof ZooKeeperOperationError && error.failure === 'SESSION_EXPIRED', 'rejected as SESSION_EXPIRED when the session is taken as lost');
+  const closing = new ZooKeeperSession({ connect: partition.address, sessionTimeoutMs: 1000, spinDelayMs: 50, connectTimeoutMs: 60_000 });
+  const starting = closing.start().catch(() => undefined);
+  const queued = closing.getData('/').catch((e: unknown) => e);
+  await closing.close();
+  await starting;
+  const closed = await queued;
+  t.ok(closed instanceof ZooKeeperOperationError, 'close() rejects what is still queued');
+  partition.heal();
+});
+
+t.test('a silent network (no reset) is noticed by a read timeout and the session recovers', async (t) => {
+  const partition = await startTcpPartition({ host: '127.0.0.1', port: server.port });
+  t.teardown(() => partition.close());
+  const session = new ZooKeeperSession({ connect: partition.address, sessionTimeoutMs: 1500, spinDelayMs: 50 });
+  t.teardown(() => session.close());
+  await session.start();
+  const first = session.sessionId;
+  const disconnected = once(session, 'disconnected');
+  partition.silence();
+  await disconnected;
+  t.ok(session.counters.silentConnections >= 1, 'the dead connection was dropped by the read timeout');
+  partition.heal();
+  // Back with the same session if the server had not expired it yet, else with a new one (announced).
+  await eventually(() => session.state === 'connected', 'the session to connect again');
+  t.ok(session.sessionId === first || session.counters.sessions === 2, 'the same session, or a new one announced');
+  t.ok((await session.exists('/')) !== undefined, 'and it answers');
+});

@@ -14,6 +14,12 @@ export interface TcpPartition {
   readonly forwarded: number;
   /** Drop every connection; hold new ones silent until {@link heal}. */
   cut(): void;
+  /**
+   * Stop forwarding without closing anything: every byte is dropped both ways and new
+   * connections are held silent (a network that loses packets, no reset: only a read timeout
+   * notices). {@link heal} closes the silenced connections.
+   */
+  silence(): void;
   /** Forward again: held connections are dropped (the client makes new ones), new ones pass. */
   heal(): void;
   close(): Promise<void>;
@@ -22,6 +28,8 @@ export interface TcpPartition {
 /** Start a forwarder to `target`. */
 export async function startTcpPartition(target: { readonly host: string; readonly port: number }): Promise<TcpPartition> {
   const pairs = new Set<net.Socket>();
+  /** Client sockets of forwarded connections, with their upstream. */
+  const links = new Map<net.Socket, net.Socket>();
   const held = new Set<net.Socket>();
   let cut = false;
   let forwarded = 0;
@@ -44,6 +52,8 @@ export async function startTcpPartition(target: { readonly host: string; readonl
     upstream.on('close', () => client.destroy());
     client.pipe(upstream);
     upstream.pipe(client);
+    links.set(client, upstream);
+    client.on('close', () => links.delete(client));
     pairs.add(client);
     pairs.add(upstream);
     client.on('close', () => pairs.delete(client));
@@ -66,6 +76,17 @@ export async function startTcpPartition(target: { readonly host: string; readonl
     cut() {
       cut = true;
       for (const socket of [...pairs]) socket.destroy();
+    },
+    silence() {
+      cut = true;
+      for (const [client, upstream] of links) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.on('data', () => undefined);
+        upstream.on('data', () => undefined);
+        held.add(client);
+        client.on('close', () => held.delete(client));
+      }
     },
     heal() {
       cut = false;
