@@ -43,6 +43,13 @@ export interface ExportWriterEvents {
   settled: [];
 }
 
+/** A pass stopped because a newer one replaced it (not a failure: never counted or logged). */
+class AbandonedPassError extends Error {
+  constructor() {
+    super('abandoned: a newer pass replaced this one');
+  }
+}
+
 const failureOf = (error: unknown): ZooKeeperFailure | undefined => (error instanceof ZooKeeperOperationError ? error.failure : undefined);
 
 /** The folder of a node. */
@@ -107,7 +114,8 @@ export class ExportWriter extends EventEmitter<ExportWriterEvents> {
   private readonly conflicts = new Map<string, string>();
   /** Bumped whenever what is known of ZooKeeper is forgotten (new session, resync): older results are dropped. */
   private epoch = 0;
-  private running = false;
+  /** The epoch of the pass loop running now, if any (one of an older epoch is abandoned). */
+  private running: number | undefined;
   private again = false;
   private stopped = false;
   private retryTimer: unknown;
@@ -195,19 +203,24 @@ export class ExportWriter extends EventEmitter<ExportWriterEvents> {
   /** Run a pass now, or once more after the running one. */
   private kick(): void {
     if (this.stopped) return;
-    if (this.running) {
+    if (this.running === this.epoch) {
       this.again = true;
       return;
     }
-    void this.run();
+    void this.run(this.epoch);
   }
 
-  private async run(): Promise<void> {
-    this.running = true;
+  /**
+   * Passes until nothing more is asked. A loop of an older epoch is abandoned, not waited for:
+   * operations queued on a client the session gave up on may never be answered.
+   */
+  private async run(epoch: number): Promise<void> {
+    this.running = epoch;
     let failed = false;
     do {
       this.again = false;
-      const failures = await this.pass(this.epoch);
+      const failures = await this.pass(epoch);
+      if (epoch !== this.epoch) return;
       failed = failures.length > 0;
       if (failed) {
         this.errorCount += failures.length;
@@ -216,11 +229,12 @@ export class ExportWriter extends EventEmitter<ExportWriterEvents> {
         this.options.log?.('warn', 'ZooKeeper export: writes failed; retrying', { failed: failures.length, error: this.lastError });
       }
     } while (this.again && !this.stopped && !failed);
-    this.running = false;
+    this.running = undefined;
     if (this.stopped) return;
     if (failed) {
       this.failures += 1;
-      if (this.retryTimer === undefined) {
+      // A closed session is the end (the control plane is shutting down): nothing to retry.
+      if (this.retryTimer === undefined && this.session.state !== 'closed') {
         const delayMs = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** Math.min(this.failures - 1, 30));
         this.retryTimer = this.clock.setTimer(() => {
           this.retryTimer = undefined;
@@ -255,7 +269,7 @@ export class ExportWriter extends EventEmitter<ExportWriterEvents> {
     }
     if (tasks.length === 0) return [];
     try {
-      return await runAll(tasks, this.concurrency);
+      return (await runAll(tasks, this.concurrency)).filter((failure) => !(failure instanceof AbandonedPassError));
     } catch (error) {
       return [error];
     }
@@ -266,27 +280,42 @@ export class ExportWriter extends EventEmitter<ExportWriterEvents> {
    * in a registry that has the folders already (the usual case, and after a lost session) a
    * node costs one write.
    */
-  private async create(path: string, data: Buffer | undefined, mode: 'persistent' | 'ephemeral'): Promise<void> {
+  private async create(path: string, data: Buffer | undefined, mode: 'persistent' | 'ephemeral', epoch: number): Promise<void> {
+    this.live(epoch);
     try {
       await this.session.create(path, data, mode);
     } catch (error) {
       if (failureOf(error) !== 'NO_NODE') throw error;
       await this.session.mkdirp(parentOf(path));
+      this.live(epoch);
       await this.session.create(path, data, mode);
     }
+  }
+
+  /**
+   * Throws {@link AbandonedPassError} when the pass of `epoch` was abandoned (a new session, a
+   * takeover): checked before each write, so that an old pass never writes over a newer one.
+   */
+  private live(epoch: number): void {
+    if (epoch !== this.epoch || this.stopped) throw new AbandonedPassError();
   }
 
   private async createEphemeral(path: string, data: string, epoch: number): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.create(path, data === '' ? undefined : Buffer.from(data), 'ephemeral');
+        await this.create(path, data === '' ? undefined : Buffer.from(data), 'ephemeral', epoch);
         if (epoch === this.epoch) this.owned.set(path, data);
         return;
       } catch (error) {
         if (failureOf(error) !== 'NODE_EXISTS') throw error;
       }
       // There already: ours (a create whose answer was lost, or a takeover by this session) or another session's.
-      const stat = await this.session.exists(path, () => this.onConflictChanged(path, epoch));
+      // The watch can fire before this continuation runs (its event in the same read as the answer): remember it.
+      let changed = false;
+      const stat = await this.session.exists(path, () => {
+        changed = true;
+        this.onConflictChanged(path, epoch);
+      });
       if (stat === undefined) {
         if (attempt < 3) continue;
         throw new ZooKeeperOperationError('NODE_EXISTS', 'create', path, 'the node keeps coming and going');
@@ -298,6 +327,10 @@ export class ExportWriter extends EventEmitter<ExportWriterEvents> {
         this.owned.set(path, held);
         if (held !== data) this.again = true;
         return;
+      }
+      if (changed) {
+        if (attempt < 3) continue;
+        throw new ZooKeeperOperationError('NODE_EXISTS', 'create', path, 'the node keeps changing');
       }
       if (epoch === this.epoch) {
         this.conflicts.set(path, stat.ephemeralOwner);
@@ -316,6 +349,7 @@ export class ExportWriter extends EventEmitter<ExportWriterEvents> {
 
   private async rewrite(path: string, data: string, epoch: number): Promise<void> {
     try {
+      this.live(epoch);
       await this.session.setData(path, Buffer.from(data), -1);
       if (epoch === this.epoch) this.owned.set(path, data);
     } catch (error) {
@@ -331,13 +365,16 @@ export class ExportWriter extends EventEmitter<ExportWriterEvents> {
   private async removeOwned(path: string, epoch: number): Promise<void> {
     const stat = await this.session.exists(path);
     // Only a node this session owns is removed: after a new session, a node of the same path is someone else's.
-    if (stat !== undefined && stat.ephemeralOwner === this.session.sessionId) await this.session.remove(path, stat.version);
+    if (stat !== undefined && stat.ephemeralOwner === this.session.sessionId) {
+      this.live(epoch);
+      await this.session.remove(path, stat.version);
+    }
     if (epoch === this.epoch) this.owned.delete(path);
   }
 
   private async createPersistent(path: string, data: string, epoch: number): Promise<void> {
     try {
-      await this.create(path, Buffer.from(data), 'persistent');
+      await this.create(path, Buffer.from(data), 'persistent', epoch);
     } catch (error) {
       // Content-addressed (the revision is a digest of the content): one already there is the same.
       if (failureOf(error) !== 'NODE_EXISTS') throw error;
@@ -350,13 +387,14 @@ export class ExportWriter extends EventEmitter<ExportWriterEvents> {
     for (let attempt = 1; attempt <= this.mappingAttempts; attempt++) {
       const read = await this.session.getData(path);
       try {
-        if (read === undefined) await this.create(path, Buffer.from(apps.join(',')), 'persistent');
+        if (read === undefined) await this.create(path, Buffer.from(apps.join(',')), 'persistent', epoch);
         else {
           const content = read.data?.toString('utf8') ?? '';
           const listed = mappingApplications(content);
           const missing = apps.filter((app) => !listed.has(app));
           if (missing.length > 0) {
             const next = content.trim() === '' ? missing.join(',') : `${content},${missing.join(',')}`;
+            this.live(epoch);
             await this.session.setData(path, Buffer.from(next), read.stat.version);
           }
         }

@@ -142,7 +142,8 @@ export class ZooKeeperLeaderLock extends EventEmitter<ZooKeeperLeaderLockEvents>
       if (epoch === this.epoch && this.ownNode !== undefined) await this.check(epoch);
       if (epoch === this.epoch) this.failures = 0;
     } catch (error) {
-      if (epoch !== this.epoch || !this.running) return;
+      // A closed session is the end (the control plane is shutting down): nothing to retry.
+      if (epoch !== this.epoch || !this.running || this.session.state === 'closed') return;
       this.failures += 1;
       const delayMs = Math.min(30_000, this.retryMinMs * 2 ** Math.min(this.failures - 1, 30));
       this.options.log?.('warn', 'ZooKeeper leader lock: retrying', { identity: this.identity, error: (error as Error).message, delayMs });
