@@ -180,7 +180,9 @@ class InstanceImport {
   ) {
     this.backoff = new RetryBackoff(context.retry?.initialMs, context.retry?.maxMs);
     this.settled = new Promise((resolve) => (this.resolveSettled = resolve));
-    this.watch = new ZooKeeperWatch(context, path, 'data', (value) => this.read(value), false);
+    // A missing node is watched with `exists`: Curator deletes and creates an instance node again
+    // at the same path (a provider restarted on the same ip:port), maybe before the folder is listed.
+    this.watch = new ZooKeeperWatch(context, path, 'data', (value) => this.read(value));
   }
 
   start(): void {
@@ -321,7 +323,9 @@ class ApplicationFolder {
     readonly application: string,
     readonly path: string,
   ) {
-    this.watch = new ZooKeeperWatch(context, path, 'children', (value) => this.sync(value?.children ?? []), false);
+    // `/services/<app>` is a Curator container node (the server deletes it once empty): a
+    // missing folder is watched with `exists` too, as it may come back before the root is listed.
+    this.watch = new ZooKeeperWatch(context, path, 'children', (value) => this.sync(value?.children ?? []));
   }
 
   stop(): void {
@@ -339,7 +343,10 @@ class ApplicationFolder {
       removed ||= instance.providers.length > 0 || instance.status !== 'gone';
     }
     for (const id of wanted) {
-      if (this.instances.has(id)) continue;
+      const held = this.instances.get(id);
+      if (held !== undefined && held.status !== 'gone') continue;
+      // Listed but last read as gone: the node was created again since; follow it afresh.
+      held?.stop();
       const instance = new InstanceImport(this.context, this.options, this.application, this.path, `${this.path}/${id}`);
       this.instances.set(id, instance);
       instance.start();
