@@ -143,6 +143,8 @@ export class ZooKeeperSession extends EventEmitter<ZooKeeperSessionEvents> {
   private currentState: ZooKeeperState = 'connecting';
   private currentSessionId: string | undefined;
   private closed = false;
+  /** Set while a new client (after an expiry) waits for its handshake (see {@link connectClient}). */
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Ends a start in progress (see {@link close}). */
   private cancelStart: (() => void) | undefined;
   /** Asks the server something now and then (see {@link watchLiveness}). */
@@ -213,6 +215,23 @@ export class ZooKeeperSession extends EventEmitter<ZooKeeperSessionEvents> {
     });
     this.client = client;
     this.currentState = 'connecting';
+    // The library stops its connect timer once TCP is up: a server that accepts and never
+    // answers the handshake (a JVM starting under load) would hold a new client for ever. A
+    // client with no session yet that has not got one within the session timeout is replaced.
+    clearTimeout(this.handshakeTimer);
+    if (this.currentSessionId !== undefined) {
+      this.handshakeTimer = setTimeout(
+        () => {
+          if (client !== this.client || this.closed || this.currentState === 'connected') return;
+          this.options.log?.('warn', 'no ZooKeeper handshake within the session timeout: a new client', { zookeeper: this.options.connect });
+          client.removeAllListeners();
+          closeClient(client);
+          this.abandon(client, 'CONNECTION_LOSS', 'the client got no handshake');
+          this.connectClient();
+        },
+        Math.max(1000, this.options.sessionTimeoutMs ?? 30_000),
+      );
+    }
     client.on('connected', () => {
       if (client !== this.client) return;
       const id = client.getSessionId().toString('hex');
@@ -221,6 +240,7 @@ export class ZooKeeperSession extends EventEmitter<ZooKeeperSessionEvents> {
       this.currentSessionId = sessionId;
       this.currentState = 'connected';
       clearTimeout(this.lostTimer);
+      clearTimeout(this.handshakeTimer);
       if (fresh) {
         this.counters.sessions += 1;
         this.options.log?.('info', 'ZooKeeper session started', { zookeeper: this.options.connect, session: sessionId, timeoutMs: client.getSessionTimeout() });
@@ -439,6 +459,7 @@ export class ZooKeeperSession extends EventEmitter<ZooKeeperSessionEvents> {
     this.closed = true;
     this.currentState = 'closed';
     clearTimeout(this.lostTimer);
+    clearTimeout(this.handshakeTimer);
     clearInterval(this.livenessTimer);
     this.cancelStart?.();
     this.cancelStart = undefined;
