@@ -30,12 +30,16 @@ import type { MetadataFetcher } from './metadata-service-client.js';
 
 /**
  * Metadata by application and revision, shared by every import generation (a new session
- * re-lists instances, not revisions): each revision is fetched once, concurrent askers share
- * the fetch, a failed fetch is forgotten so the next asker tries again.
+ * re-lists instances, not revisions): each revision is fetched once, concurrent askers of one
+ * generation share the fetch, a failed fetch is forgotten so the next asker tries again.
+ *
+ * A fetch in flight is not shared with a later generation: a read of the metadata report made
+ * in a session that has since ended may never answer, and a new session's re-list must not
+ * wait on it (it fetches again; whichever answers first is kept).
  */
 export class MetadataCache {
   private readonly known = new Map<string, MetadataInfo>();
-  private readonly inFlight = new Map<string, Promise<MetadataInfo>>();
+  private readonly inFlight = new Map<string, { readonly generation: number; readonly promise: Promise<MetadataInfo> }>();
   /** Fetches made (reads of the metadata report and MetadataService calls). */
   fetches = 0;
 
@@ -49,28 +53,33 @@ export class MetadataCache {
     return this.known.get(MetadataCache.key(application, revision));
   }
 
-  /** The metadata of a revision: known, being fetched, or fetched now with `fetch`. */
-  load(application: string, revision: string, fetch: () => Promise<MetadataInfo>): Promise<MetadataInfo> {
+  /**
+   * The metadata of a revision: known, being fetched by this or a later `generation`, or
+   * fetched now with `fetch`.
+   */
+  load(application: string, revision: string, fetch: () => Promise<MetadataInfo>, generation = 0): Promise<MetadataInfo> {
     const key = MetadataCache.key(application, revision);
     const known = this.known.get(key);
     if (known !== undefined) return Promise.resolve(known);
-    let pending = this.inFlight.get(key);
-    if (pending === undefined) {
-      this.fetches += 1;
-      pending = fetch().then(
+    const held = this.inFlight.get(key);
+    if (held !== undefined && held.generation >= generation) return held.promise;
+    this.fetches += 1;
+    const entry = {
+      generation,
+      promise: fetch().then(
         (info) => {
-          this.inFlight.delete(key);
+          if (this.inFlight.get(key) === entry) this.inFlight.delete(key);
           this.known.set(key, info);
           return info;
         },
         (error: unknown) => {
-          this.inFlight.delete(key);
+          if (this.inFlight.get(key) === entry) this.inFlight.delete(key);
           throw error;
         },
-      );
-      this.inFlight.set(key, pending);
-    }
-    return pending;
+      ),
+    };
+    this.inFlight.set(key, entry);
+    return entry.promise;
   }
 
   /** Forget every revision not in `keys` (no instance has it any more). */
@@ -92,6 +101,8 @@ export interface ApplicationLevelOptions {
   readonly metadataRoot: string;
   readonly metadata: MetadataFetcher;
   readonly cache: MetadataCache;
+  /** The import generation (one per session): a later one never waits on an earlier one's fetch. */
+  readonly generation?: number;
 }
 
 /** An instance whose metadata could not be had: left out, retried with backoff. */
@@ -250,7 +261,10 @@ class InstanceImport {
   private resolve(instance: ServiceInstance, revision: string, tries: number): void {
     const attempt = this.attempt;
     const cached = this.options.cache.get(this.application, revision);
-    const metadata = cached !== undefined ? Promise.resolve(cached) : this.options.cache.load(this.application, revision, () => this.fetch(instance, revision));
+    const metadata =
+      cached !== undefined
+        ? Promise.resolve(cached)
+        : this.options.cache.load(this.application, revision, () => this.fetch(instance, revision), this.options.generation);
     metadata.then(
       (info) => {
         if (this.stopped || attempt !== this.attempt) return;

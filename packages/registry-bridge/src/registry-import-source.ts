@@ -226,6 +226,7 @@ export class RegistryImportSource implements ConfigSource {
         metadataRoot: `${this.root === '/' ? '' : this.root}/metadata`,
         metadata: this.options.metadata ?? fetchMetadataInfo,
         cache: this.metadataCache,
+        generation: id,
       }),
     };
     if (this.pending !== undefined) {
