@@ -163,7 +163,10 @@ t.test('ZooKeeper restarted empty: a new session re-creates every export', async
   const observer = await session(t, local.connect);
   await eventually(() => written(observer, nodes, writerSession.sessionId), 'every node again, in the new session');
   t.pass('every node again, in the new session');
-  t.equal((await observer.getData('/dubbo/mapping/org.example.Phoenix'))?.data?.toString(), 'phoenix', 'the mapping too');
+  // The mapping is written in the same pass, after the ephemerals may already be seen: wait for it too.
+  const mapping = async () => (await observer.getData('/dubbo/mapping/org.example.Phoenix'))?.data?.toString();
+  await eventually(async () => (await mapping()) === 'phoenix', 'the mapping written again');
+  t.equal(await mapping(), 'phoenix', 'the mapping too');
 });
 
 t.test('a session expired across a partition: the new session re-creates the exports', async (t) => {
