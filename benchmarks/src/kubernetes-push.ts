@@ -24,7 +24,7 @@
 // The final state is checked — every Service's endpoints in the snapshot in force are exactly
 // its ready pods, the Deployment's are exactly the new pods — and the run exits 1 when it is
 // wrong (or a flip did not make a new version, or a proxy never got it).
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -46,9 +46,11 @@ import {
   suffix,
   type PlannedPod,
 } from './kube-bench-cluster.js';
+import { recordArrivals } from './proxy-arrivals.js';
 import { killChildren, spawnLineChild, stopChild, type LineChild } from './line-child.js';
-import { cpuSeconds, rssMiB } from './processes.js';
-import { connectSimulatedProxies, type DiscoveryMode, type SimulatedProxies, type SimulatedProxy } from './simulated-proxies.js';
+import { adminJson, metric } from './admin-client.js';
+import { cpuSeconds, peakRssMiB, rssMiB } from './processes.js';
+import { connectSimulatedProxies, type DiscoveryMode, type SimulatedProxies } from './simulated-proxies.js';
 
 const { values } = parseArgs({
   options: {
@@ -96,29 +98,10 @@ function sortedNumbers(values: Iterable<number>): number[] {
   return [...values].sort((a, b) => a - b);
 }
 
-/** Peak resident set size (VmHWM) of a process so far, in MiB. */
-function peakRssMiB(pid: number): number {
-  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match === null ? NaN : Number(match[1]) / 1024;
-}
-
 /** This process's own CPU time (the simulated proxies' share of the machine), in seconds. */
 function benchCpuSeconds(): number {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6;
-}
-
-async function adminJson<T>(admin: string, route: string): Promise<T> {
-  const response = await fetch(`http://${admin}${route}`);
-  if (!response.ok) throw new Error(`GET ${route} answered ${response.status}`);
-  return (await response.json()) as T;
-}
-
-/** One counter or gauge of the control plane's /metrics. */
-async function metric(admin: string, name: string): Promise<number> {
-  const text = await (await fetch(`http://${admin}/metrics`)).text();
-  const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  return match === null ? NaN : Number(match[1]);
 }
 
 /** Each DubboService of the snapshot in force for `node`, by name, with its endpoint addresses and labels. */
@@ -149,45 +132,6 @@ function endpointDifferences(service: string, actual: readonly SnapshotEndpoint[
   }
   for (const address of wanted.keys()) problems.push(`${service}: ready pod ${address} is missing`);
   return problems;
-}
-
-/**
- * Record, for every proxy, when it first ACKed each version (the one it holds, and each from
- * now on); `until(version)` resolves once every proxy has, with each proxy's time (or rejects
- * after the timeout). Counted as ACKs arrive, so waiting costs the proxies' process nothing.
- */
-function watchArrivals(sims: readonly SimulatedProxy[]): { until(version: string, what: string): Promise<number[]>; stop(): void } {
-  // What a proxy holds already counts, from when it arrived.
-  const seen = sims.map((sim) => new Map<string, number>(sim.version === '' ? [] : [[sim.version, sim.receivedAt]]));
-  let target: string | undefined;
-  let have = 0;
-  let complete: (() => void) | undefined;
-  sims.forEach((sim, i) => {
-    sim.onVersion = (version) => {
-      if (seen[i]!.has(version)) return;
-      seen[i]!.set(version, performance.now());
-      if (version === target && ++have === sims.length) complete?.();
-    };
-  });
-  return {
-    async until(version, what) {
-      target = version;
-      have = seen.filter((versions) => versions.has(version)).length;
-      if (have < sims.length) {
-        await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`${what}: ${sims.length - have} of ${sims.length} proxies never got version ${version}`)), timeoutMs);
-          complete = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
-      return seen.map((versions) => versions.get(version)!);
-    },
-    stop() {
-      for (const sim of sims) sim.onVersion = undefined;
-    },
-  };
 }
 
 async function main(): Promise<number> {
@@ -259,8 +203,8 @@ async function main(): Promise<number> {
     proxySet = await connectSimulatedProxies(ready.grpc as string, proxies, mode, clients);
     const sims = proxySet.sims;
     const current = (await adminJson<{ version: string }>(admin, '/readyz')).version;
-    const connecting = watchArrivals(sims);
-    const connectArrivals = await connecting.until(current, 'the proxies to ACK the first snapshot');
+    const connecting = recordArrivals(sims);
+    const connectArrivals = await connecting.until(current, 'the proxies to ACK the first snapshot', timeoutMs);
     connecting.stop();
     const connect = {
       seconds: (Math.max(...connectArrivals) - connectStarted) / 1000,
@@ -298,7 +242,7 @@ async function main(): Promise<number> {
       const makeReady = k % 2 === 1; // odd services start with this pod not ready
       const writer = await EndpointSliceWriter.load(api, service.name);
       const from = cp.records.length;
-      const arrivals = watchArrivals(sims);
+      const arrivals = recordArrivals(sims);
       const t0Wall = Date.now();
       await writer.setConditions(pod.name, { ready: makeReady, serving: makeReady, terminating: false });
       const t0 = performance.now();
@@ -311,7 +255,7 @@ async function main(): Promise<number> {
       seenVersions.add(version);
       if (published.endpoints !== expectedEndpoints())
         failures.push(`flip ${k + 1}: ${String(published.endpoints)} endpoints, expected ${expectedEndpoints()}`);
-      const times = (await arrivals.until(version, `flip ${k + 1}`)).map((t) => t - t0);
+      const times = (await arrivals.until(version, `flip ${k + 1}`, timeoutMs)).map((t) => t - t0);
       arrivals.stop();
       ackLatencies.push(...times);
       const sorted = sortedNumbers(times);
@@ -351,7 +295,7 @@ async function main(): Promise<number> {
     const publishedLinesBefore = cp.records.filter((r) => r.msg === 'published a snapshot').length;
     const rollingCpuBefore = cpuSeconds(pid);
     const writesBefore = api.writes;
-    const rollingArrivals = watchArrivals(sims);
+    const rollingArrivals = recordArrivals(sims);
     const rollingStarted = performance.now();
     phases.rollingStarted = since(rollingStarted);
     for (const [i, old] of deployment.pods.entries()) {
@@ -386,7 +330,7 @@ async function main(): Promise<number> {
         throw new Error(`the rolling restart's final state never reached the snapshot in force within ${timeoutMs} ms`);
       } else await sleep(100);
     }
-    const finalArrivals = await rollingArrivals.until(finalVersion, 'the rolling restart');
+    const finalArrivals = await rollingArrivals.until(finalVersion, 'the rolling restart', timeoutMs);
     rollingArrivals.stop();
     const pushes = sims.map((sim, i) => sim.responses - before[i]!.responses);
     const bytes = sims.map((sim, i) => sim.totalBytes - before[i]!.bytes);

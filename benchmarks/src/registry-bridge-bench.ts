@@ -26,7 +26,7 @@
 // server negotiates every client down to); without it the control plane's own 30 s holds.
 // Every final state is checked (each imported service's endpoints and interfaces, each
 // export's node and its URL) and the run exits 1 when one is wrong or a wait timed out.
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -44,7 +44,8 @@ import {
 } from '@dubbo-mesh/registry-bridge';
 import { startZooKeeper, type ZooKeeperServer } from '@dubbo-mesh/test-support';
 import { killChildren, spawnLineChild, stopChild, type LineChild, type LogRecord } from './line-child.js';
-import { cpuSeconds, rssMiB } from './processes.js';
+import { adminJson, metric } from './admin-client.js';
+import { cpuSeconds, peakRssMiB, rssMiB } from './processes.js';
 import { percentile, recordArrivals } from './proxy-arrivals.js';
 import {
   PROVIDER_PORT,
@@ -125,25 +126,6 @@ const sorted = (numbers: Iterable<number>) => [...numbers].sort((a, b) => a - b)
 /** `performance.now()` as a wall-clock time (the control plane's log times are wall clock). */
 const wallOffset = Date.now() - performance.now();
 const wallOf = (at: number) => at + wallOffset;
-
-/** Peak resident set size (VmHWM) of a process so far, in MiB. */
-function peakRssMiB(pid: number): number {
-  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match === null ? NaN : Number(match[1]) / 1024;
-}
-
-async function adminJson<T>(admin: string, route: string): Promise<T> {
-  const response = await fetch(`http://${admin}${route}`);
-  if (!response.ok) throw new Error(`GET ${route} answered ${response.status}`);
-  return (await response.json()) as T;
-}
-
-/** One gauge or counter of the control plane's /metrics. */
-async function metric(admin: string, name: string): Promise<number> {
-  const text = await (await fetch(`http://${admin}/metrics`)).text();
-  const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  return match === null ? NaN : Number(match[1]);
-}
 
 /** The `zookeeper` source's details in `GET /api/v1/sources`. */
 interface BridgeDetails {
