@@ -1,0 +1,9 @@
+/**
+ * @dubbo-mesh/dubbo-rules: Dubbo's own governance rules — condition rules (`configVersion`
+ * v2.7, v3.0, v3.1), tag rules and override rules (configurators) — parsed and validated with
+ * every error at its field path, and compiled for per-call evaluation with Dubbo's semantics.
+ * Pure: no I/O; sources read rule documents, the proxy applies the compiled rules.
+ */
+export * from './rule-model.js';
+export * from './rule-key.js';
+export * from './rule-header.js';
