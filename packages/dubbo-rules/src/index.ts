@@ -7,3 +7,4 @@
 export * from './rule-model.js';
 export * from './rule-key.js';
 export * from './rule-header.js';
+export * from './rule-document.js';
