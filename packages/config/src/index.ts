@@ -1,5 +1,5 @@
 /**
- * @dubbo-mesh/config: the mesh configuration kinds (DubboService, DubboRoute, DubboPolicy, and
+ * @dubbo-mesh/config: the mesh configuration kinds (DubboService, DubboRoute, DubboPolicy, DubboRule, and
  * DubboIngress, which has no CRD), each one module in a registry, validated once at the edge with every error named by file, line
  * and field path; their defaults in one table; their CustomResourceDefinitions.
  */
@@ -14,3 +14,4 @@ export * from './mesh-config.js';
 export * from './cross-reference-index.js';
 export * from './yaml-source.js';
 export * from './listen-cause.js';
+export * from './kinds/dubbo-rule.js';

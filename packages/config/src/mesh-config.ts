@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { targetOf } from './kind-definition.js';
 import { kindDefinition, kindDefinitions } from './kind-registry.js';
 import { formatPath, resourceLabel, type FieldPath, type ValidationIssue } from './validate.js';
-import type { DubboIngressConfig, DubboPolicyConfig, DubboRouteConfig, DubboServiceConfig, MeshResource } from './types.js';
+import type { DubboIngressConfig, DubboPolicyConfig, DubboRouteConfig, DubboRuleConfig, DubboServiceConfig, MeshResource } from './types.js';
 
 /** A validated set of resources whose cross-references hold: what a snapshot carries. */
 export interface MeshConfig {
@@ -11,6 +11,8 @@ export interface MeshConfig {
   readonly policies: readonly DubboPolicyConfig[];
   /** Routes by target application (none: every call is routed by its service key). */
   readonly ingresses: readonly DubboIngressConfig[];
+  /** Dubbo governance rules (condition, tag, override), applied by proxies after routing. */
+  readonly rules: readonly DubboRuleConfig[];
 }
 
 /** A resource with a way to say where one of its fields came from (`file:line: `). */

@@ -1,3 +1,4 @@
+import type { RuleDocument } from '@dubbo-mesh/dubbo-rules';
 /**
  * The mesh configuration kinds of SPEC, as they are after validation: normalised (defaults
  * filled in, durations in milliseconds, addresses split) and frozen.
@@ -6,7 +7,7 @@
 /** apiVersion of every kind. */
 export const API_VERSION = 'dubbo-mesh.io/v1alpha1';
 /** The kinds this version knows. */
-export const KINDS = ['DubboService', 'DubboRoute', 'DubboPolicy', 'DubboIngress'] as const;
+export const KINDS = ['DubboService', 'DubboRoute', 'DubboPolicy', 'DubboIngress', 'DubboRule'] as const;
 /** One of {@link KINDS}. */
 export type ResourceKind = (typeof KINDS)[number];
 
@@ -185,5 +186,15 @@ export interface DubboIngressConfig {
   readonly rules: readonly IngressRuleConfig[];
 }
 
+/**
+ * One Dubbo governance rule (condition, tag or override), as dubbo-admin writes it: the
+ * resource's `spec` is the rule document, checked and normalised by `@dubbo-mesh/dubbo-rules`.
+ */
+export interface DubboRuleConfig {
+  readonly kind: 'DubboRule';
+  readonly metadata: ResourceMeta;
+  readonly rule: RuleDocument;
+}
+
 /** Any validated resource. */
-export type MeshResource = DubboServiceConfig | DubboRouteConfig | DubboPolicyConfig | DubboIngressConfig;
+export type MeshResource = DubboServiceConfig | DubboRouteConfig | DubboPolicyConfig | DubboIngressConfig | DubboRuleConfig;

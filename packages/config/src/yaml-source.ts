@@ -5,6 +5,8 @@ import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { assembleMeshConfig, checkCrossReferences, originsOf, type LocatedResource, type MeshConfig } from './mesh-config.js';
 import { validateResource, type FieldPath, type ValidationIssue } from './validate.js';
 import type { MeshResource } from './types.js';
+import { DEFAULT_NAMESPACE } from './defaults.js';
+import { bareRuleResource, isBareRuleDocument } from './kinds/dubbo-rule.js';
 
 /** What parsing YAML text gives: the valid resources and every error, each naming file and line. */
 export interface ParsedYaml {
@@ -133,6 +135,11 @@ function lazyPositions(text: string, index: number): (path: FieldPath) => Positi
   };
 }
 
+/** Positions of a bare rule document: the resource's `spec.x` is the document's `x`. */
+function underSpec(position: (path: FieldPath) => Position | undefined): (path: FieldPath) => Position | undefined {
+  return (fieldPath) => position(fieldPath[0] === 'spec' ? fieldPath.slice(1) : fieldPath);
+}
+
 function parseChunk(text: string): ParsedChunk {
   const lines = new LineCounter();
   const parsed = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true });
@@ -156,15 +163,20 @@ function parseChunk(text: string): ParsedChunk {
       documents.push({ ok: false, position, errors: [{ at: lines.linePos(document.range[0]), message: yamlErrorMessage((error as Error).message) }] });
       continue;
     }
+    // A rule document alone (`configVersion`, no `kind`) stands for a DubboRule: its fields sit under `spec`.
+    const bare = isBareRuleDocument(raw);
+    if (bare) raw = bareRuleResource(raw as Record<string, unknown>, DEFAULT_NAMESPACE);
+    const at = bare ? underSpec(position) : position;
     const result = validateResource(raw);
     if (result.valid) {
-      documents.push({ ok: true, resource: result.result, raw, position: lazyPositions(text, index) });
+      const lazy = lazyPositions(text, index);
+      documents.push({ ok: true, resource: result.result, raw, position: bare ? underSpec(lazy) : lazy });
       continue;
     }
     documents.push({
       ok: false,
-      position,
-      errors: result.issues.map((issue, i) => ({ at: position(issue.path), message: result.errors[i]! })),
+      position: at,
+      errors: result.issues.map((issue, i) => ({ at: at(issue.path), message: result.errors[i]! })),
       ...(result.partial === undefined ? {} : { partial: { resource: result.partial, raw, issues: result.issues } }),
     });
   }
