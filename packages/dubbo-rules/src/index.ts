@@ -8,3 +8,6 @@ export * from './rule-model.js';
 export * from './rule-key.js';
 export * from './rule-header.js';
 export * from './rule-document.js';
+export * from './string-match.js';
+export * from './address-match.js';
+export * from './param-match.js';
