@@ -11,3 +11,5 @@ export * from './rule-document.js';
 export * from './string-match.js';
 export * from './address-match.js';
 export * from './param-match.js';
+export * from './tag-document.js';
+export * from './tag-rule.js';
