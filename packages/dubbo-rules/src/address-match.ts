@@ -1,4 +1,5 @@
-import { object, SchemaNode, string, type CheckContext } from '@dubbo-mesh/schema';
+import { object, SchemaNode, string } from '@dubbo-mesh/schema';
+import { withOneOf } from './string-match.js';
 
 /**
  * IP expressions as Dubbo's `NetUtils.matchIpExpression` reads them (tag rule `addresses`, the
@@ -226,17 +227,14 @@ export interface AddressMatch {
 }
 
 /** An {@link AddressMatch}: at least one of its fields; `cird` an IP expression. */
-export const addressMatchNode: SchemaNode<AddressMatch> = object<AddressMatch>({
-  wildcard: { node: string() },
-  cird: { node: ipExpressionNode },
-  exact: { node: string() },
-}).refine((match: AddressMatch, context: CheckContext) => {
-  if (match.wildcard === undefined && match.cird === undefined && match.exact === undefined) {
-    context.fail('must have one of cird, wildcard, exact');
-    return undefined;
-  }
-  return match;
-});
+export const addressMatchNode: SchemaNode<AddressMatch> = withOneOf(
+  ['cird', 'wildcard', 'exact'],
+  object<AddressMatch>({
+    wildcard: { node: string() },
+    cird: { node: ipExpressionNode },
+    exact: { node: string() },
+  }).refine((match: AddressMatch) => (match.wildcard === undefined && match.cird === undefined && match.exact === undefined ? undefined : match)),
+);
 
 /** Dubbo's `UrlUtils.isMatchGlobPattern`: `*` anything; the last `*` splits prefix and suffix. */
 export function globMatches(pattern: string, value: string | undefined): boolean {

@@ -1,4 +1,4 @@
-import { describe, object, SchemaNode, string, type CheckContext, type OpenApiSchema } from '@dubbo-mesh/schema';
+import { describe, isObject, object, SchemaNode, string, type CheckContext, type OpenApiSchema } from '@dubbo-mesh/schema';
 
 /**
  * Dubbo's `StringMatch` (the 3.0 rules' `match` values): `exact`, `prefix`, `regex` (the whole
@@ -48,29 +48,59 @@ function wholeValueRegex(pattern: string): RegExp | string {
   }
 }
 
-/** A {@link StringMatch}: at least one field, and a `regex` that compiles. */
-export const stringMatchNode: SchemaNode<StringMatch> = object<StringMatch>({
-  exact: { node: string({ allowEmpty: true }) },
-  prefix: { node: string({ allowEmpty: true }) },
-  regex: { node: string() },
-  wildcard: { node: string({ allowEmpty: true }) },
-  empty: { node: scalarText() },
-  noempty: { node: scalarText() },
-}).refine((match, context) => {
-  if (STRING_MATCH_FIELDS.every((field) => match[field] === undefined)) {
-    // Dubbo's StringMatch with no field matches nothing: surely a mistake in the rule.
-    context.fail(`must have one of ${STRING_MATCH_FIELDS.join(', ')}`);
-    return undefined;
+class OneOfFieldsNode<T> extends SchemaNode<T> {
+  constructor(
+    private readonly fields: readonly string[],
+    private readonly inner: SchemaNode<T>,
+  ) {
+    super();
   }
-  if (match.regex !== undefined) {
-    const compiled = wholeValueRegex(match.regex);
-    if (typeof compiled === 'string') {
-      context.fail(`${JSON.stringify(match.regex)} is not a regular expression: ${compiled}`, 'regex');
+
+  check(value: unknown, context: CheckContext): T | undefined {
+    // Judged on the value as written, so a field that is there but wrong is not also "missing".
+    if (isObject(value) && this.fields.every((field) => value[field] === undefined || value[field] === null)) {
+      this.inner.check(value, context);
+      context.fail(`must have one of ${this.fields.join(', ')}`);
       return undefined;
     }
+    return this.inner.check(value, context);
   }
-  return match;
-});
+
+  toOpenApi(): OpenApiSchema {
+    return this.inner.toOpenApi();
+  }
+}
+
+/**
+ * An object node that needs at least one of `fields` (a Dubbo match object with none matches
+ * nothing: surely a mistake in the rule); the error is at the object.
+ */
+export function withOneOf<T>(fields: readonly string[], node: SchemaNode<T>): SchemaNode<T> {
+  return new OneOfFieldsNode(fields, node);
+}
+
+/** A {@link StringMatch}: at least one field, and a `regex` that compiles. */
+export const stringMatchNode: SchemaNode<StringMatch> = withOneOf(
+  STRING_MATCH_FIELDS,
+  object<StringMatch>({
+    exact: { node: string({ allowEmpty: true }) },
+    prefix: { node: string({ allowEmpty: true }) },
+    regex: { node: string() },
+    wildcard: { node: string({ allowEmpty: true }) },
+    empty: { node: scalarText() },
+    noempty: { node: scalarText() },
+  }).refine((match, context) => {
+    if (match.regex !== undefined) {
+      const compiled = wholeValueRegex(match.regex);
+      if (typeof compiled === 'string') {
+        context.fail(`${JSON.stringify(match.regex)} is not a regular expression: ${compiled}`, 'regex');
+        return undefined;
+      }
+    }
+    // A field given but wrong was reported and dropped: the match is not usable as written.
+    return STRING_MATCH_FIELDS.some((field) => match[field] !== undefined) ? match : undefined;
+  }),
+);
 
 /** A compiled {@link StringMatch}: whether a value (undefined: absent) matches. */
 export type StringMatcher = (input: string | undefined) => boolean;
