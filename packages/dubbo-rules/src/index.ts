@@ -13,3 +13,5 @@ export * from './address-match.js';
 export * from './param-match.js';
 export * from './tag-document.js';
 export * from './tag-rule.js';
+export * from './override-document.js';
+export * from './override-rule.js';
