@@ -63,6 +63,8 @@ export function headerFields(configVersions: readonly string[], scopeRequired: b
  * records an issue at `key` and gives undefined when the key cannot be one of that scope.
  */
 export function canonicalHeader<H extends RuleHeader>(header: H, context: CheckContext): H | undefined {
+  // A missing key was already reported ("is required"): once is enough.
+  if (header.key === '') return undefined;
   const key = canonicalRuleKey(header.scope, header.key);
   if (key === undefined) {
     context.fail(

@@ -24,9 +24,20 @@ export function formatServiceRuleKey(key: ServiceRuleKey): string {
 
 /**
  * Read a service-scope key: `interface`, `interface:version` or `interface:version:group`
- * (dubbo-admin writes each); undefined when it has more parts or no interface.
+ * (dubbo-admin writes each), or Dubbo's service-key form `group/interface:version` (its
+ * override tests write that); undefined when it has more parts or no interface.
  */
 export function parseServiceRuleKey(text: string): ServiceRuleKey | undefined {
+  const slash = text.indexOf('/');
+  if (slash >= 0) {
+    const group = text.slice(0, slash);
+    const rest = text.slice(slash + 1);
+    const colon = rest.indexOf(':');
+    const iface = colon < 0 ? rest : rest.slice(0, colon);
+    const version = colon < 0 ? '' : rest.slice(colon + 1);
+    if (group === '' || iface === '' || /[\s/:]/.test(group + iface + version)) return undefined;
+    return Object.freeze({ interface: iface, version, group });
+  }
   const parts = text.split(':');
   if (parts.length > 3 || parts[0] === '' || parts.some((part) => /\s/.test(part))) return undefined;
   return Object.freeze({ interface: parts[0]!, version: parts[1] ?? '', group: parts[2] ?? '' });

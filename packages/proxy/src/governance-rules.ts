@@ -1,6 +1,8 @@
 import type { DubboRuleConfig, LoadBalancerPolicy, MeshConfig } from '@dubbo-mesh/config';
 import {
+  TAG_KEY,
   compileRule,
+  staticTagRule,
   type EffectSlot,
   type NarrowingRule,
   type OverrideRule,
@@ -95,7 +97,9 @@ class RuleCallView implements RuleCall {
   }
   attachment(name: string): string | undefined {
     const value = this.call.attachment(name);
-    return value === undefined || value === null ? undefined : String(value);
+    if (value !== undefined && value !== null) return String(value);
+    // A consumer's own `dubbo.tag` (its URL's, in Dubbo) is this proxy's label of that name.
+    return name === TAG_KEY ? this.node.labels[TAG_KEY] : undefined;
   }
   argument(index: number): string | undefined {
     const peek = this.call.peek;
@@ -178,6 +182,8 @@ class RuleNarrowing implements EndpointNarrowing {
     return undefined;
   }
 }
+
+const SIDES = ['provider', 'consumer'] as const;
 
 /** Dubbo's `loadbalance` names and the mesh's load balancers they are. */
 const DUBBO_LOAD_BALANCERS: Readonly<Record<string, LoadBalancerPolicy>> = Object.freeze({
@@ -272,6 +278,40 @@ export class GovernanceRules {
         );
       }
     }
+    // Dubbo's tag router runs in every consumer: endpoints carrying their own `dubbo.tag` label
+    // route by it even where no tag rule names their application.
+    const ruled = new Set(config.rules.filter((r) => r.rule.kind === 'tag').map((r) => r.rule.key));
+    const statically = new Set<string>();
+    for (const service of config.services)
+      for (const endpoint of service.endpoints) {
+        const application = endpoint.labels.application ?? service.metadata.name;
+        if (endpoint.labels[TAG_KEY] !== undefined && !ruled.has(application)) statically.add(application);
+      }
+    if (statically.size > 0) {
+      const name = "static tags (endpoints' own dubbo.tag labels)";
+      const counters = countersBefore.get(name) ?? emptyCounters();
+      entries.push(
+        Object.freeze({
+          name,
+          kind: 'tag' as const,
+          scope: 'application' as const,
+          key: [...statically].sort().join(','),
+          enabled: true,
+          resource: '(built in)',
+          counters,
+        }),
+      );
+      tags.push(
+        new RuleNarrowing(
+          name,
+          staticTagRule,
+          counters,
+          node,
+          (decision) => [...statically].some((application) => this.decisionReaches(decision, application)),
+          undefined,
+        ),
+      );
+    }
     this.entries = Object.freeze(entries);
     this.narrowings = Object.freeze([...serviceConditions, ...applicationConditions, ...tags]);
     // Application-scope overrides first, service-scope ones over them (Dubbo applies them in that order).
@@ -279,11 +319,14 @@ export class GovernanceRules {
   }
 
   /**
-   * The rules of a snapshot, or undefined when it has none (then calls pay nothing for them).
+   * The rules of a snapshot, or undefined when it has none and no endpoint carries a `dubbo.tag`
+   * label (then calls pay nothing for them).
    * Counters of rules that were in force in `previous` carry on.
    */
   static compile(config: MeshConfig, node: NodeIdentity, previous?: GovernanceRules): GovernanceRules | undefined {
-    return config.rules.length === 0 ? undefined : new GovernanceRules(config, node, previous);
+    if (config.rules.length > 0 || config.services.some((service) => service.endpoints.some((endpoint) => endpoint.labels[TAG_KEY] !== undefined)))
+      return new GovernanceRules(config, node, previous);
+    return undefined;
   }
 
   /** Whether any override rule is in force (else endpoints are taken as the snapshot gives them). */
@@ -297,8 +340,8 @@ export class GovernanceRules {
   }
 
   /**
-   * What the override rules in force (`side: consumer` items, this proxy as the consumer: its
-   * service and IP) make of a cluster's members for calls of one service key: members
+   * What the override rules in force (`side: provider` items, then `side: consumer` ones with
+   * this proxy as the consumer: its service and IP) make of a cluster's members for calls of one service key: members
    * `disabled` left out, weights replaced, and the call parameters the first member gets
    * (Dubbo reads `loadbalance`, `timeout` and `retries` from the provider URL it holds).
    * Undefined when no rule changes anything for them.
@@ -316,10 +359,14 @@ export class GovernanceRules {
     members.forEach((member, index) => {
       const endpoint = endpointView(member, service);
       let merged: Record<string, string> | undefined;
-      for (const { rule, entry } of this.overrides) {
-        if (!entry.enabled) continue;
-        const parameters = rule.parametersFor('consumer', consumer, target, endpoint);
-        if (parameters !== undefined) merged = { ...merged, ...parameters };
+      // Provider items first: in Dubbo they change the provider's registered URL, which
+      // consumers then see; consumer items apply over what the consumer sees.
+      for (const side of SIDES) {
+        // Each rule knows which of its items count when the document says `enabled: false`.
+        for (const { rule } of this.overrides) {
+          const parameters = rule.parametersFor(side, consumer, target, endpoint);
+          if (parameters !== undefined) merged = { ...merged, ...parameters };
+        }
       }
       if (index === 0) first = merged;
       if (merged === undefined) return void kept.push(member);

@@ -58,14 +58,14 @@ interface Setup {
 }
 
 const HOSTS = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
-/** Labels as the registry import writes them: 127.0.0.4 is a gray instance of another application. */
+/** Labels as the registry import writes them. */
 const LABELS: Array<Record<string, string>> = [
   { application: 'user-app', region: 'hangzhou' },
   { application: 'user-app', region: 'beijing' },
-  { application: 'user-app', region: 'hangzhou', 'dubbo.tag': 'gray' },
+  { application: 'user-app', region: 'hangzhou', zone: 'b' },
 ];
 
-async function setup(t: Test, options: Partial<ProxyOptions> = {}): Promise<Setup> {
+async function setup(t: Test, options: Partial<ProxyOptions> = {}, labels = LABELS): Promise<Setup> {
   const providers: TestProvider[] = [];
   for (const host of HOSTS) {
     providers.push(
@@ -91,7 +91,7 @@ async function setup(t: Test, options: Partial<ProxyOptions> = {}): Promise<Setu
           metadata: { name: 'user-provider' },
           spec: {
             interfaces: [{ interface: USER_SERVICE, version: '1.0.0' }],
-            endpoints: providers.map((p, i) => ({ address: p.address, labels: LABELS[i] })),
+            endpoints: providers.map((p, i) => ({ address: p.address, labels: labels[i] })),
           },
         },
         {
@@ -252,4 +252,77 @@ t.test('the admin API shows the rules in force and counts their calls', async (t
   s.apply([], 'v3');
   t.equal(s.proxy.governanceRules, undefined, 'rules gone: nothing on the call path');
   t.equal(s.proxy.filterChain, undefined);
+});
+
+t.test('tag rules: gray release by tag with fallback, forced tags, addresses and labels', async (t) => {
+  const s = await setup(t);
+  const consumer = new RawConsumer(s.port);
+  t.teardown(() => consumer.close());
+  s.apply(
+    [
+      {
+        configVersion: 'v3.0',
+        key: 'user-app',
+        force: false,
+        tags: [
+          { name: 'gray', addresses: ['127.0.0.4'] },
+          { name: 'beijing', match: [{ key: 'region', value: { exact: 'beijing' } }] },
+        ],
+      },
+    ],
+    'v1',
+  );
+  t.same(await hostsOf(consumer, 6, { 'dubbo.tag': 'gray' }), ['127.0.0.4'], 'the gray tag goes to the gray instance');
+  t.same(await hostsOf(consumer, 6, { 'dubbo.tag': 'beijing' }), ['127.0.0.3'], 'a tag defined by a label match');
+  t.same(await hostsOf(consumer, 6), ['127.0.0.2'], 'no tag: only the endpoints in no tag');
+  t.same(await hostsOf(consumer, 6, { 'dubbo.tag': 'canary' }), ['127.0.0.2'], 'a tag with no endpoint and force: false falls back to the untagged');
+  const forced = await consumer.call(1, { 'dubbo.tag': 'canary', 'dubbo.force.tag': 'true' });
+  t.equal(forced.header.status, ResponseStatus.SERVICE_ERROR, 'dubbo.force.tag: no fallback');
+  t.same(await hostsOf(consumer, 6, { 'dubbo.tag': 'gray|beijing' }), ['127.0.0.4'], 'a|b tries the whole tag, then falls back level by level');
+  const counters = s.proxy.governanceRules!.countersByRule();
+  t.ok(Object.keys(counters)[0]!.startsWith('tag rule user-app (DubboRule default/rule-0)'));
+});
+
+t.test("endpoints' own dubbo.tag labels route as Dubbo's tag router does, with no rule", async (t) => {
+  const s = await setup(t, {}, [LABELS[0]!, LABELS[1]!, { ...LABELS[2]!, 'dubbo.tag': 'gray' }]);
+  const consumer = new RawConsumer(s.port);
+  t.teardown(() => consumer.close());
+  t.same(await hostsOf(consumer, 6), ['127.0.0.2', '127.0.0.3'], 'untagged calls never reach a tagged instance');
+  t.same(await hostsOf(consumer, 6, { 'dubbo.tag': 'gray' }), ['127.0.0.4']);
+  t.match(s.proxy.governanceRules!.entries, [{ name: "static tags (endpoints' own dubbo.tag labels)", key: 'user-app', resource: '(built in)' }]);
+  const tagged = await setup(t, { labels: { 'dubbo.tag': 'gray' } }, [LABELS[0]!, LABELS[1]!, { ...LABELS[2]!, 'dubbo.tag': 'gray' }]);
+  const grayConsumer = new RawConsumer(tagged.port);
+  t.teardown(() => grayConsumer.close());
+  t.same(await hostsOf(grayConsumer, 6), ['127.0.0.4'], "a call with no tag takes the consumer's own: the proxy's dubbo.tag label");
+});
+
+t.test('override rules: disable a provider, change weights, timeout and load balancing for this consumer', async (t) => {
+  const s = await setup(t, { ip: '10.0.0.7' });
+  const consumer = new RawConsumer(s.port);
+  t.teardown(() => consumer.close());
+  const override = (configs: object[]) => ({ configVersion: 'v3.0', scope: 'service', key: KEY, enabled: true, configs });
+  s.apply([override([{ side: 'consumer', addresses: ['0.0.0.0'], providerAddresses: [s.providers[1]!.address], parameters: { disabled: 'true' } }])], 'v1');
+  t.same(await hostsOf(consumer, 6), ['127.0.0.2', '127.0.0.4'], 'the disabled provider gets no call');
+  s.apply([override([{ side: 'consumer', addresses: ['10.0.0.8'], providerAddresses: [s.providers[1]!.address], parameters: { disabled: 'true' } }])], 'v2');
+  t.same(await hostsOf(consumer, 6), HOSTS, "an item for another consumer's address does not apply to this proxy");
+  s.apply(
+    [
+      override([{ side: 'consumer', addresses: ['10.0.0.7'], parameters: { loadbalance: 'random', weight: '50' } }]),
+      { configVersion: 'v3.0', scope: 'application', key: 'shop', configs: [{ side: 'consumer', parameters: { timeout: '1234' } }] },
+    ],
+    'v3',
+  );
+  t.same(await hostsOf(consumer, 9), HOSTS, 'calls go on under the new weights and load balancer');
+  const cluster = s.proxy.clusters.allClusters().find((c) => c.callOverrides === undefined)!;
+  const view = s.proxy.clusters.withOverrides(cluster, `${USER_SERVICE}:1.0.0`);
+  t.not(view, cluster, 'the overridden view of the cluster');
+  t.equal(view.loadBalancer.policy, 'random', 'loadbalance=random');
+  t.same(
+    view.members.map((m) => m.weight),
+    [50, 50, 50],
+    'weight for every provider',
+  );
+  t.same(view.callOverrides, { timeoutMs: 1234, retries: undefined }, 'the application rule of this consumer sets the timeout');
+  t.equal(s.proxy.clusters.withOverrides(cluster, `${USER_SERVICE}:1.0.0`), view, 'made once per key');
+  t.equal(s.proxy.clusters.breakerOf(view), cluster, "its calls count on the cluster's circuit breaker");
 });
