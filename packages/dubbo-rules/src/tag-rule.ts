@@ -306,7 +306,8 @@ function filter<E>(
       kept = candidates.slice(0, i);
     }
   }
-  const result = kept ?? candidates;
+  // Frozen: a consumer of the result (the proxy's picker cache) may know it by identity.
+  const result = kept === undefined ? candidates : Object.freeze(kept);
   if (trace !== undefined) {
     const dropped = new Map<unknown, string>();
     candidates.forEach((endpoint, i) => {

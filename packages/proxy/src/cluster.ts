@@ -63,6 +63,10 @@ export class Cluster {
   private narrowed: Map<number, NarrowedPicker[]> | undefined;
   private narrowedCount = 0;
   private lastNarrowed: NarrowedPicker | undefined;
+  /** Frozen narrowed arrays seen, and their sets (weakly: the arrays go with the narrowings' caches). */
+  private byFrozen: WeakMap<readonly ClusterMember[], NarrowedPicker> | undefined;
+  private lastFrozen: readonly ClusterMember[] | undefined;
+  private lastFrozenEntry: NarrowedPicker | undefined;
   private memberIndex: Map<ClusterMember, number> | undefined;
   /** Per member index, the stamp of the last `pickAmong` that was given it: the set given, with no allocation per call. */
   private marks: Uint32Array | undefined;
@@ -125,10 +129,37 @@ export class Cluster {
    * builds no picker per call. The set is recognised by the members the array holds now,
    * never by the array itself (a narrowing may refill one array call after call): one pass
    * over it marks their indexes and sums a hash of them, with no allocation, and a cached
-   * set matches when its members are exactly those marked.
+   * set matches when its members are exactly those marked. A frozen array cannot be refilled:
+   * it is known by identity after its first pass (what the governance rules return).
    */
   pickAmong(members: readonly ClusterMember[], context: PickContext, epoch: number): ClusterMember | string {
     if (members === this.members) return this.pick(context, epoch);
+    // A frozen array cannot be refilled: its set is known by the array itself, with no pass over it.
+    const frozen = Object.isFrozen(members);
+    let entry = !frozen ? undefined : members === this.lastFrozen ? this.lastFrozenEntry : this.byFrozen?.get(members);
+    if (entry === undefined) {
+      entry = this.narrowedEntry(members);
+      if (frozen) (this.byFrozen ??= new WeakMap()).set(members, entry);
+    }
+    if (frozen) {
+      this.lastFrozen = members;
+      this.lastFrozenEntry = entry;
+    }
+    if (entry.epoch !== epoch) {
+      const available = new Set(this.availableMembers());
+      const usable = entry.members.filter((member) => available.has(member));
+      entry.picker = usable.length === 0 ? undefined : getLoadBalancer(this.loadBalancer.policy).createPicker(usable);
+      entry.reason = usable.length === 0 ? this.whyNoneAvailable(entry.members) : undefined;
+      entry.epoch = epoch;
+      this.pickerBuilds += 1;
+    }
+    if (entry.picker === undefined) return entry.reason!;
+    const result = entry.picker.pick(context);
+    return result.type === 'complete' ? (result.endpoint as ClusterMember) : result.reason;
+  }
+
+  /** The cached set of exactly the cluster members `members` holds, found (or added) by one pass over it. */
+  private narrowedEntry(members: readonly ClusterMember[]): NarrowedPicker {
     const index = (this.memberIndex ??= new Map(this.members.map((member, i) => [member, i])));
     const marks = (this.marks ??= new Uint32Array(this.members.length));
     if (this.stamp === 0xffffffff) {
@@ -150,17 +181,7 @@ export class Cluster {
       entry = this.findNarrowed(hash, distinct, marks, stamp) ?? this.addNarrowed(hash, marks, stamp);
       this.lastNarrowed = entry;
     }
-    if (entry.epoch !== epoch) {
-      const available = new Set(this.availableMembers());
-      const usable = entry.members.filter((member) => available.has(member));
-      entry.picker = usable.length === 0 ? undefined : getLoadBalancer(this.loadBalancer.policy).createPicker(usable);
-      entry.reason = usable.length === 0 ? this.whyNoneAvailable(entry.members) : undefined;
-      entry.epoch = epoch;
-      this.pickerBuilds += 1;
-    }
-    if (entry.picker === undefined) return entry.reason!;
-    const result = entry.picker.pick(context);
-    return result.type === 'complete' ? (result.endpoint as ClusterMember) : result.reason;
+    return entry;
   }
 
   /** The cached set whose members are exactly those marked with `stamp`. */

@@ -17,7 +17,8 @@ export interface EndpointNarrowing {
    * destination `cluster` (all of them, available or not, in a stable array: return it
    * itself to keep all). The load balancer then picks among those kept that are available;
    * its picker is built once per distinct kept set and availability, so return the same set
-   * for the same inputs. An empty result ends the call with status 70.
+   * for the same inputs. Return a frozen array to have the set known by the array itself
+   * (after one pass, no pass per call). An empty result ends the call with status 70.
    */
   narrow(call: FilterCall, candidates: readonly ClusterMember[], cluster: string): readonly ClusterMember[];
   /**

@@ -66,49 +66,70 @@ function argumentText(value: unknown): string | undefined {
 }
 
 /**
- * The call as rules read it, one per narrowing and rebound per call (narrowing is
- * synchronous): no object is made per call. The consumer's host is the one it connects from,
- * or, when that is loopback (the application beside a sidecar), this proxy's own IP: the
- * address Dubbo's consumer would have registered.
+ * The call as rules read it: one per proxy's rules, rebound per call (narrowing is
+ * synchronous), so no object is made per call; what costs something to read (the consumer's
+ * host, a decoded argument) is read once per call whichever rules ask. The consumer's host is
+ * the one it connects from, or, when that is loopback (the application beside a sidecar),
+ * this proxy's own IP: the address Dubbo's consumer would have registered.
  */
 class RuleCallView implements RuleCall {
-  call!: FilterCall;
+  private call: FilterCall | undefined;
+  private host: string | undefined;
+  private argumentIndex = -1;
+  private argumentValue: string | undefined;
   constructor(private readonly node: NodeIdentity) {}
 
+  /** Read `call` from now on (a no-op for the call already bound). */
+  bind(call: FilterCall): void {
+    if (call === this.call) return;
+    this.call = call;
+    this.host = undefined;
+    this.argumentIndex = -1;
+  }
+
   get interface(): string {
-    return this.call.peek.path;
+    return this.call!.peek.path;
   }
   get group(): string {
-    return this.call.peek.group;
+    return this.call!.peek.group;
   }
   get version(): string {
-    const version = this.call.peek.version;
+    const version = this.call!.peek.version;
     return version === '0.0.0' ? '' : version;
   }
   get method(): string {
-    return this.call.method;
+    return this.call!.method;
   }
   get consumerApplication(): string | undefined {
-    return this.call.context.consumerApplication ?? this.node.service;
+    return this.call!.context.consumerApplication ?? this.node.service;
   }
   get consumerHost(): string {
-    const host = hostOf(this.call.context.consumerAddress);
-    return isLoopback(host) && this.node.ip !== undefined ? this.node.ip : host;
+    if (this.host === undefined) {
+      const host = hostOf(this.call!.context.consumerAddress);
+      this.host = isLoopback(host) && this.node.ip !== undefined ? this.node.ip : host;
+    }
+    return this.host;
   }
   attachment(name: string): string | undefined {
-    const value = this.call.attachment(name);
+    const value = this.call!.attachment(name);
     if (value !== undefined && value !== null) return String(value);
     // A consumer's own `dubbo.tag` (its URL's, in Dubbo) is this proxy's label of that name.
     return name === TAG_KEY ? this.node.labels[TAG_KEY] : undefined;
   }
   argument(index: number): string | undefined {
-    const peek = this.call.peek;
-    if (index < 0 || index >= peek.parameterCount) return undefined;
-    try {
-      return argumentText(peek.decodeArgument(index));
-    } catch {
-      return undefined;
+    if (index === this.argumentIndex) return this.argumentValue;
+    const peek = this.call!.peek;
+    let text: string | undefined;
+    if (index >= 0 && index < peek.parameterCount) {
+      try {
+        text = argumentText(peek.decodeArgument(index));
+      } catch {
+        text = undefined;
+      }
     }
+    this.argumentIndex = index;
+    this.argumentValue = text;
+    return text;
   }
 }
 
@@ -141,7 +162,6 @@ function endpointView(member: ClusterMember, service: string): RuleEndpoint {
 
 /** A condition or tag rule on the proxy's call path. */
 class RuleNarrowing implements EndpointNarrowing {
-  private readonly view: RuleCallView;
   private readonly slot: EffectSlot = { effect: 'not-matched' };
   private clusterName = '';
   /** How many endpoints the last call's narrowing started from (for the reply when none is left). */
@@ -152,22 +172,15 @@ class RuleNarrowing implements EndpointNarrowing {
     readonly name: string,
     private readonly rule: NarrowingRule,
     private readonly counters: RuleCounters,
-    node: NodeIdentity,
-    /** Whether the rule is for the calls of a decision; absent: every call, checked in {@link narrow}. */
+    /** The call as rules read it, shared by the rules of one snapshot. */
+    private readonly view: RuleCallView,
+    /** Whether the rule is for the calls of a decision; absent: every call. */
     readonly appliesTo: ((decision: RouteDecision) => boolean) | undefined,
-    /** A per-call check before the rule runs (an application rule's consumer or provider); absent: none. */
-    private readonly forCall: ((view: RuleCall, call: FilterCall) => boolean) | undefined,
-  ) {
-    this.view = new RuleCallView(node);
-  }
+  ) {}
 
   narrow(call: FilterCall, candidates: readonly ClusterMember[], cluster: string): readonly ClusterMember[] {
     const view = this.view;
-    view.call = call;
-    if (this.forCall !== undefined && !this.forCall(view, call)) {
-      this.counters['not-matched'] += 1;
-      return candidates;
-    }
+    view.bind(call);
     this.clusterName = cluster;
     this.candidates = candidates.length;
     const kept = this.rule.narrow(view, candidates, this.toEndpoint, this.slot);
@@ -182,6 +195,60 @@ class RuleNarrowing implements EndpointNarrowing {
     return undefined;
   }
 }
+
+/**
+ * The application-scope condition rules, as one narrowing: Dubbo 3.3 reads
+ * `<application>.condition-router` for the consumer of that application (AppStateRouter) and
+ * for calls to providers of it (ProviderAppStateRouter). A call pays one lookup by its
+ * consumer application and one by its route decision, however many such rules there are.
+ */
+class ApplicationRules implements EndpointNarrowing {
+  readonly name = 'application condition rules';
+  /** Per decision, the rules of the provider applications it reaches (in key order). */
+  private readonly byDecision = new WeakMap<RouteDecision, readonly RuleNarrowing[]>();
+  /** The rule that left nothing in the last call, for its reply. */
+  private emptied: RuleNarrowing | undefined;
+
+  constructor(
+    private readonly rules: ReadonlyMap<string, RuleNarrowing>,
+    private readonly view: RuleCallView,
+    private readonly reaches: (decision: RouteDecision, application: string) => boolean,
+  ) {}
+
+  narrow(call: FilterCall, candidates: readonly ClusterMember[], cluster: string): readonly ClusterMember[] {
+    this.view.bind(call);
+    const consumer = this.view.consumerApplication;
+    const own = consumer === undefined ? undefined : this.rules.get(consumer);
+    let members = candidates;
+    if (own !== undefined) {
+      members = own.narrow(call, members, cluster);
+      if (members.length === 0) return this.empty(own);
+    }
+    let providers = this.byDecision.get(call.decision);
+    if (providers === undefined) {
+      providers = [...this.rules].filter(([application]) => this.reaches(call.decision, application)).map(([, rule]) => rule);
+      this.byDecision.set(call.decision, providers);
+    }
+    for (let i = 0; i < providers.length; i++) {
+      const rule = providers[i]!;
+      if (rule === own) continue;
+      members = rule.narrow(call, members, cluster);
+      if (members.length === 0) return this.empty(rule);
+    }
+    return members;
+  }
+
+  private empty(rule: RuleNarrowing): readonly ClusterMember[] {
+    this.emptied = rule;
+    return EMPTY_MEMBERS;
+  }
+
+  whyEmpty(): string | undefined {
+    return this.emptied?.whyEmpty();
+  }
+}
+
+const EMPTY_MEMBERS: readonly ClusterMember[] = Object.freeze([]);
 
 const SIDES = ['provider', 'consumer'] as const;
 
@@ -231,7 +298,8 @@ export class GovernanceRules {
     }
     const entries: GovernanceRuleEntry[] = [];
     const serviceConditions: EndpointNarrowing[] = [];
-    const applicationConditions: EndpointNarrowing[] = [];
+    const applicationConditions = new Map<string, RuleNarrowing>();
+    const view = new RuleCallView(node);
     const tags: EndpointNarrowing[] = [];
     this.overrides = [];
     const countersBefore = new Map(previous?.entries.map((entry) => [entry.name, entry.counters]));
@@ -258,24 +326,12 @@ export class GovernanceRules {
         continue;
       }
       if (compiled.kind === 'tag') {
-        tags.push(new RuleNarrowing(name, compiled, counters, node, (decision) => this.decisionReaches(decision, document.key), undefined));
+        tags.push(new RuleNarrowing(name, compiled, counters, view, (decision) => this.decisionReaches(decision, document.key)));
       } else if (document.scope === 'service') {
         const key = document.key;
-        serviceConditions.push(new RuleNarrowing(name, compiled, counters, node, (decision) => ruleKeyOfServiceKey(decision.serviceKey) === key, undefined));
+        serviceConditions.push(new RuleNarrowing(name, compiled, counters, view, (decision) => ruleKeyOfServiceKey(decision.serviceKey) === key));
       } else {
-        // Dubbo 3.3 reads `<application>.condition-router` twice: for the consumer of that
-        // application (AppStateRouter) and for calls to providers of it (ProviderAppStateRouter).
-        const application = document.key;
-        applicationConditions.push(
-          new RuleNarrowing(
-            name,
-            compiled,
-            counters,
-            node,
-            undefined,
-            (view, call) => view.consumerApplication === application || this.decisionReaches(call.decision, application),
-          ),
-        );
+        applicationConditions.set(document.key, new RuleNarrowing(name, compiled, counters, view, undefined));
       }
     }
     // Dubbo's tag router runs in every consumer: endpoints carrying their own `dubbo.tag` label
@@ -302,18 +358,17 @@ export class GovernanceRules {
         }),
       );
       tags.push(
-        new RuleNarrowing(
-          name,
-          staticTagRule,
-          counters,
-          node,
-          (decision) => [...statically].some((application) => this.decisionReaches(decision, application)),
-          undefined,
+        new RuleNarrowing(name, staticTagRule, counters, view, (decision) =>
+          [...statically].some((application) => this.decisionReaches(decision, application)),
         ),
       );
     }
     this.entries = Object.freeze(entries);
-    this.narrowings = Object.freeze([...serviceConditions, ...applicationConditions, ...tags]);
+    const byApplication =
+      applicationConditions.size === 0
+        ? []
+        : [new ApplicationRules(applicationConditions, view, (decision, application) => this.decisionReaches(decision, application))];
+    this.narrowings = Object.freeze([...serviceConditions, ...byApplication, ...tags]);
     // Application-scope overrides first, service-scope ones over them (Dubbo applies them in that order).
     this.overrides.sort((a, b) => (a.scope === b.scope ? 0 : a.scope === 'application' ? -1 : 1));
   }
