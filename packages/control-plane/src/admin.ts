@@ -225,6 +225,7 @@ export async function startControlPlaneAdmin(controlPlane: ControlPlane, host: s
   server.get('/api/v1/services', { schema: { response: resourceList } }, async () => parsedResources(controlPlane.snapshot, 'DubboService'));
   server.get('/api/v1/routes', { schema: { response: resourceList } }, async () => parsedResources(controlPlane.snapshot, 'DubboRoute'));
   server.get('/api/v1/policies', { schema: { response: resourceList } }, async () => parsedResources(controlPlane.snapshot, 'DubboPolicy'));
+  server.get('/api/v1/rules', { schema: { response: resourceList } }, async () => controlPlane.rules());
   await server.listen({ host, port });
   const address = server.server.address();
   return { server, port: typeof address === 'object' && address !== null ? address.port : port };

@@ -5,6 +5,7 @@ import type { DiscoveryView } from './discovery-view.js';
 import { FileSource, type FileSourceOptions } from './file-source.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import type { Snapshot } from './snapshot.js';
+import { ruleStatuses, type RuleStatus } from './rule-status.js';
 import { SnapshotBuilder, type Refusal } from './snapshot-builder.js';
 import { SnapshotCache } from './snapshot-cache.js';
 import { SnapshotSinks, type SnapshotSink } from './snapshot-sink.js';
@@ -169,6 +170,11 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   /** Every source, with its state, last change, last refusal and resource count (`GET /api/v1/sources`). */
   sourceStatuses(): SourceStatus[] {
     return this.sources.map((source) => this.builder.sourceStatus(source));
+  }
+
+  /** Every Dubbo governance rule known, in force or refused, with its source (`GET /api/v1/rules`). */
+  rules(): RuleStatus[] {
+    return ruleStatuses(this.builder, this.sources);
   }
 
   /** The snapshot in force. */

@@ -8,6 +8,7 @@ export * from './snapshot.js';
 export * from './snapshot-cache.js';
 export * from './source.js';
 export * from './source-status.js';
+export * from './rule-status.js';
 export * from './file-source.js';
 export * from './snapshot-builder.js';
 export * from './mergeable-resources.js';

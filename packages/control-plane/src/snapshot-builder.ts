@@ -74,7 +74,35 @@ export class SnapshotBuilder {
   /** Sources that refuse resource by resource (see {@link ConfigSource.refusal}), by name. */
   private readonly granular = new Map<string, ConfigSource>();
 
+  /** Per granular source, its resources the last build of its latest state left out, by origin, with their errors. */
+  private readonly granularRefusals = new Map<string, ReadonlyMap<string, readonly string[]>>();
+
   constructor(private readonly events: BuilderEvents) {}
+
+  /**
+   * The resources of one kind each source has: those in force, and those of a source's latest
+   * valid state that are not (refused by the merge: a conflict, a dangling reference), with the
+   * errors the refusal gave for their origin when known. Source by source, in source order.
+   */
+  resourcesOfKind(
+    kind: string,
+  ): Array<{ readonly source: string; readonly item: LocatedResource; readonly inForce: boolean; readonly errors: readonly string[] }> {
+    const out: Array<{ source: string; item: LocatedResource; inForce: boolean; errors: readonly string[] }> = [];
+    const names = new Set([...this.inForce.keys(), ...this.states.keys()]);
+    for (const source of names) {
+      const inForce = this.inForce.get(source) ?? [];
+      const held = new Set(inForce);
+      for (const item of inForce) if (item.resource.kind === kind) out.push({ source, item, inForce: true, errors: [] });
+      const keys = new Set(inForce.filter((item) => item.resource.kind === kind).map(resourceKeyOf));
+      for (const item of this.states.get(source) ?? []) {
+        if (item.resource.kind !== kind || held.has(item) || keys.has(resourceKeyOf(item))) continue;
+        const errors =
+          (item.origin === undefined ? undefined : this.granularRefusals.get(source)?.get(item.origin)) ?? this.sourceRefusals.get(source)?.errors ?? [];
+        out.push({ source, item, inForce: false, errors });
+      }
+    }
+    return out;
+  }
 
   /** Where a source stands (see {@link SourceStatus}); a source not started yet is `starting`. */
   sourceStatus(source: ConfigSource): SourceStatus {
@@ -191,7 +219,9 @@ export class SnapshotBuilder {
     for (const [name, source] of this.granular) {
       // Told only about a build of its latest state (the "alone" retry reuses what is in force).
       if (given.get(name) !== this.states.get(name)) continue;
-      source.onResourcesRefused?.(refused.get(name) ?? new Map());
+      const ownRefused = refused.get(name) ?? new Map<string, string[]>();
+      this.granularRefusals.set(name, ownRefused);
+      source.onResourcesRefused?.(ownRefused);
       const kept = (held.get(name) ?? []).filter((item) => states.get(name)?.includes(item));
       if (kept.length > 0) source.onResourcesHeld?.(kept);
     }

@@ -1,5 +1,18 @@
 import type { LocatedResource } from '@dubbo-mesh/config';
 
+/** An object a source could not make a valid resource of. */
+export interface RejectedResource {
+  /** The mesh kind it would be (`DubboRule`). */
+  readonly kind: string;
+  /** `namespace/name`, or what names it at its source. */
+  readonly name: string;
+  /** Where it is: `kubernetes DubboRule ns/name`, `zookeeper:/dubbo/config/dubbo/com.Foo::.condition-router`. */
+  readonly origin: string;
+  readonly errors: readonly string[];
+  /** Whether its last valid version is in force meanwhile. */
+  readonly lastValidInForce: boolean;
+}
+
 /** What a source knows at one moment: all its resources, or why it cannot say. */
 export type SourceState =
   | { readonly kind: 'resources'; readonly resources: readonly LocatedResource[] }
@@ -52,6 +65,12 @@ export interface ConfigSource {
    * in force.
    */
   connection?(): { readonly connected: boolean; readonly error?: string };
+  /**
+   * Objects the source has but could not make a valid resource of (an invalid custom resource,
+   * config-center node, …), with every error: listed by the admin API next to the resources
+   * in force (`GET /api/v1/rules`). A file source's invalid files refuse the whole source instead.
+   */
+  rejectedResources?(): readonly RejectedResource[];
   /** More about the source for `GET /api/v1/sources` (objects per kind, last event, refused objects …). */
   details?(): Record<string, unknown>;
   /** Start; resolves after the first state was emitted. */

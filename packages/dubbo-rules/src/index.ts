@@ -8,3 +8,8 @@ export * from './rule-model.js';
 export * from './rule-key.js';
 export * from './rule-header.js';
 export * from './rule-document.js';
+export * from './value-pattern.js';
+export * from './condition-parser.js';
+export * from './condition-matcher.js';
+export * from './condition-document.js';
+export * from './condition-rule.js';

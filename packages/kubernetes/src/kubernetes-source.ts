@@ -1,5 +1,5 @@
 import type { LocatedResource } from '@dubbo-mesh/config';
-import type { ConfigSource, SourceState } from '@dubbo-mesh/control-plane';
+import type { ConfigSource, RejectedResource, SourceState } from '@dubbo-mesh/control-plane';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { SERVICE_NAME_LABEL } from './annotations.js';
 import { systemClock, type Clock } from './clock.js';
@@ -7,7 +7,7 @@ import type { ClusterObjects } from './endpoint-mapping.js';
 import { mapIngress, servedByGateway, type IngressClasses } from './ingress-mapping.js';
 import { objectKey, type KubeObject } from './kube-objects.js';
 import { ResilientInformer, type InformerOptions, type InformerStatus } from './resilient-informer.js';
-import { mapAnnotatedService, mapCustomResource, type Mapped } from './resource-mapping.js';
+import { mapAnnotatedService, mapCustomResource, originOf, type Mapped } from './resource-mapping.js';
 import { customResourceKinds, informedTypes } from './watched-types.js';
 
 /** What the Kubernetes source is started with. */
@@ -55,9 +55,21 @@ interface Unit {
   readonly order: string;
   readonly pods: readonly string[];
   readonly backends: readonly string[];
+  /**
+   * For a kind whose last valid version stays when an edit makes it invalid
+   * ({@link KEEP_LAST_VALID}): that version, while the object is invalid.
+   */
+  readonly lastValid?: LocatedResource;
 }
 
 const MAX_NOTES = 100;
+
+/**
+ * Kinds whose last valid version stays in force when an edit makes the object invalid (the
+ * object's status says Invalid with every error meanwhile). Dubbo governance rules work this
+ * way in Dubbo's config center, and a broken edit of a blacklist must not open the gate.
+ */
+const KEEP_LAST_VALID: ReadonlySet<string> = new Set(['DubboRule']);
 
 function createdAt(object: KubeObject): string {
   const value = (object.metadata as { creationTimestamp?: unknown } | undefined)?.creationTimestamp;
@@ -186,6 +198,23 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
     const failing = [...this.informers.values()].map((informer) => informer.status()).find((status) => !status.connected);
     if (failing === undefined) return { connected: true };
     return { connected: false, error: `${failing.kind}: ${failing.lastError ?? 'not connected'}` };
+  }
+
+  /** Custom resources that failed validation, with their errors (`GET /api/v1/rules` lists the rules among them). */
+  rejectedResources(): RejectedResource[] {
+    const out: RejectedResource[] = [];
+    for (const unit of this.units.values()) {
+      const target = unit.statusTarget;
+      if (target === undefined || unit.mapped.ok) continue;
+      out.push({
+        kind: target.kind,
+        name: `${target.namespace}/${target.name}`,
+        origin: originOf(target.kind, target.namespace, target.name),
+        errors: unit.mapped.errors,
+        lastValidInForce: unit.lastValid !== undefined,
+      });
+    }
+    return out;
   }
 
   /** Objects refused now: by validation, or by the builder's cross-reference check. */
@@ -398,7 +427,10 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
     }
     const units = [...this.units.values()].sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
     const resources: LocatedResource[] = [];
-    for (const unit of units) if (unit.mapped.ok) resources.push(unit.mapped.located);
+    for (const unit of units) {
+      if (unit.mapped.ok) resources.push(unit.mapped.located);
+      else if (unit.lastValid !== undefined) resources.push(unit.lastValid);
+    }
     this.emitted = resources;
     this.emit({ kind: 'resources', resources });
     this.logRefusals();
@@ -430,10 +462,16 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
       // Same content: keep the resource object the snapshot already encoded.
       const kept =
         previous.mapped.ok && next.mapped.ok ? { ...next, mapped: { ...next.mapped, located: previous.mapped.located, raw: previous.mapped.raw } } : next;
-      this.units.set(key, kept);
+      this.units.set(key, previous.lastValid === undefined || next.mapped.ok ? kept : { ...kept, lastValid: previous.lastValid });
       return false;
     }
-    this.units.set(key, next);
+    const lastValid =
+      next.mapped.ok || previous === undefined || !KEEP_LAST_VALID.has(next.statusTarget?.kind ?? '')
+        ? undefined
+        : previous.mapped.ok
+          ? previous.mapped.located
+          : previous.lastValid;
+    this.units.set(key, lastValid === undefined ? next : { ...next, lastValid });
     return true;
   }
 

@@ -79,7 +79,7 @@ export interface RequestContext {
 }
 
 /** The identity a context reports when its proxy gave none. */
-const UNKNOWN_NODE: NodeIdentity = Object.freeze({ id: 'unknown', service: undefined, namespace: undefined, labels: Object.freeze({}) });
+const UNKNOWN_NODE: NodeIdentity = Object.freeze({ id: 'unknown', service: undefined, namespace: undefined, labels: Object.freeze({}), ip: undefined });
 
 /** Where the call goes: a routed decision, or a fixed cluster (the inbound target). */
 export type RequestTarget = RouteDecision | StaticTarget;
@@ -226,8 +226,9 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
   /** The consumer's request id, as the two words of the header (restored on the response). */
   private readonly idHigh: number;
   private readonly idLow: number;
-  private readonly retries: RetryPolicy;
-  private readonly timeoutMs: number;
+  /** From the route; a Dubbo override rule may set them for a route that does not (first attempt). */
+  private retries: RetryPolicy;
+  private timeoutMs: number;
   /** The call as filters see it, with its filter state: only when a filter or narrowing applies. */
   private call: ActiveFilterCall | undefined;
   /** Tokens of filter awaits handed out so far. */
@@ -427,7 +428,22 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
     const chosen = target.destinations.length === 1 ? target.destinations[0]! : drawDestination(target, Math.random());
     this.destination = chosen;
     const cluster = this.context.clusters.clusterOf(chosen);
-    return cluster ?? this.notInConfig(chosen, target);
+    return cluster === undefined ? this.notInConfig(chosen, target) : this.overridden(cluster, target);
+  }
+
+  /**
+   * The cluster as Dubbo's override rules make it for this call's key (itself when none is in
+   * force). Their timeout and retries count for a call whose route sets none, from its first
+   * attempt's cluster on (Dubbo reads them from the provider it holds).
+   */
+  private overridden(cluster: Cluster, target: RouteDecision): Cluster {
+    const view = this.context.clusters.withOverrides(cluster, target.serviceKey);
+    const overrides = view.callOverrides;
+    if (overrides !== undefined && this.attempts === 0) {
+      if (target.timeoutMs === undefined && overrides.timeoutMs !== undefined) this.timeoutMs = overrides.timeoutMs;
+      if (target.retries === undefined && overrides.retries !== undefined) this.retries = { ...this.retries, attempts: overrides.retries };
+    }
+    return view;
   }
 
   private notInConfig(destination: RouteDestination, target: RouteDecision): ProxyError {
@@ -487,9 +503,9 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
     this.send(cluster, member);
   }
 
-  /** The cluster counting calls for this attempt's circuit breaker: a key cluster's is its service's plain cluster. */
+  /** The cluster counting calls for this attempt's circuit breaker: a key cluster's (or an overridden view's) is its service's plain cluster. */
   private breakerOf(cluster: Cluster): Cluster {
-    return this.destination?.keyFilter === undefined ? cluster : this.context.clusters.breakerOf(cluster);
+    return this.destination?.keyFilter === undefined && cluster.callOverrides === undefined ? cluster : this.context.clusters.breakerOf(cluster);
   }
 
   /** A member of the cluster for this attempt, or why there is none (the circuit breaker, no available member, a narrowing). */
@@ -526,7 +542,8 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
       }
       skipped.push(next);
       this.destination = next;
-      const cluster = this.context.clusters.clusterOf(next);
+      const found = this.context.clusters.clusterOf(next);
+      const cluster = found === undefined ? undefined : this.overridden(found, target);
       const member = cluster === undefined ? this.notInConfig(next, target) : this.pickIn(cluster);
       if (!(member instanceof ProxyError)) return this.send(cluster!, member);
       if (!isDestinationFailure(member)) return this.finish(member);

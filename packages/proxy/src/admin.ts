@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { DubboProxy } from './proxy.js';
 import { toWallClock, type Clock } from './clock.js';
+import type { GovernanceRuleEntry } from './governance-rules.js';
 import { REQUEST_TIME_BUCKETS_MS, statHelp, type ProxyStats } from './stats.js';
 
 /** Prometheus text for the proxy's own stats (counters read at scrape time, no hot-path cost). */
@@ -39,6 +40,23 @@ export function statsToPrometheus(stats: ProxyStats, labels: Record<string, stri
   return lines.join('\n') + '\n';
 }
 
+/** Prometheus text of the calls each governance rule saw, by what it did (`dubbo_mesh_rule_calls_total{rule,effect}`). */
+export function rulesToPrometheus(entries: readonly GovernanceRuleEntry[], node: string): string {
+  if (entries.length === 0) return '';
+  const quote = (value: string) => value.replace(/["\\\n]/g, '_');
+  const lines = [
+    '# HELP dubbo_mesh_rule_calls_total Calls a Dubbo governance rule (condition or tag) saw, by what it did: narrowed, kept-all, blacklisted, forced-empty, ignored (force: false), not-matched, disabled',
+    '# TYPE dubbo_mesh_rule_calls_total counter',
+  ];
+  for (const entry of entries) {
+    if (entry.kind === 'override') continue;
+    for (const [effect, value] of Object.entries(entry.counters)) {
+      lines.push(`dubbo_mesh_rule_calls_total{node="${quote(node)}",rule="${quote(entry.name)}",effect="${effect}"} ${value}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
 /**
  * The admin API of a proxy or gateway (SPEC): `/ready`, `/metrics`, `/stats`,
  * `/config_dump`, `/clusters`. Bound to loopback by default.
@@ -54,11 +72,13 @@ export async function startProxyAdmin(proxy: DubboProxy, host: string, port: num
     const ready = proxy.ready;
     return reply.code(ready ? 200 : 503).send({ ready, version: proxy.snapshot?.version ?? null });
   });
-  server.get('/stats', async () => proxy.stats.toJSON());
+  server.get('/stats', async () => ({ ...proxy.stats.toJSON(), rules: proxy.governanceRules?.countersByRule() ?? {} }));
   server.get('/config_dump', async (_request, reply) => {
     const snapshot = proxy.snapshot;
     if (snapshot === undefined) return reply.code(503).send({ error: 'no snapshot yet' });
-    return { version: snapshot.version, config: snapshot.config };
+    // The rules in force, as this proxy applies them (the documents are in `config.rules`).
+    const rules = (proxy.governanceRules?.entries ?? []).map(({ counters: _counters, ...entry }) => entry);
+    return { version: snapshot.version, config: snapshot.config, rules };
   });
   server.get('/clusters', async () => {
     // An ejected endpoint may still serve: a cluster's maxEjectionPercent keeps it in when too many are ejected.
@@ -97,7 +117,7 @@ export async function startProxyAdmin(proxy: DubboProxy, host: string, port: num
   });
   server.get('/metrics', async (_request, reply) => {
     reply.type('text/plain; version=0.0.4');
-    return statsToPrometheus(proxy.stats, { node }) + (await registry.metrics());
+    return statsToPrometheus(proxy.stats, { node }) + rulesToPrometheus(proxy.governanceRules?.entries ?? [], node) + (await registry.metrics());
   });
   await server.listen({ host, port });
   const address = server.server.address();

@@ -8,6 +8,11 @@ export interface NodeIdentity {
   readonly namespace: string | undefined;
   /** Its labels (empty when none were given). */
   readonly labels: Readonly<Record<string, string>>;
+  /**
+   * The IP of the instance this proxy runs beside (a pod's IP), when known: Dubbo's rules see
+   * it as the consumer's host for calls that come over loopback from the application.
+   */
+  readonly ip: string | undefined;
 }
 
 /**
@@ -39,6 +44,7 @@ export function nodeIdentity(
   service: string | undefined,
   namespace: string | undefined,
   labels: Readonly<Record<string, string>> | undefined,
+  ip?: string,
 ): NodeIdentity {
-  return Object.freeze({ id, service, namespace, labels: Object.freeze({ ...(labels ?? {}) }) });
+  return Object.freeze({ id, service, namespace, labels: Object.freeze({ ...(labels ?? {}) }), ip });
 }

@@ -1,8 +1,16 @@
 import type { Frame } from '@dubbo-mesh/protocol';
-import { DEFAULT_CONNECTION_POOL, type ConnectionPoolConfig, type DubboPolicyConfig, type EndpointConfig } from '@dubbo-mesh/config';
+import {
+  DEFAULT_CONNECTION_POOL,
+  type ConnectionPoolConfig,
+  type DubboPolicyConfig,
+  type EndpointConfig,
+  type LoadBalancerConfig,
+  type LoadBalancerPolicy,
+} from '@dubbo-mesh/config';
 import { Cluster, type ClusterMember } from './cluster.js';
 import { systemClock, type Clock } from './clock.js';
 import { endpointProvides, inSubset, type EndpointKeyFilter, type RoutingTable } from './routing-table.js';
+import type { GovernanceRules } from './governance-rules.js';
 import type { ProxyStats } from './stats.js';
 import { UpstreamEndpoint } from './upstream-endpoint.js';
 
@@ -21,6 +29,15 @@ export interface ClusterManagerOptions {
  * Owns the upstream endpoints (one pool per `host:port`, shared by every cluster and kept
  * across snapshots) and the clusters of the snapshot in force.
  */
+/**
+ * The load balancer an override rule's `loadbalance` names, in place of a policy's: Dubbo's
+ * `consistenthash` hashes the first argument unless the policy says what to hash.
+ */
+function overriddenLoadBalancer(policy: LoadBalancerConfig, named: LoadBalancerPolicy | undefined): LoadBalancerConfig {
+  if (named === undefined || named === policy.policy) return policy;
+  return named === 'consistent-hash' ? { policy: named, hash: policy.hash ?? { argument: 0 } } : { policy: named };
+}
+
 /** How many destinations {@link ClusterManager.clusterOf} remembers. */
 const RECENT_DESTINATIONS = 8;
 
@@ -77,8 +94,10 @@ export class ClusterManager {
   /** Endpoints a mesh service of the table in force lists (their settings are the service's). */
   private serviceEndpoints: ReadonlySet<string> = new Set();
 
-  apply(table: RoutingTable): void {
+  apply(table: RoutingTable, governance?: GovernanceRules): void {
     this.table = table;
+    this.governance = governance?.hasOverrides === true ? governance : undefined;
+    this.overridden = new WeakMap();
     this.clusters = new Map();
     this.byDestination = new WeakMap();
     this.breakers = new Map();
@@ -109,6 +128,42 @@ export class ClusterManager {
       this.clock.setTimer(() => endpoint.close('the endpoint left the mesh config'), this.options.removedEndpointGraceMs);
     }
     this.epoch += 1;
+  }
+
+  /** The governance rules in force when they hold override rules (else undefined: clusters are taken as they are). */
+  private governance: GovernanceRules | undefined;
+  /** Per cluster, its views under override rules by service key (the cluster itself when they change nothing). */
+  private overridden = new WeakMap<Cluster, Map<string, Cluster>>();
+
+  /**
+   * The cluster as Dubbo's override rules in force make it for calls of `serviceKey`: members
+   * disabled left out, weights and the load balancer replaced, a timeout and retries for the
+   * call. The cluster itself when no override rule is in force (one branch) or none changes it.
+   * Made once per cluster and key; its calls count on the cluster's circuit breaker.
+   */
+  withOverrides(cluster: Cluster, serviceKey: string): Cluster {
+    const governance = this.governance;
+    if (governance === undefined) return cluster;
+    let byKey = this.overridden.get(cluster);
+    if (byKey === undefined) this.overridden.set(cluster, (byKey = new Map()));
+    let view = byKey.get(serviceKey);
+    if (view === undefined) {
+      const overridden = governance.overridden(cluster.members, cluster.name, serviceKey);
+      view =
+        overridden === undefined
+          ? cluster
+          : new Cluster(
+              cluster.name,
+              overridden.members,
+              overriddenLoadBalancer(cluster.loadBalancer, overridden.loadBalancer),
+              cluster.pool,
+              cluster.outlierDetection,
+              { timeoutMs: overridden.timeoutMs, retries: overridden.retries },
+            );
+      if (view !== cluster) this.breakers.set(view, this.breakerOf(cluster));
+      byKey.set(serviceKey, view);
+    }
+    return view;
   }
 
   /** Destinations looked up last and their clusters (cleared with the clusters). */

@@ -16,6 +16,12 @@ export interface ClusterMember extends Endpoint {
   readonly labels: Readonly<Record<string, string>>;
 }
 
+/** A call's timeout and retries as Dubbo's override rules set them, for calls whose route sets none. */
+export interface CallOverrides {
+  readonly timeoutMs: number | undefined;
+  readonly retries: number | undefined;
+}
+
 /** Narrowed sets whose pickers one cluster keeps; past this the cache starts over (a narrowing that yields ever new sets must not grow it without bound). */
 export const NARROWED_PICKERS_LIMIT = 64;
 
@@ -69,6 +75,8 @@ export class Cluster {
     readonly loadBalancer: LoadBalancerConfig = DEFAULT_LOAD_BALANCER,
     readonly pool: ConnectionPoolConfig = DEFAULT_CONNECTION_POOL,
     readonly outlierDetection: OutlierDetectionConfig | undefined = DEFAULT_OUTLIER_DETECTION,
+    /** What Dubbo's override rules set for the calls of this cluster (an overridden view of another cluster only). */
+    readonly callOverrides?: CallOverrides,
   ) {}
 
   /** What the consistent-hash key is read from, if the policy hashes. */

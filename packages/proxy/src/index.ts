@@ -19,3 +19,4 @@ export * from './admin.js';
 export * from './write-batch.js';
 export * from './timeouts.js';
 export * from './clock.js';
+export * from './governance-rules.js';

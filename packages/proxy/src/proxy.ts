@@ -7,6 +7,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { EndpointNarrowing } from './endpoint-narrowing.js';
 import type { ProxyFilter } from './filter.js';
 import { FilterChain } from './filter-chain.js';
+import { GovernanceRules } from './governance-rules.js';
 import { ClusterManager } from './cluster-manager.js';
 import {
   DEFAULT_DOWNSTREAM_LIMITS,
@@ -39,6 +40,11 @@ export interface ProxyOptions {
   namespace?: string;
   /** This proxy's labels (optional), e.g. the instance's own tags. */
   labels?: Readonly<Record<string, string>>;
+  /**
+   * The IP of the instance this proxy runs beside (a pod's IP): the consumer's host as Dubbo's
+   * governance rules see it for calls from the local application. Optional.
+   */
+  ip?: string;
   /**
    * Filters on every routed (outbound and gateway) call, in order (see docs/plugins.md).
    * None: a call takes the plain path and pays nothing for the possibility.
@@ -120,12 +126,17 @@ export class DubboProxy {
   readonly node: NodeIdentity;
   /** The filter chain in force; undefined when it holds nothing (then calls take the plain path). */
   private chain: FilterChain | undefined;
+  /** The filters and narrowings given (options or {@link setFilterChain}), without the governance rules'. */
+  private ownFilters: ProxyFilter[] = [];
+  private ownNarrowings: EndpointNarrowing[] = [];
+  /** Dubbo's governance rules of the snapshot in force; undefined when it has none. */
+  private governance: GovernanceRules | undefined;
 
   constructor(private readonly options: ProxyOptions) {
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     const clock = (this.clock = options.clock ?? systemClock);
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1000;
-    this.node = nodeIdentity(options.node, options.service, options.namespace, options.labels);
+    this.node = nodeIdentity(options.node, options.service, options.namespace, options.labels, options.ip);
     this.setFilterChain({ filters: options.filters, endpointNarrowings: options.endpointNarrowings });
     this.downstream = {
       stats: this.stats,
@@ -171,8 +182,26 @@ export class DubboProxy {
    * without a name, two with one name, or one with neither phase; the chain in force stays.
    */
   setFilterChain(chain: { filters?: readonly ProxyFilter[]; endpointNarrowings?: readonly EndpointNarrowing[] }): void {
-    const next = new FilterChain([...(chain.filters ?? [])], [...(chain.endpointNarrowings ?? [])], this.onSelectionError);
-    this.chain = next.empty ? undefined : next;
+    const filters = [...(chain.filters ?? [])];
+    const narrowings = [...(chain.endpointNarrowings ?? [])];
+    this.chain = this.buildChain(filters, narrowings, this.governance);
+    this.ownFilters = filters;
+    this.ownNarrowings = narrowings;
+  }
+
+  /**
+   * The chain of these filters and narrowings, then the governance rules' narrowings (Dubbo's
+   * condition and tag rules narrow what the route and the other narrowings kept); undefined
+   * when it holds nothing.
+   */
+  private buildChain(filters: ProxyFilter[], narrowings: EndpointNarrowing[], governance: GovernanceRules | undefined): FilterChain | undefined {
+    const next = new FilterChain(filters, governance === undefined ? narrowings : [...narrowings, ...governance.narrowings], this.onSelectionError);
+    return next.empty ? undefined : next;
+  }
+
+  /** Dubbo's governance rules of the snapshot in force (undefined when it has none). */
+  get governanceRules(): GovernanceRules | undefined {
+    return this.governance;
   }
 
   /** A filter's `appliesTo` threw: counted and logged; the filter applies. */
@@ -194,7 +223,11 @@ export class DubboProxy {
   /** Swap in a validated config. */
   applySnapshot(config: MeshConfig, version: string): void {
     const table = new RoutingTable(config, version);
-    this.clusters.apply(table);
+    const governance = GovernanceRules.compile(config, this.node, this.governance);
+    // The chain changes only when rules come or go or change: a snapshot without rules keeps the chain as it is.
+    if (governance !== undefined || this.governance !== undefined) this.chain = this.buildChain(this.ownFilters, this.ownNarrowings, governance);
+    this.governance = governance;
+    this.clusters.apply(table, governance);
     this.table = table;
   }
 

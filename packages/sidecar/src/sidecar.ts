@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import { DubboProxy, ListenError, startProxyAdmin, type AccessLogEntry, type DownstreamLimits, type HostPort } from '@dubbo-mesh/proxy';
 import { subscribeToControlPlane } from './control-plane-subscription.js';
 import { AdminListenError } from './errors.js';
@@ -15,7 +16,14 @@ export type SidecarConfigSource =
 export interface SidecarOptions {
   readonly role: 'proxy' | 'gateway';
   /** This node's identity; `service`, `namespace` and `labels` are sent to the control plane. */
-  readonly node: { readonly id: string; readonly service?: string; readonly namespace?: string; readonly labels?: Record<string, string> };
+  readonly node: {
+    readonly id: string;
+    readonly service?: string;
+    readonly namespace?: string;
+    readonly labels?: Record<string, string>;
+    /** The instance's IP, as Dubbo's rules see the consumer; default: `POD_IP`, else this host's first non-internal IPv4. */
+    readonly ip?: string;
+  };
   readonly config: SidecarConfigSource;
   /** The proxy's outbound listener (none: a provider-side sidecar), or the gateway's one address. */
   readonly outbound?: HostPort;
@@ -77,6 +85,20 @@ async function orCleanUp<T>(start: () => Promise<T>, cleanup: () => Promise<unkn
  * with the control plane it is listening, and ready (`/ready` 200) once the first snapshot is
  * applied. Every step is logged.
  */
+/**
+ * The IP of the instance beside the proxy, as a Dubbo consumer would register it: the pod's
+ * (`POD_IP`, which the injector sets from the downward API), else this host's first
+ * non-internal IPv4 (Dubbo's own choice), else undefined.
+ */
+export function instanceIp(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const pod = env.POD_IP?.trim();
+  if (pod !== undefined && pod !== '') return pod;
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) if (address.family === 'IPv4' && !address.internal) return address.address;
+  }
+  return undefined;
+}
+
 export async function startSidecar(options: SidecarOptions): Promise<SidecarHandle> {
   const { role, logger, config } = options;
   const node = options.node.id;
@@ -86,6 +108,7 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarHand
     service: options.node.service,
     namespace: options.node.namespace,
     labels: options.node.labels,
+    ip: options.node.ip ?? instanceIp(),
     role,
     outbound: options.outbound,
     inbound: options.inbound,

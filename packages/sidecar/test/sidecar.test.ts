@@ -9,7 +9,15 @@ import path from 'node:path';
 import dubboJs from 'apache-dubbo-js';
 import { ControlPlane, startControlPlaneApp, type ConfigSource, type SourceState } from '@dubbo-mesh/control-plane';
 import { parseMeshYaml } from '@dubbo-mesh/config';
-import { AdminListenError, ListenError, SidecarErrorCode, StaticConfigInvalidError, StaticConfigUnreadableError, startSidecar } from '@dubbo-mesh/sidecar';
+import {
+  AdminListenError,
+  ListenError,
+  SidecarErrorCode,
+  StaticConfigInvalidError,
+  StaticConfigUnreadableError,
+  instanceIp,
+  startSidecar,
+} from '@dubbo-mesh/sidecar';
 import {
   USER_SERVICE,
   busyPort,
@@ -104,7 +112,7 @@ t.test('control-plane mode: listening at once, ready with the first snapshot, no
   const logger = recordingLogger();
   const sidecar = await startSidecar({
     role: 'gateway',
-    node: { id: 'edge', service: 'shop', namespace: 'prod', labels: { zone: 'a' } },
+    node: { id: 'edge', service: 'shop', namespace: 'prod', labels: { zone: 'a' }, ip: '10.1.2.3' },
     config: { kind: 'control-plane', address: { host: '127.0.0.1', port: controlPlane.grpcPort } },
     outbound: ANY,
     admin: ANY,
@@ -121,7 +129,11 @@ t.test('control-plane mode: listening at once, ready with the first snapshot, no
   t.same(Object.keys(sidecar.addresses), ['gateway']);
   const status = controlPlane.controlPlane.proxies().find((p) => p.node.id === 'edge');
   t.match(status?.node, { id: 'edge', service: 'shop', namespace: 'prod', labels: { zone: 'a' } }, "the node's identity reached the control plane");
-  t.same(sidecar.proxy.node, { id: 'edge', service: 'shop', namespace: 'prod', labels: { zone: 'a' } }, "and is the proxy's own identity in a call's context");
+  t.same(
+    sidecar.proxy.node,
+    { id: 'edge', service: 'shop', namespace: 'prod', labels: { zone: 'a' }, ip: '10.1.2.3' },
+    "and is the proxy's own identity in a call's context",
+  );
   t.equal(await sidecar.stop(1000), true);
 });
 
@@ -205,4 +217,11 @@ t.test('start-up failures are typed, say which input, and leave nothing listenin
   t.ok(adminInUse instanceof AdminListenError, 'the admin API in use');
   t.match(adminInUse, { code: SidecarErrorCode.ADMIN_LISTEN, host: '127.0.0.1', port: busy, cause: { code: 'EADDRINUSE' } });
   t.ok(await canBind(outbound), 'the outbound listener opened before it is closed again');
+});
+
+t.test("the instance's IP: POD_IP first, else a non-internal IPv4 of this host", async (t) => {
+  t.equal(instanceIp({ POD_IP: ' 10.9.8.7 ' }), '10.9.8.7');
+  const guessed = instanceIp({});
+  t.ok(guessed === undefined || /^\d+\.\d+\.\d+\.\d+$/.test(guessed), `an IPv4 or none: ${guessed}`);
+  t.not(guessed, '127.0.0.1', 'never loopback');
 });

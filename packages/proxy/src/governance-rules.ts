@@ -1,0 +1,336 @@
+import type { DubboRuleConfig, LoadBalancerPolicy, MeshConfig } from '@dubbo-mesh/config';
+import {
+  compileRule,
+  type EffectSlot,
+  type NarrowingRule,
+  type OverrideRule,
+  type RuleCall,
+  type RuleEffect,
+  type RuleEndpoint,
+} from '@dubbo-mesh/dubbo-rules';
+import type { NodeIdentity } from './call-context.js';
+import type { ClusterMember } from './cluster.js';
+import type { EndpointNarrowing } from './endpoint-narrowing.js';
+import type { FilterCall } from './filter.js';
+import type { RouteDecision } from './routing-table.js';
+
+/** What `/stats` counts per rule: the calls it saw, by what it did to them. */
+export type RuleCounters = Record<RuleEffect, number>;
+
+/** One rule in force, as `/config_dump` and `/stats` show it. */
+export interface GovernanceRuleEntry {
+  /** `condition rule com.Foo:1.0.0: (DubboRule default/x)`: how replies and stats name it. */
+  readonly name: string;
+  readonly kind: 'condition' | 'tag' | 'override';
+  readonly scope: 'service' | 'application';
+  readonly key: string;
+  readonly enabled: boolean;
+  /** `DubboRule namespace/name`. */
+  readonly resource: string;
+  readonly counters: RuleCounters;
+}
+
+function emptyCounters(): RuleCounters {
+  return { 'not-matched': 0, 'kept-all': 0, narrowed: 0, blacklisted: 0, 'forced-empty': 0, ignored: 0, disabled: 0 };
+}
+
+/** The parts of a service key a decision names (`group/interface:version`), as a service-scope rule key (`interface:version:group`). */
+export function ruleKeyOfServiceKey(serviceKey: string): string {
+  const slash = serviceKey.indexOf('/');
+  const group = slash < 0 ? '' : serviceKey.slice(0, slash);
+  const rest = slash < 0 ? serviceKey : serviceKey.slice(slash + 1);
+  const colon = rest.indexOf(':');
+  return colon < 0 ? `${rest}::${group}` : `${rest.slice(0, colon)}:${rest.slice(colon + 1)}:${group}`;
+}
+
+/** `host` of `host:port` or `[v6]:port`. */
+function hostOf(address: string): string {
+  if (address.startsWith('[')) return address.slice(1, address.indexOf(']'));
+  const colon = address.lastIndexOf(':');
+  return colon < 0 ? address : address.slice(0, colon);
+}
+
+function isLoopback(host: string): boolean {
+  return host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.') || host === 'localhost';
+}
+
+/** An argument as rules read it: text as is, numbers and booleans as Java prints them, anything else as JSON. */
+function argumentText(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (value === null) return 'null';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return JSON.stringify(value);
+}
+
+/**
+ * The call as rules read it, one per narrowing and rebound per call (narrowing is
+ * synchronous): no object is made per call. The consumer's host is the one it connects from,
+ * or, when that is loopback (the application beside a sidecar), this proxy's own IP: the
+ * address Dubbo's consumer would have registered.
+ */
+class RuleCallView implements RuleCall {
+  call!: FilterCall;
+  constructor(private readonly node: NodeIdentity) {}
+
+  get interface(): string {
+    return this.call.peek.path;
+  }
+  get group(): string {
+    return this.call.peek.group;
+  }
+  get version(): string {
+    const version = this.call.peek.version;
+    return version === '0.0.0' ? '' : version;
+  }
+  get method(): string {
+    return this.call.method;
+  }
+  get consumerApplication(): string | undefined {
+    return this.call.context.consumerApplication ?? this.node.service;
+  }
+  get consumerHost(): string {
+    const host = hostOf(this.call.context.consumerAddress);
+    return isLoopback(host) && this.node.ip !== undefined ? this.node.ip : host;
+  }
+  attachment(name: string): string | undefined {
+    const value = this.call.attachment(name);
+    return value === undefined || value === null ? undefined : String(value);
+  }
+  argument(index: number): string | undefined {
+    const peek = this.call.peek;
+    if (index < 0 || index >= peek.parameterCount) return undefined;
+    try {
+      return argumentText(peek.decodeArgument(index));
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** The service a cluster belongs to, from its name (`namespace/service[/subset] [keys]`). */
+function serviceOfCluster(clusterName: string): string {
+  const slash = clusterName.indexOf('/');
+  const rest = slash < 0 ? clusterName : clusterName.slice(slash + 1);
+  const end = rest.search(/[/ ]/);
+  return end < 0 ? rest : rest.slice(0, end);
+}
+
+/** Members as rules see them, made once per member (members live as long as their snapshot's clusters). */
+const endpointViews = new WeakMap<ClusterMember, RuleEndpoint>();
+
+function endpointView(member: ClusterMember, service: string): RuleEndpoint {
+  let view = endpointViews.get(member);
+  if (view === undefined) {
+    const upstream = member.upstream;
+    view = Object.freeze({
+      host: upstream.host,
+      port: upstream.port,
+      address: member.id,
+      application: member.labels.application ?? service,
+      labels: member.labels,
+    });
+    endpointViews.set(member, view);
+  }
+  return view;
+}
+
+/** A condition or tag rule on the proxy's call path. */
+class RuleNarrowing implements EndpointNarrowing {
+  private readonly view: RuleCallView;
+  private readonly slot: EffectSlot = { effect: 'not-matched' };
+  private clusterName = '';
+  private readonly toEndpoint = (member: ClusterMember): RuleEndpoint => endpointView(member, serviceOfCluster(this.clusterName));
+
+  constructor(
+    readonly name: string,
+    private readonly rule: NarrowingRule,
+    private readonly counters: RuleCounters,
+    node: NodeIdentity,
+    /** Whether the rule is for the calls of a decision; absent: every call, checked in {@link narrow}. */
+    readonly appliesTo: ((decision: RouteDecision) => boolean) | undefined,
+    /** A per-call check before the rule runs (an application rule's consumer); absent: none. */
+    private readonly forCall: ((call: RuleCall) => boolean) | undefined,
+  ) {
+    this.view = new RuleCallView(node);
+  }
+
+  narrow(call: FilterCall, candidates: readonly ClusterMember[], cluster: string): readonly ClusterMember[] {
+    const view = this.view;
+    view.call = call;
+    if (this.forCall !== undefined && !this.forCall(view)) {
+      this.counters['not-matched'] += 1;
+      return candidates;
+    }
+    this.clusterName = cluster;
+    const kept = this.rule.narrow(view, candidates, this.toEndpoint, this.slot);
+    this.counters[this.slot.effect] += 1;
+    return kept;
+  }
+}
+
+/** Dubbo's `loadbalance` names and the mesh's load balancers they are. */
+const DUBBO_LOAD_BALANCERS: Readonly<Record<string, LoadBalancerPolicy>> = Object.freeze({
+  random: 'random',
+  roundrobin: 'round-robin',
+  leastactive: 'least-active',
+  shortestresponse: 'shortest-response',
+  consistenthash: 'consistent-hash',
+});
+
+/** A cluster's members and call parameters as override rules make them for one service key. */
+export interface OverriddenCluster {
+  readonly members: readonly ClusterMember[];
+  /** The mesh load balancer the rules' `loadbalance` names; undefined: the policy's. */
+  readonly loadBalancer: LoadBalancerPolicy | undefined;
+  /** The call's timeout when its route sets none (the rules' `timeout`, ms). */
+  readonly timeoutMs: number | undefined;
+  /** The call's retries when its route sets none (the rules' `retries`). */
+  readonly retries: number | undefined;
+}
+
+/**
+ * Dubbo's governance rules in force in one proxy, compiled from a snapshot's DubboRules:
+ * condition and tag rules as endpoint narrowings (service-scope condition rules, then
+ * application-scope ones, then tag rules: DubboRoute has already chosen the service and
+ * subset), and override rules as what they change of each endpoint for this proxy (the
+ * consumer: its service and IP). A snapshot without rules makes none of this.
+ */
+export class GovernanceRules {
+  readonly entries: readonly GovernanceRuleEntry[];
+  readonly narrowings: readonly EndpointNarrowing[];
+  private readonly overrides: Array<{ readonly rule: OverrideRule; readonly scope: 'service' | 'application'; readonly entry: GovernanceRuleEntry }>;
+  /** Applications of each mesh service's endpoints (`namespace/name` → applications), for tag rules. */
+  private readonly applications = new Map<string, Set<string>>();
+
+  private constructor(
+    config: MeshConfig,
+    private readonly node: NodeIdentity,
+    previous: GovernanceRules | undefined,
+  ) {
+    for (const service of config.services) {
+      const apps = new Set<string>();
+      for (const endpoint of service.endpoints) apps.add(endpoint.labels.application ?? service.metadata.name);
+      this.applications.set(`${service.metadata.namespace}/${service.metadata.name}`, apps);
+    }
+    const entries: GovernanceRuleEntry[] = [];
+    const serviceConditions: EndpointNarrowing[] = [];
+    const applicationConditions: EndpointNarrowing[] = [];
+    const tags: EndpointNarrowing[] = [];
+    this.overrides = [];
+    const countersBefore = new Map(previous?.entries.map((entry) => [entry.name, entry.counters]));
+    // Rules in a stable order (by kind, scope, key), whatever order the snapshot lists them in.
+    const rules = [...config.rules].sort((a, b) => (a.rule.key < b.rule.key ? -1 : a.rule.key > b.rule.key ? 1 : 0));
+    for (const resource of rules) {
+      const document = resource.rule;
+      const name = `${document.kind} rule ${document.key} (DubboRule ${resource.metadata.namespace}/${resource.metadata.name})`;
+      // Counters of a rule that stays go on counting across snapshots.
+      const counters = countersBefore.get(name) ?? emptyCounters();
+      const entry: GovernanceRuleEntry = Object.freeze({
+        name,
+        kind: document.kind,
+        scope: document.scope,
+        key: document.key,
+        enabled: document.enabled,
+        resource: `DubboRule ${resource.metadata.namespace}/${resource.metadata.name}`,
+        counters,
+      });
+      entries.push(entry);
+      const compiled = compileRule(document);
+      if (compiled.kind === 'override') {
+        this.overrides.push({ rule: compiled, scope: document.scope, entry });
+        continue;
+      }
+      if (compiled.kind === 'tag') {
+        tags.push(new RuleNarrowing(name, compiled, counters, node, (decision) => this.decisionReaches(decision, document.key), undefined));
+      } else if (document.scope === 'service') {
+        const key = document.key;
+        serviceConditions.push(new RuleNarrowing(name, compiled, counters, node, (decision) => ruleKeyOfServiceKey(decision.serviceKey) === key, undefined));
+      } else {
+        const application = document.key;
+        applicationConditions.push(new RuleNarrowing(name, compiled, counters, node, undefined, (call) => call.consumerApplication === application));
+      }
+    }
+    this.entries = Object.freeze(entries);
+    this.narrowings = Object.freeze([...serviceConditions, ...applicationConditions, ...tags]);
+    // Application-scope overrides first, service-scope ones over them (Dubbo applies them in that order).
+    this.overrides.sort((a, b) => (a.scope === b.scope ? 0 : a.scope === 'application' ? -1 : 1));
+  }
+
+  /**
+   * The rules of a snapshot, or undefined when it has none (then calls pay nothing for them).
+   * Counters of rules that were in force in `previous` carry on.
+   */
+  static compile(config: MeshConfig, node: NodeIdentity, previous?: GovernanceRules): GovernanceRules | undefined {
+    return config.rules.length === 0 ? undefined : new GovernanceRules(config, node, previous);
+  }
+
+  /** Whether any override rule is in force (else endpoints are taken as the snapshot gives them). */
+  get hasOverrides(): boolean {
+    return this.overrides.length > 0;
+  }
+
+  /** Whether a decision sends calls to a service with endpoints of `application` (a tag rule's key). */
+  private decisionReaches(decision: RouteDecision, application: string): boolean {
+    return decision.destinations.some((destination) => this.applications.get(destination.serviceId)?.has(application) === true);
+  }
+
+  /**
+   * What the override rules in force (`side: consumer` items, this proxy as the consumer: its
+   * service and IP) make of a cluster's members for calls of one service key: members
+   * `disabled` left out, weights replaced, and the call parameters the first member gets
+   * (Dubbo reads `loadbalance`, `timeout` and `retries` from the provider URL it holds).
+   * Undefined when no rule changes anything for them.
+   */
+  overridden(members: readonly ClusterMember[], clusterName: string, serviceKey: string): OverriddenCluster | undefined {
+    if (this.overrides.length === 0) return undefined;
+    const service = serviceOfCluster(clusterName);
+    const key = ruleKeyOfServiceKey(serviceKey);
+    const [iface, version, group] = key.split(':') as [string, string, string];
+    const target = { interface: iface, group, version };
+    const consumer = { application: this.node.service, host: this.node.ip ?? '127.0.0.1' };
+    let changed = false;
+    let first: Record<string, string> | undefined;
+    const kept: ClusterMember[] = [];
+    members.forEach((member, index) => {
+      const endpoint = endpointView(member, service);
+      let merged: Record<string, string> | undefined;
+      for (const { rule, entry } of this.overrides) {
+        if (!entry.enabled) continue;
+        const parameters = rule.parametersFor('consumer', consumer, target, endpoint);
+        if (parameters !== undefined) merged = { ...merged, ...parameters };
+      }
+      if (index === 0) first = merged;
+      if (merged === undefined) return void kept.push(member);
+      changed = true;
+      if (merged.disabled === 'true') return;
+      const weight = merged.weight === undefined ? NaN : Number(merged.weight);
+      kept.push(Number.isInteger(weight) && weight >= 0 && weight !== member.weight ? { ...member, weight } : member);
+    });
+    if (!changed) return undefined;
+    const timeout = first?.timeout === undefined ? NaN : Number(first.timeout);
+    const retries = first?.retries === undefined ? NaN : Number(first.retries);
+    return Object.freeze({
+      members: Object.freeze(kept),
+      loadBalancer: first?.loadbalance === undefined ? undefined : DUBBO_LOAD_BALANCERS[first.loadbalance.toLowerCase()],
+      timeoutMs: Number.isFinite(timeout) && timeout > 0 ? timeout : undefined,
+      retries: Number.isInteger(retries) && retries >= 0 ? retries : undefined,
+    });
+  }
+
+  /** Counters per rule, for `/stats`. */
+  countersByRule(): Record<string, RuleCounters> {
+    return Object.fromEntries(this.entries.map((entry) => [entry.name, { ...entry.counters }]));
+  }
+}
+
+/** The rules of a config, for `/config_dump`: what each is and whether it is in force. */
+export function describeRules(rules: readonly DubboRuleConfig[]): Array<Record<string, unknown>> {
+  return rules.map((resource) => ({
+    resource: `DubboRule ${resource.metadata.namespace}/${resource.metadata.name}`,
+    kind: resource.rule.kind,
+    scope: resource.rule.scope,
+    key: resource.rule.key,
+    enabled: resource.rule.enabled,
+  }));
+}
