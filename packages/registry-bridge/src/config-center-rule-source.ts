@@ -3,8 +3,8 @@
  * as a control-plane source of DubboRule resources.
  */
 import type { LocatedResource } from '@dubbo-mesh/config';
-import type { ConfigSource, SourceState } from '@dubbo-mesh/control-plane';
-import { parseConfigCenterName, type ConfigCenterRuleName, type RuleKind } from '@dubbo-mesh/dubbo-rules';
+import type { ConfigSource, RejectedResource, SourceState } from '@dubbo-mesh/control-plane';
+import { parseConfigCenterName, ruleResourceName, type ConfigCenterRuleName, type RuleKind } from '@dubbo-mesh/dubbo-rules';
 import { systemClock, type Clock } from '@dubbo-mesh/leader-election';
 import { readConfigCenterRule, configCenterOrigin } from './config-center-rule-document.js';
 import { ZooKeeperWatch, type ImportContext } from './import-watch.js';
@@ -152,6 +152,25 @@ export class ConfigCenterRuleSource implements ConfigSource {
     for (const [origin, errors] of refused)
       if (before.get(origin)?.join('\n') !== errors.join('\n'))
         this.options.log?.('warn', `a config-center rule is refused by the control plane: ${errors.join('; ')}`, { origin, errors });
+  }
+
+  /**
+   * Rule nodes whose current text is refused (`GET /api/v1/rules`), each named as the DubboRule
+   * it would be, with every error and whether its last valid version is in force meanwhile.
+   */
+  rejectedResources(): RejectedResource[] {
+    const out: RejectedResource[] = [];
+    for (const record of this.records.values()) {
+      if (record.refused === undefined) continue;
+      out.push({
+        kind: 'DubboRule',
+        name: `${this.namespace}/${ruleResourceName(record.rule.kind, record.rule.key)}`,
+        origin: configCenterOrigin(record.path),
+        errors: record.refused.errors,
+        lastValidInForce: record.inForce !== undefined,
+      });
+    }
+    return out;
   }
 
   /** The rules in force now, by node path (for tests and the admin API). */

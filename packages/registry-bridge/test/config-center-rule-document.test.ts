@@ -82,3 +82,23 @@ t.test('the node name decides key and scope: a document that says otherwise is o
     `zookeeper:${FOLDER}/test-application.condition-router:1:1: no configVersion: read as v2.7, as Dubbo reads a rule without one`,
   ]);
 });
+
+t.test('a valid rule: its resource, located fields, and unknown fields ignored with a warning (as Dubbo ignores them)', async (t) => {
+  const name = 'com.Foo:1.0.0:.condition-router';
+  const text = "configVersion: v3.0\nscope: service\nkey: 'com.Foo:1.0.0'\nconditions:\n  - => host = 10.0.0.1\nowner: team-a\n";
+  const result = read(name, text);
+  if (result.kind !== 'rule') throw new Error(`expected a rule: ${JSON.stringify(result)}`);
+  const { resource, raw, origin, locate } = result.located;
+  t.equal(origin, `zookeeper:${FOLDER}/${name}`);
+  t.match(resource, { kind: 'DubboRule', metadata: { namespace: 'dubbo-registry' }, rule: { kind: 'condition', key: 'com.Foo:1.0.0:', scope: 'service' } });
+  t.match(raw, { apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboRule', spec: { key: 'com.Foo:1.0.0:', owner: 'team-a' } });
+  t.equal(locate!(['spec', 'conditions', 0]), `zookeeper:${FOLDER}/${name}:5:5: `);
+  t.equal(locate!(['metadata', 'name']), `zookeeper:${FOLDER}/${name}:1:1: `, 'a field with no place in the text: the document');
+  t.equal(result.warnings.length, 1, 'the same key written without its empty group is no warning');
+  t.match(
+    result.warnings[0],
+    new RegExp(`^zookeeper:${FOLDER}/com\\.Foo:1\\.0\\.0:\\.condition-router:6:8: DubboRule .*: spec\\.owner: unknown field, ignored`),
+  );
+  const again = read(name, text);
+  t.not(again.kind === 'rule' ? again.located.raw : undefined, raw, 'each read a new raw object');
+});
