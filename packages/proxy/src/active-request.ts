@@ -468,7 +468,8 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
       if (kept.length === 0) {
         return new NoHealthyUpstreamError(
           cluster.name,
-          `endpoint narrowing ${narrowing.name} kept none of ${members.length === cluster.members.length ? 'its' : 'the'} ${members.length} endpoint${members.length === 1 ? '' : 's'}`,
+          narrowing.whyEmpty?.() ??
+            `endpoint narrowing ${narrowing.name} kept none of ${members.length === cluster.members.length ? 'its' : 'the'} ${members.length} endpoint${members.length === 1 ? '' : 's'}`,
         );
       }
       members = kept;

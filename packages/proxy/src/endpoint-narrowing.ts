@@ -20,4 +20,10 @@ export interface EndpointNarrowing {
    * for the same inputs. An empty result ends the call with status 70.
    */
   narrow(call: FilterCall, candidates: readonly ClusterMember[], cluster: string): readonly ClusterMember[];
+  /**
+   * Why the last {@link narrow} kept nothing, in words for the reply (`… blacklists the
+   * call`), asked right after it returned an empty result; absent or undefined: the reply
+   * says the narrowing kept none of the endpoints.
+   */
+  whyEmpty?(): string | undefined;
 }

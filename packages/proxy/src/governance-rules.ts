@@ -140,6 +140,8 @@ class RuleNarrowing implements EndpointNarrowing {
   private readonly view: RuleCallView;
   private readonly slot: EffectSlot = { effect: 'not-matched' };
   private clusterName = '';
+  /** How many endpoints the last call's narrowing started from (for the reply when none is left). */
+  private candidates = 0;
   private readonly toEndpoint = (member: ClusterMember): RuleEndpoint => endpointView(member, serviceOfCluster(this.clusterName));
 
   constructor(
@@ -149,8 +151,8 @@ class RuleNarrowing implements EndpointNarrowing {
     node: NodeIdentity,
     /** Whether the rule is for the calls of a decision; absent: every call, checked in {@link narrow}. */
     readonly appliesTo: ((decision: RouteDecision) => boolean) | undefined,
-    /** A per-call check before the rule runs (an application rule's consumer); absent: none. */
-    private readonly forCall: ((call: RuleCall) => boolean) | undefined,
+    /** A per-call check before the rule runs (an application rule's consumer or provider); absent: none. */
+    private readonly forCall: ((view: RuleCall, call: FilterCall) => boolean) | undefined,
   ) {
     this.view = new RuleCallView(node);
   }
@@ -158,14 +160,22 @@ class RuleNarrowing implements EndpointNarrowing {
   narrow(call: FilterCall, candidates: readonly ClusterMember[], cluster: string): readonly ClusterMember[] {
     const view = this.view;
     view.call = call;
-    if (this.forCall !== undefined && !this.forCall(view)) {
+    if (this.forCall !== undefined && !this.forCall(view, call)) {
       this.counters['not-matched'] += 1;
       return candidates;
     }
     this.clusterName = cluster;
+    this.candidates = candidates.length;
     const kept = this.rule.narrow(view, candidates, this.toEndpoint, this.slot);
     this.counters[this.slot.effect] += 1;
     return kept;
+  }
+
+  whyEmpty(): string | undefined {
+    const effect = this.slot.effect;
+    if (effect === 'blacklisted') return `${this.name} blacklists the call (its then-part is empty or false)`;
+    if (effect === 'forced-empty') return `${this.name} left none of its ${this.candidates} endpoint${this.candidates === 1 ? '' : 's'}, and it is force: true`;
+    return undefined;
   }
 }
 
@@ -247,8 +257,19 @@ export class GovernanceRules {
         const key = document.key;
         serviceConditions.push(new RuleNarrowing(name, compiled, counters, node, (decision) => ruleKeyOfServiceKey(decision.serviceKey) === key, undefined));
       } else {
+        // Dubbo 3.3 reads `<application>.condition-router` twice: for the consumer of that
+        // application (AppStateRouter) and for calls to providers of it (ProviderAppStateRouter).
         const application = document.key;
-        applicationConditions.push(new RuleNarrowing(name, compiled, counters, node, undefined, (call) => call.consumerApplication === application));
+        applicationConditions.push(
+          new RuleNarrowing(
+            name,
+            compiled,
+            counters,
+            node,
+            undefined,
+            (view, call) => view.consumerApplication === application || this.decisionReaches(call.decision, application),
+          ),
+        );
       }
     }
     this.entries = Object.freeze(entries);
