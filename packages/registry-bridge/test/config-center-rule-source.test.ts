@@ -10,6 +10,51 @@ const writer = new ZooKeeperSession({ connect: server.connect, spinDelayMs: 50 }
 await writer.start();
 t.teardown(() => writer.close());
 
+/** Verbatim in dubbo-admin's shapes. A v3.0 condition rule on a versioned service (newer dubbo-admin writes configVersion). */
+const CONDITION_V30 = `configVersion: v3.0
+scope: service
+force: true
+runtime: true
+enabled: true
+key: 'com.Foo:1.0.0:'
+conditions:
+  - method=find*,list*,get*,is* => host = 10.0.0.1
+  - => host != 10.0.0.9
+`;
+/** An application condition rule as dubbo-admin 0.x dumps it (SnakeYAML `dumpAsMap`: sorted keys, no configVersion). */
+const APP_CONDITION = `conditions:
+- => host != 172.22.3.111
+- => host != 172.22.3.112
+enabled: true
+force: true
+key: test-application
+priority: 0
+runtime: false
+scope: application
+`;
+/** A tag rule as dubbo-admin dumps it. */
+const TAG = `enabled: true
+force: false
+key: shop-provider
+priority: 0
+runtime: true
+tags:
+- addresses:
+  - 10.0.0.1:20880
+  name: gray
+`;
+/** An override rule from dubbo-admin's template. */
+const OVERRIDE = `configVersion: v2.7
+enabled: true
+key: com.Foo:1.0.0
+scope: service
+configs:
+  - addresses: [0.0.0.0]  # 0.0.0.0 for all addresses
+    side: consumer
+    parameters:
+      timeout: 6000
+`;
+
 const condition = (host: string, key = 'com.Foo') => `configVersion: v3.0\nscope: service\nkey: ${key}\nconditions:\n  - => host = ${host}\n`;
 
 /** A running rule source on its own session, and what it emitted. */
@@ -140,6 +185,35 @@ t.test('a rule node created, changed, emptied, written again and deleted: the so
   t.same([...rules.keys()], [origin(bar)], 'a deleted node removes its rule');
   t.match(harness.source.details(), { configPath: folder, nodes: 1, rules: { condition: 1, tag: 0, override: 0 }, refused: [], ignored: 0 });
   t.ok(harness.source.connection().connected);
+});
+
+t.test("dubbo-admin's documents, verbatim, in their nodes", async (t) => {
+  const folder = '/admin/config/dubbo';
+  const nodes = {
+    condition: `${folder}/com.Foo:1.0.0:.condition-router`,
+    application: `${folder}/test-application.condition-router`,
+    tag: `${folder}/shop-provider.tag-router`,
+    override: `${folder}/com.Foo:1.0.0:.configurators`,
+  };
+  await put(writer, nodes.condition, CONDITION_V30);
+  await put(writer, nodes.application, APP_CONDITION);
+  await put(writer, nodes.tag, TAG);
+  await put(writer, nodes.override, OVERRIDE);
+  const harness = await startRules(t, server.connect, { root: '/admin', namespace: 'dubbo-registry' });
+  t.equal(harness.states.length, 1, 'everything in the first state');
+  const rules = harness.rules();
+  t.match(ruleOf(rules.get(origin(nodes.condition))), { kind: 'condition', configVersion: 'v3.0', scope: 'service', key: 'com.Foo:1.0.0:', force: true });
+  t.match(ruleOf(rules.get(origin(nodes.application))), { kind: 'condition', scope: 'application', key: 'test-application', runtime: false });
+  t.match(ruleOf(rules.get(origin(nodes.tag))), { kind: 'tag', scope: 'application', key: 'shop-provider', tags: [{ name: 'gray' }] });
+  t.match(ruleOf(rules.get(origin(nodes.override))), { kind: 'override', scope: 'service', key: 'com.Foo:1.0.0:', configs: [{ side: 'consumer' }] });
+  for (const item of rules.values()) t.equal(item.resource.metadata.namespace, 'dubbo-registry');
+  t.match(harness.source.details(), { rules: { condition: 2, tag: 1, override: 1 }, refused: [] });
+  // dubbo-admin 0.x writes condition and tag rules with no configVersion: taken, with a warning.
+  t.same(
+    (harness.source.details().warnings as Array<{ path: string }>).map((warning) => warning.path),
+    [nodes.tag, nodes.application].sort(),
+    'the two documents with no configVersion are warned about',
+  );
 });
 
 t.test('an invalid change is refused with its path and every error; the last valid version stays', async (t) => {
