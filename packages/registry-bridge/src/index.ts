@@ -21,3 +21,5 @@ export * from './export-writer.js';
 export * from './zookeeper-leader-lock.js';
 export * from './registry-export-sink.js';
 export * from './registry-bridge-extension.js';
+export * from './config-center-rule-document.js';
+export * from './config-center-rule-source.js';

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { ConfigSource, ControlPlaneExtension } from '@dubbo-mesh/control-plane';
 import type { RegistryBridgeSettings } from './bridge-settings.js';
+import { ConfigCenterRuleSource } from './config-center-rule-source.js';
 import { RegistryExportSink, type ExportLeadership } from './registry-export-sink.js';
 import { RegistryImportSource } from './registry-import-source.js';
 import { ZooKeeperLeaderLock } from './zookeeper-leader-lock.js';
@@ -20,20 +21,25 @@ export interface RegistryBridgeExtensionOptions {
   readonly log?: (level: 'info' | 'warn', message: string, fields: Record<string, unknown>) => void;
   /** The import source's debounce (tests). */
   readonly importTiming?: { readonly debounceMs?: number; readonly maxDelayMs?: number };
+  /** The config-center rule source's debounce (tests). */
+  readonly rulesTiming?: { readonly debounceMs?: number; readonly maxDelayMs?: number };
 }
 
 /** The bridge as a control-plane extension, with its parts for tests and the admin API. */
 export interface RegistryBridgeExtension extends ControlPlaneExtension {
   readonly session: ZooKeeperSession;
   readonly importSource: RegistryImportSource;
+  /** Dubbo's governance rules from the config center (`<root>/config/dubbo`), as DubboRules. */
+  readonly rulesSource: ConfigCenterRuleSource;
   readonly exportSink: RegistryExportSink | undefined;
   readonly lock: ZooKeeperLeaderLock | undefined;
 }
 
 /**
  * `--zookeeper`: connects (one line at start if no server answers), then gives the control
- * plane the import source and, with `--zookeeper-export`, the export sink, written only by the
- * leader: the Kubernetes Lease's with `--kubernetes`, else a ZooKeeper lock's.
+ * plane the import source, the config center's governance rules and, with `--zookeeper-export`,
+ * the export sink, written only by the leader: the Kubernetes Lease's with `--kubernetes`, else
+ * a ZooKeeper lock's. One session serves them all.
  */
 export async function createRegistryBridgeExtension(options: RegistryBridgeExtensionOptions): Promise<RegistryBridgeExtension> {
   const { settings, log } = options;
@@ -50,6 +56,13 @@ export async function createRegistryBridgeExtension(options: RegistryBridgeExten
     namespace: settings.namespace,
     ...(log === undefined ? {} : { log }),
     ...options.importTiming,
+  });
+  const rulesSource = new ConfigCenterRuleSource({
+    session,
+    root: settings.root,
+    namespace: settings.namespace,
+    ...(log === undefined ? {} : { log }),
+    ...options.rulesTiming,
   });
   let lock: ZooKeeperLeaderLock | undefined;
   let exportSink: RegistryExportSink | undefined;
@@ -80,9 +93,10 @@ export async function createRegistryBridgeExtension(options: RegistryBridgeExten
     name: 'zookeeper',
     session,
     importSource,
+    rulesSource,
     exportSink,
     lock,
-    sources: [source],
+    sources: [source, rulesSource],
     sinks: exportSink === undefined ? [] : [exportSink],
     start: async () => {
       await lock?.start();
