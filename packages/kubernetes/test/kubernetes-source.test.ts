@@ -275,3 +275,41 @@ t.test('a status says nothing about a generation that has not been mapped yet', 
   r.clock.advance(1_000);
   t.equal(r.source.outcomes().find((o) => o.name === 'user' && o.kind === 'DubboRoute')?.generation, 2, 'judged once mapped');
 });
+
+t.test('a DubboRule an edit makes invalid keeps its last valid version in force, refused with its errors; deleted, it goes', async (t) => {
+  const rule = { configVersion: 'v3.0', scope: 'service', key: 'com.example.UserService', force: true, conditions: ['=> host = 10.0.0.1'] };
+  const r = await run(t, (cluster) => {
+    seedUser(cluster);
+    cluster.create(custom('DubboRule', 'only-one', rule));
+    cluster.create(custom('DubboRoute', 'broken-route', { hosts: ['com.example.Other'], routes: [{ name: 'x', destinations: [{ service: 'user' }] }] }));
+  });
+  const first = named(r.last(), 'DubboRule', 'only-one');
+  t.ok(first, 'the valid rule is in force');
+  const broken = r.cluster.patch('dubbo-mesh.io/v1alpha1', 'DubboRule', 'default', 'only-one', { spec: { conditions: ['method = => host = 10.0.0.1'] } });
+  await r.settle(() => hasVersion(r.source, 'DubboRule', 'only-one', broken.metadata.resourceVersion), 'the broken edit to reach the informer');
+  t.equal(named(r.last(), 'DubboRule', 'only-one'), first, 'its last valid version stays, the same object');
+  const rejected = r.source.rejectedResources();
+  t.match(rejected, [
+    {
+      kind: 'DubboRule',
+      name: 'default/only-one',
+      origin: 'kubernetes DubboRule default/only-one',
+      lastValidInForce: true,
+      errors: [/spec\.conditions\[0\]: .*no value after "="/],
+    },
+  ]);
+  t.equal(r.source.outcomes().find((o) => o.name === 'only-one')?.accepted, false, 'its status says Invalid');
+  // Another kind made invalid leaves the mesh (unchanged behaviour).
+  const brokenRoute = r.cluster.patch('dubbo-mesh.io/v1alpha1', 'DubboRoute', 'default', 'broken-route', { spec: { routes: [] } });
+  await r.settle(() => hasVersion(r.source, 'DubboRoute', 'broken-route', brokenRoute.metadata.resourceVersion), 'the route edit to reach the informer');
+  t.notOk(named(r.last(), 'DubboRoute', 'broken-route'), 'an invalid route is not kept');
+  t.ok(named(r.last(), 'DubboRule', 'only-one'), 'the rule still is');
+  r.cluster.remove('dubbo-mesh.io/v1alpha1', 'DubboRule', 'default', 'only-one');
+  await r.settle(() => !r.source.objects('DubboRule').some((o) => o.metadata?.name === 'only-one'), 'the deletion to reach the informer');
+  t.notOk(named(r.last(), 'DubboRule', 'only-one'), 'deleted: gone, last valid version and all');
+  t.same(
+    r.source.rejectedResources().map((rejected) => rejected.name),
+    ['default/broken-route'],
+    'only the broken route is still rejected',
+  );
+});
