@@ -272,6 +272,39 @@ t.test('force: true: the first rule that leaves nothing stops, the steps say why
   t.equal(explanation.steps.length, 1, 'no later rule is run');
 });
 
+t.test('a disabled rule does nothing; v3.1 weighted subsets draw from the injected random source', async (t) => {
+  const off = explainCall([condition(['=>'], { enabled: false })], call(), tagged, consumer);
+  t.same(hosts(off), ['10.0.0.1:20880@100', '10.0.0.2:20880@100', '10.0.0.3:20880@100']);
+  t.equal(off.steps[0]!.effect, 'disabled');
+  const split = condition(
+    [
+      {
+        from: { match: 'method = getUser' },
+        to: [
+          { match: 'host = 10.0.0.1', weight: 50 },
+          { match: 'host = 10.0.0.2', weight: 50 },
+        ],
+      },
+    ],
+    {
+      configVersion: 'v3.1',
+    },
+  );
+  const low = explainCall([split], call(), tagged, consumer, { random: () => 0 });
+  const high = explainCall([split], call(), tagged, consumer, { random: () => 0.99 });
+  t.same(hosts(low), ['10.0.0.1:20880@100']);
+  t.same(hosts(high), ['10.0.0.2:20880@100']);
+  t.match(high.steps[0]!.details[0]!.reason, 'chosen by weight (50 of 100) among 2 non-empty subsets');
+});
+
+t.test('nameOf names the rules in steps and in the no-provider reason', async (t) => {
+  const explanation = explainCall([blacklist], call({ consumerHost: '10.20.153.11' }), tagged, consumer, {
+    nameOf: (d) => `${d.kind} rule ${d.key} (rules.yaml:1:1)`,
+  });
+  t.equal(explanation.noProvider?.rule, `condition rule ${SERVICE}:: (rules.yaml:1:1)`);
+  t.equal(explanation.noProvider?.reason, `condition rule ${SERVICE}:: (rules.yaml:1:1) blacklists the call (its then-part is empty or false)`);
+});
+
 t.test('planRules: service conditions, application conditions, tags by key; overrides application scope first', async (t) => {
   const appOverride = rule({ scope: 'application', key: 'a-app', configs: [{ side: 'consumer', parameters: { timeout: '1' } }] });
   const svcOverride = rule({ scope: 'service', key: 'a.Svc', configs: [{ side: 'consumer', parameters: { timeout: '2' } }] });
