@@ -52,6 +52,13 @@ export const COMMANDS: readonly Command[] = [
     run: async (argv) => (await import('./demo-command.js')).runDemoCommand(argv),
   },
   {
+    name: 'rules',
+    summary: 'check Dubbo governance rules as the control plane will, and explain which endpoints a call would reach and why',
+    usage:
+      'dubbo-mesh rules check FILE|-\n       dubbo-mesh rules explain --rule FILE [--rule FILE]... --endpoints FILE --method M [--interface I] [--version V] [--group G] [--attachment k=v]... [--argument N=value]... [--application APP] [--host 127.0.0.1]',
+    run: async (argv) => (await import('./rules-command.js')).runRulesCommand(argv),
+  },
+  {
     name: 'bench',
     summary: 'run the benchmarks (see docs/benchmarks.md)',
     usage: 'dubbo-mesh bench …',

@@ -20,3 +20,4 @@ export * from './tag-document.js';
 export * from './tag-rule.js';
 export * from './override-document.js';
 export * from './override-rule.js';
+export * from './rule-explain.js';
