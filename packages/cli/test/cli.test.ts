@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const bin = fileURLToPath(new URL('../bin/dubbo-mesh.js', import.meta.url));
-const SPEC_COMMANDS = ['control-plane', 'proxy', 'gateway', 'injector', 'demo', 'bench'];
+const SPEC_COMMANDS = ['control-plane', 'proxy', 'gateway', 'injector', 'demo', 'rules', 'bench'];
 
 function run(...args: string[]) {
   return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });

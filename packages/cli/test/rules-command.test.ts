@@ -363,3 +363,18 @@ t.test('rules explain: each bad flag or file is one line naming it; an invalid r
   t.match(invalid.stderr, /--rule: 1 error: a rule the control plane would refuse is not explained\n$/);
   for (const result of [unknown, unreadable, invalid]) t.notMatch(result.stderr, STACK_TRACE);
 });
+
+t.test("the README's tour: examples/rules checks and explains as it says", async (t) => {
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  const rule = path.join(root, 'examples/rules/read-write-split.yaml');
+  const endpoints = path.join(root, 'examples/rules/endpoints.yaml');
+  const checked = run(['rules', 'check', rule]);
+  t.equal(checked.status, 0, checked.stderr);
+  t.match(checked.stdout, /condition rule org\.apache\.dubbo\.benchmark\.service\.UserService:1\.0\.0: \(scope service, configVersion v3\.0\): valid/);
+  const reads = run(['rules', 'explain', '--rule', rule, '--endpoints', endpoints, '--method', 'findUser']);
+  t.equal(reads.status, 0, reads.stderr);
+  t.match(reads.stdout, /the call reaches 2 endpoints:\n {2}172\.22\.3\.94:20880 .*\n {2}172\.22\.3\.95:20880 /);
+  const writes = run(['rules', 'explain', '--rule', rule, '--endpoints', endpoints, '--method', 'createUser']);
+  t.equal(writes.status, 0, writes.stderr);
+  t.match(writes.stdout, /the call reaches 1 endpoint:\n {2}172\.22\.3\.91:20880 /);
+});

@@ -191,7 +191,9 @@ class RuleNarrowing implements EndpointNarrowing {
   whyEmpty(): string | undefined {
     const effect = this.slot.effect;
     if (effect === 'blacklisted') return `${this.name} blacklists the call (its then-part is empty or false)`;
-    if (effect === 'forced-empty') return `${this.name} left none of its ${this.candidates} endpoint${this.candidates === 1 ? '' : 's'}, and it is force: true`;
+    const left = `${this.name} left none of its ${this.candidates} endpoint${this.candidates === 1 ? '' : 's'}`;
+    if (effect === 'forced-empty')
+      return this.rule.kind === 'tag' ? `${left} for the call's tag (force: true, or dubbo.force.tag)` : `${left}, and it is force: true`;
     return undefined;
   }
 }
