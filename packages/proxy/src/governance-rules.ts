@@ -1,7 +1,9 @@
 import type { DubboRuleConfig, LoadBalancerPolicy, MeshConfig } from '@dubbo-mesh/config';
 import {
+  STATIC_TAGS_NAME,
   TAG_KEY,
   compileRule,
+  planRules,
   staticTagRule,
   type EffectSlot,
   type NarrowingRule,
@@ -305,40 +307,42 @@ export class GovernanceRules {
     const tags: EndpointNarrowing[] = [];
     this.overrides = [];
     const countersBefore = new Map(previous?.entries.map((entry) => [entry.name, entry.counters]));
-    // Rules in a stable order (by kind, scope, key), whatever order the snapshot lists them in.
-    const rules = [...config.rules].sort((a, b) => (a.rule.key < b.rule.key ? -1 : a.rule.key > b.rule.key ? 1 : 0));
-    for (const resource of rules) {
+    /** The entry of a rule in force; counters of a rule that stays go on counting across snapshots. */
+    const entryOf = (resource: DubboRuleConfig): GovernanceRuleEntry => {
       const document = resource.rule;
-      const name = `${document.kind} rule ${document.key} (DubboRule ${resource.metadata.namespace}/${resource.metadata.name})`;
-      // Counters of a rule that stays go on counting across snapshots.
-      const counters = countersBefore.get(name) ?? emptyCounters();
+      const label = `DubboRule ${resource.metadata.namespace}/${resource.metadata.name}`;
+      const name = `${document.kind} rule ${document.key} (${label})`;
       const entry: GovernanceRuleEntry = Object.freeze({
         name,
         kind: document.kind,
         scope: document.scope,
         key: document.key,
         enabled: document.enabled,
-        resource: `DubboRule ${resource.metadata.namespace}/${resource.metadata.name}`,
-        counters,
+        resource: label,
+        counters: countersBefore.get(name) ?? emptyCounters(),
       });
       entries.push(entry);
-      const compiled = compileRule(document);
-      if (compiled.kind === 'override') {
-        this.overrides.push({ rule: compiled, scope: document.scope, entry });
-        continue;
-      }
-      if (compiled.kind === 'tag') {
-        tags.push(new RuleNarrowing(name, compiled, counters, view, (decision) => this.decisionReaches(decision, document.key)));
-      } else if (document.scope === 'service') {
+      return entry;
+    };
+    // The same stages, in the same order, as `rules explain` shows (`planRules`).
+    const plan = planRules(config.rules, (resource) => resource.rule);
+    for (const { stage, item, document } of plan.narrowings) {
+      const { name, counters } = entryOf(item);
+      const compiled = compileRule(document) as NarrowingRule;
+      if (stage === 'tag') tags.push(new RuleNarrowing(name, compiled, counters, view, (decision) => this.decisionReaches(decision, document.key)));
+      else if (stage === 'service-condition') {
         const key = document.key;
         serviceConditions.push(new RuleNarrowing(name, compiled, counters, view, (decision) => ruleKeyOfServiceKey(decision.serviceKey) === key));
-      } else {
-        applicationConditions.set(document.key, new RuleNarrowing(name, compiled, counters, view, undefined));
-      }
+      } else applicationConditions.set(document.key, new RuleNarrowing(name, compiled, counters, view, undefined));
+    }
+    // Application-scope overrides first, service-scope ones over them (Dubbo applies them in that order).
+    for (const resource of plan.overrides) {
+      const entry = entryOf(resource);
+      this.overrides.push({ rule: compileRule(resource.rule) as OverrideRule, scope: resource.rule.scope, entry });
     }
     // Dubbo's tag router runs in every consumer: endpoints carrying their own `dubbo.tag` label
     // route by it even where no tag rule names their application.
-    const ruled = new Set(config.rules.filter((r) => r.rule.kind === 'tag').map((r) => r.rule.key));
+    const ruled = plan.taggedApplications;
     const statically = new Set<string>();
     for (const service of config.services)
       for (const endpoint of service.endpoints) {
@@ -346,7 +350,7 @@ export class GovernanceRules {
         if (endpoint.labels[TAG_KEY] !== undefined && !ruled.has(application)) statically.add(application);
       }
     if (statically.size > 0) {
-      const name = "static tags (endpoints' own dubbo.tag labels)";
+      const name = STATIC_TAGS_NAME;
       const counters = countersBefore.get(name) ?? emptyCounters();
       entries.push(
         Object.freeze({
@@ -371,8 +375,6 @@ export class GovernanceRules {
         ? []
         : [new ApplicationRules(applicationConditions, view, (decision, application) => this.decisionReaches(decision, application))];
     this.narrowings = Object.freeze([...serviceConditions, ...byApplication, ...tags]);
-    // Application-scope overrides first, service-scope ones over them (Dubbo applies them in that order).
-    this.overrides.sort((a, b) => (a.scope === b.scope ? 0 : a.scope === 'application' ? -1 : 1));
   }
 
   /**
