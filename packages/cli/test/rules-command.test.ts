@@ -179,9 +179,9 @@ tags:
   t.equal(
     result.stderr,
     [
-      'bad.yaml:6:10: DubboRule default/condition-org.example.userservice-42c60a7c: spec.enabled: must be true or false, got string "maybe"',
-      'bad.yaml:5:5: DubboRule default/condition-org.example.userservice-42c60a7c: spec.conditions[0]: "method = => host = 1.2.3.4": no value after "=" at column 10',
-      'bad.yaml:13:12: DubboRule default/tag-user-app-313c0360: spec.tags[0].bogus: unknown field (expected one of: name, addresses, match)',
+      'bad.yaml:6:10: DubboRule default/condition-org.example.userservice-d3e8776c: spec.enabled: must be true or false, got string "maybe"',
+      'bad.yaml:5:5: DubboRule default/condition-org.example.userservice-d3e8776c: spec.conditions[0]: "method = => host = 1.2.3.4": no value after "=" at column 10',
+      'bad.yaml:13:12: DubboRule default/tag-user-app-86759058: spec.tags[0].bogus: unknown field (expected one of: name, addresses, match)',
       '',
     ].join('\n'),
   );

@@ -140,7 +140,8 @@ function underSpec(position: (path: FieldPath) => Position | undefined): (path: 
   return (fieldPath) => position(fieldPath[0] === 'spec' ? fieldPath.slice(1) : fieldPath);
 }
 
-function parseChunk(text: string): ParsedChunk {
+/** Parse one chunk of `file` (its name names the DubboRules of bare rule documents: the cache of chunks is per file). */
+function parseChunk(text: string, file: string): ParsedChunk {
   const lines = new LineCounter();
   const parsed = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true });
   const documents: ChunkDocument[] = [];
@@ -165,7 +166,7 @@ function parseChunk(text: string): ParsedChunk {
     }
     // A rule document alone (`configVersion`, no `kind`) stands for a DubboRule: its fields sit under `spec`.
     const bare = isBareRuleDocument(raw);
-    if (bare) raw = bareRuleResource(raw as Record<string, unknown>, DEFAULT_NAMESPACE);
+    if (bare) raw = bareRuleResource(raw as Record<string, unknown>, DEFAULT_NAMESPACE, file);
     const at = bare ? underSpec(position) : position;
     const result = validateResource(raw);
     if (result.valid) {
@@ -217,7 +218,7 @@ export function parseMeshYaml(text: string, file: string): ParsedYaml {
   let hasContent = false;
   let hasComment = false;
   for (const chunk of splitDocuments(text)) {
-    const parsed = parseChunk(chunk.text);
+    const parsed = parseChunk(chunk.text, file);
     hasContent ||= parsed.hasContent;
     hasComment ||= parsed.hasComment;
     addChunk(out, parsed, file, chunk.startLine);
@@ -261,7 +262,7 @@ export class MeshYamlCache {
         await yieldToEventLoop();
         sliceStart = now();
       }
-      const parsed = current.get(chunk.text) ?? previous.get(chunk.text) ?? parseChunk(chunk.text);
+      const parsed = current.get(chunk.text) ?? previous.get(chunk.text) ?? parseChunk(chunk.text, file);
       current.set(chunk.text, parsed);
       hasContent ||= parsed.hasContent;
       hasComment ||= parsed.hasComment;

@@ -66,3 +66,16 @@ t.test('one rule document per kind and key, mesh-wide', async (t) => {
   t.equal(fine.valid, true);
   if (fine.valid) t.equal(fine.result.rules.length, 2);
 });
+
+t.test('two rule files for one key: the one-rule-per-key check names both', async (t) => {
+  const a = parseMeshYaml(RULE_FILE, 'rules/a.yaml');
+  const b = parseMeshYaml(RULE_FILE, 'rules/b.yaml');
+  t.not(a.resources[0]!.resource.metadata.name, b.resources[0]!.resource.metadata.name, 'each file its own resource');
+  const assembled = assembleMeshConfig([...a.resources, ...b.resources]);
+  t.equal(assembled.valid, false);
+  if (!assembled.valid)
+    t.match(
+      assembled.errors.join('\n'),
+      /rules\/b\.yaml:4:6: DubboRule default\/condition-[^:]+: spec\.key: a condition rule for "org\.apache\.dubbo\.benchmark\.service\.UserService:1\.0\.0:" is already given by DubboRule default\/condition-/,
+    );
+});

@@ -56,7 +56,7 @@ export function ruleStatuses(builder: SnapshotBuilder, sources: readonly ConfigS
     for (const rejected of source.rejectedResources?.() ?? []) {
       if (rejected.kind !== 'DubboRule') continue;
       out.push({
-        resource: rejected.name,
+        resource: `${rejected.kind} ${rejected.name}`,
         kind: null,
         scope: null,
         key: null,

@@ -4,7 +4,7 @@ import type { LocatedResource } from '@dubbo-mesh/config';
 export interface RejectedResource {
   /** The mesh kind it would be (`DubboRule`). */
   readonly kind: string;
-  /** `namespace/name`, or what names it at its source. */
+  /** `namespace/name` (the resource it would be: `GET /api/v1/rules` shows `DubboRule namespace/name`). */
   readonly name: string;
   /** Where it is: `kubernetes DubboRule ns/name`, `zookeeper:/dubbo/config/dubbo/com.Foo::.condition-router`. */
   readonly origin: string;

@@ -97,13 +97,18 @@ function fnv1a(text: string): string {
 /**
  * A resource name for a rule that has none of its own (a config-center node, a rule file):
  * `condition-com.foo-1.0.0-<hash>`, a valid Kubernetes name whatever the key holds (`:` and
- * capitals are not), the same for the same kind and key, different for different keys.
+ * capitals are not), the same for the same kind and key, different for different keys. With
+ * `origin` (a rule file) the name is also that file's: two files holding a rule for one key
+ * make two resources, and the one-rule-per-key check names both.
  */
-export function ruleResourceName(kind: RuleKind, key: string): string {
+export function ruleResourceName(kind: RuleKind, key: string, origin = ''): string {
   const readable = key
     .toLowerCase()
     .replace(/[^a-z0-9.-]+/g, '-')
     .replace(/^[-.]+|[-.]+$/g, '')
     .slice(0, 200);
-  return `${kind}-${readable === '' ? 'rule' : readable}-${fnv1a(`${kind} ${key}`)}`.replace(/[-.]{2,}/g, (run) => run[0]!);
+  return `${kind}-${readable === '' ? 'rule' : readable}-${fnv1a(origin === '' ? `${kind} ${key}` : `${kind} ${key} ${origin}`)}`.replace(
+    /[-.]{2,}/g,
+    (run) => run[0]!,
+  );
 }

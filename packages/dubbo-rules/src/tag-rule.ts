@@ -38,7 +38,10 @@ interface CachedResult {
 
 interface CandidateState {
   facts: CandidateFacts | undefined;
+  /** Results by request tag (`''`: none), without `dubbo.force.tag`. */
   readonly results: Map<string, CachedResult>;
+  /** Results by request tag with `dubbo.force.tag: true`. */
+  readonly forced: Map<string, CachedResult>;
 }
 
 /** Steps of an explanation, collected only by `explain`. */
@@ -121,19 +124,21 @@ class CompiledTagRule implements NarrowingRule {
     const tag = call.attachment(TAG_KEY);
     const requested = tag === undefined || tag === '' ? undefined : tag;
     const force = requested !== undefined && javaBoolean(call.attachment(FORCE_TAG_KEY));
-    const key = requested === undefined ? '' : `${force ? '1' : '0'}${requested}`;
+    // Keyed by the tag itself, in one map per force flag: a call with a tag builds no key string.
+    const key = requested ?? '';
     let state = this.states.get(candidates);
     if (state === undefined) {
-      state = { facts: undefined, results: new Map() };
+      state = { facts: undefined, results: new Map(), forced: new Map() };
       this.states.set(candidates, state);
     }
-    let cached = state.results.get(key);
+    const results = force ? state.forced : state.results;
+    let cached = results.get(key);
     if (cached === undefined) {
       state.facts ??= this.factsOf(candidates, view);
       const result = this.evaluate(candidates, state.facts, requested, force, undefined);
       cached = { result, effect: this.effectFor(result, candidates) };
-      if (state.results.size >= RESULTS_PER_CANDIDATES) state.results.delete(state.results.keys().next().value as string);
-      state.results.set(key, cached);
+      if (results.size >= RESULTS_PER_CANDIDATES) results.delete(results.keys().next().value as string);
+      results.set(key, cached);
     }
     out.effect = cached.effect;
     return cached.result as readonly E[];

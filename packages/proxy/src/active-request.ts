@@ -433,15 +433,14 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
 
   /**
    * The cluster as Dubbo's override rules make it for this call's key (itself when none is in
-   * force). Their timeout and retries count for a call whose route sets none, from its first
-   * attempt's cluster on (Dubbo reads them from the provider it holds).
+   * force). Their retries count for a call whose route sets none, from its first attempt's
+   * cluster on; their timeouts, per member, in {@link send}.
    */
   private overridden(cluster: Cluster, target: RouteDecision): Cluster {
     const view = this.context.clusters.withOverrides(cluster, target.serviceKey);
     const overrides = view.callOverrides;
-    if (overrides !== undefined && this.attempts === 0) {
-      if (target.timeoutMs === undefined && overrides.timeoutMs !== undefined) this.timeoutMs = overrides.timeoutMs;
-      if (target.retries === undefined && overrides.retries !== undefined) this.retries = { ...this.retries, attempts: overrides.retries };
+    if (overrides !== undefined && this.attempts === 0 && target.retries === undefined && overrides.retries !== undefined) {
+      this.retries = { ...this.retries, attempts: overrides.retries };
     }
     return view;
   }
@@ -575,6 +574,9 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
         );
       }
     }
+    // An override rule's timeout is the provider's: it counts for the attempt sent to it.
+    const overrides = cluster.callOverrides;
+    if (overrides !== undefined && this.target.timeoutMs === undefined) this.timeoutMs = overrides.timeoutsMs?.get(member) ?? this.resolveTimeout();
     this.attempts += 1;
     this.cluster = cluster;
     const breaker = this.breakerOf(cluster);

@@ -10,7 +10,7 @@ import {
 import { Cluster, type ClusterMember } from './cluster.js';
 import { systemClock, type Clock } from './clock.js';
 import { endpointProvides, inSubset, type EndpointKeyFilter, type RoutingTable } from './routing-table.js';
-import type { GovernanceRules } from './governance-rules.js';
+import type { GovernanceRules, OverriddenCluster } from './governance-rules.js';
 import type { ProxyStats } from './stats.js';
 import { UpstreamEndpoint } from './upstream-endpoint.js';
 
@@ -36,6 +36,22 @@ export interface ClusterManagerOptions {
 function overriddenLoadBalancer(policy: LoadBalancerConfig, named: LoadBalancerPolicy | undefined): LoadBalancerConfig {
   if (named === undefined || named === policy.policy) return policy;
   return named === 'consistent-hash' ? { policy: named, hash: policy.hash ?? { argument: 0 } } : { policy: named };
+}
+
+/** Service keys whose override view one cluster remembers; past this it starts over (views themselves are shared). */
+export const OVERRIDE_KEYS_LIMIT = 1024;
+
+/** A cluster's views under override rules: by service key, and by what they are (shared by keys alike). */
+interface OverrideViews {
+  readonly byKey: Map<string, Cluster>;
+  readonly bySignature: Map<string, Cluster>;
+}
+
+/** What an override view is, as text: two keys with the same one share the view. */
+function overrideSignature(overridden: OverriddenCluster): string {
+  let text = `${overridden.loadBalancer ?? ''}|${overridden.retries ?? ''}|`;
+  for (const member of overridden.members) text += `${member.id}=${member.weight}/${overridden.timeoutsMs?.get(member) ?? ''},`;
+  return text;
 }
 
 /** How many destinations {@link ClusterManager.clusterOf} remembers. */
@@ -100,7 +116,7 @@ export class ClusterManager {
     this.overridden = new WeakMap();
     this.clusters = new Map();
     this.byDestination = new WeakMap();
-    this.breakers = new Map();
+    this.breakers = new WeakMap();
     this.recentDestinations.length = 0;
     this.recentClusters.length = 0;
     this.nextRecent = 0;
@@ -133,35 +149,43 @@ export class ClusterManager {
   /** The governance rules in force when they hold override rules (else undefined: clusters are taken as they are). */
   private governance: GovernanceRules | undefined;
   /** Per cluster, its views under override rules by service key (the cluster itself when they change nothing). */
-  private overridden = new WeakMap<Cluster, Map<string, Cluster>>();
+  private overridden = new WeakMap<Cluster, OverrideViews>();
 
   /**
    * The cluster as Dubbo's override rules in force make it for calls of `serviceKey`: members
-   * disabled left out, weights and the load balancer replaced, a timeout and retries for the
-   * call. The cluster itself when no override rule is in force (one branch) or none changes it.
-   * Made once per cluster and key; its calls count on the cluster's circuit breaker.
+   * disabled left out, weights and the load balancer replaced, timeouts per member and retries
+   * for the call. The cluster itself when no override rule is in force (one branch) or none
+   * changes it. Views are shared by the keys they are the same for (service keys are the
+   * consumers' to choose: their number does not make views), and a cluster's keys are
+   * forgotten past {@link OVERRIDE_KEYS_LIMIT}. A view's calls count on the cluster's breaker.
    */
   withOverrides(cluster: Cluster, serviceKey: string): Cluster {
     const governance = this.governance;
     if (governance === undefined) return cluster;
-    let byKey = this.overridden.get(cluster);
-    if (byKey === undefined) this.overridden.set(cluster, (byKey = new Map()));
-    let view = byKey.get(serviceKey);
+    let views = this.overridden.get(cluster);
+    if (views === undefined) this.overridden.set(cluster, (views = { byKey: new Map(), bySignature: new Map() }));
+    let view = views.byKey.get(serviceKey);
     if (view === undefined) {
       const overridden = governance.overridden(cluster.members, cluster.name, serviceKey);
-      view =
-        overridden === undefined
-          ? cluster
-          : new Cluster(
-              cluster.name,
-              overridden.members,
-              overriddenLoadBalancer(cluster.loadBalancer, overridden.loadBalancer),
-              cluster.pool,
-              cluster.outlierDetection,
-              { timeoutMs: overridden.timeoutMs, retries: overridden.retries },
-            );
-      if (view !== cluster) this.breakers.set(view, this.breakerOf(cluster));
-      byKey.set(serviceKey, view);
+      if (overridden === undefined) view = cluster;
+      else {
+        const signature = overrideSignature(overridden);
+        view = views.bySignature.get(signature);
+        if (view === undefined) {
+          view = new Cluster(
+            cluster.name,
+            overridden.members,
+            overriddenLoadBalancer(cluster.loadBalancer, overridden.loadBalancer),
+            cluster.pool,
+            cluster.outlierDetection,
+            { timeoutsMs: overridden.timeoutsMs, retries: overridden.retries },
+          );
+          views.bySignature.set(signature, view);
+          this.breakers.set(view, this.breakerOf(cluster));
+        }
+      }
+      if (views.byKey.size >= OVERRIDE_KEYS_LIMIT) views.byKey.clear();
+      views.byKey.set(serviceKey, view);
     }
     return view;
   }
@@ -177,7 +201,7 @@ export class ClusterManager {
    */
   private byDestination = new WeakMap<object, Cluster>();
   /** A key cluster → the plain cluster of its service (and subset), whose `active` is their circuit breaker's count. */
-  private breakers = new Map<Cluster, Cluster>();
+  private breakers = new WeakMap<Cluster, Cluster>();
 
   /**
    * The cluster of a route destination. A route's destinations are objects of the routing

@@ -18,7 +18,9 @@ export interface ClusterMember extends Endpoint {
 
 /** A call's timeout and retries as Dubbo's override rules set them, for calls whose route sets none. */
 export interface CallOverrides {
-  readonly timeoutMs: number | undefined;
+  /** The timeout of an attempt sent to each member the rules give one (Dubbo reads it from the provider called). */
+  readonly timeoutsMs: ReadonlyMap<ClusterMember, number> | undefined;
+  /** The call's retries, when the rules give every member the same. */
   readonly retries: number | undefined;
 }
 

@@ -107,7 +107,9 @@ class RuleCallView implements RuleCall {
   }
   get consumerHost(): string {
     if (this.host === undefined) {
-      const host = hostOf(this.call!.context.consumerAddress);
+      const address = hostOf(this.call!.context.consumerAddress);
+      // A listener on `::` sees IPv4 consumers as `::ffff:10.0.0.5`: rules name them `10.0.0.5`.
+      const host = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
       this.host = isLoopback(host) && this.node.ip !== undefined ? this.node.ip : host;
     }
     return this.host;
@@ -133,6 +135,14 @@ class RuleCallView implements RuleCall {
     this.argumentValue = text;
     return text;
   }
+}
+
+/** The `namespace/service` a cluster belongs to, from its name (`namespace/service[/subset] [keys]`). */
+function serviceIdOfCluster(clusterName: string): string {
+  const slash = clusterName.indexOf('/');
+  if (slash < 0) return clusterName;
+  const end = clusterName.slice(slash + 1).search(/[/ ]/);
+  return end < 0 ? clusterName : clusterName.slice(0, slash + 1 + end);
 }
 
 /** The service a cluster belongs to, from its name (`namespace/service[/subset] [keys]`). */
@@ -178,9 +188,24 @@ class RuleNarrowing implements EndpointNarrowing {
     private readonly view: RuleCallView,
     /** Whether the rule is for the calls of a decision; absent: every call. */
     readonly appliesTo: ((decision: RouteDecision) => boolean) | undefined,
+    /**
+     * Whether the rule is for the endpoints of a destination cluster (a tag rule: those of its
+     * application), asked once per cluster name; absent: every cluster. A decision may split
+     * its calls over services of several applications: the rule runs on its own.
+     */
+    private readonly forCluster?: (cluster: string) => boolean,
   ) {}
 
+  /** {@link forCluster}'s answers by cluster name (a snapshot's clusters are few). */
+  private readonly clusters = new Map<string, boolean>();
+
   narrow(call: FilterCall, candidates: readonly ClusterMember[], cluster: string): readonly ClusterMember[] {
+    const forCluster = this.forCluster;
+    if (forCluster !== undefined) {
+      let applies = this.clusters.get(cluster);
+      if (applies === undefined) this.clusters.set(cluster, (applies = forCluster(cluster)));
+      if (!applies) return candidates;
+    }
     const view = this.view;
     view.bind(call);
     this.clusterName = cluster;
@@ -204,19 +229,19 @@ class RuleNarrowing implements EndpointNarrowing {
  * The application-scope condition rules, as one narrowing: Dubbo 3.3 reads
  * `<application>.condition-router` for the consumer of that application (AppStateRouter) and
  * for calls to providers of it (ProviderAppStateRouter). A call pays one lookup by its
- * consumer application and one by its route decision, however many such rules there are.
+ * consumer application and one by its destination cluster, however many such rules there are.
  */
 class ApplicationRules implements EndpointNarrowing {
   readonly name = 'application condition rules';
-  /** Per decision, the rules of the provider applications it reaches (in key order). */
-  private readonly byDecision = new WeakMap<RouteDecision, readonly RuleNarrowing[]>();
+  /** Per destination cluster, the rules of its endpoints' applications (in key order). */
+  private readonly byCluster = new Map<string, readonly RuleNarrowing[]>();
   /** The rule that left nothing in the last call, for its reply. */
   private emptied: RuleNarrowing | undefined;
 
   constructor(
     private readonly rules: ReadonlyMap<string, RuleNarrowing>,
     private readonly view: RuleCallView,
-    private readonly reaches: (decision: RouteDecision, application: string) => boolean,
+    private readonly reaches: (cluster: string, application: string) => boolean,
   ) {}
 
   narrow(call: FilterCall, candidates: readonly ClusterMember[], cluster: string): readonly ClusterMember[] {
@@ -228,10 +253,10 @@ class ApplicationRules implements EndpointNarrowing {
       members = own.narrow(call, members, cluster);
       if (members.length === 0) return this.empty(own);
     }
-    let providers = this.byDecision.get(call.decision);
+    let providers = this.byCluster.get(cluster);
     if (providers === undefined) {
-      providers = [...this.rules].filter(([application]) => this.reaches(call.decision, application)).map(([, rule]) => rule);
-      this.byDecision.set(call.decision, providers);
+      providers = [...this.rules].filter(([application]) => this.reaches(cluster, application)).map(([, rule]) => rule);
+      this.byCluster.set(cluster, providers);
     }
     for (let i = 0; i < providers.length; i++) {
       const rule = providers[i]!;
@@ -270,9 +295,9 @@ export interface OverriddenCluster {
   readonly members: readonly ClusterMember[];
   /** The mesh load balancer the rules' `loadbalance` names; undefined: the policy's. */
   readonly loadBalancer: LoadBalancerPolicy | undefined;
-  /** The call's timeout when its route sets none (the rules' `timeout`, ms). */
-  readonly timeoutMs: number | undefined;
-  /** The call's retries when its route sets none (the rules' `retries`). */
+  /** Per member the rules give a `timeout` (ms): an attempt's timeout when the call's route sets none. */
+  readonly timeoutsMs: ReadonlyMap<ClusterMember, number> | undefined;
+  /** The call's retries when its route sets none (the rules' `retries`, the same for every member). */
   readonly retries: number | undefined;
 }
 
@@ -329,8 +354,19 @@ export class GovernanceRules {
     for (const { stage, item, document } of plan.narrowings) {
       const { name, counters } = entryOf(item);
       const compiled = compileRule(document) as NarrowingRule;
-      if (stage === 'tag') tags.push(new RuleNarrowing(name, compiled, counters, view, (decision) => this.decisionReaches(decision, document.key)));
-      else if (stage === 'service-condition') {
+      if (stage === 'tag') {
+        const application = document.key;
+        tags.push(
+          new RuleNarrowing(
+            name,
+            compiled,
+            counters,
+            view,
+            (decision) => this.decisionReaches(decision, application),
+            (cluster) => this.clusterReaches(cluster, application),
+          ),
+        );
+      } else if (stage === 'service-condition') {
         const key = document.key;
         serviceConditions.push(new RuleNarrowing(name, compiled, counters, view, (decision) => ruleKeyOfServiceKey(decision.serviceKey) === key));
       } else applicationConditions.set(document.key, new RuleNarrowing(name, compiled, counters, view, undefined));
@@ -364,8 +400,13 @@ export class GovernanceRules {
         }),
       );
       tags.push(
-        new RuleNarrowing(name, staticTagRule, counters, view, (decision) =>
-          [...statically].some((application) => this.decisionReaches(decision, application)),
+        new RuleNarrowing(
+          name,
+          staticTagRule,
+          counters,
+          view,
+          (decision) => [...statically].some((application) => this.decisionReaches(decision, application)),
+          (cluster) => [...statically].some((application) => this.clusterReaches(cluster, application)),
         ),
       );
     }
@@ -373,7 +414,7 @@ export class GovernanceRules {
     const byApplication =
       applicationConditions.size === 0
         ? []
-        : [new ApplicationRules(applicationConditions, view, (decision, application) => this.decisionReaches(decision, application))];
+        : [new ApplicationRules(applicationConditions, view, (cluster, application) => this.clusterReaches(cluster, application))];
     this.narrowings = Object.freeze([...serviceConditions, ...byApplication, ...tags]);
   }
 
@@ -394,6 +435,11 @@ export class GovernanceRules {
   }
 
   /** Whether a decision sends calls to a service with endpoints of `application` (a tag rule's key). */
+  /** Whether a destination cluster (`namespace/service[/subset] [keys]`) is of a service with endpoints of `application`. */
+  private clusterReaches(cluster: string, application: string): boolean {
+    return this.applications.get(serviceIdOfCluster(cluster))?.has(application) === true;
+  }
+
   private decisionReaches(decision: RouteDecision, application: string): boolean {
     return decision.destinations.some((destination) => this.applications.get(destination.serviceId)?.has(application) === true);
   }
@@ -401,8 +447,9 @@ export class GovernanceRules {
   /**
    * What the override rules in force (`side: provider` items, then `side: consumer` ones with
    * this proxy as the consumer: its service and IP) make of a cluster's members for calls of one service key: members
-   * `disabled` left out, weights replaced, and the call parameters the first member gets
-   * (Dubbo reads `loadbalance`, `timeout` and `retries` from the provider URL it holds).
+   * `disabled` left out, weights replaced (all 0: even), each member's `timeout` (Dubbo reads
+   * it from the provider it calls), and `loadbalance` and `retries` when every member gets the
+   * same.
    * Undefined when no rule changes anything for them.
    */
   overridden(members: readonly ClusterMember[], clusterName: string, serviceKey: string): OverriddenCluster | undefined {
@@ -413,9 +460,11 @@ export class GovernanceRules {
     const target = { interface: iface, group, version };
     const consumer = { application: this.node.service, host: this.node.ip ?? '127.0.0.1' };
     let changed = false;
-    let first: Record<string, string> | undefined;
     const kept: ClusterMember[] = [];
-    members.forEach((member, index) => {
+    const timeouts = new Map<ClusterMember, number>();
+    const retries = new Set<string | undefined>();
+    const balancers = new Set<string | undefined>();
+    for (const member of members) {
       const endpoint = endpointView(member, service);
       let merged: Record<string, string> | undefined;
       // Provider items first: in Dubbo they change the provider's registered URL, which
@@ -427,21 +476,34 @@ export class GovernanceRules {
           if (parameters !== undefined) merged = { ...merged, ...parameters };
         }
       }
-      if (index === 0) first = merged;
-      if (merged === undefined) return void kept.push(member);
+      retries.add(merged?.retries);
+      balancers.add(merged?.loadbalance?.toLowerCase());
+      if (merged === undefined) {
+        kept.push(member);
+        continue;
+      }
       changed = true;
-      if (merged.disabled === 'true') return;
+      if (merged.disabled === 'true') continue;
       const weight = merged.weight === undefined ? NaN : Number(merged.weight);
-      kept.push(Number.isInteger(weight) && weight >= 0 && weight !== member.weight ? { ...member, weight } : member);
-    });
+      const timeout = merged.timeout === undefined ? NaN : Number(merged.timeout);
+      const next = Number.isInteger(weight) && weight >= 0 && weight !== member.weight ? { ...member, weight } : member;
+      if (Number.isFinite(timeout) && timeout > 0) timeouts.set(next, timeout);
+      kept.push(next);
+    }
     if (!changed) return undefined;
-    const timeout = first?.timeout === undefined ? NaN : Number(first.timeout);
-    const retries = first?.retries === undefined ? NaN : Number(first.retries);
+    // Every weight 0: Dubbo's balancers then pick evenly (equal weights), never nothing.
+    const evened = kept.length > 0 && kept.every((member) => member.weight === 0) ? kept.map((member) => ({ ...member, weight: 1 })) : kept;
+    const timeoutsMs =
+      evened === kept ? timeouts : new Map([...timeouts].map(([member, ms]) => [evened[kept.indexOf(member)]!, ms] as [ClusterMember, number]));
+    // What the call as a whole takes (retries, the balancer) counts only when the rules give every member the same.
+    const [onlyRetries] = retries.size === 1 ? [...retries] : [undefined];
+    const [onlyBalancer] = balancers.size === 1 ? [...balancers] : [undefined];
+    const retryCount = onlyRetries === undefined ? NaN : Number(onlyRetries);
     return Object.freeze({
-      members: Object.freeze(kept),
-      loadBalancer: first?.loadbalance === undefined ? undefined : DUBBO_LOAD_BALANCERS[first.loadbalance.toLowerCase()],
-      timeoutMs: Number.isFinite(timeout) && timeout > 0 ? timeout : undefined,
-      retries: Number.isInteger(retries) && retries >= 0 ? retries : undefined,
+      members: Object.freeze(evened),
+      loadBalancer: onlyBalancer === undefined ? undefined : DUBBO_LOAD_BALANCERS[onlyBalancer],
+      timeoutsMs: timeoutsMs.size === 0 ? undefined : timeoutsMs,
+      retries: Number.isInteger(retryCount) && retryCount >= 0 ? retryCount : undefined,
     });
   }
 

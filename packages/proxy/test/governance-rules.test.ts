@@ -322,7 +322,111 @@ t.test('override rules: disable a provider, change weights, timeout and load bal
     [50, 50, 50],
     'weight for every provider',
   );
-  t.same(view.callOverrides, { timeoutMs: 1234, retries: undefined }, 'the application rule of this consumer sets the timeout');
+  t.same(
+    [...(view.callOverrides!.timeoutsMs ?? new Map()).values()],
+    [1234, 1234, 1234],
+    "the application rule of this consumer sets every provider's timeout",
+  );
+  t.equal(view.callOverrides!.retries, undefined);
   t.equal(s.proxy.clusters.withOverrides(cluster, `${USER_SERVICE}:1.0.0`), view, 'made once per key');
   t.equal(s.proxy.clusters.breakerOf(view), cluster, "its calls count on the cluster's circuit breaker");
+});
+
+t.test('override views: a timeout for the provider it names, all weights 0 spread evenly, one view for many keys', async (t) => {
+  const s = await setup(t, { ip: '10.0.0.7' });
+  const consumer = new RawConsumer(s.port);
+  t.teardown(() => consumer.close());
+  s.apply(
+    [
+      {
+        configVersion: 'v3.0',
+        scope: 'application',
+        key: 'shop',
+        configs: [
+          { side: 'consumer', parameters: { weight: '0' } },
+          { side: 'consumer', providerAddresses: [s.providers[1]!.address], parameters: { timeout: '777' } },
+        ],
+      },
+    ],
+    'v1',
+  );
+  t.same(await hostsOf(consumer, 9), HOSTS, 'weight 0 on every provider: calls spread evenly, as Dubbo does, none fails');
+  const cluster = s.proxy.clusters.allClusters().find((c) => c.callOverrides === undefined)!;
+  const view = s.proxy.clusters.withOverrides(cluster, `${USER_SERVICE}:1.0.0`);
+  t.same(
+    view.members.map((m) => m.weight),
+    [1, 1, 1],
+  );
+  t.same(
+    [...(view.callOverrides!.timeoutsMs ?? new Map())].map(([member, ms]) => [member.id, ms]),
+    [[s.providers[1]!.address, 777]],
+    'the timeout belongs to the provider it names, not to every call',
+  );
+  const views = new Set(Array.from({ length: 3000 }, (_, i) => s.proxy.clusters.withOverrides(cluster, `${USER_SERVICE}:${i}`)));
+  t.equal(views.size, 1, '3,000 keys a consumer chose share one view');
+});
+
+t.test('a tag rule runs only on the destinations of its application, even when a route splits a call over two', async (t) => {
+  const v1 = await startTestProvider({
+    host: '127.0.0.2',
+    services: { [USER_SERVICE]: { getUser: ([id]) => userValue({ ...makeUser(id as number), name: 'v1' }) } },
+  });
+  const v2 = await startTestProvider({
+    host: '127.0.0.3',
+    services: { [USER_SERVICE]: { getUser: ([id]) => userValue({ ...makeUser(id as number), name: 'v2' }) } },
+  });
+  const proxy = new DubboProxy({ node: 'consumer-1', role: 'proxy', outbound: { host: '127.0.0.1', port: 0 } });
+  await proxy.start();
+  t.teardown(async () => {
+    await proxy.destroy();
+    await v1.close();
+    await v2.close();
+  });
+  const service = (name: string, address: string) => ({
+    apiVersion: 'dubbo-mesh.io/v1alpha1',
+    kind: 'DubboService',
+    metadata: { name },
+    spec: { interfaces: [{ interface: USER_SERVICE, version: '1.0.0' }], endpoints: [{ address }] },
+  });
+  proxy.applySnapshot(
+    buildConfig([
+      service('user-v1', v1.address),
+      { ...service('user-v2', v2.address), spec: { endpoints: [{ address: v2.address }] } },
+      {
+        apiVersion: 'dubbo-mesh.io/v1alpha1',
+        kind: 'DubboRoute',
+        metadata: { name: 'split' },
+        spec: {
+          hosts: [USER_SERVICE],
+          routes: [
+            {
+              name: 'half',
+              destinations: [
+                { service: 'user-v1', weight: 50 },
+                { service: 'user-v2', weight: 50 },
+              ],
+            },
+          ],
+        },
+      },
+      {
+        apiVersion: 'dubbo-mesh.io/v1alpha1',
+        kind: 'DubboRule',
+        metadata: { name: 'v1-tags' },
+        spec: { configVersion: 'v3.0', key: 'user-v1', force: true, tags: [{ name: 'gray', addresses: ['10.9.9.9'] }] },
+      },
+    ]),
+    'v1',
+  );
+  const consumer = new RawConsumer(proxy.addresses().outbound!.port);
+  t.teardown(() => consumer.close());
+  const seen = new Map<string, number>();
+  for (let i = 0; i < 40; i++) {
+    const answer = await consumer.call(i, { 'dubbo.tag': 'gray' });
+    const name = answer.header.status === ResponseStatus.OK ? answeredBy(answer) : `status ${answer.header.status}`;
+    seen.set(name, (seen.get(name) ?? 0) + 1);
+  }
+  t.ok((seen.get('v2') ?? 0) > 0, `calls drawn to user-v2 are served there: ${JSON.stringify([...seen])}`);
+  t.notOk(seen.has('v1'), "user-v1's own rule leaves its gray calls no endpoint (force: true)");
+  t.equal((seen.get('v2') ?? 0) + (seen.get('status 70') ?? 0), 40);
 });

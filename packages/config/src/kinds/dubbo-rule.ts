@@ -47,13 +47,14 @@ export function isBareRuleDocument(raw: unknown): raw is Record<string, unknown>
 
 /**
  * A bare rule document as the DubboRule resource it stands for, named after its kind and key
- * (`ruleResourceName`), in `namespace`: what validation, the snapshot and proxies then see.
+ * (`ruleResourceName`; and its file, when given), in `namespace`: what validation, the
+ * snapshot and proxies then see.
  * Field paths of the resource are the document's under `spec`.
  */
-export function bareRuleResource(document: Record<string, unknown>, namespace: string): Record<string, unknown> {
+export function bareRuleResource(document: Record<string, unknown>, namespace: string, origin?: string): Record<string, unknown> {
   const kind = ruleKindDefinitions().find((definition) => document[definition.field] !== undefined)?.kind ?? 'condition';
   const rawKey = typeof document.key === 'string' ? document.key : '';
   const scope = document.scope === 'application' || kind === 'tag' ? 'application' : 'service';
   const key = canonicalRuleKey(scope, rawKey) ?? rawKey;
-  return { apiVersion: API_VERSION, kind: 'DubboRule', metadata: { name: ruleResourceName(kind, key), namespace }, spec: document };
+  return { apiVersion: API_VERSION, kind: 'DubboRule', metadata: { name: ruleResourceName(kind, key, origin), namespace }, spec: document };
 }
