@@ -354,6 +354,90 @@ t.test('sources: each with its state, last change, refusal and error, as GET /ap
   t.same(pageErrors, [], 'no script error in the page');
 });
 
+t.test('Dubbo rules a config center or Kubernetes refuses: unreadable documents, and whether the last valid version stays', async (t) => {
+  // File sources refuse a whole change, so these shapes of GET /api/v1/rules (a refused edit of
+  // a rule whose last valid version stays, an object that is no rule at all, a disabled rule)
+  // come from other sources; this fake admin API serves them as RuleStatus documents them.
+  const server = Fastify();
+  await registerAdminPage(server);
+  const header = { kind: 'tag', scope: 'application', configVersion: 'v3.0', enabled: true, source: 'zookeeper-rules' } as const;
+  const rules: RuleStatus[] = [
+    {
+      ...header,
+      resource: 'DubboRule default/tag-user-app',
+      key: 'user-app',
+      origin: 'zookeeper:/dubbo/config/dubbo/user-app.tag-router',
+      state: 'in-force',
+      errors: [],
+      lastValidInForce: null,
+    },
+    {
+      resource: '/dubbo/config/dubbo/user-app.tag-router',
+      kind: null,
+      scope: null,
+      key: null,
+      configVersion: null,
+      enabled: null,
+      source: 'zookeeper-rules',
+      origin: 'zookeeper:/dubbo/config/dubbo/user-app.tag-router:4:3',
+      state: 'refused',
+      errors: ['zookeeper:/dubbo/config/dubbo/user-app.tag-router:4:3: tags[0].addresses: expected a list', 'tags[1]: <i>unknown</i> field'],
+      lastValidInForce: true,
+    },
+    {
+      resource: 'DubboRule mesh/broken',
+      kind: null,
+      scope: null,
+      key: null,
+      configVersion: null,
+      enabled: null,
+      source: 'kubernetes',
+      origin: null,
+      state: 'refused',
+      errors: ['spec.configVersion: is required'],
+      lastValidInForce: false,
+    },
+    {
+      ...header,
+      resource: 'DubboRule default/tag-billing',
+      key: 'billing',
+      enabled: false,
+      origin: 'zookeeper:/dubbo/config/dubbo/billing.tag-router',
+      state: 'disabled',
+      errors: [],
+      lastValidInForce: null,
+    },
+  ];
+  server.get('/readyz', async () => ({ ready: true, version: 'v-rules', lastRefusal: null }));
+  server.get('/api/v1/rules', async () => rules);
+  await server.listen({ host: '127.0.0.1', port: 0 });
+  t.teardown(() => server.close());
+  const address = server.server.address() as { port: number };
+  const { page, pageErrors } = await openPage(t, `http://127.0.0.1:${address.port}/?refresh=200`);
+  await waitForText(page, '#rules', 'DubboRule default/tag-billing', 'the rules');
+  const row = (resource: string) => page.locator(`#rules tr[data-resource="${resource}"]`).textContent();
+  t.match(await row('DubboRule default/tag-user-app'), /^tag v3\.0\s*application\s*user-app\s*in force\s*zookeeper-rules/);
+  t.match(
+    await row('/dubbo/config/dubbo/user-app.tag-router'),
+    'unknownunknownunknownrefused' +
+      'zookeeper:/dubbo/config/dubbo/user-app.tag-router:4:3: tags[0].addresses: expected a list' +
+      'tags[1]: <i>unknown</i> field' +
+      'Its last valid version stays in force (listed as well).' +
+      'zookeeper-ruleszookeeper:/dubbo/config/dubbo/user-app.tag-router:4:3',
+    'an unreadable node: every error, and its last valid version in force',
+  );
+  t.match(
+    await row('DubboRule mesh/broken'),
+    'refusedspec.configVersion: is requiredNo valid version of it is in force.kubernetesnot knownDubboRule mesh/broken',
+    'a custom resource refused with nothing in force meanwhile',
+  );
+  t.match(await row('DubboRule default/tag-billing'), /^tag v3\.0\s*application\s*billing\s*disabled/, 'a disabled rule');
+  t.equal(await page.locator('#rules tr.refused').count(), 2, 'both refused rows marked');
+  t.equal(await page.locator('#rules i').count(), 0, 'no element made from an error');
+  t.match(await page.locator('#overview').textContent(), '4 Dubbo rules (2 refused)');
+  t.same(pageErrors, [], 'no script error in the page');
+});
+
 /** A raw GET (fetch would resolve `..` in the path before sending it). */
 function rawGet(
   port: number,
