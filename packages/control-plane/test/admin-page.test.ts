@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
-import { ControlPlane, startControlPlaneAdmin, type Refusal } from '@dubbo-mesh/control-plane';
+import { ControlPlane, startControlPlaneAdmin, type Refusal, type RuleStatus } from '@dubbo-mesh/control-plane';
 import type { MeshConfig } from '@dubbo-mesh/config';
 import { DiscoveryClient } from '@dubbo-mesh/discovery';
 import { DubboProxy } from '@dubbo-mesh/proxy';
@@ -47,6 +47,14 @@ spec:
         - {service: user-provider, subset: v1, weight: ${v1}}
         - {service: user-provider, subset: ${v2Subset}, weight: ${v2}}
 `;
+/** A bare Dubbo condition rule document, as dubbo-admin writes it (a rule file in the config folder). */
+const conditionRule = (key: string, scope = 'service') => `configVersion: v3.0
+scope: ${scope}
+key: ${JSON.stringify(key)}
+force: true
+conditions:
+  - method = find* => host = 10.0.0.1
+`;
 
 // A real browser on a loaded 2-core machine is slow to start and to render: the file's
 // deadline (tap's default is 120 s) is a failure detector, so it is generous.
@@ -55,19 +63,29 @@ t.setTimeout(300_000);
 // One browser for the file: launching Chromium is the slow part on a small machine.
 const browser = await launchChromium(t);
 
-/** A control plane on a temp folder of `files`, its admin API, and the page's URL (refreshing every 200 ms). */
-async function startMesh(t: Test, files: Record<string, string>) {
+/** A temp folder holding `files`, removed in teardown. */
+async function folder(t: Test, files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dm-page-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
-  const controlPlane = new ControlPlane({ configPaths: [dir], fileSource: { settleMs: 20 } });
+  return dir;
+}
+
+/**
+ * A control plane on a temp folder of `files` (and on a second folder, `dir2`, a source of its
+ * own, when `files2` is given), its admin API, and the page's URL (refreshing every 200 ms).
+ */
+async function startMesh(t: Test, files: Record<string, string>, files2?: Record<string, string>) {
+  const dir = await folder(t, files);
+  const dir2 = files2 === undefined ? undefined : await folder(t, files2);
+  const controlPlane = new ControlPlane({ configPaths: dir2 === undefined ? [dir] : [dir, dir2], fileSource: { settleMs: 20 } });
   t.teardown(() => controlPlane.stop());
   const grpcPort = await controlPlane.start('127.0.0.1', 0);
   const admin = await startControlPlaneAdmin(controlPlane, '127.0.0.1', 0);
   let adminClosed: Promise<void> | undefined;
   const closeAdmin = () => (adminClosed ??= admin.server.close());
   t.teardown(closeAdmin);
-  return { dir, controlPlane, grpcPort, admin, closeAdmin, base: `http://127.0.0.1:${admin.port}`, url: `http://127.0.0.1:${admin.port}/?refresh=200` };
+  return { dir, dir2, controlPlane, grpcPort, admin, closeAdmin, base: `http://127.0.0.1:${admin.port}`, url: `http://127.0.0.1:${admin.port}/?refresh=200` };
 }
 
 /** A discovery client named `id` whose snapshots go to `apply`; resolves once it answered its first snapshot (ACK or NACK). */
@@ -98,8 +116,8 @@ async function openPage(t: Test, url: string): Promise<{ page: Page; pageErrors:
   return { page, pageErrors };
 }
 
-t.test('an operator sees services, endpoints, route weights, proxies with their versions, a NACK, and a refusal come and go', async (t) => {
-  const mesh = await startMesh(t, { 'services.yaml': services, 'routes.yaml': route(90, 10) });
+t.test('an operator sees services, endpoints, route weights, Dubbo rules, proxies with their versions, a NACK, and a refusal come and go', async (t) => {
+  const mesh = await startMesh(t, { 'services.yaml': services, 'routes.yaml': route(90, 10), 'rules.yaml': conditionRule('org.example.UserService:1.0.0') });
   const first = mesh.controlPlane.snapshot!.version;
   const proxy = new DubboProxy({ node: 'consumer-1', role: 'proxy', outbound: { host: '127.0.0.1', port: 0 } });
   await proxy.start();
@@ -125,6 +143,15 @@ t.test('an operator sees services, endpoints, route weights, proxies with their 
   t.match(await page.locator('#policies').textContent(), /policy: round-robin/);
   t.match(await page.locator('#mappings').textContent(), /org\.example\.UserService\s*any\s*any\s*default\/user-provider/);
   await waitForText(page, '#overview', first, 'the version in force');
+
+  // The rule file as GET /api/v1/rules lists it: the page shows that entry, in force.
+  const [listed, ...more] = (await (await fetch(`${mesh.base}/api/v1/rules`)).json()) as RuleStatus[];
+  t.same(more, [], 'one rule');
+  t.match(listed, { kind: 'condition', key: 'org.example.UserService:1.0.0:', state: 'in-force', origin: path.join(mesh.dir, 'rules.yaml') });
+  const dubboRule = await waitForText(page, `#rules tr[data-resource="${listed!.resource}"]`, 'in force', 'the Dubbo rule in force');
+  t.match(dubboRule, /^condition v3\.0\s*service\s*org\.example\.UserService:1\.0\.0:\s*in force/, 'its kind, version, scope, key and state');
+  t.match(dubboRule, `in force${listed!.source}${listed!.origin}${listed!.resource}`, 'its source, origin (the file) and resource');
+  t.match(await page.locator('#overview').textContent(), '1 Dubbo rule ·', 'counted in the overview, none refused');
 
   const consumer = await waitForText(
     page,
@@ -238,6 +265,48 @@ t.test('names, labels and errors are shown as text: markup in them is never pars
   t.same(pageErrors, [], 'no script error in the page');
 });
 
+t.test('Dubbo rules: a second rule for a key is refused with its error while the first stays; markup in a key is text', async (t) => {
+  const hostile = '<svg/onload=window.__pwned=4>';
+  const userRule = conditionRule('org.example.UserService:1.0.0');
+  // Two folders, two sources: a conflict between them leaves the second one's rule refused, listed with its error.
+  const mesh = await startMesh(t, { 'services.yaml': services, 'rules.yaml': userRule, 'hostile.yaml': conditionRule(hostile, 'application') }, {});
+  const { page, pageErrors } = await openPage(t, mesh.url);
+  const hostileRow = await waitForText(page, '#rules tbody', hostile, 'the application rule with markup in its key');
+  t.match(hostileRow, `condition v3.0application${hostile}in force`, 'its key shown as text, in force');
+  t.equal(await page.locator('#rules tr[data-state="in-force"]').count(), 2, 'both rules in force');
+
+  const refused = new Promise<Refusal>((resolve) => mesh.controlPlane.once('refused', resolve));
+  const conflict = path.join(mesh.dir2!, 'conflict.yaml');
+  await writeFile(
+    conflict,
+    `apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRule
+metadata: {name: user-rule}
+spec:
+${userRule.replace(/^/gm, '  ').trimEnd()}
+`,
+  );
+  await refused;
+  const [holder] = ((await (await fetch(`${mesh.base}/api/v1/rules`)).json()) as RuleStatus[]).filter(
+    (rule) => rule.origin === path.join(mesh.dir, 'rules.yaml'),
+  );
+  const row = await waitForText(page, '#rules tr[data-state="refused"]', 'one rule document per key', 'the refused rule with its error');
+  t.match(row, /^condition v3\.0\s*service\s*org\.example\.UserService:1\.0\.0:\s*refused/, 'its kind, scope, key and state');
+  t.match(
+    row,
+    `${conflict}:7:8: DubboRule default/user-rule: spec.key: a condition rule for "org.example.UserService:1.0.0:" is already given by ${holder!.resource} (one rule document per key)`,
+    'its error, naming the rule that holds the key',
+  );
+  t.match(row, `file:${mesh.dir2}${conflict}DubboRule default/user-rule`, 'its source, origin and resource');
+  t.equal(await page.locator('#rules tr.refused').count(), 1, 'marked refused');
+  t.match(await page.locator(`#rules tr[data-resource="${holder!.resource}"]`).textContent(), 'in force', 'the rule that holds the key stays in force');
+  await waitForText(page, '#overview', '3 Dubbo rules (1 refused)', 'the refused rule counted in the overview');
+
+  const injected = await page.evaluate('({ elements: document.querySelectorAll("main svg, main script, main img").length, pwned: window.__pwned ?? null })');
+  t.same(injected, { elements: 0, pwned: null }, 'no element was made from the key and nothing ran');
+  t.same(pageErrors, [], 'no script error in the page');
+});
+
 t.test('sources: each with its state, last change, refusal and error, as GET /api/v1/sources gives them', async (t) => {
   // GET /api/v1/sources is built in parallel with this page; this fake admin API serves its
   // documented shape so the page's rendering of it is tested now. The other APIs are absent,
@@ -282,6 +351,90 @@ t.test('sources: each with its state, last change, refusal and error, as GET /ap
   t.equal(await page.locator('#sources b, #sources i').count(), 0, 'no element made from the data');
   t.match(await page.locator('#services').textContent(), 'Not available: GET /api/v1/services answered 404', 'a missing API marks its section only');
   t.match(await page.locator('#overview').textContent(), 'Snapshot in force: v-sources', 'the rest is shown');
+  t.same(pageErrors, [], 'no script error in the page');
+});
+
+t.test('Dubbo rules a config center or Kubernetes refuses: unreadable documents, and whether the last valid version stays', async (t) => {
+  // File sources refuse a whole change, so these shapes of GET /api/v1/rules (a refused edit of
+  // a rule whose last valid version stays, an object that is no rule at all, a disabled rule)
+  // come from other sources; this fake admin API serves them as RuleStatus documents them.
+  const server = Fastify();
+  await registerAdminPage(server);
+  const header = { kind: 'tag', scope: 'application', configVersion: 'v3.0', enabled: true, source: 'zookeeper-rules' } as const;
+  const rules: RuleStatus[] = [
+    {
+      ...header,
+      resource: 'DubboRule default/tag-user-app',
+      key: 'user-app',
+      origin: 'zookeeper:/dubbo/config/dubbo/user-app.tag-router',
+      state: 'in-force',
+      errors: [],
+      lastValidInForce: null,
+    },
+    {
+      resource: '/dubbo/config/dubbo/user-app.tag-router',
+      kind: null,
+      scope: null,
+      key: null,
+      configVersion: null,
+      enabled: null,
+      source: 'zookeeper-rules',
+      origin: 'zookeeper:/dubbo/config/dubbo/user-app.tag-router:4:3',
+      state: 'refused',
+      errors: ['zookeeper:/dubbo/config/dubbo/user-app.tag-router:4:3: tags[0].addresses: expected a list', 'tags[1]: <i>unknown</i> field'],
+      lastValidInForce: true,
+    },
+    {
+      resource: 'DubboRule mesh/broken',
+      kind: null,
+      scope: null,
+      key: null,
+      configVersion: null,
+      enabled: null,
+      source: 'kubernetes',
+      origin: null,
+      state: 'refused',
+      errors: ['spec.configVersion: is required'],
+      lastValidInForce: false,
+    },
+    {
+      ...header,
+      resource: 'DubboRule default/tag-billing',
+      key: 'billing',
+      enabled: false,
+      origin: 'zookeeper:/dubbo/config/dubbo/billing.tag-router',
+      state: 'disabled',
+      errors: [],
+      lastValidInForce: null,
+    },
+  ];
+  server.get('/readyz', async () => ({ ready: true, version: 'v-rules', lastRefusal: null }));
+  server.get('/api/v1/rules', async () => rules);
+  await server.listen({ host: '127.0.0.1', port: 0 });
+  t.teardown(() => server.close());
+  const address = server.server.address() as { port: number };
+  const { page, pageErrors } = await openPage(t, `http://127.0.0.1:${address.port}/?refresh=200`);
+  await waitForText(page, '#rules', 'DubboRule default/tag-billing', 'the rules');
+  const row = (resource: string) => page.locator(`#rules tr[data-resource="${resource}"]`).textContent();
+  t.match(await row('DubboRule default/tag-user-app'), /^tag v3\.0\s*application\s*user-app\s*in force\s*zookeeper-rules/);
+  t.match(
+    await row('/dubbo/config/dubbo/user-app.tag-router'),
+    'unknownunknownunknownrefused' +
+      'zookeeper:/dubbo/config/dubbo/user-app.tag-router:4:3: tags[0].addresses: expected a list' +
+      'tags[1]: <i>unknown</i> field' +
+      'Its last valid version stays in force (listed as well).' +
+      'zookeeper-ruleszookeeper:/dubbo/config/dubbo/user-app.tag-router:4:3',
+    'an unreadable node: every error, and its last valid version in force',
+  );
+  t.match(
+    await row('DubboRule mesh/broken'),
+    'refusedspec.configVersion: is requiredNo valid version of it is in force.kubernetesnot knownDubboRule mesh/broken',
+    'a custom resource refused with nothing in force meanwhile',
+  );
+  t.match(await row('DubboRule default/tag-billing'), /^tag v3\.0\s*application\s*billing\s*disabled/, 'a disabled rule');
+  t.equal(await page.locator('#rules tr.refused').count(), 2, 'both refused rows marked');
+  t.equal(await page.locator('#rules i').count(), 0, 'no element made from an error');
+  t.match(await page.locator('#overview').textContent(), '4 Dubbo rules (2 refused)');
   t.same(pageErrors, [], 'no script error in the page');
 });
 

@@ -9,7 +9,17 @@
  * changes the interval, default 2000.
  */
 import { h, replaceChildren } from './dom.js';
-import { renderMappings, renderOverview, renderPolicies, renderProxies, renderRefusal, renderRoutes, renderServices, renderSources } from './sections.js';
+import {
+  renderMappings,
+  renderOverview,
+  renderPolicies,
+  renderProxies,
+  renderRefusal,
+  renderRoutes,
+  renderRules,
+  renderServices,
+  renderSources,
+} from './sections.js';
 
 /** The JSON APIs the page reads, by the name the sections use; paths relative to the page. */
 const APIS = {
@@ -17,6 +27,7 @@ const APIS = {
   services: 'api/v1/services',
   routes: 'api/v1/routes',
   policies: 'api/v1/policies',
+  rules: 'api/v1/rules',
   mappings: 'api/v1/mappings',
   proxies: 'api/v1/proxies',
   sources: 'api/v1/sources',
@@ -24,13 +35,14 @@ const APIS = {
 
 /** Each section: its element id, the APIs it reads, and how it renders. */
 const SECTIONS = [
-  { id: 'overview', reads: ['readyz', 'services', 'routes', 'policies', 'mappings', 'proxies'], render: renderOverview },
+  { id: 'overview', reads: ['readyz', 'services', 'routes', 'policies', 'rules', 'mappings', 'proxies'], render: renderOverview },
   { id: 'refusal', reads: ['readyz'], render: renderRefusal },
   { id: 'sources', reads: ['sources'], render: renderSources },
   { id: 'proxies', reads: ['readyz', 'proxies'], render: renderProxies },
   { id: 'services', reads: ['services', 'policies'], render: renderServices },
   { id: 'routes', reads: ['routes'], render: renderRoutes },
   { id: 'policies', reads: ['policies'], render: renderPolicies },
+  { id: 'rules', reads: ['rules'], render: renderRules },
   { id: 'mappings', reads: ['mappings'], render: renderMappings },
 ];
 

@@ -75,7 +75,7 @@ function errorList(errors) {
 }
 
 /** The top of the page: the snapshot in force and how many of everything there is. */
-export function renderOverview({ readyz, services, routes, policies, mappings, proxies }) {
+export function renderOverview({ readyz, services, routes, policies, rules, mappings, proxies }) {
   const nodes = [];
   if (readyz.kind !== 'ok') nodes.push(unavailable(readyz));
   else if (readyz.data.version === null || readyz.data.version === undefined) {
@@ -96,6 +96,10 @@ export function renderOverview({ readyz, services, routes, policies, mappings, p
   }
   if (routes.kind === 'ok') counts.push(plural(routes.data.length, 'route'));
   if (policies.kind === 'ok') counts.push(plural(policies.data.length, 'policy', 'policies'));
+  if (rules.kind === 'ok') {
+    const refused = rules.data.filter((rule) => rule?.state === 'refused').length;
+    counts.push(`${plural(rules.data.length, 'Dubbo rule')}${refused > 0 ? ` (${refused} refused)` : ''}`);
+  }
   if (mappings.kind === 'ok') counts.push(plural(mappings.data.length, 'service key'));
   if (proxies.kind === 'ok') {
     const version = readyz.kind === 'ok' ? readyz.data.version : undefined;
@@ -377,6 +381,50 @@ export function renderPolicies({ policies }) {
         spec.healthCheck ? compact(spec.healthCheck) || 'on (default intervals)' : h('span', { class: 'muted' }, 'off'),
       ];
     }),
+  );
+}
+
+/** What GET /api/v1/rules says for a field it could not read (a document that was not a rule). */
+function unknown() {
+  return h('span', { class: 'muted', title: 'the document could not be read as a rule' }, 'unknown');
+}
+
+const RULE_STATES = {
+  'in-force': { text: 'in force', badge: 'ok' },
+  disabled: { text: 'disabled', badge: 'muted', title: 'enabled: false — in the snapshot, but it narrows nothing' },
+  refused: { text: 'refused', badge: 'bad' },
+};
+
+/** A rule's state: a badge, and for a refused rule every error and what applies meanwhile. */
+function ruleState(rule) {
+  const known = RULE_STATES[rule?.state];
+  const badge = h('span', { class: `badge ${known?.badge ?? 'warn'}`, title: known?.title }, known?.text ?? String(rule?.state ?? '?'));
+  if (rule?.state !== 'refused') return badge;
+  let meanwhile = null;
+  if (rule.lastValidInForce === true) meanwhile = h('p', { class: 'meanwhile' }, 'Its last valid version stays in force (listed as well).');
+  else if (rule.lastValidInForce === false) meanwhile = h('p', { class: 'meanwhile' }, 'No valid version of it is in force.');
+  return [badge, errorList(rule.errors), meanwhile];
+}
+
+/** Dubbo governance rules (GET /api/v1/rules): kind, scope, key, state with errors, source and origin. */
+export function renderRules({ rules }) {
+  if (rules.kind !== 'ok') return unavailable(rules);
+  if (rules.data.length === 0) return h('p', { class: 'muted' }, 'No Dubbo rules: no condition, tag or override rule narrows any call.');
+  return table(
+    'dubbo-rules',
+    ['Kind', 'Scope', 'Key', 'State', 'Source', 'Origin', 'Resource'],
+    rules.data.map((rule) => ({
+      attributes: { 'data-resource': rule?.resource, 'data-state': rule?.state, class: rule?.state === 'refused' ? 'refused' : null },
+      cells: [
+        rule?.kind ? [rule.kind, rule.configVersion ? h('span', { class: 'muted' }, ` ${rule.configVersion}`) : ''] : unknown(),
+        rule?.scope ?? unknown(),
+        rule?.key ? code(rule.key) : unknown(),
+        ruleState(rule),
+        code(rule?.source ?? '?'),
+        rule?.origin ? code(rule.origin) : h('span', { class: 'muted' }, 'not known'),
+        code(rule?.resource ?? '?'),
+      ],
+    })),
   );
 }
 
