@@ -8,29 +8,15 @@
 import hessian from 'hessian.js';
 import { decodeRequestBody, encodeRequestBody, peekRequest } from '@dubbo-mesh/protocol';
 import { USER_SERVICE, userServiceCalls } from '@dubbo-mesh/test-support';
+import { timeOperation, type OperationTime } from './micro-timing.js';
 
 const ATTACHMENTS = { path: USER_SERVICE, interface: USER_SERVICE, version: '1.0.0', group: 'g1', timeout: 3000, application: 'benchmark-consumer' };
 const BATCH = 1000;
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 400);
 const WARMUP = 30_000;
 
-interface Result {
-  medianNs: number;
-  p99Ns: number;
-}
-
 /** Per-operation time, from SAMPLES batches of BATCH calls each. */
-function measure(operation: () => unknown): Result {
-  for (let i = 0; i < WARMUP; i++) operation();
-  const samples: number[] = [];
-  for (let s = 0; s < SAMPLES; s++) {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < BATCH; i++) operation();
-    samples.push(Number(process.hrtime.bigint() - start) / BATCH);
-  }
-  samples.sort((a, b) => a - b);
-  return { medianNs: samples[Math.floor(samples.length / 2)]!, p99Ns: samples[Math.floor(samples.length * 0.99)]! };
-}
+const measure = (operation: () => unknown): OperationTime => timeOperation(operation, { batch: BATCH, samples: SAMPLES, warmup: WARMUP });
 
 function hessianDecodeAll(body: Buffer, argumentCount: number): unknown {
   const decoder = new hessian.DecoderV2(body);

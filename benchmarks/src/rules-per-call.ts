@@ -24,6 +24,7 @@ import {
 } from '@dubbo-mesh/proxy';
 import type { PickContext } from '@dubbo-mesh/load-balancer';
 import { USER_SERVICE } from '@dubbo-mesh/test-support';
+import { timeOperation, type OperationTime } from './micro-timing.js';
 
 const ENDPOINTS = 100;
 const BATCH = 1000;
@@ -93,22 +94,8 @@ function config(withRules: boolean): MeshConfig {
   return assembled.result;
 }
 
-interface Result {
-  medianNs: number;
-  p99Ns: number;
-}
-
-function measure(operation: () => unknown): Result {
-  for (let i = 0; i < WARMUP; i++) operation();
-  const samples: number[] = [];
-  for (let s = 0; s < SAMPLES; s++) {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < BATCH; i++) operation();
-    samples.push(Number(process.hrtime.bigint() - start) / BATCH);
-  }
-  samples.sort((a, b) => a - b);
-  return { medianNs: samples[Math.floor(samples.length / 2)]!, p99Ns: samples[Math.floor(samples.length * 0.99)]! };
-}
+/** Per-operation time, from SAMPLES batches of BATCH calls each. */
+const measure = (operation: () => unknown): OperationTime => timeOperation(operation, { batch: BATCH, samples: SAMPLES, warmup: WARMUP });
 
 const node = nodeIdentity('bench', 'bench-consumer', 'default', {}, '10.1.0.9');
 const body = encodeRequestBody({

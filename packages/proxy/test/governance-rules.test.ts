@@ -173,7 +173,7 @@ t.test('blacklist and force: true answer 70 naming the rule; force: false is ign
   const counters = Object.values(s.proxy.governanceRules!.countersByRule())[0]!;
   t.equal(counters.ignored, 6);
   s.apply([{ configVersion: 'v3.0', scope: 'service', key: KEY, enabled: false, force: true, conditions: ['=> false'] }], 'v4');
-  t.same(await hostsOf(consumer, 3), HOSTS, 'enabled: false does nothing');
+  t.same(await hostsOf(consumer, 6), HOSTS, 'enabled: false does nothing');
 });
 
 t.test('application rules: for calls of that consumer application and for calls to that provider application', async (t) => {
@@ -312,7 +312,10 @@ t.test('override rules: disable a provider, change weights, timeout and load bal
     ],
     'v3',
   );
-  t.same(await hostsOf(consumer, 9), HOSTS, 'calls go on under the new weights and load balancer');
+  // Random now: call until every provider answered (each answers with probability 1/3 per call).
+  const answered = new Set<string>();
+  for (let i = 0; i < 300 && answered.size < 3; i++) answered.add(answeredBy(await consumer.call(i)));
+  t.same([...answered].sort(), HOSTS, 'calls go on under the new weights and load balancer');
   const cluster = s.proxy.clusters.allClusters().find((c) => c.callOverrides === undefined)!;
   const view = s.proxy.clusters.withOverrides(cluster, `${USER_SERVICE}:1.0.0`);
   t.not(view, cluster, 'the overridden view of the cluster');
@@ -391,7 +394,8 @@ t.test('a tag rule runs only on the destinations of its application, even when a
   proxy.applySnapshot(
     buildConfig([
       service('user-v1', v1.address),
-      { ...service('user-v2', v2.address), spec: { endpoints: [{ address: v2.address }] } },
+      // Its own key, so the two services claim no key twice; the route sends calls to both.
+      { ...service('user-v2', v2.address), spec: { interfaces: [{ interface: USER_SERVICE, version: '2.0.0' }], endpoints: [{ address: v2.address }] } },
       {
         apiVersion: 'dubbo-mesh.io/v1alpha1',
         kind: 'DubboRoute',

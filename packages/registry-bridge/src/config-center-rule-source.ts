@@ -7,6 +7,7 @@ import type { ConfigSource, RejectedResource, SourceState } from '@dubbo-mesh/co
 import { parseConfigCenterName, ruleResourceName, type ConfigCenterRuleName, type RuleKind } from '@dubbo-mesh/dubbo-rules';
 import { systemClock, type Clock } from '@dubbo-mesh/leader-election';
 import { readConfigCenterRule, configCenterOrigin } from './config-center-rule-document.js';
+import { FlushDebounce } from './flush-debounce.js';
 import { ZooKeeperWatch, type ImportContext } from './import-watch.js';
 import type { ZooKeeperSession } from './zookeeper-session.js';
 
@@ -86,8 +87,7 @@ export class ConfigCenterRuleSource implements ConfigSource {
   private pending: Generation | undefined;
   private generations = 0;
   private stopped = false;
-  private flushTimer: unknown;
-  private firstDirtyAt = 0;
+  private readonly debounce: FlushDebounce;
   private dirty = false;
   private emitted: readonly LocatedResource[] | undefined;
   private builderRefused: ReadonlyMap<string, readonly string[]> = new Map();
@@ -106,6 +106,7 @@ export class ConfigCenterRuleSource implements ConfigSource {
     this.configPath = `${root === '/' ? '' : root}/config/dubbo`;
     this.namespace = options.namespace ?? 'default';
     this.clock = options.clock ?? systemClock;
+    this.debounce = new FlushDebounce(this.clock, options.debounceMs ?? 100, options.maxDelayMs ?? 500, () => this.flush(false));
   }
 
   /** List the rules; resolves once the first complete listing was emitted. */
@@ -132,8 +133,7 @@ export class ConfigCenterRuleSource implements ConfigSource {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const [event, listener] of this.listeners.splice(0)) this.session.off(event as 'connected', listener);
-    this.clock.clearTimer(this.flushTimer);
-    this.flushTimer = undefined;
+    this.debounce.cancel();
     this.stopGeneration(this.pending);
     this.stopGeneration(this.current);
     this.resolveFirst();
@@ -334,22 +334,7 @@ export class ConfigCenterRuleSource implements ConfigSource {
 
   private schedule(): void {
     if (this.stopped || this.current === undefined) return;
-    const now = this.clock.now();
-    const debounceMs = this.options.debounceMs ?? 100;
-    const maxDelayMs = this.options.maxDelayMs ?? 500;
-    if (this.flushTimer === undefined) this.firstDirtyAt = now;
-    else {
-      // Past the longest wait: the timer already armed fires when it must.
-      if (now + debounceMs > this.firstDirtyAt + maxDelayMs) return;
-      this.clock.clearTimer(this.flushTimer);
-    }
-    this.flushTimer = this.clock.setTimer(
-      () => {
-        this.flushTimer = undefined;
-        this.flush(false);
-      },
-      Math.max(0, Math.min(debounceMs, this.firstDirtyAt + maxDelayMs - now)),
-    );
+    this.debounce.schedule();
   }
 
   /** Judge what changed and emit the rules in force if any changed; held while disconnected unless `force`. */
@@ -357,8 +342,7 @@ export class ConfigCenterRuleSource implements ConfigSource {
     const generation = this.current;
     if (this.stopped || this.emit === undefined || generation === undefined) return;
     if (!force && this.session.state !== 'connected') return;
-    this.clock.clearTimer(this.flushTimer);
-    this.flushTimer = undefined;
+    this.debounce.cancel();
     this.dirty = false;
     const names = [...generation.nodes.keys()].sort();
     for (const name of [...this.records.keys()]) if (!generation.nodes.has(name)) this.records.delete(name);

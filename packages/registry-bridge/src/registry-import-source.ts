@@ -1,6 +1,7 @@
 import type { LocatedResource } from '@dubbo-mesh/config';
 import type { ConfigSource, SourceState } from '@dubbo-mesh/control-plane';
 import { systemClock, type Clock } from '@dubbo-mesh/leader-election';
+import { FlushDebounce } from './flush-debounce.js';
 import { ApplicationLevelImport, MetadataCache } from './import-application-level.js';
 import { InterfaceLevelImport } from './import-interface-level.js';
 import { summariseSkips } from './import-skips.js';
@@ -74,9 +75,8 @@ export class RegistryImportSource implements ConfigSource {
   private pending: Generation | undefined;
   private generations = 0;
   private stopped = false;
-  private flushTimer: unknown;
+  private readonly debounce: FlushDebounce;
   private warmUpTimer: unknown;
-  private firstDirtyAt = 0;
   /** A change is waiting to be emitted (held while disconnected). */
   private dirty = false;
   private emitted: readonly LocatedResource[] | undefined;
@@ -99,6 +99,7 @@ export class RegistryImportSource implements ConfigSource {
     this.namespace = options.namespace ?? 'default';
     this.clock = options.clock ?? systemClock;
     this.wallClock = options.wallClock ?? Date.now;
+    this.debounce = new FlushDebounce(this.clock, options.debounceMs ?? 100, options.maxDelayMs ?? 500, () => this.flush(false));
   }
 
   /** List everything; resolves once the first complete listing was emitted. */
@@ -125,9 +126,9 @@ export class RegistryImportSource implements ConfigSource {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const [event, listener] of this.listeners.splice(0)) this.session.off(event as 'connected', listener);
-    this.clock.clearTimer(this.flushTimer);
+    this.debounce.cancel();
     this.clock.clearTimer(this.warmUpTimer);
-    this.flushTimer = this.warmUpTimer = undefined;
+    this.warmUpTimer = undefined;
     this.pending?.interfaces.stop();
     this.pending?.applications.stop();
     this.current?.interfaces.stop();
@@ -264,22 +265,7 @@ export class RegistryImportSource implements ConfigSource {
 
   private schedule(): void {
     if (this.stopped || this.current === undefined) return;
-    const now = this.clock.now();
-    const debounceMs = this.options.debounceMs ?? 100;
-    const maxDelayMs = this.options.maxDelayMs ?? 500;
-    if (this.flushTimer === undefined) this.firstDirtyAt = now;
-    else {
-      // Past the longest wait: the timer already armed fires when it must.
-      if (now + debounceMs > this.firstDirtyAt + maxDelayMs) return;
-      this.clock.clearTimer(this.flushTimer);
-    }
-    this.flushTimer = this.clock.setTimer(
-      () => {
-        this.flushTimer = undefined;
-        this.flush(false);
-      },
-      Math.max(0, Math.min(debounceMs, this.firstDirtyAt + maxDelayMs - now)),
-    );
+    this.debounce.schedule();
   }
 
   /** Build the resources and emit them if any changed; held while disconnected unless `force`. */
@@ -287,8 +273,7 @@ export class RegistryImportSource implements ConfigSource {
     const generation = this.current;
     if (this.stopped || this.emit === undefined || generation === undefined) return;
     if (!force && this.session.state !== 'connected') return;
-    this.clock.clearTimer(this.flushTimer);
-    this.flushTimer = undefined;
+    this.debounce.cancel();
     this.dirty = false;
     const now = this.wallClock();
     const built = this.builder.build([...generation.interfaces.providers(), ...generation.applications.providers()], { namespace: this.namespace, now });
