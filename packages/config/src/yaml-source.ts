@@ -4,6 +4,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { assembleMeshConfig, checkCrossReferences, originsOf, type LocatedResource, type MeshConfig } from './mesh-config.js';
 import { validateResource, type FieldPath, type ValidationIssue } from './validate.js';
+import { kindDefinition } from './kind-registry.js';
 import type { MeshResource } from './types.js';
 import { DEFAULT_NAMESPACE } from './defaults.js';
 import { bareRuleResource, isBareRuleDocument } from './kinds/dubbo-rule.js';
@@ -17,6 +18,18 @@ export interface ParsedYaml {
    * only for reporting their cross-references together with their field errors.
    */
   readonly partial?: LocatedResource[];
+  /** Documents that name a resource but failed validation, each with its own errors (positions included). */
+  readonly rejected?: RejectedDocument[];
+}
+
+/** A document of a file that names a resource (`kind`, `namespace/name`) but is not a valid one. */
+export interface RejectedDocument {
+  readonly kind: string;
+  /** `namespace/name`. */
+  readonly name: string;
+  /** The file. */
+  readonly origin: string;
+  readonly errors: readonly string[];
 }
 
 /** A position inside one chunk of a file (1-based line and column, relative to the chunk). */
@@ -33,6 +46,8 @@ type ChunkDocument =
       readonly errors: ReadonlyArray<{ readonly at: Position | undefined; readonly message: string }>;
       readonly partial?: { readonly resource: MeshResource; readonly raw: unknown; readonly issues: readonly ValidationIssue[] };
       readonly position: (path: FieldPath) => Position | undefined;
+      /** The resource the document names, when it names one (kind and `namespace/name`). */
+      readonly names?: { readonly kind: string; readonly name: string };
     };
 
 /** What one chunk of a file (its text from one `---` to the next) parses to, wherever it sits in the file. */
@@ -174,9 +189,11 @@ function parseChunk(text: string, file: string): ParsedChunk {
       documents.push({ ok: true, resource: result.result, raw, position: bare ? underSpec(lazy) : lazy });
       continue;
     }
+    const names = namesOf(raw);
     documents.push({
       ok: false,
       position: at,
+      ...(names === undefined ? {} : { names }),
       errors: result.issues.map((issue, i) => ({ at: at(issue.path), message: result.errors[i]! })),
       ...(result.partial === undefined ? {} : { partial: { resource: result.partial, raw, issues: result.issues } }),
     });
@@ -184,9 +201,17 @@ function parseChunk(text: string, file: string): ParsedChunk {
   return { documents, hasContent, hasComment: /^[ \t]*#/m.test(text) };
 }
 
+/** The kind and `namespace/name` a raw document names, when it names a known kind and a name. */
+function namesOf(raw: unknown): { kind: string; name: string } | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const { kind, metadata } = raw as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
+  if (typeof kind !== 'string' || kindDefinition(kind) === undefined || typeof metadata?.name !== 'string') return undefined;
+  return { kind, name: `${typeof metadata.namespace === 'string' ? metadata.namespace : DEFAULT_NAMESPACE}/${metadata.name}` };
+}
+
 /** Adds a chunk's documents to a file's result, with positions moved to where the chunk sits. */
 function addChunk(
-  out: { resources: LocatedResource[]; errors: string[]; partial: LocatedResource[] },
+  out: { resources: LocatedResource[]; errors: string[]; partial: LocatedResource[]; rejected: RejectedDocument[] },
   chunk: ParsedChunk,
   file: string,
   startLine: number,
@@ -198,8 +223,10 @@ function addChunk(
       out.resources.push({ resource: document.resource, raw: document.raw, locate, origin: file });
       continue;
     }
-    for (const error of document.errors) out.errors.push(`${where(error.at)}${error.message}`);
+    const errors = document.errors.map((error) => `${where(error.at)}${error.message}`);
+    out.errors.push(...errors);
     if (document.partial !== undefined) out.partial.push({ ...document.partial, locate, origin: file });
+    if (document.names !== undefined) out.rejected.push({ ...document.names, origin: file, errors });
   }
 }
 
@@ -214,7 +241,7 @@ function emptyFileError(file: string): string {
  * being rewritten looks like that, and publishing it would drop every service it had.
  */
 export function parseMeshYaml(text: string, file: string): ParsedYaml {
-  const out = { resources: [] as LocatedResource[], errors: [] as string[], partial: [] as LocatedResource[] };
+  const out = { resources: [] as LocatedResource[], errors: [] as string[], partial: [] as LocatedResource[], rejected: [] as RejectedDocument[] };
   let hasContent = false;
   let hasComment = false;
   for (const chunk of splitDocuments(text)) {
@@ -252,7 +279,7 @@ export class MeshYamlCache {
     const sliceMs = options.sliceMs ?? 10;
     const previous = this.files.get(file) ?? new Map<string, ParsedChunk>();
     const current = new Map<string, ParsedChunk>();
-    const out = { resources: [] as LocatedResource[], errors: [] as string[], partial: [] as LocatedResource[] };
+    const out = { resources: [] as LocatedResource[], errors: [] as string[], partial: [] as LocatedResource[], rejected: [] as RejectedDocument[] };
     let hasContent = false;
     let hasComment = false;
     let sliceStart = now();

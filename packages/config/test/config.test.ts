@@ -132,7 +132,7 @@ t.test('an empty file is an error; a file of comments only is empty on purpose',
       JSON.stringify(text),
     );
   }
-  t.same(parseMeshYaml('# nothing here on purpose\n', 'mesh.yaml'), { resources: [], errors: [], partial: [] });
+  t.same(parseMeshYaml('# nothing here on purpose\n', 'mesh.yaml'), { resources: [], errors: [], partial: [], rejected: [] });
 });
 
 t.test('a misspelled field does not hide the cross-reference errors of the same file', async (t) => {

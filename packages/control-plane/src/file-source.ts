@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { MeshYamlCache, cannotReadError, checkCrossReferences, configFiles, originsOf, type LocatedResource, type ParsedYaml } from '@dubbo-mesh/config';
-import type { ConfigSource, SourceState } from './source.js';
+import type { ConfigSource, RejectedResource, SourceState } from './source.js';
 
 /**
  * The clock and timers a file source schedules its reads with. Injectable, so that tests of
@@ -205,6 +205,19 @@ export class FileSource implements ConfigSource {
   }
 
   /** Stop watching; resolves once a look in progress has finished. */
+  /**
+   * The documents of the files as last read that name a resource but are not valid ones, with
+   * their errors (`file:line:col`): while any exists the source's change is refused, and the
+   * last valid files stay in force.
+   */
+  rejectedResources(): RejectedResource[] {
+    const out: RejectedResource[] = [];
+    for (const { parsed } of this.files.values())
+      for (const rejected of parsed.rejected ?? [])
+        out.push({ kind: rejected.kind, name: rejected.name, origin: rejected.origin, errors: rejected.errors, lastValidInForce: false });
+    return out;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.timers.clearTimeout(this.timer);

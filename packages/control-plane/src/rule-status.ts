@@ -52,6 +52,8 @@ export function ruleStatuses(builder: SnapshotBuilder, sources: readonly ConfigS
       lastValidInForce: null,
     });
   }
+  // A refused object whose resource is in force (its last valid version) says so, whatever its source knows.
+  const inForce = new Set(out.filter((status) => status.state !== 'refused').map((status) => status.resource));
   for (const source of sources) {
     for (const rejected of source.rejectedResources?.() ?? []) {
       if (rejected.kind !== 'DubboRule') continue;
@@ -66,7 +68,7 @@ export function ruleStatuses(builder: SnapshotBuilder, sources: readonly ConfigS
         origin: rejected.origin,
         state: 'refused',
         errors: rejected.errors,
-        lastValidInForce: rejected.lastValidInForce,
+        lastValidInForce: rejected.lastValidInForce || inForce.has(`${rejected.kind} ${rejected.name}`),
       });
     }
   }
