@@ -119,6 +119,43 @@ function closeClient(client: ZkClient): void {
   }
 }
 
+/** The part of the library's connection manager {@link guardStream} changes. */
+interface StreamManager {
+  pendingBuffer: Buffer | null;
+  socket?: { destroy(): void };
+  onSocketData(buffer: Buffer): void;
+  onSocketClosed(hasError: boolean): void;
+}
+
+/**
+ * Two flaws of node-zookeeper-client 1.1.3's stream handling, mended per client:
+ * - it keeps the bytes of a reply cut short by a lost connection (`pendingBuffer`) and reads
+ *   the next connection's bytes after them, so the first reply on the new connection is
+ *   garbage. Dropped with the socket here, as a new connection starts a new stream;
+ * - a reply it cannot read (such garbage, or a corrupt stream) throws out of the socket's
+ *   data handler: an uncaught exception that would end the process. Caught here: the
+ *   connection is dropped (the library reconnects, as after any loss) and counted.
+ */
+function guardStream(client: ZkClient, onCorrupt: (error: unknown) => void): void {
+  const manager = (client as unknown as { connectionManager?: StreamManager }).connectionManager;
+  if (manager === undefined || typeof manager.onSocketData !== 'function' || typeof manager.onSocketClosed !== 'function') return;
+  const onSocketData = manager.onSocketData;
+  const onSocketClosed = manager.onSocketClosed;
+  manager.onSocketClosed = function (this: StreamManager, hasError: boolean) {
+    this.pendingBuffer = null;
+    onSocketClosed.call(this, hasError);
+  };
+  manager.onSocketData = function (this: StreamManager, buffer: Buffer) {
+    try {
+      onSocketData.call(this, buffer);
+    } catch (error) {
+      this.pendingBuffer = null;
+      onCorrupt(error);
+      this.socket?.destroy();
+    }
+  };
+}
+
 /** An operation sent and not answered yet, and how to give up on it. */
 interface PendingOperation {
   readonly client: ZkClient;
@@ -154,7 +191,7 @@ export class ZooKeeperSession extends EventEmitter<ZooKeeperSessionEvents> {
   /** Set while disconnected: fires when the session must be taken as lost. */
   private lostTimer: ReturnType<typeof setTimeout> | undefined;
   /** Operations sent, for the benchmark and `/api/v1/sources`. */
-  readonly counters = { reads: 0, writes: 0, sessions: 0, expiries: 0, silentConnections: 0 };
+  readonly counters = { reads: 0, writes: 0, sessions: 0, expiries: 0, silentConnections: 0, corruptReplies: 0 };
 
   constructor(private readonly options: ZooKeeperSessionOptions) {
     super();
@@ -212,6 +249,13 @@ export class ZooKeeperSession extends EventEmitter<ZooKeeperSessionEvents> {
       sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
       spinDelay: this.options.spinDelayMs ?? 1000,
       retries: 0,
+    });
+    guardStream(client, (error) => {
+      this.counters.corruptReplies += 1;
+      this.options.log?.('warn', 'ZooKeeper sent a reply that cannot be read; the connection is dropped and made again', {
+        connect: this.options.connect,
+        error: error instanceof Error ? error.message : String(error),
+      });
     });
     this.client = client;
     this.currentState = 'connecting';
