@@ -42,25 +42,8 @@ export function consumerParam(call: RuleCall, key: string): string | undefined {
 
 /** The call's value of a when-part parameter key (Dubbo: the consumer URL, `method` from the invocation). */
 function callParam(call: RuleCall, key: string): string | undefined {
-  switch (key) {
-    case 'method':
-    case 'methods':
-      return call.method;
-    case 'host':
-      return call.consumerHost;
-    case 'application':
-      return call.consumerApplication;
-    case 'interface':
-    case 'path':
-      return call.interface;
-    case 'group':
-      return call.group === '' ? undefined : call.group;
-    case 'version':
-      return call.version === '' ? undefined : call.version;
-    default:
-      // Any other consumer-URL parameter: the mesh has none (the rule check warns).
-      return undefined;
-  }
+  // Any other consumer-URL parameter than the method and those of `consumerParam`: the mesh has none (the rule check warns).
+  return key === 'method' || key === 'methods' ? call.method : consumerParam(call, key);
 }
 
 /**
