@@ -55,3 +55,8 @@ export const DEFAULT_RETRY_ON: readonly RetryOn[] = Object.freeze(['connect-fail
 
 /** The retries of a route that sets none (the proxy's default). */
 export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({ attempts: 2, retryOn: DEFAULT_RETRY_ON });
+
+/** A DubboPlugin's deadline per call when it gives none (Envoy's ext_authz default). */
+export const DEFAULT_PLUGIN_TIMEOUT_MS = 200;
+/** A DubboPlugin's circuit breaker when it gives none: 5 failures in a row open it for 10 s. */
+export const DEFAULT_PLUGIN_CIRCUIT_BREAKER = Object.freeze({ consecutiveFailures: 5, openForMs: 10_000 });

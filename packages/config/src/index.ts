@@ -15,3 +15,4 @@ export * from './cross-reference-index.js';
 export * from './yaml-source.js';
 export * from './listen-cause.js';
 export * from './kinds/dubbo-rule.js';
+export * from './kinds/dubbo-plugin.js';

@@ -2,6 +2,7 @@ import type { KindDefinition } from './kind-definition.js';
 import { dubboIngressKind } from './kinds/dubbo-ingress.js';
 import { dubboPolicyKind } from './kinds/dubbo-policy.js';
 import { dubboRouteKind } from './kinds/dubbo-route.js';
+import { dubboPluginKind } from './kinds/dubbo-plugin.js';
 import { dubboRuleKind } from './kinds/dubbo-rule.js';
 import { dubboServiceKind } from './kinds/dubbo-service.js';
 import type { MeshResource } from './types.js';
@@ -31,5 +32,5 @@ export function kindNames(): readonly string[] {
   return names;
 }
 
-for (const definition of [dubboServiceKind, dubboRouteKind, dubboPolicyKind, dubboIngressKind, dubboRuleKind] as const)
+for (const definition of [dubboServiceKind, dubboRouteKind, dubboPolicyKind, dubboIngressKind, dubboRuleKind, dubboPluginKind] as const)
   registerKind(definition as KindDefinition<MeshResource>);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { targetOf } from './kind-definition.js';
 import { kindDefinition, kindDefinitions } from './kind-registry.js';
 import { formatPath, resourceLabel, type FieldPath, type ValidationIssue } from './validate.js';
-import type { DubboIngressConfig, DubboPolicyConfig, DubboRouteConfig, DubboRuleConfig, DubboServiceConfig, MeshResource } from './types.js';
+import type { DubboIngressConfig, DubboPluginConfig, DubboPolicyConfig, DubboRouteConfig, DubboRuleConfig, DubboServiceConfig, MeshResource } from './types.js';
 
 /** A validated set of resources whose cross-references hold: what a snapshot carries. */
 export interface MeshConfig {
@@ -13,6 +13,8 @@ export interface MeshConfig {
   readonly ingresses: readonly DubboIngressConfig[];
   /** Dubbo governance rules (condition, tag, override), applied by proxies after routing. */
   readonly rules: readonly DubboRuleConfig[];
+  /** Plugins on the call path (gRPC services or in-process modules), run by proxies and gateways for the calls they select. */
+  readonly plugins: readonly DubboPluginConfig[];
 }
 
 /** A resource with a way to say where one of its fields came from (`file:line: `). */

@@ -7,7 +7,7 @@ import type { RuleDocument } from '@dubbo-mesh/dubbo-rules';
 /** apiVersion of every kind. */
 export const API_VERSION = 'dubbo-mesh.io/v1alpha1';
 /** The kinds this version knows. */
-export const KINDS = ['DubboService', 'DubboRoute', 'DubboPolicy', 'DubboIngress', 'DubboRule'] as const;
+export const KINDS = ['DubboService', 'DubboRoute', 'DubboPolicy', 'DubboIngress', 'DubboRule', 'DubboPlugin'] as const;
 /** One of {@link KINDS}. */
 export type ResourceKind = (typeof KINDS)[number];
 
@@ -196,5 +196,55 @@ export interface DubboRuleConfig {
   readonly rule: RuleDocument;
 }
 
+/** The phases a plugin is called in: before routing, and before the answer goes back. */
+export const PLUGIN_PHASES = ['request', 'response'] as const;
+/** One of {@link PLUGIN_PHASES}. */
+export type PluginPhase = (typeof PLUGIN_PHASES)[number];
+/** What a plugin's failure (error, timeout, short-circuit) does: the call goes on, or is answered 70. */
+export const PLUGIN_FAILURE_POLICIES = ['fail-open', 'fail-closed'] as const;
+/** One of {@link PLUGIN_FAILURE_POLICIES}. */
+export type PluginFailurePolicy = (typeof PLUGIN_FAILURE_POLICIES)[number];
+
+/** Where an out-of-process plugin listens. */
+export interface PluginGrpcConfig {
+  /** `host:port`, as written. */
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  /** The deadline of each call to the plugin. */
+  readonly timeoutMs: number;
+}
+
+/** When a plugin that keeps failing is short-circuited (its failure policy applied without calling it). */
+export interface PluginCircuitBreakerConfig {
+  /** Failures (errors and timeouts) in a row that open the breaker. */
+  readonly consecutiveFailures: number;
+  /** How long it stays open before one call probes the plugin again. */
+  readonly openForMs: number;
+}
+
+/**
+ * DubboPlugin: a filter on the proxy's call path for the calls it selects, in `order`: an
+ * out-of-process gRPC service (`grpc`) or an in-process JavaScript module (`module`), exactly one.
+ */
+export interface DubboPluginConfig {
+  readonly kind: 'DubboPlugin';
+  readonly metadata: ResourceMeta;
+  /** Interfaces it applies to (`*` wildcards); undefined: every call. */
+  readonly services: readonly string[] | undefined;
+  readonly phases: readonly PluginPhase[];
+  /** Lower runs first (ties: by namespace/name). */
+  readonly order: number;
+  /** Passed to the plugin as is. */
+  readonly tag: string;
+  readonly grpc: PluginGrpcConfig | undefined;
+  /** The module's path on the proxy's file system. */
+  readonly module: string | undefined;
+  /** The deadline of each call to a module plugin (a gRPC plugin's is `grpc.timeoutMs`). */
+  readonly timeoutMs: number;
+  readonly failurePolicy: PluginFailurePolicy;
+  readonly circuitBreaker: PluginCircuitBreakerConfig;
+}
+
 /** Any validated resource. */
-export type MeshResource = DubboServiceConfig | DubboRouteConfig | DubboPolicyConfig | DubboIngressConfig | DubboRuleConfig;
+export type MeshResource = DubboServiceConfig | DubboRouteConfig | DubboPolicyConfig | DubboIngressConfig | DubboRuleConfig | DubboPluginConfig;

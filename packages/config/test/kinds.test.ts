@@ -243,12 +243,15 @@ t.test('a CustomResourceDefinition per kind, whole', async (t) => {
   t.same(spec.properties!.connectionPool!.properties!.maxConnections, { type: 'integer', minimum: 1, maximum: 1024 });
   t.same(
     customResourceDefinitions().map((c) => c.metadata.name),
-    ['dubboservices.dubbo-mesh.io', 'dubboroutes.dubbo-mesh.io', 'dubbopolicies.dubbo-mesh.io', 'dubborules.dubbo-mesh.io'],
+    ['dubboservices.dubbo-mesh.io', 'dubboroutes.dubbo-mesh.io', 'dubbopolicies.dubbo-mesh.io', 'dubborules.dubbo-mesh.io', 'dubboplugins.dubbo-mesh.io'],
     'every kind but DubboIngress, which Kubernetes users write as Ingresses',
   );
   t.equal(kindDefinition('DubboIngress')!.customResource, false);
   t.throws(() => customResourceDefinition('DubboIngress'), /kind DubboIngress has no CustomResourceDefinition/);
-  t.throws(() => customResourceDefinition('DubboThing'), /unknown kind "DubboThing"; known: DubboService, DubboRoute, DubboPolicy, DubboIngress, DubboRule$/);
+  t.throws(
+    () => customResourceDefinition('DubboThing'),
+    /unknown kind "DubboThing"; known: DubboService, DubboRoute, DubboPolicy, DubboIngress, DubboRule, DubboPlugin$/,
+  );
 });
 
 /**

@@ -121,7 +121,7 @@ t.test('a wrong value is still a NACK; a kind this proxy does not know is ignore
   client.start();
   t.same(await nacked, ['v1', ['resources[1] DubboRoute default/r: DubboRoute default/r: spec.routes[0].destinations[0].weight: must be >= 0']]);
   t.same(await warned, [
-    'resources[0] DubboFutureThing default/x: kind: unknown kind, resource ignored (this proxy knows: DubboService, DubboRoute, DubboPolicy, DubboIngress, DubboRule)',
+    'resources[0] DubboFutureThing default/x: kind: unknown kind, resource ignored (this proxy knows: DubboService, DubboRoute, DubboPolicy, DubboIngress, DubboRule, DubboPlugin)',
   ]);
   t.equal(await acked, 'v2');
   t.equal(client.unknownFieldWarnings, 1);

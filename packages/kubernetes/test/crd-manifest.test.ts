@@ -18,7 +18,7 @@ t.test('the manifest is one CRD per custom resource kind, each with a status sub
   );
   t.same(
     documents.map((d) => d.metadata.name),
-    ['dubboservices.dubbo-mesh.io', 'dubboroutes.dubbo-mesh.io', 'dubbopolicies.dubbo-mesh.io', 'dubborules.dubbo-mesh.io'],
+    ['dubboservices.dubbo-mesh.io', 'dubboroutes.dubbo-mesh.io', 'dubbopolicies.dubbo-mesh.io', 'dubborules.dubbo-mesh.io', 'dubboplugins.dubbo-mesh.io'],
   );
   for (const crd of documents) {
     t.equal(crd.kind, 'CustomResourceDefinition');

@@ -34,7 +34,7 @@ export function sameServiceKeyPattern(a: ServiceKeyPattern, b: ServiceKeyPattern
 }
 
 /** `host:port`, split (beyond OpenAPI: the CRD takes any non-empty string). */
-const ADDRESS = string().refine((address, context) => {
+export const ADDRESS = string().refine((address, context) => {
   const parsed = parseAddress(address);
   if (parsed === undefined) {
     context.fail(`${JSON.stringify(address)} is not host:port`);
