@@ -74,6 +74,11 @@ export interface RequestContext {
   readonly onComplete?: (entry: AccessLogEntry) => void;
   /** This proxy's identity, for the context of filtered calls (absent: the node id is `unknown`). */
   readonly node?: NodeIdentity;
+  /**
+   * Route a call again by its request as rewritten by filters (the route rules may match the
+   * attachments they changed); undefined: no route for it (the call keeps the decision it had).
+   */
+  readonly reroute?: (peek: RequestPeek) => RouteDecision | undefined;
   /** The payload limit a request rewritten by filters must stay within (absent: not checked). */
   readonly maxPayload?: number;
 }
@@ -240,7 +245,8 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
     private readonly downstream: DownstreamConnection,
     private readonly frame: Frame,
     private readonly context: RequestContext,
-    private readonly target: RequestTarget,
+    /** Where the call goes (a route decision taken again after filters changed the attachments). */
+    private target: RequestTarget,
     /** The request's peek (routed calls only). */
     private peek?: RequestPeek,
     /** The filters and narrowings that apply (routed calls only; undefined when none does). */
@@ -304,6 +310,9 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
         // Read again, so the hash key, the narrowings and the access log see what is sent.
         this.peek = call.peek = peekRequest(bytes.subarray(HEADER_LENGTH));
         call.rewritten = bytes;
+        // Filters run before routing: the route rules see the attachments they set.
+        const decision = this.context.reroute?.(this.peek);
+        if (decision !== undefined && decision !== this.target) this.follow(decision);
       } catch (error) {
         // Refused changes (one that would change what a later attachment means, or a body past the payload limit) are named.
         const detail =
@@ -314,6 +323,15 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
       }
     }
     this.attempt();
+  }
+
+  /** Take another route decision (before the first attempt): its retries and timeout too. */
+  private follow(decision: RouteDecision): void {
+    this.context.stats.counters.request_rerouted += 1;
+    this.target = decision;
+    this.call!.decision = decision;
+    this.retries = decision.retries ?? DEFAULT_RETRY_POLICY;
+    this.timeoutMs = this.resolveTimeout();
   }
 
   /** Run the response phase of the filters from `from` on; at the end, deliver the answer. */

@@ -72,13 +72,16 @@ export async function startProxyAdmin(proxy: DubboProxy, host: string, port: num
     const ready = proxy.ready;
     return reply.code(ready ? 200 : 503).send({ ready, version: proxy.snapshot?.version ?? null });
   });
-  server.get('/stats', async () => ({ ...proxy.stats.toJSON(), rules: proxy.governanceRules?.countersByRule() ?? {} }));
+  // Each extension's section, under its name (`plugins`).
+  const sections = (part: 'stats' | 'configDump'): Record<string, unknown> =>
+    Object.fromEntries(proxy.extensions.flatMap((extension) => (extension[part] === undefined ? [] : [[extension.name, extension[part]!()]])));
+  server.get('/stats', async () => ({ ...proxy.stats.toJSON(), rules: proxy.governanceRules?.countersByRule() ?? {}, ...sections('stats') }));
   server.get('/config_dump', async (_request, reply) => {
     const snapshot = proxy.snapshot;
     if (snapshot === undefined) return reply.code(503).send({ error: 'no snapshot yet' });
     // The rules in force, as this proxy applies them (the documents are in `config.rules`).
     const rules = (proxy.governanceRules?.entries ?? []).map(({ counters: _counters, ...entry }) => entry);
-    return { version: snapshot.version, config: snapshot.config, rules };
+    return { version: snapshot.version, config: snapshot.config, rules, ...sections('configDump') };
   });
   server.get('/clusters', async () => {
     // An ejected endpoint may still serve: a cluster's maxEjectionPercent keeps it in when too many are ejected.
@@ -117,7 +120,8 @@ export async function startProxyAdmin(proxy: DubboProxy, host: string, port: num
   });
   server.get('/metrics', async (_request, reply) => {
     reply.type('text/plain; version=0.0.4');
-    return statsToPrometheus(proxy.stats, { node }) + rulesToPrometheus(proxy.governanceRules?.entries ?? [], node) + (await registry.metrics());
+    const extensions = proxy.extensions.map((extension) => extension.prometheus?.(node) ?? '').join('');
+    return statsToPrometheus(proxy.stats, { node }) + rulesToPrometheus(proxy.governanceRules?.entries ?? [], node) + extensions + (await registry.metrics());
   });
   await server.listen({ host, port });
   const address = server.server.address();

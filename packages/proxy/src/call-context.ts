@@ -48,3 +48,26 @@ export function nodeIdentity(
 ): NodeIdentity {
   return Object.freeze({ id, service, namespace, labels: Object.freeze({ ...(labels ?? {}) }), ip });
 }
+
+/** `host` of `host:port` or `[v6]:port`. */
+export function hostOfAddress(address: string): string {
+  if (address.startsWith('[')) return address.slice(1, address.indexOf(']'));
+  const colon = address.lastIndexOf(':');
+  return colon < 0 ? address : address.slice(0, colon);
+}
+
+function isLoopback(host: string): boolean {
+  return host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.') || host === 'localhost';
+}
+
+/**
+ * The consumer's host as Dubbo would know it: the one it connects from (an IPv4-mapped
+ * `::ffff:10.0.0.5`, as a listener on `::` sees it, is `10.0.0.5`), or, when that is loopback
+ * (the application beside a sidecar), this proxy's instance IP when known: the address Dubbo's
+ * consumer would have registered.
+ */
+export function consumerHost(consumerAddress: string, node: NodeIdentity): string {
+  const address = hostOfAddress(consumerAddress);
+  const host = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+  return isLoopback(host) && node.ip !== undefined ? node.ip : host;
+}

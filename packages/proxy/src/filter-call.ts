@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Frame, RequestPeek, ScalarValue, WritableScalar } from '@dubbo-mesh/protocol';
 import type { CallContext, NodeIdentity } from './call-context.js';
 import type { FilterCall, FilterResponse, ProxyFilter } from './filter.js';
@@ -11,6 +12,10 @@ export interface ConsumerSource {
 
 /** Not yet read. */
 const UNREAD = Symbol('unread');
+
+/** This process's prefix of call ids: ids of two proxies (or two runs of one) never meet. */
+const CALL_ID_PREFIX = randomBytes(6).toString('hex');
+let lastCallId = 0;
 
 /**
  * The call as filters and endpoint narrowings see it (one per call that has a filter or a
@@ -33,14 +38,20 @@ export class ActiveFilterCall implements FilterCall, CallContext {
   responseView: FilterResponse | undefined;
   private application: string | undefined | typeof UNREAD = UNREAD;
   private address: string | undefined;
+  private callId: string | undefined;
 
   constructor(
     public peek: RequestPeek,
-    readonly decision: RouteDecision,
+    /** The route decision the call follows (decided again when the request phase changed attachments). */
+    public decision: RouteDecision,
     readonly twoWay: boolean,
     readonly node: NodeIdentity,
     private readonly source: ConsumerSource,
   ) {}
+
+  get id(): string {
+    return (this.callId ??= `${CALL_ID_PREFIX}-${(++lastCallId).toString(36)}`);
+  }
 
   get serviceKey(): string {
     return this.decision.serviceKey;

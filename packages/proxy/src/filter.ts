@@ -31,6 +31,11 @@ export interface FilterResponse {
 
 /** One routed call, as filters and endpoint narrowings see it. */
 export interface FilterCall {
+  /**
+   * The call's id: one per call, the same in both phases and for every filter, unique in this
+   * process (`<random per process>-<counter>`); made when first read.
+   */
+  readonly id: string;
   /** The request as the consumer sent it: path, version, method, attachments, arguments on demand. */
   readonly peek: RequestPeek;
   /** The route decision the call follows (its `serviceKey`, `rule`, destinations). */

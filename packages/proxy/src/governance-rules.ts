@@ -12,7 +12,7 @@ import {
   type RuleEffect,
   type RuleEndpoint,
 } from '@dubbo-mesh/dubbo-rules';
-import type { NodeIdentity } from './call-context.js';
+import { consumerHost, type NodeIdentity } from './call-context.js';
 import type { ClusterMember } from './cluster.js';
 import type { EndpointNarrowing } from './endpoint-narrowing.js';
 import type { FilterCall } from './filter.js';
@@ -45,17 +45,6 @@ export function ruleKeyOfServiceKey(serviceKey: string): string {
   const rest = slash < 0 ? serviceKey : serviceKey.slice(slash + 1);
   const colon = rest.indexOf(':');
   return colon < 0 ? `${rest}::${group}` : `${rest.slice(0, colon)}:${rest.slice(colon + 1)}:${group}`;
-}
-
-/** `host` of `host:port` or `[v6]:port`. */
-function hostOf(address: string): string {
-  if (address.startsWith('[')) return address.slice(1, address.indexOf(']'));
-  const colon = address.lastIndexOf(':');
-  return colon < 0 ? address : address.slice(0, colon);
-}
-
-function isLoopback(host: string): boolean {
-  return host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.') || host === 'localhost';
 }
 
 /** An argument as rules read it: text as is, numbers and booleans as Java prints them, anything else as JSON. */
@@ -106,13 +95,7 @@ class RuleCallView implements RuleCall {
     return this.call!.context.consumerApplication ?? this.node.service;
   }
   get consumerHost(): string {
-    if (this.host === undefined) {
-      const address = hostOf(this.call!.context.consumerAddress);
-      // A listener on `::` sees IPv4 consumers as `::ffff:10.0.0.5`: rules name them `10.0.0.5`.
-      const host = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-      this.host = isLoopback(host) && this.node.ip !== undefined ? this.node.ip : host;
-    }
-    return this.host;
+    return (this.host ??= consumerHost(this.call!.context.consumerAddress, this.node));
   }
   attachment(name: string): string | undefined {
     const value = this.call!.attachment(name);

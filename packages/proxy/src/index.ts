@@ -20,3 +20,4 @@ export * from './write-batch.js';
 export * from './timeouts.js';
 export * from './clock.js';
 export * from './governance-rules.js';
+export * from './proxy-extension.js';

@@ -1,6 +1,14 @@
 import net from 'node:net';
 import { DEFAULT_CONNECTION_POOL, type MeshConfig } from '@dubbo-mesh/config';
-import { DEFAULT_MAX_PAYLOAD, SerializationId, isDubboProtocolError, peekRequestFrame, serializationName, type Frame } from '@dubbo-mesh/protocol';
+import {
+  DEFAULT_MAX_PAYLOAD,
+  SerializationId,
+  isDubboProtocolError,
+  peekRequestFrame,
+  serializationName,
+  type Frame,
+  type RequestPeek,
+} from '@dubbo-mesh/protocol';
 import { ActiveRequest, sendLocalReply, type AccessLogEntry, type RequestContext, type StaticTarget } from './active-request.js';
 import { nodeIdentity, type NodeIdentity } from './call-context.js';
 import { systemClock, type Clock } from './clock.js';
@@ -8,6 +16,7 @@ import type { EndpointNarrowing } from './endpoint-narrowing.js';
 import type { ProxyFilter } from './filter.js';
 import { FilterChain } from './filter-chain.js';
 import { GovernanceRules } from './governance-rules.js';
+import { sameFilters, type ProxyExtension } from './proxy-extension.js';
 import { ClusterManager } from './cluster-manager.js';
 import {
   DEFAULT_DOWNSTREAM_LIMITS,
@@ -52,6 +61,8 @@ export interface ProxyOptions {
   filters?: readonly ProxyFilter[];
   /** Endpoint narrowings applied after a route chose a destination, before load balancing. */
   endpointNarrowings?: readonly EndpointNarrowing[];
+  /** What the application composes in: filters per snapshot (plugins), admin sections, cleanup. */
+  extensions?: readonly ProxyExtension[];
   role: 'proxy' | 'gateway';
   /** Where the local application sends its calls (proxy), or the gateway's one address. */
   outbound?: HostPort;
@@ -131,12 +142,17 @@ export class DubboProxy {
   private ownNarrowings: EndpointNarrowing[] = [];
   /** Dubbo's governance rules of the snapshot in force; undefined when it has none. */
   private governance: GovernanceRules | undefined;
+  /** The extensions' filters for the snapshot in force, after the own ones. */
+  private snapshotFilters: readonly ProxyFilter[] = [];
+  /** What the application composed in (see {@link ProxyExtension}). */
+  readonly extensions: readonly ProxyExtension[];
 
   constructor(private readonly options: ProxyOptions) {
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     const clock = (this.clock = options.clock ?? systemClock);
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1000;
     this.node = nodeIdentity(options.node, options.service, options.namespace, options.labels, options.ip);
+    this.extensions = [...(options.extensions ?? [])];
     this.setFilterChain({ filters: options.filters, endpointNarrowings: options.endpointNarrowings });
     this.downstream = {
       stats: this.stats,
@@ -167,6 +183,10 @@ export class DubboProxy {
       maxPayload: this.maxPayload,
       onComplete: options.onAccessLog,
       node: this.node,
+      reroute: (peek) => {
+        const decision = this.decide(peek);
+        return typeof decision === 'string' ? undefined : decision;
+      },
     };
   }
 
@@ -184,18 +204,27 @@ export class DubboProxy {
   setFilterChain(chain: { filters?: readonly ProxyFilter[]; endpointNarrowings?: readonly EndpointNarrowing[] }): void {
     const filters = [...(chain.filters ?? [])];
     const narrowings = [...(chain.endpointNarrowings ?? [])];
-    this.chain = this.buildChain(filters, narrowings, this.governance);
+    this.chain = this.buildChain(filters, narrowings, this.governance, this.snapshotFilters);
     this.ownFilters = filters;
     this.ownNarrowings = narrowings;
   }
 
   /**
-   * The chain of these filters and narrowings, then the governance rules' narrowings (Dubbo's
-   * condition and tag rules narrow what the route and the other narrowings kept); undefined
-   * when it holds nothing.
+   * The chain of these filters, then the extensions' (plugins), and these narrowings, then the
+   * governance rules' narrowings (Dubbo's condition and tag rules narrow what the route and the
+   * other narrowings kept); undefined when it holds nothing.
    */
-  private buildChain(filters: ProxyFilter[], narrowings: EndpointNarrowing[], governance: GovernanceRules | undefined): FilterChain | undefined {
-    const next = new FilterChain(filters, governance === undefined ? narrowings : [...narrowings, ...governance.narrowings], this.onSelectionError);
+  private buildChain(
+    filters: ProxyFilter[],
+    narrowings: EndpointNarrowing[],
+    governance: GovernanceRules | undefined,
+    snapshotFilters: readonly ProxyFilter[],
+  ): FilterChain | undefined {
+    const next = new FilterChain(
+      snapshotFilters.length === 0 ? filters : [...filters, ...snapshotFilters],
+      governance === undefined ? narrowings : [...narrowings, ...governance.narrowings],
+      this.onSelectionError,
+    );
     return next.empty ? undefined : next;
   }
 
@@ -224,9 +253,12 @@ export class DubboProxy {
   applySnapshot(config: MeshConfig, version: string): void {
     const table = new RoutingTable(config, version);
     const governance = GovernanceRules.compile(config, this.node, this.governance);
-    // The chain changes only when rules come or go or change: a snapshot without rules keeps the chain as it is.
-    if (governance !== undefined || this.governance !== undefined) this.chain = this.buildChain(this.ownFilters, this.ownNarrowings, governance);
+    const snapshotFilters = this.extensions.length === 0 ? this.snapshotFilters : this.extensions.flatMap((extension) => extension.filtersFor?.(config) ?? []);
+    // The chain changes only when rules or the extensions' filters come, go or change: a snapshot without either keeps the chain as it is.
+    if (governance !== undefined || this.governance !== undefined || !sameFilters(snapshotFilters, this.snapshotFilters))
+      this.chain = this.buildChain(this.ownFilters, this.ownNarrowings, governance, snapshotFilters);
     this.governance = governance;
+    this.snapshotFilters = snapshotFilters;
     this.clusters.apply(table, governance);
     this.table = table;
   }
@@ -320,15 +352,8 @@ export class DubboProxy {
       return sendLocalReply(connection, this.stats, frame.header, new BadRequestError(error.message, { cause: error }));
     }
     const table = this.table;
-    let decision: RouteDecision | undefined;
-    // Only with DubboIngress rules in force is a call's target application read (per call: two
-    // calls on one connection may name two applications); without, this costs one branch.
-    if (table !== undefined && table.routesByTargetApplication) {
-      const byApplication = table.routeByTargetApplication(peek);
-      if (typeof byApplication === 'string') return sendLocalReply(connection, this.stats, frame.header, new UnknownTargetApplicationError(byApplication));
-      decision = byApplication;
-    }
-    if (decision === undefined) decision = table?.route(peek);
+    const decision = this.decide(peek);
+    if (typeof decision === 'string') return sendLocalReply(connection, this.stats, frame.header, new UnknownTargetApplicationError(decision));
     if (decision === undefined) {
       const serviceKey = formatServiceKey(peek.path, peek.group, peek.version === '0.0.0' ? '' : peek.version);
       return sendLocalReply(connection, this.stats, frame.header, table === undefined ? new NoConfigError(serviceKey) : new ServiceNotFoundError(serviceKey));
@@ -336,6 +361,22 @@ export class DubboProxy {
     const chain = this.chain;
     new ActiveRequest(connection, frame, this.context, decision, peek, chain === undefined ? undefined : chain.select(decision)).start();
   };
+
+  /**
+   * The route decision of a call: by the target application it names (DubboIngress), else by
+   * its service key; a string: the unknown target application it names; undefined: no route.
+   */
+  private decide(peek: RequestPeek): RouteDecision | string | undefined {
+    const table = this.table;
+    if (table === undefined) return undefined;
+    // Only with DubboIngress rules in force is a call's target application read (per call: two
+    // calls on one connection may name two applications); without, this costs one branch.
+    if (table.routesByTargetApplication) {
+      const byApplication = table.routeByTargetApplication(peek);
+      if (byApplication !== undefined) return byApplication;
+    }
+    return table.route(peek);
+  }
 
   /** Inbound: every call goes to the local application, forwarded without decoding its body. */
   private readonly inboundHandler: RequestHandler = (connection, frame: Frame) => {
@@ -361,6 +402,18 @@ export class DubboProxy {
     for (const listener of this.listeners) for (const connection of listener.connections) connection.socket.destroy();
     this.clusters.close();
     await Promise.all(closed);
+    await this.closeExtensions();
+  }
+
+  /** Let each extension release what it holds; one that fails to is logged, the others still close. */
+  private async closeExtensions(): Promise<void> {
+    for (const extension of this.extensions) {
+      try {
+        await extension.close?.();
+      } catch (error) {
+        this.options.log?.(`${extension.name}: failed to close (${error instanceof Error ? error.message : String(error)})`);
+      }
+    }
   }
 
   /**
@@ -381,6 +434,7 @@ export class DubboProxy {
     for (const listener of this.listeners) for (const connection of listener.connections) connection.socket.destroy();
     this.clusters.close();
     await Promise.all(closed);
+    await this.closeExtensions();
     return inTime;
   }
 }

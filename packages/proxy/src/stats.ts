@@ -27,6 +27,7 @@ const COUNTER_HELP = {
   local_response_overflow: 'Local replies 100: a connection-pool or circuit-breaker limit',
   local_response_bad_request: 'Local replies 40: the request could not be read',
   local_response_filter: 'Local replies a filter sent, with the status it chose (request or response phase)',
+  request_rerouted: 'Calls routed again after request-phase filters changed their attachments, and that took another route rule',
   filter_error: 'Filters or endpoint narrowings that threw, rejected or answered with a status that is no error (the call answered 80)',
   request_abandoned: 'Calls dropped because their consumer disconnected while a filter was pending (nothing sent upstream or back)',
   upstream_rq_retry: 'Retries sent to another instance',
