@@ -1,0 +1,9 @@
+/**
+ * @dubbo-mesh/plugins: DubboPlugins on the call path of proxies and gateways — gRPC plugins
+ * (`proto/dubbo_mesh/plugin/v1/plugin.proto`) and in-process JavaScript modules reloaded when
+ * their file changes — and a plugin module served as a gRPC plugin (`dubbo-mesh plugin serve`).
+ */
+export * from './errors.js';
+export * from './plugin-api.js';
+export * from './plugin-proto.js';
+export * from './plugin-module.js';

@@ -1,0 +1,215 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PluginModuleError } from './errors.js';
+import type { PluginFunction } from './plugin-api.js';
+
+const require = createRequire(import.meta.url);
+
+/** Words of an error, on one line. */
+function describe(error: unknown): string {
+  const text = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
+  return text.replace(/\s*\n\s*/g, ' ');
+}
+
+/**
+ * Where a syntax error is: Node names the line for a CommonJS module, never for an ES module,
+ * so the file is checked by `node --check`, which does (only after a load failed, never per call).
+ */
+function syntaxErrorLocation(file: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--check', file], { timeout: 10_000 }, (_error, _stdout, stderr) => {
+      const line = new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:(\\d+)`, 'm').exec(String(stderr));
+      resolve(line === null ? undefined : `line ${line[1]}`);
+    });
+  });
+}
+
+/** The plugin function a module namespace exports: `default` (a function, or an object with `execute`), or a named `execute`. */
+function pluginFunctionOf(namespace: Record<string, unknown>): PluginFunction | undefined {
+  const candidates = [namespace.default, namespace.execute, (namespace.default as Record<string, unknown> | undefined)?.execute];
+  return candidates.find((candidate): candidate is PluginFunction => typeof candidate === 'function');
+}
+
+/**
+ * Evaluate the plugin module at `file` afresh (`generation` makes it a new ES module; a
+ * CommonJS module is dropped from require's cache first) and return its plugin function.
+ * Only this file is evaluated again: modules it imports stay as first loaded. Rejects with a
+ * {@link PluginModuleError} naming the file and the cause (and the line of a syntax error).
+ */
+export async function importPluginFunction(file: string, generation: number): Promise<PluginFunction> {
+  const absolute = path.resolve(file);
+  delete require.cache[absolute];
+  let namespace: Record<string, unknown>;
+  try {
+    namespace = (await import(`${pathToFileURL(absolute).href}?generation=${generation}`)) as Record<string, unknown>;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && (error as Error).message.includes(absolute)) throw new PluginModuleError(file, 'no such file', { cause: error });
+    if (error instanceof SyntaxError) {
+      const where = await syntaxErrorLocation(absolute);
+      throw new PluginModuleError(file, `${where === undefined ? '' : `${where}: `}${describe(error)}`, { cause: error });
+    }
+    throw new PluginModuleError(file, `failed to load: ${describe(error)}`, { cause: error });
+  } finally {
+    delete require.cache[absolute];
+  }
+  const execute = pluginFunctionOf(namespace);
+  if (execute === undefined)
+    throw new PluginModuleError(
+      file,
+      'exports no plugin function (export default function (request) {…}, export function execute(request) {…}, or module.exports = …)',
+    );
+  return execute;
+}
+
+/** One loaded version of a module. */
+export interface PluginModuleVersion {
+  readonly execute: PluginFunction;
+  /** 1 for the first load, then one more per reload that succeeded. */
+  readonly generation: number;
+  /** sha256 of the file's text when it was loaded (hex, first 12). */
+  readonly digest: string;
+  /** When it was loaded (ms since the epoch). */
+  readonly loadedAt: number;
+}
+
+/** Options of a {@link PluginModule}. */
+export interface PluginModuleOptions {
+  /** Follow the file and load it again when its text changes; default true. */
+  readonly watch?: boolean;
+  /** How long changes settle before a reload (an editor writes a file in steps); default 50 ms. */
+  readonly settleMs?: number;
+  /** One line per load, reload and failure. */
+  readonly log?: (line: string, failed: boolean) => void;
+}
+
+/**
+ * A plugin module kept loaded: the first load, then a reload whenever the file's text changes
+ * (the folder is watched, so a file replaced by a rename, or a Kubernetes ConfigMap's symlink
+ * swap, is seen too). A version that fails to load is reported and the previous one stays;
+ * a caller holds the version it started a call with, so calls in flight finish on it.
+ */
+export class PluginModule {
+  private version: PluginModuleVersion | undefined;
+  private error: string | undefined;
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private loading: Promise<void> | undefined;
+  private again = false;
+  private closed = false;
+  private generations = 0;
+  /** Loads that succeeded (the first one included) and that failed. */
+  loads = 0;
+  failedLoads = 0;
+  /** Settles once the first load was tried (loaded or failed). */
+  readonly ready: Promise<void>;
+  private markReady!: () => void;
+
+  constructor(
+    readonly file: string,
+    private readonly options: PluginModuleOptions = {},
+  ) {
+    this.ready = new Promise((resolve) => (this.markReady = resolve));
+  }
+
+  /** The version in force; undefined until one loaded. */
+  get current(): PluginModuleVersion | undefined {
+    return this.version;
+  }
+
+  /** Why the last load failed; undefined once a load succeeds. */
+  get lastError(): string | undefined {
+    return this.error;
+  }
+
+  /** Load the module, then follow its file (unless `watch: false`). Resolves once the first load was tried. */
+  async start(): Promise<void> {
+    if (this.options.watch !== false) this.follow();
+    await this.load();
+    this.markReady();
+  }
+
+  /** Load the file again now if its text changed (what a change of the file triggers); resolves when done. */
+  async reload(): Promise<void> {
+    if (this.loading !== undefined) {
+      this.again = true;
+      return this.loading;
+    }
+    this.loading = this.load().finally(() => {
+      this.loading = undefined;
+      if (this.again && !this.closed) {
+        this.again = false;
+        void this.reload();
+      }
+    });
+    return this.loading;
+  }
+
+  /** Stop following the file (loaded versions stay usable by callers that hold them). */
+  close(): void {
+    this.closed = true;
+    this.watcher?.close();
+    this.watcher = undefined;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.markReady();
+  }
+
+  private follow(): void {
+    const absolute = path.resolve(this.file);
+    try {
+      this.watcher = watch(path.dirname(absolute), { persistent: false }, () => this.changed());
+      this.watcher.on('error', (error) => this.options.log?.(`plugin module ${this.file}: stopped following changes (${describe(error)})`, true));
+    } catch (error) {
+      this.options.log?.(`plugin module ${this.file}: cannot follow changes (${describe(error)}); it is loaded once`, true);
+    }
+  }
+
+  /** Something in the folder changed: reload once changes settle. */
+  private changed(): void {
+    if (this.closed) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.reload();
+    }, this.options.settleMs ?? 50);
+    this.timer.unref();
+  }
+
+  private async load(): Promise<void> {
+    let text: Buffer;
+    try {
+      text = await readFile(this.file);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // A file being replaced may be gone for a moment: the version in force stays; its return reloads it.
+      if (this.version !== undefined && code === 'ENOENT') return;
+      return this.failed(new PluginModuleError(this.file, code === 'ENOENT' ? 'no such file' : `cannot read it: ${describe(error)}`, { cause: error }));
+    }
+    const digest = createHash('sha256').update(text).digest('hex').slice(0, 12);
+    if (this.closed || (this.version?.digest === digest && this.error === undefined)) return;
+    const generation = ++this.generations;
+    try {
+      const execute = await importPluginFunction(this.file, generation);
+      if (this.closed) return;
+      const reloaded = this.version !== undefined;
+      this.version = Object.freeze({ execute, generation: this.loads + 1, digest, loadedAt: Date.now() });
+      this.loads += 1;
+      this.error = undefined;
+      this.options.log?.(`plugin module ${this.file}: ${reloaded ? 'reloaded' : 'loaded'} (version ${this.version.generation}, sha256 ${digest})`, false);
+    } catch (error) {
+      this.failed(error instanceof PluginModuleError ? error : new PluginModuleError(this.file, describe(error), { cause: error }));
+    }
+  }
+
+  private failed(error: PluginModuleError): void {
+    this.failedLoads += 1;
+    this.error = error.message;
+    const kept = this.version === undefined ? 'no version is loaded' : `version ${this.version.generation} stays`;
+    this.options.log?.(`${error.message}; ${kept}`, true);
+  }
+}
