@@ -7,3 +7,8 @@ export * from './errors.js';
 export * from './plugin-api.js';
 export * from './plugin-proto.js';
 export * from './plugin-module.js';
+export * from './plugin-breaker.js';
+export * from './plugin-stats.js';
+export * from './plugin-invoker.js';
+export * from './plugin-filter.js';
+export * from './plugin-runtime.js';

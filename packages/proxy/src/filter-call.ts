@@ -89,6 +89,19 @@ export class ActiveFilterCall implements FilterCall, CallContext {
     return this.peek.attachment(name);
   }
 
+  attachments(): Readonly<Record<string, ScalarValue>> {
+    const base = this.peek.attachments;
+    const changes = this.changes;
+    if (changes === undefined) return base;
+    const merged = Object.assign(Object.create(null) as Record<string, ScalarValue>, base);
+    for (const name of changes.keys()) {
+      const value = this.attachment(name);
+      if (value === undefined) delete merged[name];
+      else merged[name] = value;
+    }
+    return merged;
+  }
+
   setAttachment(name: string, value: WritableScalar): void {
     if (typeof name !== 'string' || name === '') throw new TypeError('an attachment name must be a non-empty string');
     if (value === undefined) throw new TypeError(`attachment ${name}: use removeAttachment to remove it`);

@@ -51,6 +51,12 @@ export interface FilterCall {
   /** An attachment, with the changes filters made so far (`undefined` when absent or removed). */
   attachment(name: string): ScalarValue | undefined;
   /**
+   * Every attachment, with the changes filters made so far (a long beyond 2^53 as its decimal
+   * string; a map, list or object as an opaque value). The object is the peek's own when no
+   * filter changed anything: do not change it.
+   */
+  attachments(): Readonly<Record<string, ScalarValue>>;
+  /**
    * Set an attachment on the request the provider gets (request phase only). Changes are
    * applied once, after the last request filter: the body's attachment map is rewritten and
    * the frame's body length set; argument bytes are copied as they are.

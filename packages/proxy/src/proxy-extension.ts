@@ -1,5 +1,13 @@
 import type { MeshConfig } from '@dubbo-mesh/config';
+import type { NodeIdentity } from './call-context.js';
+import type { Clock } from './clock.js';
 import type { ProxyFilter } from './filter.js';
+
+/** What an extension's filters run with: the proxy's clock (every timer and deadline) and identity. */
+export interface ProxyExtensionHost {
+  readonly clock: Clock;
+  readonly node: NodeIdentity;
+}
 
 /**
  * Something an application composes into a proxy (the plugins of DubboPlugin resources):
@@ -15,7 +23,7 @@ export interface ProxyExtension {
    * filter objects (or the same array) for what did not change, and the proxy keeps its chain.
    * A throw refuses the snapshot (the one in force stays).
    */
-  filtersFor?(config: MeshConfig): readonly ProxyFilter[];
+  filtersFor?(config: MeshConfig, host: ProxyExtensionHost): readonly ProxyFilter[];
   /** Its part of `/stats` (JSON). */
   stats?(): unknown;
   /** Its part of `/config_dump` (JSON). */

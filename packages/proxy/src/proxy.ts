@@ -253,7 +253,8 @@ export class DubboProxy {
   applySnapshot(config: MeshConfig, version: string): void {
     const table = new RoutingTable(config, version);
     const governance = GovernanceRules.compile(config, this.node, this.governance);
-    const snapshotFilters = this.extensions.length === 0 ? this.snapshotFilters : this.extensions.flatMap((extension) => extension.filtersFor?.(config) ?? []);
+    const snapshotFilters =
+      this.extensions.length === 0 ? this.snapshotFilters : this.extensions.flatMap((extension) => extension.filtersFor?.(config, this) ?? []);
     // The chain changes only when rules or the extensions' filters come, go or change: a snapshot without either keeps the chain as it is.
     if (governance !== undefined || this.governance !== undefined || !sameFilters(snapshotFilters, this.snapshotFilters))
       this.chain = this.buildChain(this.ownFilters, this.ownNarrowings, governance, snapshotFilters);

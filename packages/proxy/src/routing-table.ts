@@ -290,7 +290,8 @@ interface CompiledRule {
   readonly matches: CompiledMatch[];
 }
 
-function hostPattern(host: string): RegExp | string {
+/** An interface pattern (`org.example.*`): the name itself when it has no `*`, else a RegExp of the whole name. */
+export function hostPattern(host: string): RegExp | string {
   if (!host.includes('*')) return host;
   return new RegExp(
     `^${host

@@ -1,4 +1,5 @@
 import { networkInterfaces } from 'node:os';
+import { PluginRuntime } from '@dubbo-mesh/plugins';
 import { DubboProxy, ListenError, startProxyAdmin, type AccessLogEntry, type DownstreamLimits, type HostPort } from '@dubbo-mesh/proxy';
 import { subscribeToControlPlane } from './control-plane-subscription.js';
 import { AdminListenError } from './errors.js';
@@ -117,6 +118,8 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarHand
     maxBufferedFrameBytes: options.maxBufferedFrameBytes,
     onAccessLog: options.accessLog === true ? (entry) => logger.info({ access: accessLogEntry(entry) }, 'call') : undefined,
     log: (message) => logger.warn({}, message),
+    // DubboPlugins of each snapshot on the call path (nothing per call while none is configured).
+    extensions: [new PluginRuntime({ log: (line, level) => (level === 'warn' ? logger.warn({}, line) : logger.info({}, line)) })],
   });
   const staticConfig: StaticConfig | undefined =
     config.kind !== 'static' ? undefined : await startStaticConfig({ path: config.path, logger, apply: (mesh, version) => proxy.applySnapshot(mesh, version) });

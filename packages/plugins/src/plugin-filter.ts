@@ -1,0 +1,224 @@
+import type { DubboPluginConfig, PluginPhase } from '@dubbo-mesh/config';
+import { ResponseStatus, isKnownResponseStatus, type ScalarValue } from '@dubbo-mesh/protocol';
+import {
+  consumerHost,
+  hostOfAddress,
+  hostPattern,
+  type Clock,
+  type FilterCall,
+  type FilterOutcome,
+  type FilterResponse,
+  type NodeIdentity,
+  type ProxyFilter,
+  type RouteDecision,
+} from '@dubbo-mesh/proxy';
+import type { PluginBreaker } from './plugin-breaker.js';
+import type { PluginRequest, PluginResponse } from './plugin-api.js';
+import { PluginTimeoutError, type PluginAnswer, type PluginInvoker } from './plugin-invoker.js';
+import type { PluginStats } from './plugin-stats.js';
+
+/** Attachments that make the service key: the consumer chose them, and a plugin may not change them. */
+const SERVICE_KEY_ATTACHMENTS: ReadonlySet<string> = new Set(['path', 'interface', 'version', 'group']);
+
+/** What a {@link PluginFilter} runs with: the proxy's clock and identity, and a log. */
+export interface PluginFilterContext {
+  readonly clock: Clock;
+  readonly node: NodeIdentity;
+  /** One line (failures are logged once per run of failures, and when the breaker opens or closes). */
+  readonly log: (line: string) => void;
+}
+
+/** Words of an error, on one line. */
+function describe(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, ' ');
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<PluginAnswer> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/** The interface of `group/interface:version`. */
+function interfaceOf(serviceKey: string): string {
+  const slash = serviceKey.indexOf('/');
+  const rest = slash < 0 ? serviceKey : serviceKey.slice(slash + 1);
+  const colon = rest.indexOf(':');
+  return colon < 0 ? rest : rest.slice(0, colon);
+}
+
+/** A plugin's answer read: go on (with attachments to set), answer the call, or why it breaks the API. */
+type ReadAnswer =
+  { readonly go: true; readonly set?: Readonly<Record<string, string>> } | { readonly go: false; readonly reply: { status: number; message: string } } | string;
+
+/** Check a plugin's answer against the API (a module may return anything; a gRPC plugin any code). */
+function readAnswer(answer: unknown, phase: PluginPhase): ReadAnswer {
+  if (answer === undefined || answer === null) return { go: true };
+  if (typeof answer !== 'object' || Array.isArray(answer)) return `answered ${Array.isArray(answer) ? 'a list' : typeof answer}, not a PluginResponse`;
+  const { code, set_attachments: set, message } = answer as PluginResponse;
+  if (message !== undefined && message !== null && typeof message !== 'string') return 'answered a message that is not a string';
+  if (code !== undefined && code !== null && code !== 0) {
+    if (typeof code !== 'number' || !Number.isInteger(code) || !isKnownResponseStatus(code) || code === ResponseStatus.OK)
+      return `answered code ${JSON.stringify(code)}, which is neither 0 nor a Dubbo error status (25, 30, 31, 35, 40, 50, 60, 70, 80, 90, 100)`;
+    return { go: false, reply: { status: code, message: message || `rejected the call (code ${code})` } };
+  }
+  if (set === undefined || set === null || phase === 'response') return { go: true };
+  if (typeof set !== 'object' || Array.isArray(set)) return 'answered set_attachments that is not a map of strings';
+  for (const [name, value] of Object.entries(set)) {
+    if (typeof value !== 'string') return `answered set_attachments.${name} that is not a string`;
+    if (name === '') return 'answered set_attachments with an empty name';
+    if (SERVICE_KEY_ATTACHMENTS.has(name))
+      return `answered set_attachments.${name}: the service key (path, interface, version, group) is the consumer's, a plugin may not change it`;
+  }
+  return { go: true, set };
+}
+
+/** Attachments as the API carries them: text values; maps, lists, objects, bytes and nulls left out. */
+function textAttachments(attachments: Readonly<Record<string, ScalarValue>>): Record<string, string> {
+  const text: Record<string, string> = {};
+  for (const name in attachments) {
+    const value = attachments[name];
+    if (typeof value === 'string') text[name] = value;
+    else if (typeof value === 'number' || typeof value === 'boolean') text[name] = String(value);
+  }
+  return text;
+}
+
+/**
+ * One DubboPlugin on the call path: a {@link ProxyFilter} named `plugin <namespace>/<name>`
+ * with the phases it selects, for the calls whose interface its `services` select. Each phase
+ * builds a {@link PluginRequest} (no argument or result bytes), calls the plugin through its
+ * breaker, and turns the answer into the filter's outcome: go on (attachments set or
+ * removed), a local reply with the plugin's status, or, when the plugin failed, timed out or
+ * is short-circuited, what its failure policy says.
+ */
+export class PluginFilter implements ProxyFilter {
+  readonly name: string;
+  /** `namespace/name`. */
+  readonly id: string;
+  readonly onRequest?: (call: FilterCall) => FilterOutcome | Promise<FilterOutcome>;
+  readonly onResponse?: (call: FilterCall, response: FilterResponse) => FilterOutcome | Promise<FilterOutcome>;
+  private readonly patterns: ReadonlyArray<RegExp | string> | undefined;
+  /** Whether the last call failed (a run of failures is logged once). */
+  private failing = false;
+
+  constructor(
+    readonly config: DubboPluginConfig,
+    readonly invoker: PluginInvoker,
+    readonly stats: PluginStats,
+    readonly breaker: PluginBreaker,
+    private readonly context: PluginFilterContext,
+  ) {
+    this.id = `${config.metadata.namespace}/${config.metadata.name}`;
+    this.name = `plugin ${this.id}`;
+    this.patterns = config.services?.map(hostPattern);
+    if (config.phases.includes('request')) this.onRequest = (call) => this.run(call, 'request', 0);
+    if (config.phases.includes('response')) this.onResponse = (call, response) => this.run(call, 'response', response.status);
+  }
+
+  appliesTo(decision: RouteDecision): boolean {
+    const patterns = this.patterns;
+    if (patterns === undefined) return true;
+    const iface = interfaceOf(decision.serviceKey);
+    return patterns.some((pattern) => (typeof pattern === 'string' ? pattern === iface : pattern.test(iface)));
+  }
+
+  /** One phase of one call. */
+  private run(call: FilterCall, phase: PluginPhase, status: number): FilterOutcome | Promise<FilterOutcome> {
+    if (!this.breaker.allow()) {
+      this.stats.phases[phase].record('short-circuited', undefined);
+      const until = this.breaker.openUntilMs;
+      return this.failure(
+        `short-circuited: it failed ${this.config.circuitBreaker.consecutiveFailures} times in a row${until === 0 ? '' : `, probed again in ${Math.max(0, Math.ceil(until - this.context.clock.now()))} ms`}`,
+      );
+    }
+    const started = this.context.clock.now();
+    let answer: PluginAnswer | Promise<PluginAnswer>;
+    try {
+      answer = this.invoker.invoke(this.request(call, phase, status), this.config.timeoutMs);
+    } catch (error) {
+      return this.failed(phase, started, error);
+    }
+    if (isPromiseLike(answer))
+      return answer.then(
+        (settled) => this.answered(call, phase, started, settled),
+        (error: unknown) => this.failed(phase, started, error),
+      );
+    return this.answered(call, phase, started, answer);
+  }
+
+  /** The request the plugin gets. */
+  private request(call: FilterCall, phase: PluginPhase, status: number): PluginRequest {
+    const peek = call.peek;
+    const { node } = this.context;
+    const address = call.context.consumerAddress;
+    const host = consumerHost(address, node);
+    const port = address.slice(address.lastIndexOf(':') + 1);
+    return {
+      id: call.id,
+      tag: this.config.tag,
+      phase: phase === 'request' ? 'REQUEST' : 'RESPONSE',
+      service: peek.path,
+      group: peek.group,
+      version: peek.version === '0.0.0' ? '' : peek.version,
+      method: call.method,
+      attachments: textAttachments(call.attachments()),
+      source_address: host === hostOfAddress(address) || !/^\d+$/.test(port) ? address : `${host.includes(':') ? `[${host}]` : host}:${port}`,
+      application: call.context.consumerApplication ?? node.service ?? '',
+      status,
+    };
+  }
+
+  /** The plugin answered: check the answer and act on it. */
+  private answered(call: FilterCall, phase: PluginPhase, started: number, answer: unknown): FilterOutcome {
+    const latency = this.context.clock.now() - started;
+    const read = readAnswer(answer, phase);
+    if (typeof read === 'string') return this.failed(phase, started, new Error(read), latency);
+    this.succeeded();
+    if (!read.go) {
+      this.stats.phases[phase].record('rejected', latency);
+      return read.reply;
+    }
+    if (read.set !== undefined) {
+      try {
+        for (const [name, value] of Object.entries(read.set)) {
+          if (value === '') call.removeAttachment(name);
+          else call.setAttachment(name, value);
+        }
+      } catch (error) {
+        // The call ended meanwhile (its route timeout passed): nothing to change any more.
+        return this.failed(phase, started, error, latency);
+      }
+    }
+    this.stats.phases[phase].record('ok', latency);
+    return undefined;
+  }
+
+  /** The plugin failed (threw, rejected, timed out, or answered outside the API). */
+  private failed(phase: PluginPhase, started: number, error: unknown, latency = this.context.clock.now() - started): FilterOutcome {
+    const timedOut = error instanceof PluginTimeoutError;
+    this.stats.phases[phase].record(timedOut ? 'timeout' : 'error', latency);
+    const why = timedOut ? `timed out (${error.message})` : describe(error);
+    if (!this.failing) {
+      this.failing = true;
+      this.context.log(
+        `${this.name}: ${phase} phase failed: ${why}; ${this.config.failurePolicy === 'fail-open' ? 'calls go on' : 'calls are answered 70'} (failurePolicy ${this.config.failurePolicy})`,
+      );
+    }
+    if (this.breaker.failure())
+      this.context.log(
+        `${this.name}: circuit breaker open for ${this.config.circuitBreaker.openForMs} ms after ${this.config.circuitBreaker.consecutiveFailures} failures in a row; the plugin is not called meanwhile`,
+      );
+    return this.failure(why);
+  }
+
+  private succeeded(): void {
+    if (this.breaker.success()) this.context.log(`${this.name}: circuit breaker closed: the plugin answered again`);
+    else if (this.failing) this.context.log(`${this.name}: answers again`);
+    this.failing = false;
+  }
+
+  /** What the failure policy says. */
+  private failure(why: string): FilterOutcome {
+    if (this.config.failurePolicy === 'fail-open') return undefined;
+    return { status: ResponseStatus.SERVICE_ERROR, message: `plugin failed (fail-closed): ${why}` };
+  }
+}

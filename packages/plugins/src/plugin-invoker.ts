@@ -1,0 +1,136 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Clock } from '@dubbo-mesh/proxy';
+import type { PluginRequest, PluginResponse } from './plugin-api.js';
+import type { PluginModule } from './plugin-module.js';
+import { pluginServiceClient } from './plugin-proto.js';
+
+/** What a plugin answered: a response, nothing (go on), or the promise of either. */
+export type PluginAnswer = PluginResponse | undefined | void;
+
+/** A plugin call that took longer than the plugin's timeout. */
+export class PluginTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`no answer within ${timeoutMs} ms`);
+    this.name = 'PluginTimeoutError';
+  }
+}
+
+/** How a plugin is reached. */
+export interface PluginInvoker {
+  /**
+   * One call: the plugin's answer, at once when it has one (a synchronous module), else a
+   * promise; a failure throws or rejects, a timeout with a {@link PluginTimeoutError}.
+   */
+  invoke(request: PluginRequest, timeoutMs: number): PluginAnswer | Promise<PluginAnswer>;
+  /** Where it is, for `/config_dump` and `/stats`. */
+  describe(): Record<string, unknown>;
+}
+
+/** `promise`, or a {@link PluginTimeoutError} after `timeoutMs` on `clock` (then `onTimeout` runs). */
+export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, clock: Clock, onTimeout?: () => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimer(() => {
+      onTimeout?.();
+      reject(new PluginTimeoutError(timeoutMs));
+    }, timeoutMs);
+    promise.then(
+      (value) => {
+        clock.clearTimer(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clock.clearTimer(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<PluginAnswer> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/**
+ * An in-process module: the version in force is called directly (a synchronous answer costs a
+ * function call); an asynchronous one is bounded by the timeout. Before the first version has
+ * loaded, a call waits for that load within its timeout.
+ */
+export class ModulePluginInvoker implements PluginInvoker {
+  constructor(
+    readonly module: PluginModule,
+    private readonly clock: Clock,
+  ) {}
+
+  invoke(request: PluginRequest, timeoutMs: number): PluginAnswer | Promise<PluginAnswer> {
+    const version = this.module.current;
+    if (version === undefined) return withTimeout(this.afterFirstLoad(request), timeoutMs, this.clock);
+    // The call holds this version: a reload meanwhile does not change what answers it.
+    const answer = version.execute(request);
+    return isPromiseLike(answer) ? withTimeout(Promise.resolve(answer), timeoutMs, this.clock) : answer;
+  }
+
+  private async afterFirstLoad(request: PluginRequest): Promise<PluginAnswer> {
+    await this.module.ready;
+    const version = this.module.current;
+    if (version === undefined) throw new Error(`module not loaded: ${this.module.lastError ?? 'not loaded yet'}`);
+    return version.execute(request);
+  }
+
+  describe(): Record<string, unknown> {
+    const version = this.module.current;
+    return {
+      module: this.module.file,
+      version: version?.generation ?? null,
+      sha256: version?.digest ?? null,
+      loadedAt: version === undefined ? null : new Date(version.loadedAt).toISOString(),
+      loads: this.module.loads,
+      failedLoads: this.module.failedLoads,
+      lastError: this.module.lastError ?? null,
+    };
+  }
+}
+
+/** A gRPC status as its name (`UNAVAILABLE`). */
+function statusName(code: number): string {
+  return (grpc.status as unknown as Record<number, string>)[code] ?? String(code);
+}
+
+/** The gRPC channel options of plugin clients: a plugin back from a restart is reached again within seconds, not grpc-js's default two minutes. */
+const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 2000,
+  'grpc.enable_retries': 0,
+};
+
+/** A gRPC plugin: unary `Execute` over a client shared by every plugin of the address. */
+export class GrpcPluginInvoker implements PluginInvoker {
+  constructor(
+    readonly address: string,
+    private readonly client: grpc.Client,
+    private readonly clock: Clock,
+  ) {}
+
+  /** A client for `address` (plain text: the plugin runs in the pod, on loopback). */
+  static client(address: string): grpc.Client {
+    const Client = pluginServiceClient();
+    return new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  }
+
+  invoke(request: PluginRequest, timeoutMs: number): Promise<PluginAnswer> {
+    let call: grpc.ClientUnaryCall | undefined;
+    const answered = new Promise<PluginAnswer>((resolve, reject) => {
+      const execute = (this.client as unknown as Record<string, (...args: unknown[]) => grpc.ClientUnaryCall>).Execute!;
+      // The plugin sees the deadline too; the proxy's clock decides the timeout.
+      call = execute.call(this.client, request, { deadline: Date.now() + timeoutMs }, (error: grpc.ServiceError | null, response: PluginResponse) => {
+        if (error === null) return resolve(response);
+        if (error.code === grpc.status.DEADLINE_EXCEEDED) return reject(new PluginTimeoutError(timeoutMs));
+        reject(new Error(`${statusName(error.code)}: ${error.details || error.message}`));
+      });
+    });
+    return withTimeout(answered, timeoutMs, this.clock, () => call?.cancel());
+  }
+
+  describe(): Record<string, unknown> {
+    return { grpc: this.address };
+  }
+}
