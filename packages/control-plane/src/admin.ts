@@ -26,6 +26,57 @@ const refusal = {
   },
 } as const;
 const resourceList = { 200: { type: 'array', items: anyObject } } as const;
+const nullableString = { type: ['string', 'null'] } as const;
+
+/** `GET /api/v1/plugins`: `PluginStatus` entries (a field the object could not be read for is null). */
+const pluginList = {
+  200: {
+    type: 'array',
+    items: {
+      type: 'object',
+      properties: {
+        resource: { type: 'string' },
+        source: { type: 'string' },
+        origin: nullableString,
+        services: { type: ['array', 'null'], items: { type: 'string' } },
+        phases: { type: ['array', 'null'], items: { type: 'string', enum: ['request', 'response'] } },
+        order: { type: ['integer', 'null'] },
+        tag: nullableString,
+        kind: { type: ['string', 'null'], enum: ['grpc', 'module', null] },
+        address: nullableString,
+        path: nullableString,
+        timeoutMs: { type: ['integer', 'null'] },
+        failurePolicy: { type: ['string', 'null'], enum: ['fail-open', 'fail-closed', null] },
+        circuitBreaker: {
+          type: ['object', 'null'],
+          properties: { consecutiveFailures: { type: 'integer' }, openForMs: { type: 'integer' } },
+          required: ['consecutiveFailures', 'openForMs'],
+        },
+        state: { type: 'string', enum: ['in-force', 'refused'] },
+        errors: { type: 'array', items: { type: 'string' } },
+        lastValidInForce: { type: ['boolean', 'null'] },
+      },
+      required: [
+        'resource',
+        'source',
+        'origin',
+        'services',
+        'phases',
+        'order',
+        'tag',
+        'kind',
+        'address',
+        'path',
+        'timeoutMs',
+        'failurePolicy',
+        'circuitBreaker',
+        'state',
+        'errors',
+        'lastValidInForce',
+      ],
+    },
+  },
+} as const;
 
 const sourceList = {
   200: {
@@ -226,6 +277,7 @@ export async function startControlPlaneAdmin(controlPlane: ControlPlane, host: s
   server.get('/api/v1/routes', { schema: { response: resourceList } }, async () => parsedResources(controlPlane.snapshot, 'DubboRoute'));
   server.get('/api/v1/policies', { schema: { response: resourceList } }, async () => parsedResources(controlPlane.snapshot, 'DubboPolicy'));
   server.get('/api/v1/rules', { schema: { response: resourceList } }, async () => controlPlane.rules());
+  server.get('/api/v1/plugins', { schema: { response: pluginList } }, async () => controlPlane.plugins());
   await server.listen({ host, port });
   const address = server.server.address();
   return { server, port: typeof address === 'object' && address !== null ? address.port : port };

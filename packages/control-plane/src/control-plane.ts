@@ -5,6 +5,7 @@ import type { DiscoveryView } from './discovery-view.js';
 import { FileSource, type FileSourceOptions } from './file-source.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import type { Snapshot } from './snapshot.js';
+import { pluginStatuses, type PluginStatus } from './plugin-status.js';
 import { ruleStatuses, type RuleStatus } from './rule-status.js';
 import { SnapshotBuilder, type Refusal } from './snapshot-builder.js';
 import { SnapshotCache } from './snapshot-cache.js';
@@ -175,6 +176,11 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   /** Every Dubbo governance rule known, in force or refused, with its source (`GET /api/v1/rules`). */
   rules(): RuleStatus[] {
     return ruleStatuses(this.builder, this.sources);
+  }
+
+  /** Every DubboPlugin known, in force or refused, with its source, in the order proxies run them (`GET /api/v1/plugins`). */
+  plugins(): PluginStatus[] {
+    return pluginStatuses(this.builder, this.sources);
   }
 
   /** The snapshot in force. */

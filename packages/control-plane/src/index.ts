@@ -9,6 +9,7 @@ export * from './snapshot-cache.js';
 export * from './source.js';
 export * from './source-status.js';
 export * from './rule-status.js';
+export * from './plugin-status.js';
 export * from './file-source.js';
 export * from './snapshot-builder.js';
 export * from './mergeable-resources.js';

@@ -2,9 +2,9 @@ import type { LocatedResource } from '@dubbo-mesh/config';
 
 /** An object a source could not make a valid resource of. */
 export interface RejectedResource {
-  /** The mesh kind it would be (`DubboRule`). */
+  /** The mesh kind it would be (`DubboRule`, `DubboPlugin`). */
   readonly kind: string;
-  /** `namespace/name` (the resource it would be: `GET /api/v1/rules` shows `DubboRule namespace/name`). */
+  /** `namespace/name` (the resource it would be: `GET /api/v1/rules` shows `DubboRule namespace/name`, `GET /api/v1/plugins` `DubboPlugin namespace/name`). */
   readonly name: string;
   /** Where it is: `kubernetes DubboRule ns/name`, `zookeeper:/dubbo/config/dubbo/com.Foo::.condition-router`. */
   readonly origin: string;
@@ -68,7 +68,7 @@ export interface ConfigSource {
   /**
    * Objects the source has but could not make a valid resource of (an invalid custom resource,
    * config-center node, …), with every error: listed by the admin API next to the resources
-   * in force (`GET /api/v1/rules`). A file source's invalid files refuse the whole source instead.
+   * in force (`GET /api/v1/rules`, `GET /api/v1/plugins`). A file source's invalid files refuse the whole source instead.
    */
   rejectedResources?(): readonly RejectedResource[];
   /** More about the source for `GET /api/v1/sources` (objects per kind, last event, refused objects …). */

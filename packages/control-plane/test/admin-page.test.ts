@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
-import { ControlPlane, startControlPlaneAdmin, type Refusal, type RuleStatus } from '@dubbo-mesh/control-plane';
+import { ControlPlane, startControlPlaneAdmin, type PluginStatus, type Refusal, type RuleStatus } from '@dubbo-mesh/control-plane';
 import type { MeshConfig } from '@dubbo-mesh/config';
 import { DiscoveryClient } from '@dubbo-mesh/discovery';
 import { DubboProxy } from '@dubbo-mesh/proxy';
@@ -304,6 +304,81 @@ ${userRule.replace(/^/gm, '  ').trimEnd()}
 
   const injected = await page.evaluate('({ elements: document.querySelectorAll("main svg, main script, main img").length, pwned: window.__pwned ?? null })');
   t.same(injected, { elements: 0, pwned: null }, 'no element was made from the key and nothing ran');
+  t.same(pageErrors, [], 'no script error in the page');
+});
+
+t.test('plugins: in the order proxies run them, a refused one with every error; markup in a tag or service is text', async (t) => {
+  const hostile = '<img src=x onerror="window.__pwned = 5">';
+  const plugin = (name: string, spec: string) => `apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboPlugin
+metadata: {name: ${name}}
+spec:
+${spec.trim().replace(/^/gm, '  ')}
+`;
+  const auth = plugin(
+    'auth-login',
+    `services: [org.example.*, '${hostile}']
+phases: [request, response]
+order: 10
+tag: '${hostile}'
+grpc: {address: 127.0.0.1:9500, timeout: 50ms}
+failurePolicy: fail-open`,
+  );
+  const mesh = await startMesh(t, { 'services.yaml': services, 'auth.yaml': auth, 'enrich.yaml': plugin('enrich', 'module: /opt/plugins/enrich.mjs') }, {});
+  const { page, pageErrors } = await openPage(t, mesh.url);
+  await waitForText(page, '#plugins tbody', 'auth-login', 'the plugins');
+  t.same(
+    await page.locator('#plugins tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-resource'))),
+    ['DubboPlugin default/enrich', 'DubboPlugin default/auth-login'],
+    'order 0 before order 10',
+  );
+  const row = (resource: string, state = 'in-force') => page.locator(`#plugins tr[data-resource="${resource}"][data-state="${state}"]`).textContent();
+  t.match(
+    await row('DubboPlugin default/enrich'),
+    /^0DubboPlugin default\/enrich\s*every call\s*request\s*module \/opt\/plugins\/enrich\.mjs, timeout 200 ms\s*fail-closed\s*short-circuited for 10 s after 5 failures in a row\s*in force/,
+    'a module plugin with the defaults: every call, request phase, 200 ms, fail-closed',
+  );
+  const auth1 = await row('DubboPlugin default/auth-login');
+  t.match(auth1, `10DubboPlugin default/auth-loginorg.example.*, ${hostile}request, response`, 'its order, services (markup as text) and phases');
+  t.match(auth1, `gRPC 127.0.0.1:9500, timeout 50 mstag ${hostile}fail-open`, 'its target, tag as text, and failure policy');
+  t.match(auth1, `in forcefile:${mesh.dir}${path.join(mesh.dir, 'auth.yaml')}`, 'its state, source and origin');
+  await waitForText(page, '#overview', '2 plugins ·', 'counted in the overview, none refused');
+
+  // The same name in the second folder: refused there, with its error; the first stays in force.
+  const conflict = path.join(mesh.dir2!, 'auth.yaml');
+  let refused = new Promise<Refusal>((resolve) => mesh.controlPlane.once('refused', resolve));
+  await writeFile(conflict, plugin('auth-login', 'module: /opt/plugins/other.mjs\norder: 10'));
+  await refused;
+  const loser = await waitForText(page, '#plugins tr[data-state="refused"]', 'is defined twice', 'the refused plugin with its error');
+  t.match(loser, /^10DubboPlugin default\/auth-login\s*every call\s*request\s*module \/opt\/plugins\/other\.mjs/, 'what the refused plugin would be');
+  t.match(loser, `refused${conflict}:3:18: DubboPlugin default/auth-login: metadata.name: is defined twice`, 'its error');
+  t.match(loser, `file:${mesh.dir2}${conflict}`, 'its source and origin');
+  t.match(await row('DubboPlugin default/auth-login'), 'in force', 'the first stays in force');
+  await waitForText(page, '#overview', '3 plugins (1 refused)', 'the refused plugin counted in the overview');
+
+  // An invalid edit of the plugin in force: every error, and its last valid version stays.
+  await rm(conflict);
+  await waitForText(page, '#overview', '2 plugins ·', 'the conflict gone');
+  refused = new Promise<Refusal>((resolve) => mesh.controlPlane.once('refused', resolve));
+  await writeFile(
+    path.join(mesh.dir, 'auth.yaml'),
+    auth.replace('phases: [request, response]', 'phases: [before]').replace('failurePolicy: fail-open', 'module: /x.mjs'),
+  );
+  await refused;
+  const [, edit] = ((await (await fetch(`${mesh.base}/api/v1/plugins`)).json()) as PluginStatus[]).filter(
+    (p) => p.resource === 'DubboPlugin default/auth-login',
+  );
+  t.equal(edit!.errors.length, 2);
+  const broken = await waitForText(page, '#plugins tr[data-state="refused"]', 'Its last valid version stays in force', 'the refused edit');
+  t.match(
+    broken,
+    `unknownDubboPlugin default/auth-loginunknownunknownunknownunknownrefused${edit!.errors.join('')}Its last valid version stays in force`,
+    'every error',
+  );
+  t.match(await row('DubboPlugin default/auth-login'), `gRPC 127.0.0.1:9500`, 'the last valid version, in force');
+
+  const injected = await page.evaluate('({ elements: document.querySelectorAll("main img, main script").length, pwned: window.__pwned ?? null })');
+  t.same(injected, { elements: 0, pwned: null }, 'no element was made from a tag or service and nothing ran');
   t.same(pageErrors, [], 'no script error in the page');
 });
 

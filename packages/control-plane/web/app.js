@@ -12,6 +12,7 @@ import { h, replaceChildren } from './dom.js';
 import {
   renderMappings,
   renderOverview,
+  renderPlugins,
   renderPolicies,
   renderProxies,
   renderRefusal,
@@ -28,6 +29,7 @@ const APIS = {
   routes: 'api/v1/routes',
   policies: 'api/v1/policies',
   rules: 'api/v1/rules',
+  plugins: 'api/v1/plugins',
   mappings: 'api/v1/mappings',
   proxies: 'api/v1/proxies',
   sources: 'api/v1/sources',
@@ -35,7 +37,7 @@ const APIS = {
 
 /** Each section: its element id, the APIs it reads, and how it renders. */
 const SECTIONS = [
-  { id: 'overview', reads: ['readyz', 'services', 'routes', 'policies', 'rules', 'mappings', 'proxies'], render: renderOverview },
+  { id: 'overview', reads: ['readyz', 'services', 'routes', 'policies', 'rules', 'plugins', 'mappings', 'proxies'], render: renderOverview },
   { id: 'refusal', reads: ['readyz'], render: renderRefusal },
   { id: 'sources', reads: ['sources'], render: renderSources },
   { id: 'proxies', reads: ['readyz', 'proxies'], render: renderProxies },
@@ -43,6 +45,7 @@ const SECTIONS = [
   { id: 'routes', reads: ['routes'], render: renderRoutes },
   { id: 'policies', reads: ['policies'], render: renderPolicies },
   { id: 'rules', reads: ['rules'], render: renderRules },
+  { id: 'plugins', reads: ['plugins'], render: renderPlugins },
   { id: 'mappings', reads: ['mappings'], render: renderMappings },
 ];
 

@@ -75,7 +75,7 @@ function errorList(errors) {
 }
 
 /** The top of the page: the snapshot in force and how many of everything there is. */
-export function renderOverview({ readyz, services, routes, policies, rules, mappings, proxies }) {
+export function renderOverview({ readyz, services, routes, policies, rules, plugins, mappings, proxies }) {
   const nodes = [];
   if (readyz.kind !== 'ok') nodes.push(unavailable(readyz));
   else if (readyz.data.version === null || readyz.data.version === undefined) {
@@ -99,6 +99,10 @@ export function renderOverview({ readyz, services, routes, policies, rules, mapp
   if (rules.kind === 'ok') {
     const refused = rules.data.filter((rule) => rule?.state === 'refused').length;
     counts.push(`${plural(rules.data.length, 'Dubbo rule')}${refused > 0 ? ` (${refused} refused)` : ''}`);
+  }
+  if (plugins?.kind === 'ok') {
+    const refused = plugins.data.filter((plugin) => plugin?.state === 'refused').length;
+    counts.push(`${plural(plugins.data.length, 'plugin')}${refused > 0 ? ` (${refused} refused)` : ''}`);
   }
   if (mappings.kind === 'ok') counts.push(plural(mappings.data.length, 'service key'));
   if (proxies.kind === 'ok') {
@@ -389,21 +393,24 @@ function unknown() {
   return h('span', { class: 'muted', title: 'the document could not be read as a rule' }, 'unknown');
 }
 
-const RULE_STATES = {
+const STATES = {
   'in-force': { text: 'in force', badge: 'ok' },
   disabled: { text: 'disabled', badge: 'muted', title: 'enabled: false — in the snapshot, but it narrows nothing' },
   refused: { text: 'refused', badge: 'bad' },
 };
 
-/** A rule's state: a badge, and for a refused rule every error and what applies meanwhile. */
-function ruleState(rule) {
-  const known = RULE_STATES[rule?.state];
-  const badge = h('span', { class: `badge ${known?.badge ?? 'warn'}`, title: known?.title }, known?.text ?? String(rule?.state ?? '?'));
-  if (rule?.state !== 'refused') return badge;
+/**
+ * The state of a rule or plugin (GET /api/v1/rules, /api/v1/plugins): a badge, and for a
+ * refused one every error and what applies meanwhile.
+ */
+function entryState(entry) {
+  const known = STATES[entry?.state];
+  const badge = h('span', { class: `badge ${known?.badge ?? 'warn'}`, title: known?.title }, known?.text ?? String(entry?.state ?? '?'));
+  if (entry?.state !== 'refused') return badge;
   let meanwhile = null;
-  if (rule.lastValidInForce === true) meanwhile = h('p', { class: 'meanwhile' }, 'Its last valid version stays in force (listed as well).');
-  else if (rule.lastValidInForce === false) meanwhile = h('p', { class: 'meanwhile' }, 'No valid version of it is in force.');
-  return [badge, errorList(rule.errors), meanwhile];
+  if (entry.lastValidInForce === true) meanwhile = h('p', { class: 'meanwhile' }, 'Its last valid version stays in force (listed as well).');
+  else if (entry.lastValidInForce === false) meanwhile = h('p', { class: 'meanwhile' }, 'No valid version of it is in force.');
+  return [badge, errorList(entry.errors), meanwhile];
 }
 
 /** Dubbo governance rules (GET /api/v1/rules): kind, scope, key, state with errors, source and origin. */
@@ -419,10 +426,71 @@ export function renderRules({ rules }) {
         rule?.kind ? [rule.kind, rule.configVersion ? h('span', { class: 'muted' }, ` ${rule.configVersion}`) : ''] : unknown(),
         rule?.scope ?? unknown(),
         rule?.key ? code(rule.key) : unknown(),
-        ruleState(rule),
+        entryState(rule),
         code(rule?.source ?? '?'),
         rule?.origin ? code(rule.origin) : h('span', { class: 'muted' }, 'not known'),
         code(rule?.resource ?? '?'),
+      ],
+    })),
+  );
+}
+
+/** `50 ms`, `2 s`, `1.5 s`: a duration in milliseconds as a person reads it. */
+function milliseconds(ms) {
+  if (typeof ms !== 'number') return '?';
+  return ms >= 1000 && ms % 100 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
+/** What a plugin calls: a gRPC service or an in-process module, with its deadline. */
+function pluginTarget(plugin) {
+  if (plugin?.kind === 'grpc') return ['gRPC ', code(plugin.address ?? '?'), h('span', { class: 'muted' }, `, timeout ${milliseconds(plugin.timeoutMs)}`)];
+  if (plugin?.kind === 'module') return ['module ', code(plugin.path ?? '?'), h('span', { class: 'muted' }, `, timeout ${milliseconds(plugin.timeoutMs)}`)];
+  return unreadable();
+}
+
+/** A plugin's failure policy, and when its own circuit breaker short-circuits it. */
+function pluginFailure(plugin) {
+  if (!plugin?.failurePolicy) return unreadable();
+  const breaker = plugin.circuitBreaker;
+  return [
+    plugin.failurePolicy,
+    breaker
+      ? h('div', { class: 'muted' }, `short-circuited for ${milliseconds(breaker.openForMs)} after ${plural(breaker.consecutiveFailures, 'failure')} in a row`)
+      : '',
+  ];
+}
+
+/** What GET /api/v1/plugins says for a field it could not read (an object that is no valid plugin). */
+function unreadable() {
+  return h('span', { class: 'muted', title: 'the object could not be read as a plugin' }, 'unknown');
+}
+
+/**
+ * Plugins (GET /api/v1/plugins), in the order proxies run them: order, name, the calls they
+ * select, phases, what is called, failure policy, state with errors, source and origin.
+ */
+export function renderPlugins({ plugins }) {
+  if (plugins.kind !== 'ok') return unavailable(plugins);
+  if (plugins.data.length === 0) return h('p', { class: 'muted' }, 'No plugins: no call goes through one.');
+  return table(
+    'plugins',
+    ['Order', 'Name', 'Services', 'Phases', 'Target', 'Failure policy', 'State', 'Source', 'Origin'],
+    plugins.data.map((plugin) => ({
+      attributes: { 'data-resource': plugin?.resource, 'data-state': plugin?.state, class: plugin?.state === 'refused' ? 'refused' : null },
+      cells: [
+        typeof plugin?.order === 'number' ? String(plugin.order) : unreadable(),
+        code(plugin?.resource ?? '?'),
+        !plugin?.kind
+          ? unreadable()
+          : Array.isArray(plugin?.services)
+            ? plugin.services.map((service, i) => [i > 0 ? ', ' : '', code(service)])
+            : h('span', { class: 'muted' }, 'every call'),
+        Array.isArray(plugin?.phases) ? plugin.phases.join(', ') : unreadable(),
+        [pluginTarget(plugin), plugin?.tag ? h('div', {}, 'tag ', code(plugin.tag)) : ''],
+        pluginFailure(plugin),
+        entryState(plugin),
+        code(plugin?.source ?? '?'),
+        plugin?.origin ? code(plugin.origin) : h('span', { class: 'muted' }, 'not known'),
       ],
     })),
   );

@@ -67,9 +67,10 @@ const MAX_NOTES = 100;
 /**
  * Kinds whose last valid version stays in force when an edit makes the object invalid (the
  * object's status says Invalid with every error meanwhile). Dubbo governance rules work this
- * way in Dubbo's config center, and a broken edit of a blacklist must not open the gate.
+ * way in Dubbo's config center, and a broken edit of a blacklist must not open the gate; nor
+ * must a broken edit of a plugin (a login check) take the check off the call path.
  */
-const KEEP_LAST_VALID: ReadonlySet<string> = new Set(['DubboRule']);
+const KEEP_LAST_VALID: ReadonlySet<string> = new Set(['DubboRule', 'DubboPlugin']);
 
 function createdAt(object: KubeObject): string {
   const value = (object.metadata as { creationTimestamp?: unknown } | undefined)?.creationTimestamp;
@@ -200,7 +201,7 @@ export class KubernetesSource implements ConfigSource, ClusterObjects, IngressCl
     return { connected: false, error: `${failing.kind}: ${failing.lastError ?? 'not connected'}` };
   }
 
-  /** Custom resources that failed validation, with their errors (`GET /api/v1/rules` lists the rules among them). */
+  /** Custom resources that failed validation, with their errors (`GET /api/v1/rules` and `/api/v1/plugins` list the rules and plugins among them). */
   rejectedResources(): RejectedResource[] {
     const out: RejectedResource[] = [];
     for (const unit of this.units.values()) {

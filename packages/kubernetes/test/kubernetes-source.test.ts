@@ -7,7 +7,7 @@ import type { LocatedResource } from '@dubbo-mesh/config';
 import type { SourceState } from '@dubbo-mesh/control-plane';
 import { FakeClock, eventually } from '@dubbo-mesh/test-support';
 import { type FakeKubeApiServer } from '@dubbo-mesh/test-support/fake-kube';
-import { KubernetesSource } from '../dist/index.js';
+import { ALWAYS_LEADER, KubernetesSource, StatusWriter } from '../dist/index.js';
 import { custom, endpointSlice, pod, service, startCluster } from './fixtures/cluster.js';
 
 interface Running {
@@ -313,3 +313,49 @@ t.test('a DubboRule an edit makes invalid keeps its last valid version in force,
     'only the broken route is still rejected',
   );
 });
+
+t.test(
+  'a DubboPlugin an edit makes invalid keeps its last valid version on the call path, refused (status Accepted False) with every error; deleted, it goes',
+  async (t) => {
+    const auth = { services: ['com.example.*'], order: 10, tag: 'tenant=a', grpc: { address: '10.0.0.9:9500', timeout: '50ms' } };
+    const r = await run(t, (cluster) => {
+      seedUser(cluster);
+      cluster.create(custom('DubboPlugin', 'auth', auth));
+    });
+    const plugin = () => named(r.last(), 'DubboPlugin', 'auth')?.resource as { order: number; grpc?: { address: string } } | undefined;
+    t.match(plugin(), { order: 10, grpc: { address: '10.0.0.9:9500' } }, 'the valid plugin is in force');
+
+    // A valid edit, then a broken one: the version kept is the latest valid one.
+    const edited = r.cluster.patch('dubbo-mesh.io/v1alpha1', 'DubboPlugin', 'default', 'auth', { spec: { order: 20 } });
+    await r.settle(() => hasVersion(r.source, 'DubboPlugin', 'auth', edited.metadata.resourceVersion), 'the edit to reach the informer');
+    const valid = named(r.last(), 'DubboPlugin', 'auth');
+    t.match(valid?.resource, { order: 20 });
+    // Two faults: a phase that does not exist, and a module next to grpc.
+    const broken = r.cluster.patch('dubbo-mesh.io/v1alpha1', 'DubboPlugin', 'default', 'auth', { spec: { phases: ['before'], module: '/opt/auth.mjs' } });
+    await r.settle(() => hasVersion(r.source, 'DubboPlugin', 'auth', broken.metadata.resourceVersion), 'the broken edit to reach the informer');
+    t.equal(named(r.last(), 'DubboPlugin', 'auth'), valid, 'its last valid version stays, the same object');
+    const [rejected, ...others] = r.source.rejectedResources();
+    t.same(others, [], 'only the plugin is rejected');
+    t.match(rejected, { kind: 'DubboPlugin', name: 'default/auth', origin: 'kubernetes DubboPlugin default/auth', lastValidInForce: true });
+    t.equal(rejected!.errors.length, 2, 'every error');
+    t.match(rejected!.errors.join('\n'), /DubboPlugin default\/auth: spec\.phases\[0\]: must be one of request, response/);
+    t.match(rejected!.errors.join('\n'), /DubboPlugin default\/auth: spec: must have exactly one of grpc, module/);
+
+    // Its status, as the leader writes it.
+    const writer = new StatusWriter({ source: r.source, kubeConfig: r.cluster.kubeConfig(), leadership: ALWAYS_LEADER, clock: r.clock });
+    t.teardown(() => writer.stop());
+    await writer.sync();
+    const conditions = (r.cluster.get('dubbo-mesh.io/v1alpha1', 'DubboPlugin', 'default', 'auth')?.status as { conditions?: Array<Record<string, unknown>> })
+      ?.conditions;
+    t.match(
+      conditions,
+      [{ type: 'Accepted', status: 'False', reason: 'Invalid', message: rejected!.errors.join('; ') }],
+      'Accepted False, every error in the message',
+    );
+
+    r.cluster.remove('dubbo-mesh.io/v1alpha1', 'DubboPlugin', 'default', 'auth');
+    await r.settle(() => !r.source.objects('DubboPlugin').some((o) => o.metadata?.name === 'auth'), 'the deletion to reach the informer');
+    t.notOk(named(r.last(), 'DubboPlugin', 'auth'), 'deleted: gone, last valid version and all');
+    t.same(r.source.rejectedResources(), [], 'nothing rejected any more');
+  },
+);
