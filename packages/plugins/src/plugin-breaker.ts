@@ -56,6 +56,13 @@ export class PluginBreaker {
     return true;
   }
 
+  /** Close it at once (what failed was replaced: a module that loaded again). */
+  reset(): void {
+    this.failures = 0;
+    this.current = 'closed';
+    this.probing = false;
+  }
+
   /** The plugin failed: true when this opened the breaker. */
   failure(): boolean {
     this.failures += 1;

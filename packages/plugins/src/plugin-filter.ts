@@ -14,7 +14,7 @@ import {
 } from '@dubbo-mesh/proxy';
 import type { PluginBreaker } from './plugin-breaker.js';
 import type { PluginRequest, PluginResponse } from './plugin-api.js';
-import { PluginTimeoutError, type PluginAnswer, type PluginInvoker } from './plugin-invoker.js';
+import { PluginTimeoutError, withTimeout, type PluginAnswer, type PluginInvoker } from './plugin-invoker.js';
 import type { PluginStats } from './plugin-stats.js';
 
 /** Attachments that make the service key: the consumer chose them, and a plugin may not change them. */
@@ -99,6 +99,8 @@ export class PluginFilter implements ProxyFilter {
   private readonly patterns: ReadonlyArray<RegExp | string> | undefined;
   /** Whether the last call failed (a run of failures is logged once). */
   private failing = false;
+  /** The invoker's revision when the breaker last opened. */
+  private openedAtRevision: number | undefined;
 
   constructor(
     readonly config: DubboPluginConfig,
@@ -123,7 +125,7 @@ export class PluginFilter implements ProxyFilter {
 
   /** One phase of one call. */
   private run(call: FilterCall, phase: PluginPhase, status: number): FilterOutcome | Promise<FilterOutcome> {
-    if (!this.breaker.allow()) {
+    if (!this.breaker.allow() && !this.replacedSinceOpened()) {
       this.stats.phases[phase].record('short-circuited', undefined);
       const until = this.breaker.openUntilMs;
       return this.failure(
@@ -138,11 +140,20 @@ export class PluginFilter implements ProxyFilter {
       return this.failed(phase, started, error);
     }
     if (isPromiseLike(answer))
-      return answer.then(
+      return withTimeout(answer, this.config.timeoutMs, this.context.clock).then(
         (settled) => this.answered(call, phase, started, settled),
         (error: unknown) => this.failed(phase, started, error),
       );
     return this.answered(call, phase, started, answer);
+  }
+
+  /** The plugin was replaced (a module loaded again) since its breaker opened: the breaker closes, and this call goes to it. */
+  private replacedSinceOpened(): boolean {
+    const revision = this.invoker.revision;
+    if (revision === undefined || revision === this.openedAtRevision) return false;
+    this.breaker.reset();
+    this.context.log(`${this.name}: circuit breaker closed: the plugin was replaced (${JSON.stringify(this.invoker.describe().version ?? revision)})`);
+    return true;
   }
 
   /** The request the plugin gets. */
@@ -203,10 +214,12 @@ export class PluginFilter implements ProxyFilter {
         `${this.name}: ${phase} phase failed: ${why}; ${this.config.failurePolicy === 'fail-open' ? 'calls go on' : 'calls are answered 70'} (failurePolicy ${this.config.failurePolicy})`,
       );
     }
-    if (this.breaker.failure())
+    if (this.breaker.failure()) {
+      this.openedAtRevision = this.invoker.revision;
       this.context.log(
         `${this.name}: circuit breaker open for ${this.config.circuitBreaker.openForMs} ms after ${this.config.circuitBreaker.consecutiveFailures} failures in a row; the plugin is not called meanwhile`,
       );
+    }
     return this.failure(why);
   }
 

@@ -19,20 +19,23 @@ export class PluginTimeoutError extends Error {
 export interface PluginInvoker {
   /**
    * One call: the plugin's answer, at once when it has one (a synchronous module), else a
-   * promise; a failure throws or rejects, a timeout with a {@link PluginTimeoutError}.
+   * promise; a failure throws or rejects. The caller bounds a promise by `timeoutMs` on the
+   * proxy's clock; an invoker may also tell the plugin (a gRPC deadline).
    */
   invoke(request: PluginRequest, timeoutMs: number): PluginAnswer | Promise<PluginAnswer>;
   /** Where it is, for `/config_dump` and `/stats`. */
   describe(): Record<string, unknown>;
+  /**
+   * Changes when the plugin itself was replaced (a module loaded again): failures of the
+   * previous one say nothing about it, so an open breaker closes. Absent: never replaced.
+   */
+  readonly revision?: number;
 }
 
-/** `promise`, or a {@link PluginTimeoutError} after `timeoutMs` on `clock` (then `onTimeout` runs). */
-export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, clock: Clock, onTimeout?: () => void): Promise<T> {
+/** `promise`, or a {@link PluginTimeoutError} after `timeoutMs` on `clock`. */
+export function withTimeout<T>(promise: PromiseLike<T>, timeoutMs: number, clock: Clock): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = clock.setTimer(() => {
-      onTimeout?.();
-      reject(new PluginTimeoutError(timeoutMs));
-    }, timeoutMs);
+    const timer = clock.setTimer(() => reject(new PluginTimeoutError(timeoutMs)), timeoutMs);
     promise.then(
       (value) => {
         clock.clearTimer(timer);
@@ -46,27 +49,23 @@ export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, clock: Cl
   });
 }
 
-function isPromiseLike(value: unknown): value is PromiseLike<PluginAnswer> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
-
 /**
  * An in-process module: the version in force is called directly (a synchronous answer costs a
  * function call); an asynchronous one is bounded by the timeout. Before the first version has
  * loaded, a call waits for that load within its timeout.
  */
 export class ModulePluginInvoker implements PluginInvoker {
-  constructor(
-    readonly module: PluginModule,
-    private readonly clock: Clock,
-  ) {}
+  constructor(readonly module: PluginModule) {}
 
-  invoke(request: PluginRequest, timeoutMs: number): PluginAnswer | Promise<PluginAnswer> {
+  get revision(): number {
+    return this.module.loads;
+  }
+
+  invoke(request: PluginRequest): PluginAnswer | Promise<PluginAnswer> {
     const version = this.module.current;
-    if (version === undefined) return withTimeout(this.afterFirstLoad(request), timeoutMs, this.clock);
+    if (version === undefined) return this.afterFirstLoad(request);
     // The call holds this version: a reload meanwhile does not change what answers it.
-    const answer = version.execute(request);
-    return isPromiseLike(answer) ? withTimeout(Promise.resolve(answer), timeoutMs, this.clock) : answer;
+    return version.execute(request);
   }
 
   private async afterFirstLoad(request: PluginRequest): Promise<PluginAnswer> {
@@ -107,7 +106,6 @@ export class GrpcPluginInvoker implements PluginInvoker {
   constructor(
     readonly address: string,
     private readonly client: grpc.Client,
-    private readonly clock: Clock,
   ) {}
 
   /** A client for `address` (plain text: the plugin runs in the pod, on loopback). */
@@ -117,17 +115,15 @@ export class GrpcPluginInvoker implements PluginInvoker {
   }
 
   invoke(request: PluginRequest, timeoutMs: number): Promise<PluginAnswer> {
-    let call: grpc.ClientUnaryCall | undefined;
-    const answered = new Promise<PluginAnswer>((resolve, reject) => {
+    return new Promise<PluginAnswer>((resolve, reject) => {
       const execute = (this.client as unknown as Record<string, (...args: unknown[]) => grpc.ClientUnaryCall>).Execute!;
-      // The plugin sees the deadline too; the proxy's clock decides the timeout.
-      call = execute.call(this.client, request, { deadline: Date.now() + timeoutMs }, (error: grpc.ServiceError | null, response: PluginResponse) => {
+      // The deadline tells the plugin, and ends the call on gRPC's side (the proxy's clock decides the timeout).
+      execute.call(this.client, request, { deadline: Date.now() + timeoutMs }, (error: grpc.ServiceError | null, response: PluginResponse) => {
         if (error === null) return resolve(response);
         if (error.code === grpc.status.DEADLINE_EXCEEDED) return reject(new PluginTimeoutError(timeoutMs));
         reject(new Error(`${statusName(error.code)}: ${error.details || error.message}`));
       });
     });
-    return withTimeout(answered, timeoutMs, this.clock, () => call?.cancel());
   }
 
   describe(): Record<string, unknown> {

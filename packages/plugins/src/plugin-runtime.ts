@@ -92,11 +92,11 @@ export class PluginRuntime implements ProxyExtension {
     let holds: Entry['holds'];
     if (plugin.grpc !== undefined) {
       const address = plugin.grpc.address;
-      invoker = new GrpcPluginInvoker(address, this.acquireClient(address), host.clock);
+      invoker = new GrpcPluginInvoker(address, this.acquireClient(address));
       holds = { grpc: address };
     } else {
       const file = path.resolve(this.options.baseDir ?? process.cwd(), plugin.module!);
-      invoker = new ModulePluginInvoker(this.acquireModule(file), host.clock);
+      invoker = new ModulePluginInvoker(this.acquireModule(file));
       holds = { module: file };
     }
     let stats = this.statsById.get(id);
