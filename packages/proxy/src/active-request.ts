@@ -327,7 +327,9 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
 
   /** Take another route decision (before the first attempt): its retries and timeout too. */
   private follow(decision: RouteDecision): void {
-    this.context.stats.counters.request_rerouted += 1;
+    // (The same rule of a newer snapshot is no other route: not counted.)
+    if (decision.rule !== (this.target as RouteDecision).rule || decision.serviceKey !== this.target.serviceKey)
+      this.context.stats.counters.request_rerouted += 1;
     this.target = decision;
     this.call!.decision = decision;
     this.retries = decision.retries ?? DEFAULT_RETRY_POLICY;
