@@ -7,3 +7,4 @@ export * from './errors.js';
 export * from './plugin-api.js';
 export * from './plugin-proto.js';
 export * from './plugin-module.js';
+export * from './plugin-server.js';
