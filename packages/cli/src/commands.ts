@@ -59,6 +59,12 @@ export const COMMANDS: readonly Command[] = [
     run: async (argv) => (await import('./rules-command.js')).runRulesCommand(argv),
   },
   {
+    name: 'plugin',
+    summary: 'serve a plugin module as a gRPC DubboPlugin, to run and debug it locally or beside a proxy (see docs/plugins.md)',
+    usage: 'dubbo-mesh plugin serve MODULE [--listen 127.0.0.1:9500] [--log-level info]',
+    run: async (argv) => (await import('./plugin-command.js')).runPluginCommand(argv),
+  },
+  {
     name: 'bench',
     summary: 'run the benchmarks (see docs/benchmarks.md)',
     usage: 'dubbo-mesh bench …',

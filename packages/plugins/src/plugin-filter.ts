@@ -13,7 +13,8 @@ import {
   type RouteDecision,
 } from '@dubbo-mesh/proxy';
 import type { PluginBreaker } from './plugin-breaker.js';
-import type { PluginRequest, PluginResponse } from './plugin-api.js';
+import { checkPluginAnswer } from './plugin-answer.js';
+import type { PluginRequest } from './plugin-api.js';
 import { PluginTimeoutError, withTimeout, type PluginAnswer, type PluginInvoker } from './plugin-invoker.js';
 import type { PluginStats } from './plugin-stats.js';
 
@@ -49,26 +50,30 @@ function interfaceOf(serviceKey: string): string {
 type ReadAnswer =
   { readonly go: true; readonly set?: Readonly<Record<string, string>> } | { readonly go: false; readonly reply: { status: number; message: string } } | string;
 
-/** Check a plugin's answer against the API (a module may return anything; a gRPC plugin any code). */
+/**
+ * Check a plugin's answer against the API (a module may return anything; a gRPC plugin any
+ * code): the shape as `plugin serve` checks it, then a code that must be 0 or a Dubbo error
+ * status, and attachments that must not change the service key.
+ */
 function readAnswer(answer: unknown, phase: PluginPhase): ReadAnswer {
   if (answer === undefined || answer === null) return { go: true };
-  if (typeof answer !== 'object' || Array.isArray(answer)) return `answered ${Array.isArray(answer) ? 'a list' : typeof answer}, not a PluginResponse`;
-  const { code, set_attachments: set, message } = answer as PluginResponse;
-  if (message !== undefined && message !== null && typeof message !== 'string') return 'answered a message that is not a string';
-  if (code !== undefined && code !== null && code !== 0) {
-    if (typeof code !== 'number' || !Number.isInteger(code) || !isKnownResponseStatus(code) || code === ResponseStatus.OK)
-      return `answered code ${JSON.stringify(code)}, which is neither 0 nor a Dubbo error status (25, 30, 31, 35, 40, 50, 60, 70, 80, 90, 100)`;
+  const checked = checkPluginAnswer(answer);
+  if (!checked.valid) return checked.errors.join('; ');
+  const { code, set_attachments: set, message } = checked.result;
+  if (code !== 0) {
+    if (!isKnownResponseStatus(code) || code === ResponseStatus.OK)
+      return `answered code ${code}, which is neither 0 nor a Dubbo error status (25, 30, 31, 35, 40, 50, 60, 70, 80, 90, 100)`;
     return { go: false, reply: { status: code, message: message || `rejected the call (code ${code})` } };
   }
-  if (set === undefined || set === null || phase === 'response') return { go: true };
-  if (typeof set !== 'object' || Array.isArray(set)) return 'answered set_attachments that is not a map of strings';
-  for (const [name, value] of Object.entries(set)) {
-    if (typeof value !== 'string') return `answered set_attachments.${name} that is not a string`;
+  if (phase === 'response') return { go: true };
+  let any = false;
+  for (const name in set) {
+    any = true;
     if (name === '') return 'answered set_attachments with an empty name';
     if (SERVICE_KEY_ATTACHMENTS.has(name))
       return `answered set_attachments.${name}: the service key (path, interface, version, group) is the consumer's, a plugin may not change it`;
   }
-  return { go: true, set };
+  return any ? { go: true, set } : { go: true };
 }
 
 /** Attachments as the API carries them: text values; maps, lists, objects, bytes and nulls left out. */
@@ -132,7 +137,8 @@ export class PluginFilter implements ProxyFilter {
         `short-circuited: it failed ${this.config.circuitBreaker.consecutiveFailures} times in a row${until === 0 ? '' : `, probed again in ${Math.max(0, Math.ceil(until - this.context.clock.now()))} ms`}`,
       );
     }
-    const started = this.context.clock.now();
+    // Latency is measured, not decided: a precise read (the proxy clock is read once per burst of work, so a synchronous plugin would measure 0).
+    const started = performance.now();
     let answer: PluginAnswer | Promise<PluginAnswer>;
     try {
       answer = this.invoker.invoke(this.request(call, phase, status), this.config.timeoutMs);
@@ -180,7 +186,7 @@ export class PluginFilter implements ProxyFilter {
 
   /** The plugin answered: check the answer and act on it. */
   private answered(call: FilterCall, phase: PluginPhase, started: number, answer: unknown): FilterOutcome {
-    const latency = this.context.clock.now() - started;
+    const latency = performance.now() - started;
     const read = readAnswer(answer, phase);
     if (typeof read === 'string') return this.failed(phase, started, new Error(read), latency);
     this.succeeded();
@@ -204,7 +210,7 @@ export class PluginFilter implements ProxyFilter {
   }
 
   /** The plugin failed (threw, rejected, timed out, or answered outside the API). */
-  private failed(phase: PluginPhase, started: number, error: unknown, latency = this.context.clock.now() - started): FilterOutcome {
+  private failed(phase: PluginPhase, started: number, error: unknown, latency = performance.now() - started): FilterOutcome {
     const timedOut = error instanceof PluginTimeoutError;
     this.stats.phases[phase].record(timedOut ? 'timeout' : 'error', latency);
     const why = timedOut ? `timed out (${error.message})` : describe(error);

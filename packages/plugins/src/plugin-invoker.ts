@@ -101,32 +101,83 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.enable_retries': 0,
 };
 
-/** A gRPC plugin: unary `Execute` over a client shared by every plugin of the address. */
-export class GrpcPluginInvoker implements PluginInvoker {
-  constructor(
-    readonly address: string,
-    private readonly client: grpc.Client,
-  ) {}
+/**
+ * The gRPC client of one plugin address, shared by the plugins that use it. Retired when the
+ * last of them goes, it closes once its calls in flight have ended; a call that started
+ * before (a call keeps the filters it started with, so its response phase may still need a
+ * plugin since removed) gets a client again, closed after it.
+ */
+export class PluginChannel {
+  private current: grpc.Client | undefined;
+  /** Plugins in force that use it. */
+  users = 0;
+  private inflight = 0;
+  private retired = false;
 
-  /** A client for `address` (plain text: the plugin runs in the pod, on loopback). */
-  static client(address: string): grpc.Client {
+  constructor(readonly address: string) {
+    this.current = PluginChannel.connect(address);
+  }
+
+  /** Plain text: the plugin runs in the pod, on loopback (see docs/plugins.md). */
+  private static connect(address: string): grpc.Client {
     const Client = pluginServiceClient();
     return new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
   }
 
+  /** A call starts on it: its client (made again when it was closed). */
+  begin(): grpc.Client {
+    this.inflight += 1;
+    return (this.current ??= PluginChannel.connect(this.address));
+  }
+
+  /** A call on it ended. */
+  end(): void {
+    this.inflight -= 1;
+    if (this.retired && this.inflight === 0) this.close();
+  }
+
+  /** No plugin uses it any more: close now, or when its last call in flight ends. */
+  retire(): void {
+    this.retired = true;
+    if (this.inflight === 0) this.close();
+  }
+
+  /** Close the client (calls in flight on it fail). */
+  close(): void {
+    this.current?.close();
+    this.current = undefined;
+  }
+}
+
+/** A gRPC plugin: unary `Execute` over the channel of its address. */
+export class GrpcPluginInvoker implements PluginInvoker {
+  constructor(private readonly channel: PluginChannel) {}
+
+  get address(): string {
+    return this.channel.address;
+  }
+
   invoke(request: PluginRequest, timeoutMs: number): Promise<PluginAnswer> {
+    const { channel } = this;
+    const client = channel.begin();
     return new Promise<PluginAnswer>((resolve, reject) => {
-      const execute = (this.client as unknown as Record<string, (...args: unknown[]) => grpc.ClientUnaryCall>).Execute!;
-      // The deadline tells the plugin, and ends the call on gRPC's side (the proxy's clock decides the timeout).
-      execute.call(this.client, request, { deadline: Date.now() + timeoutMs }, (error: grpc.ServiceError | null, response: PluginResponse) => {
-        if (error === null) return resolve(response);
-        if (error.code === grpc.status.DEADLINE_EXCEEDED) return reject(new PluginTimeoutError(timeoutMs));
-        reject(new Error(`${statusName(error.code)}: ${error.details || error.message}`));
-      });
+      const execute = (client as unknown as Record<string, (...args: unknown[]) => grpc.ClientUnaryCall>).Execute!;
+      try {
+        // The deadline tells the plugin, and ends the call on gRPC's side (the proxy's clock decides the timeout).
+        execute.call(client, request, { deadline: Date.now() + timeoutMs }, (error: grpc.ServiceError | null, response: PluginResponse) => {
+          channel.end();
+          if (error === null) return resolve(response);
+          if (error.code === grpc.status.DEADLINE_EXCEEDED) return reject(new PluginTimeoutError(timeoutMs));
+          reject(new Error(`${statusName(error.code)}: ${error.details || error.message}`));
+        });
+      } catch (error) {
+        channel.end();
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
     });
   }
 
   describe(): Record<string, unknown> {
-    return { grpc: this.address };
+    return { grpc: this.channel.address };
   }
 }

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -43,20 +43,33 @@ function pluginFunctionOf(namespace: Record<string, unknown>): PluginFunction | 
  */
 export async function importPluginFunction(file: string, generation: number): Promise<PluginFunction> {
   const absolute = path.resolve(file);
-  delete require.cache[absolute];
+  // Node caches modules by their real path (ES modules' resolution and require's cache both):
+  // a file behind a symlink (a Kubernetes ConfigMap) is imported by the path it points at now.
+  let real: string;
+  try {
+    real = await realpath(absolute);
+  } catch (error) {
+    throw new PluginModuleError(file, (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `cannot read it: ${describe(error)}`, {
+      cause: error,
+    });
+  }
+  const url = pathToFileURL(real).href;
+  delete require.cache[real];
   let namespace: Record<string, unknown>;
   try {
-    namespace = (await import(`${pathToFileURL(absolute).href}?generation=${generation}`)) as Record<string, unknown>;
+    namespace = (await import(`${url}?generation=${generation}`)) as Record<string, unknown>;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && (error as Error).message.includes(absolute)) throw new PluginModuleError(file, 'no such file', { cause: error });
+    // The module itself missing (not something it imports: that error names the module too).
+    if (code === 'ERR_MODULE_NOT_FOUND' && (error as { url?: string }).url?.split('?')[0] === url)
+      throw new PluginModuleError(file, 'no such file', { cause: error });
     if (error instanceof SyntaxError) {
-      const where = await syntaxErrorLocation(absolute);
+      const where = await syntaxErrorLocation(real);
       throw new PluginModuleError(file, `${where === undefined ? '' : `${where}: `}${describe(error)}`, { cause: error });
     }
     throw new PluginModuleError(file, `failed to load: ${describe(error)}`, { cause: error });
   } finally {
-    delete require.cache[absolute];
+    delete require.cache[real];
   }
   const execute = pluginFunctionOf(namespace);
   if (execute === undefined)
@@ -97,7 +110,10 @@ export interface PluginModuleOptions {
 export class PluginModule {
   private version: PluginModuleVersion | undefined;
   private error: string | undefined;
-  private watcher: FSWatcher | undefined;
+  /** The digest of the text last tried (loaded or refused): the same text is not tried twice. */
+  private triedDigest: string | undefined;
+  /** Folders followed: the module's own, and its real file's when it is a symlink elsewhere. */
+  private readonly watchers = new Map<string, FSWatcher>();
   private timer: NodeJS.Timeout | undefined;
   private loading: Promise<void> | undefined;
   private again = false;
@@ -129,8 +145,9 @@ export class PluginModule {
 
   /** Load the module, then follow its file (unless `watch: false`). Resolves once the first load was tried. */
   async start(): Promise<void> {
-    if (this.options.watch !== false) this.follow();
-    await this.load();
+    if (this.options.watch !== false) this.follow(path.dirname(path.resolve(this.file)));
+    // Through reload(), so a change during the first load waits for it instead of racing it.
+    await this.reload();
     this.markReady();
   }
 
@@ -153,23 +170,29 @@ export class PluginModule {
   /** Stop following the file (loaded versions stay usable by callers that hold them). */
   close(): void {
     this.closed = true;
-    this.watcher?.close();
-    this.watcher = undefined;
+    for (const watcher of this.watchers.values()) watcher.close();
+    this.watchers.clear();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.markReady();
   }
 
-  private follow(): void {
-    const absolute = path.resolve(this.file);
+  /** Follow `folder`: an event about the module's file (or, in a ConfigMap's folder, its `..data` link) reloads it. */
+  private follow(folder: string): void {
+    if (this.closed || this.watchers.has(folder)) return;
+    const names = new Set([path.basename(this.file)]);
     try {
-      this.watcher = watch(path.dirname(absolute), { persistent: false }, () => this.changed());
-      this.watcher.on('error', (error) => this.options.log?.(`plugin module ${this.file}: stopped following changes (${describe(error)})`, true));
+      const watcher = watch(folder, { persistent: false }, (_event, name) => {
+        // `..data`: a Kubernetes ConfigMap swaps its files by replacing that link.
+        if (name === null || names.has(name) || name.startsWith('..')) this.changed();
+      });
+      watcher.on('error', (error) => this.options.log?.(`plugin module ${this.file}: stopped following ${folder} (${describe(error)})`, true));
+      this.watchers.set(folder, watcher);
     } catch (error) {
-      this.options.log?.(`plugin module ${this.file}: cannot follow changes (${describe(error)}); it is loaded once`, true);
+      this.options.log?.(`plugin module ${this.file}: cannot follow changes in ${folder} (${describe(error)})`, true);
     }
   }
 
-  /** Something in the folder changed: reload once changes settle. */
+  /** The module's file changed: reload once changes settle. */
   private changed(): void {
     if (this.closed) return;
     if (this.timer !== undefined) clearTimeout(this.timer);
@@ -191,7 +214,14 @@ export class PluginModule {
       return this.failed(new PluginModuleError(this.file, code === 'ENOENT' ? 'no such file' : `cannot read it: ${describe(error)}`, { cause: error }));
     }
     const digest = createHash('sha256').update(text).digest('hex').slice(0, 12);
-    if (this.closed || (this.version?.digest === digest && this.error === undefined)) return;
+    // The same text as last tried, loaded or refused: nothing to do (an unrelated event, a touch).
+    if (this.closed || digest === this.triedDigest) return;
+    this.triedDigest = digest;
+    // A symlink to a file in another folder: edits there are followed too.
+    if (this.options.watch !== false) {
+      const real = await realpath(this.file).catch(() => undefined);
+      if (real !== undefined) this.follow(path.dirname(real));
+    }
     const generation = ++this.generations;
     try {
       const execute = await importPluginFunction(this.file, generation);

@@ -1,10 +1,9 @@
 import path from 'node:path';
-import type * as grpc from '@grpc/grpc-js';
 import type { DubboPluginConfig, MeshConfig } from '@dubbo-mesh/config';
 import { sameFilters, type ProxyExtension, type ProxyExtensionHost } from '@dubbo-mesh/proxy';
 import { PluginBreaker } from './plugin-breaker.js';
 import { PluginFilter } from './plugin-filter.js';
-import { GrpcPluginInvoker, ModulePluginInvoker, type PluginInvoker } from './plugin-invoker.js';
+import { GrpcPluginInvoker, ModulePluginInvoker, PluginChannel, type PluginInvoker } from './plugin-invoker.js';
 import { PluginModule } from './plugin-module.js';
 import { PluginStats, pluginsToPrometheus } from './plugin-stats.js';
 
@@ -14,13 +13,11 @@ export interface PluginRuntimeOptions {
   readonly baseDir?: string;
   /** One line per event worth an operator's eye: module loads and failures, plugin failures, breakers. */
   readonly log?: (line: string, level: 'info' | 'warn') => void;
-  /** How long a gRPC client no plugin uses any more stays open for calls in flight; default 10 s. */
-  readonly channelGraceMs?: number;
 }
 
-/** Something shared by the plugins that use it (a gRPC client per address, a module per file), closed when the last one goes. */
-interface Shared<T> {
-  readonly value: T;
+/** A module file shared by the plugins that load it, closed with the last of them. */
+interface SharedModule {
+  readonly module: PluginModule;
   users: number;
 }
 
@@ -31,6 +28,12 @@ interface Entry {
   readonly filter: PluginFilter;
   /** What it holds: a gRPC address or a module file. */
   readonly holds: { readonly grpc: string } | { readonly module: string };
+}
+
+/** The plugins of a snapshot being applied, until the proxy says whether it took it. */
+interface Pending {
+  readonly entries: Map<string, Entry>;
+  readonly filters: readonly PluginFilter[];
 }
 
 /** `namespace/name`. */
@@ -49,50 +52,66 @@ function byOrder(a: DubboPluginConfig, b: DubboPluginConfig): number {
 /**
  * The DubboPlugins of the snapshot in force, as filters on the proxy's call path (a
  * {@link ProxyExtension} named `plugins`): each snapshot's plugins in order; a plugin whose
- * config did not change keeps its filter, breaker and stats; a gRPC client per address and a
- * loaded module per file are shared by the plugins that use them and closed with the last.
+ * config did not change keeps its filter, breaker and stats; a gRPC channel per address and a
+ * loaded module per file are shared by the plugins that use them. What a snapshot replaced is
+ * let go only once the proxy took that snapshot (a refused one leaves the plugins in force
+ * as they were), and a channel closes only once its calls in flight have ended.
  */
 export class PluginRuntime implements ProxyExtension {
   readonly name = 'plugins';
   private entries = new Map<string, Entry>();
-  private readonly statsById = new Map<string, PluginStats>();
-  private readonly clients = new Map<string, Shared<grpc.Client>>();
-  private readonly modules = new Map<string, Shared<PluginModule>>();
-  /** Clients no plugin uses any more, waiting for their calls in flight before they close. */
-  private readonly closing = new Map<NodeJS.Timeout, grpc.Client>();
   private filters: readonly PluginFilter[] = [];
+  private pending: Pending | undefined;
+  private readonly statsById = new Map<string, PluginStats>();
+  private readonly channels = new Map<string, PluginChannel>();
+  private readonly modules = new Map<string, SharedModule>();
   private closed = false;
 
   constructor(private readonly options: PluginRuntimeOptions = {}) {}
 
   filtersFor(config: MeshConfig, host: ProxyExtensionHost): readonly PluginFilter[] {
     const plugins = config.plugins ?? [];
-    if (plugins.length === 0 && this.entries.size === 0) return this.filters;
-    const next = new Map<string, Entry>();
+    if (this.closed || (plugins.length === 0 && this.entries.size === 0)) return this.filters;
+    // A snapshot that was never settled (the proxy threw before saying): what it made goes.
+    if (this.pending !== undefined) this.snapshotSettled(false);
+    const entries = new Map<string, Entry>();
     const filters: PluginFilter[] = [];
     for (const plugin of [...plugins].sort(byOrder)) {
       const id = idOf(plugin);
       const signature = JSON.stringify(plugin);
       const previous = this.entries.get(id);
-      const entry = previous !== undefined && previous.signature === signature ? previous : this.create(plugin, id, signature, host);
-      next.set(id, entry);
+      const entry = previous !== undefined && previous.signature === signature ? previous : this.create(plugin, signature, host);
+      entries.set(id, entry);
       filters.push(entry.filter);
     }
-    // What the plugins replaced or removed held is let go after the new ones took theirs, so a
-    // module or client both use is kept, not closed and opened again.
-    for (const [id, entry] of this.entries) if (next.get(id) !== entry) this.release(entry);
-    for (const id of this.statsById.keys()) if (!next.has(id)) this.statsById.delete(id);
-    this.entries = next;
-    if (!sameFilters(filters, this.filters)) this.filters = filters;
-    return this.filters;
+    this.pending = { entries, filters: sameFilters(filters, this.filters) ? this.filters : filters };
+    return this.pending.filters;
   }
 
-  private create(plugin: DubboPluginConfig, id: string, signature: string, host: ProxyExtensionHost): Entry {
+  snapshotSettled(applied: boolean): void {
+    const pending = this.pending;
+    if (pending === undefined) return;
+    this.pending = undefined;
+    const [kept, dropped] = applied ? [pending.entries, this.entries] : [this.entries, pending.entries];
+    // What the plugins dropped held is let go after the kept ones took theirs, so a module or
+    // channel both use is kept, not closed and opened again.
+    for (const [id, entry] of dropped) if (kept.get(id) !== entry) this.release(entry);
+    if (!applied) return;
+    this.entries = pending.entries;
+    this.filters = pending.filters;
+    for (const id of this.statsById.keys()) if (!this.entries.has(id)) this.statsById.delete(id);
+  }
+
+  private create(plugin: DubboPluginConfig, signature: string, host: ProxyExtensionHost): Entry {
+    const id = idOf(plugin);
     let invoker: PluginInvoker;
     let holds: Entry['holds'];
     if (plugin.grpc !== undefined) {
       const address = plugin.grpc.address;
-      invoker = new GrpcPluginInvoker(address, this.acquireClient(address));
+      let channel = this.channels.get(address);
+      if (channel === undefined) this.channels.set(address, (channel = new PluginChannel(address)));
+      channel.users += 1;
+      invoker = new GrpcPluginInvoker(channel);
       holds = { grpc: address };
     } else {
       const file = path.resolve(this.options.baseDir ?? process.cwd(), plugin.module!);
@@ -106,44 +125,32 @@ export class PluginRuntime implements ProxyExtension {
     return { signature, filter, holds };
   }
 
-  private acquireClient(address: string): grpc.Client {
-    let shared = this.clients.get(address);
-    if (shared === undefined) this.clients.set(address, (shared = { value: GrpcPluginInvoker.client(address), users: 0 }));
-    shared.users += 1;
-    return shared.value;
-  }
-
   private acquireModule(file: string): PluginModule {
     let shared = this.modules.get(file);
     if (shared === undefined) {
       const module = new PluginModule(file, { log: (line, failed) => this.options.log?.(line, failed ? 'warn' : 'info') });
-      void module.start();
-      this.modules.set(file, (shared = { value: module, users: 0 }));
+      // start() reports its own failures (a module that does not load is logged and answered by the failure policy).
+      module.start().catch((error: unknown) => this.options.log?.(`plugin module ${file}: ${String(error)}`, 'warn'));
+      this.modules.set(file, (shared = { module, users: 0 }));
     }
     shared.users += 1;
-    return shared.value;
+    return shared.module;
   }
 
   private release(entry: Entry): void {
     if ('grpc' in entry.holds) {
       const address = entry.holds.grpc;
-      const shared = this.clients.get(address);
-      if (shared === undefined || --shared.users > 0) return;
-      this.clients.delete(address);
-      // Calls in flight on it end within their timeouts: close it once they have.
-      const timer = setTimeout(() => {
-        this.closing.delete(timer);
-        shared.value.close();
-      }, this.options.channelGraceMs ?? 10_000);
-      timer.unref();
-      this.closing.set(timer, shared.value);
+      const channel = this.channels.get(address);
+      if (channel === undefined || --channel.users > 0) return;
+      this.channels.delete(address);
+      channel.retire();
     } else {
       const file = entry.holds.module;
       const shared = this.modules.get(file);
       if (shared === undefined || --shared.users > 0) return;
       this.modules.delete(file);
       // Calls in flight hold their version; only following the file stops.
-      shared.value.close();
+      shared.module.close();
     }
   }
 
@@ -154,10 +161,8 @@ export class PluginRuntime implements ProxyExtension {
 
   stats(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    for (const [id, entry] of this.entries) {
-      const { filter } = entry;
+    for (const [id, { filter }] of this.entries)
       out[id] = { ...filter.stats.toJSON(), breaker: filter.breaker.state, breaker_openings: filter.breaker.opened, ...filter.invoker.describe() };
-    }
     return out;
   }
 
@@ -185,14 +190,10 @@ export class PluginRuntime implements ProxyExtension {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const [timer, client] of this.closing) {
-      clearTimeout(timer);
-      client.close();
-    }
-    this.closing.clear();
-    for (const { value } of this.clients.values()) value.close();
-    for (const { value } of this.modules.values()) value.close();
-    this.clients.clear();
+    this.pending = undefined;
+    for (const channel of this.channels.values()) channel.close();
+    for (const { module } of this.modules.values()) module.close();
+    this.channels.clear();
     this.modules.clear();
   }
 }

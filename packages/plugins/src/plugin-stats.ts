@@ -16,6 +16,8 @@ export class PhaseStats {
   readonly buckets = new Array<number>(PLUGIN_LATENCY_BUCKETS_MS.length + 1).fill(0);
   sumMs = 0;
   count = 0;
+  /** The longest call (what a quantile past the last bucket reads). */
+  maxMs = 0;
 
   /** One call that ended with `outcome`; `latencyMs` undefined when the plugin was not called. */
   record(outcome: PluginOutcome, latencyMs: number | undefined): void {
@@ -27,18 +29,19 @@ export class PhaseStats {
     this.buckets[i]! += 1;
     this.sumMs += latencyMs;
     this.count += 1;
+    if (latencyMs > this.maxMs) this.maxMs = latencyMs;
   }
 
-  /** The latency under which `q` (0..1) of the calls were, as the upper bound of its bucket; null with no call. */
+  /** The latency under which `q` (0..1) of the calls were, as the upper bound of its bucket (past the last bucket: the longest call); null with no call. */
   quantileMs(q: number): number | null {
     if (this.count === 0) return null;
     const rank = Math.ceil(q * this.count);
     let seen = 0;
     for (let i = 0; i < this.buckets.length; i++) {
       seen += this.buckets[i]!;
-      if (seen >= rank) return i < PLUGIN_LATENCY_BUCKETS_MS.length ? PLUGIN_LATENCY_BUCKETS_MS[i]! : Infinity;
+      if (seen >= rank) return i < PLUGIN_LATENCY_BUCKETS_MS.length ? PLUGIN_LATENCY_BUCKETS_MS[i]! : Math.round(this.maxMs * 1000) / 1000;
     }
-    return Infinity;
+    return Math.round(this.maxMs * 1000) / 1000;
   }
 }
 

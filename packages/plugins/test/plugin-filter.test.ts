@@ -141,13 +141,14 @@ t.test('answers outside the API are plugin failures: fail-closed answers 70 nami
   const cases: Array<[unknown, RegExp]> = [
     [{ code: 20 }, /answered code 20, which is neither 0 nor a Dubbo error status/],
     [{ code: 7 }, /answered code 7/],
-    [{ code: 1.5 }, /answered code 1.5/],
-    ['yes', /answered string, not a PluginResponse/],
-    [[1], /answered a list/],
-    [{ set_attachments: { a: 1 } }, /set_attachments.a that is not a string/],
-    [{ set_attachments: 'a=b' }, /set_attachments that is not a map of strings/],
+    [{ code: 1.5 }, /code must be a whole number such as 0 or 70, got a number \(1.5\)/],
+    ['yes', /answered a string \("yes"\), not an object \{code, set_attachments, message\} or nothing/],
+    [[1], /answered an array/],
+    [{ set_attachments: { a: 1 } }, /set_attachments\["a"\] must be a string \('' removes it\), got a number \(1\)/],
+    [{ set_attachments: 'a=b' }, /set_attachments must be an object of strings, got a string/],
     [{ set_attachments: { group: 'other' } }, /set_attachments.group: the service key .* is the consumer's/],
-    [{ message: 5, code: 70 }, /a message that is not a string/],
+    [{ message: 5, code: 70 }, /message must be a string, got a number \(5\)/],
+    [{ code: 0, setAttachments: { 'x-a': 'b' } }, /unknown field "setAttachments" \(an answer has code, set_attachments, message\)/],
   ];
   for (const [answer, why] of cases) {
     next = answer;

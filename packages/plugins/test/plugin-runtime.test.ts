@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { assembleMeshConfig, validateResource, type MeshConfig } from '@dubbo-mesh/config';
-import { PluginRuntime } from '@dubbo-mesh/plugins';
+import { PluginRuntime, servePluginModule } from '@dubbo-mesh/plugins';
 import { DubboProxy } from '@dubbo-mesh/proxy';
 import { USER_SERVICE, eventually, makeUser, startTestProvider, userValue, type TestProvider } from '@dubbo-mesh/test-support';
 import { userClient } from '../../proxy/test/fixtures/consumer.js';
@@ -29,7 +29,7 @@ function plugin(name: string, spec: object): object {
   return { apiVersion: API, kind: 'DubboPlugin', metadata: { name }, spec };
 }
 
-async function setup(t: Test) {
+async function setup(t: Test, options: { providerGate?: () => Promise<void> } = {}) {
   const dir = await mkdtemp(path.join(tmpdir(), 'dubbo-mesh-plugins-'));
   const providers: TestProvider[] = [];
   const received: Array<{ version: string; attachments: Record<string, unknown> }> = [];
@@ -38,8 +38,9 @@ async function setup(t: Test) {
       await startTestProvider({
         services: {
           [USER_SERVICE]: {
-            getUser: ([id], request) => {
+            getUser: async ([id], request) => {
               received.push({ version, attachments: { ...request.attachments } });
+              await options.providerGate?.();
               return userValue({ ...makeUser(id as number), name: version });
             },
           },
@@ -177,4 +178,46 @@ t.test('a module that cannot load: the failure policy answers until it loads; th
     s.runtime.prometheus('consumer-1'),
     /dubbo_mesh_plugin_calls_total\{node="consumer-1",plugin="default\/later",phase="request",outcome="error"\} [1-9]\d*\n/,
   );
+});
+
+t.test('a gRPC plugin removed while a call waits for its response phase: the call still finishes on it', async (t) => {
+  let release: () => void = () => {};
+  let gated = false;
+  const gate = () => (gated ? new Promise<void>((resolve) => (release = resolve)) : Promise.resolve());
+  const s = await setup(t, { providerGate: gate });
+  const file = await s.module(
+    'stamp.mjs',
+    `export default (r) => r.phase === 'RESPONSE' ? { code: r.attachments['x-deny'] ? 70 : 0, message: 'denied late' } : undefined;`,
+  );
+  const server = await servePluginModule({ file, host: '127.0.0.1', port: 0 });
+  t.teardown(() => server.close());
+  s.apply(plugin('late', { grpc: { address: server.address, timeout: '5s' }, phases: ['request', 'response'] }));
+  t.equal(((await s.client.getUserWith(1, {})).res as { id: number }).id, 1, 'the plugin answers');
+  gated = true;
+  const pending = s.client.getUserWith(2, { 'x-deny': 'yes' });
+  await eventually(() => s.received.length === 2, 'the provider holding the call');
+  s.apply(); // the plugin goes: its channel has no call in flight, so it closes now
+  release();
+  const answer = await pending;
+  t.match(answer.err?.message, /plugin default\/late: denied late/, 'the response phase ran on the removed plugin, with a client made again');
+});
+
+t.test('a snapshot the proxy refuses leaves the plugins in force working', async (t) => {
+  const s = await setup(t);
+  const file = await s.module('ok.mjs', `export default () => ({ set_attachments: { 'x-by': 'grpc' } });`);
+  const server = await servePluginModule({ file, host: '127.0.0.1', port: 0 });
+  t.teardown(() => server.close());
+  s.apply(plugin('keep', { grpc: { address: server.address } }));
+  await s.client.getUserWith(1, {});
+  t.equal(s.received.at(-1)!.attachments['x-by'], 'grpc');
+  // A filter of the proxy's own with the name a new plugin takes: the new chain is refused.
+  s.proxy.setFilterChain({ filters: [{ name: 'plugin default/clash', onRequest: () => undefined }] });
+  t.throws(() => s.apply(plugin('clash', { module: file })), /two filters or endpoint narrowings are named "plugin default\/clash"/);
+  t.same(
+    s.runtime.plugins.map((p) => p.id),
+    ['default/keep'],
+  );
+  await s.client.getUserWith(2, {});
+  t.equal(s.received.at(-1)!.attachments['x-by'], 'grpc', 'the plugin in force still reaches its server');
+  t.same(Object.keys(s.runtime.stats()), ['default/keep']);
 });

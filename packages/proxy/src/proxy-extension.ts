@@ -24,6 +24,12 @@ export interface ProxyExtension {
    * A throw refuses the snapshot (the one in force stays).
    */
   filtersFor?(config: MeshConfig, host: ProxyExtensionHost): readonly ProxyFilter[];
+  /**
+   * Whether the snapshot the last `filtersFor` was for is now in force (true) or was refused
+   * (false: the filters in force stay). What the extension's previous filters held is let go
+   * here, not in `filtersFor`.
+   */
+  snapshotSettled?(applied: boolean): void;
   /** Its part of `/stats` (JSON). */
   stats?(): unknown;
   /** Its part of `/config_dump` (JSON). */

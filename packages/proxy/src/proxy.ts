@@ -251,16 +251,34 @@ export class DubboProxy {
 
   /** Swap in a validated config. */
   applySnapshot(config: MeshConfig, version: string): void {
+    if (this.extensions.length === 0) return this.commitSnapshot(config, version, this.snapshotFilters);
+    let applied = false;
+    try {
+      this.commitSnapshot(
+        config,
+        version,
+        this.extensions.flatMap((extension) => extension.filtersFor?.(config, this) ?? []),
+      );
+      applied = true;
+    } finally {
+      // A refused snapshot leaves the extensions' filters in force as they were.
+      for (const extension of this.extensions) extension.snapshotSettled?.(applied);
+    }
+  }
+
+  /** Swap in a snapshot with these extension filters: everything that can throw runs before anything changes. */
+  private commitSnapshot(config: MeshConfig, version: string, snapshotFilters: readonly ProxyFilter[]): void {
     const table = new RoutingTable(config, version);
     const governance = GovernanceRules.compile(config, this.node, this.governance);
-    const snapshotFilters =
-      this.extensions.length === 0 ? this.snapshotFilters : this.extensions.flatMap((extension) => extension.filtersFor?.(config, this) ?? []);
     // The chain changes only when rules or the extensions' filters come, go or change: a snapshot without either keeps the chain as it is.
-    if (governance !== undefined || this.governance !== undefined || !sameFilters(snapshotFilters, this.snapshotFilters))
-      this.chain = this.buildChain(this.ownFilters, this.ownNarrowings, governance, snapshotFilters);
+    const chain =
+      governance !== undefined || this.governance !== undefined || !sameFilters(snapshotFilters, this.snapshotFilters)
+        ? this.buildChain(this.ownFilters, this.ownNarrowings, governance, snapshotFilters)
+        : this.chain;
+    this.clusters.apply(table, governance);
+    this.chain = chain;
     this.governance = governance;
     this.snapshotFilters = snapshotFilters;
-    this.clusters.apply(table, governance);
     this.table = table;
   }
 
