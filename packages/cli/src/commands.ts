@@ -28,14 +28,14 @@ export const COMMANDS: readonly Command[] = [
     name: 'proxy',
     summary: 'run the sidecar proxy next to a Dubbo provider or consumer',
     usage:
-      'dubbo-mesh proxy --node ID [--service NAME] [--namespace NS] [--labels k=v,k=v] (--control-plane HOST:PORT | --static PATH) [--outbound 127.0.0.1:20881|none] [--inbound 0.0.0.0:20891 --inbound-target 127.0.0.1:20880] [--admin 127.0.0.1:15001] [--access-log] [--drain-timeout 5s] [--log-level info] [--idle-timeout 1h] [--frame-timeout 30s] [--max-requests-per-connection 1024] [--max-buffered-frame-bytes 64MiB]',
+      'dubbo-mesh proxy --node ID [--service NAME] [--namespace NS] [--labels k=v,k=v] (--control-plane HOST:PORT | --static PATH) [--outbound 127.0.0.1:20881|none] [--inbound 0.0.0.0:20891 --inbound-target 127.0.0.1:20880] [--admin 127.0.0.1:15001] [--access-log] [--plugin-module-root DIR] [--drain-timeout 5s] [--log-level info] [--idle-timeout 1h] [--frame-timeout 30s] [--max-requests-per-connection 1024] [--max-buffered-frame-bytes 64MiB]',
     run: async (argv) => (await import('./proxy-command.js')).runProxyCommand('proxy', argv),
   },
   {
     name: 'gateway',
     summary: 'put every provider of a cluster behind one address',
     usage:
-      'dubbo-mesh gateway --node ID (--control-plane HOST:PORT | --static PATH) [--listen 0.0.0.0:20880] [--admin 127.0.0.1:15001] [--access-log] [--drain-timeout 5s] [--log-level info] [--idle-timeout 1h] [--frame-timeout 30s] [--max-requests-per-connection 1024] [--max-buffered-frame-bytes 64MiB]',
+      'dubbo-mesh gateway --node ID (--control-plane HOST:PORT | --static PATH) [--listen 0.0.0.0:20880] [--admin 127.0.0.1:15001] [--access-log] [--plugin-module-root DIR] [--drain-timeout 5s] [--log-level info] [--idle-timeout 1h] [--frame-timeout 30s] [--max-requests-per-connection 1024] [--max-buffered-frame-bytes 64MiB]',
     run: async (argv) => (await import('./proxy-command.js')).runProxyCommand('gateway', argv),
   },
   {

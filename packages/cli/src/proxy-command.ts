@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import {
   AdminListenError,
   ListenError,
@@ -72,6 +74,7 @@ export async function runProxyCommand(role: 'proxy' | 'gateway', argv: readonly 
       logger,
       node: { id: node, service: values.service as string | undefined, namespace: values.namespace as string | undefined, labels },
       accessLog: values['access-log'] === true,
+      pluginModuleRoot: pluginModuleRoot(role, values['plugin-module-root'] as string | undefined),
     });
   } catch (error) {
     if (error instanceof ListenError) throw listenFailure(role, LISTENER_FLAGS[error.listener], listenerAddresses[error.listener]!, error);
@@ -92,4 +95,17 @@ export async function runProxyCommand(role: 'proxy' | 'gateway', argv: readonly 
     process.once('SIGTERM', () => void shutdown('SIGTERM'));
     process.once('SIGINT', () => void shutdown('SIGINT'));
   });
+}
+
+/** `--plugin-module-root`: a folder that exists, as an absolute path; undefined when not given. */
+function pluginModuleRoot(role: string, given: string | undefined): string | undefined {
+  if (given === undefined) return undefined;
+  let stats;
+  try {
+    stats = statSync(given);
+  } catch (error) {
+    throw fileFailure(role, 'plugin-module-root', given, error);
+  }
+  if (!stats.isDirectory()) throw new StartUpError(`dubbo-mesh ${role}: --plugin-module-root ${given}: not a folder`);
+  return path.resolve(given);
 }

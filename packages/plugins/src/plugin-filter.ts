@@ -139,9 +139,11 @@ export class PluginFilter implements ProxyFilter {
     }
     // Latency is measured, not decided: a precise read (the proxy clock is read once per burst of work, so a synchronous plugin would measure 0).
     const started = performance.now();
+    // Built outside the try: reading the call is no failure of the plugin (its breaker is not charged).
+    const request = this.request(call, phase, status);
     let answer: PluginAnswer | Promise<PluginAnswer>;
     try {
-      answer = this.invoker.invoke(this.request(call, phase, status), this.config.timeoutMs);
+      answer = this.invoker.invoke(request, this.config.timeoutMs);
     } catch (error) {
       return this.failed(phase, started, error);
     }

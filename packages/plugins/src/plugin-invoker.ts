@@ -168,7 +168,9 @@ export class GrpcPluginInvoker implements PluginInvoker {
           channel.end();
           if (error === null) return resolve(response);
           if (error.code === grpc.status.DEADLINE_EXCEEDED) return reject(new PluginTimeoutError(timeoutMs));
-          reject(new Error(`${statusName(error.code)}: ${error.details || error.message}`));
+          // grpc-js ends some details with an empty "Resolution note: ".
+          const details = (error.details || error.message).replace(/\s*Resolution note:\s*$/, '');
+          reject(new Error(`${statusName(error.code)}: ${details}`));
         });
       } catch (error) {
         channel.end();

@@ -29,10 +29,18 @@ function syntaxErrorLocation(file: string): Promise<string | undefined> {
   });
 }
 
-/** The plugin function a module namespace exports: `default` (a function, or an object with `execute`), or a named `execute`. */
+/**
+ * The plugin function a module namespace exports: `default` (a function, or an object with
+ * `execute`, bound to that object so `this` is the module's exports), or a named `execute`.
+ */
 function pluginFunctionOf(namespace: Record<string, unknown>): PluginFunction | undefined {
-  const candidates = [namespace.default, namespace.execute, (namespace.default as Record<string, unknown> | undefined)?.execute];
-  return candidates.find((candidate): candidate is PluginFunction => typeof candidate === 'function');
+  const main = namespace.default;
+  if (typeof main === 'function') return main as PluginFunction;
+  // A CommonJS `module.exports = { execute }` is `default` here (and `execute` too, unbound).
+  const method = (main as Record<string, unknown> | undefined)?.execute;
+  if (typeof method === 'function') return (method as PluginFunction).bind(main);
+  if (typeof namespace.execute === 'function') return namespace.execute as PluginFunction;
+  return undefined;
 }
 
 /**
@@ -99,6 +107,11 @@ export interface PluginModuleOptions {
   readonly settleMs?: number;
   /** One line per load, reload and failure. */
   readonly log?: (line: string, failed: boolean) => void;
+  /**
+   * Load the module only when its real path is inside this folder (a proxy's
+   * `--plugin-module-root`): a DubboPlugin naming any other file is refused.
+   */
+  readonly root?: string;
 }
 
 /**
@@ -213,6 +226,8 @@ export class PluginModule {
       if (this.version !== undefined && code === 'ENOENT') return;
       return this.failed(new PluginModuleError(this.file, code === 'ENOENT' ? 'no such file' : `cannot read it: ${describe(error)}`, { cause: error }));
     }
+    // An empty file is one being written in place (truncated, not yet filled): its next event loads it.
+    if (text.length === 0 && this.version !== undefined) return;
     const digest = createHash('sha256').update(text).digest('hex').slice(0, 12);
     // The same text as last tried, loaded or refused: nothing to do (an unrelated event, a touch).
     if (this.closed || digest === this.triedDigest) return;
@@ -224,6 +239,7 @@ export class PluginModule {
     }
     const generation = ++this.generations;
     try {
+      if (this.options.root !== undefined) await this.checkInsideRoot(this.options.root);
       const execute = await importPluginFunction(this.file, generation);
       if (this.closed) return;
       const reloaded = this.version !== undefined;
@@ -234,6 +250,13 @@ export class PluginModule {
     } catch (error) {
       this.failed(error instanceof PluginModuleError ? error : new PluginModuleError(this.file, describe(error), { cause: error }));
     }
+  }
+
+  /** Refuse a module whose real path is outside `root` (a symlink out of it counts as outside). */
+  private async checkInsideRoot(root: string): Promise<void> {
+    const [real, realRoot] = await Promise.all([realpath(this.file), realpath(root)]);
+    if (real !== realRoot && !real.startsWith(realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep))
+      throw new PluginModuleError(this.file, `is outside the plugin module root ${root} (--plugin-module-root): not loaded`);
   }
 
   private failed(error: PluginModuleError): void {

@@ -11,6 +11,8 @@ import { PluginStats, pluginsToPrometheus } from './plugin-stats.js';
 export interface PluginRuntimeOptions {
   /** Where relative `module` paths are resolved from; default the working directory. */
   readonly baseDir?: string;
+  /** When set, in-process modules load only from inside this folder (`--plugin-module-root`). */
+  readonly moduleRoot?: string;
   /** One line per event worth an operator's eye: module loads and failures, plugin failures, breakers. */
   readonly log?: (line: string, level: 'info' | 'warn') => void;
 }
@@ -128,7 +130,7 @@ export class PluginRuntime implements ProxyExtension {
   private acquireModule(file: string): PluginModule {
     let shared = this.modules.get(file);
     if (shared === undefined) {
-      const module = new PluginModule(file, { log: (line, failed) => this.options.log?.(line, failed ? 'warn' : 'info') });
+      const module = new PluginModule(file, { root: this.options.moduleRoot, log: (line, failed) => this.options.log?.(line, failed ? 'warn' : 'info') });
       // start() reports its own failures (a module that does not load is logged and answered by the failure policy).
       module.start().catch((error: unknown) => this.options.log?.(`plugin module ${file}: ${String(error)}`, 'warn'));
       this.modules.set(file, (shared = { module, users: 0 }));

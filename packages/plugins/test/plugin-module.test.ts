@@ -276,3 +276,26 @@ t.test('a change during a slow first load is loaded after it, never overwritten 
   await module.reload();
   t.same(await module.current!.execute(REQUEST), { message: 'B' });
 });
+
+t.test('module.exports = { execute() {…} } runs with this = the exports object', async (t) => {
+  const folder = await folderWith({
+    'this.cjs': "module.exports = { prefix: 'hi ', execute(request) { return { message: this.prefix + request.method }; } };\n",
+  });
+  const execute = await importPluginFunction(path.join(folder, 'this.cjs'), 1);
+  t.same(await execute(REQUEST), { message: `hi ${REQUEST.method}` });
+});
+
+t.test('--plugin-module-root: a module outside the root (or a symlink out of it) is refused; inside loads', async (t) => {
+  const root = await folderWith({ 'in.mjs': 'export default () => undefined;\n' });
+  const outside = await folderWith({ 'out.mjs': 'export default () => undefined;\n' });
+  await symlink(path.join(outside, 'out.mjs'), path.join(root, 'link.mjs'));
+  const inside = new PluginModule(path.join(root, 'in.mjs'), { root, watch: false });
+  await inside.start();
+  t.ok(inside.current);
+  for (const file of [path.join(outside, 'out.mjs'), path.join(root, 'link.mjs')]) {
+    const refused = new PluginModule(file, { root, watch: false });
+    await refused.start();
+    t.equal(refused.current, undefined, file);
+    t.equal(refused.lastError, `plugin module ${file}: is outside the plugin module root ${root} (--plugin-module-root): not loaded`);
+  }
+});

@@ -78,13 +78,19 @@ export interface RequestContext {
    * Route a call again by its request as rewritten by filters (the route rules may match the
    * attachments they changed); undefined: no route for it (the call keeps the decision it had).
    */
-  readonly reroute?: (peek: RequestPeek) => RouteDecision | undefined;
+  readonly reroute?: (peek: RequestPeek) => Rerouted | ProxyError;
   /** The payload limit a request rewritten by filters must stay within (absent: not checked). */
   readonly maxPayload?: number;
 }
 
 /** The identity a context reports when its proxy gave none. */
 const UNKNOWN_NODE: NodeIdentity = Object.freeze({ id: 'unknown', service: undefined, namespace: undefined, labels: Object.freeze({}), ip: undefined });
+
+/** A call routed again: its decision, and the endpoint narrowings that apply to it. */
+export interface Rerouted {
+  readonly decision: RouteDecision;
+  readonly narrowings: readonly EndpointNarrowing[];
+}
 
 /** Where the call goes: a routed decision, or a fixed cluster (the inbound target). */
 export type RequestTarget = RouteDecision | StaticTarget;
@@ -250,7 +256,7 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
     /** The request's peek (routed calls only). */
     private peek?: RequestPeek,
     /** The filters and narrowings that apply (routed calls only; undefined when none does). */
-    private readonly chain?: SelectedChain,
+    private chain?: SelectedChain,
   ) {
     this.startedAt = context.clock.now();
     this.idHigh = requestIdHigh(frame.bytes);
@@ -310,9 +316,12 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
         // Read again, so the hash key, the narrowings and the access log see what is sent.
         this.peek = call.peek = peekRequest(bytes.subarray(HEADER_LENGTH));
         call.rewritten = bytes;
-        // Filters run before routing: the route rules see the attachments they set.
-        const decision = this.context.reroute?.(this.peek);
-        if (decision !== undefined && decision !== this.target) this.follow(decision);
+        // Filters run before routing: the route rules see the attachments they set (and a
+        // consumer's timeout they set counts).
+        const rerouted = this.context.reroute?.(this.peek);
+        if (rerouted instanceof ProxyError) return this.finish(rerouted);
+        if (rerouted !== undefined && rerouted.decision !== this.target) this.follow(rerouted);
+        else this.timeoutMs = this.resolveTimeout();
       } catch (error) {
         // Refused changes (one that would change what a later attachment means, or a body past the payload limit) are named.
         const detail =
@@ -325,13 +334,19 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
     this.attempt();
   }
 
-  /** Take another route decision (before the first attempt): its retries and timeout too. */
-  private follow(decision: RouteDecision): void {
+  /**
+   * Take another route decision (before the first attempt): its retries and timeout, and the
+   * endpoint narrowings that apply to it. The filters stay those the call started with (their
+   * response phases answer the request phases that ran).
+   */
+  private follow({ decision, narrowings }: Rerouted): void {
     // (The same rule of a newer snapshot is no other route: not counted.)
     if (decision.rule !== (this.target as RouteDecision).rule || decision.serviceKey !== this.target.serviceKey)
       this.context.stats.counters.request_rerouted += 1;
     this.target = decision;
     this.call!.decision = decision;
+    const chain = this.chain!;
+    if (narrowings !== chain.narrowings) this.chain = { request: chain.request, response: chain.response, narrowings };
     this.retries = decision.retries ?? DEFAULT_RETRY_POLICY;
     this.timeoutMs = this.resolveTimeout();
   }

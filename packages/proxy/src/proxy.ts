@@ -33,6 +33,8 @@ import { RoutingTable, formatServiceKey, type RouteDecision } from './routing-ta
 import { ProxyStats } from './stats.js';
 import { TimeoutQueue } from './timeouts.js';
 
+const NO_NARROWINGS: readonly EndpointNarrowing[] = Object.freeze([]);
+
 /** `host:port` split. */
 export interface HostPort {
   host: string;
@@ -185,7 +187,9 @@ export class DubboProxy {
       node: this.node,
       reroute: (peek) => {
         const decision = this.decide(peek);
-        return typeof decision === 'string' ? undefined : decision;
+        if (typeof decision === 'string') return new UnknownTargetApplicationError(decision);
+        if (decision === undefined) return new ServiceNotFoundError(formatServiceKey(peek.path, peek.group, peek.version === '0.0.0' ? '' : peek.version));
+        return { decision, narrowings: this.chain?.select(decision)?.narrowings ?? NO_NARROWINGS };
       },
     };
   }

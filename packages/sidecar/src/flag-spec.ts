@@ -54,6 +54,11 @@ const COMMON: ReadonlyArray<Omit<FlagSpec, 'env'>> = [
     description: "the admin API's address HOST:PORT (/ready, /stats, /clusters, /config_dump, /metrics)",
   },
   { name: 'access-log', type: 'boolean', description: 'log one JSON line per call' },
+  {
+    name: 'plugin-module-root',
+    type: 'string',
+    description: 'load in-process DubboPlugin modules only from inside this folder (unset: any file the proxy can read; see docs/plugins.md)',
+  },
   { name: 'drain-timeout', type: 'string', default: '5s', description: 'on SIGTERM, how long calls in flight may take to finish before the proxy closes' },
   { name: 'log-level', type: 'string', default: 'info', description: `the least severe log level written: ${LOG_LEVELS.join(', ')}` },
   // Limits against hostile or broken consumers (docs/operations.md).

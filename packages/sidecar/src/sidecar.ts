@@ -1,4 +1,6 @@
+import { statSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
+import path from 'node:path';
 import { PluginRuntime } from '@dubbo-mesh/plugins';
 import { DubboProxy, ListenError, startProxyAdmin, type AccessLogEntry, type DownstreamLimits, type HostPort } from '@dubbo-mesh/proxy';
 import { subscribeToControlPlane } from './control-plane-subscription.js';
@@ -35,6 +37,8 @@ export interface SidecarOptions {
   readonly admin: HostPort;
   /** Log one line per call. */
   readonly accessLog?: boolean;
+  /** In-process DubboPlugin modules load only from inside this folder (unset: from anywhere). */
+  readonly pluginModuleRoot?: string;
   /** Limits against hostile or broken consumers (the proxy's defaults where not given). */
   readonly limits?: Partial<DownstreamLimits>;
   /** Cap on bytes of incomplete frames over all consumer connections. */
@@ -100,6 +104,15 @@ export function instanceIp(env: NodeJS.ProcessEnv = process.env): string | undef
   return undefined;
 }
 
+/** The folder a --static config path stands in (itself, or a file's folder). */
+function staticBaseDir(configPath: string): string {
+  try {
+    return statSync(configPath).isDirectory() ? path.resolve(configPath) : path.dirname(path.resolve(configPath));
+  } catch {
+    return path.dirname(path.resolve(configPath));
+  }
+}
+
 export async function startSidecar(options: SidecarOptions): Promise<SidecarHandle> {
   const { role, logger, config } = options;
   const node = options.node.id;
@@ -119,7 +132,14 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarHand
     onAccessLog: options.accessLog === true ? (entry) => logger.info({ access: accessLogEntry(entry) }, 'call') : undefined,
     log: (message) => logger.warn({}, message),
     // DubboPlugins of each snapshot on the call path (nothing per call while none is configured).
-    extensions: [new PluginRuntime({ log: (line, level) => (level === 'warn' ? logger.warn({}, line) : logger.info({}, line)) })],
+    extensions: [
+      new PluginRuntime({
+        // A relative module path of a --static file is the file's folder's; from the control plane, the working directory's.
+        baseDir: config.kind === 'static' ? staticBaseDir(config.path) : undefined,
+        moduleRoot: options.pluginModuleRoot,
+        log: (line, level) => (level === 'warn' ? logger.warn({}, line) : logger.info({}, line)),
+      }),
+    ],
   });
   const staticConfig: StaticConfig | undefined =
     config.kind !== 'static' ? undefined : await startStaticConfig({ path: config.path, logger, apply: (mesh, version) => proxy.applySnapshot(mesh, version) });
