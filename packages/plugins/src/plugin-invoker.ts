@@ -121,7 +121,10 @@ export class PluginChannel {
   /** Plain text: the plugin runs in the pod, on loopback (see docs/plugins.md). */
   private static connect(address: string): grpc.Client {
     const Client = pluginServiceClient();
-    return new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    const client = new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    // Connect now, not on the first call: that call would otherwise spend its timeout on the handshake.
+    client.getChannel().getConnectivityState(true);
+    return client;
   }
 
   /** A call starts on it: its client (made again when it was closed). */
