@@ -41,7 +41,7 @@ export {
 export { createJsonPatch, type JsonPatchOperation } from './json-patch.js';
 export { POD_ANNOTATIONS, readPodAnnotations, type AnnotationReading, type PodInjectionSettings } from './pod-annotations.js';
 export { injectPod, type InjectedStatus, type InjectionResult } from './pod-injection.js';
-export { SIDECAR_ADMIN_PORT_NAME, SIDECAR_TEMPLATE_VERSION, proxyArgs, sidecarContainer } from './sidecar-template.js';
+export { PLUGIN_MODULE_ROOT, SIDECAR_ADMIN_PORT_NAME, SIDECAR_TEMPLATE_VERSION, proxyArgs, sidecarContainer } from './sidecar-template.js';
 export {
   DEFAULT_DRAIN_MS,
   DEFAULT_INJECTOR_NAMESPACE,

@@ -53,6 +53,8 @@ export const POD_ANNOTATIONS = Object.freeze({
   javaContainers: 'dubbo-mesh.io/java-containers',
   /** The mesh service name the sidecar reports (default: the pod's `app`, else `app.kubernetes.io/name` label). */
   service: 'dubbo-mesh.io/service',
+  /** A volume of the pod mounted read-only in the sidecar at `/etc/dubbo-mesh/plugins`, the only folder in-process plugin modules load from. */
+  pluginVolume: 'dubbo-mesh.io/plugin-volume',
 });
 
 /** Annotations under `dubbo-mesh.io/` that are not the injector's but are known (no "unknown annotation" warning). */
@@ -74,6 +76,8 @@ export interface PodInjectionSettings {
   readonly javaContainers: readonly string[] | undefined;
   /** The service the annotation names; undefined: from the labels. */
   readonly service: string | undefined;
+  /** The pod volume holding in-process plugin modules; undefined: none mounted, and no `--plugin-module-root`. */
+  readonly pluginVolume: string | undefined;
 }
 
 /** The annotations read: the settings, the clashes of the sidecar's default ports, or every error; warnings either way (an unknown `dubbo-mesh.io/` annotation). */
@@ -239,6 +243,18 @@ export function readPodAnnotations(pod: PodObject, config: InjectorConfig): Anno
       );
   }
 
+  let pluginVolume: string | undefined;
+  const pluginVolumeValue = get('pluginVolume');
+  if (pluginVolumeValue !== undefined) {
+    // Only a volume the pod declares: a mount of any other name is refused by the API server
+    // after the patch, with a message about a container the user never wrote.
+    const volumeNames = (pod.spec.volumes ?? []).map((volume) => volume.name);
+    const theirs = volumeNames.length === 0 ? 'the pod has no volumes' : `its volumes: ${volumeNames.join(', ')}`;
+    if (pluginVolumeValue === '') refuse('pluginVolume', `takes the name of a volume of the pod holding plugin modules (${theirs})`);
+    else if (!volumeNames.includes(pluginVolumeValue)) refuse('pluginVolume', `${JSON.stringify(pluginVolumeValue)} names no volume of the pod (${theirs})`);
+    else pluginVolume = pluginVolumeValue;
+  }
+
   // The resolve file the control plane writes for the namespace names 127.0.0.1:20881, so the
   // recipe and a different outbound port cannot go together.
   if (portsAnnotated.has('outboundPort') && javaRecipe !== 'off') {
@@ -267,6 +283,7 @@ export function readPodAnnotations(pod: PodObject, config: InjectorConfig): Anno
       javaRecipe,
       javaContainers,
       service,
+      pluginVolume,
     },
   };
 }

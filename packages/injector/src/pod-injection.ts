@@ -67,6 +67,7 @@ export function injectPod(pod: PodObject, settings: PodInjectionSettings, config
     resources: settings.resources,
     native: settings.nativeSidecar,
     preStopDelaySeconds: config.preStopDelaySeconds,
+    pluginVolume: settings.pluginVolume,
   });
 
   const javaContainers: string[] = [];
@@ -97,6 +98,9 @@ export function injectPod(pod: PodObject, settings: PodInjectionSettings, config
 
   if (settings.nativeSidecar) injected.spec.initContainers = [sidecar, ...(injected.spec.initContainers ?? [])];
   else injected.spec.containers = [...injected.spec.containers, sidecar];
+
+  // The pod's own volume, not added: the sidecar relies on it.
+  if (settings.pluginVolume !== undefined) volumes.push(settings.pluginVolume);
 
   const status: InjectedStatus = {
     version: SIDECAR_TEMPLATE_VERSION,

@@ -21,6 +21,12 @@ export const SIDECAR_TEMPLATE_VERSION = 1;
  */
 export const SIDECAR_ADMIN_PORT_NAME = 'dubbo-mesh-adm';
 
+/**
+ * Where the sidecar mounts the pod's plugin volume (`dubbo-mesh.io/plugin-volume`), read-only,
+ * and the proxy's `--plugin-module-root`: a DubboPlugin's `module` must be a file under it.
+ */
+export const PLUGIN_MODULE_ROOT = '/etc/dubbo-mesh/plugins';
+
 /** The user and group the sidecar runs as: the image's non-root user (`node`, 1000:1000). */
 export const SIDECAR_USER_ID = 1000;
 
@@ -50,6 +56,8 @@ export interface SidecarTemplateInput {
   readonly native: boolean;
   /** Plain container: seconds the preStop hook waits before the proxy gets SIGTERM. */
   readonly preStopDelaySeconds: number;
+  /** The pod volume mounted at {@link PLUGIN_MODULE_ROOT} (and `--plugin-module-root`); undefined: neither. */
+  readonly pluginVolume: string | undefined;
 }
 
 const PROXY_FLAG_NAMES = new Set(PROXY_FLAGS.map((flag) => flag.name));
@@ -94,6 +102,9 @@ export function proxyArgs(input: SidecarTemplateInput): string[] {
     ...flag('admin', `0.0.0.0:${input.adminPort}`),
     ...flag('log-level', input.logLevel),
     ...flag('drain-timeout', input.drainTimeout),
+    // The mounted folder, so a DubboPlugin cannot make the proxy load a file from elsewhere
+    // (its image, a service account token's folder): the pod's owner chose what is in it.
+    ...(input.pluginVolume === undefined ? [] : flag('plugin-module-root', PLUGIN_MODULE_ROOT)),
   ];
 }
 
@@ -145,6 +156,9 @@ export function sidecarContainer(input: SidecarTemplateInput): PodContainer {
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
     ],
+    // The whole volume, not a subPath: only a whole ConfigMap volume gets the kubelet's updates
+    // (a symlink swap the proxy follows, reloading the module).
+    ...(input.pluginVolume === undefined ? {} : { volumeMounts: [{ name: input.pluginVolume, mountPath: PLUGIN_MODULE_ROOT, readOnly: true }] }),
     resources: containerResources(input.resources),
     securityContext: {
       runAsNonRoot: true,

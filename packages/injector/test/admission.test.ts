@@ -312,6 +312,75 @@ t.test('an invalid annotation refuses the pod with 400 and a message naming it, 
   t.same(open.decision.warnings, openResponse.warnings);
 });
 
+t.test('plugin-volume: the proxy mounts the volume read-only and keeps modules inside it, native or plain; re-admission changes nothing', async (t) => {
+  const withPlugins = (annotations: Record<string, string>) => {
+    const pod = deploymentPod();
+    pod.metadata!.annotations = { ...pod.metadata!.annotations, 'dubbo-mesh.io/plugin-volume': 'plugins', ...annotations };
+    pod.spec.volumes = [...pod.spec.volumes!, { name: 'plugins', configMap: { name: 'auth-plugin' } }];
+    return pod;
+  };
+  const cases: Array<[string, Record<string, string>, InjectorConfig, boolean]> = [
+    ['native by default', {}, config, true],
+    ['plain by the annotation', { 'dubbo-mesh.io/native-sidecar': 'false' }, config, false],
+    ['plain by the injector', {}, defaultInjectorConfig({ nativeSidecar: false }), false],
+    ['native by the annotation over the injector', { 'dubbo-mesh.io/native-sidecar': 'true' }, defaultInjectorConfig({ nativeSidecar: false }), true],
+  ];
+  for (const [name, annotations, injectorConfig, native] of cases) {
+    await t.test(name, async (t) => {
+      const pod = withPlugins(annotations);
+      // `injected` applies the patch, validates the pod and reviews the injected pod again.
+      const result = injected(t, pod, { config: injectorConfig });
+      const sidecar = (native ? result.spec.initContainers! : result.spec.containers).find((c) => c.name === 'dubbo-mesh-proxy')!;
+      t.equal(sidecar.restartPolicy, native ? 'Always' : undefined);
+      t.same(sidecar.volumeMounts, [{ name: 'plugins', mountPath: '/etc/dubbo-mesh/plugins', readOnly: true }]);
+      const args = sidecar.args as string[];
+      t.equal(args.filter((arg) => arg === '--plugin-module-root').length, 1);
+      t.equal(args[args.indexOf('--plugin-module-root') + 1], '/etc/dubbo-mesh/plugins');
+      t.same(
+        result.spec.volumes,
+        pod.spec.volumes!.concat({ name: 'dubbo-mesh-resolve', configMap: { name: 'dubbo-mesh-resolve' } }),
+        "the volume is the pod's own, left as it is",
+      );
+      for (const container of [...result.spec.initContainers!, ...result.spec.containers].filter((c) => c.name !== 'dubbo-mesh-proxy'))
+        t.notOk(
+          container.volumeMounts?.some((mount) => mount.name === 'plugins'),
+          `${container.name} does not get the plugin volume`,
+        );
+      t.match(JSON.parse(result.metadata!.annotations!['dubbo-mesh.io/injected']!), { volumes: ['dubbo-mesh-resolve', 'plugins'] });
+    });
+  }
+  const plain = injected(t, deploymentPod());
+  const sidecar = plain.spec.initContainers![0]!;
+  t.equal(sidecar.volumeMounts, undefined, 'without the annotation: no mount');
+  t.notOk((sidecar.args as string[]).includes('--plugin-module-root'), 'without the annotation: no root');
+});
+
+t.test('plugin-volume naming no volume of the pod, or empty: refused with 400, or with fail-open admitted without a sidecar', async (t) => {
+  for (const [value, message] of [
+    [
+      'plugins',
+      /^dubbo-mesh: pod shop\/user-provider-7c9f6d8b5-…: annotation dubbo-mesh.io\/plugin-volume: "plugins" names no volume of the pod \(its volumes: kube-api-access-x7k2p\)$/,
+    ],
+    [
+      '',
+      /^dubbo-mesh: pod shop\/user-provider-7c9f6d8b5-…: annotation dubbo-mesh.io\/plugin-volume: takes the name of a volume of the pod holding plugin modules/,
+    ],
+  ] as const) {
+    const pod = deploymentPod();
+    pod.metadata!.annotations = { 'dubbo-mesh.io/plugin-volume': value };
+    const refused = responseOf(reviewAdmission(reviewOf(pod), config));
+    t.equal(refused.allowed, false, JSON.stringify(value));
+    t.equal(refused.patch, undefined);
+    t.same(refused.status && { code: refused.status.code, reason: refused.status.reason }, { code: 400, reason: 'BadRequest' });
+    t.match(refused.status?.message, message);
+    const open = reviewAdmission(reviewOf(pod), defaultInjectorConfig({ failOpen: true }));
+    t.equal(responseOf(open).allowed, true);
+    t.equal(responseOf(open).patch, undefined, 'fail-open: no sidecar');
+    t.match(responseOf(open).warnings, [/^no dubbo-mesh sidecar: annotation dubbo-mesh.io\/plugin-volume: /]);
+    t.equal(open.decision.injected, false);
+  }
+});
+
 t.test('a pod using a default port of the sidecar, with no annotations: allowed without a sidecar, the warning names the annotation', async (t) => {
   for (const [port, annotation] of [
     [20881, /so set dubbo-mesh.io\/java-recipe: off and dubbo-mesh.io\/outbound-port$/],
@@ -379,6 +448,14 @@ t.test('for many pods and configurations, the patch gives exactly the injected p
     ['a resolve volume already there', () => simplePod({ spec: { volumes: [{ name: 'dubbo-mesh-resolve', configMap: { name: 'dubbo-mesh-resolve' } }] } })],
     ['a foreign volume with our name', () => simplePod({ spec: { volumes: [{ name: 'dubbo-mesh-resolve', emptyDir: {} }] } })],
     ['odd keys', () => simplePod({ annotations: { 'a/b~c': 'x', '~': 'y' }, labels: { 'example.com/tier': 'gold' } })],
+    [
+      'a plugin volume',
+      () =>
+        simplePod({
+          annotations: { 'dubbo-mesh.io/plugin-volume': 'plugins' },
+          spec: { volumes: [{ name: 'plugins', configMap: { name: 'auth-plugin' } }] },
+        }),
+    ],
   ];
   const configs: Array<[string, InjectorConfig]> = [
     ['default', config],

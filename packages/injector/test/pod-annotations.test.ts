@@ -37,6 +37,7 @@ t.test('no annotations: the configuration as it is', async (t) => {
     javaRecipe: 'consumer',
     javaContainers: undefined,
     service: undefined,
+    pluginVolume: undefined,
   });
   const other = defaultInjectorConfig({ nativeSidecar: false, javaRecipe: 'off', proxyLogLevel: 'warn', image: 'r.example/dm:2' });
   t.match(settingsOf(read({}, undefined, other)), { nativeSidecar: false, javaRecipe: 'off', logLevel: 'warn', image: 'r.example/dm:2' });
@@ -44,21 +45,25 @@ t.test('no annotations: the configuration as it is', async (t) => {
 
 t.test('every annotation, valid, overrides the configuration', async (t) => {
   const settings = settingsOf(
-    read({
-      [POD_ANNOTATIONS.proxyImage]: 'registry.example.com:5000/mesh/dubbo-mesh:0.2.0',
-      [POD_ANNOTATIONS.proxyCpuRequest]: '0.1',
-      [POD_ANNOTATIONS.proxyCpuLimit]: '1',
-      [POD_ANNOTATIONS.proxyMemoryRequest]: '100M',
-      [POD_ANNOTATIONS.proxyMemoryLimit]: '1Gi',
-      [POD_ANNOTATIONS.appPort]: '20990',
-      [POD_ANNOTATIONS.inboundPort]: '30000',
-      [POD_ANNOTATIONS.adminPort]: '30001',
-      [POD_ANNOTATIONS.outboundPort]: '30002',
-      [POD_ANNOTATIONS.logLevel]: 'debug',
-      [POD_ANNOTATIONS.nativeSidecar]: 'false',
-      [POD_ANNOTATIONS.javaRecipe]: 'off',
-      [POD_ANNOTATIONS.service]: 'user-provider',
-    }),
+    read(
+      {
+        [POD_ANNOTATIONS.proxyImage]: 'registry.example.com:5000/mesh/dubbo-mesh:0.2.0',
+        [POD_ANNOTATIONS.proxyCpuRequest]: '0.1',
+        [POD_ANNOTATIONS.proxyCpuLimit]: '1',
+        [POD_ANNOTATIONS.proxyMemoryRequest]: '100M',
+        [POD_ANNOTATIONS.proxyMemoryLimit]: '1Gi',
+        [POD_ANNOTATIONS.appPort]: '20990',
+        [POD_ANNOTATIONS.inboundPort]: '30000',
+        [POD_ANNOTATIONS.adminPort]: '30001',
+        [POD_ANNOTATIONS.outboundPort]: '30002',
+        [POD_ANNOTATIONS.logLevel]: 'debug',
+        [POD_ANNOTATIONS.nativeSidecar]: 'false',
+        [POD_ANNOTATIONS.javaRecipe]: 'off',
+        [POD_ANNOTATIONS.service]: 'user-provider',
+        [POD_ANNOTATIONS.pluginVolume]: 'plugins',
+      },
+      { volumes: [{ name: 'plugins', configMap: { name: 'plugins' } }] },
+    ),
   );
   t.same(settings, {
     image: 'registry.example.com:5000/mesh/dubbo-mesh:0.2.0',
@@ -72,6 +77,7 @@ t.test('every annotation, valid, overrides the configuration', async (t) => {
     javaRecipe: 'off',
     javaContainers: undefined,
     service: 'user-provider',
+    pluginVolume: 'plugins',
   });
   const containers = { containers: [{ name: 'app' }, { name: 'batch' }, { name: 'nginx' }] };
   t.same(settingsOf(read({ [POD_ANNOTATIONS.javaContainers]: ' app, batch ,app' }, containers)).javaContainers, ['app', 'batch']);
@@ -264,4 +270,37 @@ t.test('an unknown dubbo-mesh.io annotation is a warning (a typo), others are no
   t.ok(reading.valid);
   t.equal(reading.warnings.length, 1);
   t.match(reading.warnings[0], /unknown annotation dubbo-mesh.io\/proxy-cpu is ignored/);
+});
+
+t.test("plugin-volume: a volume of the pod, else refused naming the pod's volumes", async (t) => {
+  const volumes = {
+    volumes: [
+      { name: 'kube-api-access-x7k2p', projected: { sources: [] } },
+      { name: 'plugins', configMap: { name: 'auth-plugin' } },
+    ],
+  };
+  t.equal(settingsOf(read({ [POD_ANNOTATIONS.pluginVolume]: 'plugins' }, volumes)).pluginVolume, 'plugins');
+  t.equal(settingsOf(read({}, volumes)).pluginVolume, undefined, 'no annotation: no plugin volume, even with volumes');
+  const cases: Array<[string, Record<string, unknown> | undefined, RegExp]> = [
+    ['plugin', volumes, /^annotation dubbo-mesh.io\/plugin-volume: "plugin" names no volume of the pod \(its volumes: kube-api-access-x7k2p, plugins\)$/],
+    ['plugins', undefined, /^annotation dubbo-mesh.io\/plugin-volume: "plugins" names no volume of the pod \(the pod has no volumes\)$/],
+    [
+      '',
+      volumes,
+      /^annotation dubbo-mesh.io\/plugin-volume: takes the name of a volume of the pod holding plugin modules \(its volumes: kube-api-access-x7k2p, plugins\)$/,
+    ],
+    [' plugins', volumes, /^annotation dubbo-mesh.io\/plugin-volume: " plugins" names no volume of the pod/],
+    ['Plugins', volumes, /^annotation dubbo-mesh.io\/plugin-volume: "Plugins" names no volume of the pod/],
+  ];
+  for (const [value, spec, expected] of cases) t.match(errorsOf(read({ [POD_ANNOTATIONS.pluginVolume]: value }, spec)), expected, JSON.stringify(value));
+  const both = read({ [POD_ANNOTATIONS.pluginVolume]: 'nope', [POD_ANNOTATIONS.nativeSidecar]: 'maybe' }, volumes);
+  t.equal(both.valid ? 0 : both.errors.length, 2, 'reported with the other errors');
+  for (const native of ['true', 'false']) {
+    t.match(
+      settingsOf(read({ [POD_ANNOTATIONS.pluginVolume]: 'plugins', [POD_ANNOTATIONS.nativeSidecar]: native }, volumes)),
+      { pluginVolume: 'plugins', nativeSidecar: native === 'true' },
+      `with native-sidecar ${native}`,
+    );
+  }
+  t.same(read({ [POD_ANNOTATIONS.pluginVolume]: 'plugins' }, volumes).warnings, [], 'a known annotation: no warning');
 });

@@ -5,6 +5,7 @@ import { sidecarInboundPort } from '@dubbo-mesh/kubernetes';
 import {
   applicationPort,
   EXCLUDED_LABELS,
+  PLUGIN_MODULE_ROOT,
   proxyArgs,
   proxyLabels,
   serviceFromLabels,
@@ -28,6 +29,7 @@ const input = (overrides: Partial<SidecarTemplateInput> = {}): SidecarTemplateIn
   resources: { cpuRequest: '50m', memoryRequest: '64Mi', memoryLimit: '256Mi' },
   native: true,
   preStopDelaySeconds: 5,
+  pluginVolume: undefined,
   ...overrides,
 });
 
@@ -172,4 +174,34 @@ t.test('a pod with the sidecar, native or plain, is a valid Pod, and the validat
   t.match(problems.join('\n'), /containerPort must be integer/);
   t.match(problems.join('\n'), /port name dubbo-mesh-admin is not an IANA service name/);
   t.match(podProblems(pod(sidecarContainer(input()), false)).join('\n'), /restartPolicy Always is only allowed/);
+});
+
+t.test('a plugin volume: mounted read-only at the module root, whole, and --plugin-module-root names it, native or plain', async (t) => {
+  t.equal(PLUGIN_MODULE_ROOT, '/etc/dubbo-mesh/plugins');
+  for (const native of [true, false]) {
+    const container = sidecarContainer(input({ native, pluginVolume: 'plugins' }));
+    t.same(container.volumeMounts, [{ name: 'plugins', mountPath: '/etc/dubbo-mesh/plugins', readOnly: true }], `native ${native}: the mount`);
+    t.equal(parseProxyArgs(container.args as string[])['plugin-module-root'], '/etc/dubbo-mesh/plugins', `native ${native}: the flag`);
+  }
+  const without = sidecarContainer(input());
+  t.equal(without.volumeMounts, undefined, 'no plugin volume: no mount');
+  t.notOk((without.args as string[]).includes('--plugin-module-root'), 'no plugin volume: no root (any file, as before)');
+  const pod = (native: boolean) => {
+    const sidecar = sidecarContainer(input({ native, pluginVolume: 'plugins' }));
+    const app = { name: 'app', image: 'web:1' };
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { generateName: 'web-' },
+      spec: {
+        ...(native ? { initContainers: [sidecar], containers: [app] } : { containers: [app, sidecar] }),
+        volumes: [{ name: 'plugins', configMap: { name: 'auth-plugin' } }],
+      },
+    };
+  };
+  t.same(podProblems(pod(true)), []);
+  t.same(podProblems(pod(false)), []);
+  const missing = pod(true);
+  missing.spec.volumes = [];
+  t.match(podProblems(missing), [/mounts missing volume plugins/], 'the check can fail');
 });
