@@ -14,8 +14,11 @@
 // as the plain row (its plugin runtime composed by the sidecar), its config also holding one
 // trivial plugin (bench-plugin.ts) — in-process, or over gRPC from plugin-server.js in its own
 // process on the request phase or on both — with the latency added over the plain row and the
-// plugin server's CPU. --plugin-timeout sets the plugins' timeout (default the kind's, 200 ms):
-// at this load (1,024 calls in flight) a gRPC plugin's calls queue longer than that.
+// plugin server's CPU. With a gRPC variant, one row more measures the floor under them: the
+// proxy's grpc-js client calling the plugin server from this process, no proxy, the same calls
+// in flight (grpc-round-trip.ts). --plugin-timeout (seconds, `10s`) sets the plugins' timeout
+// (default the kind's, 200 ms): at this load (1,024 calls in flight) a gRPC plugin's calls
+// queue longer than that.
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,7 +28,9 @@ import { parseArgs } from 'node:util';
 import { USER_SERVICE } from '@dubbo-mesh/test-support';
 import { runLoad, type LoadResult } from './load-generator.js';
 import { freePort } from '@dubbo-mesh/test-support';
+import { DEFAULT_PLUGIN_TIMEOUT_MS } from '@dubbo-mesh/config';
 import { adminJson } from './admin-client.js';
+import { runGrpcRoundTrips } from './grpc-round-trip.js';
 import { isGrpcVariant, parsePluginVariants, pluginYaml } from './plugin-variants.js';
 import { children, cpuSeconds, rssMiB, start, waitForPort } from './processes.js';
 
@@ -44,6 +49,9 @@ const { values } = parseArgs({
 });
 const pluginVariants = values.plugin === undefined ? [] : parsePluginVariants(values.plugin);
 const seconds = (text: string) => Number(text.replace(/s$/, '')) * 1000;
+const pluginTimeout = values['plugin-timeout'];
+if (pluginTimeout !== undefined && !/^\d+(\.\d+)?s$/.test(pluginTimeout)) throw new Error(`--plugin-timeout: seconds such as 10s, got ${pluginTimeout}`);
+const pluginTimeoutMs = pluginTimeout === undefined ? DEFAULT_PLUGIN_TIMEOUT_MS : seconds(pluginTimeout);
 const options = {
   connections: Number(values.connections),
   inFlight: Number(values['in-flight']),
@@ -57,13 +65,15 @@ interface Row extends LoadResult {
   scenario: string;
   proxyCpuSecondsPer1000?: number;
   proxyRssMiB?: number;
-  /** Plugin rows: the gRPC plugin server's CPU (its own process). */
+  /** gRPC plugin rows and the grpc-js floor: the plugin server's CPU (its own process). */
   pluginServerCpuSecondsPer1000?: number;
   /** Plugin rows: latency over the plain one-hop row of the same run. */
   p50AddedMs?: number;
   p99AddedMs?: number;
   /** Plugin rows: the plugin's counters in the proxy's /stats at the end (warm-up included). */
   plugin?: PluginCounters;
+  /** The grpc-js floor row: the client's CPU (the benchmark process). */
+  grpcClientCpuSecondsPer1000?: number;
 }
 
 /** What a plugin row reads from the proxy's /stats to show the plugin ran and did not fail. */
@@ -194,11 +204,31 @@ async function main(): Promise<void> {
       }
     }
 
+    if (pluginVariants.some(isGrpcVariant)) {
+      const server = start(process.execPath, [path.join(here, 'plugin-server.js')]);
+      const port = (JSON.parse(await server.line((text) => text.startsWith('{'))) as { port: number }).port;
+      const serverCpu: number[] = [];
+      const { clientCpuSeconds, ...result } = await runGrpcRoundTrips({
+        port,
+        concurrency: options.connections * options.inFlight,
+        durationMs: options.durationMs,
+        warmupMs: options.warmupMs,
+        timeoutMs: pluginTimeoutMs,
+        onMeasure: () => serverCpu.push(cpuSeconds(server.child.pid!)),
+      });
+      rows.push({
+        scenario: 'grpc-js alone (floor)',
+        ...result,
+        grpcClientCpuSecondsPer1000: (clientCpuSeconds / result.calls) * 1000,
+        pluginServerCpuSecondsPer1000: ((serverCpu[1]! - serverCpu[0]!) / result.calls) * 1000,
+      });
+      server.child.kill('SIGTERM');
+    }
     for (const variant of pluginVariants) {
       const server = isGrpcVariant(variant) ? start(process.execPath, [path.join(here, 'plugin-server.js')]) : undefined;
       const target =
         server === undefined ? path.join(here, 'bench-plugin.js') : (JSON.parse(await server.line((text) => text.startsWith('{'))) as { port: number }).port;
-      const proxy = await startProxy(dir, `plugin-${variant}`, providerPort, [], pluginYaml(variant, target, values['plugin-timeout']));
+      const proxy = await startProxy(dir, `plugin-${variant}`, providerPort, [], pluginYaml(variant, target, pluginTimeout));
       const row = await measure(`1 hop + plugin ${variant}`, proxy.listeners.outbound!.port, [proxy.child], server?.child);
       row.p50AddedMs = row.p50Ms - plain.p50Ms;
       row.p99AddedMs = row.p99Ms - plain.p99Ms;
@@ -229,6 +259,7 @@ async function main(): Promise<void> {
         );
       }
       const pluginRows = rows.filter((row) => row.plugin !== undefined);
+      const floor = rows.find((row) => row.grpcClientCpuSecondsPer1000 !== undefined);
       if (pluginRows.length > 0) {
         const ms = (seconds: number | undefined) => (seconds === undefined ? undefined : seconds * 1000);
         console.log(
@@ -243,6 +274,11 @@ async function main(): Promise<void> {
           const added = proxyCpu === undefined || plain.proxyCpuSecondsPer1000 === undefined ? undefined : proxyCpu - ms(plain.proxyCpuSecondsPer1000)!;
           console.log(
             `${row.scenario.padEnd(29)} ${f(row.p50AddedMs).padStart(12)} ${f(row.p99AddedMs).padStart(13)} ${f(proxyCpu).padStart(18)} ${f(added).padStart(6)} ${f(ms(row.pluginServerCpuSecondsPer1000)).padStart(26)} ${String(counters.calls).padStart(13)} ${String(counters.errors + counters.timeouts + counters.short_circuited).padStart(7)}  ${counters.request_latency_p50_ms ?? '-'}/${counters.request_latency_p99_ms ?? '-'}`,
+          );
+        }
+        if (floor !== undefined) {
+          console.log(
+            `grpc-js alone (floor): p50 ${f(floor.p50Ms)} ms, p99 ${f(floor.p99Ms)} ms, ${f(floor.qps, 0)} calls/s; client CPU ${f(ms(floor.grpcClientCpuSecondsPer1000))} ms/1000, plugin server CPU ${f(ms(floor.pluginServerCpuSecondsPer1000))} ms/1000`,
           );
         }
       }
