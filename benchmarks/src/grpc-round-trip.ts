@@ -1,9 +1,9 @@
 // The floor under a gRPC plugin row of `bench:proxy --plugin`: the same grpc-js client the
-// proxy uses (GrpcPluginInvoker.client) calling the same plugin server with the request the
+// proxy uses (PluginChannel) calling the same plugin server with the request the
 // proxy would send for the benchmark's call, from the benchmark process, with no proxy and no
 // Dubbo. What a gRPC plugin adds cannot be less than this round trip.
 import type * as grpc from '@grpc/grpc-js';
-import { GrpcPluginInvoker, type PluginRequest } from '@dubbo-mesh/plugins';
+import { PluginChannel, type PluginRequest } from '@dubbo-mesh/plugins';
 import { USER_SERVICE } from '@dubbo-mesh/test-support';
 import type { LoadResult } from './load-generator.js';
 
@@ -44,7 +44,9 @@ function percentile(sorted: Float64Array, p: number): number {
 
 /** Closed-loop unary Execute calls for warm-up then `durationMs`; latencies of the measured ones; `clientCpuSeconds` is this process's. */
 export async function runGrpcRoundTrips(options: GrpcRoundTripOptions): Promise<LoadResult & { clientCpuSeconds: number }> {
-  const client = GrpcPluginInvoker.client(`127.0.0.1:${options.port}`);
+  // The proxy's own channel (its client options), held for the run.
+  const channel = new PluginChannel(`127.0.0.1:${options.port}`);
+  const client = channel.begin();
   const execute = (client as unknown as Record<string, (...args: unknown[]) => grpc.ClientUnaryCall>).Execute!;
   const latencies: number[] = [];
   let errors = 0;
@@ -77,7 +79,7 @@ export async function runGrpcRoundTrips(options: GrpcRoundTripOptions): Promise<
   options.onMeasure?.('end');
   stopping = true;
   await Promise.all(loops);
-  client.close();
+  channel.close();
   const sorted = Float64Array.from(latencies).sort();
   return {
     calls: sorted.length,
