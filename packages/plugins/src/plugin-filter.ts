@@ -80,11 +80,38 @@ function readAnswer(answer: unknown, phase: PluginPhase): ReadAnswer {
 function textAttachments(attachments: Readonly<Record<string, ScalarValue>>): Record<string, string> {
   const text: Record<string, string> = {};
   for (const name in attachments) {
-    const value = attachments[name];
-    if (typeof value === 'string') text[name] = value;
-    else if (typeof value === 'number' || typeof value === 'boolean') text[name] = String(value);
+    const value = attachmentText(attachments[name]);
+    if (value !== undefined) text[name] = value;
   }
   return text;
+}
+
+/** One attachment as text, as {@link textAttachments} gives it; undefined for what it leaves out. */
+function attachmentText(value: ScalarValue | undefined): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
+}
+
+/**
+ * The call's attachments as text for a plugin in this process, read when asked: one
+ * attachment is read from the request's bytes (what the routing already read costs nothing),
+ * and all of them are decoded only when the plugin lists them (keys, entries, `in`, spread,
+ * JSON). It behaves as a plain object of strings.
+ */
+function attachmentsView(call: FilterCall): Readonly<Record<string, string>> {
+  let all: Record<string, string> | undefined;
+  const full = () => (all ??= textAttachments(call.attachments()));
+  return new Proxy(Object.create(null) as Record<string, string>, {
+    get: (_target, name) => (typeof name !== 'string' ? undefined : all !== undefined ? all[name] : attachmentText(call.attachment(name))),
+    has: (_target, name) => typeof name === 'string' && full()[name] !== undefined,
+    ownKeys: () => Reflect.ownKeys(full()),
+    getOwnPropertyDescriptor: (_target, name) => Reflect.getOwnPropertyDescriptor(full(), name),
+    // A plugin may change its copy, as it may the plain object `plugin serve` gives it (the call is changed by set_attachments only).
+    set: (_target, name, value) => Reflect.set(full(), name, value),
+    defineProperty: (_target, name, descriptor) => Reflect.defineProperty(full(), name, descriptor),
+    deleteProperty: (_target, name) => Reflect.deleteProperty(full(), name),
+  });
 }
 
 /**
@@ -179,7 +206,7 @@ export class PluginFilter implements ProxyFilter {
       group: peek.group,
       version: peek.version === '0.0.0' ? '' : peek.version,
       method: call.method,
-      attachments: textAttachments(call.attachments()),
+      attachments: this.invoker.inProcess === true ? attachmentsView(call) : textAttachments(call.attachments()),
       source_address: host === hostOfAddress(address) || !/^\d+$/.test(port) ? address : `${host.includes(':') ? `[${host}]` : host}:${port}`,
       application: call.context.consumerApplication ?? node.service ?? '',
       status,

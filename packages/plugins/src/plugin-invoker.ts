@@ -30,6 +30,11 @@ export interface PluginInvoker {
    * previous one say nothing about it, so an open breaker closes. Absent: never replaced.
    */
   readonly revision?: number;
+  /**
+   * Whether the plugin reads the request in this process (a module): its `attachments` are
+   * then read when the plugin asks for them, not all decoded and copied for every call.
+   */
+  readonly inProcess?: boolean;
 }
 
 /** `promise`, or a {@link PluginTimeoutError} after `timeoutMs` on `clock`. */
@@ -59,6 +64,10 @@ export class ModulePluginInvoker implements PluginInvoker {
 
   get revision(): number {
     return this.module.loads;
+  }
+
+  get inProcess(): boolean {
+    return true;
   }
 
   invoke(request: PluginRequest): PluginAnswer | Promise<PluginAnswer> {

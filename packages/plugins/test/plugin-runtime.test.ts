@@ -221,3 +221,35 @@ t.test('a snapshot the proxy refuses leaves the plugins in force working', async
   t.equal(s.received.at(-1)!.attachments['x-by'], 'grpc', 'the plugin in force still reaches its server');
   t.same(Object.keys(s.runtime.stats()), ['default/keep']);
 });
+
+t.test('a module plugin reads attachments as a plain object: one by one, listed, in, spread, JSON, changed on its copy', async (t) => {
+  const s = await setup(t);
+  const file = await s.module(
+    'view.mjs',
+    `export default (r) => {
+      const a = r.attachments;
+      const one = a['x-a'];
+      a['x-local'] = 'mine';           // its own copy: the call is changed by set_attachments only
+      delete a['x-b'];
+      return { set_attachments: {
+        'x-one': String(one),
+        'x-missing': String(a['x-none']),
+        'x-has': String('x-a' in a) + String('x-none' in a) + String('x-local' in a),
+        'x-keys': Object.keys(a).filter((k) => k.startsWith('x-')).sort().join(','),
+        'x-json': JSON.stringify({ ...a }['x-a']),
+      } };
+    };`,
+  );
+  s.apply(plugin('view', { module: file }));
+  const answer = await s.client.getUserWith(1, { 'x-a': 'A', 'x-b': 'B' });
+  t.equal(answer.err, null);
+  t.match(s.received.at(-1)!.attachments, {
+    'x-one': 'A',
+    'x-missing': 'undefined',
+    'x-has': 'truefalsetrue',
+    'x-keys': 'x-a,x-local',
+    'x-json': '"A"',
+    'x-b': 'B',
+  });
+  t.notOk('x-local' in s.received.at(-1)!.attachments, 'what the module wrote on its copy does not reach the provider');
+});
