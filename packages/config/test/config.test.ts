@@ -103,7 +103,7 @@ t.test('kind, apiVersion, metadata and unknown fields', async (t) => {
   if (!result.valid) {
     t.same(result.errors, [
       'DubboThing default/Bad_Name: apiVersion: must be dubbo-mesh.io/v1alpha1, got string "v1"',
-      'DubboThing default/Bad_Name: kind: must be one of DubboService, DubboRoute, DubboPolicy, DubboIngress, DubboRule, got string "DubboThing"',
+      'DubboThing default/Bad_Name: kind: must be one of DubboService, DubboRoute, DubboPolicy, DubboIngress, DubboRule, DubboPlugin, got string "DubboThing"',
       'DubboThing default/Bad_Name: metadata.name: "Bad_Name" is not a valid name (lower case letters, digits, - and .)',
     ]);
   }
