@@ -316,12 +316,6 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
         // Read again, so the hash key, the narrowings and the access log see what is sent.
         this.peek = call.peek = peekRequest(bytes.subarray(HEADER_LENGTH));
         call.rewritten = bytes;
-        // Filters run before routing: the route rules see the attachments they set (and a
-        // consumer's timeout they set counts).
-        const rerouted = this.context.reroute?.(this.peek);
-        if (rerouted instanceof ProxyError) return this.finish(rerouted);
-        if (rerouted !== undefined && rerouted.decision !== this.target) this.follow(rerouted);
-        else this.timeoutMs = this.resolveTimeout();
       } catch (error) {
         // Refused changes (one that would change what a later attachment means, or a body past the payload limit) are named.
         const detail =
@@ -330,6 +324,12 @@ export class ActiveRequest implements UpstreamCall, TimeoutEntry, ParkedCall {
             : describe(error);
         return this.finish(new FilterFailedError('attachment rewrite', detail, { cause: error }));
       }
+      // Filters run before routing: the route rules see the attachments they set (and a
+      // consumer's timeout they set counts).
+      const rerouted = this.context.reroute?.(this.peek!);
+      if (rerouted instanceof ProxyError) return this.finish(rerouted);
+      if (rerouted !== undefined && rerouted.decision !== this.target) this.follow(rerouted);
+      else this.timeoutMs = this.resolveTimeout();
     }
     this.attempt();
   }

@@ -375,8 +375,16 @@ export class DubboProxy {
       return sendLocalReply(connection, this.stats, frame.header, new BadRequestError(error.message, { cause: error }));
     }
     const table = this.table;
-    const decision = this.decide(peek);
-    if (typeof decision === 'string') return sendLocalReply(connection, this.stats, frame.header, new UnknownTargetApplicationError(decision));
+    let decision: RouteDecision | undefined;
+    // Only with DubboIngress rules in force is a call's target application read (per call: two
+    // calls on one connection may name two applications); without, this costs one branch.
+    // (Inline, as decide() does it: the call path saves the method call.)
+    if (table !== undefined && table.routesByTargetApplication) {
+      const byApplication = table.routeByTargetApplication(peek);
+      if (typeof byApplication === 'string') return sendLocalReply(connection, this.stats, frame.header, new UnknownTargetApplicationError(byApplication));
+      decision = byApplication;
+    }
+    if (decision === undefined) decision = table?.route(peek);
     if (decision === undefined) {
       const serviceKey = formatServiceKey(peek.path, peek.group, peek.version === '0.0.0' ? '' : peek.version);
       return sendLocalReply(connection, this.stats, frame.header, table === undefined ? new NoConfigError(serviceKey) : new ServiceNotFoundError(serviceKey));
