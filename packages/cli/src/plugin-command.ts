@@ -2,7 +2,7 @@ import { access, constants, stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { UsageError, addressFlag, defineFlags, logLevelFlag, parseFlags } from './flags.js';
 import { createLogger } from './logging.js';
-import { StartUpError } from './start-up-failure.js';
+import { StartUpError, fileCause } from './start-up-failure.js';
 
 // `dubbo-mesh plugin serve MODULE`: a plugin module, the file a proxy loads in process, served
 // as a gRPC DubboPlugin for a developer's laptop (run it, debug it with `node --inspect`, point
@@ -16,15 +16,6 @@ const SERVE_FLAGS = defineFlags([
   { name: 'listen', type: 'string', default: '127.0.0.1:9500', description: "the plugin's gRPC address HOST:PORT (port 0: any free port)" },
   { name: 'log-level', type: 'string', default: 'info', description: 'the least severe log level written' },
 ]);
-
-/** Plain words for the errno codes of a module file that cannot be read (the words `--static` and `--config` failures use). */
-const FILE_CAUSES: Readonly<Record<string, string>> = {
-  ENOENT: 'no such file or folder',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  ENOTDIR: 'a part of the path is not a folder',
-  ELOOP: 'too many symbolic links',
-};
 
 /** `argv` split into its positionals (MODULE) and its flags, which {@link parseFlags} then reads. */
 function splitPositionals(argv: readonly string[]): { positionals: string[]; flags: string[] } {
@@ -52,8 +43,7 @@ async function checkModuleFile(file: string): Promise<void> {
     await access(file, constants.R_OK);
   } catch (error) {
     if (error instanceof StartUpError) throw error;
-    const code = (error as NodeJS.ErrnoException).code ?? '';
-    throw new StartUpError(`dubbo-mesh ${COMMAND}: ${file}: cannot read: ${FILE_CAUSES[code] ?? (error as Error).message}`);
+    throw new StartUpError(`dubbo-mesh ${COMMAND}: ${file}: cannot read: ${fileCause(error)}`);
   }
 }
 

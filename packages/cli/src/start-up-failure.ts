@@ -45,7 +45,12 @@ export function listenFailure(command: string, flag: string, address: { host: st
   return new StartUpError(`dubbo-mesh ${command}: --${flag} ${host}:${address.port}: ${listenCause(errnoCode(error), said(error))}`);
 }
 
+/** Why a file or folder cannot be read, in plain words (`no such file or folder`), else what the system said. */
+export function fileCause(error: unknown): string {
+  return FILE_CAUSES[errnoCode(error) ?? ''] ?? said(error);
+}
+
 /** A file or folder a flag names that cannot be read: `dubbo-mesh proxy: --static mesh.yaml: cannot read: no such file or folder`. */
 export function fileFailure(command: string, flag: string, file: string, error: unknown): StartUpError {
-  return new StartUpError(`dubbo-mesh ${command}: --${flag} ${file}: cannot read: ${FILE_CAUSES[errnoCode(error) ?? ''] ?? said(error)}`);
+  return new StartUpError(`dubbo-mesh ${command}: --${flag} ${file}: cannot read: ${fileCause(error)}`);
 }

@@ -2,11 +2,12 @@
 // records the attachments it gets. The plugin is reached through a scripted invoker (what the
 // plugin answers, or how it fails, is the test's), and every timer runs on a fake clock.
 import t, { type Test } from 'tap';
-import { validateResource, assembleMeshConfig, type DubboPluginConfig, type MeshConfig } from '@dubbo-mesh/config';
+import type { DubboPluginConfig } from '@dubbo-mesh/config';
 import { PluginBreaker, PluginFilter, PluginStats, type PluginAnswer, type PluginInvoker, type PluginRequest } from '@dubbo-mesh/plugins';
 import { DubboProxy } from '@dubbo-mesh/proxy';
 import { FakeClock, USER_SERVICE, eventually, makeUser, startTestProvider, userValue } from '@dubbo-mesh/test-support';
 import { userClient } from '../../proxy/test/fixtures/consumer.js';
+import { buildConfig } from '../../proxy/test/fixtures/mesh.js';
 
 /** A plugin whose answers the test scripts; every request it got is kept. */
 class ScriptedInvoker implements PluginInvoker {
@@ -21,19 +22,8 @@ class ScriptedInvoker implements PluginInvoker {
   }
 }
 
-function resource(raw: object): MeshConfig {
-  const located = [raw].map((item) => {
-    const result = validateResource(item);
-    if (!result.valid) throw new Error(result.errors.join('; '));
-    return { resource: result.result };
-  });
-  const assembled = assembleMeshConfig(located);
-  if (!assembled.valid) throw new Error(assembled.errors.join('; '));
-  return assembled.result;
-}
-
 function pluginConfig(spec: object, name = 'auth'): DubboPluginConfig {
-  return resource({ apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboPlugin', metadata: { name }, spec }).plugins[0]!;
+  return buildConfig([{ apiVersion: 'dubbo-mesh.io/v1alpha1', kind: 'DubboPlugin', metadata: { name }, spec }]).plugins[0]!;
 }
 
 async function setup(t: Test, spec: object, answer: ScriptedInvoker['answer']) {
@@ -52,12 +42,14 @@ async function setup(t: Test, spec: object, answer: ScriptedInvoker['answer']) {
   const proxy = new DubboProxy({ node: 'consumer-1', role: 'proxy', service: 'web', ip: '10.1.2.3', outbound: { host: '127.0.0.1', port: 0 }, clock });
   await proxy.start();
   proxy.applySnapshot(
-    resource({
-      apiVersion: 'dubbo-mesh.io/v1alpha1',
-      kind: 'DubboService',
-      metadata: { name: 'user-provider' },
-      spec: { interfaces: [USER_SERVICE], endpoints: [{ address: provider.address }] },
-    }),
+    buildConfig([
+      {
+        apiVersion: 'dubbo-mesh.io/v1alpha1',
+        kind: 'DubboService',
+        metadata: { name: 'user-provider' },
+        spec: { interfaces: [USER_SERVICE], endpoints: [{ address: provider.address }] },
+      },
+    ]),
     'v1',
   );
   const config = pluginConfig(spec);

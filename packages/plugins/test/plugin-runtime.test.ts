@@ -6,24 +6,13 @@ import t, { type Test } from 'tap';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { assembleMeshConfig, validateResource, type MeshConfig } from '@dubbo-mesh/config';
 import { PluginRuntime, servePluginModule } from '@dubbo-mesh/plugins';
 import { DubboProxy } from '@dubbo-mesh/proxy';
 import { USER_SERVICE, eventually, makeUser, startTestProvider, userValue, type TestProvider } from '@dubbo-mesh/test-support';
 import { userClient } from '../../proxy/test/fixtures/consumer.js';
+import { buildConfig } from '../../proxy/test/fixtures/mesh.js';
 
 const API = 'dubbo-mesh.io/v1alpha1';
-
-function config(resources: object[]): MeshConfig {
-  const located = resources.map((raw) => {
-    const result = validateResource(raw);
-    if (!result.valid) throw new Error(result.errors.join('; '));
-    return { resource: result.result };
-  });
-  const assembled = assembleMeshConfig(located);
-  if (!assembled.valid) throw new Error(assembled.errors.join('; '));
-  return assembled.result;
-}
 
 function plugin(name: string, spec: object): object {
   return { apiVersion: API, kind: 'DubboPlugin', metadata: { name }, spec };
@@ -71,7 +60,7 @@ async function setup(t: Test, options: { providerGate?: () => Promise<void> } = 
     },
   };
   let version = 0;
-  const apply = (...resources: object[]) => proxy.applySnapshot(config([service, policy, ...resources]), `v${++version}`);
+  const apply = (...resources: object[]) => proxy.applySnapshot(buildConfig([service, policy, ...resources]), `v${++version}`);
   const client = userClient(`127.0.0.1:${proxy.addresses().outbound!.port}`);
   const module = async (name: string, text: string) => {
     const file = path.join(dir, name);
