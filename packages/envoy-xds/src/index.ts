@@ -1,0 +1,7 @@
+/**
+ * @dubbo-mesh/envoy-xds: Envoy's xDS v3 view of the control plane's snapshots: Envoy's protos
+ * (loaded from `@grpc/grpc-js-xds`), the translation of a snapshot into Envoy resources for an
+ * Envoy sidecar (`dubbo_proxy`) or a proxyless gRPC client, and the Aggregated Discovery
+ * Service (state of the world and delta) on the control plane's gRPC port.
+ */
+export * from './envoy-protos.js';
