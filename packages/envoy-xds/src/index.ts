@@ -5,3 +5,5 @@
  * Service (state of the world and delta) on the control plane's gRPC port.
  */
 export * from './envoy-protos.js';
+export * from './envoy-node.js';
+export * from './envoy-resources.js';
