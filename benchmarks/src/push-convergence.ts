@@ -25,6 +25,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type * as grpc from '@grpc/grpc-js';
+import { eventLoopMaxMs, percentile, probeHealth } from './control-plane-probes.js';
 import { cpuSeconds, rssMiB } from './processes.js';
 import { connectSimulatedProxies, type DiscoveryMode } from './simulated-proxies.js';
 
@@ -61,60 +62,9 @@ function serviceYaml(s: number, changed: number): string {
   return `apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboService\nmetadata: {name: app-${s}}\nspec:\n  interfaces: [${ifaces}]\n  endpoints:\n${eps}\n`;
 }
 
-/**
- * Ask GET /healthz one request at a time until stopped, from a process of its own (so the
- * benchmark's own work — a hundred streams receiving and ACKing — does not count); resolves
- * to the slowest answer in ms. One at a time, on a kept-alive connection: each answer's
- * latency is how long the control plane's event loop was busy with something else.
- */
-function probeHealth(admin: string): { stop(): Promise<{ maxMs: number; probes: number }> } {
-  const script = `
-    let stopped = false, maxMs = 0, probes = 0;
-    process.stdin.on('end', () => (stopped = true));
-    process.stdin.resume();
-    (async () => {
-      while (!stopped) {
-        const started = performance.now();
-        const response = await fetch('http://${admin}/healthz');
-        await response.arrayBuffer();
-        if (!response.ok) throw new Error('/healthz answered ' + response.status);
-        maxMs = Math.max(maxMs, performance.now() - started);
-        probes += 1;
-        await new Promise((resolve) => setTimeout(resolve, 2));
-      }
-      process.stdout.write(JSON.stringify({ maxMs, probes }));
-    })();`;
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  return {
-    async stop() {
-      child.stdin!.end();
-      await exited;
-      return JSON.parse(output) as { maxMs: number; probes: number };
-    },
-  };
-}
-
-/**
- * The control plane's longest event-loop delay since the last scrape, in ms: prom-client's
- * `nodejs_eventloop_lag_max_seconds` (from `monitorEventLoopDelay`, reset at each scrape).
- */
-async function eventLoopMaxMs(admin: string): Promise<number> {
-  const text = await (await fetch(`http://${admin}/metrics`)).text();
-  const match = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text);
-  return match === null ? NaN : Number(match[1]) * 1000;
-}
-
 /** The whole config in one file: every DubboService as one YAML document. */
 function oneFileYaml(changed: number): string {
   return Array.from({ length: services }, (_, s) => serviceYaml(s, s === 0 ? changed : 0)).join('---\n');
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 }
 
 async function main(): Promise<void> {
