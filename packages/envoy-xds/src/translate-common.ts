@@ -145,6 +145,8 @@ export function typeResources(typeUrl: string, resources: Iterable<EnvoyResource
 export interface CachedResource {
   readonly resource: EnvoyResource;
   readonly untranslated: readonly string[];
+  /** The key of its content in the cache, kept alive with it (see {@link cachedResource}). */
+  readonly contentKey: string;
 }
 
 /**
@@ -194,12 +196,16 @@ export function cachedResource(
   build: () => Translation<ProtoObject>,
 ): CachedResource {
   const hit = cache.get(key);
-  if (hit !== undefined) return hit;
+  if (hit !== undefined) {
+    // Its content key lives as long as it is used, so equal content built later finds it.
+    cache.get(hit.contentKey);
+    return hit;
+  }
   const built = build();
   const contentKey = `${typeUrl} ${JSON.stringify(built.value)} ${built.untranslated.join('\n')}`;
   let entry = cache.get(contentKey);
   if (entry === undefined) {
-    entry = Object.freeze({ resource: encodeResource(typeUrl, name, built.value), untranslated: built.untranslated });
+    entry = Object.freeze({ resource: encodeResource(typeUrl, name, built.value), untranslated: built.untranslated, contentKey });
     cache.set(contentKey, entry);
   }
   cache.set(key, entry);
