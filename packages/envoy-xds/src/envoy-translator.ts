@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { DubboPolicyConfig, DubboServiceConfig, MeshConfig } from '@dubbo-mesh/config';
 import type { Snapshot } from '@dubbo-mesh/control-plane';
 import { resourceKey } from '@dubbo-mesh/discovery';
@@ -38,7 +37,7 @@ function ignoredResources(config: MeshConfig, who: string): string[] {
 /** Lines of several parts, each once, in order. */
 function lines(...parts: ReadonlyArray<readonly string[]>): readonly string[] {
   const out = new Set<string>();
-  for (const part of parts) for (const line of part) out.add(line);
+  for (const part of parts) if (part.length > 0) for (const line of part) out.add(line);
   return Object.freeze([...out]);
 }
 
@@ -59,18 +58,16 @@ class InputVersions {
   constructor(private readonly snapshot: Snapshot) {}
 
   service(service: DubboServiceConfig): string {
-    return (
-      this.snapshot.versions.get(resourceKey({ kind: 'DubboService', namespace: service.metadata.namespace, name: service.metadata.name })) ??
-      JSON.stringify(service)
-    );
+    return this.version('DubboService', service);
   }
 
   policy(policy: DubboPolicyConfig | undefined): string {
-    if (policy === undefined) return '-';
-    return (
-      this.snapshot.versions.get(resourceKey({ kind: 'DubboPolicy', namespace: policy.metadata.namespace, name: policy.metadata.name })) ??
-      JSON.stringify(policy)
-    );
+    return policy === undefined ? '-' : this.version('DubboPolicy', policy);
+  }
+
+  private version(kind: string, resource: DubboServiceConfig | DubboPolicyConfig): string {
+    const { namespace, name } = resource.metadata;
+    return this.snapshot.versions.get(resourceKey({ kind, namespace, name })) ?? JSON.stringify(resource);
   }
 
   type(type: string): string {
@@ -87,10 +84,28 @@ interface SidecarShared {
   readonly untranslated: readonly string[];
 }
 
+/** What one service gave a sidecar, kept by the service's validated object (unchanged resources keep theirs). */
+interface SidecarServiceEntry {
+  readonly policy: DubboPolicyConfig | undefined;
+  readonly cluster: CachedResource;
+  readonly endpoints: CachedResource;
+}
+
+/** What one service gave proxyless clients, kept by the service's validated object. */
+interface ProxylessServiceEntry {
+  readonly policy: DubboPolicyConfig | undefined;
+  /** The versions of the routes and policies it was made with (its routes depend on them). */
+  readonly routesVersion: string;
+  readonly listener: CachedResource;
+  readonly routes: CachedResource;
+  readonly clusters: readonly CachedResource[];
+  readonly endpoints: readonly CachedResource[];
+}
+
 /** The last type resources a builder made, so an unchanged type keeps its object. */
 type LastTypes = Map<string, EnvoyTypeResources>;
 
-function keepType(last: LastTypes, typeUrl: string, resources: Iterable<EnvoyResource>): EnvoyTypeResources {
+function keepType(last: LastTypes, typeUrl: string, resources: readonly EnvoyResource[]): EnvoyTypeResources {
   const made = typeResources(typeUrl, resources, last.get(typeUrl));
   last.set(typeUrl, made);
   return made;
@@ -112,6 +127,10 @@ export class EnvoyTranslator {
   private readonly proxylessCache = new GenerationalCache<CachedResource>();
   private readonly proxylessTypes: LastTypes = new Map();
   private readonly listenerCache = new GenerationalCache<CachedResource>();
+  // By the services' validated objects, which sources hand again for unchanged resources: an
+  // unchanged service costs one lookup per snapshot, no key to build, nothing to encode.
+  private readonly sidecarServices = new WeakMap<DubboServiceConfig, SidecarServiceEntry>();
+  private readonly proxylessServices = new WeakMap<DubboServiceConfig, ProxylessServiceEntry>();
 
   /** Same snapshot and same node shape (kind, outbound, inbound): the same object. */
   resourcesFor(snapshot: Snapshot, node: EnvoyNode): EnvoyNodeResources {
@@ -139,17 +158,35 @@ export class EnvoyTranslator {
     const clusters: CachedResource[] = [];
     const endpoints: CachedResource[] = [];
     for (const service of config.services) {
-      const name = envoyServiceName(service.metadata.namespace, service.metadata.name);
       const policy = policies.get(`${service.metadata.namespace}/${service.metadata.name}`);
-      clusters.push(cachedResource(cache, `cluster ${name} ${versions.policy(policy)}`, TYPE_URLS.cluster, name, () => sidecarCluster(name, policy)));
-      endpoints.push(
-        cachedResource(cache, `cla ${name} ${versions.service(service)}`, TYPE_URLS.clusterLoadAssignment, name, () => clusterLoadAssignment(name, service)),
-      );
+      let entry = this.sidecarServices.get(service);
+      if (entry === undefined || entry.policy !== policy) {
+        const name = envoyServiceName(service.metadata.namespace, service.metadata.name);
+        entry = {
+          policy,
+          cluster: cachedResource(
+            cache,
+            `cluster ${name} ${versions.policy(policy)}`,
+            TYPE_URLS.cluster,
+            name,
+            () => sidecarCluster(name, policy),
+            entry?.cluster,
+          ),
+          // The same service (only its policy changed): the same endpoints.
+          endpoints:
+            entry?.endpoints ??
+            cachedResource(cache, `cla ${name} ${versions.service(service)}`, TYPE_URLS.clusterLoadAssignment, name, () =>
+              clusterLoadAssignment(name, service),
+            ),
+        };
+        this.sidecarServices.set(service, entry);
+      }
+      clusters.push(entry.cluster);
+      endpoints.push(entry.endpoints);
     }
     // The routes depend on the routes, the policies (subsets) and the services' keys, not on their endpoints.
-    const keys = createHash('sha256');
-    for (const service of config.services) keys.update(interfacesOf(service));
-    const routesKey = `routes ${versions.type('DubboRoute')} ${versions.type('DubboPolicy')} ${keys.digest('hex')}`;
+    const keys = digest(config.services.map(interfacesOf).join(''));
+    const routesKey = `routes ${versions.type('DubboRoute')} ${versions.type('DubboPolicy')} ${keys}`;
     const routes = cachedResource(cache, routesKey, TYPE_URLS.dubboRoutes, DUBBO_OUTBOUND, () => dubboRoutes(config, policies));
     const shared: SidecarShared = Object.freeze({
       dubboRoutes: keepType(this.sidecarTypes, TYPE_URLS.dubboRoutes, [routes.resource]),
@@ -220,30 +257,16 @@ export class EnvoyTranslator {
     const clusters: CachedResource[] = [];
     const endpoints: CachedResource[] = [];
     for (const service of config.services) {
-      const name = envoyServiceName(service.metadata.namespace, service.metadata.name);
       const policy = policies.get(`${service.metadata.namespace}/${service.metadata.name}`);
-      const serviceVersion = versions.service(service);
-      const policyVersion = versions.policy(policy);
-      listeners.push(cachedResource(cache, `listener ${name}`, TYPE_URLS.listener, name, () => ({ value: proxylessListener(name), untranslated: [] })));
-      routes.push(
-        cachedResource(cache, `routes ${name} ${serviceVersion} ${routesVersion}`, TYPE_URLS.routeConfiguration, name, () =>
-          proxylessRouteConfiguration(service, (index ??= new RouteIndex(config.routes)), policies),
-        ),
-      );
-      clusters.push(cachedResource(cache, `cluster ${name} ${policyVersion}`, TYPE_URLS.cluster, name, () => proxylessCluster(name, policy, true)));
-      endpoints.push(cachedResource(cache, `cla ${name} ${serviceVersion}`, TYPE_URLS.clusterLoadAssignment, name, () => clusterLoadAssignment(name, service)));
-      for (const subset of policy?.subsets ?? []) {
-        if (Object.keys(subset.labels).length === 0) continue;
-        const subsetName = envoySubsetName(name, subset.name);
-        clusters.push(
-          cachedResource(cache, `cluster ${subsetName} ${policyVersion}`, TYPE_URLS.cluster, subsetName, () => proxylessCluster(subsetName, policy, false)),
-        );
-        endpoints.push(
-          cachedResource(cache, `cla ${subsetName} ${serviceVersion} ${policyVersion}`, TYPE_URLS.clusterLoadAssignment, subsetName, () =>
-            clusterLoadAssignment(subsetName, service, subset.labels),
-          ),
-        );
+      let entry = this.proxylessServices.get(service);
+      if (entry === undefined || entry.policy !== policy || entry.routesVersion !== routesVersion) {
+        entry = this.proxylessService(cache, versions, service, policy, routesVersion, () => (index ??= new RouteIndex(config.routes)), policies, entry);
+        this.proxylessServices.set(service, entry);
       }
+      listeners.push(entry.listener);
+      routes.push(entry.routes);
+      for (const cluster of entry.clusters) clusters.push(cluster);
+      for (const assignment of entry.endpoints) endpoints.push(assignment);
     }
     const all = [listeners, routes, clusters, endpoints];
     return Object.freeze({
@@ -284,6 +307,57 @@ export class EnvoyTranslator {
       ]),
       untranslated: lines(...all.flatMap((list) => list.map((c) => c.untranslated)), ignoredResources(config, 'a gRPC client')),
     });
+  }
+
+  /** One service's listener, routes, clusters and load assignments for proxyless clients (a subset: a cluster and an assignment of its own). */
+  private proxylessService(
+    cache: GenerationalCache<CachedResource>,
+    versions: InputVersions,
+    service: DubboServiceConfig,
+    policy: DubboPolicyConfig | undefined,
+    routesVersion: string,
+    index: () => RouteIndex,
+    policies: ReadonlyMap<string, DubboPolicyConfig>,
+    previous: ProxylessServiceEntry | undefined,
+  ): ProxylessServiceEntry {
+    const name = envoyServiceName(service.metadata.namespace, service.metadata.name);
+    const serviceVersion = versions.service(service);
+    const routes = cachedResource(
+      cache,
+      `routes ${name} ${serviceVersion} ${routesVersion}`,
+      TYPE_URLS.routeConfiguration,
+      name,
+      () => proxylessRouteConfiguration(service, index(), policies),
+      previous?.routes,
+    );
+    // Only the routes changed (the same service and policy): the rest stays as it was.
+    if (previous !== undefined && previous.policy === policy) return { ...previous, routesVersion, routes };
+    const policyVersion = versions.policy(policy);
+    const clusters = [cachedResource(cache, `cluster ${name} ${policyVersion}`, TYPE_URLS.cluster, name, () => proxylessCluster(name, policy, true))];
+    const endpoints = [
+      cachedResource(cache, `cla ${name} ${serviceVersion}`, TYPE_URLS.clusterLoadAssignment, name, () => clusterLoadAssignment(name, service)),
+    ];
+    for (const subset of policy?.subsets ?? []) {
+      if (Object.keys(subset.labels).length === 0) continue;
+      const subsetName = envoySubsetName(name, subset.name);
+      clusters.push(
+        cachedResource(cache, `cluster ${subsetName} ${policyVersion}`, TYPE_URLS.cluster, subsetName, () => proxylessCluster(subsetName, policy, false)),
+      );
+      endpoints.push(
+        cachedResource(cache, `cla ${subsetName} ${serviceVersion} ${policyVersion}`, TYPE_URLS.clusterLoadAssignment, subsetName, () =>
+          clusterLoadAssignment(subsetName, service, subset.labels),
+        ),
+      );
+    }
+    return {
+      policy,
+      routesVersion,
+      listener:
+        previous?.listener ?? cachedResource(cache, `listener ${name}`, TYPE_URLS.listener, name, () => ({ value: proxylessListener(name), untranslated: [] })),
+      routes,
+      clusters,
+      endpoints,
+    };
   }
 }
 

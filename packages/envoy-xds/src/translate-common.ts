@@ -126,17 +126,31 @@ export function encodeResource(typeUrl: string, name: string, resource: ProtoObj
 }
 
 /**
- * The resources of one type with their version: a digest of the `name version` lines in name
- * order, so equal resources give an equal version whatever order they were made in. With the
- * previous value for the same type, an equal version gives that same object back.
+ * The resources of one type with their version: a digest of the `name version` lines, in the
+ * order given (the config's, the same for the same config; sorting ten thousand names per
+ * snapshot would cost more than the rare resend of a reordered but equal set). With the
+ * previous value for the same type, the same resources (the same objects) give that same
+ * object back without a digest, and an equal version gives it back too.
  */
-export function typeResources(typeUrl: string, resources: Iterable<EnvoyResource>, previous?: EnvoyTypeResources): EnvoyTypeResources {
+export function typeResources(typeUrl: string, resources: readonly EnvoyResource[], previous?: EnvoyTypeResources): EnvoyTypeResources {
+  if (previous !== undefined && previous.typeUrl === typeUrl && previous.byName.size === resources.length) {
+    let same = true;
+    for (const resource of resources) {
+      if (previous.byName.get(resource.name) !== resource) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return previous;
+  }
   const byName = new Map<string, EnvoyResource>();
-  for (const resource of resources) byName.set(resource.name, resource);
-  const names = [...byName.keys()].sort();
-  const hash = createHash('sha256');
-  for (const name of names) hash.update(`${name} ${byName.get(name)!.version}\n`);
-  const version = hash.digest('hex').slice(0, 16);
+  const lines: string[] = [];
+  for (const resource of resources) {
+    byName.set(resource.name, resource);
+    lines.push(`${resource.name} ${resource.version}`);
+  }
+  // One digest over the joined lines: one call into the hash, not one per resource.
+  const version = digest(lines.join('\n'));
   if (previous !== undefined && previous.typeUrl === typeUrl && previous.version === version) return previous;
   return Object.freeze({ typeUrl, version, byName });
 }
@@ -150,43 +164,55 @@ export interface CachedResource {
 }
 
 /**
- * Encoded resources kept across snapshots, by a key of their inputs: the current generation
- * and the one before. A lookup that finds an entry of the previous generation moves it to the
- * current one; {@link rotate} (once per new snapshot) drops what two snapshots in a row did
- * not use, so the cache holds about what one snapshot needs.
+ * Encoded resources kept across snapshots, by a key of their inputs. Each entry remembers the
+ * last generation (snapshot) that used it; {@link rotate} starts a new generation and, once
+ * the cache holds more than twice what the last generation used, drops every entry that
+ * generation did not use. A lookup costs one Map lookup; nothing is copied per snapshot.
  */
 export class GenerationalCache<V> {
-  private current = new Map<string, V>();
-  private previous = new Map<string, V>();
+  private readonly entries = new Map<string, { value: V; used: number }>();
+  private generation = 0;
+  private used = 0;
 
   get(key: string): V | undefined {
-    const found = this.current.get(key);
-    if (found !== undefined) return found;
-    const old = this.previous.get(key);
-    if (old !== undefined) this.current.set(key, old);
-    return old;
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.used !== this.generation) {
+      entry.used = this.generation;
+      this.used += 1;
+    }
+    return entry.value;
   }
 
   set(key: string, value: V): void {
-    this.current.set(key, value);
+    const entry = this.entries.get(key);
+    if (entry !== undefined && entry.used === this.generation) entry.value = value;
+    else {
+      this.entries.set(key, { value, used: this.generation });
+      this.used += 1;
+    }
   }
 
-  /** Start a new generation. */
+  /** Start a new generation (a new snapshot), first dropping what the last one did not use if the cache has grown past twice that. */
   rotate(): void {
-    this.previous = this.current;
-    this.current = new Map();
+    if (this.entries.size > 2 * this.used + 64) {
+      for (const [key, entry] of this.entries) if (entry.used !== this.generation) this.entries.delete(key);
+    }
+    this.generation += 1;
+    this.used = 0;
   }
 
-  /** Entries in the current generation (for tests). */
+  /** Entries held (for tests). */
   get size(): number {
-    return this.current.size;
+    return this.entries.size;
   }
 }
 
 /**
  * A resource by two keys: `key`, cheap to make from the inputs' versions, tried first; on a
  * miss the object is built and its JSON is the second key, so equal content built from
- * changed inputs is not encoded again. Only what is new is encoded.
+ * changed inputs is not encoded again (`previous`, what the same resource was before, is
+ * compared first). Only what is new is encoded.
  */
 export function cachedResource(
   cache: GenerationalCache<CachedResource>,
@@ -194,6 +220,7 @@ export function cachedResource(
   typeUrl: string,
   name: string,
   build: () => Translation<ProtoObject>,
+  previous?: CachedResource,
 ): CachedResource {
   const hit = cache.get(key);
   if (hit !== undefined) {
@@ -203,7 +230,7 @@ export function cachedResource(
   }
   const built = build();
   const contentKey = `${typeUrl} ${JSON.stringify(built.value)} ${built.untranslated.join('\n')}`;
-  let entry = cache.get(contentKey);
+  let entry = previous?.contentKey === contentKey ? previous : cache.get(contentKey);
   if (entry === undefined) {
     entry = Object.freeze({ resource: encodeResource(typeUrl, name, built.value), untranslated: built.untranslated, contentKey });
     cache.set(contentKey, entry);

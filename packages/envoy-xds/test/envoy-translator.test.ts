@@ -11,6 +11,7 @@ import {
   checkEnvoyConsistency,
   decodeAny,
   encodeResource,
+  GenerationalCache,
   readEnvoyNode,
   type EnvoyNode,
   type EnvoyNodeResources,
@@ -270,4 +271,42 @@ t.test('the consistency check catches a broken set', async (t) => {
   const types = new Map(proxyless.types);
   types.set(TYPE_URLS.routeConfiguration, { ...proxyless.types.get(TYPE_URLS.routeConfiguration)!, byName: new Map() });
   t.same(checkEnvoyConsistency({ ...proxyless, types }), [`${TYPE_URLS.listener} svc-1.default: its rds names 'svc-1.default', which is not served`]);
+});
+
+t.test("a policy change re-encodes that service's clusters, not its endpoints", async (t) => {
+  const items = [service(1), service(2), policy(1)];
+  const translator = new EnvoyTranslator();
+  const shapes = [sidecar('a'), node('grpc')];
+  const before = shapes.map((n) => translator.resourcesFor(snapshot(items), n));
+  const tuned = meta('DubboPolicy', 'svc-1', {
+    service: 'svc-1',
+    subsets: [{ name: 'v1', labels: { version: 'v1' } }],
+    loadBalancer: { policy: 'round-robin' },
+  });
+  const after = shapes.map((n) => translator.resourcesFor(snapshot([service(1), service(2), tuned]), n));
+  t.same(changed(before[0]!.types.get(TYPE_URLS.cluster)!, after[0]!.types.get(TYPE_URLS.cluster)!), ['svc-1.default']);
+  t.same(changed(before[0]!.types.get(TYPE_URLS.clusterLoadAssignment)!, after[0]!.types.get(TYPE_URLS.clusterLoadAssignment)!), []);
+  t.equal(decodedOf(after[0]!, TYPE_URLS.cluster, 'svc-1.default').lb_policy, 'ROUND_ROBIN');
+  // Proxyless: the subset cluster is shaped by the policy too; the load assignments hold.
+  t.same(changed(before[1]!.types.get(TYPE_URLS.cluster)!, after[1]!.types.get(TYPE_URLS.cluster)!), []);
+  t.same(changed(before[1]!.types.get(TYPE_URLS.clusterLoadAssignment)!, after[1]!.types.get(TYPE_URLS.clusterLoadAssignment)!), []);
+  t.same(changed(before[1]!.types.get(TYPE_URLS.routeConfiguration)!, after[1]!.types.get(TYPE_URLS.routeConfiguration)!), []);
+  t.ok(before[1]!.untranslated.some((line) => line.includes('spec.loadBalancer.policy: random')));
+  t.notOk(
+    after[1]!.untranslated.some((line) => line.includes('spec.loadBalancer.policy')),
+    'round robin is what gRPC does',
+  );
+});
+
+t.test('the cache keeps what the last snapshot used and drops the rest once it has grown', async (t) => {
+  const cache = new GenerationalCache<number>();
+  for (let i = 0; i < 200; i++) cache.set(`k${i}`, i);
+  cache.rotate();
+  t.equal(cache.size, 200, 'all used by the last generation: kept');
+  t.equal(cache.get('k1'), 1);
+  t.equal(cache.get('k2'), 2);
+  cache.rotate();
+  t.equal(cache.size, 2, 'grown past twice what was used: the unused are dropped');
+  t.equal(cache.get('k1'), 1);
+  t.equal(cache.get('k3'), undefined);
 });
