@@ -50,9 +50,9 @@ export interface EnvoyNode {
 /** A string value of a struct field; undefined when absent; an error text when not a string. */
 function stringField(fields: Record<string, XdsStructValue>, key: string): string | undefined | { error: string } {
   const value = fields[key];
-  if (value === undefined || value.kind === 'null_value') return undefined;
-  if (value.kind !== 'string_value' || typeof value.string_value !== 'string') return { error: `node.metadata.${key}: must be a string` };
-  return value.string_value;
+  if (value === undefined || value.kind === 'nullValue') return undefined;
+  if (value.kind !== 'stringValue' || typeof value.stringValue !== 'string') return { error: `node.metadata.${key}: must be a string` };
+  return value.stringValue;
 }
 
 /** `host:port` (IPv6 hosts in brackets), or undefined. */
@@ -94,11 +94,11 @@ export function readEnvoyNode(node: XdsNode | null): { valid: true; node: EnvoyN
   }
   const labels: Record<string, string> = {};
   const labelValue = fields[NODE_METADATA.labels];
-  if (labelValue !== undefined && labelValue.kind !== 'null_value') {
-    if (labelValue.kind !== 'struct_value') return { valid: false, error: `node.metadata.${NODE_METADATA.labels}: must be a map of strings` };
-    for (const [key, value] of Object.entries(labelValue.struct_value?.fields ?? {})) {
-      if (value.kind !== 'string_value') return { valid: false, error: `node.metadata.${NODE_METADATA.labels}.${key}: must be a string` };
-      labels[key] = value.string_value ?? '';
+  if (labelValue !== undefined && labelValue.kind !== 'nullValue') {
+    if (labelValue.kind !== 'structValue') return { valid: false, error: `node.metadata.${NODE_METADATA.labels}: must be a map of strings` };
+    for (const [key, value] of Object.entries(labelValue.structValue?.fields ?? {})) {
+      if (value.kind !== 'stringValue') return { valid: false, error: `node.metadata.${NODE_METADATA.labels}.${key}: must be a string` };
+      labels[key] = value.stringValue ?? '';
     }
   }
   let outbound: HostPort = DEFAULT_OUTBOUND;

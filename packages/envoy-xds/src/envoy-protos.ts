@@ -145,19 +145,24 @@ export interface XdsDeltaDiscoveryResponse {
 export interface XdsNode {
   id: string;
   cluster: string;
-  /** `google.protobuf.Struct` as proto-loader gives it: `{ fields: { KEY: { kind, string_value, struct_value, … } } }`. */
+  /** `google.protobuf.Struct` as proto-loader gives it: `{ fields: { KEY: { kind, stringValue, structValue, … } } }`. */
   metadata: { fields?: Record<string, XdsStructValue> } | null;
   user_agent_name?: string;
 }
 
-/** A `google.protobuf.Value` as proto-loader gives it (with `oneofs: true`, `kind` names the field set). */
+/**
+ * A `google.protobuf.Value` as proto-loader gives it. Its fields are camelCase whatever
+ * `keepCase` says (protobufjs takes the well-known types from its own bundled definitions):
+ * `kind` names the field set (`stringValue`, `structValue`, …).
+ */
 export interface XdsStructValue {
   kind?: string;
-  string_value?: string;
-  number_value?: number;
-  bool_value?: boolean;
-  struct_value?: { fields?: Record<string, XdsStructValue> };
-  list_value?: { values?: XdsStructValue[] };
+  stringValue?: string;
+  numberValue?: number;
+  boolValue?: boolean;
+  nullValue?: string;
+  structValue?: { fields?: Record<string, XdsStructValue> };
+  listValue?: { values?: XdsStructValue[] };
 }
 
 /** `google.rpc.Status` of a NACK. */

@@ -7,8 +7,9 @@ import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
 import t from 'tap';
 import { parse } from 'yaml';
-import { envoyProtoIncludeDirs, readEnvoyNode, type XdsNode, type XdsStructValue } from '@dubbo-mesh/envoy-xds';
+import { envoyProtoIncludeDirs, readEnvoyNode, type XdsNode } from '@dubbo-mesh/envoy-xds';
 import { checkShape } from './fixtures/proto-shape.js';
+import { xdsNode } from './fixtures/xds-node.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const definition = protoLoader.loadSync(['envoy/config/bootstrap/v3/bootstrap.proto', 'envoy/extensions/upstreams/http/v3/http_protocol_options.proto'], {
@@ -16,21 +17,8 @@ const definition = protoLoader.loadSync(['envoy/config/bootstrap/v3/bootstrap.pr
   includeDirs: envoyProtoIncludeDirs(),
 });
 
-/** A JSON value as a `google.protobuf.Value`, as proto-loader hands a node's metadata to the server. */
-function structValue(value: unknown): XdsStructValue {
-  if (typeof value === 'string') return { kind: 'string_value', string_value: value };
-  if (typeof value === 'number') return { kind: 'number_value', number_value: value };
-  if (typeof value === 'boolean') return { kind: 'bool_value', bool_value: value };
-  if (Array.isArray(value)) return { kind: 'list_value', list_value: { values: value.map(structValue) } };
-  return { kind: 'struct_value', struct_value: { fields: Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, structValue(v)])) } };
-}
-
 function asXdsNode(node: { id: string; cluster?: string; metadata?: Record<string, unknown> }): XdsNode {
-  return {
-    id: node.id,
-    cluster: node.cluster ?? '',
-    metadata: { fields: Object.fromEntries(Object.entries(node.metadata ?? {}).map(([k, v]) => [k, structValue(v)])) },
-  };
+  return xdsNode(node.id, node.cluster ?? '', node.metadata ?? {});
 }
 
 t.test('the Envoy sidecar bootstrap is a valid Envoy Bootstrap whose node is an Envoy sidecar with an inbound listener', async (t) => {

@@ -1,16 +1,11 @@
 import t from 'tap';
-import { DEFAULT_OUTBOUND, nodeShapeKey, readEnvoyNode, type XdsNode, type XdsStructValue } from '@dubbo-mesh/envoy-xds';
+import { DEFAULT_OUTBOUND, nodeShapeKey, readEnvoyNode } from '@dubbo-mesh/envoy-xds';
+import { xdsNode } from './fixtures/xds-node.js';
 
-const text = (value: string): XdsStructValue => ({ kind: 'string_value', string_value: value });
-const node = (fields: Record<string, XdsStructValue>, extra: Partial<XdsNode> = {}): XdsNode => ({
-  id: 'n1',
-  cluster: 'orders',
-  metadata: { fields },
-  ...extra,
-});
+// Every node is encoded in a real request with Envoy's protos and decoded again: what a server reads.
 
 t.test('a node without a role is a proxyless client; its service defaults to node.cluster', async (t) => {
-  const read = readEnvoyNode(node({}));
+  const read = readEnvoyNode(xdsNode('n1', 'orders'));
   t.ok(read.valid);
   if (!read.valid) return;
   t.equal(read.node.kind, 'proxyless');
@@ -21,17 +16,17 @@ t.test('a node without a role is a proxyless client; its service defaults to nod
 
 t.test('an Envoy sidecar with identity, labels, outbound and inbound', async (t) => {
   const read = readEnvoyNode(
-    node({
-      DUBBO_MESH_ROLE: text('proxy'),
-      DUBBO_MESH_SERVICE: text('users'),
-      DUBBO_MESH_NAMESPACE: text('shop'),
-      DUBBO_MESH_LABELS: { kind: 'struct_value', struct_value: { fields: { version: text('v2') } } },
-      DUBBO_MESH_OUTBOUND: text('127.0.0.1:20001'),
-      DUBBO_MESH_INBOUND: text('0.0.0.0:20891'),
-      DUBBO_MESH_INBOUND_TARGET: text('[::1]:20880'),
+    xdsNode('n1', 'orders', {
+      DUBBO_MESH_ROLE: 'proxy',
+      DUBBO_MESH_SERVICE: 'users',
+      DUBBO_MESH_NAMESPACE: 'shop',
+      DUBBO_MESH_LABELS: { version: 'v2' },
+      DUBBO_MESH_OUTBOUND: '127.0.0.1:20001',
+      DUBBO_MESH_INBOUND: '0.0.0.0:20891',
+      DUBBO_MESH_INBOUND_TARGET: '[::1]:20880',
     }),
   );
-  t.ok(read.valid);
+  t.ok(read.valid, read.valid ? '' : read.error);
   if (!read.valid) return;
   t.equal(read.node.kind, 'envoy-sidecar');
   t.same(read.node.wire, { id: 'n1', service: 'users', namespace: 'shop', labels: { version: 'v2' }, role: 'PROXY' });
@@ -40,27 +35,27 @@ t.test('an Envoy sidecar with identity, labels, outbound and inbound', async (t)
   t.equal(nodeShapeKey(read.node), 'sidecar 127.0.0.1:20001 0.0.0.0:20891>::1:20880');
 });
 
+t.test('a null metadata value reads as absent', async (t) => {
+  const read = readEnvoyNode(xdsNode('n1', 'orders', { DUBBO_MESH_ROLE: null }));
+  t.ok(read.valid);
+  if (read.valid) t.equal(read.node.kind, 'proxyless');
+});
+
 t.test('bad nodes are refused naming the field', async (t) => {
-  const cases: Array<[XdsNode | null, RegExp]> = [
-    [null, /^node\.id: required/],
-    [node({}, { id: '' }), /^node\.id: required/],
-    [node({ DUBBO_MESH_ROLE: text('gateway') }), /^node\.metadata\.DUBBO_MESH_ROLE: must be 'proxy' .* got 'gateway'/],
-    [node({ DUBBO_MESH_ROLE: { kind: 'number_value', number_value: 1 } }), /^node\.metadata\.DUBBO_MESH_ROLE: must be a string/],
-    [node({ DUBBO_MESH_OUTBOUND: text('nowhere') }), /^node\.metadata\.DUBBO_MESH_OUTBOUND: must be host:port, got 'nowhere'/],
-    [node({ DUBBO_MESH_OUTBOUND: text('127.0.0.1:70000') }), /^node\.metadata\.DUBBO_MESH_OUTBOUND: must be host:port/],
-    [node({ DUBBO_MESH_INBOUND: text('0.0.0.0:20891') }), /^node\.metadata: DUBBO_MESH_INBOUND and DUBBO_MESH_INBOUND_TARGET go together/],
-    [
-      node({ DUBBO_MESH_INBOUND: text('0.0.0.0:20891'), DUBBO_MESH_INBOUND_TARGET: text('x') }),
-      /^node\.metadata\.DUBBO_MESH_INBOUND_TARGET: must be host:port, got 'x'/,
-    ],
-    [node({ DUBBO_MESH_LABELS: text('a=b') }), /^node\.metadata\.DUBBO_MESH_LABELS: must be a map of strings/],
-    [
-      node({ DUBBO_MESH_LABELS: { kind: 'struct_value', struct_value: { fields: { a: { kind: 'bool_value', bool_value: true } } } } }),
-      /^node\.metadata\.DUBBO_MESH_LABELS\.a: must be a string/,
-    ],
+  t.match(readEnvoyNode(null), { valid: false, error: /^node\.id: required/ });
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['', {}, /^node\.id: required/],
+    ['n1', { DUBBO_MESH_ROLE: 'gateway' }, /^node\.metadata\.DUBBO_MESH_ROLE: must be 'proxy' .* got 'gateway'/],
+    ['n1', { DUBBO_MESH_ROLE: 1 }, /^node\.metadata\.DUBBO_MESH_ROLE: must be a string/],
+    ['n1', { DUBBO_MESH_OUTBOUND: 'nowhere' }, /^node\.metadata\.DUBBO_MESH_OUTBOUND: must be host:port, got 'nowhere'/],
+    ['n1', { DUBBO_MESH_OUTBOUND: '127.0.0.1:70000' }, /^node\.metadata\.DUBBO_MESH_OUTBOUND: must be host:port/],
+    ['n1', { DUBBO_MESH_INBOUND: '0.0.0.0:20891' }, /^node\.metadata: DUBBO_MESH_INBOUND and DUBBO_MESH_INBOUND_TARGET go together/],
+    ['n1', { DUBBO_MESH_INBOUND: '0.0.0.0:20891', DUBBO_MESH_INBOUND_TARGET: 'x' }, /^node\.metadata\.DUBBO_MESH_INBOUND_TARGET: must be host:port, got 'x'/],
+    ['n1', { DUBBO_MESH_LABELS: 'a=b' }, /^node\.metadata\.DUBBO_MESH_LABELS: must be a map of strings/],
+    ['n1', { DUBBO_MESH_LABELS: { a: true } }, /^node\.metadata\.DUBBO_MESH_LABELS\.a: must be a string/],
   ];
-  for (const [input, expected] of cases) {
-    const read = readEnvoyNode(input);
+  for (const [id, metadata, expected] of cases) {
+    const read = readEnvoyNode(xdsNode(id, 'orders', metadata));
     t.notOk(read.valid, String(expected));
     if (!read.valid) t.match(read.error, expected);
   }

@@ -16,8 +16,8 @@ import {
   type EnvoyNode,
   type EnvoyNodeResources,
   type EnvoyTypeResources,
-  type XdsStructValue,
 } from '@dubbo-mesh/envoy-xds';
+import { xdsNode } from './fixtures/xds-node.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
@@ -53,11 +53,8 @@ function snapshot(items: LocatedResource[]): Snapshot {
   return created.snapshot;
 }
 
-const text = (value: string): XdsStructValue => ({ kind: 'string_value', string_value: value });
 function node(id: string, fields: Record<string, string> = {}): EnvoyNode {
-  const structFields: Record<string, XdsStructValue> = {};
-  for (const [key, value] of Object.entries(fields)) structFields[key] = text(value);
-  const read = readEnvoyNode({ id, cluster: 'web', metadata: { fields: structFields } });
+  const read = readEnvoyNode(xdsNode(id, 'web', fields));
   if (!read.valid) throw new Error(read.error);
   return read.node;
 }

@@ -14,6 +14,7 @@ import {
   type EnvoyNode,
   type EnvoyNodeResources,
 } from '@dubbo-mesh/envoy-xds';
+import { xdsNode } from './fixtures/xds-node.js';
 
 function snapshotOf(yaml: string): Snapshot {
   const parsed = parseMeshYaml(yaml, 'mesh.yaml');
@@ -24,7 +25,7 @@ function snapshotOf(yaml: string): Snapshot {
 }
 
 function sidecarNode(): EnvoyNode {
-  const read = readEnvoyNode({ id: 'envoy-1', cluster: 'web', metadata: { fields: { DUBBO_MESH_ROLE: { kind: 'string_value', string_value: 'proxy' } } } });
+  const read = readEnvoyNode(xdsNode('envoy-1', 'web', { DUBBO_MESH_ROLE: 'proxy' }));
   if (!read.valid) throw new Error(read.error);
   return read.node;
 }
