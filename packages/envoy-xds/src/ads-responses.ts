@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AdsSubscription } from './ads-subscription.js';
 import { adsServiceDefinition, varint } from './envoy-protos.js';
 import type { EnvoyResource, EnvoyTypeResources } from './envoy-resources.js';
@@ -34,6 +35,8 @@ export interface AdsResponse {
   readonly resources: number;
   /** Names it removes (delta). */
   readonly removed: number;
+  /** A digest of what it carries (each resource's name and version, the names removed): equal for the same content. */
+  readonly content: string;
 }
 
 /** The version the client holds of `name` (undefined: none). */
@@ -135,11 +138,18 @@ export class AdsResponses {
         changes: changed.length > 0 || removed.length > 0,
         resources: changed.length,
         removed: removed.length,
+        content: contentDigest(changed, removed),
       };
     }
     const head = this.sotwSerialize({ version_info: resources.version, type_url: resources.typeUrl });
     if (shape === 'sotw-changed') {
-      return { bytes: Buffer.concat([head, ...changed.map((r) => this.sotwEntry(r))]), changes: changed.length > 0, resources: changed.length, removed: 0 };
+      return {
+        bytes: Buffer.concat([head, ...changed.map((r) => this.sotwEntry(r))]),
+        changes: changed.length > 0,
+        resources: changed.length,
+        removed: 0,
+        content: contentDigest(changed, []),
+      };
     }
     // The whole state: also when only a name asked for turned out absent (the client learns it from its absence).
     const covered = subscription.wildcard ? [...resources.byName.values()] : [...subscription.names].flatMap((name) => resources.byName.get(name) ?? []);
@@ -148,6 +158,7 @@ export class AdsResponses {
       changes: changed.length > 0 || removed.length > 0,
       resources: covered.length,
       removed: 0,
+      content: contentDigest(covered, []),
     };
   }
 
@@ -171,6 +182,12 @@ export class AdsResponses {
     }
     return entry;
   }
+}
+
+/** A digest of resources' names and versions and of names removed (order-independent). */
+function contentDigest(resources: readonly EnvoyResource[], removed: readonly string[]): string {
+  const lines = [...resources.map((r) => `+${r.name} ${r.version}`), ...removed.map((name) => `-${name}`)].sort();
+  return createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 32);
 }
 
 /** A length-delimited field: its tag, length and bytes. */

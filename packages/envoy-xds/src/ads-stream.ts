@@ -30,6 +30,8 @@ export interface AdsShared {
 /** A response sent and not yet answered. */
 interface InFlight {
   readonly nonce: string;
+  /** What the response carried (`AdsResponse.content`). */
+  readonly content: string;
   readonly resources: EnvoyTypeResources;
   readonly subscription: AdsSubscription;
   readonly snapshotVersion: string;
@@ -51,8 +53,11 @@ interface TypeState {
   ackedTo: string;
   /** The snapshot this type has nothing more to be sent for: {@link ackedTo}, or one that gives only what the client rejected. */
   settledTo: string;
-  /** The type version the client rejected, and the subscription it was sent for (undefined: any). */
-  rejected: { readonly version: string; readonly subscriptionKey: string | undefined } | undefined;
+  /**
+   * What the client rejected: not sent again. On this stream, the content of the response it
+   * NACKed; from an earlier stream of the node, the type version.
+   */
+  rejected: { readonly content: string } | { readonly version: string } | undefined;
   readonly status: ProxyTypeStatus;
 }
 
@@ -200,7 +205,7 @@ export class AdsStream {
       claimedVersion: '',
       ackedTo: '',
       settledTo: '',
-      rejected: rejected === undefined ? undefined : { version: rejected, subscriptionKey: undefined },
+      rejected: rejected === undefined ? undefined : { version: rejected },
       status,
     };
     this.types.set(typeUrl, state);
@@ -229,13 +234,13 @@ export class AdsStream {
       state.held = { kind: 'view', resources: sent.resources, subscription: sent.subscription };
       state.ackedTo = state.settledTo = sent.snapshotVersion;
       state.status.ackedVersion = sent.resources.version;
-      if (state.rejected !== undefined && state.rejected.version !== sent.resources.version) state.rejected = undefined;
+      state.rejected = undefined;
       context.metrics.acks.inc();
       this.ackedNow = true;
       return;
     }
     // The client keeps what it held: the rejected version is not sent again (to this node, on any stream).
-    state.rejected = { version: sent.resources.version, subscriptionKey: sent.subscription.key };
+    state.rejected = { content: sent.content };
     const node = this.node!.id;
     let byType = this.shared.rejected.get(node);
     if (byType === undefined) this.shared.rejected.set(node, (byType = new Map()));
@@ -253,10 +258,9 @@ export class AdsStream {
     const node = this.resources;
     if (this.closed || snapshot === undefined || node === undefined || state.inFlight !== undefined) return;
     const resources = node.types.get(state.typeUrl) ?? emptyResources(state.typeUrl);
-    const { subscription } = state;
-    const rejected = state.rejected;
-    if (rejected !== undefined && rejected.version === resources.version && (rejected.subscriptionKey ?? subscription.key) === subscription.key) {
-      // Only what the client rejected: it keeps its last good; wait for a newer version.
+    const { subscription, rejected } = state;
+    if (rejected !== undefined && 'version' in rejected && rejected.version === resources.version) {
+      // The version this node rejected on an earlier stream: wait for a newer one.
       state.settledTo = snapshot.version;
       return;
     }
@@ -270,6 +274,11 @@ export class AdsStream {
     }
     const shape: AdsResponseShape = this.mode === 'delta' ? 'delta' : isWildcardType(state.typeUrl) ? 'sotw-whole' : 'sotw-changed';
     const response = this.shared.responses.response(shape, resources, subscription, state.held);
+    if (rejected !== undefined && 'content' in rejected && rejected.content === response.content) {
+      // Only what the client rejected: it keeps its last good; wait for something newer.
+      state.settledTo = snapshot.version;
+      return;
+    }
     if (!response.changes && !first) {
       state.ackedTo = state.settledTo = snapshot.version;
       return;
@@ -277,7 +286,7 @@ export class AdsStream {
     this.nonce += 1;
     const nonce = String(this.nonce);
     state.nonce = nonce;
-    state.inFlight = { nonce, resources, subscription, snapshotVersion: snapshot.version };
+    state.inFlight = { nonce, content: response.content, resources, subscription, snapshotVersion: snapshot.version };
     state.status.sentVersion = resources.version;
     state.status.sentNonce = nonce;
     const status = this.status!;
