@@ -5,11 +5,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import t, { type Test } from 'tap';
-import { startControlPlaneApp, type DiscoveryService, type DiscoveryServiceContext, type ProxyStatus, type Snapshot } from '@dubbo-mesh/control-plane';
+import { startControlPlaneApp, type ProxyStatus, type Snapshot } from '@dubbo-mesh/control-plane';
 import { DiscoveryClient } from '@dubbo-mesh/discovery';
 import { recordingLogger } from '@dubbo-mesh/test-support';
+import { JsonDiscovery, TYPE, jsonClient } from './fixtures/json-discovery.js';
 
 const service = (port: number) => `apiVersion: dubbo-mesh.io/v1alpha1
 kind: DubboService
@@ -18,80 +18,6 @@ spec:
   interfaces: [org.example.S]
   endpoints: [{address: 127.0.0.1:${port}}]
 `;
-const TYPE = 'type.example/Thing';
-
-const json = {
-  serialize: (value: unknown) => Buffer.from(JSON.stringify(value)),
-  deserialize: (bytes: Buffer) => JSON.parse(bytes.toString()) as unknown,
-};
-const definition: grpc.ServiceDefinition = {
-  Watch: {
-    path: '/test.JsonDiscovery/Watch',
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: json.serialize,
-    requestDeserialize: json.deserialize,
-    responseSerialize: json.serialize,
-    responseDeserialize: json.deserialize,
-  },
-};
-
-type Message = { node?: { id: string }; ack?: string; nack?: string };
-
-/** A JSON discovery service: the first message names the node; each snapshot version is sent; `ack`/`nack` answer it. */
-class JsonDiscovery implements DiscoveryService {
-  readonly name = 'json';
-  readonly service = definition;
-
-  handlers(context: DiscoveryServiceContext): grpc.UntypedServiceImplementation {
-    return {
-      Watch: (call: grpc.ServerDuplexStream<Message, { version: string }>) => {
-        let status: ProxyStatus | undefined;
-        let cancel = () => {};
-        const watch = (known: string) => {
-          cancel = context.cache.watch(status!.node.id, known, (snapshot: Snapshot) => {
-            status!.sentVersion = snapshot.version;
-            status!.resources![TYPE]!.sentVersion = snapshot.version;
-            call.write({ version: snapshot.version });
-          });
-        };
-        call.on('data', (message: Message) => {
-          if (status === undefined) {
-            status = {
-              stream: context.nextStreamId(),
-              node: { id: message.node!.id, service: 'web', namespace: 'default', labels: {}, role: 'PROXY' },
-              peer: call.getPeer(),
-              connectedAt: new Date(),
-              sentVersion: '',
-              sentNonce: '',
-              ackedVersion: '',
-              lastNack: undefined,
-              api: 'envoy-ads',
-              kind: 'proxyless',
-              resources: { [TYPE]: { subscribed: ['*'], sentVersion: '', sentNonce: '', ackedVersion: '', lastNack: undefined } },
-              untranslated: ['DubboRoute default/r: spec.routes[0].retries: not here'],
-            };
-            context.opened(status);
-            watch('');
-          } else if (message.ack !== undefined) {
-            status.ackedVersion = message.ack;
-            context.hooks.onAck?.(status, message.ack);
-            watch(message.ack);
-          } else if (message.nack !== undefined) {
-            status.lastNack = { version: message.nack, message: `${TYPE}: no`, errors: ['no'], at: new Date(), typeUrl: TYPE };
-            context.hooks.onNack?.(status, message.nack, ['no']);
-          }
-        });
-        call.on('end', () => {
-          cancel();
-          if (status !== undefined) context.closed(status);
-          call.end();
-        });
-      },
-    };
-  }
-}
-
 async function folder(t: Test, files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dm-cp-svc-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -120,18 +46,10 @@ t.test("an extension's discovery service is served on the gRPC port; its streams
   ours.start();
   await oursAcked;
 
-  const Client = grpc.makeGenericClientConstructor(definition, 'JsonDiscovery');
-  const client = new Client(`127.0.0.1:${app.grpcPort}`, grpc.credentials.createInsecure());
-  t.teardown(() => client.close());
-  const call = (client as unknown as { Watch(): grpc.ClientDuplexStream<Message, { version: string }> }).Watch();
-  const versions: string[] = [];
-  let onVersion: (() => void) | undefined;
-  call.on('data', (message: { version: string }) => {
-    versions.push(message.version);
-    onVersion?.();
-  });
-  call.on('error', () => {});
-  const gotVersion = () => new Promise<void>((resolve) => (onVersion = resolve));
+  const json = jsonClient(app.grpcPort);
+  t.teardown(() => json.close());
+  const { call, versions } = json;
+  const gotVersion = json.nextVersion;
   const opened = new Promise<ProxyStatus>((resolve) => controlPlane.once('stream-open', resolve));
   const sent = gotVersion();
   call.write({ node: { id: 'envoy-1' } });
