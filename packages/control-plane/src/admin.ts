@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerAdminPage } from './admin-page.js';
 import type { ControlPlane } from './control-plane.js';
+import type { ProxyNack, ProxyTypeStatus } from './discovery-stream.js';
 import type { Snapshot } from './snapshot.js';
 import type { SourceStateName, SourceStatus } from './source-status.js';
 
@@ -26,6 +27,38 @@ const refusal = {
   },
 } as const;
 const resourceList = { 200: { type: 'array', items: anyObject } } as const;
+/** A NACK in `GET /api/v1/proxies` (`typeUrl`: the xDS type rejected). */
+const nack = {
+  type: ['object', 'null'],
+  properties: {
+    version: { type: 'string' },
+    message: { type: 'string' },
+    errors: { type: 'array', items: { type: 'string' } },
+    at: { type: 'string' },
+    typeUrl: { type: 'string' },
+  },
+} as const;
+/** At most this many subscribed names of one type are listed per proxy (an Envoy may name every cluster): the count says how many. */
+export const LISTED_SUBSCRIBED_NAMES = 100;
+
+function nackJson(nack: ProxyNack | undefined): Record<string, unknown> | null {
+  return nack === undefined ? null : { ...nack, at: nack.at.toISOString() };
+}
+
+function resourcesJson(resources: Record<string, ProxyTypeStatus>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [typeUrl, status] of Object.entries(resources)) {
+    out[typeUrl] = {
+      subscribed: status.subscribed.slice(0, LISTED_SUBSCRIBED_NAMES),
+      subscribedCount: status.subscribed.length,
+      sentVersion: status.sentVersion,
+      sentNonce: status.sentNonce,
+      ackedVersion: status.ackedVersion,
+      lastNack: nackJson(status.lastNack),
+    };
+  }
+  return out;
+}
 const nullableString = { type: ['string', 'null'] } as const;
 
 /** `GET /api/v1/plugins`: `PluginStatus` entries (a field the object could not be read for is null). */
@@ -230,15 +263,24 @@ export async function startControlPlaneAdmin(controlPlane: ControlPlane, host: s
                 connectedAt: { type: 'string' },
                 sentVersion: { type: 'string' },
                 ackedVersion: { type: 'string' },
-                lastNack: {
-                  type: ['object', 'null'],
-                  properties: {
-                    version: { type: 'string' },
-                    message: { type: 'string' },
-                    errors: { type: 'array', items: { type: 'string' } },
-                    at: { type: 'string' },
+                lastNack: nack,
+                api: { type: 'string', enum: ['dubbo-mesh', 'envoy-ads', 'envoy-ads-delta'] },
+                kind: { type: 'string' },
+                resources: {
+                  type: 'object',
+                  additionalProperties: {
+                    type: 'object',
+                    properties: {
+                      subscribed: { type: 'array', items: { type: 'string' } },
+                      subscribedCount: { type: 'integer' },
+                      sentVersion: { type: 'string' },
+                      sentNonce: { type: 'string' },
+                      ackedVersion: { type: 'string' },
+                      lastNack: nack,
+                    },
                   },
                 },
+                untranslated: { type: 'array', items: { type: 'string' } },
               },
             },
           },
@@ -252,7 +294,11 @@ export async function startControlPlaneAdmin(controlPlane: ControlPlane, host: s
         connectedAt: p.connectedAt.toISOString(),
         sentVersion: p.sentVersion,
         ackedVersion: p.ackedVersion,
-        lastNack: p.lastNack === undefined ? null : { ...p.lastNack, at: p.lastNack.at.toISOString() },
+        lastNack: nackJson(p.lastNack),
+        api: p.api ?? 'dubbo-mesh',
+        ...(p.kind === undefined ? {} : { kind: p.kind }),
+        ...(p.resources === undefined ? {} : { resources: resourcesJson(p.resources) }),
+        ...(p.untranslated === undefined ? {} : { untranslated: p.untranslated }),
       })),
   );
   server.get(

@@ -4,6 +4,7 @@
 import { access, constants } from 'node:fs/promises';
 import { startControlPlaneAdmin } from './admin.js';
 import { ControlPlane } from './control-plane.js';
+import type { DiscoveryService } from './discovery-service.js';
 import type { FileSourceOptions } from './file-source.js';
 import { AdminPageError, ConfigUnreadableError, ControlPlaneListenError, SourceUnavailableError, StartConfigInvalidError } from './errors.js';
 import type { SnapshotSink } from './snapshot-sink.js';
@@ -18,14 +19,16 @@ export interface ControlPlaneAppLogger {
 
 /**
  * Something the control plane application is extended with (the Kubernetes source and its
- * status writers; later the registry bridge): sources and sinks to add, and a life cycle around
- * the control plane's own. It is made by its package from parsed flags; the application only
+ * status writers, the registry bridge, Envoy's xDS): sources and sinks to add, discovery APIs
+ * to serve on the gRPC port, and a life cycle around the control plane's own. It is made by its package from parsed flags; the application only
  * runs it.
  */
 export interface ControlPlaneExtension {
   readonly name: string;
   readonly sources?: readonly ConfigSource[];
   readonly sinks?: readonly SnapshotSink[];
+  /** Discovery APIs served on the gRPC port besides the dubbo-mesh one (Envoy's ADS). */
+  readonly services?: readonly DiscoveryService[];
   /** After the control plane serves (its sources synced, the gRPC server listening). */
   start?(controlPlane: ControlPlane): Promise<void>;
   /** Before the control plane stops. */
@@ -82,6 +85,7 @@ export async function startControlPlaneApp(options: ControlPlaneAppOptions): Pro
     fileSource: options.fileSource,
     sources: extensions.flatMap((extension) => extension.sources ?? []),
     sinks: extensions.flatMap((extension) => extension.sinks ?? []),
+    services: extensions.flatMap((extension) => extension.services ?? []),
     log: (level, message, fields) => logger[level](fields ?? {}, message),
   });
   let grpcPort: number;

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { DiscoveryServer } from './discovery-server.js';
+import type { DiscoveryService } from './discovery-service.js';
 import type { ProxyStatus } from './discovery-stream.js';
 import type { DiscoveryView } from './discovery-view.js';
 import { FileSource, type FileSourceOptions } from './file-source.js';
@@ -25,6 +26,8 @@ export interface ControlPlaneOptions {
   sinks?: readonly SnapshotSink[];
   /** The wire API proxies are served in (default: the dubbo-mesh discovery API, `DubboMeshDiscoveryView`). */
   view?: DiscoveryView;
+  /** Other discovery APIs served on the gRPC port (Envoy's ADS): their streams are connected proxies like the view's. */
+  services?: readonly DiscoveryService[];
   log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -117,6 +120,8 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
         },
         onNack: (status, version, errors) => {
           log('warn', 'proxy rejected a snapshot (NACK); it keeps its last good one', { node: status.node.id, version, errors });
+          // The last proxy to answer may reject: it is done with the version too.
+          this.checkConvergence();
           this.emit('nack', status, version, errors);
         },
         onStaleRequest: (status) => this.emit('stale', status),
@@ -128,6 +133,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
         },
       },
       options.view,
+      options.services,
     );
   }
 
@@ -214,7 +220,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     let any = false;
     for (const proxy of this.server.proxies.values()) {
       if (proxy.lastNack?.version === convergence.version) continue;
-      if (proxy.ackedVersion !== convergence.version) return;
+      if ((proxy.settledVersion ?? proxy.ackedVersion) !== convergence.version) return;
       any = true;
     }
     if (!any) return;

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ServerSnapshotStream } from '@dubbo-mesh/discovery';
+import type { DiscoveryService, DiscoveryServiceContext } from './discovery-service.js';
 import { DiscoveryStream, type DiscoveryHooks, type ProxyStatus, type StreamContext } from './discovery-stream.js';
 import type { DiscoveryView } from './discovery-view.js';
 import { DubboMeshDiscoveryView } from './dubbo-mesh-discovery-view.js';
@@ -12,7 +13,9 @@ import type { SnapshotCache } from './snapshot-cache.js';
  * The discovery server, shaped after go-control-plane's: it registers a view's gRPC service,
  * accepts streams — each a {@link DiscoveryStream}, which owns its nonces, watch and ACK/NACK
  * handling — and owns what streams share: the connected proxies, the versions each node
- * rejected, and the limit on large responses in flight.
+ * rejected, and the limit on large responses in flight. Other discovery APIs (Envoy's ADS) can
+ * be served on the same port ({@link DiscoveryService}): their streams share the cache, the
+ * metrics, the hooks and the connected proxies.
  */
 export class DiscoveryServer {
   readonly proxies = new Map<number, ProxyStatus>();
@@ -27,6 +30,8 @@ export class DiscoveryServer {
     hooks: DiscoveryHooks = {},
     /** The wire API streams are answered in (default: the dubbo-mesh discovery API). */
     readonly view: DiscoveryView = new DubboMeshDiscoveryView(),
+    /** Other discovery APIs served on the same port. */
+    services: readonly DiscoveryService[] = [],
   ) {
     this.context = {
       cache,
@@ -50,6 +55,23 @@ export class DiscoveryServer {
       handlers[method] = (stream: ServerSnapshotStream) => new DiscoveryStream(this.nextStream++, stream, subscription, this.context);
     }
     this.server.addService(view.service, handlers);
+    const shared: DiscoveryServiceContext = {
+      cache,
+      metrics,
+      hooks,
+      nextStreamId: () => this.nextStream++,
+      opened: (status) => {
+        this.proxies.set(status.stream, status);
+        this.metrics.connectedProxies.set(this.proxies.size);
+        hooks.onStreamOpen?.(status);
+      },
+      closed: (status) => {
+        if (!this.proxies.delete(status.stream)) return;
+        this.metrics.connectedProxies.set(this.proxies.size);
+        hooks.onStreamClosed?.(status);
+      },
+    };
+    for (const service of services) this.server.addService(service.service, service.handlers(shared));
   }
 
   /**

@@ -6,6 +6,32 @@ import type { ControlPlaneMetrics } from './metrics.js';
 import type { Snapshot } from './snapshot.js';
 import type { CancelWatch, SnapshotCache } from './snapshot-cache.js';
 
+/** The wire API a proxy's stream speaks: the dubbo-mesh discovery API, or Envoy's ADS (state of the world or delta). */
+export type ProxyApi = 'dubbo-mesh' | 'envoy-ads' | 'envoy-ads-delta';
+
+/** A rejected version (NACK): what the proxy said, and when. */
+export interface ProxyNack {
+  /** The snapshot version the rejected response was built from. */
+  version: string;
+  message: string;
+  errors: readonly string[];
+  at: Date;
+  /** xDS: the type URL of the rejected response. */
+  typeUrl?: string;
+}
+
+/** xDS: one resource type of a stream (per type URL). */
+export interface ProxyTypeStatus {
+  /** The names subscribed to; `*` when the subscription is a wildcard. */
+  subscribed: readonly string[];
+  /** The type's version last sent, and its nonce. */
+  sentVersion: string;
+  sentNonce: string;
+  /** The type's version last ACKed ('' before its first). */
+  ackedVersion: string;
+  lastNack: ProxyNack | undefined;
+}
+
 /** A connected proxy as the admin API shows it. */
 export interface ProxyStatus {
   readonly stream: number;
@@ -17,7 +43,21 @@ export interface ProxyStatus {
   sentNonce: string;
   /** The version the proxy last ACKed ('' before its first). */
   ackedVersion: string;
-  lastNack: { version: string; message: string; errors: readonly string[]; at: Date } | undefined;
+  lastNack: ProxyNack | undefined;
+  /**
+   * xDS: the latest snapshot version nothing more is to be sent for — every type ACKed what it
+   * gives, or gives only what the proxy rejected (see {@link lastNack}); absent: {@link ackedVersion}.
+   * Convergence counts a proxy done with a version at this.
+   */
+  settledVersion?: string;
+  /** The wire API of the stream (absent: `dubbo-mesh`). */
+  api?: ProxyApi;
+  /** What kind of client it is, when the API tells (xDS: `envoy-sidecar`, `proxyless`). */
+  kind?: string;
+  /** xDS: each resource type the stream subscribed to, by type URL. */
+  resources?: Record<string, ProxyTypeStatus>;
+  /** xDS: what could not be translated for this node, one line each naming the resource and field. */
+  untranslated?: readonly string[];
 }
 
 /** Stream lifecycle hooks (go-control-plane's callbacks). */
@@ -149,6 +189,7 @@ export class DiscoveryStream {
       sentNonce: '',
       ackedVersion: request.versionInfo,
       lastNack: undefined,
+      api: 'dubbo-mesh',
     };
     if (this.subscription.mode === 'delta' && request.initialResourceVersions !== undefined) this.held = request.initialResourceVersions;
     this.context.opened(this);

@@ -18,6 +18,7 @@ export * from './discovery-view.js';
 export * from './dubbo-mesh-discovery-view.js';
 export * from './large-response-slots.js';
 export * from './discovery-stream.js';
+export * from './discovery-service.js';
 export * from './discovery-server.js';
 export * from './snapshot-sink.js';
 export * from './control-plane.js';

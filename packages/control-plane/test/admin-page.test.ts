@@ -6,12 +6,13 @@ import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
-import { ControlPlane, startControlPlaneAdmin, type PluginStatus, type Refusal, type RuleStatus } from '@dubbo-mesh/control-plane';
+import { ControlPlane, startControlPlaneAdmin, type DiscoveryService, type PluginStatus, type Refusal, type RuleStatus } from '@dubbo-mesh/control-plane';
 import type { MeshConfig } from '@dubbo-mesh/config';
 import { DiscoveryClient } from '@dubbo-mesh/discovery';
 import { DubboProxy } from '@dubbo-mesh/proxy';
 import { launchChromium, waitForText } from '@dubbo-mesh/test-support';
 import { ADMIN_PAGE_DIRECTORY, registerAdminPage } from '../src/admin-page.js';
+import { JsonDiscovery, TYPE, jsonClient } from './fixtures/json-discovery.js';
 
 /** Set to 1 to write the page's screenshot for the docs (docs/images/admin-page.png). */
 const SCREENSHOT_ENV = 'DUBBO_MESH_SCREENSHOT';
@@ -75,10 +76,10 @@ async function folder(t: Test, files: Record<string, string>): Promise<string> {
  * A control plane on a temp folder of `files` (and on a second folder, `dir2`, a source of its
  * own, when `files2` is given), its admin API, and the page's URL (refreshing every 200 ms).
  */
-async function startMesh(t: Test, files: Record<string, string>, files2?: Record<string, string>) {
+async function startMesh(t: Test, files: Record<string, string>, files2?: Record<string, string>, services?: readonly DiscoveryService[]) {
   const dir = await folder(t, files);
   const dir2 = files2 === undefined ? undefined : await folder(t, files2);
-  const controlPlane = new ControlPlane({ configPaths: dir2 === undefined ? [dir] : [dir, dir2], fileSource: { settleMs: 20 } });
+  const controlPlane = new ControlPlane({ configPaths: dir2 === undefined ? [dir] : [dir, dir2], fileSource: { settleMs: 20 }, services });
   t.teardown(() => controlPlane.stop());
   const grpcPort = await controlPlane.start('127.0.0.1', 0);
   const admin = await startControlPlaneAdmin(controlPlane, '127.0.0.1', 0);
@@ -202,6 +203,30 @@ t.test('an operator sees services, endpoints, route weights, Dubbo rules, proxie
   await mesh.closeAdmin();
   await waitForText(page, '#status', /^Control plane unreachable since .*; showing what it answered at /, 'the unreachable control plane');
   t.match(await page.locator('#services').textContent(), '127.0.0.1:20891', 'the last answer stays on the page');
+  t.same(pageErrors, [], 'no script error in the page');
+});
+
+t.test("a proxy on another discovery API (Envoy's ADS) shows its kind and API, what was not translated, and the type it rejected", async (t) => {
+  const mesh = await startMesh(t, { 'services.yaml': services }, undefined, [new JsonDiscovery()]);
+  const version = mesh.controlPlane.snapshot!.version;
+  const json = jsonClient(mesh.grpcPort);
+  t.teardown(() => json.close());
+  const sent = json.nextVersion();
+  json.call.write({ node: { id: 'envoy-1' } });
+  await sent;
+  const nacked = new Promise((resolve) => mesh.controlPlane.once('nack', resolve));
+  json.call.write({ nack: version });
+  await nacked;
+  const { page, pageErrors } = await openPage(t, mesh.url);
+  const row = await waitForText(page, '#proxies tr[data-node="envoy-1"]', 'rejected', 'the Envoy-shaped proxy with its NACK');
+  t.match(row, /^envoy-1proxyproxyless over envoy-ads1 untranslated item/, 'its role, kind, API and how much was not translated');
+  t.match(row, `rejected ${version} (${TYPE}) at`, 'the NACK names the type it rejected');
+  t.match(row, `${TYPE}: no`);
+  t.equal(
+    await page.locator('#proxies tr[data-node="envoy-1"] .untranslated').getAttribute('title'),
+    'DubboRoute default/r: spec.routes[0].retries: not here',
+    'the untranslated lines on hover',
+  );
   t.same(pageErrors, [], 'no script error in the page');
 });
 

@@ -177,7 +177,22 @@ export function renderSources({ sources }) {
   );
 }
 
-/** Connected proxies: who, since when, which version they ACKed, and their last NACK. */
+/** `envoy.config.cluster.v3.Cluster` of an xDS type URL: what a person reads. */
+function typeName(typeUrl) {
+  return String(typeUrl).replace(/^type\.googleapis\.com\//, '');
+}
+
+/** An xDS client's kind and API (`envoy-sidecar over envoy-ads-delta`), with how much could not be translated for it. */
+function apiText(proxy) {
+  const untranslated = proxy.untranslated?.length ?? 0;
+  return [
+    proxy.kind ? [code(proxy.kind), ' over '] : '',
+    code(proxy.api),
+    untranslated > 0 ? h('div', { class: 'untranslated', title: proxy.untranslated.join('\n') }, plural(untranslated, 'untranslated item')) : '',
+  ];
+}
+
+/** Connected proxies: who, since when, which version they ACKed, and their last NACK (for xDS clients, of which type). */
 export function renderProxies({ readyz, proxies }) {
   if (proxies.kind !== 'ok') return unavailable(proxies);
   if (proxies.data.length === 0) return h('p', { class: 'muted' }, 'No proxy is connected.');
@@ -198,7 +213,15 @@ export function renderProxies({ readyz, proxies }) {
         ? h(
             'div',
             { class: 'nack' },
-            h('div', {}, 'rejected ', code(proxy.lastNack.version), ' at ', time(proxy.lastNack.at)),
+            h(
+              'div',
+              {},
+              'rejected ',
+              code(proxy.lastNack.version),
+              proxy.lastNack.typeUrl ? [' (', code(typeName(proxy.lastNack.typeUrl)), ')'] : '',
+              ' at ',
+              time(proxy.lastNack.at),
+            ),
             h('div', {}, proxy.lastNack.message),
             errorList(proxy.lastNack.errors),
           )
@@ -207,7 +230,7 @@ export function renderProxies({ readyz, proxies }) {
         attributes: { 'data-node': node.id },
         cells: [
           code(node.id ?? '?'),
-          String(node.role ?? '').toLowerCase(),
+          [String(node.role ?? '').toLowerCase(), proxy.api && proxy.api !== 'dubbo-mesh' ? h('div', { class: 'api' }, apiText(proxy)) : ''],
           [node.service ? ['service ', code(node.service), ' '] : '', node.namespace ? ['namespace ', code(node.namespace), ' '] : '', labels(node.labels)],
           proxy.peer,
           time(proxy.connectedAt),

@@ -1,0 +1,67 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { DiscoveryService, DiscoveryServiceContext, Snapshot } from '@dubbo-mesh/control-plane';
+import { AdsResponses } from './ads-responses.js';
+import { AdsStream, type AdsMode, type AdsSentCounts } from './ads-stream.js';
+import { adsServiceDefinition } from './envoy-protos.js';
+import { readWireEnvoyNode } from './ads-node.js';
+import { nodeShapeKey, type readEnvoyNode, type EnvoyNode } from './envoy-node.js';
+import type { EnvoyNodeResources, ResourcesFor } from './envoy-resources.js';
+
+/** What an {@link EnvoyAds} is made from. */
+export interface EnvoyAdsOptions {
+  /** A node's Envoy resources from a snapshot (the translator: `EnvoyTranslator.resourcesFor`). */
+  readonly resourcesFor: ResourcesFor;
+  /** How the first request's node is read (default {@link readWireEnvoyNode}: `readEnvoyNode` of the node as decoded). */
+  readonly readNode?: typeof readEnvoyNode;
+}
+
+/**
+ * Envoy's Aggregated Discovery Service (`envoy.service.discovery.v3.AggregatedDiscoveryService`)
+ * as a discovery service of the control plane: served on its gRPC port, next to the dubbo-mesh
+ * discovery API, its streams are connected proxies like ours (same cache, hooks, metrics and
+ * admin API). `StreamAggregatedResources` answers in state of the world,
+ * `DeltaAggregatedResources` in delta; each stream is an {@link AdsStream}.
+ *
+ * A node's resources are translated once per snapshot and node shape (every node of the same
+ * shape gets the same object), and responses are encoded once for every stream that needs the
+ * same ({@link AdsResponses}).
+ */
+export class EnvoyAds implements DiscoveryService {
+  readonly name = 'envoy-ads';
+  readonly service: grpc.ServiceDefinition = adsServiceDefinition();
+  /** Responses and bytes sent since this was made, per mode. */
+  readonly sent: AdsSentCounts = { sotw: { responses: 0, bytes: 0 }, delta: { responses: 0, bytes: 0 } };
+  private readonly responses = new AdsResponses();
+  private readonly translated = new WeakMap<Snapshot, Map<string, EnvoyNodeResources>>();
+  private readonly rejected = new Map<string, Map<string, string>>();
+  private readonly translate: ResourcesFor;
+  private readonly readNode: typeof readEnvoyNode;
+
+  constructor(options: EnvoyAdsOptions) {
+    this.translate = options.resourcesFor;
+    this.readNode = options.readNode ?? readWireEnvoyNode;
+  }
+
+  /** What a node is served from a snapshot: translated once per snapshot and node shape. */
+  resourcesFor(snapshot: Snapshot, node: EnvoyNode): EnvoyNodeResources {
+    let byShape = this.translated.get(snapshot);
+    if (byShape === undefined) this.translated.set(snapshot, (byShape = new Map()));
+    const key = nodeShapeKey(node);
+    let resources = byShape.get(key);
+    if (resources === undefined) byShape.set(key, (resources = this.translate(snapshot, node)));
+    return resources;
+  }
+
+  handlers(context: DiscoveryServiceContext): grpc.UntypedServiceImplementation {
+    const shared = {
+      context,
+      responses: this.responses,
+      readNode: this.readNode,
+      resourcesFor: (snapshot: Snapshot, node: EnvoyNode) => this.resourcesFor(snapshot, node),
+      rejected: this.rejected,
+      sent: this.sent,
+    };
+    const stream = (mode: AdsMode) => (call: grpc.ServerDuplexStream<unknown, unknown>) => new AdsStream(context.nextStreamId(), call, mode, shared);
+    return { StreamAggregatedResources: stream('sotw'), DeltaAggregatedResources: stream('delta') };
+  }
+}

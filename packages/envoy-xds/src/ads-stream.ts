@@ -1,0 +1,367 @@
+import * as grpc from '@grpc/grpc-js';
+import type { CancelWatch, DiscoveryServiceContext, ProxyNack, ProxyStatus, ProxyTypeStatus, Snapshot } from '@dubbo-mesh/control-plane';
+import { AdsResponses, HOLDS_NOTHING, type AdsHeld, type AdsResponseShape } from './ads-responses.js';
+import { AdsSubscription, isWildcardType } from './ads-subscription.js';
+import { PreEncodedXdsResponse, type XdsDeltaDiscoveryRequest, type XdsDiscoveryRequest } from './envoy-protos.js';
+import type { EnvoyNode, readEnvoyNode } from './envoy-node.js';
+import type { EnvoyNodeResources, EnvoyTypeResources } from './envoy-resources.js';
+
+/** How an ADS stream is answered: state of the world (`StreamAggregatedResources`) or delta (`DeltaAggregatedResources`). */
+export type AdsMode = 'sotw' | 'delta';
+
+/** Responses and their bytes sent, per mode (what a benchmark compares). */
+export interface AdsSentCounts {
+  readonly sotw: { responses: number; bytes: number };
+  readonly delta: { responses: number; bytes: number };
+}
+
+/** What every ADS stream of one server shares. */
+export interface AdsShared {
+  readonly context: DiscoveryServiceContext;
+  readonly responses: AdsResponses;
+  readonly readNode: typeof readEnvoyNode;
+  /** A node's resources from a snapshot (the same object for every node of the same shape). */
+  resourcesFor(snapshot: Snapshot, node: EnvoyNode): EnvoyNodeResources;
+  /** The type version each node last rejected, by node id then type URL: not sent to that node again, on any stream. */
+  readonly rejected: Map<string, Map<string, string>>;
+  readonly sent: AdsSentCounts;
+}
+
+/** A response sent and not yet answered. */
+interface InFlight {
+  readonly nonce: string;
+  /** What the response carried (`AdsResponse.content`). */
+  readonly content: string;
+  readonly resources: EnvoyTypeResources;
+  readonly subscription: AdsSubscription;
+  readonly snapshotVersion: string;
+}
+
+/** One type of one stream. */
+interface TypeState {
+  readonly typeUrl: string;
+  subscription: AdsSubscription;
+  /** What the client holds (as of its last ACK). */
+  held: AdsHeld;
+  /** At most one response per type is unanswered: the next waits for its ACK or NACK (go-control-plane's watches do the same). */
+  inFlight: InFlight | undefined;
+  /** The latest nonce sent for this type ('' before the first). */
+  nonce: string;
+  /** SotW: the version the first request said the client has (a reconnecting client). */
+  claimedVersion: string;
+  /** The snapshot whose resources of this type the client has ACKed (or been found to hold already). */
+  ackedTo: string;
+  /** The snapshot this type has nothing more to be sent for: {@link ackedTo}, or one that gives only what the client rejected. */
+  settledTo: string;
+  /**
+   * What the client rejected: not sent again. On this stream, the content of the response it
+   * NACKed; from an earlier stream of the node, the type version.
+   */
+  rejected: { readonly content: string } | { readonly version: string } | undefined;
+  readonly status: ProxyTypeStatus;
+}
+
+/** Empty resources of a type a node has none of (one object per type URL, so responses from it are cached too). */
+const EMPTY = new Map<string, EnvoyTypeResources>();
+function emptyResources(typeUrl: string): EnvoyTypeResources {
+  let empty = EMPTY.get(typeUrl);
+  if (empty === undefined) EMPTY.set(typeUrl, (empty = Object.freeze({ typeUrl, version: 'empty', byName: new Map() })));
+  return empty;
+}
+
+/**
+ * One ADS stream (state of the world or delta), with xDS's rules per type: a nonce per
+ * response (a stream-wide counter); a request answering an older nonce is stale and ignored
+ * (a delta request's subscription changes still apply); an ACK moves what the client holds
+ * forward, a NACK keeps its last good resources, is recorded and the rejected version is not
+ * sent to that node again (on any stream) — a newer one is; one unanswered response per type;
+ * a response only when something changed for that type and stream (or as the type's first).
+ *
+ * The node's snapshot comes from the control plane's cache (one-shot watches, as our own
+ * streams); its resources from the translator, cached per snapshot and node shape; responses
+ * from {@link AdsResponses}, encoded once for every stream that needs the same.
+ */
+export class AdsStream {
+  status: ProxyStatus | undefined;
+  private node: EnvoyNode | undefined;
+  private readonly types = new Map<string, TypeState>();
+  private snapshot: Snapshot | undefined;
+  private resources: EnvoyNodeResources | undefined;
+  private nonce = 0;
+  private cancelWatch: CancelWatch | undefined;
+  private watching = false;
+  /** A type ACKed during the request being handled. */
+  private ackedNow = false;
+  private closed = false;
+
+  constructor(
+    readonly id: number,
+    private readonly call: grpc.ServerDuplexStream<unknown, unknown>,
+    private readonly mode: AdsMode,
+    private readonly shared: AdsShared,
+  ) {
+    call.on('data', (request: unknown) => this.onRequest(request as XdsDiscoveryRequest | XdsDeltaDiscoveryRequest));
+    call.on('end', () => {
+      this.close();
+      call.end();
+    });
+    call.on('error', () => this.close());
+    call.on('close', () => this.close());
+    call.on('cancelled', () => this.close());
+  }
+
+  private onRequest(request: XdsDiscoveryRequest | XdsDeltaDiscoveryRequest): void {
+    if (this.closed) return;
+    if (this.status === undefined && !this.open(request)) return;
+    if (request.type_url === '') {
+      this.fail(grpc.status.INVALID_ARGUMENT, 'type_url: required on every request of an aggregated stream');
+      return;
+    }
+    if (this.mode === 'sotw') this.onStateOfTheWorld(request as XdsDiscoveryRequest);
+    else this.onDelta(request as XdsDeltaDiscoveryRequest);
+    // After the first request's type is known: the watch fires at once with the node's snapshot.
+    if (!this.watching) {
+      this.watching = true;
+      this.watch('');
+    }
+    this.updateVersions();
+  }
+
+  /** The first request names the node: refused with INVALID_ARGUMENT and the field when it cannot be read. */
+  private open(request: XdsDiscoveryRequest | XdsDeltaDiscoveryRequest): boolean {
+    const read = this.shared.readNode(request.node);
+    if (!read.valid) {
+      this.fail(grpc.status.INVALID_ARGUMENT, read.error);
+      return false;
+    }
+    this.node = read.node;
+    this.status = {
+      stream: this.id,
+      node: read.node.wire,
+      peer: this.call.getPeer(),
+      connectedAt: new Date(),
+      sentVersion: '',
+      sentNonce: '',
+      ackedVersion: '',
+      settledVersion: '',
+      lastNack: undefined,
+      api: this.mode === 'sotw' ? 'envoy-ads' : 'envoy-ads-delta',
+      kind: read.node.kind,
+      resources: {},
+      untranslated: [],
+    };
+    // The control plane puts the node's snapshot in the cache here.
+    this.shared.context.opened(this.status);
+    return true;
+  }
+
+  private onStateOfTheWorld(request: XdsDiscoveryRequest): void {
+    const typeUrl = request.type_url;
+    const state = this.types.get(typeUrl);
+    if (state === undefined) {
+      const created = this.addType(typeUrl, AdsSubscription.stateOfTheWorld(undefined, typeUrl, request.resource_names));
+      created.claimedVersion = request.version_info;
+      this.evaluate(created);
+      return;
+    }
+    // Once a type was answered, every request of it answers the latest nonce; anything else is stale.
+    if (state.nonce !== '' && request.response_nonce !== state.nonce) {
+      this.stale();
+      return;
+    }
+    if (state.inFlight !== undefined && request.response_nonce === state.inFlight.nonce) this.answer(state, request.error_detail?.message);
+    this.resubscribe(state, AdsSubscription.stateOfTheWorld(state.subscription, typeUrl, request.resource_names));
+    this.evaluate(state);
+  }
+
+  private onDelta(request: XdsDeltaDiscoveryRequest): void {
+    const typeUrl = request.type_url;
+    let state = this.types.get(typeUrl);
+    if (state === undefined) {
+      state = this.addType(typeUrl, AdsSubscription.delta(undefined, typeUrl, request.resource_names_subscribe, request.resource_names_unsubscribe));
+      const initial = Object.entries(request.initial_resource_versions ?? {});
+      if (initial.length > 0) state.held = { kind: 'versions', versions: new Map(initial) };
+      this.evaluate(state);
+      return;
+    }
+    if (request.response_nonce !== '') {
+      if (state.inFlight !== undefined && request.response_nonce === state.inFlight.nonce) this.answer(state, request.error_detail?.message);
+      // Stale: the ACK or NACK is ignored; subscription changes still apply (delta's are not repeated).
+      else if (request.response_nonce !== state.nonce) this.stale();
+    }
+    this.resubscribe(state, AdsSubscription.delta(state.subscription, typeUrl, request.resource_names_subscribe, request.resource_names_unsubscribe));
+    this.evaluate(state);
+  }
+
+  private addType(typeUrl: string, subscription: AdsSubscription): TypeState {
+    const status: ProxyTypeStatus = { subscribed: subscription.list, sentVersion: '', sentNonce: '', ackedVersion: '', lastNack: undefined };
+    const rejected = this.shared.rejected.get(this.node!.id)?.get(typeUrl);
+    const state: TypeState = {
+      typeUrl,
+      subscription,
+      held: HOLDS_NOTHING,
+      inFlight: undefined,
+      nonce: '',
+      claimedVersion: '',
+      ackedTo: '',
+      settledTo: '',
+      rejected: rejected === undefined ? undefined : { version: rejected },
+      status,
+    };
+    this.types.set(typeUrl, state);
+    this.status!.resources![typeUrl] = status;
+    return state;
+  }
+
+  private resubscribe(state: TypeState, subscription: AdsSubscription): void {
+    if (subscription === state.subscription) return;
+    state.subscription = subscription;
+    state.status.subscribed = subscription.list;
+  }
+
+  private stale(): void {
+    this.shared.context.metrics.staleRequests.inc();
+    this.shared.context.hooks.onStaleRequest?.(this.status!);
+  }
+
+  /** The client answered the response in flight: an ACK, or a NACK with `error`. */
+  private answer(state: TypeState, error: string | undefined): void {
+    const sent = state.inFlight!;
+    state.inFlight = undefined;
+    const { context } = this.shared;
+    const status = this.status!;
+    if (error === undefined) {
+      state.held = { kind: 'view', resources: sent.resources, subscription: sent.subscription };
+      state.ackedTo = state.settledTo = sent.snapshotVersion;
+      state.status.ackedVersion = sent.resources.version;
+      state.rejected = undefined;
+      context.metrics.acks.inc();
+      this.ackedNow = true;
+      return;
+    }
+    // The client keeps what it held: the rejected version is not sent again (to this node, on any stream).
+    state.rejected = { content: sent.content };
+    const node = this.node!.id;
+    let byType = this.shared.rejected.get(node);
+    if (byType === undefined) this.shared.rejected.set(node, (byType = new Map()));
+    byType.set(state.typeUrl, sent.resources.version);
+    const nack: ProxyNack = { version: sent.snapshotVersion, message: `${state.typeUrl}: ${error}`, errors: [error], at: new Date(), typeUrl: state.typeUrl };
+    state.status.lastNack = nack;
+    status.lastNack = nack;
+    context.metrics.nacks.inc();
+    context.hooks.onNack?.(status, sent.snapshotVersion, [error]);
+  }
+
+  /** Send the type's response for the node's snapshot, when one is due. */
+  private evaluate(state: TypeState): void {
+    const snapshot = this.snapshot;
+    const node = this.resources;
+    if (this.closed || snapshot === undefined || node === undefined || state.inFlight !== undefined) return;
+    const resources = node.types.get(state.typeUrl) ?? emptyResources(state.typeUrl);
+    const { subscription, rejected } = state;
+    if (rejected !== undefined && 'version' in rejected && rejected.version === resources.version) {
+      // The version this node rejected on an earlier stream: wait for a newer one.
+      state.settledTo = snapshot.version;
+      return;
+    }
+    const first = state.nonce === '';
+    if (first && state.claimedVersion !== '' && state.claimedVersion === resources.version && subscription.wildcard) {
+      // A reconnecting client that holds this very version (a control plane restarted with the same config): nothing to send.
+      state.held = { kind: 'view', resources, subscription };
+      state.status.ackedVersion = resources.version;
+      state.ackedTo = state.settledTo = snapshot.version;
+      return;
+    }
+    const shape: AdsResponseShape = this.mode === 'delta' ? 'delta' : isWildcardType(state.typeUrl) ? 'sotw-whole' : 'sotw-changed';
+    const response = this.shared.responses.response(shape, resources, subscription, state.held);
+    if (rejected !== undefined && 'content' in rejected && rejected.content === response.content) {
+      // Only what the client rejected: it keeps its last good; wait for something newer.
+      state.settledTo = snapshot.version;
+      return;
+    }
+    if (!response.changes && !first) {
+      state.ackedTo = state.settledTo = snapshot.version;
+      return;
+    }
+    this.nonce += 1;
+    const nonce = String(this.nonce);
+    state.nonce = nonce;
+    state.inFlight = { nonce, content: response.content, resources, subscription, snapshotVersion: snapshot.version };
+    state.status.sentVersion = resources.version;
+    state.status.sentNonce = nonce;
+    const status = this.status!;
+    status.sentVersion = snapshot.version;
+    status.sentNonce = nonce;
+    const message = new PreEncodedXdsResponse(response.bytes, nonce);
+    this.call.write(message);
+    const counts = this.shared.sent[this.mode];
+    counts.responses += 1;
+    counts.bytes += response.bytes.length + 2 + nonce.length;
+    this.shared.context.metrics.pushes.inc();
+  }
+
+  /**
+   * The node-wide versions: `ackedVersion` is the snapshot once every type subscribed to has
+   * ACKed what it gives (the control plane's `ack` event and convergence follow it: `onAck` is
+   * called on every ACK that leaves the node there, and when it gets there with nothing to send);
+   * `settledVersion` once nothing more is to be sent for it (ACKed, or only what was rejected).
+   */
+  private updateVersions(): void {
+    const status = this.status;
+    const snapshot = this.snapshot;
+    if (status === undefined || snapshot === undefined || this.types.size === 0 || this.closed) return;
+    let acked = true;
+    let settled = true;
+    for (const state of this.types.values()) {
+      if (state.ackedTo !== snapshot.version) acked = false;
+      if (state.settledTo !== snapshot.version) settled = false;
+    }
+    if (settled) status.settledVersion = snapshot.version;
+    const ackedNow = this.ackedNow;
+    this.ackedNow = false;
+    // On every ACK that leaves the node on the snapshot, and when it gets there with nothing to send.
+    if (acked && (status.ackedVersion !== snapshot.version || ackedNow)) {
+      status.ackedVersion = snapshot.version;
+      this.shared.context.hooks.onAck?.(status, snapshot.version);
+    }
+  }
+
+  /** One open watch on the node's snapshot: for a version other than the one the stream has. */
+  private watch(known: string): void {
+    if (this.closed) return;
+    this.cancelWatch?.();
+    this.cancelWatch = undefined;
+    let fired = false;
+    const cancel = this.shared.context.cache.watch(this.node!.id, known, (snapshot) => {
+      fired = true;
+      this.cancelWatch = undefined;
+      this.onSnapshot(snapshot);
+    });
+    if (!fired) this.cancelWatch = cancel;
+  }
+
+  private onSnapshot(snapshot: Snapshot): void {
+    if (this.closed) return;
+    this.snapshot = snapshot;
+    this.resources = this.shared.resourcesFor(snapshot, this.node!);
+    this.status!.untranslated = this.resources.untranslated;
+    for (const state of this.types.values()) this.evaluate(state);
+    this.updateVersions();
+    this.watch(snapshot.version);
+  }
+
+  /** End the stream with a status (a bad first request). */
+  private fail(code: grpc.status, details: string): void {
+    this.close();
+    this.call.emit('error', { code, details });
+  }
+
+  /** End this stream's state (the transport ended or failed, or a request was bad). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.cancelWatch?.();
+    this.cancelWatch = undefined;
+    if (this.status !== undefined) this.shared.context.closed(this.status);
+  }
+}
