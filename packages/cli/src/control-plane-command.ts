@@ -8,6 +8,7 @@ import {
   type ControlPlaneExtension,
 } from '@dubbo-mesh/control-plane';
 // The settings alone: the bridge itself (its ZooKeeper client) is loaded only with --zookeeper.
+import { envoyXdsExtension } from '@dubbo-mesh/envoy-xds';
 import { RegistryBridgeFlagError, registryBridgeSettings, type RegistryBridgeSettings } from '@dubbo-mesh/registry-bridge/settings';
 import { UsageError, addressFlag, defineFlags, logLevelFlag, parseFlags } from './flags.js';
 import { createLogger } from './logging.js';
@@ -86,7 +87,8 @@ export async function runControlPlaneCommand(argv: readonly string[]): Promise<n
       bridge === undefined
         ? undefined
         : await (await import('@dubbo-mesh/registry-bridge')).createRegistryBridgeExtension({ settings: bridge, leadership: kube?.elector, log });
-    extensions.push(...[kube, registry].filter((extension) => extension !== undefined));
+    // Envoy's xDS on the same port, from the same snapshots: Envoy sidecars and proxyless gRPC clients (docs/envoy.md).
+    extensions.push(...[kube, registry].filter((extension) => extension !== undefined), envoyXdsExtension());
     app = await startControlPlaneApp({ configPaths, grpc, admin, logger, extensions });
   } catch (error) {
     if (error instanceof SourceUnavailableError) throw new StartUpError(`dubbo-mesh control-plane: --${error.flag}: ${error.message}`);

@@ -3,15 +3,15 @@ import type { DiscoveryService, DiscoveryServiceContext, Snapshot } from '@dubbo
 import { AdsResponses } from './ads-responses.js';
 import { AdsStream, type AdsMode, type AdsSentCounts } from './ads-stream.js';
 import { adsServiceDefinition } from './envoy-protos.js';
-import { readWireEnvoyNode } from './ads-node.js';
-import { nodeShapeKey, type readEnvoyNode, type EnvoyNode } from './envoy-node.js';
+import { nodeShapeKey, readEnvoyNode, type EnvoyNode } from './envoy-node.js';
 import type { EnvoyNodeResources, ResourcesFor } from './envoy-resources.js';
+import { EnvoyTranslator } from './envoy-translator.js';
 
 /** What an {@link EnvoyAds} is made from. */
 export interface EnvoyAdsOptions {
-  /** A node's Envoy resources from a snapshot (the translator: `EnvoyTranslator.resourcesFor`). */
-  readonly resourcesFor: ResourcesFor;
-  /** How the first request's node is read (default {@link readWireEnvoyNode}: `readEnvoyNode` of the node as decoded). */
+  /** A node's Envoy resources from a snapshot (default: a new {@link EnvoyTranslator}'s). */
+  readonly resourcesFor?: ResourcesFor;
+  /** How the first request's node is read (default {@link readEnvoyNode}). */
   readonly readNode?: typeof readEnvoyNode;
 }
 
@@ -37,9 +37,10 @@ export class EnvoyAds implements DiscoveryService {
   private readonly translate: ResourcesFor;
   private readonly readNode: typeof readEnvoyNode;
 
-  constructor(options: EnvoyAdsOptions) {
-    this.translate = options.resourcesFor;
-    this.readNode = options.readNode ?? readWireEnvoyNode;
+  constructor(options: EnvoyAdsOptions = {}) {
+    const translator = options.resourcesFor === undefined ? new EnvoyTranslator() : undefined;
+    this.translate = options.resourcesFor ?? ((snapshot, node) => translator!.resourcesFor(snapshot, node));
+    this.readNode = options.readNode ?? readEnvoyNode;
   }
 
   /** What a node is served from a snapshot: translated once per snapshot and node shape. */

@@ -4,8 +4,8 @@ import type { ResourcesFor } from './envoy-resources.js';
 
 /** What the `envoy-xds` extension is made from. */
 export interface EnvoyXdsExtensionOptions {
-  /** A node's Envoy resources from a snapshot: the translator (`new EnvoyTranslator()`'s `resourcesFor`). */
-  readonly resourcesFor: ResourcesFor;
+  /** A node's Envoy resources from a snapshot (default: the translator, `EnvoyTranslator`). */
+  readonly resourcesFor?: ResourcesFor;
 }
 
 /** The control plane application's extension serving Envoy's xDS: the extension, and its {@link EnvoyAds} (for its counters). */
@@ -18,7 +18,7 @@ export interface EnvoyXdsExtension extends ControlPlaneExtension {
  * the control plane's gRPC port, for Envoy sidecars and proxyless gRPC clients, from the same
  * snapshots as the mesh's own proxies.
  */
-export function envoyXdsExtension(options: EnvoyXdsExtensionOptions): EnvoyXdsExtension {
+export function envoyXdsExtension(options: EnvoyXdsExtensionOptions = {}): EnvoyXdsExtension {
   const ads = new EnvoyAds({ resourcesFor: options.resourcesFor });
   return { name: 'envoy-xds', services: [ads], ads };
 }

@@ -14,7 +14,6 @@ export * from './translate-dubbo-routes.js';
 export * from './translate-listeners.js';
 export * from './translate-proxyless.js';
 export * from './envoy-translator.js';
-export * from './ads-node.js';
 export * from './ads-subscription.js';
 export * from './ads-responses.js';
 export * from './ads-stream.js';
