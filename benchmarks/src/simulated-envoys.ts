@@ -111,7 +111,7 @@ function envoyNode(id: string): object {
   return {
     id,
     cluster: 'bench',
-    metadata: { fields: { DUBBO_MESH_ROLE: { string_value: 'proxy' }, DUBBO_MESH_NAMESPACE: { string_value: 'default' } } },
+    metadata: { fields: { DUBBO_MESH_ROLE: { stringValue: 'proxy' }, DUBBO_MESH_NAMESPACE: { stringValue: 'default' } } },
   };
 }
 
@@ -136,7 +136,7 @@ export async function connectSimulatedEnvoys(address: string, count: number, mod
     Array.from(
       { length: count },
       (_, i) =>
-        new Promise<void>((resolve) => {
+        new Promise<void>((resolve, reject) => {
           const client = new Client(address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 1024 * 1024 * 1024 });
           clients.push(client);
           const sim: SimulatedEnvoy = { id: `envoy-${i}`, versions: new Map(), totalBytes: 0, bytesByType: new Map(), responses: 0 };
@@ -182,7 +182,8 @@ export async function connectSimulatedEnvoys(address: string, count: number, mod
             if (sim.versions.has(TYPE.listener) && sim.versions.has(TYPE.cluster) && sim.versions.has(TYPE.endpoints) && sim.versions.has(TYPE.dubboRoutes))
               resolve();
           });
-          stream.on('error', () => {});
+          // A stream refused before it holds everything fails the run (a benchmark must not wait forever).
+          stream.on('error', (error: Error) => reject(new Error(`${sim.id}: ${error.message}`)));
           stream.on('close', () => (ended += 1));
           request(TYPE.listener, [], '', '');
           request(TYPE.cluster, [], '', '');
