@@ -5,7 +5,7 @@
 // world vs delta; the control plane's RSS and CPU.
 //
 //   npm run bench:xds -- [--envoys 1000] [--services 2000] [--interfaces 5] [--endpoints 25] [--changes 3]
-//                        [--mode delta|sotw|both] [--json]
+//                        [--mode delta|sotw|both] [--profile-control-plane DIR] [--json]
 //
 // Services × interfaces = service keys (10,000 by default); services × endpoints = endpoints.
 // One DubboService per file in one folder; a change rewrites one file (one endpoint of
@@ -13,7 +13,8 @@
 // --config DIR` in its own process. A simulated sidecar asks what Envoy asks (LDS and CDS
 // wildcard, the `dubbo_outbound` Dubbo routes, EDS for every cluster) and ACKs at once
 // (simulated-envoys.ts). `--mode both` runs delta, then state of the world, each on a fresh
-// control plane, and prints both.
+// control plane, and prints both. `--profile-control-plane DIR` writes the control plane's CPU
+// profile there (`node --cpu-prof`; it is stopped with SIGTERM so the profile is written).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -33,6 +34,7 @@ const { values } = parseArgs({
     endpoints: { type: 'string', default: '25' },
     changes: { type: 'string', default: '3' },
     mode: { type: 'string', default: 'both' },
+    'profile-control-plane': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -87,9 +89,15 @@ async function runMode(mode: AdsMode): Promise<ModeResult> {
   let child: ChildProcess | undefined;
   const clients: grpc.Client[] = [];
   try {
-    child = spawn(process.execPath, [cli, 'control-plane', '--config', dir, '--grpc', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'info'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const profile = values['profile-control-plane'];
+    const nodeArgs = profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profile];
+    child = spawn(
+      process.execPath,
+      [...nodeArgs, cli, 'control-plane', '--config', dir, '--grpc', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'info'],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     const logLines: Array<Record<string, unknown>> = [];
     let buffered = '';
     const waiters: Array<() => void> = [];
@@ -166,7 +174,11 @@ async function runMode(mode: AdsMode): Promise<ModeResult> {
     return { mode, startSeconds, connectSeconds, initialBytes, rssAfterConnectMiB, peakRssMiB: peakRssMiB(child.pid!), rows };
   } finally {
     for (const client of clients) client.close();
-    child?.kill('SIGKILL');
+    if (values['profile-control-plane'] !== undefined && child !== undefined && child.exitCode === null) {
+      const exited = new Promise((resolve) => child!.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    } else child?.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
   }
 }

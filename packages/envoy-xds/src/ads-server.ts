@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { DiscoveryService, DiscoveryServiceContext, Snapshot } from '@dubbo-mesh/control-plane';
+import { LARGE_RESPONSE_BYTES, LargeResponseSlots, type DiscoveryService, type DiscoveryServiceContext, type Snapshot } from '@dubbo-mesh/control-plane';
 import { AdsResponses } from './ads-responses.js';
 import { AdsStream, type AdsMode, type AdsSentCounts } from './ads-stream.js';
 import { adsServiceDefinition } from './envoy-protos.js';
@@ -13,6 +13,10 @@ export interface EnvoyAdsOptions {
   readonly resourcesFor?: ResourcesFor;
   /** How the first request's node is read (default {@link readEnvoyNode}). */
   readonly readNode?: typeof readEnvoyNode;
+  /** The limit on large responses unanswered at once (default: 16 over every stream). */
+  readonly largeResponses?: LargeResponseSlots;
+  /** From this size a response is large (default `LARGE_RESPONSE_BYTES`, 256 KiB). */
+  readonly largeResponseBytes?: number;
 }
 
 /**
@@ -31,6 +35,9 @@ export class EnvoyAds implements DiscoveryService {
   readonly service: grpc.ServiceDefinition = adsServiceDefinition();
   /** Responses and bytes sent since this was made, per mode. */
   readonly sent: AdsSentCounts = { sotw: { responses: 0, bytes: 0 }, delta: { responses: 0, bytes: 0 } };
+  /** Large responses unanswered at once, over every stream (16, as the dubbo-mesh discovery API's). */
+  readonly largeResponses: LargeResponseSlots;
+  private readonly largeResponseBytes: number;
   private readonly responses = new AdsResponses();
   private readonly translated = new WeakMap<Snapshot, Map<string, EnvoyNodeResources>>();
   private readonly rejected = new Map<string, Map<string, string>>();
@@ -41,6 +48,8 @@ export class EnvoyAds implements DiscoveryService {
     const translator = options.resourcesFor === undefined ? new EnvoyTranslator() : undefined;
     this.translate = options.resourcesFor ?? ((snapshot, node) => translator!.resourcesFor(snapshot, node));
     this.readNode = options.readNode ?? readEnvoyNode;
+    this.largeResponses = options.largeResponses ?? new LargeResponseSlots();
+    this.largeResponseBytes = options.largeResponseBytes ?? LARGE_RESPONSE_BYTES;
   }
 
   /** What a node is served from a snapshot: translated once per snapshot and node shape. */
@@ -61,6 +70,8 @@ export class EnvoyAds implements DiscoveryService {
       resourcesFor: (snapshot: Snapshot, node: EnvoyNode) => this.resourcesFor(snapshot, node),
       rejected: this.rejected,
       sent: this.sent,
+      largeResponses: this.largeResponses,
+      largeResponseBytes: this.largeResponseBytes,
     };
     const stream = (mode: AdsMode) => (call: grpc.ServerDuplexStream<unknown, unknown>) => new AdsStream(context.nextStreamId(), call, mode, shared);
     return { StreamAggregatedResources: stream('sotw'), DeltaAggregatedResources: stream('delta') };

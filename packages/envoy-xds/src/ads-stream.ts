@@ -1,5 +1,14 @@
 import * as grpc from '@grpc/grpc-js';
-import type { CancelWatch, DiscoveryServiceContext, ProxyNack, ProxyStatus, ProxyTypeStatus, Snapshot } from '@dubbo-mesh/control-plane';
+import {
+  LARGE_RESPONSE_ANSWER_MS,
+  type CancelWatch,
+  type DiscoveryServiceContext,
+  type LargeResponseSlots,
+  type ProxyNack,
+  type ProxyStatus,
+  type ProxyTypeStatus,
+  type Snapshot,
+} from '@dubbo-mesh/control-plane';
 import { AdsResponses, HOLDS_NOTHING, type AdsHeld, type AdsResponseShape } from './ads-responses.js';
 import { AdsSubscription, isWildcardType } from './ads-subscription.js';
 import { PreEncodedXdsResponse, type XdsDeltaDiscoveryRequest, type XdsDiscoveryRequest } from './envoy-protos.js';
@@ -25,6 +34,14 @@ export interface AdsShared {
   /** The type version each node last rejected, by node id then type URL: not sent to that node again, on any stream. */
   readonly rejected: Map<string, Map<string, string>>;
   readonly sent: AdsSentCounts;
+  /**
+   * The limit on large responses unanswered at once over every stream of the server: a
+   * thousand Envoys connecting together to a large mesh would otherwise hold a thousand copies
+   * of its clusters and endpoints in the transport's buffers.
+   */
+  readonly largeResponses: LargeResponseSlots;
+  /** From this size a response is large. */
+  readonly largeResponseBytes: number;
 }
 
 /** A response sent and not yet answered. */
@@ -35,6 +52,8 @@ interface InFlight {
   readonly resources: EnvoyTypeResources;
   readonly subscription: AdsSubscription;
   readonly snapshotVersion: string;
+  /** Whether it is a large response (it counts against the stream's large-response slot). */
+  readonly large: boolean;
 }
 
 /** One type of one stream. */
@@ -93,6 +112,11 @@ export class AdsStream {
   /** A type ACKed during the request being handled. */
   private ackedNow = false;
   private closed = false;
+  /** Large responses of this stream unanswered: while there is one, the stream holds a large-response slot. */
+  private largeInFlight = 0;
+  private slotTimer: NodeJS.Timeout | undefined;
+  /** Whether the stream waits for a large-response slot (then every type is evaluated again). */
+  private queued = false;
 
   constructor(
     readonly id: number,
@@ -228,6 +252,7 @@ export class AdsStream {
   private answer(state: TypeState, error: string | undefined): void {
     const sent = state.inFlight!;
     state.inFlight = undefined;
+    if (sent.large) this.answeredLarge();
     const { context } = this.shared;
     const status = this.status!;
     if (error === undefined) {
@@ -283,10 +308,13 @@ export class AdsStream {
       state.ackedTo = state.settledTo = snapshot.version;
       return;
     }
+    const large = response.bytes.length >= this.shared.largeResponseBytes;
+    if (large && !this.takeSlot()) return;
     this.nonce += 1;
     const nonce = String(this.nonce);
     state.nonce = nonce;
-    state.inFlight = { nonce, content: response.content, resources, subscription, snapshotVersion: snapshot.version };
+    state.inFlight = { nonce, content: response.content, resources, subscription, snapshotVersion: snapshot.version, large };
+    if (large) this.largeInFlight += 1;
     state.status.sentVersion = resources.version;
     state.status.sentNonce = nonce;
     const status = this.status!;
@@ -326,6 +354,48 @@ export class AdsStream {
     }
   }
 
+  /**
+   * Whether the stream may send a large response: it holds the large-response slot already
+   * (its other types' large responses go with the first), or takes a free one. Else it waits
+   * in line once, and every type is evaluated again when a slot is free: what is sent then is
+   * what the newest snapshot gives.
+   */
+  private takeSlot(): boolean {
+    if (this.largeInFlight > 0) return true;
+    const slots = this.shared.largeResponses;
+    if (slots.tryTake()) {
+      // A client that never answers must not keep the slot.
+      this.slotTimer = setTimeout(() => this.releaseSlot(), LARGE_RESPONSE_ANSWER_MS);
+      this.slotTimer.unref();
+      return true;
+    }
+    if (!this.queued) {
+      this.queued = true;
+      slots.wait(() => {
+        this.queued = false;
+        if (this.closed) return;
+        for (const state of this.types.values()) this.evaluate(state);
+        this.updateVersions();
+      });
+    }
+    return false;
+  }
+
+  /** A large response was answered: the slot goes back once none is left unanswered. */
+  private answeredLarge(): void {
+    if (this.largeInFlight === 0) return;
+    this.largeInFlight -= 1;
+    if (this.largeInFlight === 0) this.releaseSlot();
+  }
+
+  private releaseSlot(): void {
+    if (this.slotTimer === undefined) return;
+    clearTimeout(this.slotTimer);
+    this.slotTimer = undefined;
+    this.largeInFlight = 0;
+    this.shared.largeResponses.give();
+  }
+
   /** One open watch on the node's snapshot: for a version other than the one the stream has. */
   private watch(known: string): void {
     if (this.closed) return;
@@ -360,6 +430,7 @@ export class AdsStream {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.releaseSlot();
     this.cancelWatch?.();
     this.cancelWatch = undefined;
     if (this.status !== undefined) this.shared.context.closed(this.status);
