@@ -33,6 +33,8 @@ export interface AdsResponse {
   readonly changes: boolean;
   /** Resources it carries. */
   readonly resources: number;
+  /** Names of the resources it adds or changes for the client (a cluster changed needs its endpoints sent again). */
+  readonly changedNames: readonly string[];
   /** Names it removes (delta). */
   readonly removed: number;
   /** A digest of what it carries (each resource's name and version, the names removed): equal for the same content. */
@@ -137,6 +139,7 @@ export class AdsResponses {
         bytes: Buffer.concat([head, ...changed.map((r) => this.deltaEntry(r))]),
         changes: changed.length > 0 || removed.length > 0,
         resources: changed.length,
+        changedNames: changed.map((r) => r.name),
         removed: removed.length,
         content: contentDigest(changed, removed),
       };
@@ -147,6 +150,7 @@ export class AdsResponses {
         bytes: Buffer.concat([head, ...changed.map((r) => this.sotwEntry(r))]),
         changes: changed.length > 0,
         resources: changed.length,
+        changedNames: changed.map((r) => r.name),
         removed: 0,
         content: contentDigest(changed, []),
       };
@@ -157,6 +161,7 @@ export class AdsResponses {
       bytes: Buffer.concat([head, ...covered.map((r) => this.sotwEntry(r))]),
       changes: changed.length > 0 || removed.length > 0,
       resources: covered.length,
+      changedNames: changed.map((r) => r.name),
       removed: 0,
       content: contentDigest(covered, []),
     };

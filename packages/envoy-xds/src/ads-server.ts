@@ -40,7 +40,6 @@ export class EnvoyAds implements DiscoveryService {
   private readonly largeResponseBytes: number;
   private readonly responses = new AdsResponses();
   private readonly translated = new WeakMap<Snapshot, Map<string, EnvoyNodeResources>>();
-  private readonly rejected = new Map<string, Map<string, string>>();
   private readonly translate: ResourcesFor;
   private readonly readNode: typeof readEnvoyNode;
 
@@ -68,7 +67,6 @@ export class EnvoyAds implements DiscoveryService {
       responses: this.responses,
       readNode: this.readNode,
       resourcesFor: (snapshot: Snapshot, node: EnvoyNode) => this.resourcesFor(snapshot, node),
-      rejected: this.rejected,
       sent: this.sent,
       largeResponses: this.largeResponses,
       largeResponseBytes: this.largeResponseBytes,

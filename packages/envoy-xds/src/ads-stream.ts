@@ -11,7 +11,7 @@ import {
 } from '@dubbo-mesh/control-plane';
 import { AdsResponses, HOLDS_NOTHING, type AdsHeld, type AdsResponseShape } from './ads-responses.js';
 import { AdsSubscription, isWildcardType } from './ads-subscription.js';
-import { PreEncodedXdsResponse, type XdsDeltaDiscoveryRequest, type XdsDiscoveryRequest } from './envoy-protos.js';
+import { PreEncodedXdsResponse, TYPE_URLS, type XdsDeltaDiscoveryRequest, type XdsDiscoveryRequest } from './envoy-protos.js';
 import type { EnvoyNode, readEnvoyNode } from './envoy-node.js';
 import type { EnvoyNodeResources, EnvoyTypeResources } from './envoy-resources.js';
 
@@ -31,8 +31,6 @@ export interface AdsShared {
   readonly readNode: typeof readEnvoyNode;
   /** A node's resources from a snapshot (the same object for every node of the same shape). */
   resourcesFor(snapshot: Snapshot, node: EnvoyNode): EnvoyNodeResources;
-  /** The type version each node last rejected, by node id then type URL: not sent to that node again, on any stream. */
-  readonly rejected: Map<string, Map<string, string>>;
   readonly sent: AdsSentCounts;
   /**
    * The limit on large responses unanswered at once over every stream of the server: a
@@ -52,8 +50,8 @@ interface InFlight {
   readonly resources: EnvoyTypeResources;
   readonly subscription: AdsSubscription;
   readonly snapshotVersion: string;
-  /** Whether it is a large response (it counts against the stream's large-response slot). */
-  readonly large: boolean;
+  /** The large-response slot it was sent under (0: not a large response). */
+  readonly slot: number;
 }
 
 /** One type of one stream. */
@@ -73,11 +71,28 @@ interface TypeState {
   /** The snapshot this type has nothing more to be sent for: {@link ackedTo}, or one that gives only what the client rejected. */
   settledTo: string;
   /**
-   * What the client rejected: not sent again. On this stream, the content of the response it
-   * NACKed; from an earlier stream of the node, the type version.
+   * What the client rejected on this stream (the content of the response it NACKed): not sent
+   * again; something newer is. A client that connects again is sent what is current: a restarted
+   * Envoy holds nothing, and one that reconnects says what it holds.
    */
-  rejected: { readonly content: string } | { readonly version: string } | undefined;
+  rejected: { readonly content: string } | undefined;
+  /** Names the client must be sent again although it holds them (endpoints of a cluster just changed: Envoy warms the new cluster until they come). */
+  forget: Set<string> | undefined;
   readonly status: ProxyTypeStatus;
+}
+
+/** Types in the order xDS recommends pushing them ("eventual consistency"); other types after. */
+const PUSH_ORDER: readonly string[] = [
+  TYPE_URLS.cluster,
+  TYPE_URLS.clusterLoadAssignment,
+  TYPE_URLS.listener,
+  TYPE_URLS.routeConfiguration,
+  TYPE_URLS.dubboRoutes,
+];
+
+function pushOrder(typeUrl: string): number {
+  const at = PUSH_ORDER.indexOf(typeUrl);
+  return at === -1 ? PUSH_ORDER.length : at;
 }
 
 /** Empty resources of a type a node has none of (one object per type URL, so responses from it are cached too). */
@@ -92,9 +107,11 @@ function emptyResources(typeUrl: string): EnvoyTypeResources {
  * One ADS stream (state of the world or delta), with xDS's rules per type: a nonce per
  * response (a stream-wide counter); a request answering an older nonce is stale and ignored
  * (a delta request's subscription changes still apply); an ACK moves what the client holds
- * forward, a NACK keeps its last good resources, is recorded and the rejected version is not
- * sent to that node again (on any stream) — a newer one is; one unanswered response per type;
- * a response only when something changed for that type and stream (or as the type's first).
+ * forward, a NACK keeps its last good resources, is recorded and what it rejected is not sent
+ * again on the stream — something newer is; one unanswered response per type; a response only
+ * when something changed for that type and stream (or as the type's first), and a name asked
+ * for again is sent again; a cluster sent changed has its endpoints sent again (Envoy warms it
+ * until they come); types pushed clusters first, then endpoints, listeners, routes.
  *
  * The node's snapshot comes from the control plane's cache (one-shot watches, as our own
  * streams); its resources from the translator, cached per snapshot and node shape; responses
@@ -115,6 +132,9 @@ export class AdsStream {
   /** Large responses of this stream unanswered: while there is one, the stream holds a large-response slot. */
   private largeInFlight = 0;
   private slotTimer: NodeJS.Timeout | undefined;
+  /** The slot held, numbered (0: none): an answer to a response sent under an earlier slot (released by its timer) counts for nothing. */
+  private slot = 0;
+  private slots = 0;
   /** Whether the stream waits for a large-response slot (then every type is evaluated again). */
   private queued = false;
 
@@ -219,7 +239,6 @@ export class AdsStream {
 
   private addType(typeUrl: string, subscription: AdsSubscription): TypeState {
     const status: ProxyTypeStatus = { subscribed: subscription.list, sentVersion: '', sentNonce: '', ackedVersion: '', lastNack: undefined };
-    const rejected = this.shared.rejected.get(this.node!.id)?.get(typeUrl);
     const state: TypeState = {
       typeUrl,
       subscription,
@@ -229,7 +248,8 @@ export class AdsStream {
       claimedVersion: '',
       ackedTo: '',
       settledTo: '',
-      rejected: rejected === undefined ? undefined : { version: rejected },
+      rejected: undefined,
+      forget: undefined,
       status,
     };
     this.types.set(typeUrl, state);
@@ -241,6 +261,26 @@ export class AdsStream {
     if (subscription === state.subscription) return;
     state.subscription = subscription;
     state.status.subscribed = subscription.list;
+    // A name dropped is no longer held: asked for again, it is sent again (xDS: newly requested resources are sent even if unchanged).
+    this.narrowHeld(state);
+  }
+
+  /**
+   * What the client holds, narrowed to what it still subscribes to and without what it must be
+   * sent again ({@link TypeState.forget}). The same object when nothing is narrowed (the usual
+   * ACK), so responses stay shared between streams.
+   */
+  private narrowHeld(state: TypeState): void {
+    const held = state.held;
+    const forget = state.forget;
+    if (held.kind === 'view') {
+      let subscription = held.subscription.intersect(state.subscription);
+      if (forget !== undefined) subscription = subscription.without(forget);
+      if (subscription !== held.subscription) state.held = { kind: 'view', resources: held.resources, subscription };
+    } else if (held.kind === 'versions') {
+      const versions = new Map([...held.versions].filter(([name]) => state.subscription.covers(name) && forget?.has(name) !== true));
+      if (versions.size !== held.versions.size) state.held = { kind: 'versions', versions };
+    }
   }
 
   private stale(): void {
@@ -252,11 +292,13 @@ export class AdsStream {
   private answer(state: TypeState, error: string | undefined): void {
     const sent = state.inFlight!;
     state.inFlight = undefined;
-    if (sent.large) this.answeredLarge();
+    if (sent.slot !== 0) this.answeredLarge(sent.slot);
     const { context } = this.shared;
     const status = this.status!;
     if (error === undefined) {
       state.held = { kind: 'view', resources: sent.resources, subscription: sent.subscription };
+      // Names dropped (or to be sent again) since the response went out are not held.
+      this.narrowHeld(state);
       state.ackedTo = state.settledTo = sent.snapshotVersion;
       state.status.ackedVersion = sent.resources.version;
       state.rejected = undefined;
@@ -264,12 +306,8 @@ export class AdsStream {
       this.ackedNow = true;
       return;
     }
-    // The client keeps what it held: the rejected version is not sent again (to this node, on any stream).
+    // The client keeps what it held: what it rejected is not sent again on this stream.
     state.rejected = { content: sent.content };
-    const node = this.node!.id;
-    let byType = this.shared.rejected.get(node);
-    if (byType === undefined) this.shared.rejected.set(node, (byType = new Map()));
-    byType.set(state.typeUrl, sent.resources.version);
     const nack: ProxyNack = { version: sent.snapshotVersion, message: `${state.typeUrl}: ${error}`, errors: [error], at: new Date(), typeUrl: state.typeUrl };
     state.status.lastNack = nack;
     status.lastNack = nack;
@@ -284,11 +322,6 @@ export class AdsStream {
     if (this.closed || snapshot === undefined || node === undefined || state.inFlight !== undefined) return;
     const resources = node.types.get(state.typeUrl) ?? emptyResources(state.typeUrl);
     const { subscription, rejected } = state;
-    if (rejected !== undefined && 'version' in rejected && rejected.version === resources.version) {
-      // The version this node rejected on an earlier stream: wait for a newer one.
-      state.settledTo = snapshot.version;
-      return;
-    }
     const first = state.nonce === '';
     if (first && state.claimedVersion !== '' && state.claimedVersion === resources.version && subscription.wildcard) {
       // A reconnecting client that holds this very version (a control plane restarted with the same config): nothing to send.
@@ -299,7 +332,7 @@ export class AdsStream {
     }
     const shape: AdsResponseShape = this.mode === 'delta' ? 'delta' : isWildcardType(state.typeUrl) ? 'sotw-whole' : 'sotw-changed';
     const response = this.shared.responses.response(shape, resources, subscription, state.held);
-    if (rejected !== undefined && 'content' in rejected && rejected.content === response.content) {
+    if (rejected !== undefined && rejected.content === response.content) {
       // Only what the client rejected: it keeps its last good; wait for something newer.
       state.settledTo = snapshot.version;
       return;
@@ -310,11 +343,14 @@ export class AdsStream {
     }
     const large = response.bytes.length >= this.shared.largeResponseBytes;
     if (large && !this.takeSlot()) return;
+    const slot = large ? this.slot : 0;
     this.nonce += 1;
     const nonce = String(this.nonce);
     state.nonce = nonce;
-    state.inFlight = { nonce, content: response.content, resources, subscription, snapshotVersion: snapshot.version, large };
+    state.inFlight = { nonce, content: response.content, resources, subscription, snapshotVersion: snapshot.version, slot };
     if (large) this.largeInFlight += 1;
+    // What was to be sent again is in this response (what the client holds of it is narrowed no more).
+    state.forget = undefined;
     state.status.sentVersion = resources.version;
     state.status.sentNonce = nonce;
     const status = this.status!;
@@ -326,6 +362,25 @@ export class AdsStream {
     counts.responses += 1;
     counts.bytes += response.bytes.length + 2 + nonce.length;
     this.shared.context.metrics.pushes.inc();
+    if (state.typeUrl === TYPE_URLS.cluster && response.changedNames.length > 0) this.resendEndpointsOf(response.changedNames);
+  }
+
+  /**
+   * A cluster added or changed is warmed by Envoy until its ClusterLoadAssignment comes, even an
+   * unchanged one (xDS "resource warming"): the endpoints of those clusters (their EDS names are
+   * the clusters' names) are sent again, after the clusters.
+   */
+  private resendEndpointsOf(clusters: readonly string[]): void {
+    const endpoints = this.types.get(TYPE_URLS.clusterLoadAssignment);
+    if (endpoints === undefined) return;
+    const forget = (endpoints.forget ??= new Set());
+    for (const name of clusters) if (endpoints.subscription.covers(name)) forget.add(name);
+    if (forget.size === 0) {
+      endpoints.forget = undefined;
+      return;
+    }
+    this.narrowHeld(endpoints);
+    this.evaluate(endpoints);
   }
 
   /**
@@ -364,6 +419,8 @@ export class AdsStream {
     if (this.largeInFlight > 0) return true;
     const slots = this.shared.largeResponses;
     if (slots.tryTake()) {
+      this.slots += 1;
+      this.slot = this.slots;
       // A client that never answers must not keep the slot.
       this.slotTimer = setTimeout(() => this.releaseSlot(), LARGE_RESPONSE_ANSWER_MS);
       this.slotTimer.unref();
@@ -382,8 +439,8 @@ export class AdsStream {
   }
 
   /** A large response was answered: the slot goes back once none is left unanswered. */
-  private answeredLarge(): void {
-    if (this.largeInFlight === 0) return;
+  private answeredLarge(slot: number): void {
+    if (slot !== this.slot || this.largeInFlight === 0) return;
     this.largeInFlight -= 1;
     if (this.largeInFlight === 0) this.releaseSlot();
   }
@@ -393,6 +450,7 @@ export class AdsStream {
     clearTimeout(this.slotTimer);
     this.slotTimer = undefined;
     this.largeInFlight = 0;
+    this.slot = 0;
     this.shared.largeResponses.give();
   }
 
@@ -415,7 +473,8 @@ export class AdsStream {
     this.snapshot = snapshot;
     this.resources = this.shared.resourcesFor(snapshot, this.node!);
     this.status!.untranslated = this.resources.untranslated;
-    for (const state of this.types.values()) this.evaluate(state);
+    // xDS's order: clusters, endpoints, listeners, routes (a route never names a cluster the client has not been sent).
+    for (const state of [...this.types.values()].sort((a, b) => pushOrder(a.typeUrl) - pushOrder(b.typeUrl))) this.evaluate(state);
     this.updateVersions();
     this.watch(snapshot.version);
   }

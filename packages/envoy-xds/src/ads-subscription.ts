@@ -27,6 +27,8 @@ const KEY_TEXT_LIMIT = 256;
 export class AdsSubscription {
   private keyText: string | undefined;
   private listed: readonly string[] | undefined;
+  /** The state-of-the-world request's names it was made from: the next request (an ACK) usually repeats them, element by element. */
+  private requested: readonly string[] | undefined;
 
   private constructor(
     /** Every resource of the type (explicit `*`, or the legacy empty first request). */
@@ -36,6 +38,25 @@ export class AdsSubscription {
     /** The wildcard came from a first request with no names, and no name was asked for since (xDS's legacy wildcard). */
     readonly legacy: boolean,
   ) {}
+
+  /**
+   * What this subscription and `other` both cover (what a client still holds of what it held
+   * when its subscription changes): this very object when `other` covers all of it.
+   */
+  intersect(other: AdsSubscription): AdsSubscription {
+    if (other === this || other.wildcard) return this;
+    if (this.wildcard) return new AdsSubscription(false, other.names, false);
+    let all = true;
+    for (const name of this.names) if (!other.names.has(name)) all = false;
+    if (all) return this;
+    return new AdsSubscription(false, new Set([...this.names].filter((name) => other.names.has(name))), false);
+  }
+
+  /** This subscription without `names` (a client's held resources it must be sent again); this object when it has none of them. */
+  without(names: ReadonlySet<string>): AdsSubscription {
+    if (this.wildcard || ![...names].some((name) => this.names.has(name))) return this;
+    return new AdsSubscription(false, new Set([...this.names].filter((name) => !names.has(name))), false);
+  }
 
   /** Whether the subscription covers `name`. */
   covers(name: string): boolean {
@@ -65,6 +86,9 @@ export class AdsSubscription {
   static stateOfTheWorld(previous: AdsSubscription | undefined, typeUrl: string, names: readonly string[]): AdsSubscription {
     if (previous === undefined && names.length === 0 && isWildcardType(typeUrl)) return new AdsSubscription(true, new Set(), true);
     if (previous?.legacy === true && names.length === 0) return previous;
+    // An ACK repeats the names in the same order: compared element by element, no set is built.
+    const requested = previous?.requested;
+    if (requested !== undefined && requested.length === names.length && requested.every((name, i) => name === names[i])) return previous!;
     const set = new Set(names);
     const wildcard = set.delete(WILDCARD);
     // An ACK repeats the names: keep the same object (its key is already known).
@@ -75,9 +99,12 @@ export class AdsSubscription {
       previous.names.size === set.size &&
       [...set].every((n) => previous.names.has(n))
     ) {
+      previous.requested = names;
       return previous;
     }
-    return new AdsSubscription(wildcard, set, false);
+    const made = new AdsSubscription(wildcard, set, false);
+    made.requested = names;
+    return made;
   }
 
   /**
