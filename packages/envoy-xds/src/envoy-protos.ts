@@ -206,7 +206,7 @@ export function encodeAny(typeUrl: string, resource: Record<string, unknown>): B
   if (bytes[0] !== 0x12) throw new Error(`encodeAny: unexpected first field tag ${bytes[0]}`);
   let offset = 1;
   while ((bytes[offset]! & 0x80) !== 0) offset += 1;
-  return bytes.subarray(offset + 1);
+  return Buffer.from(bytes.subarray(offset + 1)); // a copy: a slice would keep the serializer's (pooled) buffer alive
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { DubboPolicyConfig, DubboServiceConfig, MeshConfig } from '@dubbo-mesh/config';
+import { DEFAULT_RETRY_POLICY, type DubboPolicyConfig, type DubboRouteConfig, type DubboServiceConfig, type MeshConfig } from '@dubbo-mesh/config';
 import type { Snapshot } from '@dubbo-mesh/control-plane';
 import { resourceKey } from '@dubbo-mesh/discovery';
 import { nodeShapeKey, type EnvoyNode } from './envoy-node.js';
@@ -18,7 +18,7 @@ import {
 import { DUBBO_OUTBOUND, dubboRoutes, policiesById } from './translate-dubbo-routes.js';
 import { clusterLoadAssignment } from './translate-endpoints.js';
 import { sidecarListeners } from './translate-listeners.js';
-import { RouteIndex, proxylessListener, proxylessRouteConfiguration } from './translate-proxyless.js';
+import { RouteIndex, appliedRoutes, proxylessListener, proxylessRouteConfiguration, routeDependencies } from './translate-proxyless.js';
 
 /** What the mesh has that no Envoy or gRPC client applies: one line per resource. */
 function ignoredResources(config: MeshConfig, who: string): string[] {
@@ -51,6 +51,30 @@ function interfacesOf(service: DubboServiceConfig): string {
 }
 
 /**
+ * What a sidecar's calls lose whatever the config: our proxy retries a routed call by default,
+ * dubbo_proxy never does (it has no retries).
+ */
+const DEFAULT_RETRIES_LINE = `DubboRoute (every route without retries): spec.routes[].retries: dubbo-mesh proxies retry a call ${DEFAULT_RETRY_POLICY.attempts} times on ${DEFAULT_RETRY_POLICY.retryOn.join(' or ')} by default; dubbo_proxy has no retries and sends each call once`;
+
+/** What of a policy the sidecar's Dubbo routes and the load assignments read (its subsets), made once per validated policy. */
+const subsetsTexts = new WeakMap<DubboPolicyConfig, string>();
+function subsetsText(policy: DubboPolicyConfig | undefined): string {
+  if (policy === undefined) return '';
+  let text = subsetsTexts.get(policy);
+  if (text === undefined) subsetsTexts.set(policy, (text = `${policy.metadata.namespace}/${policy.service} ${JSON.stringify(policy.subsets)}\n`));
+  return text;
+}
+
+/** What of a policy a proxyless RouteConfiguration reads (subsets, the balancer: a hash on an attachment), once per validated policy. */
+const routingText = new WeakMap<DubboPolicyConfig, string>();
+function routingOf(policy: DubboPolicyConfig | undefined): string {
+  if (policy === undefined) return '-';
+  let text = routingText.get(policy);
+  if (text === undefined) routingText.set(policy, (text = JSON.stringify([policy.subsets, policy.loadBalancer])));
+  return text;
+}
+
+/**
  * Versions of a snapshot's resources, as cache keys: a resource's version is a digest of its
  * content, so an unchanged service or policy keeps its key from one snapshot to the next.
  */
@@ -65,7 +89,11 @@ class InputVersions {
     return policy === undefined ? '-' : this.version('DubboPolicy', policy);
   }
 
-  private version(kind: string, resource: DubboServiceConfig | DubboPolicyConfig): string {
+  route(route: DubboRouteConfig): string {
+    return this.version('DubboRoute', route);
+  }
+
+  private version(kind: string, resource: DubboServiceConfig | DubboPolicyConfig | DubboRouteConfig): string {
     const { namespace, name } = resource.metadata;
     return this.snapshot.versions.get(resourceKey({ kind, namespace, name })) ?? JSON.stringify(resource);
   }
@@ -84,22 +112,40 @@ interface SidecarShared {
   readonly untranslated: readonly string[];
 }
 
-/** What one service gave a sidecar, kept by the service's validated object (unchanged resources keep theirs). */
+/** What one service gave a sidecar, kept by its `namespace/name` for the next snapshot: what its inputs still are keeps its resources. */
 interface SidecarServiceEntry {
+  readonly service: DubboServiceConfig;
   readonly policy: DubboPolicyConfig | undefined;
   readonly cluster: CachedResource;
   readonly endpoints: CachedResource;
 }
 
-/** What one service gave proxyless clients, kept by the service's validated object. */
+/** What one service gave proxyless clients, kept by its `namespace/name` for the next snapshot. */
 interface ProxylessServiceEntry {
+  readonly service: DubboServiceConfig;
   readonly policy: DubboPolicyConfig | undefined;
-  /** The versions of the routes and policies it was made with (its routes depend on them). */
-  readonly routesVersion: string;
+  /** The DubboRoutes' type version it was made with: an equal one, the same routes apply. */
+  readonly routeTypeVersion: string;
+  /** What its RouteConfiguration was made from: the routes that apply (the same objects), the services whose policies it reads. */
+  readonly applied: readonly DubboRouteConfig[];
+  readonly dependsOn: readonly string[];
+  readonly routesKey: string;
   readonly listener: CachedResource;
   readonly routes: CachedResource;
   readonly clusters: readonly CachedResource[];
   readonly endpoints: readonly CachedResource[];
+}
+
+/** Whether two lists hold the same objects in the same order. */
+function sameObjects<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** A resource of a list by its name. */
+function byName(list: readonly CachedResource[] | undefined, name: string): CachedResource | undefined {
+  return list?.find((c) => c.resource.name === name);
 }
 
 /** The last type resources a builder made, so an unchanged type keeps its object. */
@@ -127,10 +173,20 @@ export class EnvoyTranslator {
   private readonly proxylessCache = new GenerationalCache<CachedResource>();
   private readonly proxylessTypes: LastTypes = new Map();
   private readonly listenerCache = new GenerationalCache<CachedResource>();
-  // By the services' validated objects, which sources hand again for unchanged resources: an
-  // unchanged service costs one lookup per snapshot, no key to build, nothing to encode.
-  private readonly sidecarServices = new WeakMap<DubboServiceConfig, SidecarServiceEntry>();
-  private readonly proxylessServices = new WeakMap<DubboServiceConfig, ProxylessServiceEntry>();
+  // The last snapshot's entries by service (`namespace/name`). Sources hand the same validated
+  // objects for unchanged resources: an unchanged service costs one lookup and two identity
+  // checks per snapshot; a changed one gets its last entry as `previous`, so what it did not
+  // change (its cluster, for new endpoints) is neither built nor encoded again.
+  private sidecarById = new Map<string, SidecarServiceEntry>();
+  private proxylessById = new Map<string, ProxylessServiceEntry>();
+  /** The policies of the snapshot `proxylessById` was made from: what changed since is what entries are checked against. */
+  private proxylessPolicies = new Map<string, DubboPolicyConfig>();
+
+  /** Resources built (their inputs changed) and encoded (their content changed) so far, over every snapshot: what translations cost. */
+  get work(): { readonly built: number; readonly encoded: number } {
+    const caches = [this.sidecarCache, this.proxylessCache, this.listenerCache];
+    return { built: caches.reduce((n, c) => n + c.built, 0), encoded: caches.reduce((n, c) => n + c.encoded, 0) };
+  }
 
   /** Same snapshot and same node shape (kind, outbound, inbound): the same object. */
   resourcesFor(snapshot: Snapshot, node: EnvoyNode): EnvoyNodeResources {
@@ -157,36 +213,53 @@ export class EnvoyTranslator {
     const policies = policiesById(config);
     const clusters: CachedResource[] = [];
     const endpoints: CachedResource[] = [];
+    const last = this.sidecarById;
+    const byId = new Map<string, SidecarServiceEntry>();
     for (const service of config.services) {
-      const policy = policies.get(`${service.metadata.namespace}/${service.metadata.name}`);
-      let entry = this.sidecarServices.get(service);
-      if (entry === undefined || entry.policy !== policy) {
+      const id = `${service.metadata.namespace}/${service.metadata.name}`;
+      const policy = policies.get(id);
+      let entry = last.get(id);
+      if (entry === undefined || entry.service !== service || entry.policy !== policy) {
+        const previous = entry;
         const name = envoyServiceName(service.metadata.namespace, service.metadata.name);
         entry = {
+          service,
           policy,
-          cluster: cachedResource(
-            cache,
-            `cluster ${name} ${versions.policy(policy)}`,
-            TYPE_URLS.cluster,
-            name,
-            () => sidecarCluster(name, policy),
-            entry?.cluster,
-          ),
+          // The same policy: the same cluster (it depends on nothing else).
+          cluster:
+            previous !== undefined && previous.policy === policy
+              ? previous.cluster
+              : cachedResource(
+                  cache,
+                  `cluster ${name} ${versions.policy(policy)}`,
+                  TYPE_URLS.cluster,
+                  name,
+                  () => sidecarCluster(name, policy),
+                  previous?.cluster,
+                ),
           // The same service (only its policy changed): the same endpoints.
           endpoints:
-            entry?.endpoints ??
-            cachedResource(cache, `cla ${name} ${versions.service(service)}`, TYPE_URLS.clusterLoadAssignment, name, () =>
-              clusterLoadAssignment(name, service),
-            ),
+            previous !== undefined && previous.service === service
+              ? previous.endpoints
+              : cachedResource(
+                  cache,
+                  `cla ${name} ${versions.service(service)}`,
+                  TYPE_URLS.clusterLoadAssignment,
+                  name,
+                  () => clusterLoadAssignment(name, service),
+                  previous?.endpoints,
+                ),
         };
-        this.sidecarServices.set(service, entry);
       }
+      byId.set(id, entry);
       clusters.push(entry.cluster);
       endpoints.push(entry.endpoints);
     }
-    // The routes depend on the routes, the policies (subsets) and the services' keys, not on their endpoints.
+    this.sidecarById = byId;
+    // The routes depend on the routes, the policies' subsets and the services' keys, not on their endpoints.
     const keys = digest(config.services.map(interfacesOf).join(''));
-    const routesKey = `routes ${versions.type('DubboRoute')} ${versions.type('DubboPolicy')} ${keys}`;
+    const subsets = digest(config.policies.map(subsetsText).join(''));
+    const routesKey = `routes ${versions.type('DubboRoute')} ${subsets} ${keys}`;
     const routes = cachedResource(cache, routesKey, TYPE_URLS.dubboRoutes, DUBBO_OUTBOUND, () => dubboRoutes(config, policies));
     const shared: SidecarShared = Object.freeze({
       dubboRoutes: keepType(this.sidecarTypes, TYPE_URLS.dubboRoutes, [routes.resource]),
@@ -206,6 +279,7 @@ export class EnvoyTranslator {
         ...clusters.map((c) => c.untranslated),
         ...endpoints.map((c) => c.untranslated),
         ignoredResources(config, 'Envoy'),
+        [DEFAULT_RETRIES_LINE],
       ),
     });
     this.sidecarShared.set(snapshot, shared);
@@ -251,23 +325,38 @@ export class EnvoyTranslator {
     const versions = new InputVersions(snapshot);
     const policies = policiesById(config);
     let index: RouteIndex | undefined;
-    const routesVersion = `${versions.type('DubboRoute')} ${versions.type('DubboPolicy')}`;
+    const routeTypeVersion = versions.type('DubboRoute');
+    // The services whose policy is not the last snapshot's (usually none, or one).
+    const changedPolicies = new Set<string>();
+    for (const [id, policy] of policies) if (this.proxylessPolicies.get(id) !== policy) changedPolicies.add(id);
+    for (const id of this.proxylessPolicies.keys()) if (!policies.has(id)) changedPolicies.add(id);
     const listeners: CachedResource[] = [];
     const routes: CachedResource[] = [];
     const clusters: CachedResource[] = [];
     const endpoints: CachedResource[] = [];
+    const last = this.proxylessById;
+    const byId = new Map<string, ProxylessServiceEntry>();
     for (const service of config.services) {
-      const policy = policies.get(`${service.metadata.namespace}/${service.metadata.name}`);
-      let entry = this.proxylessServices.get(service);
-      if (entry === undefined || entry.policy !== policy || entry.routesVersion !== routesVersion) {
-        entry = this.proxylessService(cache, versions, service, policy, routesVersion, () => (index ??= new RouteIndex(config.routes)), policies, entry);
-        this.proxylessServices.set(service, entry);
+      const id = `${service.metadata.namespace}/${service.metadata.name}`;
+      const policy = policies.get(id);
+      let entry = last.get(id);
+      if (
+        entry === undefined ||
+        entry.service !== service ||
+        entry.policy !== policy ||
+        entry.routeTypeVersion !== routeTypeVersion ||
+        (changedPolicies.size > 0 && entry.dependsOn.some((dependency) => changedPolicies.has(dependency)))
+      ) {
+        entry = this.proxylessService(cache, versions, routeTypeVersion, service, policy, () => (index ??= new RouteIndex(config.routes)), policies, entry);
       }
+      byId.set(id, entry);
       listeners.push(entry.listener);
       routes.push(entry.routes);
       for (const cluster of entry.clusters) clusters.push(cluster);
       for (const assignment of entry.endpoints) endpoints.push(assignment);
     }
+    this.proxylessById = byId;
+    this.proxylessPolicies = policies;
     const all = [listeners, routes, clusters, endpoints];
     return Object.freeze({
       snapshotVersion: snapshot.version,
@@ -309,49 +398,88 @@ export class EnvoyTranslator {
     });
   }
 
-  /** One service's listener, routes, clusters and load assignments for proxyless clients (a subset: a cluster and an assignment of its own). */
+  /**
+   * One service's listener, routes, clusters and load assignments for proxyless clients (a
+   * subset: a cluster and an assignment of its own), from its last entry (`previous`) where
+   * their inputs are unchanged: the listener always (it depends on the name only), the
+   * clusters for the same policy, the load assignments for the same service and policy, the
+   * routes for the same interfaces, the same DubboRoutes applying and the same subsets and
+   * balancers in the policies they read. A DubboRoute or DubboPolicy change thus rebuilds only
+   * the route configurations it touches.
+   */
   private proxylessService(
     cache: GenerationalCache<CachedResource>,
     versions: InputVersions,
+    routeTypeVersion: string,
     service: DubboServiceConfig,
     policy: DubboPolicyConfig | undefined,
-    routesVersion: string,
     index: () => RouteIndex,
     policies: ReadonlyMap<string, DubboPolicyConfig>,
     previous: ProxylessServiceEntry | undefined,
   ): ProxylessServiceEntry {
     const name = envoyServiceName(service.metadata.namespace, service.metadata.name);
-    const serviceVersion = versions.service(service);
-    const routes = cachedResource(
-      cache,
-      `routes ${name} ${serviceVersion} ${routesVersion}`,
-      TYPE_URLS.routeConfiguration,
-      name,
-      () => proxylessRouteConfiguration(service, index(), policies),
-      previous?.routes,
-    );
-    // Only the routes changed (the same service and policy): the rest stays as it was.
-    if (previous !== undefined && previous.policy === policy) return { ...previous, routesVersion, routes };
-    const policyVersion = versions.policy(policy);
-    const clusters = [cachedResource(cache, `cluster ${name} ${policyVersion}`, TYPE_URLS.cluster, name, () => proxylessCluster(name, policy, true))];
-    const endpoints = [
-      cachedResource(cache, `cla ${name} ${serviceVersion}`, TYPE_URLS.clusterLoadAssignment, name, () => clusterLoadAssignment(name, service)),
-    ];
-    for (const subset of policy?.subsets ?? []) {
-      if (Object.keys(subset.labels).length === 0) continue;
-      const subsetName = envoySubsetName(name, subset.name);
-      clusters.push(
-        cachedResource(cache, `cluster ${subsetName} ${policyVersion}`, TYPE_URLS.cluster, subsetName, () => proxylessCluster(subsetName, policy, false)),
-      );
-      endpoints.push(
-        cachedResource(cache, `cla ${subsetName} ${serviceVersion} ${policyVersion}`, TYPE_URLS.clusterLoadAssignment, subsetName, () =>
-          clusterLoadAssignment(subsetName, service, subset.labels),
+    const applied =
+      previous !== undefined && previous.routeTypeVersion === routeTypeVersion && interfacesOf(previous.service) === interfacesOf(service)
+        ? previous.applied
+        : appliedRoutes(service, index());
+    const dependsOn = routeDependencies(service, applied);
+    const policyInputs = dependsOn.map((id) => `${id} ${routingOf(policies.get(id))}`).join('\n');
+    const routesKey = `routes ${interfacesOf(service)} ${applied.map((route) => versions.route(route)).join(' ')} ${digest(policyInputs)}`;
+    const routes =
+      previous !== undefined && previous.routesKey === routesKey && sameObjects(previous.applied, applied)
+        ? previous.routes
+        : cachedResource(cache, routesKey, TYPE_URLS.routeConfiguration, name, () => proxylessRouteConfiguration(service, index(), policies), previous?.routes);
+    const samePolicy = previous !== undefined && previous.policy === policy;
+    const subsets = (policy?.subsets ?? []).filter((subset) => Object.keys(subset.labels).length > 0);
+    let clusters = samePolicy ? previous.clusters : undefined;
+    if (clusters === undefined) {
+      const policyVersion = versions.policy(policy);
+      clusters = [name, ...subsets.map((subset) => envoySubsetName(name, subset.name))].map((clusterName, i) =>
+        cachedResource(
+          cache,
+          `cluster ${clusterName} ${policyVersion}`,
+          TYPE_URLS.cluster,
+          clusterName,
+          // The policy's lines once: on the service's own cluster.
+          () => proxylessCluster(clusterName, policy, i === 0),
+          byName(previous?.clusters, clusterName),
         ),
       );
     }
+    // The assignments read the service and the policy's subsets only.
+    const sameSubsets = previous !== undefined && (samePolicy || subsetsText(previous.policy) === subsetsText(policy));
+    let endpoints = sameSubsets && previous.service === service ? previous.endpoints : undefined;
+    if (endpoints === undefined) {
+      const serviceVersion = versions.service(service);
+      endpoints = [
+        cachedResource(
+          cache,
+          `cla ${name} ${serviceVersion}`,
+          TYPE_URLS.clusterLoadAssignment,
+          name,
+          () => clusterLoadAssignment(name, service, undefined, true),
+          byName(previous?.endpoints, name),
+        ),
+        ...subsets.map((subset) => {
+          const subsetName = envoySubsetName(name, subset.name);
+          return cachedResource(
+            cache,
+            `cla ${subsetName} ${serviceVersion} ${JSON.stringify(subset.labels)}`,
+            TYPE_URLS.clusterLoadAssignment,
+            subsetName,
+            () => clusterLoadAssignment(subsetName, service, subset.labels, true),
+            byName(previous?.endpoints, subsetName),
+          );
+        }),
+      ];
+    }
     return {
+      service,
       policy,
-      routesVersion,
+      routeTypeVersion,
+      applied,
+      dependsOn,
+      routesKey,
       listener:
         previous?.listener ?? cachedResource(cache, `listener ${name}`, TYPE_URLS.listener, name, () => ({ value: proxylessListener(name), untranslated: [] })),
       routes,

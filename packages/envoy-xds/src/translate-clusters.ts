@@ -14,7 +14,10 @@ import { ADS_CONFIG_SOURCE, duration, resourceLabel, uint32, type ProtoObject, t
  * has none, the nearest is used and the difference reported.
  */
 const SIDECAR_LB_POLICY: Record<LoadBalancerPolicy, { policy: string; note?: string }> = {
-  random: { policy: 'RANDOM' },
+  // Ours is Dubbo's weighted random. Envoy's RANDOM ignores host weights (random_lb.cc picks
+  // `hosts[random % n]`); its round robin is weighted (earliest deadline first when weights
+  // differ), so a 100/30 canary keeps its share.
+  random: { policy: 'ROUND_ROBIN' },
   'round-robin': { policy: 'ROUND_ROBIN' },
   // Fewest calls in flight: Envoy's least request (two random choices, the one with fewer).
   'least-active': { policy: 'LEAST_REQUEST' },
@@ -66,7 +69,11 @@ function sidecarHealthCheck(config: HealthCheckConfig): ProtoObject {
  * service has none (outlier detection is on by default there too):
  * - `connectTimeout` → `connect_timeout`; `maxRequests` → `max_requests` and
  *   `maxPendingRequests` → `max_pending_requests` (cluster-wide in Envoy, per endpoint in
- *   dubbo-mesh: reported); `maxConnections` (per endpoint) → `per_host_thresholds`;
+ *   dubbo-mesh: reported); `maxConnections` is not sent: dubbo_proxy's router takes a
+ *   connection of its own for each call in flight (router_impl.cc: `newConnection` per
+ *   request, released at the response), so a per-host connection limit would cap the calls
+ *   in flight per endpoint, where ours multiplexes every call over that many connections
+ *   (a policy that sets it is reported);
  * - `outlierDetection` → `consecutive_5xx` (a Dubbo error reply or a failed connection counts
  *   as one), interval, base ejection time, max ejection percent; success-rate ejection off;
  * - `loadBalancer` → `lb_policy` (table above);
@@ -87,6 +94,9 @@ export function sidecarCluster(name: string, policy: DubboPolicyConfig | undefin
       `${label}: spec.connectionPool.maxPendingRequests: per endpoint in dubbo-mesh, for the whole cluster in Envoy (max_pending_requests ${pool.maxPendingRequests})`,
     );
   }
+  if (label !== undefined && pool.maxConnections !== DEFAULT_CONNECTION_POOL.maxConnections) {
+    untranslated.push(`${label}: spec.connectionPool.maxConnections: dubbo_proxy opens one upstream connection per call in flight: maxConnections not applied`);
+  }
   const cluster: ProtoObject = {
     name,
     type: 'EDS',
@@ -97,12 +107,12 @@ export function sidecarCluster(name: string, policy: DubboPolicyConfig | undefin
       thresholds: [
         {
           priority: 'DEFAULT',
+          // One connection per call in flight: the calls' own limit (max_requests) bounds them.
           max_connections: uint32(UNLIMITED),
           max_pending_requests: uint32(pool.maxPendingRequests),
           max_requests: uint32(pool.maxRequests),
         },
       ],
-      per_host_thresholds: [{ priority: 'DEFAULT', max_connections: uint32(pool.maxConnections) }],
     },
     outlier_detection: outlierDetection(policy?.outlierDetection ?? DEFAULT_OUTLIER_DETECTION),
   };

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { RE2 } from 're2-wasm';
 import type { StringMatch } from '@dubbo-mesh/config';
 import { encodeAny } from './envoy-protos.js';
 import type { EnvoyResource, EnvoyTypeResources } from './envoy-resources.js';
@@ -63,27 +64,121 @@ export const ANY_STRING: ProtoObject = Object.freeze({ safe_regex: { regex: '.*'
 
 /**
  * Regular-expression syntax RE2 (Envoy's and gRPC's `safe_regex`) refuses while JavaScript
- * takes it: lookaround, backreferences and possessive or atomic forms. A pattern with one is
- * reported, never sent: one pattern Envoy cannot compile makes it refuse the whole resource.
+ * takes it: lookaround, backreferences and possessive or atomic forms. Checked before RE2
+ * itself, for a reason that says what is wrong.
  */
 const NOT_RE2 = /\(\?[=!]|\(\?<[=!]|\\[1-9]|\\k<|\(\?>|[*+?}][+]/;
 
 /**
- * A JavaScript pattern, which our proxy tests as a search (`RegExp.test`), as a full-match RE2
- * pattern with the same meaning: `.*` around it unless it is anchored there (`^…`, `…$`),
- * `any` standing for what may come before and after (`.*`, or `[^/]*` inside a gRPC path).
- * Undefined when RE2 cannot take it, or an anchor is inside (`a|^b`): then it is reported.
+ * Escapes that JavaScript (our proxy compiles a pattern without the `u` flag) and RE2 read
+ * differently, though both take them: `\p{L}` and `\P{L}` are the letters `p{L}` to
+ * JavaScript and a Unicode class to RE2; `\u0041` is `A` to JavaScript and to re2-wasm
+ * (gRPC's), an error to Envoy's RE2. An odd number of backslashes makes the escape.
  */
-export function fullMatchRegex(pattern: string, any = '.*'): string | undefined {
-  if (NOT_RE2.test(pattern)) return undefined;
+const READ_DIFFERENTLY = /(?:^|[^\\])(?:\\\\)*\\[upP]/;
+
+/** What RE2 said of each pattern it compiled (re2-wasm never frees a compiled pattern: each is compiled once). */
+const re2Verdicts = new Map<string, string | null>();
+const RE2_VERDICTS_KEPT = 10_000;
+
+/**
+ * Why RE2 refuses a full-match pattern, compiled as `@grpc/grpc-js-xds` compiles a
+ * `safe_regex` (`new RE2(`^${regex}$`, 'u')`, re2-wasm: the library gRPC clients run); undefined
+ * when it compiles. Envoy links RE2 itself: what re2-wasm takes, Envoy's RE2 takes too, but for
+ * a program larger than Envoy's `re2.max_program_size.error_level` (a runtime value: 100 by
+ * default, 32768 in envoy/envoy-sidecar.yaml), which re2-wasm cannot measure.
+ */
+export function re2Refusal(regex: string): string | undefined {
+  let verdict = re2Verdicts.get(regex);
+  if (verdict === undefined) {
+    try {
+      new RE2(`^${regex}$`, 'u');
+      verdict = null;
+    } catch (error) {
+      verdict = (error as Error).message;
+    }
+    if (re2Verdicts.size >= RE2_VERDICTS_KEPT) re2Verdicts.clear();
+    re2Verdicts.set(regex, verdict);
+  }
+  return verdict ?? undefined;
+}
+
+/** A pattern scanned outside escapes and character classes: its top-level `|` positions, and whether an anchor is there. */
+function scan(pattern: string): { alternatives: string[]; anchored: boolean } {
+  const alternatives: string[] = [];
+  let depth = 0;
+  let inClass = false;
+  let anchored = false;
+  let start = 0;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') i += 1;
+    else if (inClass) inClass = c !== ']';
+    else if (c === '[') inClass = true;
+    else if (c === '(') depth += 1;
+    else if (c === ')') depth -= 1;
+    else if (c === '^' || c === '$') anchored = true;
+    else if (c === '|' && depth === 0) {
+      alternatives.push(pattern.slice(start, i));
+      start = i + 1;
+    }
+  }
+  alternatives.push(pattern.slice(start));
+  return { alternatives, anchored };
+}
+
+/** A pattern without an anchor at its start or end (unescaped), with which it had. */
+function stripEdges(pattern: string): { body: string; start: boolean; end: boolean } {
   let body = pattern;
   const start = body.startsWith('^');
   if (start) body = body.slice(1);
-  const end = body.endsWith('$') && !body.endsWith('\\$');
+  // `$` ends it unless escaped: an even number of backslashes before it.
+  const backslashes = /(\\*)\$$/.exec(body)?.[1]!.length ?? 0;
+  const end = body.endsWith('$') && backslashes % 2 === 0;
   if (end) body = body.slice(0, -1);
-  // An anchor left inside (not escaped, not a class's negation) would not mean what it does in a search.
-  if (/(^|[^\\[])[\^$]/.test(body)) return undefined;
-  return `${start ? '' : any}(?:${body})${end ? '' : any}`;
+  return { body, start, end };
+}
+
+/** A regex as a full-match RE2 pattern, or why it cannot be sent. */
+export type RegexTranslation = { readonly regex: string } | { readonly reason: string };
+
+/**
+ * A JavaScript pattern, which our proxy tests as a search (`RegExp.test`), as a full-match RE2
+ * pattern with the same meaning, `any` standing for what may come before and after the match:
+ * - `.*` (a whole value, Envoy's and gRPC's headers, Envoy's method): `.*(?:P).*`, which RE2
+ *   full-matches exactly where JavaScript finds P (an anchor inside still means the value's
+ *   start or end); with no top-level `|`, an anchor at P's start or end stands for the `.*`
+ *   it removes (`^get` → `(?:get).*`).
+ * - `[^/]*` (the method part of a gRPC path `/<interface>/<method>`, where `^` and `$` would
+ *   mean the path's ends): each top-level alternative on its own, its edge anchors removed
+ *   as above; an anchor left elsewhere cannot be placed in the path, and is reported.
+ * Reported, never sent: what RE2 refuses (checked with re2-wasm), lookaround and
+ * backreferences, and escapes the two engines read differently.
+ */
+export function translateRegex(pattern: string, any = '.*'): RegexTranslation {
+  if (NOT_RE2.test(pattern)) return { reason: 'RE2 has no lookaround, backreferences, atomic groups or possessive repetition' };
+  if (READ_DIFFERENTLY.test(pattern)) return { reason: 'JavaScript and RE2 read \\u, \\p and \\P differently (write the character, or a class)' };
+  const { alternatives, anchored } = scan(pattern);
+  let regex: string;
+  if (any === '.*' && (!anchored || alternatives.length > 1)) {
+    regex = `${any}(?:${pattern})${any}`;
+  } else {
+    const parts: string[] = [];
+    for (const alternative of alternatives) {
+      const { body, start, end } = stripEdges(alternative);
+      if (any !== '.*' && scan(body).anchored) return { reason: 'an anchor (^ or $) inside the pattern cannot be placed in a gRPC path' };
+      parts.push(`${start ? '' : any}(?:${body})${end ? '' : any}`);
+    }
+    regex = parts.length === 1 ? parts[0]! : `(?:${parts.join('|')})`;
+  }
+  const refusal = re2Refusal(regex);
+  return refusal === undefined ? { regex } : { reason: `RE2 cannot compile it: ${refusal}` };
+}
+
+/** {@link translateRegex}'s pattern, or undefined when it cannot be sent. */
+export function fullMatchRegex(pattern: string, any = '.*'): string | undefined {
+  const translated = translateRegex(pattern, any);
+  return 'regex' in translated ? translated.regex : undefined;
 }
 
 /** A literal as an RE2 pattern. */
@@ -91,15 +186,30 @@ export function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** A StringMatcher, or why it cannot be sent. */
+export type MatcherTranslation = { readonly matcher: ProtoObject } | { readonly reason: string };
+
 /**
- * Our `{exact|prefix|regex}` as Envoy's `type.matcher.v3.StringMatcher`; undefined when the
- * regex cannot be sent (see {@link fullMatchRegex}).
+ * Our `{exact|prefix|regex}` as Envoy's `type.matcher.v3.StringMatcher`. An empty prefix is
+ * "any value" to our proxy and refused by Envoy (its `prefix` has a minimum length of 1: the
+ * whole resource would be NACKed): it becomes {@link ANY_STRING}.
  */
-export function stringMatcher(match: StringMatch): ProtoObject | undefined {
-  if ('exact' in match) return { exact: match.exact };
-  if ('prefix' in match) return { prefix: match.prefix };
-  const regex = fullMatchRegex(match.regex);
-  return regex === undefined ? undefined : { safe_regex: { regex } };
+export function stringMatcher(match: StringMatch): MatcherTranslation {
+  if ('exact' in match) return { matcher: { exact: match.exact } };
+  if ('prefix' in match) return { matcher: match.prefix === '' ? ANY_STRING : { prefix: match.prefix } };
+  const translated = translateRegex(match.regex);
+  return 'regex' in translated ? { matcher: { safe_regex: { regex: translated.regex } } } : translated;
+}
+
+/**
+ * An attachment match as a `config.route.v3.HeaderMatcher` (Envoy's dubbo_proxy and gRPC read
+ * a call's attachments or metadata as headers). An empty prefix holds for any value of a
+ * present attachment in our proxy: `present_match` (which gRPC clients take too).
+ */
+export function headerMatcher(name: string, match: StringMatch): { readonly header: ProtoObject } | { readonly reason: string } {
+  if ('prefix' in match && match.prefix === '') return { header: { name, present_match: true } };
+  const translated = stringMatcher(match);
+  return 'matcher' in translated ? { header: { name, string_match: translated.matcher } } : translated;
 }
 
 /** A field path as messages write it: `spec.routes[0].match[1]`. */
@@ -119,18 +229,34 @@ export function digest(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex').slice(0, 16);
 }
 
+/** A digest long enough to stand for content (a cache key: a collision would serve other content): SHA-256, base64. */
+export function contentDigest(data: string): string {
+  return createHash('sha256').update(data).digest('base64');
+}
+
 /** Encode one resource as the `Any` a response carries, its version a digest of those bytes. */
 export function encodeResource(typeUrl: string, name: string, resource: ProtoObject): EnvoyResource {
   const any = encodeAny(typeUrl, resource);
   return Object.freeze({ name, version: digest(any), any });
 }
 
+/** Each resource's `name version` line as two 32-bit numbers (a digest's first 8 bytes), made once per resource object. */
+const lineDigests = new WeakMap<EnvoyResource, readonly [number, number]>();
+function lineDigest(resource: EnvoyResource): readonly [number, number] {
+  let line = lineDigests.get(resource);
+  if (line === undefined) {
+    const bytes = createHash('sha256').update(`${resource.name} ${resource.version}`).digest();
+    lineDigests.set(resource, (line = [bytes.readUInt32BE(0), bytes.readUInt32BE(4)]));
+  }
+  return line;
+}
+
 /**
- * The resources of one type with their version: a digest of the `name version` lines, in the
- * order given (the config's, the same for the same config; sorting ten thousand names per
- * snapshot would cost more than the rare resend of a reordered but equal set). With the
- * previous value for the same type, the same resources (the same objects) give that same
- * object back without a digest, and an equal version gives it back too.
+ * The resources of one type with their version: the per-resource digests of `name version`
+ * summed (two 32-bit lanes, modulo 2^32 each) with the count, so the same resources in any
+ * order have the same version (a re-listed set is not resent) and a new resource costs one
+ * digest, not one over all. With the previous value for the same type, the same resources
+ * (the same objects) give that same object back, and an equal version gives it back too.
  */
 export function typeResources(typeUrl: string, resources: readonly EnvoyResource[], previous?: EnvoyTypeResources): EnvoyTypeResources {
   if (previous !== undefined && previous.typeUrl === typeUrl && previous.byName.size === resources.length) {
@@ -144,13 +270,15 @@ export function typeResources(typeUrl: string, resources: readonly EnvoyResource
     if (same) return previous;
   }
   const byName = new Map<string, EnvoyResource>();
-  const lines: string[] = [];
+  let high = 0;
+  let low = 0;
   for (const resource of resources) {
     byName.set(resource.name, resource);
-    lines.push(`${resource.name} ${resource.version}`);
+    const [h, l] = lineDigest(resource);
+    high = (high + h) >>> 0;
+    low = (low + l) >>> 0;
   }
-  // One digest over the joined lines: one call into the hash, not one per resource.
-  const version = digest(lines.join('\n'));
+  const version = `${byName.size.toString(16)}-${high.toString(16).padStart(8, '0')}${low.toString(16).padStart(8, '0')}`;
   if (previous !== undefined && previous.typeUrl === typeUrl && previous.version === version) return previous;
   return Object.freeze({ typeUrl, version, byName });
 }
@@ -159,7 +287,7 @@ export function typeResources(typeUrl: string, resources: readonly EnvoyResource
 export interface CachedResource {
   readonly resource: EnvoyResource;
   readonly untranslated: readonly string[];
-  /** The key of its content in the cache, kept alive with it (see {@link cachedResource}). */
+  /** The key of its content in the cache (a digest of its JSON), kept alive with it (see {@link cachedResource}). */
   readonly contentKey: string;
 }
 
@@ -173,6 +301,9 @@ export class GenerationalCache<V> {
   private readonly entries = new Map<string, { value: V; used: number }>();
   private generation = 0;
   private used = 0;
+  /** Resources {@link cachedResource} built through this cache (cache misses), and those it encoded (new content): what a snapshot cost. */
+  built = 0;
+  encoded = 0;
 
   get(key: string): V | undefined {
     const entry = this.entries.get(key);
@@ -210,7 +341,8 @@ export class GenerationalCache<V> {
 
 /**
  * A resource by two keys: `key`, cheap to make from the inputs' versions, tried first; on a
- * miss the object is built and its JSON is the second key, so equal content built from
+ * miss the object is built and a digest of its JSON is the second key (the JSON itself would
+ * be kept as long as the resource: several times its encoded size), so equal content built from
  * changed inputs is not encoded again (`previous`, what the same resource was before, is
  * compared first). Only what is new is encoded.
  */
@@ -229,9 +361,11 @@ export function cachedResource(
     return hit;
   }
   const built = build();
-  const contentKey = `${typeUrl} ${JSON.stringify(built.value)} ${built.untranslated.join('\n')}`;
+  cache.built += 1;
+  const contentKey = `${typeUrl} ${contentDigest(`${JSON.stringify(built.value)}\n${built.untranslated.join('\n')}`)}`;
   let entry = previous?.contentKey === contentKey ? previous : cache.get(contentKey);
   if (entry === undefined) {
+    cache.encoded += 1;
     entry = Object.freeze({ resource: encodeResource(typeUrl, name, built.value), untranslated: built.untranslated, contentKey });
     cache.set(contentKey, entry);
   }

@@ -3,6 +3,7 @@ import {
   ANY_STRING,
   envoyServiceName,
   fieldPath,
+  headerMatcher,
   lbMetadata,
   resourceLabel,
   stringMatcher,
@@ -54,21 +55,22 @@ type MatchTranslation = { match: ProtoObject } | { reason: string };
 
 /**
  * One `match` entry as dubbo_proxy's RouteMatch: the method as a StringMatcher (always one:
- * Envoy needs it; none matches any), attachments as `headers` (Envoy reads a call's
+ * Envoy needs it; none matches any), attachments as `headers` (Envoy reads a call's string
  * attachments as headers, their names in lower case), argument matches as `params_match`
  * (exact only: Envoy's parameter match has exact and integer ranges).
  */
 function dubboMatch(match: RouteMatch, path: string): MatchTranslation {
-  let method: ProtoObject | undefined = ANY_STRING;
+  let method: ProtoObject = ANY_STRING;
   if (match.method !== undefined) {
-    method = stringMatcher(match.method);
-    if (method === undefined) return { reason: `${path}.method.regex: RE2 (Envoy's regex engine) cannot take it` };
+    const translated = stringMatcher(match.method);
+    if ('reason' in translated) return { reason: `${path}.method.regex: ${translated.reason}` };
+    method = translated.matcher;
   }
   const headers: ProtoObject[] = [];
   for (const [name, rule] of Object.entries(match.attachments ?? {})) {
-    const matcher = stringMatcher(rule);
-    if (matcher === undefined) return { reason: `${path}.attachments.${name}.regex: RE2 (Envoy's regex engine) cannot take it` };
-    headers.push({ name: name.toLowerCase(), string_match: matcher });
+    const translated = headerMatcher(name.toLowerCase(), rule);
+    if ('reason' in translated) return { reason: `${path}.attachments.${name}.regex: ${translated.reason}` };
+    headers.push(translated.header);
   }
   const params: Record<string, ProtoObject> = {};
   for (const [i, argument] of (match.arguments ?? []).entries()) {
@@ -124,6 +126,13 @@ function dubboRules(route: DubboRouteConfig, policies: ReadonlyMap<string, Dubbo
     const action = dubboAction(rule, route.metadata.namespace, policies);
     if (rule.retries !== undefined) untranslated?.push(`${label}: ${path}.retries: dubbo_proxy has no retries; Envoy sends each call once`);
     if (rule.timeoutMs !== undefined) untranslated?.push(`${label}: ${path}.timeout: dubbo_proxy has no route timeout; Envoy waits for the provider`);
+    // route_matcher.cc compares a parameter through hessian2's toString(), which only a String
+    // argument has: the match is sent (String arguments hold as in dubbo-mesh), and reported.
+    if (rule.match.some((match) => (match.arguments ?? []).length > 0)) {
+      untranslated?.push(
+        `${label}: ${path}.match[].arguments: dubbo_proxy compares String arguments only: a match on a number or boolean argument never holds in Envoy`,
+      );
+    }
     if (rule.match.length === 0) {
       routes.push({ match: { method: { name: ANY_STRING } }, route: action });
       return;

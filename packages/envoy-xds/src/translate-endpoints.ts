@@ -20,12 +20,14 @@ function inSubset(endpoint: EndpointConfig, labels: Readonly<Record<string, stri
  * Left out, and reported: a host name (Envoy's EDS and gRPC take IP literals only), weight 0
  * (Envoy needs at least 1; our proxy never picks it either), a repeated address (gRPC refuses
  * the whole assignment). Per-endpoint service keys are reported once per service: Envoy
- * sends any key of the service to any of its endpoints.
+ * sends any key of the service to any of its endpoints. For gRPC clients (`grpc`), endpoints
+ * of different weights are reported: their round robin ignores endpoint weights.
  */
 export function clusterLoadAssignment(
   clusterName: string,
   service: DubboServiceConfig,
   subsetLabels?: Readonly<Record<string, string>>,
+  grpc = false,
 ): Translation<ProtoObject> {
   const label = resourceLabel('DubboService', service.metadata);
   const untranslated: string[] = [];
@@ -58,6 +60,9 @@ export function clusterLoadAssignment(
       metadata: lbMetadata(endpoint.labels),
     });
   });
+  if (report && grpc && new Set(lbEndpoints.map((e) => (e.load_balancing_weight as { value: number }).value)).size > 1) {
+    untranslated.push(`${label}: spec.endpoints[].weight: gRPC clients' round robin ignores endpoint weights; each endpoint takes an equal share of calls`);
+  }
   if (report && service.endpoints.some((endpoint) => endpoint.interfaces !== undefined)) {
     untranslated.push(
       `${label}: spec.endpoints[].interfaces: Envoy cannot tell which endpoints provide which service key; any key of the service goes to any of its endpoints`,

@@ -14,9 +14,10 @@ import {
   envoySubsetName,
   escapeRegex,
   fieldPath,
-  fullMatchRegex,
+  headerMatcher,
+  re2Refusal,
   resourceLabel,
-  stringMatcher,
+  translateRegex,
   uint32,
   type ProtoObject,
   type Translation,
@@ -79,13 +80,17 @@ export class RouteIndex {
   }
 }
 
-/** The path match of a method of an interface: gRPC calls `/<interface>/<method>`. */
-function pathMatch(iface: string, match: RouteMatch['method']): ProtoObject | undefined {
-  if (match === undefined) return { prefix: `/${iface}/` };
-  if ('exact' in match) return { path: `/${iface}/${match.exact}` };
-  if ('prefix' in match) return { prefix: `/${iface}/${match.prefix}` };
-  const method = fullMatchRegex(match.regex, '[^/]*');
-  return method === undefined ? undefined : { safe_regex: { regex: `/${escapeRegex(iface)}/${method}` } };
+/** The path match of a method of an interface (gRPC calls `/<interface>/<method>`), or why it cannot be sent. */
+function pathMatch(iface: string, match: RouteMatch['method']): { match: ProtoObject } | { reason: string } {
+  if (match === undefined) return { match: { prefix: `/${iface}/` } };
+  if ('exact' in match) return { match: { path: `/${iface}/${match.exact}` } };
+  if ('prefix' in match) return { match: { prefix: `/${iface}/${match.prefix}` } };
+  const method = translateRegex(match.regex, '[^/]*');
+  if ('reason' in method) return method;
+  const regex = `/${escapeRegex(iface)}/${method.regex}`;
+  // The interface's name is in it too: the whole is what gRPC compiles.
+  const refusal = re2Refusal(regex);
+  return refusal === undefined ? { match: { safe_regex: { regex } } } : { reason: `RE2 cannot compile it: ${refusal}` };
 }
 
 /** What a rule's destinations, timeout and retries become for gRPC, with what could not be sent. */
@@ -145,16 +150,34 @@ function retryPolicy(rule: RouteRule | undefined, path: string | undefined, untr
 /** One `match` entry as a gRPC route match on an interface, or the reason it cannot be. */
 function grpcMatch(iface: string, match: RouteMatch, path: string): { match: ProtoObject } | { reason: string } {
   if ((match.arguments ?? []).length > 0) return { reason: `${path}.arguments: a gRPC route cannot match arguments (they are in the message)` };
-  const routeMatch = pathMatch(iface, match.method);
-  if (routeMatch === undefined) return { reason: `${path}.method.regex: RE2 (gRPC's regex engine) cannot take it` };
+  const methodMatch = pathMatch(iface, match.method);
+  if ('reason' in methodMatch) return { reason: `${path}.method.regex: ${methodMatch.reason}` };
+  const routeMatch = methodMatch.match;
   const headers: ProtoObject[] = [];
   for (const [name, rule] of Object.entries(match.attachments ?? {})) {
-    const matcher = stringMatcher(rule);
-    if (matcher === undefined) return { reason: `${path}.attachments.${name}.regex: RE2 (gRPC's regex engine) cannot take it` };
-    headers.push({ name: name.toLowerCase(), string_match: matcher });
+    const translated = headerMatcher(name.toLowerCase(), rule);
+    if ('reason' in translated) return { reason: `${path}.attachments.${name}.regex: ${translated.reason}` };
+    headers.push(translated.header);
   }
   if (headers.length > 0) routeMatch.headers = headers;
   return { match: routeMatch };
+}
+
+/** The DubboRoutes that apply to a service's interfaces, in the order {@link proxylessRouteConfiguration} reads them. */
+export function appliedRoutes(service: DubboServiceConfig, index: RouteIndex): DubboRouteConfig[] {
+  const routes: DubboRouteConfig[] = [];
+  for (const iface of new Set(service.interfaces.map((pattern) => pattern.interface))) for (const route of index.routesFor(iface)) routes.push(route);
+  return routes;
+}
+
+/**
+ * The services (`namespace/name`) whose DubboPolicy a service's RouteConfiguration reads
+ * (subsets, the attachment a consistent hash uses): its own and its routes' destinations'.
+ */
+export function routeDependencies(service: DubboServiceConfig, routes: readonly DubboRouteConfig[]): string[] {
+  const ids = new Set([`${service.metadata.namespace}/${service.metadata.name}`]);
+  for (const route of routes) for (const rule of route.routes) for (const d of rule.destinations) ids.add(`${route.metadata.namespace}/${d.service}`);
+  return [...ids];
 }
 
 /**

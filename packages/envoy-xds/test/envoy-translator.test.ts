@@ -222,6 +222,7 @@ t.test('what no Envoy applies is listed per node, never dropped silently', async
     'DubboRule default/read-write: Dubbo governance rules are applied by dubbo-mesh proxies only; Envoy ignores it',
     'DubboPlugin default/auth: plugins run in dubbo-mesh proxies only; Envoy ignores it',
     'DubboIngress default/edge: routes by target application are applied by dubbo-mesh proxies and gateways only; Envoy ignores it',
+    'DubboRoute (every route without retries): spec.routes[].retries: dubbo-mesh proxies retry a call 2 times on connect-failure or unavailable by default; dubbo_proxy has no retries and sends each call once',
   ]);
   const forClient = translator.resourcesFor(s, node('grpc')).untranslated;
   t.ok(forClient.includes('DubboRule default/read-write: Dubbo governance rules are applied by dubbo-mesh proxies only; a gRPC client ignores it'));
@@ -279,11 +280,12 @@ t.test("a policy change re-encodes that service's clusters, not its endpoints", 
     service: 'svc-1',
     subsets: [{ name: 'v1', labels: { version: 'v1' } }],
     loadBalancer: { policy: 'round-robin' },
+    connectionPool: { maxPendingRequests: 7 },
   });
   const after = shapes.map((n) => translator.resourcesFor(snapshot([service(1), service(2), tuned]), n));
   t.same(changed(before[0]!.types.get(TYPE_URLS.cluster)!, after[0]!.types.get(TYPE_URLS.cluster)!), ['svc-1.default']);
   t.same(changed(before[0]!.types.get(TYPE_URLS.clusterLoadAssignment)!, after[0]!.types.get(TYPE_URLS.clusterLoadAssignment)!), []);
-  t.equal(decodedOf(after[0]!, TYPE_URLS.cluster, 'svc-1.default').lb_policy, 'ROUND_ROBIN');
+  t.equal(decodedOf(after[0]!, TYPE_URLS.cluster, 'svc-1.default').circuit_breakers.thresholds[0].max_pending_requests.value, 7);
   // Proxyless: the subset cluster is shaped by the policy too; the load assignments hold.
   t.same(changed(before[1]!.types.get(TYPE_URLS.cluster)!, after[1]!.types.get(TYPE_URLS.cluster)!), []);
   t.same(changed(before[1]!.types.get(TYPE_URLS.clusterLoadAssignment)!, after[1]!.types.get(TYPE_URLS.clusterLoadAssignment)!), []);
@@ -306,4 +308,99 @@ t.test('the cache keeps what the last snapshot used and drops the rest once it h
   t.equal(cache.size, 2, 'grown past twice what was used: the unused are dropped');
   t.equal(cache.get('k1'), 1);
   t.equal(cache.get('k3'), undefined);
+});
+
+t.test("successive endpoint changes: each encodes that service's load assignment, its other resources kept", async (t) => {
+  const base: LocatedResource[] = [];
+  for (let i = 0; i < 200; i++) base.push(service(i));
+  for (let i = 0; i < 200; i += 10) base.push(policy(i), route(i));
+  const translator = new EnvoyTranslator();
+  const shapes: Array<[string, EnvoyNode]> = [
+    ['sidecar', sidecar('a')],
+    ['proxyless', node('grpc')],
+  ];
+  let items = base;
+  let before = shapes.map(([, n]) => translator.resourcesFor(snapshot(items), n));
+  // Two changes of other services, then the first again: each time only that service's assignments are new.
+  const steps: Array<[number, string[]]> = [
+    [10, ['10.9.0.1']],
+    [11, ['10.9.0.2']],
+    [10, ['10.9.0.3']],
+  ];
+  for (const [i, hosts] of steps) {
+    items = items.map((item) => (item.resource.kind === 'DubboService' && item.resource.metadata.name === `svc-${i}` ? service(i, hosts) : item));
+    const work = translator.work;
+    const after = shapes.map(([, n]) => translator.resourcesFor(snapshot(items), n));
+    shapes.forEach(([what], k) => {
+      for (const [typeUrl, typed] of after[k]!.types) {
+        const expected =
+          typeUrl !== TYPE_URLS.clusterLoadAssignment
+            ? []
+            : what === 'proxyless' && i % 10 === 0
+              ? [`svc-${i}.default`, `svc-${i}.default|v1`]
+              : [`svc-${i}.default`];
+        t.same(changed(before[k]!.types.get(typeUrl)!, typed), expected, `svc-${i} ${what}: ${typeUrl}`);
+      }
+    });
+    const assignments = i % 10 === 0 ? 3 : 2;
+    t.equal(translator.work.encoded - work.encoded, assignments, `svc-${i}: ${assignments} assignments encoded, nothing else`);
+    before = after;
+  }
+});
+
+t.test('type versions do not depend on the order resources are listed in', async (t) => {
+  const items: LocatedResource[] = [];
+  for (let i = 0; i < 20; i++) items.push(service(i));
+  for (let i = 0; i < 20; i += 5) items.push(policy(i));
+  const reordered = [...items].reverse();
+  for (const shape of [sidecar('a'), node('grpc')]) {
+    const a = new EnvoyTranslator().resourcesFor(snapshot(items), shape);
+    const b = new EnvoyTranslator().resourcesFor(snapshot(reordered), shape);
+    for (const typeUrl of [TYPE_URLS.listener, TYPE_URLS.routeConfiguration, TYPE_URLS.cluster, TYPE_URLS.clusterLoadAssignment]) {
+      if (!a.types.has(typeUrl) || a.types.get(typeUrl)!.byName.size < 2) continue;
+      t.not(
+        [...a.types.get(typeUrl)!.byName.keys()].join(),
+        [...b.types.get(typeUrl)!.byName.keys()].join(),
+        `${shape.kind} ${typeUrl}: listed in another order`,
+      );
+      t.equal(b.types.get(typeUrl)!.version, a.types.get(typeUrl)!.version, `${shape.kind} ${typeUrl}: the same version`);
+    }
+    const one = new EnvoyTranslator().resourcesFor(snapshot(items.filter((item) => item !== service(19))), shape);
+    t.not(one.types.get(TYPE_URLS.cluster)!.version, a.types.get(TYPE_URLS.cluster)!.version, `${shape.kind}: one resource less, another version`);
+  }
+});
+
+t.test('a policy change rebuilds only the route configurations that read what changed', async (t) => {
+  const base: LocatedResource[] = [];
+  for (let i = 0; i < 200; i++) base.push(service(i));
+  for (let i = 0; i < 200; i += 10) base.push(policy(i), route(i));
+  const translator = new EnvoyTranslator();
+  const grpc = node('grpc');
+  const envoy = sidecar('a');
+  const first = snapshot(base);
+  const p0 = translator.resourcesFor(first, grpc);
+  const s0 = translator.resourcesFor(first, envoy);
+  // Outlier detection: the clusters of svc-20 change; no route configuration reads it.
+  const tuned = meta('DubboPolicy', 'svc-20', {
+    service: 'svc-20',
+    subsets: [{ name: 'v1', labels: { version: 'v1' } }],
+    outlierDetection: { consecutiveErrors: 9 },
+  });
+  const outlier = snapshot(base.map((item) => (item === policy(20) ? tuned : item)));
+  let work = translator.work;
+  const p1 = translator.resourcesFor(outlier, grpc);
+  t.same(changed(p0.types.get(TYPE_URLS.routeConfiguration)!, p1.types.get(TYPE_URLS.routeConfiguration)!), []);
+  t.same(changed(p0.types.get(TYPE_URLS.cluster)!, p1.types.get(TYPE_URLS.cluster)!), ['svc-20.default', 'svc-20.default|v1']);
+  t.equal(translator.work.built - work.built, 2, 'proxyless: two clusters built, no route configuration');
+  work = translator.work;
+  const s1 = translator.resourcesFor(outlier, envoy);
+  t.equal(s1.types.get(TYPE_URLS.dubboRoutes), s0.types.get(TYPE_URLS.dubboRoutes), 'sidecar: the routes read subsets only: the same');
+  t.equal(translator.work.built - work.built, 1, 'sidecar: one cluster built');
+  // Its subset selects every endpoint: svc-20's route now names the service's cluster; only svc-20's configuration is rebuilt.
+  const plain = meta('DubboPolicy', 'svc-20', { service: 'svc-20', subsets: [{ name: 'v1', labels: {} }] });
+  work = translator.work;
+  const p2 = translator.resourcesFor(snapshot(base.map((item) => (item === policy(20) ? plain : item))), grpc);
+  t.same(changed(p1.types.get(TYPE_URLS.routeConfiguration)!, p2.types.get(TYPE_URLS.routeConfiguration)!), ['svc-20.default']);
+  t.equal(decodedOf(p2, TYPE_URLS.routeConfiguration, 'svc-20.default').virtual_hosts[0].routes[0].route.cluster, 'svc-20.default');
+  t.ok(translator.work.built - work.built <= 3, "proxyless: svc-20's cluster, assignment and route configuration built, not 200 route configurations");
 });

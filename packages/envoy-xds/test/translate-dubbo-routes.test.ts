@@ -2,6 +2,7 @@
 // DubboRoute/DubboPolicy cases, and calls routed the way dubbo_proxy's route matcher
 // (route_matcher.cc) routes them, which must land where our proxy's routing table sends them.
 import t, { type Test as Tap } from 'tap';
+import { RE2 } from 're2-wasm';
 import { parseMeshYaml } from '@dubbo-mesh/config';
 import { Snapshot } from '@dubbo-mesh/control-plane';
 import {
@@ -11,6 +12,7 @@ import {
   decodeAny,
   fullMatchRegex,
   readEnvoyNode,
+  translateRegex,
   type EnvoyNode,
   type EnvoyNodeResources,
 } from '@dubbo-mesh/envoy-xds';
@@ -52,7 +54,12 @@ interface Call {
   args?: string[];
 }
 
-/** A StringMatcher as Envoy applies it (a full match for a regex). */
+/** RE2 (re2-wasm, what gRPC clients run; Envoy links RE2 itself) full-matching a pattern, as Envoy's safe_regex does. */
+function re2FullMatch(regex: string, value: string): boolean {
+  return new RE2(`^(?:${regex})$`, 'u').test(value);
+}
+
+/** A StringMatcher as Envoy applies it (a full match for a regex, with RE2). */
 function stringMatches(matcher: Any, value: string): boolean {
   switch (matcher.match_pattern) {
     case 'exact':
@@ -62,7 +69,7 @@ function stringMatches(matcher: Any, value: string): boolean {
     case 'suffix':
       return value.endsWith(matcher.suffix);
     case 'safe_regex':
-      return new RegExp(`^(?:${matcher.safe_regex.regex})$`).test(value);
+      return re2FullMatch(matcher.safe_regex.regex, value);
     default:
       throw new Error(`no matcher: ${JSON.stringify(matcher)}`);
   }
@@ -84,7 +91,9 @@ function envoyRoute(multiple: Any, call: Call): string | undefined {
     if (config.version !== '' && call.version !== config.version) continue;
     for (const route of config.routes) {
       const headers = call.attachments ?? {};
-      if (!route.match.headers.every((h: Any) => h.name in headers && stringMatches(h.string_match, headers[h.name]!))) continue;
+      const holds = (h: Any) =>
+        h.name in headers && (h.header_match_specifier === 'present_match' ? h.present_match : stringMatches(h.string_match, headers[h.name]!));
+      if (!route.match.headers.every(holds)) continue;
       if (!stringMatches(route.match.method.name, call.method)) continue;
       const params = Object.entries(route.match.method.params_match ?? {}) as Array<[string, Any]>;
       if (params.length > 0 && (call.args ?? []).length === 0) continue;
@@ -222,6 +231,7 @@ t.test('calls routed as dubbo_proxy routes them land where our proxy sends them'
   t.match(resources.untranslated, [
     'DubboRoute default/user-canary: spec.routes[1].retries: dubbo_proxy has no retries; Envoy sends each call once',
     'DubboRoute default/user-canary: spec.routes[1].timeout: dubbo_proxy has no route timeout; Envoy waits for the provider',
+    'DubboRoute default/user-canary: spec.routes[1].match[].arguments: dubbo_proxy compares String arguments only: a match on a number or boolean argument never holds in Envoy',
     "DubboRoute default/user-canary: spec.routes[1].match[1].arguments[0]: dubbo_proxy matches an argument exactly or by an integer range, not by prefix; this match entry is not sent (Envoy's calls it would take go to the next rule)",
     "DubboRoute default/user-canary: spec.hosts[1]: 'org.*.Service': dubbo_proxy matches an interface by name, '*', or one '*' at its start or end; this host's rules are not sent",
   ]);
@@ -241,7 +251,7 @@ metadata: {name: r}
 spec:
   hosts: [x.A]
   routes:
-    - match: [{method: {regex: "(?=a)b"}}, {attachments: {k: {regex: "a|^b"}}}, {arguments: [{index: 0, exact: ""}]}, {arguments: [{index: 0, regex: "1"}]}]
+    - match: [{method: {regex: "(?=a)b"}}, {attachments: {k: {regex: "[^]b"}}}, {arguments: [{index: 0, exact: ""}]}, {arguments: [{index: 0, regex: "1"}]}]
       destinations: [{service: a}]
 `),
     sidecarNode(),
@@ -251,10 +261,13 @@ spec:
   t.same(
     resources.untranslated.filter((line) => line.startsWith('DubboRoute')).map((line) => line.split(': ')[1]),
     [
+      'spec.routes[0].match[].arguments',
       'spec.routes[0].match[0].method.regex',
       'spec.routes[0].match[1].attachments.k.regex',
       'spec.routes[0].match[2].arguments[0].exact',
       'spec.routes[0].match[3].arguments[0]',
+      // Every sidecar's: dubbo_proxy has no retries, and our proxy retries by default.
+      'spec.routes[].retries',
     ],
   );
   t.ok(resources.untranslated.includes("DubboService default/a: spec.interfaces[0].group: '' (no group): dubbo_proxy reads an empty group as any group"));
@@ -271,15 +284,124 @@ t.test('regexes: searched by our proxy, fully matched by RE2', async (t) => {
     ['get$', 'getUser', false],
     ['^get$', 'get', true],
     ['[^x]y', 'ay', true],
+    // Anchors inside an alternation keep their meaning: the value's start or end.
+    ['^get|Info$', 'getUser', true],
+    ['^get|Info$', 'fooInfo', true],
+    ['^get|Info$', 'xget', false],
+    ['^get|Info$', 'Infox', false],
+    ['a|^b', 'xa', true],
+    ['a|^b', 'xb', false],
+    ['(^a|b)c', 'xbc', true],
+    ['(^a|b)c', 'xac', false],
+    ['x\\$', 'x$y', true],
+    ['x\\\\$', 'ax\\', true],
+    ['x\\\\$', 'x\\a', false],
+    ['\\\\u', 'a\\u', true],
   ];
   for (const [pattern, value, expected] of cases) {
-    const regex = fullMatchRegex(pattern)!;
+    const regex = fullMatchRegex(pattern);
+    t.type(regex, 'string', `/${pattern}/ is sent`);
     t.equal(new RegExp(pattern).test(value), expected, `our proxy: /${pattern}/ on ${value}`);
-    t.equal(new RegExp(`^(?:${regex})$`).test(value), expected, `Envoy: ${regex} on ${value}`);
+    t.equal(re2FullMatch(regex!, value), expected, `Envoy (RE2): ${regex} on ${value}`);
   }
+  // gRPC: the method part of a path; an anchor means the path's ends there, so they are taken off per alternative.
+  const grpcCases: Array<[string, string, boolean]> = [
+    ['^Say|Bye$', 'SayHello', true],
+    ['^Say|Bye$', 'GoodBye', true],
+    ['^Say|Bye$', 'NoSay', false],
+    ['^Say|Bye$', 'ByeBye!', false],
+    ['^(Say|Bye)$', 'Say', true],
+    ['^(Say|Bye)$', 'SayBye', false],
+    ['a|^b', 'xa', true],
+    ['a|^b', 'xb', false],
+  ];
+  for (const [pattern, method, expected] of grpcCases) {
+    const regex = `/x\\.A/${fullMatchRegex(pattern, '[^/]*')!}`;
+    t.equal(new RegExp(pattern).test(method), expected, `our proxy: /${pattern}/ on ${method}`);
+    t.equal(re2FullMatch(regex, `/x.A/${method}`), expected, `gRPC (RE2): ${regex} on ${method}`);
+  }
+  t.match(translateRegex('a(^b)', '[^/]*'), { reason: /an anchor .* cannot be placed in a gRPC path/ }, 'an anchor inside a group, in a path');
   t.equal(fullMatchRegex('(?<!a)b'), undefined, 'lookbehind: RE2 has none');
   t.equal(fullMatchRegex('(a)\\1'), undefined, 'backreference');
-  t.equal(fullMatchRegex('a|^b'), undefined, 'an anchor inside');
+});
+
+t.test('regexes RE2 refuses, or reads otherwise than JavaScript, are reported and not sent', async (t) => {
+  const refused: Array<[string, RegExp]> = [
+    ['[^]x', /RE2 cannot compile it: .*missing \]/],
+    ['\\ex', /RE2 cannot compile it: .*invalid escape sequence/],
+    ['a{1001}', /RE2 cannot compile it: .*invalid repetition size/],
+    ['\\p{L}', /read \\u, \\p and \\P differently/],
+    ['\\u0041', /read \\u, \\p and \\P differently/],
+    ['(?=a)b', /no lookaround/],
+  ];
+  for (const [pattern, reason] of refused) {
+    // JavaScript takes each (our proxy would run it).
+    t.doesNotThrow(() => new RegExp(pattern), `JavaScript takes /${pattern}/`);
+    t.match(translateRegex(pattern), { reason }, `/${pattern}/: reported`);
+  }
+  const resources = new EnvoyTranslator().resourcesFor(
+    snapshotOf(`
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboService
+metadata: {name: a}
+spec: {interfaces: [x.A], endpoints: [{address: 10.0.0.1:1}]}
+---
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: r}
+spec:
+  hosts: [x.A]
+  routes:
+    - match: [{method: {regex: "\\\\ex"}}, {method: {regex: "^get|Info$"}}]
+      destinations: [{service: a}]
+`),
+    sidecarNode(),
+  );
+  const routes = decoded(resources, TYPE_URLS.dubboRoutes, 'dubbo_outbound');
+  t.same(
+    routes.route_config[0].routes.map((r: Any) => r.match.method.name.safe_regex.regex),
+    ['.*(?:^get|Info$).*'],
+    'the refused entry is not sent; the other keeps its anchors',
+  );
+  t.match(
+    resources.untranslated.find((line) => line.startsWith('DubboRoute default/r')),
+    /^DubboRoute default\/r: spec\.routes\[0\]\.match\[0\]\.method\.regex: RE2 cannot compile it: .*; this match entry is not sent/,
+  );
+});
+
+t.test('an empty prefix: any method, or an attachment that is present', async (t) => {
+  const resources = new EnvoyTranslator().resourcesFor(
+    snapshotOf(`
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboService
+metadata: {name: a}
+spec: {interfaces: [x.A], endpoints: [{address: 10.0.0.1:1}]}
+---
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboService
+metadata: {name: b}
+spec: {interfaces: [x.B], endpoints: [{address: 10.0.0.2:1}]}
+---
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: r}
+spec:
+  hosts: [x.A]
+  routes:
+    - match: [{method: {prefix: ""}, attachments: {X-Tag: {prefix: ""}}}]
+      destinations: [{service: b}]
+`),
+    sidecarNode(),
+  );
+  t.same(checkEnvoyConsistency(resources), []);
+  const routes = decoded(resources, TYPE_URLS.dubboRoutes, 'dubbo_outbound');
+  const match = routes.route_config[0].routes[0].match;
+  t.same(match.method.name.safe_regex.regex, '.*', 'any method (Envoy refuses an empty prefix)');
+  t.match(match.headers, [{ name: 'x-tag', present_match: true }]);
+  t.notOk(JSON.stringify(routes).includes('"prefix":""'), 'no empty prefix anywhere');
+  t.equal(envoyRoute(routes, { iface: 'x.A', method: 'm', attachments: { 'x-tag': '' } }), 'b.default', 'present, empty');
+  t.equal(envoyRoute(routes, { iface: 'x.A', method: 'm', attachments: { 'x-tag': 'v' } }), 'b.default');
+  t.equal(envoyRoute(routes, { iface: 'x.A', method: 'm' }), 'a.default', 'absent: the mapping');
 });
 
 /** The sidecar cluster of a service with one policy spec. */
@@ -310,7 +432,8 @@ t.test('DubboPolicy cases as Envoy clusters', async (t) => {
   t.same(none.eds_cluster_config.eds_config.ads, {});
   t.equal(none.eds_cluster_config.eds_config.resource_api_version, 'V3');
   t.equal(none.eds_cluster_config.service_name, 's.shop');
-  t.equal(none.lb_policy, 'RANDOM', "no policy: our proxy's default, weighted random");
+  t.equal(none.lb_policy, 'ROUND_ROBIN', "no policy: our proxy's weighted random as Envoy's weighted round robin (its RANDOM ignores weights)");
+  t.equal(none.circuit_breakers.per_host_thresholds.length, 0, 'no per-host connection limit: dubbo_proxy takes a connection per call in flight');
   t.same(none.connect_timeout, { seconds: '1', nanos: 0 });
   t.equal(none.outlier_detection.consecutive_5xx.value, 5, "no policy: our proxy's default outlier detection");
   t.equal(none.outlier_detection.enforcing_success_rate.value, 0, 'success-rate ejection off');
@@ -318,7 +441,7 @@ t.test('DubboPolicy cases as Envoy clusters', async (t) => {
   t.same(none.health_checks, []);
 
   const lb: Array<[string, string, string | undefined]> = [
-    ['random', 'RANDOM', undefined],
+    ['random', 'ROUND_ROBIN', undefined],
     ['round-robin', 'ROUND_ROBIN', undefined],
     ['least-active', 'LEAST_REQUEST', undefined],
     ['least-request', 'LEAST_REQUEST', undefined],
@@ -354,7 +477,12 @@ t.test('DubboPolicy cases as Envoy clusters', async (t) => {
     max_requests: { value: 100 },
     max_connections: { value: 0xffffffff },
   });
-  t.match(pooled.cluster.circuit_breakers.per_host_thresholds[0], { priority: 'DEFAULT', max_connections: { value: 4 } });
+  t.same(pooled.cluster.circuit_breakers.per_host_thresholds, [], 'maxConnections is not a per-host limit in Envoy');
+  t.ok(
+    pooled.untranslated.includes(
+      'DubboPolicy shop/p: spec.connectionPool.maxConnections: dubbo_proxy opens one upstream connection per call in flight: maxConnections not applied',
+    ),
+  );
   t.match(pooled.cluster.outlier_detection, {
     consecutive_5xx: { value: 3 },
     interval: { seconds: '2', nanos: 0 },

@@ -6,6 +6,8 @@ import { ClusterResourceType } from '@grpc/grpc-js-xds/build/src/xds-resource-ty
 import { EndpointResourceType } from '@grpc/grpc-js-xds/build/src/xds-resource-type/endpoint-resource-type.js';
 import { ListenerResourceType } from '@grpc/grpc-js-xds/build/src/xds-resource-type/listener-resource-type.js';
 import { RouteConfigurationResourceType } from '@grpc/grpc-js-xds/build/src/xds-resource-type/route-config-resource-type.js';
+import { getPredicateForMatcher } from '@grpc/grpc-js-xds/build/src/route.js';
+import { Metadata } from '@grpc/grpc-js';
 import { parseMeshYaml } from '@dubbo-mesh/config';
 import { Snapshot } from '@dubbo-mesh/control-plane';
 import { EnvoyTranslator, TYPE_URLS, checkEnvoyConsistency, decodeAny, readEnvoyNode, type EnvoyNodeResources } from '@dubbo-mesh/envoy-xds';
@@ -222,7 +224,68 @@ t.test('the listener, routes, clusters and endpoints of one mesh service', async
   t.ok(resources.untranslated.some((line) => line.startsWith('DubboService shop/greeter: spec.endpoints[3].weight: 0')));
   t.ok(
     resources.untranslated.includes(
+      "DubboService shop/greeter: spec.endpoints[].weight: gRPC clients' round robin ignores endpoint weights; each endpoint takes an equal share of calls",
+    ),
+    'weights 100 and 30: reported',
+  );
+  t.notOk(
+    resources.untranslated.some((line) => line.startsWith('DubboService shop/echo: spec.endpoints[].weight')),
+    'one weight: nothing to report',
+  );
+  t.ok(
+    resources.untranslated.includes(
       'DubboPolicy shop/echo: spec.loadBalancer.policy: least-active: gRPC clients balance by round robin or ring hash only; round robin is used',
     ),
   );
+});
+
+t.test("regexes, anchors and empty prefixes as a gRPC client's own matcher applies them", async (t) => {
+  const resources = new EnvoyTranslator().resourcesFor(
+    snapshotOf(`
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboService
+metadata: {name: greeter}
+spec: {interfaces: [helloworld.Greeter], endpoints: [{address: 10.0.0.1:50051}]}
+---
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboService
+metadata: {name: other}
+spec: {interfaces: [helloworld.Other], endpoints: [{address: 10.0.0.2:50051}]}
+---
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: r}
+spec:
+  hosts: [helloworld.Greeter]
+  routes:
+    - {name: refused, match: [{method: {regex: "[^]x"}}], destinations: [{service: other}]}
+    - {name: alt, match: [{method: {regex: "^Say|Bye$"}}], destinations: [{service: other}]}
+    - {name: tagged, match: [{method: {prefix: ""}, attachments: {x-tag: {prefix: ""}}}], destinations: [{service: other}]}
+`),
+    proxyless,
+  );
+  const resource = resources.types.get(TYPE_URLS.routeConfiguration)!.byName.get('greeter.default')!;
+  const result = RouteConfigurationResourceType.get().decode({ server: {}, bootstrap: {} } as Any, anyFields(resource.any));
+  t.equal(result.error, undefined, 'accepted by the client');
+  const routes = result.value.virtual_hosts[0].routes as Any[];
+  t.same(
+    routes.map((route) => route.name),
+    ['default/r/alt', 'default/r/tagged', 'default'],
+    'the refused regex is not sent (a gRPC client would crash compiling it)',
+  );
+  t.match(
+    resources.untranslated.find((line) => line.includes('spec.routes[0].match[0]')),
+    /^DubboRoute default\/r: spec\.routes\[0\]\.match\[0\]\.method\.regex: RE2 cannot compile it: .*; this match entry is not sent to gRPC clients/,
+  );
+  // Where the client sends a call: the first route whose matcher (grpc-js-xds's own) holds.
+  const routeOf = (method: string, headers: Record<string, string> = {}) => {
+    const metadata = new Metadata();
+    for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
+    return routes.find((route) => getPredicateForMatcher(route.match).apply(`/helloworld.Greeter/${method}`, metadata))?.name;
+  };
+  t.equal(routeOf('SayHello'), 'default/r/alt', '^Say: a method that starts so');
+  t.equal(routeOf('GoodBye'), 'default/r/alt', 'Bye$: a method that ends so');
+  t.equal(routeOf('NoSayNo'), 'default', 'neither');
+  t.equal(routeOf('Other', { 'x-tag': '' }), 'default/r/tagged', 'an empty prefix: the attachment is present');
+  t.equal(routeOf('Other'), 'default', 'absent');
 });
