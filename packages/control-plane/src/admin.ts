@@ -40,6 +40,8 @@ const nack = {
 } as const;
 /** At most this many subscribed names of one type are listed per proxy (an Envoy may name every cluster): the count says how many. */
 export const LISTED_SUBSCRIBED_NAMES = 100;
+/** At most this many untranslated lines are listed per proxy (a thousand Envoys share the same list): the count says how many. */
+export const LISTED_UNTRANSLATED = 100;
 
 function nackJson(nack: ProxyNack | undefined): Record<string, unknown> | null {
   return nack === undefined ? null : { ...nack, at: nack.at.toISOString() };
@@ -263,6 +265,7 @@ export async function startControlPlaneAdmin(controlPlane: ControlPlane, host: s
                 connectedAt: { type: 'string' },
                 sentVersion: { type: 'string' },
                 ackedVersion: { type: 'string' },
+                settledVersion: { type: 'string' },
                 lastNack: nack,
                 api: { type: 'string', enum: ['dubbo-mesh', 'envoy-ads', 'envoy-ads-delta'] },
                 kind: { type: 'string' },
@@ -281,6 +284,7 @@ export async function startControlPlaneAdmin(controlPlane: ControlPlane, host: s
                   },
                 },
                 untranslated: { type: 'array', items: { type: 'string' } },
+                untranslatedCount: { type: 'integer' },
               },
             },
           },
@@ -294,11 +298,13 @@ export async function startControlPlaneAdmin(controlPlane: ControlPlane, host: s
         connectedAt: p.connectedAt.toISOString(),
         sentVersion: p.sentVersion,
         ackedVersion: p.ackedVersion,
+        // What convergence counts (a type that refused the snapshot stays on its last good); set for Envoy and gRPC nodes.
+        ...(p.settledVersion === undefined ? {} : { settledVersion: p.settledVersion }),
         lastNack: nackJson(p.lastNack),
         api: p.api ?? 'dubbo-mesh',
         ...(p.kind === undefined ? {} : { kind: p.kind }),
         ...(p.resources === undefined ? {} : { resources: resourcesJson(p.resources) }),
-        ...(p.untranslated === undefined ? {} : { untranslated: p.untranslated }),
+        ...(p.untranslated === undefined ? {} : { untranslated: p.untranslated.slice(0, LISTED_UNTRANSLATED), untranslatedCount: p.untranslated.length }),
       })),
   );
   server.get(

@@ -88,6 +88,7 @@ t.test("an extension's discovery service is served on the gRPC port; its streams
       lastNack: { version: second, typeUrl: TYPE, message: `${TYPE}: no`, errors: ['no'] },
       resources: { [TYPE]: { subscribed: ['*'], subscribedCount: 1, sentVersion: second, lastNack: null } },
       untranslated: ['DubboRoute default/r: spec.routes[0].retries: not here'],
+      untranslatedCount: 1,
     },
     'GET /api/v1/proxies shows its API, kind, types, NACK and untranslated list',
   );

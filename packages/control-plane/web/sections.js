@@ -184,7 +184,7 @@ function typeName(typeUrl) {
 
 /** An xDS client's kind and API (`envoy-sidecar over envoy-ads-delta`), with how much could not be translated for it. */
 function apiText(proxy) {
-  const untranslated = proxy.untranslated?.length ?? 0;
+  const untranslated = proxy.untranslatedCount ?? proxy.untranslated?.length ?? 0;
   return [
     proxy.kind ? [code(proxy.kind), ' over '] : '',
     code(proxy.api),
