@@ -102,17 +102,35 @@ export class PreEncodedXdsResponse {
   }
 }
 
-/** The ADS service definition for a server: both methods also take {@link PreEncodedXdsResponse}s. */
+/** ADS's two methods: both bidirectional streams. */
+const ADS_METHODS = ['StreamAggregatedResources', 'DeltaAggregatedResources'] as const;
+
+let adsService: grpc.ServiceDefinition | undefined;
+
+/**
+ * The ADS service definition for a server: both methods also take {@link PreEncodedXdsResponse}s.
+ * Envoy's protos are loaded on the first message, not here: a control plane registers the
+ * service at start, and one that no Envoy or gRPC client ever talks to pays nothing for them.
+ */
 export function adsServiceDefinition(): grpc.ServiceDefinition {
-  const service = adsClientConstructor().service;
-  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
-  for (const [name, method] of Object.entries(service)) {
-    out[name] = {
-      ...method,
-      responseSerialize: (value: unknown) => (value instanceof PreEncodedXdsResponse ? value.encode() : method.responseSerialize(value)),
-    };
+  if (adsService === undefined) {
+    const loaded = (name: string) => adsClientConstructor().service[name]!;
+    const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+    for (const name of ADS_METHODS) {
+      out[name] = {
+        path: `/${ADS_SERVICE_NAME}/${name}`,
+        originalName: name.charAt(0).toLowerCase() + name.slice(1),
+        requestStream: true,
+        responseStream: true,
+        requestSerialize: (value: unknown) => loaded(name).requestSerialize(value),
+        requestDeserialize: (bytes: Buffer) => loaded(name).requestDeserialize(bytes),
+        responseSerialize: (value: unknown) => (value instanceof PreEncodedXdsResponse ? value.encode() : loaded(name).responseSerialize(value)),
+        responseDeserialize: (bytes: Buffer) => loaded(name).responseDeserialize(bytes),
+      };
+    }
+    adsService = out;
   }
-  return out;
+  return adsService;
 }
 
 /** A state-of-the-world response as proto-loader reads and writes it (`Any` as `{ '@type', ...fields }`). */

@@ -1,6 +1,7 @@
 import t from 'tap';
 import {
   FILTER_TYPE_URLS,
+  adsClientConstructor,
   TYPE_URLS,
   adsServiceDefinition,
   decodeAny,
@@ -57,4 +58,15 @@ t.test('a pre-encoded response is the shared bytes and the nonce, as the whole m
   t.equal(decoded.resources.length, 1);
   t.equal(decoded.resources[0]!.name, 'c1');
   t.throws(() => new PreEncodedXdsResponse(shared, 'x'.repeat(128)).encode(), RangeError);
+});
+
+t.test('the server definition (protos loaded on the first message) names the methods as Envoy protos do', async (t) => {
+  const lazy = adsServiceDefinition();
+  const loaded = adsClientConstructor().service;
+  for (const name of ['StreamAggregatedResources', 'DeltaAggregatedResources']) {
+    t.equal(lazy[name]!.path, loaded[name]!.path);
+    t.equal(lazy[name]!.requestStream, loaded[name]!.requestStream);
+    t.equal(lazy[name]!.responseStream, loaded[name]!.responseStream);
+  }
+  t.same(Object.keys(lazy).sort(), Object.keys(loaded).sort());
 });
