@@ -152,10 +152,11 @@ export async function connectSimulatedEnvoys(address: string, count: number, mod
             const withNode = first ? { node } : {};
             first = false;
             if (mode === 'sotw') stream.write({ ...withNode, type_url: typeUrl, resource_names: names, response_nonce: nonce, version_info: version });
+            else if (nonce !== '') stream.write({ ...withNode, type_url: typeUrl, response_nonce: nonce });
             else {
-              const before = subscribed.get(typeUrl) ?? [];
-              const subscribe = nonce === '' ? names : names.filter((n) => !before.includes(n));
-              stream.write({ ...withNode, type_url: typeUrl, resource_names_subscribe: subscribe, response_nonce: nonce });
+              // A subscription change: only the names not subscribed yet (delta's ACKs carry none).
+              const before = new Set(subscribed.get(typeUrl) ?? []);
+              stream.write({ ...withNode, type_url: typeUrl, resource_names_subscribe: names.filter((n) => !before.has(n)) });
             }
             subscribed.set(typeUrl, names);
           };
