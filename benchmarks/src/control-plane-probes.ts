@@ -1,6 +1,55 @@
 // What the control-plane benchmarks read of a running control plane besides its pushes: how
 // long it keeps /healthz waiting, its own event-loop delay, and percentiles of what they saw.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../packages/cli/bin/dubbo-mesh.js');
+
+/** A control plane in its own process, its JSON log lines read as they come. */
+export interface ControlPlaneProcess {
+  readonly child: ChildProcess;
+  /** How many log lines were read so far (a later `logLine` may look only after them). */
+  readonly lines: number;
+  /** The first log line (after the first `after` lines) that `predicate` holds for, once it comes. */
+  logLine(predicate: (line: Record<string, unknown>) => boolean, after?: number): Promise<Record<string, unknown>>;
+}
+
+/** `dubbo-mesh control-plane --config CONFIG` on free ports, with `nodeArgs` for node (a profiler). */
+export function startControlPlaneProcess(configPath: string, nodeArgs: readonly string[] = []): ControlPlaneProcess {
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, cli, 'control-plane', '--config', configPath, '--grpc', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'info'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const logLines: Array<Record<string, unknown>> = [];
+  let buffered = '';
+  const waiters: Array<() => void> = [];
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const parts = buffered.split('\n');
+    buffered = parts.pop()!;
+    for (const part of parts) if (part.startsWith('{')) logLines.push(JSON.parse(part) as Record<string, unknown>);
+    for (const waiter of waiters.splice(0)) waiter();
+  });
+  return {
+    child,
+    get lines() {
+      return logLines.length;
+    },
+    logLine: (predicate, after = 0) =>
+      new Promise((resolve) => {
+        const check = () => {
+          const found = logLines.slice(after).find(predicate);
+          if (found) resolve(found);
+          else waiters.push(check);
+        };
+        check();
+      }),
+  };
+}
 
 /**
  * Ask GET /healthz one request at a time until stopped, from a process of its own (so the

@@ -18,14 +18,13 @@
 // A simulated proxy decodes only the version and nonce of each response (the bytes arrive in
 // full) and ACKs at once: the numbers are the control plane's and the transport's. `--mode`
 // picks the stream: delta (changed resources only; the default, what proxies use) or sotw.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type * as grpc from '@grpc/grpc-js';
-import { eventLoopMaxMs, percentile, probeHealth } from './control-plane-probes.js';
+import { eventLoopMaxMs, percentile, probeHealth, startControlPlaneProcess } from './control-plane-probes.js';
 import { cpuSeconds, rssMiB } from './processes.js';
 import { connectSimulatedProxies, type DiscoveryMode } from './simulated-proxies.js';
 
@@ -49,8 +48,6 @@ const changes = Number(values.changes);
 const mode: DiscoveryMode = values.mode === 'sotw' ? 'StreamSnapshots' : 'DeltaSnapshots';
 const oneFile = values.layout === 'file';
 if (values.layout !== 'file' && values.layout !== 'folder') throw new Error(`--layout must be folder or file, got ${values.layout}`);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const cli = path.resolve(here, '../../packages/cli/bin/dubbo-mesh.js');
 
 /** One DubboService per file, as a folder of generated config would be; `changed` moves one endpoint of service 0. */
 function serviceYaml(s: number, changed: number): string {
@@ -75,28 +72,9 @@ async function main(): Promise<void> {
   let child: ChildProcess | undefined;
   const clients: grpc.Client[] = [];
   try {
-    child = spawn(process.execPath, [cli, 'control-plane', '--config', configPath, '--grpc', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'info'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const logLines: Array<Record<string, unknown>> = [];
-    let buffered = '';
-    const waiters: Array<() => void> = [];
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const parts = buffered.split('\n');
-      buffered = parts.pop()!;
-      for (const part of parts) if (part.startsWith('{')) logLines.push(JSON.parse(part) as Record<string, unknown>);
-      for (const waiter of waiters.splice(0)) waiter();
-    });
-    const logLine = (predicate: (line: Record<string, unknown>) => boolean, after = 0) =>
-      new Promise<Record<string, unknown>>((resolve) => {
-        const check = () => {
-          const found = logLines.slice(after).find(predicate);
-          if (found) resolve(found);
-          else waiters.push(check);
-        };
-        check();
-      });
+    const controlPlane = startControlPlaneProcess(configPath);
+    child = controlPlane.child;
+    const { logLine } = controlPlane;
     const startedAt = Date.now();
     const ready = await logLine((l) => l.msg === 'control plane ready');
     const startSeconds = (Date.now() - startedAt) / 1000;
@@ -111,7 +89,7 @@ async function main(): Promise<void> {
     const idleHealthzMaxMs = (await idleProbe.stop()).maxMs;
     const rows: Array<Record<string, number>> = [];
     for (let change = 1; change <= changes; change++) {
-      const logsBefore = logLines.length;
+      const logsBefore = controlPlane.lines;
       const arrivals: number[] = [];
       const published = logLine((l) => l.msg === 'published a snapshot', logsBefore);
       // The new text is made before the clock starts: the benchmark process's own work must

@@ -15,14 +15,13 @@
 // (simulated-envoys.ts). `--mode both` runs delta, then state of the world, each on a fresh
 // control plane, and prints both. `--profile-control-plane DIR` writes the control plane's CPU
 // profile there (`node --cpu-prof`; it is stopped with SIGTERM so the profile is written).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type * as grpc from '@grpc/grpc-js';
-import { eventLoopMaxMs, percentile, probeHealth } from './control-plane-probes.js';
+import { eventLoopMaxMs, percentile, probeHealth, startControlPlaneProcess } from './control-plane-probes.js';
 import { cpuSeconds, peakRssMiB, rssMiB } from './processes.js';
 import { TYPE, connectSimulatedEnvoys, type AdsMode } from './simulated-envoys.js';
 
@@ -45,8 +44,6 @@ const endpoints = Number(values.endpoints);
 const changes = Number(values.changes);
 if (!['delta', 'sotw', 'both'].includes(values.mode)) throw new Error(`--mode must be delta, sotw or both, got ${values.mode}`);
 const modes: AdsMode[] = values.mode === 'both' ? ['delta', 'sotw'] : [values.mode as AdsMode];
-const here = path.dirname(fileURLToPath(import.meta.url));
-const cli = path.resolve(here, '../../packages/cli/bin/dubbo-mesh.js');
 
 /** One DubboService per file; `changed` moves one endpoint of service 0. */
 function serviceYaml(s: number, changed: number): string {
@@ -90,33 +87,9 @@ async function runMode(mode: AdsMode): Promise<ModeResult> {
   const clients: grpc.Client[] = [];
   try {
     const profile = values['profile-control-plane'];
-    const nodeArgs = profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profile];
-    child = spawn(
-      process.execPath,
-      [...nodeArgs, cli, 'control-plane', '--config', dir, '--grpc', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'info'],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    const logLines: Array<Record<string, unknown>> = [];
-    let buffered = '';
-    const waiters: Array<() => void> = [];
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const parts = buffered.split('\n');
-      buffered = parts.pop()!;
-      for (const part of parts) if (part.startsWith('{')) logLines.push(JSON.parse(part) as Record<string, unknown>);
-      for (const waiter of waiters.splice(0)) waiter();
-    });
-    const logLine = (predicate: (line: Record<string, unknown>) => boolean, after = 0) =>
-      new Promise<Record<string, unknown>>((resolve) => {
-        const check = () => {
-          const found = logLines.slice(after).find(predicate);
-          if (found) resolve(found);
-          else waiters.push(check);
-        };
-        check();
-      });
+    const controlPlane = startControlPlaneProcess(dir, profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profile]);
+    child = controlPlane.child;
+    const { logLine } = controlPlane;
     const startedAt = Date.now();
     const ready = await logLine((l) => l.msg === 'control plane ready');
     const startSeconds = (Date.now() - startedAt) / 1000;
@@ -128,7 +101,7 @@ async function runMode(mode: AdsMode): Promise<ModeResult> {
     const rssAfterConnectMiB = rssMiB(child.pid!);
     const rows: Row[] = [];
     for (let change = 1; change <= changes; change++) {
-      const logsBefore = logLines.length;
+      const logsBefore = controlPlane.lines;
       const published = logLine((l) => l.msg === 'published a snapshot', logsBefore);
       const text = serviceYaml(0, change);
       const arrivals: number[] = [];
