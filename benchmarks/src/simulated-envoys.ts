@@ -6,6 +6,7 @@
 // bytes arrive in full): what is measured is the control plane and the transport.
 import * as grpc from '@grpc/grpc-js';
 import { adsClientConstructor } from '@dubbo-mesh/envoy-xds';
+import { fields } from './protobuf-fields.js';
 
 /** Which ADS method the simulated sidecars use. */
 export type AdsMode = 'sotw' | 'delta';
@@ -35,45 +36,6 @@ export interface SimulatedEnvoys {
   readonly sims: SimulatedEnvoy[];
   streamsEnded(): number;
   close(): void;
-}
-
-interface Field {
-  readonly number: number;
-  readonly start: number;
-  readonly end: number;
-}
-
-/** The length-delimited fields of a message, without decoding them (varint fields are skipped). */
-function fields(bytes: Buffer, start = 0, end = bytes.length): Field[] {
-  const out: Field[] = [];
-  let at = start;
-  while (at < end) {
-    let key = 0;
-    let shift = 0;
-    for (;;) {
-      const b = bytes[at++]!;
-      key += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) break;
-      shift += 7;
-    }
-    const wire = key % 8;
-    if (wire === 0) {
-      while (bytes[at++]! >= 0x80);
-      continue;
-    }
-    if (wire !== 2) throw new Error(`unexpected wire type ${wire}`);
-    let length = 0;
-    shift = 0;
-    for (;;) {
-      const b = bytes[at++]!;
-      length += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) break;
-      shift += 7;
-    }
-    out.push({ number: Math.floor(key / 8), start: at, end: at + length });
-    at += length;
-  }
-  return out;
 }
 
 /** What a simulated sidecar reads of a response (SotW and delta number these fields alike but for resources). */

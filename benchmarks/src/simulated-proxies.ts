@@ -4,6 +4,7 @@
 // plane and the transport, not a proxy's work on the snapshot.
 import * as grpc from '@grpc/grpc-js';
 import { discoveryServiceDefinition } from '@dubbo-mesh/discovery';
+import { fields } from './protobuf-fields.js';
 
 /** Which discovery stream the simulated proxies open: delta (what proxies use) or state of the world. */
 export type DiscoveryMode = 'DeltaSnapshots' | 'StreamSnapshots';
@@ -39,27 +40,9 @@ export interface SimulatedProxies {
 export function versionAndNonce(bytes: Buffer): { version: string; nonce: string } {
   let version = '';
   let nonce = '';
-  let at = 0;
-  while (at < bytes.length) {
-    let key = 0;
-    let shift = 0;
-    for (;;) {
-      const b = bytes[at++]!;
-      key |= (b & 0x7f) << shift;
-      if (b < 0x80) break;
-      shift += 7;
-    }
-    let length = 0;
-    shift = 0;
-    for (;;) {
-      const b = bytes[at++]!;
-      length += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) break;
-      shift += 7;
-    }
-    if (key >>> 3 === 1) version = bytes.toString('utf8', at, at + length);
-    else if (key >>> 3 === 2) nonce = bytes.toString('utf8', at, at + length);
-    at += length;
+  for (const field of fields(bytes)) {
+    if (field.number === 1) version = bytes.toString('utf8', field.start, field.end);
+    else if (field.number === 2) nonce = bytes.toString('utf8', field.start, field.end);
   }
   return { version, nonce };
 }

@@ -124,12 +124,14 @@ export class PreEncodedResponse {
   constructor(
     readonly shared: Buffer,
     readonly nonce: string,
+    /** The nonce field's tag byte: field 2 here; xDS responses carry it in field 5 (`0x2a`). */
+    readonly nonceTag = 0x12,
   ) {}
 
   encode(): Buffer {
     const nonce = Buffer.from(this.nonce, 'utf8');
     if (nonce.length > 127) throw new RangeError('nonce longer than 127 bytes');
-    return Buffer.concat([this.shared, Buffer.from([0x12, nonce.length]), nonce]);
+    return Buffer.concat([this.shared, Buffer.from([this.nonceTag, nonce.length]), nonce]);
   }
 }
 

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { PreEncodedResponse } from '@dubbo-mesh/discovery';
 
 /** Envoy's resource type URLs, as xDS names them (`type_url` of responses and of each `Any`). */
 export const TYPE_URLS = Object.freeze({
@@ -89,16 +90,9 @@ export function adsClientConstructor(): grpc.ServiceClientConstructor {
  * that needs the same answer; the nonce (field 5 of both `DiscoveryResponse` and
  * `DeltaDiscoveryResponse`) is appended per stream: protobuf lets fields come in any order.
  */
-export class PreEncodedXdsResponse {
-  constructor(
-    readonly shared: Buffer,
-    readonly nonce: string,
-  ) {}
-
-  encode(): Buffer {
-    const nonce = Buffer.from(this.nonce, 'utf8');
-    if (nonce.length > 127) throw new RangeError('nonce longer than 127 bytes');
-    return Buffer.concat([this.shared, Buffer.from([0x2a, nonce.length]), nonce]);
+export class PreEncodedXdsResponse extends PreEncodedResponse {
+  constructor(shared: Buffer, nonce: string) {
+    super(shared, nonce, 0x2a);
   }
 }
 
